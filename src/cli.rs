@@ -1,0 +1,126 @@
+//! The command line: clap structs only. Values stay raw here (strings, numbers);
+//! `config.rs` turns them into a validated `Config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keeps containerised services alive: one pass checks every target's HTTP health URL,
+/// restarts the container behind each failing one, confirms it recovered and prints one
+/// JSON status line.
+#[derive(Debug, Parser)]
+#[command(name = "healwatch", version, args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
+2 usage or config error, 3 another pass holds the lock."
+)]
+pub struct Cli {
+    /// What to do; without a subcommand, healwatch makes one pass (`run`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of the default `run` subcommand.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The subcommands. Parsed once per process, so their size does not matter.
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Make one pass: check every target, heal the failing ones, print one status line (default).
+    Run(RunArgs),
+    /// Parse the config and targets, print the resolved targets; exit 0, or 2 on an error.
+    Validate(TargetArgs),
+}
+
+/// Where the targets come from: the config file and `-t` flags, combined.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// TOML config file with [defaults] and [[target]] tables.
+    #[arg(short, long, env = "HEALWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A target as NAME=URL: NAME is the container to restart, URL its health endpoint.
+    /// Repeatable; combined with the config file's targets.
+    #[arg(short, long = "target", value_name = "NAME=URL")]
+    pub targets: Vec<String>,
+}
+
+/// Options of one pass. Each has a config-file twin in [defaults]; a flag wins over the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// The targets.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Check and decide, but run no docker command; failing targets are reported as `unhealthy`.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Bound on one HTTP attempt, connect through last body byte [default: 5s].
+    #[arg(long, value_name = "DUR")]
+    pub timeout: Option<String>,
+
+    /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Pause between those attempts [default: 1s].
+    #[arg(long, value_name = "DUR")]
+    pub retry_delay: Option<String>,
+
+    /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
+    #[arg(long, value_name = "DUR")]
+    pub restart_timeout: Option<String>,
+
+    /// After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s].
+    #[arg(long, value_name = "DUR")]
+    pub recovery_timeout: Option<String>,
+
+    /// Check and heal at most N targets at once [default: 32].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Send health checks through this HTTP proxy; by default proxy variables
+    /// (HTTP_PROXY, ALL_PROXY...) are ignored [default: none].
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Also append the status line to FILE (JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Print nothing on stdout when every target is healthy; --log still gets every line.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
+    pub docker: Option<PathBuf>,
+
+    /// Lock file that keeps two passes from overlapping [default: healwatch.lock in
+    /// /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch].
+    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_is_the_default_subcommand() {
+        let cli = Cli::try_parse_from(["healwatch", "-t", "app=http://127.0.0.1:1/"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.targets.targets, ["app=http://127.0.0.1:1/"]);
+        let cli = Cli::try_parse_from(["healwatch", "run", "-n"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.dry_run));
+    }
+}

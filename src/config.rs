@@ -1,0 +1,624 @@
+//! Turns the raw CLI flags and the TOML file into a validated `Config`: domain types
+//! (`Duration`, `HealthUrl`, `StatusSet`), defaults applied, every bad value rejected with
+//! the flag or the file and key named. Nothing here touches the network or docker.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+
+use crate::cli::{RunArgs, TargetArgs};
+use crate::redact::{HealthUrl, validate_container_name};
+
+/// Built-in defaults, shown in `--help` and the README.
+pub mod defaults {
+    use std::time::Duration;
+    /// One HTTP attempt.
+    pub const TIMEOUT: Duration = Duration::from_secs(5);
+    /// Extra attempts before a target counts as failed.
+    pub const RETRIES: u32 = 2;
+    /// Pause between attempts.
+    pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+    /// `docker restart -t`.
+    pub const RESTART_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long to poll for recovery after a restart.
+    pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Targets checked and healed at once.
+    pub const CONCURRENCY: usize = 32;
+    /// Healthy status codes, as Kubernetes HTTP probes: 200 <= code < 400.
+    pub const EXPECT_STATUS: &str = "200-399";
+}
+
+/// Everything one pass needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The targets, in config-file order, then `-t` order.
+    pub targets: Vec<Target>,
+    /// Check and decide, run no docker command.
+    pub dry_run: bool,
+    /// Targets checked and healed at once (>= 1).
+    pub concurrency: usize,
+    /// Proxy for health checks; `None` ignores proxy environment variables.
+    pub proxy: Option<String>,
+    /// File the status line is appended to.
+    pub log: Option<PathBuf>,
+    /// Print nothing when every target is healthy.
+    pub quiet: bool,
+    /// Explicit docker CLI path (flag, env or file).
+    pub docker: Option<PathBuf>,
+    /// Explicit lock file path.
+    pub lock: Option<PathBuf>,
+}
+
+/// One service to watch: a health URL and the container behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Unique name used in output.
+    pub name: String,
+    /// Container restarted when the check fails (validated against Docker's name rules).
+    pub container: String,
+    /// The health endpoint; secrets kept apart from its printable form.
+    pub url: HealthUrl,
+    /// Status codes that count as healthy.
+    pub expect_status: StatusSet,
+    /// Text the body must contain, if any.
+    pub expect_body: Option<String>,
+    /// Extra request headers; values are never printed.
+    pub headers: Vec<(String, String)>,
+    /// Bound on one HTTP attempt.
+    pub timeout: Duration,
+    /// Extra attempts before the target counts as failed.
+    pub retries: u32,
+    /// Pause between attempts.
+    pub retry_delay: Duration,
+    /// Stop timeout for `docker restart -t`.
+    pub restart_timeout: Duration,
+    /// How long to poll for recovery after a restart (zero: do not wait).
+    pub recovery_timeout: Duration,
+}
+
+/// A set of HTTP status codes written like `200-399` or `200,204,300-302`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet {
+    ranges: Vec<(u16, u16)>,
+}
+
+impl StatusSet {
+    /// Parses `200-399`, `200`, or a comma-separated list of both.
+    pub fn parse(text: &str) -> Result<Self> {
+        let hint = "write e.g. \"200-399\" or \"200,204\"";
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+            let code = |s: &str| -> Result<u16> {
+                let n: u16 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("'{text}' is not a status set ({hint})"))?;
+                if !(100..=599).contains(&n) {
+                    bail!("status {n} in '{text}' is outside 100-599");
+                }
+                Ok(n)
+            };
+            let (lo, hi) = (code(lo)?, code(hi)?);
+            if lo > hi {
+                bail!("range '{part}' in '{text}' runs backwards");
+            }
+            ranges.push((lo, hi));
+        }
+        Ok(Self { ranges })
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+}
+
+impl fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, &(lo, hi)) in self.ranges.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            if lo == hi {
+                write!(f, "{lo}")?
+            } else {
+                write!(f, "{lo}-{hi}")?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a duration written like `500ms`, `5s`, `2m` or `1h 30m`; a bare `0` is zero.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text.trim())
+        .map_err(|e| anyhow!("'{text}' is not a duration ({e}; write e.g. 500ms, 5s, 2m)"))
+}
+
+/// The `[defaults]` table; every key is also a run flag.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDefaults {
+    timeout: Option<String>,
+    retries: Option<u32>,
+    retry_delay: Option<String>,
+    restart_timeout: Option<String>,
+    recovery_timeout: Option<String>,
+    concurrency: Option<usize>,
+    proxy: Option<String>,
+    log: Option<PathBuf>,
+    quiet: Option<bool>,
+    docker: Option<PathBuf>,
+    lock: Option<PathBuf>,
+    dry_run: Option<bool>,
+}
+
+/// One `[[target]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTarget {
+    name: String,
+    url: String,
+    container: Option<String>,
+    expect_status: Option<String>,
+    expect_body: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    timeout: Option<String>,
+    retries: Option<u32>,
+    retry_delay: Option<String>,
+    restart_timeout: Option<String>,
+    recovery_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    defaults: FileDefaults,
+    #[serde(default, rename = "target")]
+    targets: Vec<FileTarget>,
+}
+
+/// Per-target settings that flags, `[defaults]` and the target table can all set.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    timeout: Duration,
+    retries: u32,
+    retry_delay: Duration,
+    restart_timeout: Duration,
+    recovery_timeout: Duration,
+}
+
+/// Optional overrides of `Timing`, as one layer (flags, `[defaults]` or one target) gives them.
+#[derive(Debug, Default)]
+struct TimingLayer {
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    retry_delay: Option<Duration>,
+    restart_timeout: Option<Duration>,
+    recovery_timeout: Option<Duration>,
+}
+
+impl TimingLayer {
+    /// Parses one layer's raw values; `place` names where they came from in errors.
+    fn parse(
+        place: &dyn Fn(&str) -> String,
+        timeout: Option<&str>,
+        retries: Option<u32>,
+        retry_delay: Option<&str>,
+        restart_timeout: Option<&str>,
+        recovery_timeout: Option<&str>,
+    ) -> Result<Self> {
+        let dur = |key: &str, raw: Option<&str>| -> Result<Option<Duration>> {
+            raw.map(|s| parse_duration(s).with_context(|| place(key)))
+                .transpose()
+        };
+        let layer = Self {
+            timeout: dur("timeout", timeout)?,
+            retries,
+            retry_delay: dur("retry_delay", retry_delay)?,
+            restart_timeout: dur("restart_timeout", restart_timeout)?,
+            recovery_timeout: dur("recovery_timeout", recovery_timeout)?,
+        };
+        if layer.timeout == Some(Duration::ZERO) {
+            bail!("{}: must be more than 0", place("timeout"));
+        }
+        Ok(layer)
+    }
+
+    fn apply(&self, base: Timing) -> Timing {
+        Timing {
+            timeout: self.timeout.unwrap_or(base.timeout),
+            retries: self.retries.unwrap_or(base.retries),
+            retry_delay: self.retry_delay.unwrap_or(base.retry_delay),
+            restart_timeout: self.restart_timeout.unwrap_or(base.restart_timeout),
+            recovery_timeout: self.recovery_timeout.unwrap_or(base.recovery_timeout),
+        }
+    }
+}
+
+const BUILTIN: Timing = Timing {
+    timeout: defaults::TIMEOUT,
+    retries: defaults::RETRIES,
+    retry_delay: defaults::RETRY_DELAY,
+    restart_timeout: defaults::RESTART_TIMEOUT,
+    recovery_timeout: defaults::RECOVERY_TIMEOUT,
+};
+
+/// Reads the config file (if any) and merges it with the run flags.
+/// Precedence for each setting: flag, then the target's own key, then `[defaults]`, then built-in.
+pub fn load(args: &RunArgs) -> Result<Config> {
+    let file = read_file(args.targets.config.as_deref())?;
+    build(args, file, args.targets.config.as_deref())
+}
+
+/// Reads only the targets (for commands that take `-c` and `-t` but no run flags).
+pub fn load_targets(args: &TargetArgs) -> Result<Config> {
+    load(&RunArgs {
+        targets: args.clone(),
+        ..RunArgs::default()
+    })
+}
+
+fn read_file(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        let message = e.message().replace('\n', " ");
+        match line {
+            Some(n) => anyhow!("config {} line {n}: {message}", path.display()),
+            None => anyhow!("config {}: {message}", path.display()),
+        }
+    })
+}
+
+fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config> {
+    let file_name = path.map_or_else(
+        || "config".to_string(),
+        |p| format!("config {}", p.display()),
+    );
+    let d = &file.defaults;
+    let flags = TimingLayer::parse(
+        &|key| format!("--{}", key.replace('_', "-")),
+        args.timeout.as_deref(),
+        args.retries,
+        args.retry_delay.as_deref(),
+        args.restart_timeout.as_deref(),
+        args.recovery_timeout.as_deref(),
+    )?;
+    let file_defaults = TimingLayer::parse(
+        &|key| format!("{file_name}: [defaults] {key}"),
+        d.timeout.as_deref(),
+        d.retries,
+        d.retry_delay.as_deref(),
+        d.restart_timeout.as_deref(),
+        d.recovery_timeout.as_deref(),
+    )?;
+    let base = file_defaults.apply(BUILTIN);
+
+    let mut targets = Vec::new();
+    for (i, t) in file.targets.iter().enumerate() {
+        let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
+        let own = TimingLayer::parse(
+            &place,
+            t.timeout.as_deref(),
+            t.retries,
+            t.retry_delay.as_deref(),
+            t.restart_timeout.as_deref(),
+            t.recovery_timeout.as_deref(),
+        )?;
+        let timing = flags.apply(own.apply(base));
+        let container = t.container.clone().unwrap_or_else(|| t.name.clone());
+        validate_name(&t.name).with_context(|| place("name"))?;
+        validate_container_name(&container).with_context(|| place("container"))?;
+        let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
+        let expect_status = StatusSet::parse(
+            t.expect_status
+                .as_deref()
+                .unwrap_or(defaults::EXPECT_STATUS),
+        )
+        .with_context(|| place("expect_status"))?;
+        for (key, value) in &t.headers {
+            validate_header(key, value).with_context(|| place("headers"))?;
+        }
+        targets.push(Target {
+            name: t.name.clone(),
+            container,
+            url,
+            expect_status,
+            expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
+            headers: t
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            timeout: timing.timeout,
+            retries: timing.retries,
+            retry_delay: timing.retry_delay,
+            restart_timeout: timing.restart_timeout,
+            recovery_timeout: timing.recovery_timeout,
+        });
+    }
+    for raw in &args.targets.targets {
+        let place = || format!("--target '{}'", crate::redact::redact_text(raw));
+        let (name, url) = raw.split_once('=').ok_or_else(|| {
+            anyhow!(
+                "{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health",
+                place()
+            )
+        })?;
+        validate_name(name).with_context(place)?;
+        validate_container_name(name).with_context(place)?;
+        let url = HealthUrl::parse(url).with_context(place)?;
+        let timing = flags.apply(base);
+        targets.push(Target {
+            name: name.to_string(),
+            container: name.to_string(),
+            url,
+            expect_status: StatusSet::parse(defaults::EXPECT_STATUS)?,
+            expect_body: None,
+            headers: Vec::new(),
+            timeout: timing.timeout,
+            retries: timing.retries,
+            retry_delay: timing.retry_delay,
+            restart_timeout: timing.restart_timeout,
+            recovery_timeout: timing.recovery_timeout,
+        });
+    }
+    if targets.is_empty() {
+        bail!("no targets: give -t NAME=URL or a config file (-c FILE) with [[target]] tables");
+    }
+    let mut seen = HashSet::new();
+    for t in &targets {
+        if !seen.insert(t.name.as_str()) {
+            bail!(
+                "target name '{}' is used twice: names must be unique (set `name` and `container` apart)",
+                t.name
+            );
+        }
+    }
+    let concurrency = args
+        .concurrency
+        .or(d.concurrency)
+        .unwrap_or(defaults::CONCURRENCY);
+    if concurrency == 0 {
+        bail!("concurrency must be at least 1 (--concurrency or [defaults] concurrency)");
+    }
+    let proxy = args
+        .proxy
+        .clone()
+        .or_else(|| d.proxy.clone())
+        .filter(|p| !p.is_empty());
+    if let Some(p) = &proxy {
+        ureq::Proxy::new(p)
+            .map_err(|e| anyhow!("proxy '{}': {e}", crate::redact::redact_text(p)))?;
+    }
+    Ok(Config {
+        targets,
+        dry_run: args.dry_run || d.dry_run.unwrap_or(false),
+        concurrency,
+        proxy,
+        log: args.log.clone().or_else(|| d.log.clone()),
+        quiet: args.quiet || d.quiet.unwrap_or(false),
+        docker: args.docker.clone().or_else(|| d.docker.clone()),
+        lock: args.lock.clone().or_else(|| d.lock.clone()),
+    })
+}
+
+/// Target names appear in output, file names and commands: keep them plain.
+fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-:".contains(c));
+    if !ok {
+        bail!("name '{name}' must be 1-128 letters, digits or _.-:");
+    }
+    Ok(())
+}
+
+fn validate_header(key: &str, value: &str) -> Result<()> {
+    let key_ok = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
+    if !key_ok {
+        bail!("header name '{key}' is not a valid HTTP header name");
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        bail!("header '{key}' has a line break or NUL in its value");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(targets: &[&str]) -> RunArgs {
+        RunArgs {
+            targets: TargetArgs {
+                config: None,
+                targets: targets.iter().map(|s| s.to_string()).collect(),
+            },
+            ..RunArgs::default()
+        }
+    }
+
+    fn from_toml(text: &str, run: RunArgs) -> Result<Config> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| anyhow!("{}", e.message()))?;
+        build(&run, file, Some(Path::new("t.toml")))
+    }
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("500ms", Some(500)),
+            ("5s", Some(5000)),
+            ("2m", Some(120_000)),
+            ("1h 30m", Some(5_400_000)),
+            ("0", Some(0)),
+            ("0s", Some(0)),
+            ("5", None),
+            ("five", None),
+            ("", None),
+            ("-1s", None),
+        ];
+        for (text, want) in cases {
+            let got = parse_duration(text).ok().map(|d| d.as_millis() as u64);
+            assert_eq!(got, want, "parse_duration({text:?})");
+        }
+    }
+
+    #[test]
+    fn status_sets() {
+        let set = StatusSet::parse("200-399").unwrap();
+        assert!(set.contains(200) && set.contains(399) && !set.contains(400) && !set.contains(199));
+        let set = StatusSet::parse("200, 204,300-302").unwrap();
+        assert!(set.contains(204) && set.contains(301) && !set.contains(201));
+        assert_eq!(set.to_string(), "200,204,300-302");
+        for bad in ["", "abc", "399-200", "200-", "99", "600", "200-700"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn flag_targets_get_builtin_defaults() {
+        let c = build(
+            &args(&["app=http://127.0.0.1:5000/health"]),
+            FileConfig::default(),
+            None,
+        )
+        .unwrap();
+        let t = &c.targets[0];
+        assert_eq!((t.name.as_str(), t.container.as_str()), ("app", "app"));
+        assert_eq!(t.timeout, defaults::TIMEOUT);
+        assert_eq!(t.retries, 2);
+        assert_eq!(t.recovery_timeout, Duration::from_secs(60));
+        assert_eq!(c.concurrency, 32);
+        assert!(!c.dry_run);
+    }
+
+    #[test]
+    fn precedence_is_flag_then_target_then_defaults() {
+        let toml = r#"
+            [defaults]
+            timeout = "3s"
+            retries = 5
+            [[target]]
+            name = "a"
+            url = "http://127.0.0.1:1/"
+            timeout = "2s"
+            [[target]]
+            name = "b"
+            url = "http://127.0.0.1:2/"
+            container = "b-container"
+        "#;
+        let c = from_toml(toml, args(&[])).unwrap();
+        assert_eq!(c.targets[0].timeout, Duration::from_secs(2));
+        assert_eq!(c.targets[1].timeout, Duration::from_secs(3));
+        assert_eq!(c.targets[1].retries, 5);
+        assert_eq!(c.targets[1].container, "b-container");
+        let mut run = args(&[]);
+        run.timeout = Some("1s".into());
+        let c = from_toml(toml, run).unwrap();
+        assert!(
+            c.targets
+                .iter()
+                .all(|t| t.timeout == Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn bad_input_names_the_key() {
+        let cases = [
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'",
+                "unknown field",
+            ),
+            ("[[target]]\nname='a'\nurl='ftp://x/'", "url"),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\ntimeout='soon'",
+                "timeout",
+            ),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\ntimeout='0s'",
+                "more than 0",
+            ),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\ncontainer='-rm'",
+                "container",
+            ),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\nexpect_status='ok'",
+                "expect_status",
+            ),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\n[[target]]\nname='a'\nurl='http://y/'",
+                "twice",
+            ),
+            (
+                "[defaults]\nconcurrency=0\n[[target]]\nname='a'\nurl='http://x/'",
+                "concurrency",
+            ),
+            (
+                "[defaults]\nretry_delay='x'\n[[target]]\nname='a'\nurl='http://x/'",
+                "[defaults] retry_delay",
+            ),
+            ("[[target]]\nname='a b'\nurl='http://x/'", "name"),
+            (
+                "[[target]]\nname='a'\nurl='http://x/'\nheaders={'X-A'=\"v\\r\\nEvil: 1\"}",
+                "headers",
+            ),
+            ("", "no targets"),
+        ];
+        for (toml, want) in cases {
+            let err = format!("{:#}", from_toml(toml, args(&[])).unwrap_err());
+            assert!(
+                err.contains(want),
+                "config {toml:?}: error {err:?} lacks {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_flag_targets() {
+        for (flag, want) in [
+            ("app", "NAME=URL"),
+            ("-x=http://h/", "name"),
+            ("app=localhost:5000", "not a URL"),
+        ] {
+            let err = format!(
+                "{:#}",
+                build(&args(&[flag]), FileConfig::default(), None).unwrap_err()
+            );
+            assert!(
+                err.contains("--target") && err.contains(want),
+                "{flag}: {err}"
+            );
+        }
+        let mut run = args(&["a=http://h/"]);
+        run.retry_delay = Some("later".into());
+        let err = format!(
+            "{:#}",
+            build(&run, FileConfig::default(), None).unwrap_err()
+        );
+        assert!(err.contains("--retry-delay"), "{err}");
+    }
+}

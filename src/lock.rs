@@ -1,0 +1,116 @@
+//! The pass lock: cron starts a pass every interval even when the last one still runs,
+//! so each pass takes an exclusive lock without waiting, and a second one exits 3.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The lock file's name inside the state directory.
+pub const LOCK_FILE: &str = "healwatch.lock";
+
+/// Where healwatch keeps its lock (and state): /var/lib/healwatch when writable, else
+/// $XDG_STATE_HOME/healwatch, else ~/.local/state/healwatch.
+pub fn state_dir_candidates() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/var/lib/healwatch")];
+    if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        dirs.push(PathBuf::from(xdg).join("healwatch"));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        dirs.push(PathBuf::from(home).join(".local/state/healwatch"));
+    }
+    dirs
+}
+
+/// The first state directory that exists (or can be made) and is writable.
+pub fn default_state_dir() -> Result<PathBuf> {
+    let candidates = state_dir_candidates();
+    for dir in &candidates {
+        let writable = std::fs::create_dir_all(dir).is_ok()
+            && OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(LOCK_FILE))
+                .is_ok();
+        if writable {
+            return Ok(dir.clone());
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+    bail!(
+        "no writable state directory (tried {}): pass --lock FILE",
+        tried.join(", ")
+    )
+}
+
+/// A held pass lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct PassLock {
+    _file: File,
+}
+
+/// Takes the lock at `path` (default: in the state directory) without waiting.
+/// `Ok(Err(message))` means another pass holds it.
+pub fn acquire(path: Option<&Path>) -> Result<Result<PassLock, String>> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => default_state_dir()?.join(LOCK_FILE),
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "opening lock file {} (pass --lock FILE to put it elsewhere)",
+                path.display()
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the next pass's message; the lock itself is the flock.
+            let _ = file
+                .set_len(0)
+                .and_then(|()| writeln!(file, "{}", std::process::id()));
+            Ok(Ok(PassLock { _file: file }))
+        }
+        Err(TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let by = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            Ok(Err(format!(
+                "another healwatch pass holds the lock {}{by}",
+                path.display()
+            )))
+        }
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let first = acquire(Some(&path)).unwrap().unwrap();
+        let refused = acquire(Some(&path)).unwrap().unwrap_err();
+        assert!(
+            refused.contains("holds the lock") && refused.contains(&std::process::id().to_string()),
+            "{refused}"
+        );
+        drop(first);
+        assert!(acquire(Some(&path)).unwrap().is_ok());
+    }
+}

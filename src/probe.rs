@@ -1,0 +1,153 @@
+//! One HTTP health check. `Probe` is the seam the pass uses, so the core runs in unit
+//! tests with a fake; `HttpProbe` is the real one, built on a single shared ureq agent.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use crate::config::Target;
+use crate::redact::redact_text;
+
+/// At most this much of a body is read and searched for `expect_body`.
+pub const BODY_LIMIT: u64 = 64 * 1024;
+
+/// The result of one HTTP attempt. A failing check is data, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Status code, when the server answered at all.
+    pub http_status: Option<u16>,
+    /// From the start of the request to the last byte read (or the failure).
+    pub latency: Duration,
+    /// Why the check failed; `None` means healthy.
+    pub error: Option<String>,
+}
+
+impl Check {
+    /// Whether the target answered as expected.
+    pub fn healthy(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Something that can check a target once, within `timeout`.
+pub trait Probe: Sync {
+    /// Makes one attempt; never takes (much) longer than `timeout`.
+    fn check(&self, target: &Target, timeout: Duration) -> Check;
+}
+
+/// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.
+pub struct HttpProbe {
+    agent: ureq::Agent,
+}
+
+impl HttpProbe {
+    /// Builds the shared agent. `proxy` of `None` ignores HTTP_PROXY/ALL_PROXY on purpose:
+    /// a check of a local service must not wander through a proxy cron happens to set.
+    pub fn new(proxy: Option<&str>) -> anyhow::Result<Self> {
+        let proxy = proxy.map(ureq::Proxy::new).transpose()?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(proxy)
+            .user_agent(concat!("healwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(Self { agent })
+    }
+}
+
+impl Probe for HttpProbe {
+    fn check(&self, target: &Target, timeout: Duration) -> Check {
+        let start = Instant::now();
+        let mut request = self
+            .agent
+            .get(&target.url.request)
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
+        for (name, value) in &target.headers {
+            request = request.header(name, value);
+        }
+        if let Some(auth) = &target.url.authorization {
+            request = request.header("Authorization", auth);
+        }
+        let (http_status, error) = match request.call() {
+            Err(e) => (None, Some(describe_error(&e, timeout))),
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                // Read the body even when only the status matters: a server that sends
+                // headers and then hangs is not healthy.
+                let mut body = Vec::new();
+                let read = response
+                    .body_mut()
+                    .as_reader()
+                    .take(BODY_LIMIT)
+                    .read_to_end(&mut body);
+                let error = if let Err(e) = read {
+                    Some(describe_io(&e, timeout, "reading body"))
+                } else if !target.expect_status.contains(status) {
+                    Some(format!("status {status} not in {}", target.expect_status))
+                } else {
+                    target
+                        .expect_body
+                        .as_ref()
+                        .filter(|needle| !contains(&body, needle.as_bytes()))
+                        .map(|needle| format!("body lacks {needle:?}"))
+                };
+                (Some(status), error)
+            }
+        };
+        Check {
+            http_status,
+            latency: start.elapsed(),
+            error,
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A short reason a person reads in the status line.
+fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
+    use ureq::Error as E;
+    match error {
+        E::Timeout(_) => format!("timeout after {}", humantime::format_duration(timeout)),
+        E::HostNotFound => "DNS failure: host not found".to_string(),
+        E::Io(e) => describe_io(e, timeout, "connecting"),
+        E::ConnectionFailed => "connection failed".to_string(),
+        E::Tls(e) => format!("TLS error: {e}"),
+        E::Rustls(e) => format!("TLS error: {e}"),
+        other => redact_text(&other.to_string()),
+    }
+}
+
+fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String {
+    use std::io::ErrorKind as K;
+    if let Some(inner) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+    {
+        return describe_error(inner, timeout);
+    }
+    match error.kind() {
+        K::ConnectionRefused => "connection refused".to_string(),
+        K::TimedOut | K::WouldBlock => {
+            format!("timeout after {}", humantime::format_duration(timeout))
+        }
+        K::ConnectionReset => format!("connection reset while {doing}"),
+        _ => format!("{doing}: {}", redact_text(&error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_search() {
+        assert!(contains(b"status: ok", b"ok"));
+        assert!(!contains(b"status: o", b"ok"));
+        assert!(contains(b"", b""));
+    }
+}

@@ -1,0 +1,245 @@
+//! The status line: plain serializable values, written as exactly one JSON line.
+//! The same `Report` feeds stdout, `--log` and (later) metrics and notifications.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// What a pass did to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The check passed.
+    Healthy,
+    /// The check failed and `docker restart` ran and exited 0 (see `recovered`).
+    Restarted,
+    /// The check failed and the docker command failed, timed out or could not run.
+    RestartFailed,
+    /// The check failed in a dry run: nothing was done.
+    Unhealthy,
+}
+
+/// The docker command's result, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestartReport {
+    /// Exit code; null when it could not run or was killed.
+    pub exit_code: Option<i32>,
+    /// Wall time, including an unpause first when the container was paused.
+    pub duration_ms: u64,
+    /// Docker's standard error (why it failed).
+    pub stderr: String,
+}
+
+/// One target's entry in the status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    /// Target name.
+    pub name: String,
+    /// Container behind it.
+    pub container: String,
+    /// Health URL, secrets masked.
+    pub url: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Status of the last attempt of the first check, null when nothing answered.
+    pub http_status: Option<u16>,
+    /// Latency of that attempt.
+    pub latency_ms: u64,
+    /// HTTP attempts made before the verdict (1 + retries used).
+    pub attempts: u32,
+    /// Why the check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The restart command, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartReport>,
+    /// After a restart: healthy again (true), not within recovery-timeout (false), not waited for (null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Option<bool>>,
+    /// From the end of the restart to the first healthy check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_ms: Option<u64>,
+    /// Why the target did not recover: the last check's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_error: Option<String>,
+}
+
+impl TargetReport {
+    /// Whether this target is healthy at the end of the pass (restart success counts
+    /// when recovery was not waited for).
+    pub fn healthy_now(&self) -> bool {
+        match self.outcome {
+            Outcome::Healthy => true,
+            Outcome::Restarted => self.recovered != Some(Some(false)),
+            Outcome::RestartFailed | Outcome::Unhealthy => false,
+        }
+    }
+}
+
+/// Counts over the targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Targets checked.
+    pub targets: usize,
+    /// Healthy at the first check.
+    pub healthy: usize,
+    /// Restarted by this pass.
+    pub restarted: usize,
+    /// Restarted and healthy again.
+    pub recovered: usize,
+    /// Still unhealthy at the end of the pass.
+    pub failed: usize,
+}
+
+impl Summary {
+    /// Counts `targets`.
+    pub fn of(targets: &[TargetReport]) -> Self {
+        Self {
+            targets: targets.len(),
+            healthy: targets
+                .iter()
+                .filter(|t| t.outcome == Outcome::Healthy)
+                .count(),
+            restarted: targets
+                .iter()
+                .filter(|t| t.outcome == Outcome::Restarted)
+                .count(),
+            recovered: targets
+                .iter()
+                .filter(|t| t.recovered == Some(Some(true)))
+                .count(),
+            failed: targets.iter().filter(|t| !t.healthy_now()).count(),
+        }
+    }
+}
+
+/// One pass, as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// When the pass started (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// healwatch's version.
+    pub version: &'static str,
+    /// Wall time of the pass.
+    pub duration_ms: u64,
+    /// Whether docker commands were skipped.
+    pub dry_run: bool,
+    /// Why the pass could not run at all (bad config, lock held...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Things that went wrong beside the targets (e.g. the log file could not be written).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Counts.
+    pub summary: Summary,
+    /// One entry per target, in config order.
+    pub targets: Vec<TargetReport>,
+}
+
+impl Report {
+    /// A report of targets, with the summary computed from them.
+    pub fn new(
+        started: SystemTime,
+        duration_ms: u64,
+        dry_run: bool,
+        targets: Vec<TargetReport>,
+    ) -> Self {
+        Self {
+            time: timestamp(started),
+            version: env!("CARGO_PKG_VERSION"),
+            duration_ms,
+            dry_run,
+            error: None,
+            warnings: Vec::new(),
+            summary: Summary::of(&targets),
+            targets,
+        }
+    }
+
+    /// A report of a pass that could not run.
+    pub fn failed(started: SystemTime, dry_run: bool, error: String) -> Self {
+        let duration_ms = started.elapsed().map_or(0, |d| d.as_millis() as u64);
+        Self {
+            error: Some(error),
+            ..Self::new(started, duration_ms, dry_run, Vec::new())
+        }
+    }
+
+    /// Writes the report as one JSON line.
+    pub fn write_line(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(self)?;
+        line.push(b'\n');
+        out.write_all(&line)
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T20:00:00.123Z`.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn target(outcome: Outcome, recovered: Option<Option<bool>>) -> TargetReport {
+        TargetReport {
+            name: "app".into(),
+            container: "app".into(),
+            url: "http://127.0.0.1:5000/health".into(),
+            outcome,
+            http_status: Some(503),
+            latency_ms: 3,
+            attempts: 3,
+            error: Some("status 503 not in 200-399".into()),
+            restart: (outcome != Outcome::Unhealthy).then(|| RestartReport {
+                exit_code: Some(0),
+                duration_ms: 812,
+                stderr: String::new(),
+            }),
+            recovered,
+            recovery_ms: None,
+            recovery_error: None,
+        }
+    }
+
+    #[test]
+    fn status_line_shape() {
+        let t0 = UNIX_EPOCH + Duration::from_millis(1_795_896_000_123);
+        let report = Report::new(t0, 412, false, vec![target(Outcome::Restarted, Some(None))]);
+        let mut out = Vec::new();
+        report.write_line(&mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["time"], "2026-11-28T20:00:00.123Z");
+        assert_eq!(v["summary"]["restarted"], 1);
+        assert_eq!(v["summary"]["failed"], 0);
+        assert!(
+            v["targets"][0]["recovered"].is_null() && v["targets"][0].get("recovered").is_some()
+        );
+        assert_eq!(v["targets"][0]["restart"]["duration_ms"], 812);
+        assert!(v.get("error").is_none() && v.get("warnings").is_none());
+    }
+
+    #[test]
+    fn healthy_now_per_outcome() {
+        let cases = [
+            (Outcome::Healthy, None, true),
+            (Outcome::Restarted, Some(Some(true)), true),
+            (Outcome::Restarted, Some(None), true),
+            (Outcome::Restarted, Some(Some(false)), false),
+            (Outcome::RestartFailed, None, false),
+            (Outcome::Unhealthy, None, false),
+        ];
+        for (outcome, recovered, want) in cases {
+            assert_eq!(
+                target(outcome, recovered).healthy_now(),
+                want,
+                "{outcome:?} {recovered:?}"
+            );
+        }
+    }
+}
