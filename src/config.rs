@@ -278,7 +278,7 @@ fn read_file(path: Option<&Path>) -> Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config {}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
         let message = e.message().replace('\n', " ");
         match line {
             Some(n) => anyhow!("config {} line {n}: {message}", path.display()),
@@ -387,7 +387,8 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     for t in &targets {
         if !seen.insert(t.name.as_str()) {
             bail!(
-                "target name '{}' is used twice: names must be unique (set `name` and `container` apart)",
+                "{file_name}: target name '{}' is used twice (file or --target): names must be unique; \
+                 two checks of one container need two names and the same `container`",
                 t.name
             );
         }

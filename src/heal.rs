@@ -155,6 +155,13 @@ fn await_recovery(probe: &dyn Probe, target: &Target) -> Recovery {
         }
         std::thread::sleep(interval.min(left));
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
+        if target.recovery_timeout <= start.elapsed() {
+            return Recovery {
+                elapsed: start.elapsed(),
+                error: check.error,
+            };
+        }
     }
 }
 

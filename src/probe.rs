@@ -130,19 +130,48 @@ fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String
     {
         return describe_error(inner, timeout);
     }
+    let message = error.to_string();
+    if message.contains("lookup address") || message.contains("Name or service not known") {
+        return format!("DNS failure: {message}");
+    }
     match error.kind() {
         K::ConnectionRefused => "connection refused".to_string(),
         K::TimedOut | K::WouldBlock => {
             format!("timeout after {}", humantime::format_duration(timeout))
         }
         K::ConnectionReset => format!("connection reset while {doing}"),
-        _ => format!("{doing}: {}", redact_text(&error.to_string())),
+        _ => format!("{doing}: {}", redact_text(&message)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_well() {
+        use std::io::{Error, ErrorKind};
+        let t = Duration::from_secs(2);
+        let cases = [
+            (
+                Error::from(ErrorKind::ConnectionRefused),
+                "connection refused",
+            ),
+            (Error::from(ErrorKind::TimedOut), "timeout after 2s"),
+            (
+                Error::other("failed to lookup address information: Name or service not known"),
+                "DNS failure: failed to lookup",
+            ),
+            (
+                Error::from(ErrorKind::ConnectionReset),
+                "connection reset while connecting",
+            ),
+        ];
+        for (error, want) in cases {
+            let got = describe_io(&error, t, "connecting");
+            assert!(got.starts_with(want), "{error:?}: {got}");
+        }
+    }
 
     #[test]
     fn body_search() {

@@ -1,0 +1,6 @@
+//! Integration tests: the real binary against real HTTP servers on 127.0.0.1, with a
+//! recording `docker` stand-in (`pass`, `config`), and against a real Docker engine (`e2e`).
+
+mod config;
+mod pass;
+mod util;

@@ -1,0 +1,305 @@
+//! Test helpers: local HTTP servers on 127.0.0.1, a recording `docker` stand-in, and a
+//! runner that shows the command and its output whenever an assertion fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How a test server answers.
+#[derive(Clone)]
+pub enum Behaviour {
+    /// Always this status and body.
+    Fixed(u16, &'static str),
+    /// Accept, read the request, never answer (until the server is dropped or 30 s pass).
+    Hang,
+    /// 503 for the first `n` requests, then 200 "ok".
+    FailFirst(usize),
+    /// 200 "ok" while `path` exists, else 503: the docker stand-in creates it on restart.
+    WhileFileExists(PathBuf),
+    /// A redirect to `/elsewhere`.
+    Redirect,
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 that records every request head.
+pub struct Server {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn start(behaviour: Behaviour) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicUsize::new(0));
+        let (reqs, stopping) = (Arc::clone(&requests), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (b, r, s, n) = (
+                    behaviour.clone(),
+                    Arc::clone(&reqs),
+                    Arc::clone(&stopping),
+                    Arc::clone(&served),
+                );
+                std::thread::spawn(move || serve(stream, &b, &r, &s, &n));
+            }
+        });
+        Self {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    behaviour: &Behaviour,
+    requests: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+    served: &AtomicUsize,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => head.push_str(&line),
+        }
+    }
+    requests.lock().unwrap().push(head);
+    let n = served.fetch_add(1, Ordering::SeqCst);
+    let (status, body, extra) = match behaviour {
+        Behaviour::Fixed(status, body) => (*status, *body, ""),
+        Behaviour::Hang => {
+            let until = Instant::now() + Duration::from_secs(30);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return;
+        }
+        Behaviour::FailFirst(k) if n < *k => (503, "starting", ""),
+        Behaviour::FailFirst(_) => (200, "ok", ""),
+        Behaviour::WhileFileExists(path) if path.exists() => (200, "ok", ""),
+        Behaviour::WhileFileExists(_) => (503, "down", ""),
+        Behaviour::Redirect => (302, "", "Location: /elsewhere\r\n"),
+    };
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+    let _ = reader.read(&mut [0; 1]);
+}
+
+/// A recording `docker` stand-in: appends its arguments to `calls`, says `running` to
+/// inspect, and on restart exits with the code in `restart-exit` (default 0), printing
+/// `restart-stderr` to stderr, and creates `healthy` so a `WhileFileExists` server recovers.
+pub struct FakeDocker {
+    pub dir: tempfile::TempDir,
+}
+
+impl FakeDocker {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!(
+            r#"#!/bin/sh
+d='{dir}'
+echo "$*" >> "$d/calls"
+case "$1" in
+  inspect) echo "${{FAKE_STATUS:-running}}"; exit 0 ;;
+  restart)
+    if [ -f "$d/restart-stderr" ]; then cat "$d/restart-stderr" >&2; fi
+    code=$(cat "$d/restart-exit" 2>/dev/null || echo 0)
+    [ "$code" = 0 ] && touch "$d/healthy"
+    exit "$code" ;;
+esac
+exit 0
+"#,
+            dir = dir.path().display()
+        );
+        let path = dir.path().join("docker");
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("docker")
+    }
+
+    pub fn healthy_flag(&self) -> PathBuf {
+        self.dir.path().join("healthy")
+    }
+
+    pub fn fail_restarts(&self, code: i32, stderr: &str) {
+        std::fs::write(self.dir.path().join("restart-exit"), code.to_string()).unwrap();
+        std::fs::write(self.dir.path().join("restart-stderr"), stderr).unwrap();
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The result of one healwatch run, with everything needed to explain a failure.
+pub struct Run {
+    pub command: String,
+    pub output: Output,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    /// The single status line, parsed.
+    #[track_caller]
+    pub fn status_line(&self) -> Value {
+        let out = self.stdout();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "expected exactly one status line\n{self}");
+        serde_json::from_str(lines[0])
+            .unwrap_or_else(|e| panic!("status line is not JSON ({e})\n{self}"))
+    }
+    /// The entry for target `name`.
+    #[track_caller]
+    pub fn target(&self, name: &str) -> Value {
+        let line = self.status_line();
+        let found = line["targets"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["name"] == name).cloned());
+        found.unwrap_or_else(|| panic!("no target {name:?} in the status line\n{self}"))
+    }
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "unexpected exit status\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nexit: {:?} after {:?}\n--- stdout\n{}--- stderr\n{}---",
+            self.command,
+            self.output.status.code(),
+            self.elapsed,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+/// A hermetic healwatch command: its own lock, HOME and state dir; no proxy, docker or
+/// config variables from the caller's environment.
+pub struct Healwatch {
+    cmd: std::process::Command,
+    _home: tempfile::TempDir,
+}
+
+impl Healwatch {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("healwatch"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"));
+        Self { cmd, _home: home }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn arg(self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.args([arg])
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn docker(self, fake: &FakeDocker) -> Self {
+        self.arg("--docker").arg(fake.path())
+    }
+
+    pub fn run(mut self) -> Run {
+        let command = format!(
+            "{} {}",
+            self.cmd.get_program().to_string_lossy(),
+            self.cmd
+                .get_args()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let start = Instant::now();
+        let output = self.cmd.output().expect("running healwatch");
+        Run {
+            command,
+            output,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+/// Writes `text` to a file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A port on 127.0.0.1 that refuses connections (bound, then released).
+pub fn refused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
