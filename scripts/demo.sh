@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One real healwatch pass on a fresh machine: starts a private Docker engine, runs a
+# small web service in a container, breaks its health endpoint while the process keeps
+# running, and lets healwatch find it, restart it and confirm it recovered.
+# Everything it starts is stopped and removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/engine.sh
+source scripts/engine.sh
+
+engine_packages
+engine_start
+engine_image
+cargo build --release --locked -q
+bin=target/release/healwatch
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+docker run -d --name app --network host --init --restart unless-stopped \
+  "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
+for _ in $(seq 1 100); do curl -fs -m 1 -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+
+pass() {
+  "$bin" --lock "$ENGINE_DIR/healwatch.lock" --retries 0 --restart-timeout 2s \
+    -t "app=http://127.0.0.1:$port/health" || echo "(exit status $?)"
+}
+echo "== a healthy pass"
+pass
+echo "== the endpoint fails (404) while the process keeps running; Docker does nothing:"
+docker exec app rm /www/health
+docker inspect --format 'state={{.State.Status}} restarts={{.RestartCount}}' app
+echo "== healwatch restarts it and waits for it to answer again"
+pass

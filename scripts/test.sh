@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration, and end-to-end against a private Docker engine
+# that this script installs (when missing), starts, and stops again on every exit path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/engine.sh
+source scripts/engine.sh
+
+engine_packages
+engine_start
+engine_image
+
+export HEALWATCH_E2E=1
+# Four test threads on two cores: the end-to-end tests mostly wait on containers.
+timeout 1800 cargo test --locked -- --test-threads "${HEALWATCH_TEST_THREADS:-4}"

@@ -1,0 +1,205 @@
+//! A handle on the private Docker engine that scripts/test.sh starts, and test
+//! containers made from its busybox image. Each container is named after its test,
+//! listens on its own 127.0.0.1 port with --network host, and is removed on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use healwatch::docker::{CommandOutcome, run_bounded};
+
+use crate::util::Healwatch;
+
+/// The engine the tests talk to (DOCKER_HOST from scripts/test.sh).
+pub struct Engine {
+    pub docker: PathBuf,
+    pub host: String,
+    pub image: String,
+}
+
+impl Engine {
+    /// The engine, or `None` (with one printed line) when end-to-end tests are off.
+    /// With HEALWATCH_E2E=1 an unreachable engine fails the test instead.
+    pub fn get() -> Option<&'static Engine> {
+        static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+        let engine = ENGINE.get_or_init(Engine::connect);
+        let required = std::env::var("HEALWATCH_E2E").is_ok_and(|v| v == "1");
+        match engine {
+            Ok(engine) => Some(engine),
+            Err(why) if required => {
+                panic!("HEALWATCH_E2E=1 but the Docker engine is unusable: {why}")
+            }
+            Err(why) => {
+                // Once per run, and past libtest's capture so it is seen on a bare `cargo test`.
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    let line = format!("skipped end-to-end tests ({why}): run scripts/test.sh to start a private Docker engine\n");
+                    let _ = std::io::stderr().write_all(line.as_bytes());
+                });
+                None
+            }
+        }
+    }
+
+    fn connect() -> Result<Engine, String> {
+        let host =
+            std::env::var("DOCKER_HOST").map_err(|_| "DOCKER_HOST is not set".to_string())?;
+        let docker = which::which("docker").map_err(|e| format!("no docker CLI: {e}"))?;
+        let image = std::env::var("HEALWATCH_TEST_IMAGE")
+            .unwrap_or_else(|_| "healwatch-test:latest".into());
+        let engine = Engine {
+            docker,
+            host,
+            image,
+        };
+        let info = engine.docker(&["image", "inspect", "--format", "{{.Id}}", &engine.image]);
+        if !info.success() {
+            return Err(format!(
+                "image {} not found on {}: {}",
+                engine.image, engine.host, info.stderr
+            ));
+        }
+        Ok(engine)
+    }
+
+    /// Runs the docker CLI against the engine, bounded to 60 s.
+    pub fn docker(&self, args: &[&str]) -> CommandOutcome {
+        run_bounded(
+            Command::new(&self.docker)
+                .args(args)
+                .env("DOCKER_HOST", &self.host),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// A healwatch command wired to this engine.
+    pub fn healwatch(&self) -> Healwatch {
+        Healwatch::new()
+            .env("DOCKER_HOST", &self.host)
+            .arg("--docker")
+            .arg(&self.docker)
+    }
+}
+
+/// Options for a test container.
+#[derive(Default, Clone, Copy)]
+pub struct Spec {
+    /// Run tini as PID 1 so the service gets SIGTERM (otherwise httpd as PID 1 ignores it).
+    pub init: bool,
+    /// Start without writing the health file: /health answers 404 after every start.
+    pub never_healthy: bool,
+    /// `--restart` policy.
+    pub restart: Option<&'static str>,
+}
+
+/// A running test container serving /health on its own 127.0.0.1 port.
+pub struct Container {
+    pub name: String,
+    pub port: u16,
+    engine: &'static Engine,
+}
+
+impl Container {
+    #[track_caller]
+    pub fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
+        let name = format!("hw-{test}-{}", std::process::id());
+        let port = free_port();
+        let _ = engine.docker(&["rm", "-f", &name]);
+        let port_arg = port.to_string();
+        let mut args = vec!["run", "-d", "--name", &name, "--network", "host"];
+        if spec.init {
+            args.push("--init");
+        }
+        if let Some(policy) = spec.restart {
+            args.extend(["--restart", policy]);
+        }
+        args.extend([engine.image.as_str(), "/bin/serve", &port_arg]);
+        if spec.never_healthy {
+            args.push("nohealth");
+        }
+        let out = engine.docker(&args);
+        assert!(out.success(), "docker {args:?} failed: {out:?}");
+        let container = Self { name, port, engine };
+        let want = if spec.never_healthy { 404 } else { 200 };
+        container.wait_for_status(want, Duration::from_secs(20));
+        container
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.port)
+    }
+
+    pub fn target(&self) -> String {
+        format!("{}={}", self.name, self.url())
+    }
+
+    /// `docker inspect --format TEMPLATE`.
+    #[track_caller]
+    pub fn inspect(&self, template: &str) -> String {
+        let out = self
+            .engine
+            .docker(&["inspect", "--format", template, &self.name]);
+        assert!(out.success(), "inspect {}: {out:?}", self.name);
+        out.stdout
+    }
+
+    pub fn started_at(&self) -> String {
+        self.inspect("{{.State.StartedAt}}")
+    }
+
+    #[track_caller]
+    pub fn docker(&self, args: &[&str]) -> CommandOutcome {
+        let mut full: Vec<&str> = args.to_vec();
+        full.push(&self.name);
+        let out = self.engine.docker(&full);
+        assert!(out.success(), "docker {full:?}: {out:?}");
+        out
+    }
+
+    /// Waits (bounded) until /health answers `status`.
+    #[track_caller]
+    pub fn wait_for_status(&self, status: u16, within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut last = None;
+        while Instant::now() < deadline {
+            last = http_status(self.port, "/health");
+            if last == Some(status) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{} never answered {status} within {within:?} (last: {last:?})",
+            self.name
+        );
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.engine.docker(&["rm", "-f", &self.name]);
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The status of `GET path` on 127.0.0.1:port, or `None` (refused, timeout, garbage).
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
