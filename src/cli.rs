@@ -32,6 +32,53 @@ pub enum Command {
     Run(RunArgs),
     /// Parse the config and targets, print the resolved targets; exit 0, or 2 on an error.
     Validate(TargetArgs),
+    /// Crash a target's container for real (kill its main process from the host) and measure
+    /// how long until it runs and answers healthy again. Exit 0 when healthy within --wait.
+    Drill(DrillArgs),
+    /// List containers with their restart policy, HEALTHCHECK and whether a target watches
+    /// them. Exit 1 when a watched container's restart policy is `no`.
+    Audit(AuditArgs),
+}
+
+/// Options of `healwatch drill`.
+#[derive(Debug, Clone, Args)]
+pub struct DrillArgs {
+    /// The target whose container is crashed.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// How long to wait for the container to run and answer healthy again [default: 60s].
+    #[arg(long, value_name = "DUR", default_value = "60s")]
+    pub wait: String,
+
+    /// If the restart policy has not brought it back (at once when the policy is `no`,
+    /// else after 5s), heal it as a pass would.
+    #[arg(long)]
+    pub heal: bool,
+
+    /// Targets and run options, as for a pass (used by --heal).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of `healwatch audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Targets, to mark which containers are watched (none is fine).
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Only the containers that targets watch.
+    #[arg(long)]
+    pub targets_only: bool,
+
+    /// One JSON line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
+    pub docker: Option<PathBuf>,
 }
 
 /// Where the targets come from: the config file and `-t` flags, combined.

@@ -258,7 +258,17 @@ const BUILTIN: Timing = Timing {
 
 /// Reads the config file (if any) and merges it with the run flags.
 /// Precedence for each setting: flag, then the target's own key, then `[defaults]`, then built-in.
+/// No targets at all is an error: a pass with nothing to watch is a mistake.
 pub fn load(args: &RunArgs) -> Result<Config> {
+    let config = load_allowing_none(args)?;
+    if config.targets.is_empty() {
+        bail!("no targets: give -t NAME=URL or a config file (-c FILE) with [[target]] tables");
+    }
+    Ok(config)
+}
+
+/// As `load`, but an empty target list is fine (for `audit`).
+pub fn load_allowing_none(args: &RunArgs) -> Result<Config> {
     let file = read_file(args.targets.config.as_deref())?;
     build(args, file, args.targets.config.as_deref())
 }
@@ -380,9 +390,6 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
             recovery_timeout: timing.recovery_timeout,
         });
     }
-    if targets.is_empty() {
-        bail!("no targets: give -t NAME=URL or a config file (-c FILE) with [[target]] tables");
-    }
     let mut seen = HashSet::new();
     for t in &targets {
         if !seen.insert(t.name.as_str()) {
@@ -464,7 +471,9 @@ mod tests {
 
     fn from_toml(text: &str, run: RunArgs) -> Result<Config> {
         let file: FileConfig = toml::from_str(text).map_err(|e| anyhow!("{}", e.message()))?;
-        build(&run, file, Some(Path::new("t.toml")))
+        let config = build(&run, file, Some(Path::new("t.toml")))?;
+        anyhow::ensure!(!config.targets.is_empty(), "no targets");
+        Ok(config)
     }
 
     #[test]

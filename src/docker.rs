@@ -281,3 +281,167 @@ mod tests {
         );
     }
 }
+
+/// What `docker inspect` says about one container, as far as healwatch cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Full id.
+    pub id: String,
+    /// Name without Docker's leading `/`.
+    pub name: String,
+    /// `State.Status`: running, paused, exited, created, restarting, dead.
+    pub status: String,
+    /// `State.Running` (true while paused or restarting too).
+    pub running: bool,
+    /// `State.Pid` on the engine's host; 0 when not running.
+    pub pid: u32,
+    /// `State.StartedAt`, as Docker writes it.
+    pub started_at: String,
+    /// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped` or `on-failure:N`.
+    pub restart_policy: String,
+    /// `RestartCount`: restarts by the policy since the last manual start.
+    pub restart_count: u64,
+    /// Whether the container has a Docker HEALTHCHECK (not disabled with NONE).
+    pub healthcheck: bool,
+}
+
+impl ContainerInfo {
+    /// Reads one element of `docker inspect`'s JSON array.
+    pub fn from_inspect(value: &serde_json::Value) -> Result<Self> {
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let id =
+            text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
+        let state = &value["State"];
+        let status = text(&state["Status"])
+            .ok_or_else(|| anyhow::anyhow!("docker inspect output for {id} has no State.Status"))?;
+        let policy = &value["HostConfig"]["RestartPolicy"];
+        let restart_policy = match policy["Name"].as_str().unwrap_or("") {
+            "" | "no" => "no".to_string(),
+            "on-failure" => match policy["MaximumRetryCount"].as_u64().unwrap_or(0) {
+                0 => "on-failure".to_string(),
+                n => format!("on-failure:{n}"),
+            },
+            other => other.to_string(),
+        };
+        let test = &value["Config"]["Healthcheck"]["Test"];
+        let healthcheck = test
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
+        Ok(Self {
+            name: text(&value["Name"])
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            running: state["Running"].as_bool().unwrap_or(false),
+            pid: state["Pid"].as_u64().unwrap_or(0) as u32,
+            started_at: text(&state["StartedAt"]).unwrap_or_default(),
+            restart_count: value["RestartCount"].as_u64().unwrap_or(0),
+            id,
+            status,
+            restart_policy,
+            healthcheck,
+        })
+    }
+
+    /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
+    pub fn is(&self, reference: &str) -> bool {
+        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+    }
+}
+
+impl DockerCli {
+    /// `docker inspect` of the given containers, in one call.
+    pub fn inspect(&self, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
+        if containers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["inspect", "--type", "container", "--"];
+        args.extend_from_slice(containers);
+        let out = self.run(&args, QUICK_TIMEOUT);
+        if !out.success() {
+            bail!(
+                "docker inspect failed ({}): {}",
+                exit_text(out.exit_code),
+                out.stderr
+            );
+        }
+        parse_inspect(&out.stdout)
+    }
+
+    /// Ids of every container, running or not.
+    pub fn list_all(&self) -> Result<Vec<String>> {
+        let out = self.run(&["ps", "--all", "--quiet", "--no-trunc"], QUICK_TIMEOUT);
+        if !out.success() {
+            bail!(
+                "docker ps failed ({}): {}",
+                exit_text(out.exit_code),
+                out.stderr
+            );
+        }
+        Ok(out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
+    }
+}
+
+/// Parses `docker inspect`'s JSON array.
+pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(stdout).map_err(|e| {
+        anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})")
+    })?;
+    values.iter().map(ContainerInfo::from_inspect).collect()
+}
+
+/// "exit status 1", or why there is none.
+pub fn exit_text(code: Option<i32>) -> String {
+    code.map_or_else(
+        || "no exit status".to_string(),
+        |c| format!("exit status {c}"),
+    )
+}
+
+#[cfg(test)]
+mod inspect_tests {
+    use super::*;
+
+    #[test]
+    fn reads_docker_inspect() {
+        let json = r#"[{"Id":"0123456789abcdef0123","Name":"/app","RestartCount":2,
+            "State":{"Status":"running","Running":true,"Pid":4242,"StartedAt":"2026-11-27T20:00:00.1Z"},
+            "HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}},
+            "Config":{"Healthcheck":{"Test":["CMD","true"]}}},
+            {"Id":"fedcba9876543210fedc","Name":"/db","State":{"Status":"exited","Running":false,"Pid":0},
+            "HostConfig":{"RestartPolicy":{"Name":"","MaximumRetryCount":0}},
+            "Config":{"Healthcheck":{"Test":["NONE"]}}}]"#;
+        let infos = parse_inspect(json).unwrap();
+        let app = &infos[0];
+        assert_eq!(
+            (app.name.as_str(), app.pid, app.restart_count),
+            ("app", 4242, 2)
+        );
+        assert_eq!(app.restart_policy, "on-failure:5");
+        assert!(app.healthcheck && app.running);
+        assert!(app.is("app") && app.is("0123456789ab") && !app.is("0123"));
+        let db = &infos[1];
+        assert_eq!(
+            (
+                db.restart_policy.as_str(),
+                db.healthcheck,
+                db.status.as_str()
+            ),
+            ("no", false, "exited")
+        );
+    }
+
+    #[test]
+    fn garbage_from_docker_is_a_clear_error() {
+        for bad in ["", "not json", "[{}]", "{}"] {
+            let err = parse_inspect(bad).unwrap_err().to_string();
+            assert!(err.contains("docker inspect"), "{bad:?}: {err}");
+        }
+    }
+}

@@ -5,9 +5,11 @@
 //! The pipeline: `cli` -> `config` -> `heal` (`probe`, `policy`, `docker`) -> `report`
 //! -> `exit`. `run` is the thin layer that wires the real edges to it.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod docker;
+pub mod drill;
 pub mod exit;
 pub mod heal;
 pub mod lock;
@@ -23,7 +25,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, RunArgs, TargetArgs};
+use crate::cli::{AuditArgs, Cli, Command, DrillArgs, RunArgs, TargetArgs};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::Exit;
 use crate::probe::HttpProbe;
@@ -34,6 +36,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command.unwrap_or(Command::Run(cli.run)) {
         Command::Run(args) => pass(&args),
         Command::Validate(args) => validate(&args),
+        Command::Drill(args) => drill(&args),
+        Command::Audit(args) => audit(&args),
     }
 }
 
@@ -149,4 +153,53 @@ fn validate(args: &TargetArgs) -> Result<Exit> {
     }
     writeln!(out, "{} target(s) valid", config.targets.len())?;
     Ok(Exit::Healthy)
+}
+
+/// `healwatch drill TARGET`: crash the container for real and time its return.
+fn drill(args: &DrillArgs) -> Result<Exit> {
+    let config = config::load(&args.run)?;
+    anyhow::ensure!(
+        !config.dry_run,
+        "drill kills a process for real; --dry-run does not apply to it"
+    );
+    let wait = config::parse_duration(&args.wait).context("--wait")?;
+    let docker = DockerCli::locate(config.docker.as_deref())?;
+    let probe = HttpProbe::new(config.proxy.as_deref())?;
+    // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
+    let _lock = lock::acquire(config.lock.as_deref())?.map_err(anyhow::Error::msg)?;
+    let report = drill::drill(&config, &args.target, wait, args.heal, &docker, &probe)?;
+    let mut line = serde_json::to_vec(&report)?;
+    line.push(b'\n');
+    std::io::stdout().lock().write_all(&line)?;
+    Ok(if report.time_to_healthy_ms.is_some() {
+        Exit::Healthy
+    } else {
+        Exit::Unhealthy
+    })
+}
+
+/// `healwatch audit`: restart policies and HEALTHCHECKs of every container, in one inspect.
+fn audit(args: &AuditArgs) -> Result<Exit> {
+    let config = config::load_allowing_none(&RunArgs {
+        targets: args.targets.clone(),
+        ..RunArgs::default()
+    })?;
+    let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
+    let ids = docker.list_all()?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let containers = docker.inspect(&ids)?;
+    let report = audit::audit(&containers, &config.targets, args.targets_only);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mut line = serde_json::to_vec(&report)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+    } else {
+        audit::write_table(&report, &mut out)?;
+    }
+    Ok(if report.unprotected {
+        Exit::Unhealthy
+    } else {
+        Exit::Healthy
+    })
 }

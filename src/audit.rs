@@ -1,0 +1,203 @@
+//! `healwatch audit`: the playbook's first step (every critical service has a restart
+//! policy) as a check. The judgement is a pure function of `docker inspect` and the targets.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::config::Target;
+use crate::docker::ContainerInfo;
+
+/// One container's line in the audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Container name.
+    pub name: String,
+    /// `State.Status`.
+    pub state: String,
+    /// `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
+    pub restart_policy: String,
+    /// Whether it has a Docker HEALTHCHECK.
+    pub healthcheck: bool,
+    /// Whether a healwatch target restarts it.
+    pub watched: bool,
+}
+
+/// The whole audit, as printed with `--json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Containers, by name.
+    pub containers: Vec<AuditEntry>,
+    /// What an operator should fix, one sentence each.
+    pub problems: Vec<String>,
+    /// Whether a watched container has no restart policy (the exit-1 condition).
+    #[serde(skip)]
+    pub unprotected: bool,
+}
+
+/// Judges `containers` against `targets`.
+pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: bool) -> AuditReport {
+    let mut report = AuditReport::default();
+    for c in containers {
+        let watched = targets.iter().any(|t| c.is(&t.container));
+        if targets_only && !watched {
+            continue;
+        }
+        if watched && c.restart_policy == "no" {
+            report.unprotected = true;
+            report.problems.push(format!(
+                "container '{}' is watched but has restart policy 'no': Docker will not restart it when it exits; \
+                 fix with `docker update --restart unless-stopped {}` (or `restart: unless-stopped` in compose)",
+                c.name, c.name
+            ));
+        }
+        report.containers.push(AuditEntry {
+            name: c.name.clone(),
+            state: c.status.clone(),
+            restart_policy: c.restart_policy.clone(),
+            healthcheck: c.healthcheck,
+            watched,
+        });
+    }
+    for t in targets {
+        if !containers.iter().any(|c| c.is(&t.container)) {
+            report.problems.push(format!(
+                "target '{}' watches container '{}', which does not exist",
+                t.name, t.container
+            ));
+        }
+    }
+    report.containers.sort_by(|a, b| a.name.cmp(&b.name));
+    report
+}
+
+/// Writes the audit as an aligned table followed by the problems.
+pub fn write_table(report: &AuditReport, out: &mut impl Write) -> std::io::Result<()> {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let name_width = report
+        .containers
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let policy_width = report
+        .containers
+        .iter()
+        .map(|c| c.restart_policy.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    writeln!(
+        out,
+        "{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
+        "NAME", "STATE", "RESTART POLICY", "HEALTHCHECK"
+    )?;
+    for c in &report.containers {
+        writeln!(
+            out,
+            "{:name_width$}  {:10}  {:policy_width$}  {:11}  {}",
+            c.name,
+            c.state,
+            c.restart_policy,
+            yes_no(c.healthcheck),
+            yes_no(c.watched)
+        )?;
+    }
+    if !report.problems.is_empty() {
+        writeln!(out, "\nproblems:")?;
+        for p in &report.problems {
+            writeln!(out, "  - {p}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StatusSet;
+    use crate::redact::HealthUrl;
+    use std::time::Duration;
+
+    fn container(name: &str, policy: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{name}0123456789abcdef"),
+            name: name.into(),
+            status: "running".into(),
+            running: true,
+            pid: 1,
+            started_at: String::new(),
+            restart_policy: policy.into(),
+            restart_count: 0,
+            healthcheck: false,
+        }
+    }
+
+    fn target(container: &str) -> Target {
+        Target {
+            name: format!("t-{container}"),
+            container: container.into(),
+            url: HealthUrl::parse("http://127.0.0.1:1/").unwrap(),
+            expect_status: StatusSet::parse("200-399").unwrap(),
+            expect_body: None,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            retry_delay: Duration::ZERO,
+            restart_timeout: Duration::from_secs(1),
+            recovery_timeout: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn watched_container_without_policy_is_the_problem() {
+        let containers = [
+            container("app", "no"),
+            container("db", "always"),
+            container("scratch", "no"),
+        ];
+        let report = audit(
+            &containers,
+            &[target("app"), target("db"), target("ghost")],
+            false,
+        );
+        assert!(report.unprotected);
+        assert_eq!(report.containers.len(), 3);
+        assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+        assert!(
+            report.problems[0].contains("'app'")
+                && report.problems[0].contains("docker update --restart")
+        );
+        assert!(report.problems[1].contains("'ghost'"));
+        let only = audit(&containers, &[target("db")], true);
+        assert_eq!(
+            only.containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["db"]
+        );
+        assert!(!only.unprotected && only.problems.is_empty());
+    }
+
+    #[test]
+    fn table_lists_every_container() {
+        let report = audit(
+            &[container("app", "unless-stopped")],
+            &[target("app")],
+            false,
+        );
+        let mut out = Vec::new();
+        write_table(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("app   running     unless-stopped  no           yes"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! `healwatch drill TARGET`: the playbook's "test that auto-restart works", done right.
+//! `docker stop` or `kill` would switch the restart policy off, so the drill crashes the
+//! container for real: it kills its main process from the host, then measures how long
+//! until the container runs again and until its health URL answers healthy.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::config::{Config, Target};
+use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
+use crate::heal;
+use crate::probe::Probe;
+use crate::report::TargetReport;
+
+/// With `--heal` and a restart policy, how long Docker gets before healwatch steps in.
+pub const HEAL_GRACE: Duration = Duration::from_secs(5);
+/// Pause between looks at the container and its URL.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Who brought the container back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveredBy {
+    /// Docker's restart policy.
+    RestartPolicy,
+    /// healwatch's heal (`--heal`).
+    Healwatch,
+    /// Nobody, within `--wait`.
+    None,
+}
+
+/// The drill's one JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    /// Target name.
+    pub target: String,
+    /// Its container.
+    pub container: String,
+    /// The container's restart policy before the crash.
+    pub restart_policy: String,
+    /// The host PID that was killed.
+    pub killed_pid: u32,
+    /// Who brought it back.
+    pub recovered_by: RecoveredBy,
+    /// From the kill until the container ran again with a new process.
+    pub time_to_running_ms: Option<u64>,
+    /// From the kill until the health URL answered healthy.
+    pub time_to_healthy_ms: Option<u64>,
+    /// `RestartCount` before the crash.
+    pub restart_count_before: u64,
+    /// `RestartCount` at the end (a manual restart by `--heal` resets it to 0).
+    pub restart_count_after: u64,
+    /// What the heal did, when `--heal` ran one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heal: Option<TargetReport>,
+}
+
+/// Runs the drill on target `name`.
+pub fn drill(
+    config: &Config,
+    name: &str,
+    wait: Duration,
+    heal: bool,
+    docker: &DockerCli,
+    probe: &dyn Probe,
+) -> Result<DrillReport> {
+    let target = config
+        .targets
+        .iter()
+        .find(|t| t.name == name)
+        .with_context(|| {
+            let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+            format!("unknown target '{name}' (known: {})", known.join(", "))
+        })?;
+    ensure_local_engine(docker)?;
+    let before = inspect_one(docker, &target.container)?;
+    if before.status != "running" || before.pid == 0 {
+        bail!(
+            "container '{}' is {}, not running: start it before a drill",
+            target.container,
+            before.status
+        );
+    }
+    ensure_process_is_the_container(before.pid, &before)?;
+    kill(before.pid).with_context(|| {
+        format!(
+            "cannot signal pid {} of container '{}' (the engine may run in another PID namespace, or this user may not signal it)",
+            before.pid, target.container
+        )
+    })?;
+    let killed_at = Instant::now();
+    let deadline = killed_at + wait;
+    let ms = |d: Duration| d.as_millis() as u64;
+
+    let mut report = DrillReport {
+        target: target.name.clone(),
+        container: target.container.clone(),
+        restart_policy: before.restart_policy.clone(),
+        killed_pid: before.pid,
+        recovered_by: RecoveredBy::None,
+        time_to_running_ms: None,
+        time_to_healthy_ms: None,
+        restart_count_before: before.restart_count,
+        restart_count_after: before.restart_count,
+        heal: None,
+    };
+    let mut last = before.clone();
+    while Instant::now() < deadline {
+        last = inspect_one(docker, &target.container).unwrap_or(last);
+        if report.time_to_running_ms.is_none() && last.status == "running" && last.pid != before.pid
+        {
+            report.time_to_running_ms = Some(ms(killed_at.elapsed()));
+        }
+        if report.time_to_running_ms.is_some() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if probe
+                .check(
+                    target,
+                    target.timeout.min(left).max(Duration::from_millis(1)),
+                )
+                .healthy()
+            {
+                report.time_to_healthy_ms = Some(ms(killed_at.elapsed()));
+                report.recovered_by = if report.heal.is_some() {
+                    RecoveredBy::Healwatch
+                } else {
+                    RecoveredBy::RestartPolicy
+                };
+                break;
+            }
+        }
+        let policy_had_its_chance =
+            before.restart_policy == "no" || killed_at.elapsed() >= HEAL_GRACE;
+        if heal && report.heal.is_none() && policy_had_its_chance {
+            let left = deadline.saturating_duration_since(Instant::now());
+            report.heal = Some(heal_now(config, target, left, docker, probe));
+            continue;
+        }
+        std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+    report.restart_count_after =
+        inspect_one(docker, &target.container).map_or(last.restart_count, |c| c.restart_count);
+    Ok(report)
+}
+
+/// The same heal a pass makes, of this one target, with no retries (it is known down)
+/// and a recovery wait cut to what is left of the drill.
+fn heal_now(
+    config: &Config,
+    target: &Target,
+    left: Duration,
+    docker: &DockerCli,
+    probe: &dyn Probe,
+) -> TargetReport {
+    let mut target = target.clone();
+    target.retries = 0;
+    target.recovery_timeout = target.recovery_timeout.min(left);
+    let one = Config {
+        targets: vec![target],
+        dry_run: false,
+        ..config.clone()
+    };
+    heal::run_pass(&one, probe, Some(docker)).remove(0)
+}
+
+fn inspect_one(docker: &DockerCli, container: &str) -> Result<ContainerInfo> {
+    docker
+        .inspect(&[container])?
+        .into_iter()
+        .next()
+        .with_context(|| format!("docker inspect returned nothing for '{container}'"))
+}
+
+/// The drill signals a host PID, so the engine must run on this host.
+fn ensure_local_engine(docker: &DockerCli) -> Result<()> {
+    let out = docker.run(
+        &[
+            "context",
+            "inspect",
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ],
+        QUICK_TIMEOUT,
+    );
+    if !out.success() {
+        bail!(
+            "cannot tell where the Docker engine runs (docker context inspect: {})",
+            out.stderr
+        );
+    }
+    if !out.stdout.starts_with("unix://") {
+        bail!(
+            "the Docker engine is remote ({}): drill kills the container's process from the host, so run it on the engine's host",
+            out.stdout
+        );
+    }
+    Ok(())
+}
+
+/// Before a SIGKILL, make sure the PID means the same process here as on the engine:
+/// its cgroup path names the container id. An engine in another PID namespace (or a
+/// stale PID) could otherwise make the drill kill an unrelated process.
+fn ensure_process_is_the_container(pid: u32, container: &ContainerInfo) -> Result<()> {
+    let path = format!("/proc/{pid}/cgroup");
+    let cgroup = std::fs::read_to_string(&path).with_context(|| {
+        format!("pid {pid} of container '{}' is not visible on this host ({path}); is the engine remote or in another PID namespace?", container.name)
+    })?;
+    if !cgroup.contains(&container.id) {
+        bail!(
+            "pid {pid} on this host does not belong to container '{}' (its cgroup does not name {}): the engine runs in another PID namespace; run drill where the engine runs",
+            container.name,
+            &container.id[..12.min(container.id.len())]
+        );
+    }
+    Ok(())
+}
+
+fn kill(pid: u32) -> Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .context("invalid pid")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)?;
+    Ok(())
+}
