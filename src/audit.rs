@@ -61,10 +61,9 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
     }
     for t in targets {
         if !containers.iter().any(|c| c.is(&t.container)) {
-            report.problems.push(format!(
-                "target '{}' watches container '{}', which does not exist",
-                t.name, t.container
-            ));
+            report
+                .problems
+                .push(format!("target '{}' watches container '{}', which does not exist", t.name, t.container));
         }
     }
     report.containers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -74,20 +73,8 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
 /// Writes the audit as an aligned table followed by the problems.
 pub fn write_table(report: &AuditReport, out: &mut impl Write) -> std::io::Result<()> {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    let name_width = report
-        .containers
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let policy_width = report
-        .containers
-        .iter()
-        .map(|c| c.restart_policy.len())
-        .max()
-        .unwrap_or(0)
-        .max(14);
+    let name_width = report.containers.iter().map(|c| c.name.len()).max().unwrap_or(0).max(4);
+    let policy_width = report.containers.iter().map(|c| c.restart_policy.len()).max().unwrap_or(0).max(14);
     writeln!(
         out,
         "{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
@@ -152,52 +139,25 @@ mod tests {
 
     #[test]
     fn watched_container_without_policy_is_the_problem() {
-        let containers = [
-            container("app", "no"),
-            container("db", "always"),
-            container("scratch", "no"),
-        ];
-        let report = audit(
-            &containers,
-            &[target("app"), target("db"), target("ghost")],
-            false,
-        );
+        let containers = [container("app", "no"), container("db", "always"), container("scratch", "no")];
+        let report = audit(&containers, &[target("app"), target("db"), target("ghost")], false);
         assert!(report.unprotected);
         assert_eq!(report.containers.len(), 3);
         assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
-        assert!(
-            report.problems[0].contains("'app'")
-                && report.problems[0].contains("docker update --restart")
-        );
+        assert!(report.problems[0].contains("'app'") && report.problems[0].contains("docker update --restart"));
         assert!(report.problems[1].contains("'ghost'"));
         let only = audit(&containers, &[target("db")], true);
-        assert_eq!(
-            only.containers
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-            ["db"]
-        );
+        assert_eq!(only.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["db"]);
         assert!(!only.unprotected && only.problems.is_empty());
     }
 
     #[test]
     fn table_lists_every_container() {
-        let report = audit(
-            &[container("app", "unless-stopped")],
-            &[target("app")],
-            false,
-        );
+        let report = audit(&[container("app", "unless-stopped")], &[target("app")], false);
         let mut out = Vec::new();
         write_table(&report, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("app   running     unless-stopped  no           yes"),
-            "{text}"
-        );
+        assert!(text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"), "{text}");
+        assert!(text.contains("app   running     unless-stopped  no           yes"), "{text}");
     }
 }

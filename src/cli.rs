@@ -10,10 +10,8 @@ use clap::{Args, Parser, Subcommand};
 /// JSON status line.
 #[derive(Debug, Parser)]
 #[command(name = "healwatch", version, args_conflicts_with_subcommands = true)]
-#[command(
-    after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
-2 usage or config error, 3 another pass holds the lock."
-)]
+#[command(after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
+2 usage or config error, 3 another pass holds the lock.")]
 pub struct Cli {
     /// What to do; without a subcommand, healwatch makes one pass (`run`).
     #[command(subcommand)]

@@ -94,10 +94,7 @@ impl StatusSet {
         for part in text.split(',').map(str::trim) {
             let (lo, hi) = part.split_once('-').unwrap_or((part, part));
             let code = |s: &str| -> Result<u16> {
-                let n: u16 = s
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow!("'{text}' is not a status set ({hint})"))?;
+                let n: u16 = s.trim().parse().map_err(|_| anyhow!("'{text}' is not a status set ({hint})"))?;
                 if !(100..=599).contains(&n) {
                     bail!("status {n} in '{text}' is outside 100-599");
                 }
@@ -114,9 +111,7 @@ impl StatusSet {
 
     /// Whether `code` is in the set.
     pub fn contains(&self, code: u16) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(lo, hi)| (lo..=hi).contains(&code))
+        self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
     }
 }
 
@@ -126,11 +121,7 @@ impl fmt::Display for StatusSet {
             if i > 0 {
                 f.write_str(",")?;
             }
-            if lo == hi {
-                write!(f, "{lo}")?
-            } else {
-                write!(f, "{lo}-{hi}")?
-            }
+            if lo == hi { write!(f, "{lo}")? } else { write!(f, "{lo}-{hi}")? }
         }
         Ok(())
     }
@@ -221,8 +212,7 @@ impl TimingLayer {
         recovery_timeout: Option<&str>,
     ) -> Result<Self> {
         let dur = |key: &str, raw: Option<&str>| -> Result<Option<Duration>> {
-            raw.map(|s| parse_duration(s).with_context(|| place(key)))
-                .transpose()
+            raw.map(|s| parse_duration(s).with_context(|| place(key))).transpose()
         };
         let layer = Self {
             timeout: dur("timeout", timeout)?,
@@ -275,18 +265,14 @@ pub fn load_allowing_none(args: &RunArgs) -> Result<Config> {
 
 /// Reads only the targets (for commands that take `-c` and `-t` but no run flags).
 pub fn load_targets(args: &TargetArgs) -> Result<Config> {
-    load(&RunArgs {
-        targets: args.clone(),
-        ..RunArgs::default()
-    })
+    load(&RunArgs { targets: args.clone(), ..RunArgs::default() })
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig> {
     let Some(path) = path else {
         return Ok(FileConfig::default());
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
         let message = e.message().replace('\n', " ");
@@ -298,10 +284,7 @@ fn read_file(path: Option<&Path>) -> Result<FileConfig> {
 }
 
 fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config> {
-    let file_name = path.map_or_else(
-        || "config".to_string(),
-        |p| format!("config {}", p.display()),
-    );
+    let file_name = path.map_or_else(|| "config".to_string(), |p| format!("config {}", p.display()));
     let d = &file.defaults;
     let flags = TimingLayer::parse(
         &|key| format!("--{}", key.replace('_', "-")),
@@ -337,12 +320,8 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
         validate_name(&t.name).with_context(|| place("name"))?;
         validate_container_name(&container).with_context(|| place("container"))?;
         let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
-        let expect_status = StatusSet::parse(
-            t.expect_status
-                .as_deref()
-                .unwrap_or(defaults::EXPECT_STATUS),
-        )
-        .with_context(|| place("expect_status"))?;
+        let expect_status = StatusSet::parse(t.expect_status.as_deref().unwrap_or(defaults::EXPECT_STATUS))
+            .with_context(|| place("expect_status"))?;
         for (key, value) in &t.headers {
             validate_header(key, value).with_context(|| place("headers"))?;
         }
@@ -352,11 +331,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
             url,
             expect_status,
             expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
-            headers: t
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             timeout: timing.timeout,
             retries: timing.retries,
             retry_delay: timing.retry_delay,
@@ -366,12 +341,9 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     }
     for raw in &args.targets.targets {
         let place = || format!("--target '{}'", crate::redact::redact_text(raw));
-        let (name, url) = raw.split_once('=').ok_or_else(|| {
-            anyhow!(
-                "{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health",
-                place()
-            )
-        })?;
+        let (name, url) = raw
+            .split_once('=')
+            .ok_or_else(|| anyhow!("{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health", place()))?;
         validate_name(name).with_context(place)?;
         validate_container_name(name).with_context(place)?;
         let url = HealthUrl::parse(url).with_context(place)?;
@@ -400,21 +372,13 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
             );
         }
     }
-    let concurrency = args
-        .concurrency
-        .or(d.concurrency)
-        .unwrap_or(defaults::CONCURRENCY);
+    let concurrency = args.concurrency.or(d.concurrency).unwrap_or(defaults::CONCURRENCY);
     if concurrency == 0 {
         bail!("concurrency must be at least 1 (--concurrency or [defaults] concurrency)");
     }
-    let proxy = args
-        .proxy
-        .clone()
-        .or_else(|| d.proxy.clone())
-        .filter(|p| !p.is_empty());
+    let proxy = args.proxy.clone().or_else(|| d.proxy.clone()).filter(|p| !p.is_empty());
     if let Some(p) = &proxy {
-        ureq::Proxy::new(p)
-            .map_err(|e| anyhow!("proxy '{}': {e}", crate::redact::redact_text(p)))?;
+        ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", crate::redact::redact_text(p)))?;
     }
     Ok(Config {
         targets,
@@ -430,11 +394,8 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
 
 /// Target names appear in output, file names and commands: keep them plain.
 fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-:".contains(c));
+    let ok =
+        !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:".contains(c));
     if !ok {
         bail!("name '{name}' must be 1-128 letters, digits or _.-:");
     }
@@ -442,10 +403,7 @@ fn validate_name(name: &str) -> Result<()> {
 }
 
 fn validate_header(key: &str, value: &str) -> Result<()> {
-    let key_ok = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
+    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
     if !key_ok {
         bail!("header name '{key}' is not a valid HTTP header name");
     }
@@ -461,10 +419,7 @@ mod tests {
 
     fn args(targets: &[&str]) -> RunArgs {
         RunArgs {
-            targets: TargetArgs {
-                config: None,
-                targets: targets.iter().map(|s| s.to_string()).collect(),
-            },
+            targets: TargetArgs { config: None, targets: targets.iter().map(|s| s.to_string()).collect() },
             ..RunArgs::default()
         }
     }
@@ -510,12 +465,7 @@ mod tests {
 
     #[test]
     fn flag_targets_get_builtin_defaults() {
-        let c = build(
-            &args(&["app=http://127.0.0.1:5000/health"]),
-            FileConfig::default(),
-            None,
-        )
-        .unwrap();
+        let c = build(&args(&["app=http://127.0.0.1:5000/health"]), FileConfig::default(), None).unwrap();
         let t = &c.targets[0];
         assert_eq!((t.name.as_str(), t.container.as_str()), ("app", "app"));
         assert_eq!(t.timeout, defaults::TIMEOUT);
@@ -548,87 +498,40 @@ mod tests {
         let mut run = args(&[]);
         run.timeout = Some("1s".into());
         let c = from_toml(toml, run).unwrap();
-        assert!(
-            c.targets
-                .iter()
-                .all(|t| t.timeout == Duration::from_secs(1))
-        );
+        assert!(c.targets.iter().all(|t| t.timeout == Duration::from_secs(1)));
     }
 
     #[test]
     fn bad_input_names_the_key() {
         let cases = [
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'",
-                "unknown field",
-            ),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'", "unknown field"),
             ("[[target]]\nname='a'\nurl='ftp://x/'", "url"),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\ntimeout='soon'",
-                "timeout",
-            ),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\ntimeout='0s'",
-                "more than 0",
-            ),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\ncontainer='-rm'",
-                "container",
-            ),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\nexpect_status='ok'",
-                "expect_status",
-            ),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\n[[target]]\nname='a'\nurl='http://y/'",
-                "twice",
-            ),
-            (
-                "[defaults]\nconcurrency=0\n[[target]]\nname='a'\nurl='http://x/'",
-                "concurrency",
-            ),
-            (
-                "[defaults]\nretry_delay='x'\n[[target]]\nname='a'\nurl='http://x/'",
-                "[defaults] retry_delay",
-            ),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='soon'", "timeout"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='0s'", "more than 0"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ncontainer='-rm'", "container"),
+            ("[[target]]\nname='a'\nurl='http://x/'\nexpect_status='ok'", "expect_status"),
+            ("[[target]]\nname='a'\nurl='http://x/'\n[[target]]\nname='a'\nurl='http://y/'", "twice"),
+            ("[defaults]\nconcurrency=0\n[[target]]\nname='a'\nurl='http://x/'", "concurrency"),
+            ("[defaults]\nretry_delay='x'\n[[target]]\nname='a'\nurl='http://x/'", "[defaults] retry_delay"),
             ("[[target]]\nname='a b'\nurl='http://x/'", "name"),
-            (
-                "[[target]]\nname='a'\nurl='http://x/'\nheaders={'X-A'=\"v\\r\\nEvil: 1\"}",
-                "headers",
-            ),
+            ("[[target]]\nname='a'\nurl='http://x/'\nheaders={'X-A'=\"v\\r\\nEvil: 1\"}", "headers"),
             ("", "no targets"),
         ];
         for (toml, want) in cases {
             let err = format!("{:#}", from_toml(toml, args(&[])).unwrap_err());
-            assert!(
-                err.contains(want),
-                "config {toml:?}: error {err:?} lacks {want:?}"
-            );
+            assert!(err.contains(want), "config {toml:?}: error {err:?} lacks {want:?}");
         }
     }
 
     #[test]
     fn bad_flag_targets() {
-        for (flag, want) in [
-            ("app", "NAME=URL"),
-            ("-x=http://h/", "name"),
-            ("app=localhost:5000", "not a URL"),
-        ] {
-            let err = format!(
-                "{:#}",
-                build(&args(&[flag]), FileConfig::default(), None).unwrap_err()
-            );
-            assert!(
-                err.contains("--target") && err.contains(want),
-                "{flag}: {err}"
-            );
+        for (flag, want) in [("app", "NAME=URL"), ("-x=http://h/", "name"), ("app=localhost:5000", "not a URL")] {
+            let err = format!("{:#}", build(&args(&[flag]), FileConfig::default(), None).unwrap_err());
+            assert!(err.contains("--target") && err.contains(want), "{flag}: {err}");
         }
         let mut run = args(&["a=http://h/"]);
         run.retry_delay = Some("later".into());
-        let err = format!(
-            "{:#}",
-            build(&run, FileConfig::default(), None).unwrap_err()
-        );
+        let err = format!("{:#}", build(&run, FileConfig::default(), None).unwrap_err());
         assert!(err.contains("--retry-delay"), "{err}");
     }
 }

@@ -83,9 +83,7 @@ impl DockerCli {
             return Ok(Self { path });
         }
         if let Some(path) = FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()) {
-            return Ok(Self {
-                path: path.to_path_buf(),
-            });
+            return Ok(Self { path: path.to_path_buf() });
         }
         bail!(
             "docker CLI not found: tried `docker` on PATH ({}), {}; install it or pass --docker PATH",
@@ -107,23 +105,9 @@ impl DockerCli {
 
 impl Containers for DockerCli {
     fn status(&self, container: &str) -> Result<String, CommandOutcome> {
-        let out = self.run(
-            &[
-                "inspect",
-                "--type",
-                "container",
-                "--format",
-                "{{.State.Status}}",
-                "--",
-                container,
-            ],
-            QUICK_TIMEOUT,
-        );
-        if out.success() {
-            Ok(out.stdout)
-        } else {
-            Err(out)
-        }
+        let out = self
+            .run(&["inspect", "--type", "container", "--format", "{{.State.Status}}", "--", container], QUICK_TIMEOUT);
+        if out.success() { Ok(out.stdout) } else { Err(out) }
     }
 
     fn unpause(&self, container: &str) -> CommandOutcome {
@@ -132,10 +116,7 @@ impl Containers for DockerCli {
 
     fn restart(&self, container: &str, stop_timeout: Duration) -> CommandOutcome {
         let secs = whole_seconds(stop_timeout).to_string();
-        self.run(
-            &["restart", "-t", &secs, "--", container],
-            stop_timeout + RESTART_MARGIN,
-        )
+        self.run(&["restart", "-t", &secs, "--", container], stop_timeout + RESTART_MARGIN)
     }
 }
 
@@ -148,11 +129,7 @@ pub fn whole_seconds(d: Duration) -> u64 {
 pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
     let start = Instant::now();
     let program = command.get_program().to_string_lossy().into_owned();
-    let spawned = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+    let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
@@ -184,24 +161,16 @@ pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
         }
     };
     // A grandchild could hold the pipes open; never wait on them for long.
-    let collect =
-        |rx: mpsc::Receiver<String>| rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    let collect = |rx: mpsc::Receiver<String>| rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
     let (stdout, mut stderr) = (collect(stdout), collect(stderr));
     if killed {
         if !stderr.is_empty() {
             stderr.push_str("; ");
         }
-        stderr.push_str(&format!(
-            "killed after {} (timeout)",
-            humantime::format_duration(round_ms(timeout))
-        ));
+        stderr.push_str(&format!("killed after {} (timeout)", humantime::format_duration(round_ms(timeout))));
     }
     CommandOutcome {
-        exit_code: if killed {
-            None
-        } else {
-            status.and_then(|s| s.code())
-        },
+        exit_code: if killed { None } else { status.and_then(|s| s.code()) },
         duration: start.elapsed(),
         stdout: stdout.trim().to_string(),
         stderr: stderr.trim().to_string(),
@@ -238,14 +207,9 @@ mod tests {
 
     #[test]
     fn child_output_and_exit_code() {
-        let out = run_bounded(
-            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
-            Duration::from_secs(5),
-        );
-        assert_eq!(
-            (out.exit_code, out.stdout.as_str(), out.stderr.as_str()),
-            (Some(3), "out", "err")
-        );
+        let out =
+            run_bounded(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]), Duration::from_secs(5));
+        assert_eq!((out.exit_code, out.stdout.as_str(), out.stderr.as_str()), (Some(3), "out", "err"));
     }
 
     #[test]
@@ -258,27 +222,15 @@ mod tests {
 
     #[test]
     fn missing_program_is_an_outcome_not_a_panic() {
-        let out = run_bounded(
-            &mut Command::new("/nonexistent/docker"),
-            Duration::from_secs(1),
-        );
+        let out = run_bounded(&mut Command::new("/nonexistent/docker"), Duration::from_secs(1));
         assert_eq!(out.exit_code, None);
-        assert!(
-            out.stderr.contains("could not run /nonexistent/docker"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("could not run /nonexistent/docker"), "{}", out.stderr);
     }
 
     #[test]
     fn explicit_docker_path_must_exist() {
-        let err = DockerCli::locate(Some(Path::new("/nonexistent/docker")))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("/nonexistent/docker") && err.contains("--docker"),
-            "{err}"
-        );
+        let err = DockerCli::locate(Some(Path::new("/nonexistent/docker"))).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/docker") && err.contains("--docker"), "{err}");
     }
 }
 
@@ -309,8 +261,7 @@ impl ContainerInfo {
     /// Reads one element of `docker inspect`'s JSON array.
     pub fn from_inspect(value: &serde_json::Value) -> Result<Self> {
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-        let id =
-            text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
+        let id = text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
         let state = &value["State"];
         let status = text(&state["Status"])
             .ok_or_else(|| anyhow::anyhow!("docker inspect output for {id} has no State.Status"))?;
@@ -324,14 +275,9 @@ impl ContainerInfo {
             other => other.to_string(),
         };
         let test = &value["Config"]["Healthcheck"]["Test"];
-        let healthcheck = test
-            .as_array()
-            .is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
+        let healthcheck = test.as_array().is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
         Ok(Self {
-            name: text(&value["Name"])
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
+            name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,
             started_at: text(&state["StartedAt"]).unwrap_or_default(),
@@ -358,12 +304,11 @@ impl DockerCli {
         let mut args = vec!["inspect", "--type", "container", "--"];
         args.extend_from_slice(containers);
         let out = self.run(&args, QUICK_TIMEOUT);
-        if !out.success() {
-            bail!(
-                "docker inspect failed ({}): {}",
-                exit_text(out.exit_code),
-                out.stderr
-            );
+        // A container removed between listing and inspecting makes inspect exit 1 while it
+        // still prints the others: that race is not an error, anything else is.
+        let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
+        if !out.success() && !(out.exit_code == Some(1) && only_missing) {
+            bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }
         parse_inspect(&out.stdout)
     }
@@ -372,36 +317,22 @@ impl DockerCli {
     pub fn list_all(&self) -> Result<Vec<String>> {
         let out = self.run(&["ps", "--all", "--quiet", "--no-trunc"], QUICK_TIMEOUT);
         if !out.success() {
-            bail!(
-                "docker ps failed ({}): {}",
-                exit_text(out.exit_code),
-                out.stderr
-            );
+            bail!("docker ps failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }
-        Ok(out
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect())
+        Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 }
 
 /// Parses `docker inspect`'s JSON array.
 pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
-    let values: Vec<serde_json::Value> = serde_json::from_str(stdout).map_err(|e| {
-        anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})")
-    })?;
+    let values: Vec<serde_json::Value> = serde_json::from_str(stdout)
+        .map_err(|e| anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})"))?;
     values.iter().map(ContainerInfo::from_inspect).collect()
 }
 
 /// "exit status 1", or why there is none.
 pub fn exit_text(code: Option<i32>) -> String {
-    code.map_or_else(
-        || "no exit status".to_string(),
-        |c| format!("exit status {c}"),
-    )
+    code.map_or_else(|| "no exit status".to_string(), |c| format!("exit status {c}"))
 }
 
 #[cfg(test)]
@@ -419,22 +350,12 @@ mod inspect_tests {
             "Config":{"Healthcheck":{"Test":["NONE"]}}}]"#;
         let infos = parse_inspect(json).unwrap();
         let app = &infos[0];
-        assert_eq!(
-            (app.name.as_str(), app.pid, app.restart_count),
-            ("app", 4242, 2)
-        );
+        assert_eq!((app.name.as_str(), app.pid, app.restart_count), ("app", 4242, 2));
         assert_eq!(app.restart_policy, "on-failure:5");
         assert!(app.healthcheck && app.running);
         assert!(app.is("app") && app.is("0123456789ab") && !app.is("0123"));
         let db = &infos[1];
-        assert_eq!(
-            (
-                db.restart_policy.as_str(),
-                db.healthcheck,
-                db.status.as_str()
-            ),
-            ("no", false, "exited")
-        );
+        assert_eq!((db.restart_policy.as_str(), db.healthcheck, db.status.as_str()), ("no", false, "exited"));
     }
 
     #[test]

@@ -66,22 +66,14 @@ pub fn drill(
     docker: &DockerCli,
     probe: &dyn Probe,
 ) -> Result<DrillReport> {
-    let target = config
-        .targets
-        .iter()
-        .find(|t| t.name == name)
-        .with_context(|| {
-            let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-            format!("unknown target '{name}' (known: {})", known.join(", "))
-        })?;
+    let target = config.targets.iter().find(|t| t.name == name).with_context(|| {
+        let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        format!("unknown target '{name}' (known: {})", known.join(", "))
+    })?;
     ensure_local_engine(docker)?;
     let before = inspect_one(docker, &target.container)?;
     if before.status != "running" || before.pid == 0 {
-        bail!(
-            "container '{}' is {}, not running: start it before a drill",
-            target.container,
-            before.status
-        );
+        bail!("container '{}' is {}, not running: start it before a drill", target.container, before.status);
     }
     ensure_process_is_the_container(before.pid, &before)?;
     kill(before.pid).with_context(|| {
@@ -109,30 +101,19 @@ pub fn drill(
     let mut last = before.clone();
     while Instant::now() < deadline {
         last = inspect_one(docker, &target.container).unwrap_or(last);
-        if report.time_to_running_ms.is_none() && last.status == "running" && last.pid != before.pid
-        {
+        if report.time_to_running_ms.is_none() && last.status == "running" && last.pid != before.pid {
             report.time_to_running_ms = Some(ms(killed_at.elapsed()));
         }
         if report.time_to_running_ms.is_some() {
             let left = deadline.saturating_duration_since(Instant::now());
-            if probe
-                .check(
-                    target,
-                    target.timeout.min(left).max(Duration::from_millis(1)),
-                )
-                .healthy()
-            {
+            if probe.check(target, target.timeout.min(left).max(Duration::from_millis(1))).healthy() {
                 report.time_to_healthy_ms = Some(ms(killed_at.elapsed()));
-                report.recovered_by = if report.heal.is_some() {
-                    RecoveredBy::Healwatch
-                } else {
-                    RecoveredBy::RestartPolicy
-                };
+                report.recovered_by =
+                    if report.heal.is_some() { RecoveredBy::Healwatch } else { RecoveredBy::RestartPolicy };
                 break;
             }
         }
-        let policy_had_its_chance =
-            before.restart_policy == "no" || killed_at.elapsed() >= HEAL_GRACE;
+        let policy_had_its_chance = before.restart_policy == "no" || killed_at.elapsed() >= HEAL_GRACE;
         if heal && report.heal.is_none() && policy_had_its_chance {
             let left = deadline.saturating_duration_since(Instant::now());
             report.heal = Some(heal_now(config, target, left, docker, probe));
@@ -140,28 +121,17 @@ pub fn drill(
         }
         std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
     }
-    report.restart_count_after =
-        inspect_one(docker, &target.container).map_or(last.restart_count, |c| c.restart_count);
+    report.restart_count_after = inspect_one(docker, &target.container).map_or(last.restart_count, |c| c.restart_count);
     Ok(report)
 }
 
 /// The same heal a pass makes, of this one target, with no retries (it is known down)
 /// and a recovery wait cut to what is left of the drill.
-fn heal_now(
-    config: &Config,
-    target: &Target,
-    left: Duration,
-    docker: &DockerCli,
-    probe: &dyn Probe,
-) -> TargetReport {
+fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli, probe: &dyn Probe) -> TargetReport {
     let mut target = target.clone();
     target.retries = 0;
     target.recovery_timeout = target.recovery_timeout.min(left);
-    let one = Config {
-        targets: vec![target],
-        dry_run: false,
-        ..config.clone()
-    };
+    let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
     heal::run_pass(&one, probe, Some(docker)).remove(0)
 }
 
@@ -175,20 +145,9 @@ fn inspect_one(docker: &DockerCli, container: &str) -> Result<ContainerInfo> {
 
 /// The drill signals a host PID, so the engine must run on this host.
 fn ensure_local_engine(docker: &DockerCli) -> Result<()> {
-    let out = docker.run(
-        &[
-            "context",
-            "inspect",
-            "--format",
-            "{{.Endpoints.docker.Host}}",
-        ],
-        QUICK_TIMEOUT,
-    );
+    let out = docker.run(&["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], QUICK_TIMEOUT);
     if !out.success() {
-        bail!(
-            "cannot tell where the Docker engine runs (docker context inspect: {})",
-            out.stderr
-        );
+        bail!("cannot tell where the Docker engine runs (docker context inspect: {})", out.stderr);
     }
     if !out.stdout.starts_with("unix://") {
         bail!(
@@ -218,10 +177,7 @@ fn ensure_process_is_the_container(pid: u32, container: &ContainerInfo) -> Resul
 }
 
 fn kill(pid: u32) -> Result<()> {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .context("invalid pid")?;
+    let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).context("invalid pid")?;
     rustix::process::kill_process(pid, rustix::process::Signal::KILL)?;
     Ok(())
 }

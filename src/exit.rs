@@ -21,11 +21,7 @@ pub enum Exit {
 impl Exit {
     /// The status for a finished pass.
     pub fn for_report(report: &Report) -> Self {
-        if report.targets.iter().all(|t| t.healthy_now()) {
-            Self::Healthy
-        } else {
-            Self::Unhealthy
-        }
+        if report.targets.iter().all(|t| t.healthy_now()) { Self::Healthy } else { Self::Unhealthy }
     }
 }
 

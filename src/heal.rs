@@ -20,11 +20,7 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Checks and heals every target; reports come back in config order.
 /// `docker` may be `None` only for a dry run.
-pub fn run_pass(
-    config: &Config,
-    probe: &dyn Probe,
-    docker: Option<&dyn Containers>,
-) -> Vec<TargetReport> {
+pub fn run_pass(config: &Config, probe: &dyn Probe, docker: Option<&dyn Containers>) -> Vec<TargetReport> {
     let restarts = RestartOnce::default();
     parallel_map(&config.targets, config.concurrency, |target| {
         heal_target(target, config.dry_run, probe, docker, &restarts)
@@ -61,9 +57,8 @@ fn heal_target(
         }
         (Decision::Restart, Some(docker)) => docker,
     };
-    let restart = restarts.run(&target.container, || {
-        restart_container(docker, &target.container, target.restart_timeout)
-    });
+    let restart =
+        restarts.run(&target.container, || restart_container(docker, &target.container, target.restart_timeout));
     report.restart = Some(RestartReport {
         exit_code: restart.exit_code,
         duration_ms: restart.duration.as_millis() as u64,
@@ -78,10 +73,7 @@ fn heal_target(
     if !target.recovery_timeout.is_zero() {
         let recovery = await_recovery(probe, target);
         report.recovered = Some(Some(recovery.error.is_none()));
-        report.recovery_ms = recovery
-            .error
-            .is_none()
-            .then_some(recovery.elapsed.as_millis() as u64);
+        report.recovery_ms = recovery.error.is_none().then_some(recovery.elapsed.as_millis() as u64);
         report.recovery_error = recovery.error;
     }
     report
@@ -101,26 +93,16 @@ pub fn check_with_retries(probe: &dyn Probe, target: &Target) -> (Check, u32) {
 
 /// `docker restart`, after `docker unpause` when the container is paused: a paused process
 /// cannot receive SIGTERM, so a restart would wait out the whole stop timeout.
-fn restart_container(
-    docker: &dyn Containers,
-    container: &str,
-    stop_timeout: Duration,
-) -> CommandOutcome {
+fn restart_container(docker: &dyn Containers, container: &str, stop_timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     if docker.status(container).is_ok_and(|s| s == "paused") {
         let unpause = docker.unpause(container);
         if !unpause.success() {
-            return CommandOutcome {
-                duration: started.elapsed(),
-                ..unpause
-            };
+            return CommandOutcome { duration: started.elapsed(), ..unpause };
         }
     }
     let restart = docker.restart(container, stop_timeout);
-    CommandOutcome {
-        duration: started.elapsed(),
-        ..restart
-    }
+    CommandOutcome { duration: started.elapsed(), ..restart }
 }
 
 struct Recovery {
@@ -136,31 +118,19 @@ fn await_recovery(probe: &dyn Probe, target: &Target) -> Recovery {
     let mut interval = FIRST_POLL_INTERVAL;
     loop {
         let left = target.recovery_timeout.saturating_sub(start.elapsed());
-        let check = probe.check(
-            target,
-            target.timeout.min(left).max(Duration::from_millis(1)),
-        );
+        let check = probe.check(target, target.timeout.min(left).max(Duration::from_millis(1)));
         if check.healthy() {
-            return Recovery {
-                elapsed: start.elapsed(),
-                error: None,
-            };
+            return Recovery { elapsed: start.elapsed(), error: None };
         }
         let left = target.recovery_timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
-            return Recovery {
-                elapsed: start.elapsed(),
-                error: check.error,
-            };
+            return Recovery { elapsed: start.elapsed(), error: check.error };
         }
         std::thread::sleep(interval.min(left));
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if target.recovery_timeout <= start.elapsed() {
-            return Recovery {
-                elapsed: start.elapsed(),
-                error: check.error,
-            };
+            return Recovery { elapsed: start.elapsed(), error: check.error };
         }
     }
 }
@@ -183,11 +153,7 @@ impl RestartOnce {
 }
 
 /// Maps `f` over `items` on at most `workers` threads, keeping the input order.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let workers = workers.clamp(1, items.len().max(1));
@@ -205,11 +171,7 @@ pub fn parallel_map<T: Sync, R: Send>(
     });
     results
         .into_iter()
-        .map(|cell| {
-            cell.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("every index is filled by a worker")
-        })
+        .map(|cell| cell.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every index is filled by a worker"))
         .collect()
 }
 
@@ -247,22 +209,14 @@ mod tests {
 
     impl FakeDocker {
         fn new(status: &'static str, restart_code: i32) -> Self {
-            Self {
-                status,
-                restart_code,
-                calls: Mutex::new(Vec::new()),
-            }
+            Self { status, restart_code, calls: Mutex::new(Vec::new()) }
         }
         fn outcome(code: i32) -> CommandOutcome {
             CommandOutcome {
                 exit_code: Some(code),
                 duration: Duration::ZERO,
                 stdout: String::new(),
-                stderr: if code == 0 {
-                    String::new()
-                } else {
-                    "Error: No such container".into()
-                },
+                stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
             }
         }
         fn calls(&self) -> Vec<String> {
@@ -280,10 +234,7 @@ mod tests {
             Self::outcome(0)
         }
         fn restart(&self, c: &str, t: Duration) -> CommandOutcome {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(format!("restart {c} {}", t.as_secs()));
+            self.calls.lock().unwrap().push(format!("restart {c} {}", t.as_secs()));
             Self::outcome(self.restart_code)
         }
     }
@@ -305,133 +256,68 @@ mod tests {
     }
 
     fn config(targets: Vec<Target>, dry_run: bool) -> Config {
-        Config {
-            targets,
-            dry_run,
-            concurrency: 4,
-            proxy: None,
-            log: None,
-            quiet: false,
-            docker: None,
-            lock: None,
-        }
+        Config { targets, dry_run, concurrency: 4, proxy: None, log: None, quiet: false, docker: None, lock: None }
     }
 
     #[test]
     fn a_blip_within_the_retries_is_healthy() {
-        let probe = FlakyProbe {
-            failures: 2,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 2, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let reports = run_pass(
-            &config(vec![target("app", "app")], false),
-            &probe,
-            Some(&docker),
-        );
-        assert_eq!(
-            (reports[0].outcome, reports[0].attempts),
-            (Outcome::Healthy, 3)
-        );
+        let reports = run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker));
+        assert_eq!((reports[0].outcome, reports[0].attempts), (Outcome::Healthy, 3));
         assert!(docker.calls().is_empty());
     }
 
     #[test]
     fn failing_target_is_restarted_and_recovers() {
-        let probe = FlakyProbe {
-            failures: 3,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let r = &run_pass(
-            &config(vec![target("app", "app")], false),
-            &probe,
-            Some(&docker),
-        )[0];
-        assert_eq!(
-            (r.outcome, r.recovered, r.http_status),
-            (Outcome::Restarted, Some(Some(true)), Some(503))
-        );
+        let r = &run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker))[0];
+        assert_eq!((r.outcome, r.recovered, r.http_status), (Outcome::Restarted, Some(Some(true)), Some(503)));
         assert_eq!(docker.calls(), ["inspect app", "restart app 7"]);
     }
 
     #[test]
     fn paused_container_is_unpaused_first() {
-        let probe = FlakyProbe {
-            failures: 3,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("paused", 0);
-        run_pass(
-            &config(vec![target("app", "app")], false),
-            &probe,
-            Some(&docker),
-        );
-        assert_eq!(
-            docker.calls(),
-            ["inspect app", "unpause app", "restart app 7"]
-        );
+        run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker));
+        assert_eq!(docker.calls(), ["inspect app", "unpause app", "restart app 7"]);
     }
 
     #[test]
     fn dry_run_touches_nothing() {
-        let probe = FlakyProbe {
-            failures: 99,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let r = &run_pass(
-            &config(vec![target("app", "app")], true),
-            &probe,
-            Some(&docker),
-        )[0];
+        let r = &run_pass(&config(vec![target("app", "app")], true), &probe, Some(&docker))[0];
         assert_eq!(r.outcome, Outcome::Unhealthy);
         assert!(docker.calls().is_empty());
     }
 
     #[test]
     fn failed_restart_is_reported_with_stderr() {
-        let probe = FlakyProbe {
-            failures: 99,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 1);
-        let r = &run_pass(
-            &config(vec![target("app", "app")], false),
-            &probe,
-            Some(&docker),
-        )[0];
+        let r = &run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker))[0];
         assert_eq!(r.outcome, Outcome::RestartFailed);
-        assert_eq!(
-            r.restart.as_ref().unwrap().stderr,
-            "Error: No such container"
-        );
+        assert_eq!(r.restart.as_ref().unwrap().stderr, "Error: No such container");
         assert_eq!(r.recovered, None);
     }
 
     #[test]
     fn never_recovering_target_waits_its_recovery_timeout() {
-        let probe = FlakyProbe {
-            failures: u32::MAX,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut t = target("app", "app");
         t.recovery_timeout = Duration::from_millis(300);
         let r = &run_pass(&config(vec![t], false), &probe, Some(&docker))[0];
         assert_eq!(r.recovered, Some(Some(false)));
-        assert_eq!(
-            r.recovery_error.as_deref(),
-            Some("status 503 not in 200-399")
-        );
+        assert_eq!(r.recovery_error.as_deref(), Some("status 503 not in 200-399"));
     }
 
     #[test]
     fn zero_recovery_timeout_does_not_wait() {
-        let probe = FlakyProbe {
-            failures: 3,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut t = target("app", "app");
         t.recovery_timeout = Duration::ZERO;
@@ -442,10 +328,7 @@ mod tests {
 
     #[test]
     fn shared_container_is_restarted_once() {
-        let probe = FlakyProbe {
-            failures: u32::MAX,
-            calls: AtomicU32::new(0),
-        };
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut targets = vec![target("api", "app"), target("admin", "app")];
         for t in &mut targets {
@@ -453,23 +336,13 @@ mod tests {
         }
         let reports = run_pass(&config(targets, false), &probe, Some(&docker));
         assert!(reports.iter().all(|r| r.outcome == Outcome::Restarted));
-        assert_eq!(
-            docker
-                .calls()
-                .iter()
-                .filter(|c| c.starts_with("restart"))
-                .count(),
-            1
-        );
+        assert_eq!(docker.calls().iter().filter(|c| c.starts_with("restart")).count(), 1);
     }
 
     #[test]
     fn parallel_map_keeps_order() {
         let items: Vec<u32> = (0..100).collect();
-        assert_eq!(
-            parallel_map(&items, 7, |i| i * 2),
-            items.iter().map(|i| i * 2).collect::<Vec<_>>()
-        );
+        assert_eq!(parallel_map(&items, 7, |i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert!(parallel_map(&Vec::<u32>::new(), 3, |i| *i).is_empty());
     }
 }

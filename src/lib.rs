@@ -69,17 +69,8 @@ fn pass(args: &RunArgs) -> Result<Exit> {
         }
     };
 
-    let targets = heal::run_pass(
-        &config,
-        &probe,
-        docker.as_ref().map(|d| d as &dyn Containers),
-    );
-    let report = Report::new(
-        started,
-        clock.elapsed().as_millis() as u64,
-        config.dry_run,
-        targets,
-    );
+    let targets = heal::run_pass(&config, &probe, docker.as_ref().map(|d| d as &dyn Containers));
+    let report = Report::new(started, clock.elapsed().as_millis() as u64, config.dry_run, targets);
     let all_healthy = report.targets.iter().all(|t| t.outcome == Outcome::Healthy);
     emit(&report, log, config.quiet && all_healthy);
     Ok(Exit::for_report(&report))
@@ -114,8 +105,7 @@ fn append_line(report: &Report, path: &Path) -> Result<()> {
         .open(path)
         .with_context(|| format!("opening log {}", path.display()))?;
     // One write of the whole line: O_APPEND keeps concurrent writers' lines whole.
-    file.write_all(&line)
-        .with_context(|| format!("appending to log {}", path.display()))
+    file.write_all(&line).with_context(|| format!("appending to log {}", path.display()))
 }
 
 /// `healwatch validate`: print the resolved targets.
@@ -123,11 +113,7 @@ fn validate(args: &TargetArgs) -> Result<Exit> {
     let config = config::load_targets(args)?;
     let mut out = std::io::stdout().lock();
     for t in &config.targets {
-        let headers: Vec<String> = t
-            .headers
-            .iter()
-            .map(|(k, _)| format!("{k}: {}", redact::MASK))
-            .collect();
+        let headers: Vec<String> = t.headers.iter().map(|(k, _)| format!("{k}: {}", redact::MASK)).collect();
         writeln!(
             out,
             "{}\tcontainer={} url={} expect_status={}{}{} timeout={} retries={} retry_delay={} restart_timeout={} recovery_timeout={}",
@@ -135,15 +121,8 @@ fn validate(args: &TargetArgs) -> Result<Exit> {
             t.container,
             t.url.display,
             t.expect_status,
-            t.expect_body
-                .as_ref()
-                .map(|b| format!(" expect_body={b:?}"))
-                .unwrap_or_default(),
-            if headers.is_empty() {
-                String::new()
-            } else {
-                format!(" headers={headers:?}")
-            },
+            t.expect_body.as_ref().map(|b| format!(" expect_body={b:?}")).unwrap_or_default(),
+            if headers.is_empty() { String::new() } else { format!(" headers={headers:?}") },
             humantime::format_duration(t.timeout),
             t.retries,
             humantime::format_duration(t.retry_delay),
@@ -158,10 +137,7 @@ fn validate(args: &TargetArgs) -> Result<Exit> {
 /// `healwatch drill TARGET`: crash the container for real and time its return.
 fn drill(args: &DrillArgs) -> Result<Exit> {
     let config = config::load(&args.run)?;
-    anyhow::ensure!(
-        !config.dry_run,
-        "drill kills a process for real; --dry-run does not apply to it"
-    );
+    anyhow::ensure!(!config.dry_run, "drill kills a process for real; --dry-run does not apply to it");
     let wait = config::parse_duration(&args.wait).context("--wait")?;
     let docker = DockerCli::locate(config.docker.as_deref())?;
     let probe = HttpProbe::new(config.proxy.as_deref())?;
@@ -171,19 +147,12 @@ fn drill(args: &DrillArgs) -> Result<Exit> {
     let mut line = serde_json::to_vec(&report)?;
     line.push(b'\n');
     std::io::stdout().lock().write_all(&line)?;
-    Ok(if report.time_to_healthy_ms.is_some() {
-        Exit::Healthy
-    } else {
-        Exit::Unhealthy
-    })
+    Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })
 }
 
 /// `healwatch audit`: restart policies and HEALTHCHECKs of every container, in one inspect.
 fn audit(args: &AuditArgs) -> Result<Exit> {
-    let config = config::load_allowing_none(&RunArgs {
-        targets: args.targets.clone(),
-        ..RunArgs::default()
-    })?;
+    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
     let ids = docker.list_all()?;
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -197,9 +166,5 @@ fn audit(args: &AuditArgs) -> Result<Exit> {
     } else {
         audit::write_table(&report, &mut out)?;
     }
-    Ok(if report.unprotected {
-        Exit::Unhealthy
-    } else {
-        Exit::Healthy
-    })
+    Ok(if report.unprotected { Exit::Unhealthy } else { Exit::Healthy })
 }

@@ -28,20 +28,13 @@ pub fn default_state_dir() -> Result<PathBuf> {
     let candidates = state_dir_candidates();
     for dir in &candidates {
         let writable = std::fs::create_dir_all(dir).is_ok()
-            && OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join(LOCK_FILE))
-                .is_ok();
+            && OpenOptions::new().create(true).append(true).open(dir.join(LOCK_FILE)).is_ok();
         if writable {
             return Ok(dir.clone());
         }
     }
     let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
-    bail!(
-        "no writable state directory (tried {}): pass --lock FILE",
-        tried.join(", ")
-    )
+    bail!("no writable state directory (tried {}): pass --lock FILE", tried.join(", "))
 }
 
 /// A held pass lock; released when dropped (or when the process dies).
@@ -63,36 +56,20 @@ pub fn acquire(path: Option<&Path>) -> Result<Result<PassLock, String>> {
         .read(true)
         .write(true)
         .open(&path)
-        .with_context(|| {
-            format!(
-                "opening lock file {} (pass --lock FILE to put it elsewhere)",
-                path.display()
-            )
-        })?;
+        .with_context(|| format!("opening lock file {} (pass --lock FILE to put it elsewhere)", path.display()))?;
     match file.try_lock() {
         Ok(()) => {
             // Who holds it, for the next pass's message; the lock itself is the flock.
-            let _ = file
-                .set_len(0)
-                .and_then(|()| writeln!(file, "{}", std::process::id()));
+            let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
             Ok(Ok(PassLock { _file: file }))
         }
         Err(TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
             let holder = holder.trim();
-            let by = if holder.is_empty() {
-                String::new()
-            } else {
-                format!(" (pid {holder})")
-            };
-            Ok(Err(format!(
-                "another healwatch pass holds the lock {}{by}",
-                path.display()
-            )))
+            let by = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
+            Ok(Err(format!("another healwatch pass holds the lock {}{by}", path.display())))
         }
-        Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
     }
 }
 
@@ -106,10 +83,7 @@ mod tests {
         let path = dir.path().join("l");
         let first = acquire(Some(&path)).unwrap().unwrap();
         let refused = acquire(Some(&path)).unwrap().unwrap_err();
-        assert!(
-            refused.contains("holds the lock") && refused.contains(&std::process::id().to_string()),
-            "{refused}"
-        );
+        assert!(refused.contains("holds the lock") && refused.contains(&std::process::id().to_string()), "{refused}");
         drop(first);
         assert!(acquire(Some(&path)).unwrap().is_ok());
     }

@@ -30,16 +30,8 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let ok = Check {
-            http_status: Some(200),
-            latency: Duration::ZERO,
-            error: None,
-        };
-        let bad = Check {
-            http_status: Some(503),
-            latency: Duration::ZERO,
-            error: Some("status 503".into()),
-        };
+        let ok = Check { http_status: Some(200), latency: Duration::ZERO, error: None };
+        let bad = Check { http_status: Some(503), latency: Duration::ZERO, error: Some("status 503".into()) };
         let cases = [
             (&ok, false, Decision::Leave),
             (&ok, true, Decision::Leave),

@@ -58,12 +58,7 @@ impl HttpProbe {
 impl Probe for HttpProbe {
     fn check(&self, target: &Target, timeout: Duration) -> Check {
         let start = Instant::now();
-        let mut request = self
-            .agent
-            .get(&target.url.request)
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
+        let mut request = self.agent.get(&target.url.request).config().timeout_global(Some(timeout)).build();
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }
@@ -77,11 +72,7 @@ impl Probe for HttpProbe {
                 // Read the body even when only the status matters: a server that sends
                 // headers and then hangs is not healthy.
                 let mut body = Vec::new();
-                let read = response
-                    .body_mut()
-                    .as_reader()
-                    .take(BODY_LIMIT)
-                    .read_to_end(&mut body);
+                let read = response.body_mut().as_reader().take(BODY_LIMIT).read_to_end(&mut body);
                 let error = if let Err(e) = read {
                     Some(describe_io(&e, timeout, "reading body"))
                 } else if !target.expect_status.contains(status) {
@@ -96,11 +87,7 @@ impl Probe for HttpProbe {
                 (Some(status), error)
             }
         };
-        Check {
-            http_status,
-            latency: start.elapsed(),
-            error,
-        }
+        Check { http_status, latency: start.elapsed(), error }
     }
 }
 
@@ -124,10 +111,7 @@ fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
 
 fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String {
     use std::io::ErrorKind as K;
-    if let Some(inner) = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
+    if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
         return describe_error(inner, timeout);
     }
     let message = error.to_string();
@@ -153,19 +137,13 @@ mod tests {
         use std::io::{Error, ErrorKind};
         let t = Duration::from_secs(2);
         let cases = [
-            (
-                Error::from(ErrorKind::ConnectionRefused),
-                "connection refused",
-            ),
+            (Error::from(ErrorKind::ConnectionRefused), "connection refused"),
             (Error::from(ErrorKind::TimedOut), "timeout after 2s"),
             (
                 Error::other("failed to lookup address information: Name or service not known"),
                 "DNS failure: failed to lookup",
             ),
-            (
-                Error::from(ErrorKind::ConnectionReset),
-                "connection reset while connecting",
-            ),
+            (Error::from(ErrorKind::ConnectionReset), "connection reset while connecting"),
         ];
         for (error, want) in cases {
             let got = describe_io(&error, t, "connecting");

@@ -8,18 +8,8 @@ use anyhow::{Result, bail};
 pub const MASK: &str = "***";
 
 /// Query parameter names whose values are treated as secrets.
-const SECRET_PARAMS: &[&str] = &[
-    "token",
-    "key",
-    "secret",
-    "password",
-    "passwd",
-    "pass",
-    "auth",
-    "sig",
-    "signature",
-    "credential",
-];
+const SECRET_PARAMS: &[&str] =
+    &["token", "key", "secret", "password", "passwd", "pass", "auth", "sig", "signature", "credential"];
 
 /// A health URL, parsed once: the URL to request (without userinfo), the printable
 /// form (secrets masked) and the Basic credentials taken out of `user:pass@`.
@@ -53,9 +43,7 @@ impl HealthUrl {
             bail!("'{shown}' has no host");
         }
         let request = format!("{scheme}://{host}{path}");
-        let uri: ureq::http::Uri = request
-            .parse()
-            .map_err(|e| anyhow::anyhow!("'{shown}' is not a valid URL: {e}"))?;
+        let uri: ureq::http::Uri = request.parse().map_err(|e| anyhow::anyhow!("'{shown}' is not a valid URL: {e}"))?;
         if uri.host().is_none_or(str::is_empty) {
             bail!("'{shown}' has no host");
         }
@@ -64,11 +52,7 @@ impl HealthUrl {
             let creds = format!("{}:{}", percent_decode(user), percent_decode(pass));
             format!("Basic {}", base64(creds.as_bytes()))
         });
-        Ok(Self {
-            request,
-            display: shown,
-            authorization,
-        })
+        Ok(Self { request, display: shown, authorization })
     }
 }
 
@@ -80,9 +64,7 @@ pub fn redact_text(text: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let end = tail
-            .find(|c: char| "/?# \t\n'\"".contains(c))
-            .unwrap_or(tail.len());
+        let end = tail.find(|c: char| "/?# \t\n'\"".contains(c)).unwrap_or(tail.len());
         let authority = &tail[..end];
         match authority.rsplit_once('@') {
             Some((userinfo, host)) => {
@@ -121,9 +103,8 @@ fn redact_query(text: &str) -> String {
         let lower = name.to_ascii_lowercase();
         if SECRET_PARAMS.iter().any(|s| lower.contains(s)) {
             let value_start = name_start + eq + 1;
-            let value_end = text[value_start..]
-                .find(|c: char| "&# \t\n'\"".contains(c))
-                .map_or(text.len(), |j| value_start + j);
+            let value_end =
+                text[value_start..].find(|c: char| "&# \t\n'\"".contains(c)).map_or(text.len(), |j| value_start + j);
             out.push_str(&text[last..value_start]);
             out.push_str(MASK);
             last = value_end;
@@ -158,10 +139,7 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|&b| hex(b)),
-                bytes.get(i + 2).and_then(|&b| hex(b)),
-            )
+            && let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b)))
         {
             out.push((h * 16 + l) as u8);
             i += 3;
@@ -177,11 +155,7 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -201,21 +175,12 @@ mod tests {
     #[test]
     fn redacts_urls_and_queries() {
         let cases = [
-            (
-                "http://127.0.0.1:5000/health",
-                "http://127.0.0.1:5000/health",
-            ),
+            ("http://127.0.0.1:5000/health", "http://127.0.0.1:5000/health"),
             ("http://admin:hunter2@h:1/x", "http://admin:***@h:1/x"),
             ("http://admin@h/x", "http://admin:***@h/x"),
             ("http://h/x?token=abc&v=1", "http://h/x?token=***&v=1"),
-            (
-                "http://h/x?v=1&API_KEY=abc#f",
-                "http://h/x?v=1&API_KEY=***#f",
-            ),
-            (
-                "--target 'a=https://u:p@h/?secret=s'",
-                "--target 'a=https://u:***@h/?secret=***'",
-            ),
+            ("http://h/x?v=1&API_KEY=abc#f", "http://h/x?v=1&API_KEY=***#f"),
+            ("--target 'a=https://u:p@h/?secret=s'", "--target 'a=https://u:***@h/?secret=***'"),
             ("no url here", "no url here"),
         ];
         for (raw, want) in cases {
@@ -228,23 +193,9 @@ mod tests {
         let u = HealthUrl::parse("http://ad%40min:pa:ss@127.0.0.1:8080/h?x=1").unwrap();
         assert_eq!(u.request, "http://127.0.0.1:8080/h?x=1");
         assert_eq!(u.display, "http://ad%40min:***@127.0.0.1:8080/h?x=1");
-        assert_eq!(
-            u.authorization.as_deref(),
-            Some(format!("Basic {}", base64(b"ad@min:pa:ss")).as_str())
-        );
-        assert!(
-            HealthUrl::parse("https://example.test")
-                .unwrap()
-                .authorization
-                .is_none()
-        );
-        for bad in [
-            "localhost:5000",
-            "ftp://h/",
-            "http:///x",
-            "http://",
-            "http://h h/",
-        ] {
+        assert_eq!(u.authorization.as_deref(), Some(format!("Basic {}", base64(b"ad@min:pa:ss")).as_str()));
+        assert!(HealthUrl::parse("https://example.test").unwrap().authorization.is_none());
+        for bad in ["localhost:5000", "ftp://h/", "http:///x", "http://", "http://h h/"] {
             assert!(HealthUrl::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

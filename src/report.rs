@@ -97,18 +97,9 @@ impl Summary {
     pub fn of(targets: &[TargetReport]) -> Self {
         Self {
             targets: targets.len(),
-            healthy: targets
-                .iter()
-                .filter(|t| t.outcome == Outcome::Healthy)
-                .count(),
-            restarted: targets
-                .iter()
-                .filter(|t| t.outcome == Outcome::Restarted)
-                .count(),
-            recovered: targets
-                .iter()
-                .filter(|t| t.recovered == Some(Some(true)))
-                .count(),
+            healthy: targets.iter().filter(|t| t.outcome == Outcome::Healthy).count(),
+            restarted: targets.iter().filter(|t| t.outcome == Outcome::Restarted).count(),
+            recovered: targets.iter().filter(|t| t.recovered == Some(Some(true))).count(),
             failed: targets.iter().filter(|t| !t.healthy_now()).count(),
         }
     }
@@ -139,12 +130,7 @@ pub struct Report {
 
 impl Report {
     /// A report of targets, with the summary computed from them.
-    pub fn new(
-        started: SystemTime,
-        duration_ms: u64,
-        dry_run: bool,
-        targets: Vec<TargetReport>,
-    ) -> Self {
+    pub fn new(started: SystemTime, duration_ms: u64, dry_run: bool, targets: Vec<TargetReport>) -> Self {
         Self {
             time: timestamp(started),
             version: env!("CARGO_PKG_VERSION"),
@@ -160,10 +146,7 @@ impl Report {
     /// A report of a pass that could not run.
     pub fn failed(started: SystemTime, dry_run: bool, error: String) -> Self {
         let duration_ms = started.elapsed().map_or(0, |d| d.as_millis() as u64);
-        Self {
-            error: Some(error),
-            ..Self::new(started, duration_ms, dry_run, Vec::new())
-        }
+        Self { error: Some(error), ..Self::new(started, duration_ms, dry_run, Vec::new()) }
     }
 
     /// Writes the report as one JSON line.
@@ -217,9 +200,7 @@ mod tests {
         assert_eq!(v["time"], "2026-11-28T20:00:00.123Z");
         assert_eq!(v["summary"]["restarted"], 1);
         assert_eq!(v["summary"]["failed"], 0);
-        assert!(
-            v["targets"][0]["recovered"].is_null() && v["targets"][0].get("recovered").is_some()
-        );
+        assert!(v["targets"][0]["recovered"].is_null() && v["targets"][0].get("recovered").is_some());
         assert_eq!(v["targets"][0]["restart"]["duration_ms"], 812);
         assert!(v.get("error").is_none() && v.get("warnings").is_none());
     }
@@ -235,11 +216,7 @@ mod tests {
             (Outcome::Unhealthy, None, false),
         ];
         for (outcome, recovered, want) in cases {
-            assert_eq!(
-                target(outcome, recovered).healthy_now(),
-                want,
-                "{outcome:?} {recovered:?}"
-            );
+            assert_eq!(target(outcome, recovered).healthy_now(), want, "{outcome:?} {recovered:?}");
         }
     }
 }

@@ -8,30 +8,12 @@ fn each_config_error_exits_2_and_names_the_key() {
     let server = Server::start(Behaviour::Fixed(503, "down"));
     let url = server.url("/");
     let cases = [
-        (
-            format!("[[target]]\nname='app'\nurl='{url}'\ntimout='1s'\n"),
-            "line 4: unknown field `timout`",
-        ),
-        (
-            format!("[[target]]\nname='app'\nurl='{url}'\n[[target]]\nname='app'\nurl='{url}'\n"),
-            "'app' is used twice",
-        ),
-        (
-            "[[target]]\nname='app'\nurl='localhost:5000'\n".to_string(),
-            "target 'app' (#1) url",
-        ),
-        (
-            format!("[[target]]\nname='app'\nurl='{url}'\ntimeout='5 parsecs'\n"),
-            "target 'app' (#1) timeout",
-        ),
-        (
-            format!("[[target]]\nname='app'\nurl='{url}'\ncontainer='--privileged'\n"),
-            "target 'app' (#1) container",
-        ),
-        (
-            format!("[defaults]\nretries='two'\n[[target]]\nname='app'\nurl='{url}'\n"),
-            "line 2",
-        ),
+        (format!("[[target]]\nname='app'\nurl='{url}'\ntimout='1s'\n"), "line 4: unknown field `timout`"),
+        (format!("[[target]]\nname='app'\nurl='{url}'\n[[target]]\nname='app'\nurl='{url}'\n"), "'app' is used twice"),
+        ("[[target]]\nname='app'\nurl='localhost:5000'\n".to_string(), "target 'app' (#1) url"),
+        (format!("[[target]]\nname='app'\nurl='{url}'\ntimeout='5 parsecs'\n"), "target 'app' (#1) timeout"),
+        (format!("[[target]]\nname='app'\nurl='{url}'\ncontainer='--privileged'\n"), "target 'app' (#1) container"),
+        (format!("[defaults]\nretries='two'\n[[target]]\nname='app'\nurl='{url}'\n"), "line 2"),
         ("[[target]\n".to_string(), "line 1"),
     ];
     let docker = FakeDocker::new();
@@ -71,15 +53,9 @@ fn bad_flags_exit_2() {
     let run = Healwatch::new().run();
     run.expect_code(2);
     assert!(run.stderr().contains("no targets"), "{run}");
-    let run = Healwatch::new()
-        .args(["-c", "/nonexistent/healwatch.toml"])
-        .run();
+    let run = Healwatch::new().args(["-c", "/nonexistent/healwatch.toml"]).run();
     run.expect_code(2);
-    assert!(
-        run.stderr()
-            .contains("reading config /nonexistent/healwatch.toml"),
-        "{run}"
-    );
+    assert!(run.stderr().contains("reading config /nonexistent/healwatch.toml"), "{run}");
 }
 
 #[test]
@@ -90,27 +66,18 @@ fn validate_prints_the_resolved_targets() {
         "ok.toml",
         "[defaults]\ntimeout='3s'\n[[target]]\nname='api'\ncontainer='api-1'\nurl='http://127.0.0.1:5000/health'\nexpect_status='200,204'\nexpect_body='ok'\n",
     );
-    let run = Healwatch::new()
-        .arg("validate")
-        .arg("-c")
-        .arg(&file)
-        .args(["-t", "web=http://127.0.0.1:8080/"])
-        .run();
+    let run = Healwatch::new().arg("validate").arg("-c").arg(&file).args(["-t", "web=http://127.0.0.1:8080/"]).run();
     run.expect_code(0);
     let out = run.stdout();
-    assert!(out.contains("api\tcontainer=api-1 url=http://127.0.0.1:5000/health expect_status=200,204 expect_body=\"ok\" timeout=3s"), "{run}");
     assert!(
-        out.contains("web\tcontainer=web url=http://127.0.0.1:8080/"),
+        out.contains(
+            "api\tcontainer=api-1 url=http://127.0.0.1:5000/health expect_status=200,204 expect_body=\"ok\" timeout=3s"
+        ),
         "{run}"
     );
+    assert!(out.contains("web\tcontainer=web url=http://127.0.0.1:8080/"), "{run}");
     assert!(out.contains("2 target(s) valid"), "{run}");
-    let env = Healwatch::new()
-        .env("HEALWATCH_CONFIG", &file)
-        .arg("validate")
-        .run();
+    let env = Healwatch::new().env("HEALWATCH_CONFIG", &file).arg("validate").run();
     env.expect_code(0);
-    assert!(
-        env.stdout().contains("api\t"),
-        "HEALWATCH_CONFIG is read\n{env}"
-    );
+    assert!(env.stdout().contains("api\t"), "HEALWATCH_CONFIG is read\n{env}");
 }

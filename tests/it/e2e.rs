@@ -6,36 +6,18 @@ use std::time::Duration;
 use crate::engine::{Container, Engine, Spec};
 
 /// Quick settings: one attempt, a short stop timeout, a bounded recovery wait.
-const QUICK: [&str; 6] = [
-    "--retries",
-    "0",
-    "--restart-timeout",
-    "1s",
-    "--recovery-timeout",
-    "20s",
-];
+const QUICK: [&str; 6] = ["--retries", "0", "--restart-timeout", "1s", "--recovery-timeout", "20s"];
 
 #[test]
 fn failing_health_endpoint_of_a_running_process_is_restarted() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "endpoint",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
+    let app = Container::start(engine, "endpoint", Spec { init: true, ..Spec::default() });
     let before = app.started_at();
     let removed = engine.docker(&["exec", &app.name, "rm", "/www/health"]);
     assert!(removed.success(), "{removed:?}");
     app.wait_for_status(404, Duration::from_secs(5));
 
-    let run = engine
-        .healwatch()
-        .args(QUICK)
-        .args(["-t", &app.target()])
-        .run();
+    let run = engine.healwatch().args(QUICK).args(["-t", &app.target()]).run();
     run.expect_code(0);
     let t = run.target(&app.name);
     assert_eq!(t["outcome"], "restarted", "{run}");
@@ -49,75 +31,37 @@ fn failing_health_endpoint_of_a_running_process_is_restarted() {
 #[test]
 fn paused_service_is_unpaused_before_the_restart() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "paused",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
+    let app = Container::start(engine, "paused", Spec { init: true, ..Spec::default() });
     app.docker(&["pause"]);
     let run = engine
         .healwatch()
-        .args([
-            "--retries",
-            "0",
-            "--timeout",
-            "1s",
-            "--restart-timeout",
-            "10s",
-            "--recovery-timeout",
-            "20s",
-        ])
+        .args(["--retries", "0", "--timeout", "1s", "--restart-timeout", "10s", "--recovery-timeout", "20s"])
         .args(["-t", &app.target()])
         .run();
     run.expect_code(0);
     let t = run.target(&app.name);
-    assert_eq!(
-        (t["outcome"].as_str(), t["error"].as_str()),
-        (Some("restarted"), Some("timeout after 1s")),
-        "{run}"
-    );
+    assert_eq!((t["outcome"].as_str(), t["error"].as_str()), (Some("restarted"), Some("timeout after 1s")), "{run}");
     assert_eq!(t["recovered"], true);
     // A paused process cannot take SIGTERM: without the unpause the restart would wait
     // out the whole 10 s stop timeout.
     let restart_ms = t["restart"]["duration_ms"].as_u64().unwrap();
-    assert!(
-        restart_ms < 8_000,
-        "restart took {restart_ms} ms: the stop timeout was waited out\n{run}"
-    );
+    assert!(restart_ms < 8_000, "restart took {restart_ms} ms: the stop timeout was waited out\n{run}");
     assert_eq!(app.inspect("{{.State.Status}}"), "running");
 }
 
 #[test]
 fn killed_container_is_started_again() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "killed",
-        Spec {
-            init: true,
-            restart: Some("unless-stopped"),
-            ..Spec::default()
-        },
-    );
+    let app =
+        Container::start(engine, "killed", Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() });
     app.docker(&["kill"]);
     // The restart policy is off after a manual kill: Docker leaves it down.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(app.inspect("{{.State.Status}}"), "exited");
-    let run = engine
-        .healwatch()
-        .args(QUICK)
-        .args(["-t", &app.target()])
-        .run();
+    let run = engine.healwatch().args(QUICK).args(["-t", &app.target()]).run();
     run.expect_code(0);
     let t = run.target(&app.name);
-    assert_eq!(
-        (t["outcome"].as_str(), t["error"].as_str()),
-        (Some("restarted"), Some("connection refused")),
-        "{run}"
-    );
+    assert_eq!((t["outcome"].as_str(), t["error"].as_str()), (Some("restarted"), Some("connection refused")), "{run}");
     assert_eq!(t["recovered"], true);
     assert_eq!(app.inspect("{{.State.Status}}"), "running");
 }
@@ -125,82 +69,37 @@ fn killed_container_is_started_again() {
 #[test]
 fn service_that_fails_after_every_restart_is_not_recovered() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "crashy",
-        Spec {
-            init: true,
-            never_healthy: true,
-            ..Spec::default()
-        },
-    );
+    let app = Container::start(engine, "crashy", Spec { init: true, never_healthy: true, ..Spec::default() });
     let before = app.started_at();
     let run = engine
         .healwatch()
-        .args([
-            "--retries",
-            "0",
-            "--restart-timeout",
-            "1s",
-            "--recovery-timeout",
-            "3s",
-            "-t",
-            &app.target(),
-        ])
+        .args(["--retries", "0", "--restart-timeout", "1s", "--recovery-timeout", "3s", "-t", &app.target()])
         .run();
     run.expect_code(1);
     let t = run.target(&app.name);
-    assert_eq!(
-        (t["outcome"].as_str(), t["recovered"].as_bool()),
-        (Some("restarted"), Some(false)),
-        "{run}"
-    );
+    assert_eq!((t["outcome"].as_str(), t["recovered"].as_bool()), (Some("restarted"), Some(false)), "{run}");
     assert_eq!(t["recovery_error"], "status 404 not in 200-399");
     assert_ne!(app.started_at(), before);
     // About the recovery timeout (3 s) plus the restart; never much more.
     assert!(run.elapsed < Duration::from_secs(10), "{run}");
-    assert!(
-        run.elapsed >= Duration::from_secs(3),
-        "it did not wait for recovery\n{run}"
-    );
+    assert!(run.elapsed >= Duration::from_secs(3), "it did not wait for recovery\n{run}");
 }
 
 #[test]
 fn missing_container_fails_alone() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "neighbour",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
+    let app = Container::start(engine, "neighbour", Spec { init: true, ..Spec::default() });
     engine.docker(&["exec", &app.name, "rm", "/www/health"]);
     let ghost = format!("hw-ghost-{}", std::process::id());
     let run = engine
         .healwatch()
         .args(QUICK)
-        .args([
-            "-t",
-            &app.target(),
-            "-t",
-            &format!(
-                "{ghost}=http://127.0.0.1:{}/health",
-                crate::engine::free_port()
-            ),
-        ])
+        .args(["-t", &app.target(), "-t", &format!("{ghost}=http://127.0.0.1:{}/health", crate::engine::free_port())])
         .run();
     run.expect_code(1);
     let g = run.target(&ghost);
     assert_eq!(g["outcome"], "restart_failed", "{run}");
-    assert!(
-        g["restart"]["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("No such container"),
-        "{run}"
-    );
+    assert!(g["restart"]["stderr"].as_str().unwrap().contains("No such container"), "{run}");
     assert_eq!(run.target(&app.name)["outcome"], "restarted");
     assert_eq!(run.target(&app.name)["recovered"], true);
 }
@@ -213,16 +112,7 @@ fn restart_of_a_process_ignoring_sigterm_takes_the_restart_timeout() {
     engine.docker(&["exec", &app.name, "rm", "/www/health"]);
     let run = engine
         .healwatch()
-        .args([
-            "--retries",
-            "0",
-            "--restart-timeout",
-            "2s",
-            "--recovery-timeout",
-            "20s",
-            "-t",
-            &app.target(),
-        ])
+        .args(["--retries", "0", "--restart-timeout", "2s", "--recovery-timeout", "20s", "-t", &app.target()])
         .run();
     run.expect_code(0);
     let t = run.target(&app.name);
@@ -237,37 +127,15 @@ fn restart_of_a_process_ignoring_sigterm_takes_the_restart_timeout() {
 #[test]
 fn dry_run_and_healthy_targets_restart_nothing() {
     let Some(engine) = Engine::get() else { return };
-    let healthy = Container::start(
-        engine,
-        "healthy",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
-    let broken = Container::start(
-        engine,
-        "dry",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
+    let healthy = Container::start(engine, "healthy", Spec { init: true, ..Spec::default() });
+    let broken = Container::start(engine, "dry", Spec { init: true, ..Spec::default() });
     engine.docker(&["exec", &broken.name, "rm", "/www/health"]);
     let (healthy_before, broken_before) = (healthy.started_at(), broken.started_at());
 
-    let run = engine
-        .healwatch()
-        .args(QUICK)
-        .args(["-t", &healthy.target()])
-        .run();
+    let run = engine.healwatch().args(QUICK).args(["-t", &healthy.target()]).run();
     run.expect_code(0);
     assert_eq!(run.target(&healthy.name)["outcome"], "healthy");
-    let dry = engine
-        .healwatch()
-        .args(QUICK)
-        .args(["--dry-run", "-t", &broken.target()])
-        .run();
+    let dry = engine.healwatch().args(QUICK).args(["--dry-run", "-t", &broken.target()]).run();
     dry.expect_code(1);
     assert_eq!(dry.target(&broken.name)["outcome"], "unhealthy", "{dry}");
 
@@ -278,14 +146,7 @@ fn dry_run_and_healthy_targets_restart_nothing() {
 #[test]
 fn unreachable_daemon_is_a_clear_error_per_target() {
     let Some(engine) = Engine::get() else { return };
-    let app = Container::start(
-        engine,
-        "nodaemon",
-        Spec {
-            init: true,
-            ..Spec::default()
-        },
-    );
+    let app = Container::start(engine, "nodaemon", Spec { init: true, ..Spec::default() });
     engine.docker(&["exec", &app.name, "rm", "/www/health"]);
     let before = app.started_at();
     let run = crate::util::Healwatch::new()
@@ -298,13 +159,7 @@ fn unreachable_daemon_is_a_clear_error_per_target() {
     run.expect_code(1);
     let t = run.target(&app.name);
     assert_eq!(t["outcome"], "restart_failed", "{run}");
-    assert!(
-        t["restart"]["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("Cannot connect to the Docker daemon"),
-        "{run}"
-    );
+    assert!(t["restart"]["stderr"].as_str().unwrap().contains("Cannot connect to the Docker daemon"), "{run}");
     assert!(run.elapsed < Duration::from_secs(15), "{run}");
     assert_eq!(app.started_at(), before);
 }

@@ -36,7 +36,9 @@ impl Engine {
                 // Once per run, and past libtest's capture so it is seen on a bare `cargo test`.
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| {
-                    let line = format!("skipped end-to-end tests ({why}): run scripts/test.sh to start a private Docker engine\n");
+                    let line = format!(
+                        "skipped end-to-end tests ({why}): run scripts/test.sh to start a private Docker engine\n"
+                    );
                     let _ = std::io::stderr().write_all(line.as_bytes());
                 });
                 None
@@ -45,42 +47,25 @@ impl Engine {
     }
 
     fn connect() -> Result<Engine, String> {
-        let host =
-            std::env::var("DOCKER_HOST").map_err(|_| "DOCKER_HOST is not set".to_string())?;
+        let host = std::env::var("DOCKER_HOST").map_err(|_| "DOCKER_HOST is not set".to_string())?;
         let docker = which::which("docker").map_err(|e| format!("no docker CLI: {e}"))?;
-        let image = std::env::var("HEALWATCH_TEST_IMAGE")
-            .unwrap_or_else(|_| "healwatch-test:latest".into());
-        let engine = Engine {
-            docker,
-            host,
-            image,
-        };
+        let image = std::env::var("HEALWATCH_TEST_IMAGE").unwrap_or_else(|_| "healwatch-test:latest".into());
+        let engine = Engine { docker, host, image };
         let info = engine.docker(&["image", "inspect", "--format", "{{.Id}}", &engine.image]);
         if !info.success() {
-            return Err(format!(
-                "image {} not found on {}: {}",
-                engine.image, engine.host, info.stderr
-            ));
+            return Err(format!("image {} not found on {}: {}", engine.image, engine.host, info.stderr));
         }
         Ok(engine)
     }
 
     /// Runs the docker CLI against the engine, bounded to 60 s.
     pub fn docker(&self, args: &[&str]) -> CommandOutcome {
-        run_bounded(
-            Command::new(&self.docker)
-                .args(args)
-                .env("DOCKER_HOST", &self.host),
-            Duration::from_secs(60),
-        )
+        run_bounded(Command::new(&self.docker).args(args).env("DOCKER_HOST", &self.host), Duration::from_secs(60))
     }
 
     /// A healwatch command wired to this engine.
     pub fn healwatch(&self) -> Healwatch {
-        Healwatch::new()
-            .env("DOCKER_HOST", &self.host)
-            .arg("--docker")
-            .arg(&self.docker)
+        Healwatch::new().env("DOCKER_HOST", &self.host).env("HEALWATCH_DOCKER", &self.docker)
     }
 }
 
@@ -93,6 +78,8 @@ pub struct Spec {
     pub never_healthy: bool,
     /// `--restart` policy.
     pub restart: Option<&'static str>,
+    /// A Docker HEALTHCHECK (`--health-cmd`).
+    pub healthcheck: bool,
 }
 
 /// A running test container serving /health on its own 127.0.0.1 port.
@@ -115,6 +102,9 @@ impl Container {
         }
         if let Some(policy) = spec.restart {
             args.extend(["--restart", policy]);
+        }
+        if spec.healthcheck {
+            args.extend(["--health-cmd", "test -f /www/health", "--health-interval", "1s"]);
         }
         args.extend([engine.image.as_str(), "/bin/serve", &port_arg]);
         if spec.never_healthy {
@@ -139,9 +129,7 @@ impl Container {
     /// `docker inspect --format TEMPLATE`.
     #[track_caller]
     pub fn inspect(&self, template: &str) -> String {
-        let out = self
-            .engine
-            .docker(&["inspect", "--format", template, &self.name]);
+        let out = self.engine.docker(&["inspect", "--format", template, &self.name]);
         assert!(out.success(), "inspect {}: {out:?}", self.name);
         out.stdout
     }
@@ -171,10 +159,7 @@ impl Container {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "{} never answered {status} within {within:?} (last: {last:?})",
-            self.name
-        );
+        panic!("{} never answered {status} within {within:?} (last: {last:?})", self.name);
     }
 }
 
@@ -186,17 +171,12 @@ impl Drop for Container {
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The status of `GET path` on 127.0.0.1:port, or `None` (refused, timeout, garbage).
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
+    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut head = [0u8; 12];

@@ -2,6 +2,7 @@
 //! recording `docker` stand-in (`pass`, `config`), and against a real Docker engine (`e2e`).
 
 mod config;
+mod drill_audit;
 mod e2e;
 mod engine;
 mod pass;

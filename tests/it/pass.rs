@@ -5,23 +5,13 @@ use std::time::Duration;
 use crate::util::{Behaviour, FakeDocker, Healwatch, Server, refused_port, write_file};
 
 /// Fast settings so failing targets do not wait out production defaults.
-const FAST: [&str; 6] = [
-    "--retries",
-    "0",
-    "--retry-delay",
-    "10ms",
-    "--recovery-timeout",
-    "3s",
-];
+const FAST: [&str; 6] = ["--retries", "0", "--retry-delay", "10ms", "--recovery-timeout", "3s"];
 
 #[test]
 fn healthy_target_is_left_alone() {
     let server = Server::start(Behaviour::Fixed(200, "ok"));
     let docker = FakeDocker::new();
-    let run = Healwatch::new()
-        .docker(&docker)
-        .args(["-t", &format!("app={}", server.url("/health"))])
-        .run();
+    let run = Healwatch::new().docker(&docker).args(["-t", &format!("app={}", server.url("/health"))]).run();
     run.expect_code(0);
     let line = run.status_line();
     assert_eq!(line["summary"]["healthy"], 1, "{run}");
@@ -29,22 +19,11 @@ fn healthy_target_is_left_alone() {
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
     let t = run.target("app");
     assert_eq!(
-        (
-            t["outcome"].as_str(),
-            t["http_status"].as_u64(),
-            t["attempts"].as_u64()
-        ),
+        (t["outcome"].as_str(), t["http_status"].as_u64(), t["attempts"].as_u64()),
         (Some("healthy"), Some(200), Some(1))
     );
-    assert!(
-        t.get("error").is_none() && t.get("restart").is_none(),
-        "{run}"
-    );
-    assert!(
-        docker.calls().is_empty(),
-        "docker was called: {:?}",
-        docker.calls()
-    );
+    assert!(t.get("error").is_none() && t.get("restart").is_none(), "{run}");
+    assert!(docker.calls().is_empty(), "docker was called: {:?}", docker.calls());
 }
 
 #[test]
@@ -54,12 +33,7 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
     let run = Healwatch::new()
         .docker(&docker)
         .args(FAST)
-        .args([
-            "--restart-timeout",
-            "4s",
-            "-t",
-            &format!("app={}", server.url("/health")),
-        ])
+        .args(["--restart-timeout", "4s", "-t", &format!("app={}", server.url("/health"))])
         .run();
     run.expect_code(0);
     let t = run.target("app");
@@ -69,20 +43,10 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
     assert_eq!(t["restart"]["exit_code"], 0);
     assert_eq!(t["recovered"], true);
     assert!(t["recovery_ms"].is_u64());
-    assert_eq!(
-        docker.calls(),
-        [
-            "inspect --type container --format {{.State.Status}} -- app",
-            "restart -t 4 -- app"
-        ]
-    );
+    assert_eq!(docker.calls(), ["inspect --type container --format {{.State.Status}} -- app", "restart -t 4 -- app"]);
     let summary = &run.status_line()["summary"];
     assert_eq!(
-        (
-            summary["restarted"].as_u64(),
-            summary["recovered"].as_u64(),
-            summary["failed"].as_u64()
-        ),
+        (summary["restarted"].as_u64(), summary["recovered"].as_u64(), summary["failed"].as_u64()),
         (Some(1), Some(1), Some(0))
     );
 }
@@ -129,11 +93,7 @@ url = "http://127.0.0.1:{refused}/health"
     for (name, want) in reasons {
         let t = run.target(name);
         assert_eq!(t["outcome"], "unhealthy", "{name}\n{run}");
-        assert!(
-            t["error"].as_str().unwrap().starts_with(want),
-            "{name}: {} lacks {want:?}\n{run}",
-            t["error"]
-        );
+        assert!(t["error"].as_str().unwrap().starts_with(want), "{name}: {} lacks {want:?}\n{run}", t["error"]);
     }
     assert!(docker.calls().is_empty());
 }
@@ -144,14 +104,7 @@ fn a_blip_inside_the_retries_restarts_nothing() {
     let docker = FakeDocker::new();
     let run = Healwatch::new()
         .docker(&docker)
-        .args([
-            "--retries",
-            "2",
-            "--retry-delay",
-            "50ms",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
+        .args(["--retries", "2", "--retry-delay", "50ms", "-t", &format!("app={}", server.url("/"))])
         .run();
     run.expect_code(0);
     assert_eq!(run.target("app")["attempts"], 3, "{run}");
@@ -164,19 +117,12 @@ fn failed_restart_reports_dockers_message_and_exits_1() {
     let server = Server::start(Behaviour::Fixed(503, "down"));
     let docker = FakeDocker::new();
     docker.fail_restarts(1, "Error response from daemon: No such container: app");
-    let run = Healwatch::new()
-        .docker(&docker)
-        .args(FAST)
-        .args(["-t", &format!("app={}", server.url("/"))])
-        .run();
+    let run = Healwatch::new().docker(&docker).args(FAST).args(["-t", &format!("app={}", server.url("/"))]).run();
     run.expect_code(1);
     let t = run.target("app");
     assert_eq!(t["outcome"], "restart_failed", "{run}");
     assert_eq!(t["restart"]["exit_code"], 1);
-    assert_eq!(
-        t["restart"]["stderr"],
-        "Error response from daemon: No such container: app"
-    );
+    assert_eq!(t["restart"]["stderr"], "Error response from daemon: No such container: app");
     assert_eq!(run.status_line()["summary"]["failed"], 1);
 }
 
@@ -186,27 +132,13 @@ fn restart_that_does_not_help_is_not_recovered() {
     let docker = FakeDocker::new();
     let run = Healwatch::new()
         .docker(&docker)
-        .args([
-            "--retries",
-            "0",
-            "--recovery-timeout",
-            "1s",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
+        .args(["--retries", "0", "--recovery-timeout", "1s", "-t", &format!("app={}", server.url("/"))])
         .run();
     run.expect_code(1);
     let t = run.target("app");
-    assert_eq!(
-        (t["outcome"].as_str(), t["recovered"].as_bool()),
-        (Some("restarted"), Some(false)),
-        "{run}"
-    );
+    assert_eq!((t["outcome"].as_str(), t["recovered"].as_bool()), (Some("restarted"), Some(false)), "{run}");
     assert_eq!(t["recovery_error"], "status 503 not in 200-399");
-    assert!(
-        run.elapsed < Duration::from_secs(10),
-        "the recovery wait overran its 1s bound\n{run}"
-    );
+    assert!(run.elapsed < Duration::from_secs(10), "the recovery wait overran its 1s bound\n{run}");
 }
 
 #[test]
@@ -215,22 +147,12 @@ fn zero_recovery_timeout_trusts_the_restart() {
     let docker = FakeDocker::new();
     let run = Healwatch::new()
         .docker(&docker)
-        .args([
-            "--retries",
-            "0",
-            "--recovery-timeout",
-            "0",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
+        .args(["--retries", "0", "--recovery-timeout", "0", "-t", &format!("app={}", server.url("/"))])
         .run();
     run.expect_code(0);
     let t = run.target("app");
     assert_eq!(t["outcome"], "restarted");
-    assert!(
-        t["recovered"].is_null() && t.get("recovered").is_some(),
-        "{run}"
-    );
+    assert!(t["recovered"].is_null() && t.get("recovered").is_some(), "{run}");
     assert_eq!(server.request_count(), 1, "no recovery poll");
 }
 
@@ -240,13 +162,7 @@ fn dry_run_reports_and_runs_no_docker_command() {
     let docker = FakeDocker::new();
     let run = Healwatch::new()
         .docker(&docker)
-        .args([
-            "-n",
-            "--retries",
-            "0",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
+        .args(["-n", "--retries", "0", "-t", &format!("app={}", server.url("/"))])
         .run();
     run.expect_code(1);
     assert_eq!(run.status_line()["dry_run"], true);
@@ -265,20 +181,9 @@ fn hanging_targets_are_checked_in_parallel() {
     run.expect_code(1);
     let line = run.status_line();
     assert_eq!(line["summary"]["targets"], 20);
-    assert!(
-        line["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["error"] == "timeout after 1s"),
-        "{run}"
-    );
+    assert!(line["targets"].as_array().unwrap().iter().all(|t| t["error"] == "timeout after 1s"), "{run}");
     // Sequential checks would take 20 s; in parallel the pass takes about one timeout.
-    assert!(
-        run.elapsed < Duration::from_secs(5),
-        "20 hanging targets took {:?}\n{run}",
-        run.elapsed
-    );
+    assert!(run.elapsed < Duration::from_secs(5), "20 hanging targets took {:?}\n{run}", run.elapsed);
 }
 
 #[test]
@@ -286,20 +191,10 @@ fn secrets_are_sent_but_never_printed() {
     let server = Server::start(Behaviour::Fixed(503, "down"));
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("log.jsonl");
-    let url = format!(
-        "http://ops:s3cret@127.0.0.1:{}/health?token=t0ken",
-        server.port
-    );
-    let config = format!(
-        "[[target]]\nname = \"app\"\nurl = \"{url}\"\nheaders = {{ X-Api-Key = \"hunter2\" }}\n"
-    );
+    let url = format!("http://ops:s3cret@127.0.0.1:{}/health?token=t0ken", server.port);
+    let config = format!("[[target]]\nname = \"app\"\nurl = \"{url}\"\nheaders = {{ X-Api-Key = \"hunter2\" }}\n");
     let file = write_file(home.path(), "c.toml", &config);
-    let run = Healwatch::new()
-        .args(["-n", "--retries", "0", "--log"])
-        .arg(&log)
-        .arg("-c")
-        .arg(&file)
-        .run();
+    let run = Healwatch::new().args(["-n", "--retries", "0", "--log"]).arg(&log).arg("-c").arg(&file).run();
     let validate = Healwatch::new().arg("validate").arg("-c").arg(&file).run();
     validate.expect_code(0);
     let logged = std::fs::read_to_string(&log).unwrap();
@@ -308,16 +203,10 @@ fn secrets_are_sent_but_never_printed() {
             assert!(!text.contains(secret), "{secret} leaked into {text}");
         }
     }
-    assert_eq!(
-        run.target("app")["url"],
-        format!("http://ops:***@127.0.0.1:{}/health?token=***", server.port)
-    );
+    assert_eq!(run.target("app")["url"], format!("http://ops:***@127.0.0.1:{}/health?token=***", server.port));
     let head = server.requests.lock().unwrap()[0].to_lowercase();
     assert!(head.contains("x-api-key: hunter2"), "{head}");
-    assert!(
-        head.contains("authorization: basic b3bzonmzy3jlda=="),
-        "basic auth from the URL: {head}"
-    );
+    assert!(head.contains("authorization: basic b3bzonmzy3jlda=="), "basic auth from the URL: {head}");
     assert!(head.starts_with("get /health?token=t0ken "), "{head}");
 }
 
@@ -343,11 +232,7 @@ fn quiet_prints_nothing_when_healthy_but_logs_every_pass() {
     let log = home.path().join("healwatch.jsonl");
     let target = format!("app={}", server.url("/"));
     for _ in 0..2 {
-        let run = Healwatch::new()
-            .args(["-n", "--quiet", "--log"])
-            .arg(&log)
-            .args(["-t", &target])
-            .run();
+        let run = Healwatch::new().args(["-n", "--quiet", "--log"]).arg(&log).args(["-t", &target]).run();
         run.expect_code(0);
         assert_eq!(run.stdout(), "", "{run}");
     }
@@ -358,35 +243,16 @@ fn quiet_prints_nothing_when_healthy_but_logs_every_pass() {
         assert_eq!(v["targets"][0]["outcome"], "healthy");
     }
     let down = Server::start(Behaviour::Fixed(503, ""));
-    let run = Healwatch::new()
-        .args([
-            "-n",
-            "--quiet",
-            "--retries",
-            "0",
-            "-t",
-            &format!("app={}", down.url("/")),
-        ])
-        .run();
+    let run = Healwatch::new().args(["-n", "--quiet", "--retries", "0", "-t", &format!("app={}", down.url("/"))]).run();
     run.expect_code(1);
-    assert_eq!(
-        run.target("app")["outcome"],
-        "unhealthy",
-        "quiet still prints a failing pass"
-    );
+    assert_eq!(run.target("app")["outcome"], "unhealthy", "quiet still prints a failing pass");
 }
 
 #[test]
 fn unwritable_log_is_a_warning_not_a_failure() {
     let server = Server::start(Behaviour::Fixed(200, "ok"));
     let run = Healwatch::new()
-        .args([
-            "-n",
-            "--log",
-            "/nonexistent-dir/x.jsonl",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
+        .args(["-n", "--log", "/nonexistent-dir/x.jsonl", "-t", &format!("app={}", server.url("/"))])
         .run();
     run.expect_code(0);
     let warnings = run.status_line()["warnings"].to_string();
@@ -410,15 +276,8 @@ fn a_held_lock_makes_the_pass_exit_3() {
         .run();
     run.expect_code(3);
     let line = run.status_line();
-    assert!(
-        line["error"].as_str().unwrap().contains("holds the lock"),
-        "{run}"
-    );
-    assert_eq!(
-        server.request_count(),
-        0,
-        "a locked-out pass checks nothing"
-    );
+    assert!(line["error"].as_str().unwrap().contains("holds the lock"), "{run}");
+    assert_eq!(server.request_count(), 0, "a locked-out pass checks nothing");
     drop(lock);
     Healwatch::new()
         .docker(&docker)
@@ -432,25 +291,11 @@ fn a_held_lock_makes_the_pass_exit_3() {
 #[test]
 fn missing_docker_cli_is_a_clear_error() {
     let server = Server::start(Behaviour::Fixed(200, "ok"));
-    let run = Healwatch::new()
-        .args([
-            "--docker",
-            "/nonexistent/docker",
-            "-t",
-            &format!("app={}", server.url("/")),
-        ])
-        .run();
+    let run =
+        Healwatch::new().args(["--docker", "/nonexistent/docker", "-t", &format!("app={}", server.url("/"))]).run();
     run.expect_code(2);
-    assert!(
-        run.stderr().contains("docker CLI '/nonexistent/docker'"),
-        "{run}"
-    );
-    assert!(
-        run.status_line()["error"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/docker")
-    );
+    assert!(run.stderr().contains("docker CLI '/nonexistent/docker'"), "{run}");
+    assert!(run.status_line()["error"].as_str().unwrap().contains("/nonexistent/docker"));
     let env = Healwatch::new()
         .env("HEALWATCH_DOCKER", "/nonexistent/docker2")
         .args(["-t", &format!("app={}", server.url("/"))])
@@ -463,10 +308,7 @@ fn missing_docker_cli_is_a_clear_error() {
 fn version_and_help() {
     let run = Healwatch::new().arg("--version").run();
     run.expect_code(0);
-    assert_eq!(
-        run.stdout().trim(),
-        format!("healwatch {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(run.stdout().trim(), format!("healwatch {}", env!("CARGO_PKG_VERSION")));
     let help = Healwatch::new().arg("--help").run();
     help.expect_code(0);
     for text in [

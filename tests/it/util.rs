@@ -47,20 +47,11 @@ impl Server {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (b, r, s, n) = (
-                    behaviour.clone(),
-                    Arc::clone(&reqs),
-                    Arc::clone(&stopping),
-                    Arc::clone(&served),
-                );
+                let (b, r, s, n) = (behaviour.clone(), Arc::clone(&reqs), Arc::clone(&stopping), Arc::clone(&served));
                 std::thread::spawn(move || serve(stream, &b, &r, &s, &n));
             }
         });
-        Self {
-            port,
-            requests,
-            stop,
-        }
+        Self { port, requests, stop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -138,6 +129,7 @@ impl FakeDocker {
             r#"#!/bin/sh
 d='{dir}'
 echo "$*" >> "$d/calls"
+if [ -f "$d/out-$1" ]; then cat "$d/out-$1"; exit 0; fi
 case "$1" in
   inspect) echo "${{FAKE_STATUS:-running}}"; exit 0 ;;
   restart)
@@ -170,12 +162,13 @@ exit 0
         std::fs::write(self.dir.path().join("restart-stderr"), stderr).unwrap();
     }
 
+    /// Makes `docker SUBCOMMAND ...` print `text` and exit 0.
+    pub fn set_output(&self, subcommand: &str, text: &str) {
+        std::fs::write(self.dir.path().join(format!("out-{subcommand}")), text).unwrap();
+    }
+
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("calls"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
+        std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default().lines().map(String::from).collect()
     }
 }
 
@@ -202,16 +195,13 @@ impl Run {
         let out = self.stdout();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1, "expected exactly one status line\n{self}");
-        serde_json::from_str(lines[0])
-            .unwrap_or_else(|e| panic!("status line is not JSON ({e})\n{self}"))
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("status line is not JSON ({e})\n{self}"))
     }
     /// The entry for target `name`.
     #[track_caller]
     pub fn target(&self, name: &str) -> Value {
         let line = self.status_line();
-        let found = line["targets"]
-            .as_array()
-            .and_then(|ts| ts.iter().find(|t| t["name"] == name).cloned());
+        let found = line["targets"].as_array().and_then(|ts| ts.iter().find(|t| t["name"] == name).cloned());
         found.unwrap_or_else(|| panic!("no target {name:?} in the status line\n{self}"))
     }
     #[track_caller]
@@ -275,19 +265,11 @@ impl Healwatch {
         let command = format!(
             "{} {}",
             self.cmd.get_program().to_string_lossy(),
-            self.cmd
-                .get_args()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" ")
+            self.cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
         );
         let start = Instant::now();
         let output = self.cmd.output().expect("running healwatch");
-        Run {
-            command,
-            output,
-            elapsed: start.elapsed(),
-        }
+        Run { command, output, elapsed: start.elapsed() }
     }
 }
 

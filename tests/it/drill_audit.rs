@@ -1,0 +1,148 @@
+//! `drill` and `audit` on the real engine, and audit's single inspect call on the stand-in.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::{Container, Engine, Spec};
+use crate::util::{FakeDocker, Healwatch};
+
+fn drill_line(run: &crate::util::Run) -> Value {
+    run.status_line()
+}
+
+#[test]
+fn drill_measures_a_restart_policy_bringing_a_crash_back() {
+    let Some(engine) = Engine::get() else { return };
+    let app = Container::start(engine, "drill-policy", Spec { restart: Some("always"), ..Spec::default() });
+    let pid_before = app.inspect("{{.State.Pid}}");
+    let run = engine.healwatch().args(["drill", &app.name, "--wait", "20s", "-t", &app.target()]).run();
+    run.expect_code(0);
+    let d = drill_line(&run);
+    assert_eq!((d["target"].as_str(), d["container"].as_str()), (Some(app.name.as_str()), Some(app.name.as_str())));
+    assert_eq!(d["restart_policy"], "always", "{run}");
+    assert_eq!(d["recovered_by"], "restart_policy", "{run}");
+    assert_eq!(d["killed_pid"].to_string(), pid_before);
+    let running = d["time_to_running_ms"].as_u64().expect("time_to_running_ms");
+    let healthy = d["time_to_healthy_ms"].as_u64().expect("time_to_healthy_ms");
+    assert!(running <= healthy, "{run}");
+    assert_eq!(d["restart_count_after"].as_u64(), Some(d["restart_count_before"].as_u64().unwrap() + 1), "{run}");
+    assert_ne!(app.inspect("{{.State.Pid}}"), pid_before);
+}
+
+#[test]
+fn drill_without_a_policy_reports_nobody_brought_it_back() {
+    let Some(engine) = Engine::get() else { return };
+    let app = Container::start(engine, "drill-none", Spec::default());
+    let run = engine.healwatch().args(["drill", &app.name, "--wait", "2s", "-t", &app.target()]).run();
+    run.expect_code(1);
+    let d = drill_line(&run);
+    assert_eq!((d["restart_policy"].as_str(), d["recovered_by"].as_str()), (Some("no"), Some("none")), "{run}");
+    assert!(d["time_to_healthy_ms"].is_null() && d["time_to_running_ms"].is_null(), "{run}");
+    assert_eq!(app.inspect("{{.State.Status}}"), "exited");
+}
+
+#[test]
+fn drill_with_heal_brings_back_what_the_policy_does_not() {
+    let Some(engine) = Engine::get() else { return };
+    let app = Container::start(engine, "drill-heal", Spec::default());
+    let run = engine
+        .healwatch()
+        .args(["drill", &app.name, "--heal", "--wait", "30s", "--restart-timeout", "1s", "-t", &app.target()])
+        .run();
+    run.expect_code(0);
+    let d = drill_line(&run);
+    assert_eq!(d["recovered_by"], "healwatch", "{run}");
+    assert_eq!(d["heal"]["outcome"], "restarted");
+    assert!(d["time_to_healthy_ms"].is_u64());
+    assert_eq!(app.inspect("{{.State.Status}}"), "running");
+}
+
+#[test]
+fn drill_refuses_a_remote_engine_and_unknown_targets() {
+    let Some(engine) = Engine::get() else { return };
+    let app = Container::start(engine, "drill-remote", Spec::default());
+    let pid = app.inspect("{{.State.Pid}}");
+    // tcp:// on loopback: the CLI names it as the endpoint without connecting anywhere.
+    let run = Healwatch::new()
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .env("HEALWATCH_DOCKER", &engine.docker)
+        .args(["drill", &app.name, "-t", &app.target()])
+        .run();
+    run.expect_code(2);
+    assert!(run.stderr().contains("remote") && run.stderr().contains("tcp://127.0.0.1:1"), "{run}");
+    let unknown = engine.healwatch().args(["drill", "nope", "-t", &app.target()]).run();
+    unknown.expect_code(2);
+    assert!(unknown.stderr().contains("unknown target 'nope'"), "{unknown}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(app.inspect("{{.State.Pid}}"), pid, "nothing was killed");
+}
+
+#[test]
+fn audit_finds_watched_containers_without_a_restart_policy() {
+    let Some(engine) = Engine::get() else { return };
+    let bare = Container::start(engine, "audit-bare", Spec::default());
+    let kept = Container::start(
+        engine,
+        "audit-kept",
+        Spec { restart: Some("unless-stopped"), healthcheck: true, ..Spec::default() },
+    );
+    let other = Container::start(engine, "audit-other", Spec { restart: Some("on-failure:3"), ..Spec::default() });
+    let run = engine.healwatch().args(["audit", "--json", "-t", &bare.target(), "-t", &kept.target()]).run();
+    run.expect_code(1);
+    let a = run.status_line();
+    let entry = |name: &str| {
+        a["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing\n{run}"))
+    };
+    let (b, k, o) = (entry(&bare.name), entry(&kept.name), entry(&other.name));
+    assert_eq!(
+        (b["restart_policy"].as_str(), b["watched"].as_bool(), b["healthcheck"].as_bool()),
+        (Some("no"), Some(true), Some(false))
+    );
+    assert_eq!(
+        (k["restart_policy"].as_str(), k["watched"].as_bool(), k["healthcheck"].as_bool()),
+        (Some("unless-stopped"), Some(true), Some(true))
+    );
+    assert_eq!(
+        (o["restart_policy"].as_str(), o["watched"].as_bool(), o["state"].as_str()),
+        (Some("on-failure:3"), Some(false), Some("running"))
+    );
+    let problems = a["problems"].to_string();
+    assert!(problems.contains(&bare.name) && !problems.contains(&kept.name), "{run}");
+
+    let only = engine.healwatch().args(["audit", "--targets-only", "-t", &kept.target()]).run();
+    only.expect_code(0);
+    let table = only.stdout();
+    assert!(table.starts_with("NAME"), "{only}");
+    assert!(table.contains(&kept.name) && !table.contains(&bare.name) && !table.contains(&other.name), "{only}");
+}
+
+#[test]
+fn audit_inspects_all_containers_in_one_call() {
+    let docker = FakeDocker::new();
+    let inspect = r#"[{"Id":"aaaaaaaaaaaaaaaa","Name":"/app","State":{"Status":"running","Running":true,"Pid":7},"HostConfig":{"RestartPolicy":{"Name":"always"}},"Config":{}},
+                      {"Id":"bbbbbbbbbbbbbbbb","Name":"/db","State":{"Status":"exited","Running":false,"Pid":0},"HostConfig":{"RestartPolicy":{"Name":"no"}},"Config":{}},
+                      {"Id":"cccccccccccccccc","Name":"/cache","State":{"Status":"running","Running":true,"Pid":9},"HostConfig":{"RestartPolicy":{"Name":"no"}},"Config":{}}]"#;
+    docker.set_output("ps", "aaaaaaaaaaaaaaaa\nbbbbbbbbbbbbbbbb\ncccccccccccccccc\n");
+    docker.set_output("inspect", inspect);
+    let run = Healwatch::new()
+        .env("HEALWATCH_DOCKER", docker.path())
+        .args(["audit", "--json", "-t", "app=http://127.0.0.1:1/"])
+        .run();
+    run.expect_code(0);
+    assert_eq!(run.status_line()["containers"].as_array().unwrap().len(), 3, "{run}");
+    let inspects = docker.calls().iter().filter(|c| c.starts_with("inspect")).count();
+    assert_eq!(inspects, 1, "{:?}", docker.calls());
+    assert!(docker.calls().iter().any(|c| c.contains("aaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbb cccccccccccccccc")));
+
+    docker.set_output("inspect", "this is not JSON");
+    let bad = Healwatch::new().env("HEALWATCH_DOCKER", docker.path()).args(["audit"]).run();
+    bad.expect_code(2);
+    assert!(bad.stderr().contains("docker inspect printed something that is not its JSON array"), "{bad}");
+}
