@@ -307,7 +307,8 @@ impl DockerCli {
         // A container removed between listing and inspecting makes inspect exit 1 while it
         // still prints the others: that race is not an error, anything else is.
         let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
-        if !out.success() && !(out.exit_code == Some(1) && only_missing) {
+        let tolerable = out.success() || (out.exit_code == Some(1) && only_missing);
+        if !tolerable {
             bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }
         parse_inspect(&out.stdout)
