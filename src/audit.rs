@@ -105,7 +105,6 @@ mod tests {
     use super::*;
     use crate::config::StatusSet;
     use crate::redact::HealthUrl;
-    use std::time::Duration;
 
     fn container(name: &str, policy: &str) -> ContainerInfo {
         ContainerInfo {
@@ -129,11 +128,7 @@ mod tests {
             expect_status: StatusSet::parse("200-399").unwrap(),
             expect_body: None,
             headers: Vec::new(),
-            timeout: Duration::from_secs(1),
-            retries: 0,
-            retry_delay: Duration::ZERO,
-            restart_timeout: Duration::from_secs(1),
-            recovery_timeout: Duration::ZERO,
+            settings: crate::config::BUILTIN,
         }
     }
 

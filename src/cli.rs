@@ -36,6 +36,76 @@ pub enum Command {
     /// List containers with their restart policy, HEALTHCHECK and whether a target watches
     /// them. Exit 1 when a watched container's restart policy is `no`.
     Audit(AuditArgs),
+    /// Show what healwatch remembers per target: last outcome, failures, restarts, pauses.
+    Status(StatusArgs),
+    /// Maintenance: keep checking and reporting TARGET, but never restart it, for a while.
+    Pause(PauseArgs),
+    /// End a pause and reset the crash-loop guard of TARGET.
+    Resume(ResumeArgs),
+}
+
+/// Options of `healwatch status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Targets, to show each configured one (without: every target in the state file).
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// One JSON line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// State file [default: state.json in the state directory].
+    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Lock file (accepted for symmetry; status reads without it).
+    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+}
+
+/// Options of `healwatch pause`.
+#[derive(Debug, Clone, Args)]
+pub struct PauseArgs {
+    /// The target to pause.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// How long the pause lasts [default: 1h].
+    #[arg(long = "for", value_name = "DUR", default_value = "1h")]
+    pub duration: String,
+
+    /// Targets, as for a pass: TARGET must be one of them.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// State file [default: state.json in the state directory].
+    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Lock file shared with passes [default: as for a pass].
+    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+}
+
+/// Options of `healwatch resume`.
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    /// The target to resume.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// Targets, as for a pass: TARGET must be one of them.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// State file [default: state.json in the state directory].
+    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Lock file shared with passes [default: as for a pass].
+    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
 }
 
 /// Options of `healwatch drill`.
@@ -123,6 +193,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR")]
     pub recovery_timeout: Option<String>,
 
+    /// Restart only after this many failed passes in a row [default: 1].
+    #[arg(long, value_name = "N")]
+    pub failure_threshold: Option<u32>,
+
+    /// Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_restarts: Option<u32>,
+
+    /// The crash-loop guard's window [default: 30m].
+    #[arg(long, value_name = "DUR")]
+    pub restart_window: Option<String>,
+
+    /// Do not restart a container started less than this long ago [default: 0s].
+    #[arg(long, value_name = "DUR")]
+    pub start_period: Option<String>,
+
     /// Check and heal at most N targets at once [default: 32].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
@@ -143,6 +229,10 @@ pub struct RunArgs {
     /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
     #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
     pub docker: Option<PathBuf>,
+
+    /// State file: memory between passes [default: state.json in the state directory].
+    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
 
     /// Lock file that keeps two passes from overlapping [default: healwatch.lock in
     /// /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch].

@@ -28,6 +28,14 @@ pub mod defaults {
     pub const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
     /// Targets checked and healed at once.
     pub const CONCURRENCY: usize = 32;
+    /// Failed passes in a row before a restart.
+    pub const FAILURE_THRESHOLD: u32 = 1;
+    /// Restarts within the window before healwatch gives up.
+    pub const MAX_RESTARTS: u32 = 3;
+    /// The crash-loop guard's window.
+    pub const RESTART_WINDOW: Duration = Duration::from_secs(30 * 60);
+    /// No restart of a container younger than this.
+    pub const START_PERIOD: Duration = Duration::ZERO;
     /// Healthy status codes, as Kubernetes HTTP probes: 200 <= code < 400.
     pub const EXPECT_STATUS: &str = "200-399";
 }
@@ -51,6 +59,8 @@ pub struct Config {
     pub docker: Option<PathBuf>,
     /// Explicit lock file path.
     pub lock: Option<PathBuf>,
+    /// Explicit state file path.
+    pub state: Option<PathBuf>,
 }
 
 /// One service to watch: a health URL and the container behind it.
@@ -68,16 +78,8 @@ pub struct Target {
     pub expect_body: Option<String>,
     /// Extra request headers; values are never printed.
     pub headers: Vec<(String, String)>,
-    /// Bound on one HTTP attempt.
-    pub timeout: Duration,
-    /// Extra attempts before the target counts as failed.
-    pub retries: u32,
-    /// Pause between attempts.
-    pub retry_delay: Duration,
-    /// Stop timeout for `docker restart -t`.
-    pub restart_timeout: Duration,
-    /// How long to poll for recovery after a restart (zero: do not wait).
-    pub recovery_timeout: Duration,
+    /// Timeouts, retries and the judgement rules.
+    pub settings: Settings,
 }
 
 /// A set of HTTP status codes written like `200-399` or `200,204,300-302`.
@@ -136,6 +138,21 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         .map_err(|e| anyhow!("'{text}' is not a duration ({e}; write e.g. 500ms, 5s, 2m)"))
 }
 
+/// Per-target settings as one layer gives them (flags, `[defaults]`, or a `[[target]]`),
+/// still raw: durations unparsed, anything unset `None`.
+#[derive(Debug, Default, Clone)]
+struct RawSettings {
+    timeout: Option<String>,
+    retries: Option<u32>,
+    retry_delay: Option<String>,
+    restart_timeout: Option<String>,
+    recovery_timeout: Option<String>,
+    failure_threshold: Option<u32>,
+    max_restarts: Option<u32>,
+    restart_window: Option<String>,
+    start_period: Option<String>,
+}
+
 /// The `[defaults]` table; every key is also a run flag.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,12 +162,17 @@ struct FileDefaults {
     retry_delay: Option<String>,
     restart_timeout: Option<String>,
     recovery_timeout: Option<String>,
+    failure_threshold: Option<u32>,
+    max_restarts: Option<u32>,
+    restart_window: Option<String>,
+    start_period: Option<String>,
     concurrency: Option<usize>,
     proxy: Option<String>,
     log: Option<PathBuf>,
     quiet: Option<bool>,
     docker: Option<PathBuf>,
     lock: Option<PathBuf>,
+    state: Option<PathBuf>,
     dry_run: Option<bool>,
 }
 
@@ -170,6 +192,10 @@ struct FileTarget {
     retry_delay: Option<String>,
     restart_timeout: Option<String>,
     recovery_timeout: Option<String>,
+    failure_threshold: Option<u32>,
+    max_restarts: Option<u32>,
+    restart_window: Option<String>,
+    start_period: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,70 +207,119 @@ struct FileConfig {
     targets: Vec<FileTarget>,
 }
 
-/// Per-target settings that flags, `[defaults]` and the target table can all set.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    timeout: Duration,
-    retries: u32,
-    retry_delay: Duration,
-    restart_timeout: Duration,
-    recovery_timeout: Duration,
+/// Per-target settings, resolved: what a pass needs to check, heal and judge one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Bound on one HTTP attempt.
+    pub timeout: Duration,
+    /// Extra attempts before the target counts as failed.
+    pub retries: u32,
+    /// Pause between attempts.
+    pub retry_delay: Duration,
+    /// Stop timeout for `docker restart -t`.
+    pub restart_timeout: Duration,
+    /// How long to poll for recovery after a restart (zero: do not wait).
+    pub recovery_timeout: Duration,
+    /// Restart only after this many failed passes in a row (>= 1).
+    pub failure_threshold: u32,
+    /// Give up after this many restarts within `restart_window` (0: never give up).
+    pub max_restarts: u32,
+    /// The crash-loop guard's window.
+    pub restart_window: Duration,
+    /// A container started less than this long ago is not restarted.
+    pub start_period: Duration,
 }
 
-/// Optional overrides of `Timing`, as one layer (flags, `[defaults]` or one target) gives them.
-#[derive(Debug, Default)]
-struct TimingLayer {
-    timeout: Option<Duration>,
-    retries: Option<u32>,
-    retry_delay: Option<Duration>,
-    restart_timeout: Option<Duration>,
-    recovery_timeout: Option<Duration>,
-}
-
-impl TimingLayer {
-    /// Parses one layer's raw values; `place` names where they came from in errors.
-    fn parse(
-        place: &dyn Fn(&str) -> String,
-        timeout: Option<&str>,
-        retries: Option<u32>,
-        retry_delay: Option<&str>,
-        restart_timeout: Option<&str>,
-        recovery_timeout: Option<&str>,
-    ) -> Result<Self> {
-        let dur = |key: &str, raw: Option<&str>| -> Result<Option<Duration>> {
-            raw.map(|s| parse_duration(s).with_context(|| place(key))).transpose()
-        };
-        let layer = Self {
-            timeout: dur("timeout", timeout)?,
-            retries,
-            retry_delay: dur("retry_delay", retry_delay)?,
-            restart_timeout: dur("restart_timeout", restart_timeout)?,
-            recovery_timeout: dur("recovery_timeout", recovery_timeout)?,
-        };
-        if layer.timeout == Some(Duration::ZERO) {
-            bail!("{}: must be more than 0", place("timeout"));
-        }
-        Ok(layer)
-    }
-
-    fn apply(&self, base: Timing) -> Timing {
-        Timing {
-            timeout: self.timeout.unwrap_or(base.timeout),
-            retries: self.retries.unwrap_or(base.retries),
-            retry_delay: self.retry_delay.unwrap_or(base.retry_delay),
-            restart_timeout: self.restart_timeout.unwrap_or(base.restart_timeout),
-            recovery_timeout: self.recovery_timeout.unwrap_or(base.recovery_timeout),
-        }
-    }
-}
-
-const BUILTIN: Timing = Timing {
+/// Built-in defaults, as `Settings`.
+pub const BUILTIN: Settings = Settings {
     timeout: defaults::TIMEOUT,
     retries: defaults::RETRIES,
     retry_delay: defaults::RETRY_DELAY,
     restart_timeout: defaults::RESTART_TIMEOUT,
     recovery_timeout: defaults::RECOVERY_TIMEOUT,
+    failure_threshold: defaults::FAILURE_THRESHOLD,
+    max_restarts: defaults::MAX_RESTARTS,
+    restart_window: defaults::RESTART_WINDOW,
+    start_period: defaults::START_PERIOD,
 };
+
+impl RawSettings {
+    /// Lays this layer over `base`; `place` names the layer's key in errors.
+    fn apply(&self, base: Settings, place: &dyn Fn(&str) -> String) -> Result<Settings> {
+        let dur = |key: &str, raw: &Option<String>, fallback: Duration| -> Result<Duration> {
+            raw.as_deref().map_or(Ok(fallback), |s| parse_duration(s).with_context(|| place(key)))
+        };
+        let settings = Settings {
+            timeout: dur("timeout", &self.timeout, base.timeout)?,
+            retries: self.retries.unwrap_or(base.retries),
+            retry_delay: dur("retry_delay", &self.retry_delay, base.retry_delay)?,
+            restart_timeout: dur("restart_timeout", &self.restart_timeout, base.restart_timeout)?,
+            recovery_timeout: dur("recovery_timeout", &self.recovery_timeout, base.recovery_timeout)?,
+            failure_threshold: self.failure_threshold.unwrap_or(base.failure_threshold),
+            max_restarts: self.max_restarts.unwrap_or(base.max_restarts),
+            restart_window: dur("restart_window", &self.restart_window, base.restart_window)?,
+            start_period: dur("start_period", &self.start_period, base.start_period)?,
+        };
+        if self.timeout.is_some() && settings.timeout.is_zero() {
+            bail!("{}: must be more than 0", place("timeout"));
+        }
+        if self.failure_threshold == Some(0) {
+            bail!("{}: must be at least 1 (1 restarts at the first failed pass)", place("failure_threshold"));
+        }
+        if self.restart_window.is_some() && settings.restart_window.is_zero() {
+            bail!("{}: must be more than 0 (to never give up, set max_restarts = 0)", place("restart_window"));
+        }
+        Ok(settings)
+    }
+}
+
+impl FileDefaults {
+    fn raw(&self) -> RawSettings {
+        RawSettings {
+            timeout: self.timeout.clone(),
+            retries: self.retries,
+            retry_delay: self.retry_delay.clone(),
+            restart_timeout: self.restart_timeout.clone(),
+            recovery_timeout: self.recovery_timeout.clone(),
+            failure_threshold: self.failure_threshold,
+            max_restarts: self.max_restarts,
+            restart_window: self.restart_window.clone(),
+            start_period: self.start_period.clone(),
+        }
+    }
+}
+
+impl FileTarget {
+    fn raw(&self) -> RawSettings {
+        RawSettings {
+            timeout: self.timeout.clone(),
+            retries: self.retries,
+            retry_delay: self.retry_delay.clone(),
+            restart_timeout: self.restart_timeout.clone(),
+            recovery_timeout: self.recovery_timeout.clone(),
+            failure_threshold: self.failure_threshold,
+            max_restarts: self.max_restarts,
+            restart_window: self.restart_window.clone(),
+            start_period: self.start_period.clone(),
+        }
+    }
+}
+
+impl RunArgs {
+    fn raw(&self) -> RawSettings {
+        RawSettings {
+            timeout: self.timeout.clone(),
+            retries: self.retries,
+            retry_delay: self.retry_delay.clone(),
+            restart_timeout: self.restart_timeout.clone(),
+            recovery_timeout: self.recovery_timeout.clone(),
+            failure_threshold: self.failure_threshold,
+            max_restarts: self.max_restarts,
+            restart_window: self.restart_window.clone(),
+            start_period: self.start_period.clone(),
+        }
+    }
+}
 
 /// Reads the config file (if any) and merges it with the run flags.
 /// Precedence for each setting: flag, then the target's own key, then `[defaults]`, then built-in.
@@ -286,36 +361,16 @@ fn read_file(path: Option<&Path>) -> Result<FileConfig> {
 fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config> {
     let file_name = path.map_or_else(|| "config".to_string(), |p| format!("config {}", p.display()));
     let d = &file.defaults;
-    let flags = TimingLayer::parse(
-        &|key| format!("--{}", key.replace('_', "-")),
-        args.timeout.as_deref(),
-        args.retries,
-        args.retry_delay.as_deref(),
-        args.restart_timeout.as_deref(),
-        args.recovery_timeout.as_deref(),
-    )?;
-    let file_defaults = TimingLayer::parse(
-        &|key| format!("{file_name}: [defaults] {key}"),
-        d.timeout.as_deref(),
-        d.retries,
-        d.retry_delay.as_deref(),
-        d.restart_timeout.as_deref(),
-        d.recovery_timeout.as_deref(),
-    )?;
-    let base = file_defaults.apply(BUILTIN);
+    let flag_place = |key: &str| format!("--{}", key.replace('_', "-"));
+    let flags = args.raw();
+    // Flags are checked on their own first, so a bad flag is named as a flag.
+    flags.apply(BUILTIN, &flag_place)?;
+    let base = d.raw().apply(BUILTIN, &|key| format!("{file_name}: [defaults] {key}"))?;
 
     let mut targets = Vec::new();
     for (i, t) in file.targets.iter().enumerate() {
         let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
-        let own = TimingLayer::parse(
-            &place,
-            t.timeout.as_deref(),
-            t.retries,
-            t.retry_delay.as_deref(),
-            t.restart_timeout.as_deref(),
-            t.recovery_timeout.as_deref(),
-        )?;
-        let timing = flags.apply(own.apply(base));
+        let settings = flags.apply(t.raw().apply(base, &place)?, &flag_place)?;
         let container = t.container.clone().unwrap_or_else(|| t.name.clone());
         validate_name(&t.name).with_context(|| place("name"))?;
         validate_container_name(&container).with_context(|| place("container"))?;
@@ -332,11 +387,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
             expect_status,
             expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
             headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            timeout: timing.timeout,
-            retries: timing.retries,
-            retry_delay: timing.retry_delay,
-            restart_timeout: timing.restart_timeout,
-            recovery_timeout: timing.recovery_timeout,
+            settings,
         });
     }
     for raw in &args.targets.targets {
@@ -347,7 +398,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
         validate_name(name).with_context(place)?;
         validate_container_name(name).with_context(place)?;
         let url = HealthUrl::parse(url).with_context(place)?;
-        let timing = flags.apply(base);
+        let settings = flags.apply(base, &flag_place)?;
         targets.push(Target {
             name: name.to_string(),
             container: name.to_string(),
@@ -355,11 +406,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
             expect_status: StatusSet::parse(defaults::EXPECT_STATUS)?,
             expect_body: None,
             headers: Vec::new(),
-            timeout: timing.timeout,
-            retries: timing.retries,
-            retry_delay: timing.retry_delay,
-            restart_timeout: timing.restart_timeout,
-            recovery_timeout: timing.recovery_timeout,
+            settings,
         });
     }
     let mut seen = HashSet::new();
@@ -389,6 +436,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
         quiet: args.quiet || d.quiet.unwrap_or(false),
         docker: args.docker.clone().or_else(|| d.docker.clone()),
         lock: args.lock.clone().or_else(|| d.lock.clone()),
+        state: args.state.clone().or_else(|| d.state.clone()),
     })
 }
 
@@ -468,9 +516,11 @@ mod tests {
         let c = build(&args(&["app=http://127.0.0.1:5000/health"]), FileConfig::default(), None).unwrap();
         let t = &c.targets[0];
         assert_eq!((t.name.as_str(), t.container.as_str()), ("app", "app"));
-        assert_eq!(t.timeout, defaults::TIMEOUT);
-        assert_eq!(t.retries, 2);
-        assert_eq!(t.recovery_timeout, Duration::from_secs(60));
+        assert_eq!(t.settings.timeout, defaults::TIMEOUT);
+        assert_eq!(t.settings.retries, 2);
+        assert_eq!(t.settings.recovery_timeout, Duration::from_secs(60));
+        assert_eq!((t.settings.failure_threshold, t.settings.max_restarts), (1, 3));
+        assert_eq!(t.settings.restart_window, Duration::from_secs(1800));
         assert_eq!(c.concurrency, 32);
         assert!(!c.dry_run);
     }
@@ -491,14 +541,14 @@ mod tests {
             container = "b-container"
         "#;
         let c = from_toml(toml, args(&[])).unwrap();
-        assert_eq!(c.targets[0].timeout, Duration::from_secs(2));
-        assert_eq!(c.targets[1].timeout, Duration::from_secs(3));
-        assert_eq!(c.targets[1].retries, 5);
+        assert_eq!(c.targets[0].settings.timeout, Duration::from_secs(2));
+        assert_eq!(c.targets[1].settings.timeout, Duration::from_secs(3));
+        assert_eq!(c.targets[1].settings.retries, 5);
         assert_eq!(c.targets[1].container, "b-container");
         let mut run = args(&[]);
         run.timeout = Some("1s".into());
         let c = from_toml(toml, run).unwrap();
-        assert!(c.targets.iter().all(|t| t.timeout == Duration::from_secs(1)));
+        assert!(c.targets.iter().all(|t| t.settings.timeout == Duration::from_secs(1)));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Result, bail};
 
@@ -42,12 +42,32 @@ impl CommandOutcome {
 
 /// Container actions a pass needs.
 pub trait Containers: Sync {
-    /// `State.Status` (`running`, `paused`, `exited`...), or the failed inspect.
-    fn status(&self, container: &str) -> Result<String, CommandOutcome>;
+    /// `State.Status` and `State.StartedAt`, or the failed inspect.
+    fn state(&self, container: &str) -> Result<ContainerState, CommandOutcome>;
     /// `docker unpause`.
     fn unpause(&self, container: &str) -> CommandOutcome;
     /// `docker restart -t <secs>`; a stopped container is started.
     fn restart(&self, container: &str, stop_timeout: Duration) -> CommandOutcome;
+}
+
+/// The little a pass needs to know about a container before restarting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// `State.Status`: running, paused, exited, created, restarting, dead.
+    pub status: String,
+    /// `State.StartedAt`; `None` when never started or unreadable.
+    pub started_at: Option<SystemTime>,
+}
+
+impl ContainerState {
+    /// Reads `{{.State.Status}} {{.State.StartedAt}}`.
+    pub fn parse(text: &str) -> Self {
+        let mut words = text.split_whitespace();
+        let status = words.next().unwrap_or_default().to_string();
+        // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
+        let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
+        Self { status, started_at }
+    }
 }
 
 /// The real docker CLI. DOCKER_HOST and DOCKER_CONTEXT pass through the environment.
@@ -104,10 +124,10 @@ impl DockerCli {
 }
 
 impl Containers for DockerCli {
-    fn status(&self, container: &str) -> Result<String, CommandOutcome> {
-        let out = self
-            .run(&["inspect", "--type", "container", "--format", "{{.State.Status}}", "--", container], QUICK_TIMEOUT);
-        if out.success() { Ok(out.stdout) } else { Err(out) }
+    fn state(&self, container: &str) -> Result<ContainerState, CommandOutcome> {
+        let format = "{{.State.Status}} {{.State.StartedAt}}";
+        let out = self.run(&["inspect", "--type", "container", "--format", format, "--", container], QUICK_TIMEOUT);
+        if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }
     }
 
     fn unpause(&self, container: &str) -> CommandOutcome {
@@ -196,6 +216,21 @@ fn round_ms(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_state_from_inspect() {
+        let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z\n");
+        assert_eq!(s.status, "running");
+        assert_eq!(
+            s.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).as_deref(),
+            Some("2026-11-27T20:44:00.062Z")
+        );
+        assert_eq!(
+            ContainerState::parse("created 0001-01-01T00:00:00Z"),
+            ContainerState { status: "created".into(), started_at: None }
+        );
+        assert_eq!(ContainerState::parse("paused").started_at, None);
+    }
 
     #[test]
     fn rounds_stop_timeout_up() {

@@ -3,7 +3,7 @@
 //! container for real: it kills its main process from the host, then measures how long
 //! until the container runs again and until its health URL answers healthy.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -13,6 +13,7 @@ use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
 use crate::heal;
 use crate::probe::Probe;
 use crate::report::TargetReport;
+use crate::state::State;
 
 /// With `--heal` and a restart policy, how long Docker gets before healwatch steps in.
 pub const HEAL_GRACE: Duration = Duration::from_secs(5);
@@ -106,7 +107,7 @@ pub fn drill(
         }
         if report.time_to_running_ms.is_some() {
             let left = deadline.saturating_duration_since(Instant::now());
-            if probe.check(target, target.timeout.min(left).max(Duration::from_millis(1))).healthy() {
+            if probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1))).healthy() {
                 report.time_to_healthy_ms = Some(ms(killed_at.elapsed()));
                 report.recovered_by =
                     if report.heal.is_some() { RecoveredBy::Healwatch } else { RecoveredBy::RestartPolicy };
@@ -129,10 +130,15 @@ pub fn drill(
 /// and a recovery wait cut to what is left of the drill.
 fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli, probe: &dyn Probe) -> TargetReport {
     let mut target = target.clone();
-    target.retries = 0;
-    target.recovery_timeout = target.recovery_timeout.min(left);
+    target.settings.retries = 0;
+    target.settings.recovery_timeout = target.settings.recovery_timeout.min(left);
+    // A drill is a deliberate act: no threshold, crash-loop guard or pause applies to it.
+    target.settings.failure_threshold = 1;
+    target.settings.max_restarts = 0;
+    target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
-    heal::run_pass(&one, probe, Some(docker)).remove(0)
+    let pass = heal::Pass { probe, docker: Some(docker), memory: &State::default(), now: SystemTime::now() };
+    heal::run_pass(&one, &pass).remove(0)
 }
 
 fn inspect_one(docker: &DockerCli, container: &str) -> Result<ContainerInfo> {

@@ -5,36 +5,40 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Settings, Target};
 use crate::docker::{CommandOutcome, Containers};
-use crate::policy::{self, Decision};
+use crate::policy::{self, Verdict};
 use crate::probe::{Check, Probe};
-use crate::report::{Outcome, RestartReport, TargetReport};
+use crate::report::{Outcome, RestartReport, TargetReport, timestamp};
+use crate::state::State;
 
 /// First pause between recovery polls; it doubles up to `MAX_POLL_INTERVAL`.
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest pause between recovery polls.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Checks and heals every target; reports come back in config order.
-/// `docker` may be `None` only for a dry run.
-pub fn run_pass(config: &Config, probe: &dyn Probe, docker: Option<&dyn Containers>) -> Vec<TargetReport> {
-    let restarts = RestartOnce::default();
-    parallel_map(&config.targets, config.concurrency, |target| {
-        heal_target(target, config.dry_run, probe, docker, &restarts)
-    })
+/// What a pass works with besides the targets: the two I/O seams, memory and the time.
+pub struct Pass<'a> {
+    /// The HTTP checker.
+    pub probe: &'a dyn Probe,
+    /// The docker CLI; `None` only for a dry run.
+    pub docker: Option<&'a dyn Containers>,
+    /// What earlier passes left.
+    pub memory: &'a State,
+    /// The pass's start, for every judgement and timestamp.
+    pub now: SystemTime,
 }
 
-fn heal_target(
-    target: &Target,
-    dry_run: bool,
-    probe: &dyn Probe,
-    docker: Option<&dyn Containers>,
-    restarts: &RestartOnce,
-) -> TargetReport {
-    let (check, attempts) = check_with_retries(probe, target);
+/// Checks, judges and heals every target; reports come back in config order.
+pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetReport> {
+    let restarts = RestartOnce::default();
+    parallel_map(&config.targets, config.concurrency, |target| heal_target(target, config.dry_run, pass, &restarts))
+}
+
+fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetReport {
+    let (check, attempts) = check_with_retries(pass.probe, target);
     let mut report = TargetReport {
         name: target.name.clone(),
         container: target.container.clone(),
@@ -48,17 +52,44 @@ fn heal_target(
         recovered: None,
         recovery_ms: None,
         recovery_error: None,
+        consecutive_failures: 0,
+        restarts_in_window: 0,
+        restarts_total: 0,
+        next_restart_at: None,
+        paused_until: None,
     };
-    let docker = match (policy::decide(&check, dry_run), docker) {
-        (Decision::Leave, _) => return report,
-        (Decision::Report, _) | (Decision::Restart, None) => {
+    let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
+    let docker = match (policy::judge(check.healthy(), &target.settings, &memory, pass.now, dry_run), pass.docker) {
+        (Verdict::Leave, _) => return report,
+        (Verdict::Paused { until }, _) => {
+            report.outcome = Outcome::Paused;
+            report.paused_until = Some(timestamp(until));
+            return report;
+        }
+        (Verdict::Failing { .. }, _) => {
+            report.outcome = Outcome::Failing;
+            return report;
+        }
+        (Verdict::GaveUp { next_restart_at }, _) => {
+            report.outcome = Outcome::GaveUp;
+            report.next_restart_at = next_restart_at.map(timestamp);
+            return report;
+        }
+        (Verdict::Report, _) | (Verdict::Restart, None) => {
             report.outcome = Outcome::Unhealthy;
             return report;
         }
-        (Decision::Restart, Some(docker)) => docker,
+        (Verdict::Restart, Some(docker)) => docker,
     };
-    let restart =
-        restarts.run(&target.container, || restart_container(docker, &target.container, target.restart_timeout));
+    let settings = &target.settings;
+    let restart = restarts.run(&target.container, || restart_container(docker, &target.container, settings, pass.now));
+    let restart = match restart {
+        Restart::Skipped => {
+            report.outcome = Outcome::Starting;
+            return report;
+        }
+        Restart::Ran(outcome) => outcome,
+    };
     report.restart = Some(RestartReport {
         exit_code: restart.exit_code,
         duration_ms: restart.duration.as_millis() as u64,
@@ -70,8 +101,8 @@ fn heal_target(
     }
     report.outcome = Outcome::Restarted;
     report.recovered = Some(None);
-    if !target.recovery_timeout.is_zero() {
-        let recovery = await_recovery(probe, target);
+    if !settings.recovery_timeout.is_zero() {
+        let recovery = await_recovery(pass.probe, target);
         report.recovered = Some(Some(recovery.error.is_none()));
         report.recovery_ms = recovery.error.is_none().then_some(recovery.elapsed.as_millis() as u64);
         report.recovery_error = recovery.error;
@@ -82,27 +113,44 @@ fn heal_target(
 /// One attempt plus up to `retries` more, `retry_delay` apart, stopping at the first healthy one.
 pub fn check_with_retries(probe: &dyn Probe, target: &Target) -> (Check, u32) {
     let mut attempts = 1;
-    let mut check = probe.check(target, target.timeout);
-    while !check.healthy() && attempts <= target.retries {
-        std::thread::sleep(target.retry_delay);
+    let settings = &target.settings;
+    let mut check = probe.check(target, settings.timeout);
+    while !check.healthy() && attempts <= settings.retries {
+        std::thread::sleep(settings.retry_delay);
         attempts += 1;
-        check = probe.check(target, target.timeout);
+        check = probe.check(target, settings.timeout);
     }
     (check, attempts)
 }
 
+/// A restart, or why none ran.
+#[derive(Debug, Clone)]
+enum Restart {
+    /// The container is younger than its start period: left alone.
+    Skipped,
+    /// The docker commands ran (unpause first when paused, then restart).
+    Ran(CommandOutcome),
+}
+
 /// `docker restart`, after `docker unpause` when the container is paused: a paused process
-/// cannot receive SIGTERM, so a restart would wait out the whole stop timeout.
-fn restart_container(docker: &dyn Containers, container: &str, stop_timeout: Duration) -> CommandOutcome {
+/// cannot receive SIGTERM, so a restart would wait out the whole stop timeout. A container
+/// still in its start period is not restarted. An inspect that fails does not stop the
+/// restart: docker's own error from `restart` is the clearest report.
+fn restart_container(docker: &dyn Containers, container: &str, settings: &Settings, now: SystemTime) -> Restart {
     let started = Instant::now();
-    if docker.status(container).is_ok_and(|s| s == "paused") {
-        let unpause = docker.unpause(container);
-        if !unpause.success() {
-            return CommandOutcome { duration: started.elapsed(), ..unpause };
+    if let Ok(state) = docker.state(container) {
+        if policy::in_start_period(state.started_at, now, settings.start_period) {
+            return Restart::Skipped;
+        }
+        if state.status == "paused" {
+            let unpause = docker.unpause(container);
+            if !unpause.success() {
+                return Restart::Ran(CommandOutcome { duration: started.elapsed(), ..unpause });
+            }
         }
     }
-    let restart = docker.restart(container, stop_timeout);
-    CommandOutcome { duration: started.elapsed(), ..restart }
+    let restart = docker.restart(container, settings.restart_timeout);
+    Restart::Ran(CommandOutcome { duration: started.elapsed(), ..restart })
 }
 
 struct Recovery {
@@ -117,19 +165,19 @@ fn await_recovery(probe: &dyn Probe, target: &Target) -> Recovery {
     let start = Instant::now();
     let mut interval = FIRST_POLL_INTERVAL;
     loop {
-        let left = target.recovery_timeout.saturating_sub(start.elapsed());
-        let check = probe.check(target, target.timeout.min(left).max(Duration::from_millis(1)));
+        let left = target.settings.recovery_timeout.saturating_sub(start.elapsed());
+        let check = probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1)));
         if check.healthy() {
             return Recovery { elapsed: start.elapsed(), error: None };
         }
-        let left = target.recovery_timeout.saturating_sub(start.elapsed());
+        let left = target.settings.recovery_timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
             return Recovery { elapsed: start.elapsed(), error: check.error };
         }
         std::thread::sleep(interval.min(left));
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
-        if target.recovery_timeout <= start.elapsed() {
+        if target.settings.recovery_timeout <= start.elapsed() {
             return Recovery { elapsed: start.elapsed(), error: check.error };
         }
     }
@@ -139,11 +187,11 @@ fn await_recovery(probe: &dyn Probe, target: &Target) -> Recovery {
 /// container wait for and share the first one's result.
 #[derive(Default)]
 struct RestartOnce {
-    by_container: Mutex<HashMap<String, Arc<OnceLock<CommandOutcome>>>>,
+    by_container: Mutex<HashMap<String, Arc<OnceLock<Restart>>>>,
 }
 
 impl RestartOnce {
-    fn run(&self, container: &str, restart: impl FnOnce() -> CommandOutcome) -> CommandOutcome {
+    fn run(&self, container: &str, restart: impl FnOnce() -> Restart) -> Restart {
         let cell = {
             let mut map = self.by_container.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(map.entry(container.to_string()).or_default())
@@ -179,7 +227,9 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T
 mod tests {
     use super::*;
     use crate::config::StatusSet;
+    use crate::docker::ContainerState;
     use crate::redact::HealthUrl;
+    use crate::state::TargetState;
     use std::sync::atomic::AtomicU32;
 
     /// A probe that fails its first `failures` checks, then passes.
@@ -225,9 +275,9 @@ mod tests {
     }
 
     impl Containers for FakeDocker {
-        fn status(&self, c: &str) -> Result<String, CommandOutcome> {
+        fn state(&self, c: &str) -> Result<ContainerState, CommandOutcome> {
             self.calls.lock().unwrap().push(format!("inspect {c}"));
-            Ok(self.status.to_string())
+            Ok(ContainerState { status: self.status.to_string(), started_at: Some(now() - Duration::from_secs(30)) })
         }
         fn unpause(&self, c: &str) -> CommandOutcome {
             self.calls.lock().unwrap().push(format!("unpause {c}"));
@@ -247,23 +297,49 @@ mod tests {
             expect_status: StatusSet::parse("200-399").unwrap(),
             expect_body: None,
             headers: Vec::new(),
-            timeout: Duration::from_millis(50),
-            retries: 2,
-            retry_delay: Duration::ZERO,
-            restart_timeout: Duration::from_secs(7),
-            recovery_timeout: Duration::from_secs(5),
+            settings: Settings {
+                timeout: Duration::from_millis(50),
+                retries: 2,
+                retry_delay: Duration::ZERO,
+                restart_timeout: Duration::from_secs(7),
+                recovery_timeout: Duration::from_secs(5),
+                ..crate::config::BUILTIN
+            },
         }
     }
 
     fn config(targets: Vec<Target>, dry_run: bool) -> Config {
-        Config { targets, dry_run, concurrency: 4, proxy: None, log: None, quiet: false, docker: None, lock: None }
+        Config {
+            targets,
+            dry_run,
+            concurrency: 4,
+            proxy: None,
+            log: None,
+            quiet: false,
+            docker: None,
+            lock: None,
+            state: None,
+        }
+    }
+
+    /// A fixed "now" for the judgements.
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+    }
+
+    fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetReport> {
+        run_pass(config, &Pass { probe, docker: Some(docker), memory, now: now() })
+    }
+
+    fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetReport> {
+        pass_with(config, probe, docker, &State::default())
     }
 
     #[test]
     fn a_blip_within_the_retries_is_healthy() {
         let probe = FlakyProbe { failures: 2, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let reports = run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker));
+        let reports = pass(&config(vec![target("app", "app")], false), &probe, &docker);
         assert_eq!((reports[0].outcome, reports[0].attempts), (Outcome::Healthy, 3));
         assert!(docker.calls().is_empty());
     }
@@ -272,7 +348,7 @@ mod tests {
     fn failing_target_is_restarted_and_recovers() {
         let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let r = &run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker))[0];
+        let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
         assert_eq!((r.outcome, r.recovered, r.http_status), (Outcome::Restarted, Some(Some(true)), Some(503)));
         assert_eq!(docker.calls(), ["inspect app", "restart app 7"]);
     }
@@ -281,7 +357,7 @@ mod tests {
     fn paused_container_is_unpaused_first() {
         let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("paused", 0);
-        run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker));
+        pass(&config(vec![target("app", "app")], false), &probe, &docker);
         assert_eq!(docker.calls(), ["inspect app", "unpause app", "restart app 7"]);
     }
 
@@ -289,7 +365,7 @@ mod tests {
     fn dry_run_touches_nothing() {
         let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let r = &run_pass(&config(vec![target("app", "app")], true), &probe, Some(&docker))[0];
+        let r = &pass(&config(vec![target("app", "app")], true), &probe, &docker)[0];
         assert_eq!(r.outcome, Outcome::Unhealthy);
         assert!(docker.calls().is_empty());
     }
@@ -298,7 +374,7 @@ mod tests {
     fn failed_restart_is_reported_with_stderr() {
         let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 1);
-        let r = &run_pass(&config(vec![target("app", "app")], false), &probe, Some(&docker))[0];
+        let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
         assert_eq!(r.outcome, Outcome::RestartFailed);
         assert_eq!(r.restart.as_ref().unwrap().stderr, "Error: No such container");
         assert_eq!(r.recovered, None);
@@ -309,8 +385,8 @@ mod tests {
         let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut t = target("app", "app");
-        t.recovery_timeout = Duration::from_millis(300);
-        let r = &run_pass(&config(vec![t], false), &probe, Some(&docker))[0];
+        t.settings.recovery_timeout = Duration::from_millis(300);
+        let r = &pass(&config(vec![t], false), &probe, &docker)[0];
         assert_eq!(r.recovered, Some(Some(false)));
         assert_eq!(r.recovery_error.as_deref(), Some("status 503 not in 200-399"));
     }
@@ -320,8 +396,8 @@ mod tests {
         let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut t = target("app", "app");
-        t.recovery_timeout = Duration::ZERO;
-        let r = &run_pass(&config(vec![t], false), &probe, Some(&docker))[0];
+        t.settings.recovery_timeout = Duration::ZERO;
+        let r = &pass(&config(vec![t], false), &probe, &docker)[0];
         assert_eq!(r.recovered, Some(None));
         assert_eq!(probe.calls.load(Ordering::SeqCst), 3, "no recovery poll");
     }
@@ -332,11 +408,57 @@ mod tests {
         let docker = FakeDocker::new("running", 0);
         let mut targets = vec![target("api", "app"), target("admin", "app")];
         for t in &mut targets {
-            t.recovery_timeout = Duration::ZERO;
+            t.settings.recovery_timeout = Duration::ZERO;
         }
-        let reports = run_pass(&config(targets, false), &probe, Some(&docker));
+        let reports = pass(&config(targets, false), &probe, &docker);
         assert!(reports.iter().all(|r| r.outcome == Outcome::Restarted));
         assert_eq!(docker.calls().iter().filter(|c| c.starts_with("restart")).count(), 1);
+    }
+
+    #[test]
+    fn start_period_spares_a_young_container() {
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let mut t = target("app", "app");
+        t.settings.start_period = Duration::from_secs(60);
+        t.settings.recovery_timeout = Duration::ZERO;
+        let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+        assert_eq!(r.outcome, Outcome::Starting);
+        assert_eq!(docker.calls(), ["inspect app"], "no restart inside the start period");
+        t.settings.start_period = Duration::from_secs(20);
+        assert_eq!(pass(&config(vec![t], false), &probe, &docker)[0].outcome, Outcome::Restarted);
+    }
+
+    #[test]
+    fn memory_drives_threshold_guard_and_pause() {
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let mut t = target("app", "app");
+        t.settings.retries = 0;
+        t.settings.failure_threshold = 2;
+        let remembered = |m: TargetState| State { version: 1, targets: [("app".to_string(), m)].into() };
+        let cfg = config(vec![t], false);
+        let first = pass_with(&cfg, &probe, &docker, &remembered(TargetState::default()));
+        assert_eq!(first[0].outcome, Outcome::Failing);
+        let stamp = |secs: u64| timestamp(now() - Duration::from_secs(secs));
+        let crash_loop = TargetState {
+            consecutive_failures: 9,
+            recent_restarts: vec![stamp(300), stamp(200), stamp(100)],
+            ..TargetState::default()
+        };
+        let gave_up = pass_with(&cfg, &probe, &docker, &remembered(crash_loop));
+        assert_eq!(gave_up[0].outcome, Outcome::GaveUp);
+        assert_eq!(
+            gave_up[0].next_restart_at,
+            Some(timestamp(now() - Duration::from_secs(300) + Duration::from_secs(1800)))
+        );
+        let paused = TargetState {
+            consecutive_failures: 9,
+            paused_until: Some(timestamp(now() + Duration::from_secs(60))),
+            ..TargetState::default()
+        };
+        assert_eq!(pass_with(&cfg, &probe, &docker, &remembered(paused))[0].outcome, Outcome::Paused);
+        assert!(docker.calls().is_empty(), "{:?}", docker.calls());
     }
 
     #[test]

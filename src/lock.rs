@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -70,6 +71,25 @@ pub fn acquire(path: Option<&Path>) -> Result<Result<PassLock, String>> {
             Ok(Err(format!("another healwatch pass holds the lock {}{by}", path.display())))
         }
         Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
+/// As `acquire`, but waits (polling, at most `wait`) for a running pass to finish.
+/// For commands a person runs by hand, where exit 3 would only be a nuisance.
+pub fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<Result<PassLock, String>> {
+    let deadline = Instant::now() + wait;
+    let mut said = false;
+    loop {
+        match acquire(path)? {
+            Err(held) if Instant::now() < deadline => {
+                if !said {
+                    eprintln!("healwatch: {held}; waiting for it to finish");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            result => return Ok(result),
+        }
     }
 }
 

@@ -1,45 +1,183 @@
-//! Pure decisions: from what a check found (and, later, memory and the clock) to what
-//! the pass should do. No I/O, no clock, no environment.
+//! Pure decisions: from what a check found, what healwatch remembers and the time, to what
+//! the pass should do; and from what the pass did, to what it remembers next. No I/O, no
+//! clock, no environment: `now` is a parameter.
 
-use crate::probe::Check;
+use std::time::{Duration, SystemTime};
+
+use crate::config::{Settings, Target};
+use crate::report::{Outcome, TargetReport, timestamp};
+use crate::state::{State, TargetState, VERSION};
 
 /// What to do about one target after its check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum Verdict {
     /// Healthy: nothing to do.
     Leave,
-    /// Failing, but this is a dry run: report it, touch nothing.
+    /// In a maintenance pause: report, never restart.
+    Paused {
+        /// When the pause ends.
+        until: SystemTime,
+    },
+    /// Failing, but fewer passes in a row than `failure_threshold`.
+    Failing {
+        /// Failed passes in a row, this one included.
+        failures: u32,
+    },
+    /// The crash-loop guard: `max_restarts` reached within the window.
+    GaveUp {
+        /// When the oldest restart leaves the window.
+        next_restart_at: Option<SystemTime>,
+    },
+    /// Would restart, but this is a dry run.
     Report,
-    /// Failing: restart its container.
+    /// Restart its container (unless it is still in its start period).
     Restart,
 }
 
-/// Decides for one target.
-pub fn decide(check: &Check, dry_run: bool) -> Decision {
-    match (check.healthy(), dry_run) {
-        (true, _) => Decision::Leave,
-        (false, true) => Decision::Report,
-        (false, false) => Decision::Restart,
+/// Judges one target. `memory` is what the last passes left; the failure being judged
+/// is not in it yet.
+pub fn judge(healthy: bool, settings: &Settings, memory: &TargetState, now: SystemTime, dry_run: bool) -> Verdict {
+    if let Some(until) = memory.paused_until(now) {
+        return Verdict::Paused { until };
     }
+    if healthy {
+        return Verdict::Leave;
+    }
+    let failures = memory.consecutive_failures.saturating_add(1);
+    if failures < settings.failure_threshold {
+        return Verdict::Failing { failures };
+    }
+    let recent = memory.restarts_in_window(now, settings.restart_window);
+    if settings.max_restarts > 0 && recent.len() >= settings.max_restarts as usize {
+        let next_restart_at = recent.iter().min().map(|&oldest| oldest + settings.restart_window);
+        return Verdict::GaveUp { next_restart_at };
+    }
+    if dry_run { Verdict::Report } else { Verdict::Restart }
+}
+
+/// Whether a container that started at `started_at` is still in its start period.
+pub fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_period: Duration) -> bool {
+    match started_at {
+        Some(started) if !start_period.is_zero() => now.duration_since(started).map_or(true, |age| age < start_period),
+        _ => false,
+    }
+}
+
+/// What healwatch remembers after a pass: one entry per configured target (targets gone
+/// from the config are dropped), updated from its report.
+pub fn remember(previous: &State, targets: &[Target], reports: &[TargetReport], now: SystemTime) -> State {
+    let mut next = State { version: VERSION, ..State::default() };
+    for (target, report) in targets.iter().zip(reports) {
+        let before = previous.targets.get(&target.name).cloned().unwrap_or_default();
+        next.targets.insert(target.name.clone(), remember_one(before, &target.settings, report, now));
+    }
+    next
+}
+
+fn remember_one(mut memory: TargetState, settings: &Settings, report: &TargetReport, now: SystemTime) -> TargetState {
+    let check_failed = report.error.is_some();
+    let recovered = report.recovered == Some(Some(true));
+    memory.consecutive_failures =
+        if !check_failed || recovered { 0 } else { memory.consecutive_failures.saturating_add(1) };
+
+    let mut recent: Vec<SystemTime> = memory.restarts_in_window(now, settings.restart_window);
+    if report.restart.is_some() {
+        recent.push(now);
+    }
+    let gave_up_level = settings.max_restarts > 0 && recent.len() >= settings.max_restarts as usize;
+    if !check_failed && gave_up_level {
+        // Healthy again after the guard stopped restarting: a fresh start.
+        recent.clear();
+    }
+    memory.recent_restarts = recent.into_iter().map(timestamp).collect();
+    match report.outcome {
+        Outcome::Restarted => memory.restarts_total += 1,
+        Outcome::RestartFailed => memory.restart_failures_total += 1,
+        _ => {}
+    }
+    memory.last_outcome = Some(report.outcome.as_str().to_string());
+    memory.last_time = Some(timestamp(now));
+    if memory.paused_until(now).is_none() {
+        memory.paused_until = None;
+    }
+    memory
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::config::BUILTIN;
+    use std::time::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_000_000 + secs)
+    }
+
+    fn memory(failures: u32, restarts: &[u64], paused_until: Option<u64>) -> TargetState {
+        TargetState {
+            consecutive_failures: failures,
+            recent_restarts: restarts.iter().map(|&s| timestamp(at(s))).collect(),
+            paused_until: paused_until.map(|s| timestamp(at(s))),
+            ..TargetState::default()
+        }
+    }
 
     #[test]
-    fn decisions() {
-        let ok = Check { http_status: Some(200), latency: Duration::ZERO, error: None };
-        let bad = Check { http_status: Some(503), latency: Duration::ZERO, error: Some("status 503".into()) };
+    fn verdicts() {
+        let threshold3 = Settings { failure_threshold: 3, ..BUILTIN };
+        let never_give_up = Settings { max_restarts: 0, ..BUILTIN };
+        let w = BUILTIN.restart_window.as_secs();
+        // (what, healthy, settings, memory, now, dry_run, verdict)
         let cases = [
-            (&ok, false, Decision::Leave),
-            (&ok, true, Decision::Leave),
-            (&bad, true, Decision::Report),
-            (&bad, false, Decision::Restart),
+            ("healthy", true, BUILTIN, memory(0, &[], None), 0, false, Verdict::Leave),
+            ("first failure restarts", false, BUILTIN, memory(0, &[], None), 0, false, Verdict::Restart),
+            ("dry run", false, BUILTIN, memory(0, &[], None), 0, true, Verdict::Report),
+            ("below threshold", false, threshold3, memory(1, &[], None), 0, false, Verdict::Failing { failures: 2 }),
+            ("reaches threshold", false, threshold3, memory(2, &[], None), 0, false, Verdict::Restart),
+            ("two restarts in window", false, BUILTIN, memory(5, &[100, 200], None), 300, false, Verdict::Restart),
+            (
+                "third restart in window gives up",
+                false,
+                BUILTIN,
+                memory(5, &[100, 200, 300], None),
+                100 + w - 1,
+                false,
+                Verdict::GaveUp { next_restart_at: Some(at(100 + w)) },
+            ),
+            (
+                "oldest falls out of the window",
+                false,
+                BUILTIN,
+                memory(5, &[100, 200, 300], None),
+                100 + w,
+                false,
+                Verdict::Restart,
+            ),
+            ("never give up", false, never_give_up, memory(5, &[1, 2, 3, 4], None), 5, false, Verdict::Restart),
+            ("paused", false, BUILTIN, memory(0, &[], Some(2000)), 1000, false, Verdict::Paused { until: at(2000) }),
+            (
+                "paused and healthy",
+                true,
+                BUILTIN,
+                memory(0, &[], Some(2000)),
+                1000,
+                false,
+                Verdict::Paused { until: at(2000) },
+            ),
+            ("pause over", false, BUILTIN, memory(0, &[], Some(1000)), 1000, false, Verdict::Restart),
         ];
-        for (check, dry_run, want) in cases {
-            assert_eq!(decide(check, dry_run), want, "{check:?} dry_run={dry_run}");
+        for (what, healthy, settings, mem, now, dry_run, want) in cases {
+            assert_eq!(judge(healthy, &settings, &mem, at(now), dry_run), want, "{what}");
         }
+    }
+
+    #[test]
+    fn start_period() {
+        let p = Duration::from_secs(60);
+        assert!(in_start_period(Some(at(0)), at(59), p));
+        assert!(!in_start_period(Some(at(0)), at(60), p));
+        assert!(!in_start_period(Some(at(0)), at(1), Duration::ZERO));
+        assert!(!in_start_period(None, at(1), p), "never started: no start period");
+        assert!(in_start_period(Some(at(100)), at(1), p), "clock skew counts as just started");
     }
 }

@@ -18,6 +18,30 @@ pub enum Outcome {
     RestartFailed,
     /// The check failed in a dry run: nothing was done.
     Unhealthy,
+    /// The check failed, but fewer passes in a row than `failure_threshold`.
+    Failing,
+    /// The crash-loop guard: `max_restarts` reached within `restart_window`; no restart.
+    GaveUp,
+    /// The check failed, but the container is younger than `start_period`; no restart.
+    Starting,
+    /// In a maintenance pause (`healwatch pause`): checked and reported, never restarted.
+    Paused,
+}
+
+impl Outcome {
+    /// The name used in the status line and the state file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Restarted => "restarted",
+            Self::RestartFailed => "restart_failed",
+            Self::Unhealthy => "unhealthy",
+            Self::Failing => "failing",
+            Self::GaveUp => "gave_up",
+            Self::Starting => "starting",
+            Self::Paused => "paused",
+        }
+    }
 }
 
 /// The docker command's result, as reported.
@@ -63,16 +87,31 @@ pub struct TargetReport {
     /// Why the target did not recover: the last check's reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_error: Option<String>,
+    /// Failed passes in a row, this one included (0 when healthy or recovered).
+    pub consecutive_failures: u32,
+    /// Restart attempts within the restart window, this pass's included.
+    pub restarts_in_window: usize,
+    /// Successful restarts, ever (from the state file).
+    pub restarts_total: u64,
+    /// With `gave_up`: when the window allows the next restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_restart_at: Option<String>,
+    /// With `paused`: when the pause ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
 }
 
 impl TargetReport {
-    /// Whether this target is healthy at the end of the pass (restart success counts
-    /// when recovery was not waited for).
+    /// Whether this target counts as healthy at the end of the pass (for the exit status):
+    /// a restart success counts when recovery was not waited for, and a paused target
+    /// never fails a pass (maintenance is not an incident).
     pub fn healthy_now(&self) -> bool {
         match self.outcome {
-            Outcome::Healthy => true,
+            Outcome::Healthy | Outcome::Paused => true,
             Outcome::Restarted => self.recovered != Some(Some(false)),
-            Outcome::RestartFailed | Outcome::Unhealthy => false,
+            Outcome::RestartFailed | Outcome::Unhealthy | Outcome::Failing | Outcome::GaveUp | Outcome::Starting => {
+                false
+            }
         }
     }
 }
@@ -185,6 +224,11 @@ mod tests {
             recovered,
             recovery_ms: None,
             recovery_error: None,
+            consecutive_failures: 0,
+            restarts_in_window: 0,
+            restarts_total: 0,
+            next_restart_at: None,
+            paused_until: None,
         }
     }
 
@@ -206,6 +250,22 @@ mod tests {
     }
 
     #[test]
+    fn outcome_names_match_serde() {
+        for o in [
+            Outcome::Healthy,
+            Outcome::Restarted,
+            Outcome::RestartFailed,
+            Outcome::Unhealthy,
+            Outcome::Failing,
+            Outcome::GaveUp,
+            Outcome::Starting,
+            Outcome::Paused,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
+
+    #[test]
     fn healthy_now_per_outcome() {
         let cases = [
             (Outcome::Healthy, None, true),
@@ -214,6 +274,10 @@ mod tests {
             (Outcome::Restarted, Some(Some(false)), false),
             (Outcome::RestartFailed, None, false),
             (Outcome::Unhealthy, None, false),
+            (Outcome::Failing, None, false),
+            (Outcome::GaveUp, None, false),
+            (Outcome::Starting, None, false),
+            (Outcome::Paused, None, true),
         ];
         for (outcome, recovered, want) in cases {
             assert_eq!(target(outcome, recovered).healthy_now(), want, "{outcome:?} {recovered:?}");

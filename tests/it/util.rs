@@ -239,7 +239,8 @@ impl Healwatch {
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", home.path())
-            .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"));
+            .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"))
+            .env("HEALWATCH_STATE", home.path().join("state.json"));
         Self { cmd, _home: home }
     }
 

@@ -1,0 +1,220 @@
+//! Memory between passes: one versioned JSON file, written atomically (temp file in the
+//! same directory, fsync, rename) and only while the pass lock is held. A bad file never
+//! stops healing: it is moved aside and the pass goes on with empty memory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::report::timestamp;
+
+/// The state file format this build reads and writes.
+pub const VERSION: u32 = 1;
+/// The state file's name inside the state directory.
+pub const STATE_FILE: &str = "state.json";
+
+/// Everything healwatch remembers, by target name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Format version; anything but `VERSION` is treated as corrupt.
+    pub version: u32,
+    /// Per target.
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetState>,
+}
+
+/// What healwatch remembers about one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetState {
+    /// Failed passes in a row (0 after a healthy check or a recovery).
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// Times of restart attempts still inside the restart window (RFC 3339), oldest first.
+    #[serde(default)]
+    pub recent_restarts: Vec<String>,
+    /// Successful restarts, ever.
+    #[serde(default)]
+    pub restarts_total: u64,
+    /// Restart commands that failed, ever.
+    #[serde(default)]
+    pub restart_failures_total: u64,
+    /// The last pass's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
+    /// When the last pass ran (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<String>,
+    /// Maintenance: no restarts before this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
+}
+
+impl TargetState {
+    /// Restart attempts within `window` before `now`.
+    pub fn restarts_in_window(&self, now: SystemTime, window: Duration) -> Vec<SystemTime> {
+        self.recent_restarts
+            .iter()
+            .filter_map(|t| humantime::parse_rfc3339(t).ok())
+            .filter(|&t| now.duration_since(t).map_or(true, |age| age < window))
+            .collect()
+    }
+
+    /// The pause end, when it is still in the future.
+    pub fn paused_until(&self, now: SystemTime) -> Option<SystemTime> {
+        self.paused_until.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok()).filter(|&t| t > now)
+    }
+}
+
+/// The state as read, with anything worth telling the operator.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The state (empty when missing or bad).
+    pub state: State,
+    /// Problems met while reading, for the status line's `warnings`.
+    pub warnings: Vec<String>,
+    /// False when the file exists but could not be read: writing would destroy it.
+    pub writable: bool,
+}
+
+/// Reads the state file. Missing: empty state. Unreadable: empty state, a warning, and
+/// no write this pass. Corrupt (truncated, not JSON, wrong version, empty): moved aside as
+/// `<file>.corrupt-<time>`, empty state, and a warning.
+pub fn load(path: &Path, now: SystemTime) -> Loaded {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Loaded {
+                state: State { version: VERSION, ..State::default() },
+                warnings: Vec::new(),
+                writable: true,
+            };
+        }
+        Err(e) => {
+            return Loaded {
+                state: State { version: VERSION, ..State::default() },
+                warnings: vec![format!("state file {} unreadable ({e}); going on without memory", path.display())],
+                writable: false,
+            };
+        }
+    };
+    let problem = match serde_json::from_slice::<State>(&bytes) {
+        Ok(state) if state.version == VERSION => {
+            return Loaded { state, warnings: Vec::new(), writable: true };
+        }
+        Ok(state) => format!("version {} (this healwatch reads version {VERSION})", state.version),
+        Err(_) if bytes.is_empty() => "empty".to_string(),
+        Err(e) => format!("not valid state JSON: {e}"),
+    };
+    let aside = corrupt_name(path, now);
+    let moved = match std::fs::rename(path, &aside) {
+        Ok(()) => format!("moved to {}", aside.display()),
+        Err(e) => format!("could not move it aside: {e}"),
+    };
+    Loaded {
+        state: State { version: VERSION, ..State::default() },
+        warnings: vec![format!(
+            "state file {} is corrupt ({problem}); {moved}; starting with empty memory",
+            path.display()
+        )],
+        writable: true,
+    }
+}
+
+fn corrupt_name(path: &Path, now: SystemTime) -> PathBuf {
+    let stamp = timestamp(now).replace(':', "");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".corrupt-{stamp}"));
+    path.with_file_name(name)
+}
+
+/// Writes `state` atomically: a temp file beside `path`, fsync, rename over `path`, fsync
+/// of the directory. A crash at any moment leaves the old file or the new one.
+pub fn save(path: &Path, state: &State) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp_name = path.file_name().context("state path has no file name")?.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let mut json = serde_json::to_vec_pretty(state)?;
+    json.push(b'\n');
+    let written = (|| -> std::io::Result<()> {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&json)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory is.
+        File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("writing state file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_000_000 + secs)
+    }
+
+    #[test]
+    fn round_trip_and_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let loaded = load(&path, at(0));
+        assert!(loaded.warnings.is_empty() && loaded.writable && loaded.state.targets.is_empty());
+        let mut state = State { version: VERSION, ..State::default() };
+        state.targets.insert("app".into(), TargetState { restarts_total: 4, ..TargetState::default() });
+        save(&path, &state).unwrap();
+        assert_eq!(load(&path, at(0)).state, state);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, ["state.json"], "no temp file is left behind");
+    }
+
+    #[test]
+    fn corrupt_files_are_moved_aside() {
+        let cases: [(&str, &[u8]); 5] = [
+            ("truncated", br#"{"version":1,"targets":{"app":{"consecu"#),
+            ("garbage", b"\x00\xffnot json at all"),
+            ("wrong version", br#"{"version":2,"targets":{}}"#),
+            ("empty", b""),
+            ("wrong shape", br#"{"version":1,"targets":[]}"#),
+        ];
+        for (what, bytes) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state.json");
+            std::fs::write(&path, bytes).unwrap();
+            let loaded = load(&path, at(0));
+            assert!(loaded.state.targets.is_empty() && loaded.writable, "{what}");
+            assert_eq!(loaded.warnings.len(), 1, "{what}");
+            assert!(loaded.warnings[0].contains("corrupt"), "{what}: {}", loaded.warnings[0]);
+            assert!(!path.exists(), "{what}: the bad file is moved away");
+            let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(aside.len(), 1);
+            assert!(aside[0].to_string_lossy().starts_with("state.json.corrupt-"), "{aside:?}");
+            assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), bytes, "{what}: kept for a post-mortem");
+        }
+    }
+
+    #[test]
+    fn restarts_in_window_and_pause() {
+        let t = TargetState {
+            recent_restarts: vec![timestamp(at(0)), timestamp(at(100)), timestamp(at(1000))],
+            paused_until: Some(timestamp(at(500))),
+            ..TargetState::default()
+        };
+        assert_eq!(t.restarts_in_window(at(1000), Duration::from_secs(950)).len(), 2);
+        assert_eq!(t.restarts_in_window(at(1000), Duration::from_secs(5000)).len(), 3);
+        assert_eq!(t.paused_until(at(499)), Some(at(500)));
+        assert_eq!(t.paused_until(at(500)), None);
+    }
+}
