@@ -171,6 +171,89 @@ mod tests {
         }
     }
 
+    fn report(outcome: Outcome, error: Option<&str>, restarted: bool, recovered: Option<Option<bool>>) -> TargetReport {
+        TargetReport {
+            name: "app".into(),
+            container: "app".into(),
+            url: String::new(),
+            outcome,
+            http_status: None,
+            latency_ms: 0,
+            attempts: 1,
+            error: error.map(String::from),
+            restart: restarted.then(|| crate::report::RestartReport {
+                exit_code: Some(0),
+                duration_ms: 0,
+                stderr: String::new(),
+            }),
+            recovered,
+            recovery_ms: None,
+            recovery_error: None,
+            consecutive_failures: 0,
+            restarts_in_window: 0,
+            restarts_total: 0,
+            next_restart_at: None,
+            paused_until: None,
+        }
+    }
+
+    #[test]
+    fn what_a_pass_leaves_behind() {
+        let s = BUILTIN;
+        let now = at(1000);
+        let failing = report(Outcome::Failing, Some("503"), false, None);
+        let m = remember_one(memory(1, &[], None), &s, &failing, now);
+        assert_eq!((m.consecutive_failures, m.recent_restarts.len()), (2, 0));
+        assert_eq!(m.last_outcome.as_deref(), Some("failing"));
+        assert_eq!(m.last_time, Some(timestamp(now)));
+
+        let recovered = report(Outcome::Restarted, Some("503"), true, Some(Some(true)));
+        let m = remember_one(memory(2, &[900], None), &s, &recovered, now);
+        assert_eq!((m.consecutive_failures, m.restarts_total), (0, 1));
+        assert_eq!(m.recent_restarts, [timestamp(at(900)), timestamp(now)]);
+
+        let not_recovered = report(Outcome::Restarted, Some("503"), true, Some(Some(false)));
+        assert_eq!(remember_one(memory(2, &[], None), &s, &not_recovered, now).consecutive_failures, 3);
+
+        let failed = report(Outcome::RestartFailed, Some("503"), true, None);
+        let m = remember_one(memory(0, &[], None), &s, &failed, now);
+        assert_eq!(
+            (m.restart_failures_total, m.restarts_total, m.recent_restarts.len()),
+            (1, 0, 1),
+            "a failed attempt counts toward the guard"
+        );
+
+        let healthy = report(Outcome::Healthy, None, false, None);
+        let m = remember_one(memory(4, &[990, 995, 999], None), &s, &healthy, now);
+        assert!(
+            m.recent_restarts.is_empty() && m.consecutive_failures == 0,
+            "healthy after giving up resets the guard"
+        );
+        let m = remember_one(memory(4, &[990], Some(500)), &s, &healthy, now);
+        assert_eq!(
+            (m.recent_restarts.len(), m.paused_until.as_deref()),
+            (1, None),
+            "below the limit restarts stay; an old pause is dropped"
+        );
+    }
+
+    #[test]
+    fn removed_targets_are_forgotten() {
+        let mut previous = State { version: VERSION, ..State::default() };
+        previous.targets.insert("gone".into(), memory(1, &[], None));
+        let target = crate::config::Target {
+            name: "app".into(),
+            container: "app".into(),
+            url: crate::redact::HealthUrl::parse("http://127.0.0.1:1/").unwrap(),
+            expect_status: crate::config::StatusSet::parse("200").unwrap(),
+            expect_body: None,
+            headers: Vec::new(),
+            settings: BUILTIN,
+        };
+        let next = remember(&previous, &[target], &[report(Outcome::Healthy, None, false, None)], at(0));
+        assert_eq!(next.targets.keys().collect::<Vec<_>>(), ["app"]);
+    }
+
     #[test]
     fn start_period() {
         let p = Duration::from_secs(60);

@@ -163,3 +163,32 @@ fn unreachable_daemon_is_a_clear_error_per_target() {
     assert!(run.elapsed < Duration::from_secs(15), "{run}");
     assert_eq!(app.started_at(), before);
 }
+
+#[test]
+fn crash_loop_guard_and_start_period_on_a_real_container() {
+    let Some(engine) = Engine::get() else { return };
+    let app = Container::start(engine, "crashloop", Spec { init: true, never_healthy: true, ..Spec::default() });
+    let state = tempfile::tempdir().unwrap();
+    let pass = |extra: &[&str]| {
+        engine
+            .healwatch()
+            .env("HEALWATCH_STATE", state.path().join("state.json"))
+            .args(["--retries", "0", "--restart-timeout", "1s", "--recovery-timeout", "1s", "--max-restarts", "2"])
+            .args(extra)
+            .args(["-t", &app.target()])
+            .run()
+    };
+    // Just started: inside a 1-minute start period, Docker's real StartedAt spares it.
+    let young = pass(&["--start-period", "1m"]);
+    young.expect_code(1);
+    assert_eq!(young.target(&app.name)["outcome"], "starting", "{young}");
+    for _ in 0..2 {
+        let run = pass(&[]);
+        assert_eq!(run.target(&app.name)["outcome"], "restarted", "{run}");
+    }
+    let before = app.started_at();
+    let run = pass(&[]);
+    run.expect_code(1);
+    assert_eq!(run.target(&app.name)["outcome"], "gave_up", "{run}");
+    assert_eq!(app.started_at(), before, "no restart once the guard gave up");
+}

@@ -5,5 +5,6 @@ mod config;
 mod drill_audit;
 mod e2e;
 mod engine;
+mod memory;
 mod pass;
 mod util;

@@ -43,7 +43,10 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
     assert_eq!(t["restart"]["exit_code"], 0);
     assert_eq!(t["recovered"], true);
     assert!(t["recovery_ms"].is_u64());
-    assert_eq!(docker.calls(), ["inspect --type container --format {{.State.Status}} {{.State.StartedAt}} -- app", "restart -t 4 -- app"]);
+    assert_eq!(
+        docker.calls(),
+        ["inspect --type container --format {{.State.Status}} {{.State.StartedAt}} -- app", "restart -t 4 -- app"]
+    );
     let summary = &run.status_line()["summary"];
     assert_eq!(
         (summary["restarted"].as_u64(), summary["recovered"].as_u64(), summary["failed"].as_u64()),
