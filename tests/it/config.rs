@@ -81,3 +81,11 @@ fn validate_prints_the_resolved_targets() {
     env.expect_code(0);
     assert!(env.stdout().contains("api\t"), "HEALWATCH_CONFIG is read\n{env}");
 }
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/healwatch.toml");
+    let run = Healwatch::new().args(["validate", "-c", example]).run();
+    run.expect_code(0);
+    assert!(run.stdout().contains("4 target(s) valid"), "{run}");
+}

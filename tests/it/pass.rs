@@ -329,3 +329,34 @@ fn version_and_help() {
         assert!(help.stdout().contains(text), "--help lacks {text}\n{help}");
     }
 }
+
+#[test]
+fn proxy_is_used_when_asked() {
+    let proxy = Server::start(Behaviour::Fixed(200, "ok"));
+    let authority = format!("127.0.0.1:{}", refused_port());
+    let run = Healwatch::new()
+        .args(["-n", "--retries", "0", "--proxy", &proxy.url(""), "-t", &format!("app=http://{authority}/health")])
+        .run();
+    let heads = proxy.requests.lock().unwrap().clone();
+    assert!(!heads.is_empty(), "the proxy was not used\n{run}");
+    assert!(heads[0].contains(&authority), "the proxy is asked for the target: {heads:?}");
+}
+
+#[test]
+fn https_urls_are_checked_over_tls() {
+    // A raw listener: the first byte a TLS client sends is 0x16 (a handshake record).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_byte = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut stream, &mut byte).map(|_| byte[0]).ok()
+    });
+    let run = Healwatch::new()
+        .args(["-n", "--retries", "0", "--timeout", "2s", "-t", &format!("app=https://127.0.0.1:{port}/health")])
+        .run();
+    run.expect_code(1);
+    assert_eq!(first_byte.join().unwrap(), Some(0x16), "healwatch did not start a TLS handshake\n{run}");
+    assert!(run.target("app")["http_status"].is_null(), "{run}");
+}
