@@ -222,6 +222,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
+    /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+
+    /// POST the status line (JSON) here when a pass restarted something, failed to heal
+    /// or gave up (config `notify_on` picks the outcomes).
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+
+    /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other.
+    #[arg(long, value_name = "URL")]
+    pub ping_url: Option<String>,
+
     /// Print nothing on stdout when every target is healthy; --log still gets every line.
     #[arg(short, long)]
     pub quiet: bool,

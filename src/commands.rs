@@ -14,9 +14,10 @@ use crate::docker::{Containers, DockerCli};
 use crate::exit::Exit;
 use crate::heal::{self, Pass};
 use crate::probe::HttpProbe;
+use crate::redact::HealthUrl;
 use crate::report::{Outcome, Report, timestamp};
 use crate::state::{self, State};
-use crate::{audit as audit_core, drill as drill_core, lock, policy, redact};
+use crate::{audit as audit_core, drill as drill_core, lock, metrics, notify, policy, redact};
 
 /// Test hook: an RFC 3339 time that replaces the clock, so tests can walk a target
 /// through hours of passes. Only this function reads it.
@@ -48,26 +49,37 @@ const LOCK_WAIT: Duration = Duration::from_secs(120);
 pub fn pass(args: &RunArgs) -> Result<Exit> {
     let clock = Instant::now();
     let started = now()?;
-    let fail = |error: anyhow::Error, log: Option<&Path>| {
-        let report = Report::failed(started, args.dry_run, format!("{error:#}"));
-        emit(&report, log, false);
+    // A pass that cannot run still tells monitoring so, through whatever outputs it knows.
+    let fail = |error: anyhow::Error, outputs: &Outputs| {
+        let mut report = Report::failed(started, args.dry_run, format!("{error:#}"));
+        publish(&mut report, outputs, started, Exit::Usage, None);
+        emit(&report, outputs.log.as_deref(), false);
         error
     };
-    let config = config::load(args).map_err(|e| fail(e, args.log.as_deref()))?;
-    let log = config.log.as_deref();
+    let config = config::load(args).map_err(|e| fail(e, &Outputs::from_flags(args)))?;
+    let outputs = Outputs::from_config(&config);
     // Dry runs need no docker; real ones must be able to heal, so a missing CLI is
     // reported even when every target happens to be healthy.
     let docker = if config.dry_run {
         None
     } else {
-        Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(e, log))?)
+        Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(e, &outputs))?)
     };
-    let probe = HttpProbe::new(config.proxy.as_deref()).map_err(|e| fail(e, log))?;
-    let _lock = match lock::acquire(config.lock.as_deref()).map_err(|e| fail(e, log))? {
+    let probe = HttpProbe::new(config.proxy.as_deref()).map_err(|e| fail(e, &outputs))?;
+    let _lock = match lock::acquire(config.lock.as_deref()).map_err(|e| fail(e, &outputs))? {
         Ok(lock) => lock,
         Err(held) => {
             eprintln!("healwatch: {held}; this pass does nothing");
-            emit(&Report::failed(started, config.dry_run, held), log, false);
+            let mut report = Report::failed(started, config.dry_run, held);
+            // The running pass owns the metrics file; only the ping says this one failed.
+            publish(
+                &mut report,
+                &Outputs { metrics: None, notify_url: None, ..outputs.clone() },
+                started,
+                Exit::Locked,
+                None,
+            );
+            emit(&report, outputs.log.as_deref(), false);
             return Ok(Exit::Locked);
         }
     };
@@ -98,9 +110,74 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
     }
     let mut report = Report::new(started, clock.elapsed().as_millis() as u64, config.dry_run, targets);
     report.warnings = warnings;
+    let exit = Exit::for_report(&report);
+    publish(&mut report, &outputs, started, exit, Some(&remembered));
     let all_healthy = report.warnings.is_empty() && report.targets.iter().all(|t| t.outcome == Outcome::Healthy);
-    emit(&report, log, config.quiet && all_healthy);
-    Ok(Exit::for_report(&report))
+    emit(&report, outputs.log.as_deref(), config.quiet && all_healthy);
+    Ok(exit)
+}
+
+/// Where a pass reports besides stdout.
+#[derive(Debug, Clone, Default)]
+struct Outputs {
+    log: Option<PathBuf>,
+    metrics: Option<PathBuf>,
+    notify_url: Option<HealthUrl>,
+    notify_on: Vec<Outcome>,
+    ping_url: Option<HealthUrl>,
+}
+
+impl Outputs {
+    fn from_config(config: &Config) -> Self {
+        Self {
+            log: config.log.clone(),
+            metrics: config.metrics.clone(),
+            notify_url: config.notify_url.clone(),
+            notify_on: config.notify_on.clone(),
+            ping_url: config.ping_url.clone(),
+        }
+    }
+
+    /// What the flags alone say, for a config that did not load.
+    fn from_flags(args: &RunArgs) -> Self {
+        let url = |raw: &Option<String>| raw.as_deref().and_then(|u| HealthUrl::parse(u).ok());
+        Self {
+            log: args.log.clone(),
+            metrics: args.metrics.clone(),
+            notify_url: None,
+            notify_on: Vec::new(),
+            ping_url: url(&args.ping_url),
+        }
+    }
+}
+
+/// Metrics file, notification and ping, in that order of need; each failure becomes a
+/// warning on the report. The notification and the ping run side by side, so a dead
+/// receiver costs one bounded wait, not two.
+fn publish(report: &mut Report, outputs: &Outputs, started: SystemTime, exit: Exit, memory: Option<&State>) {
+    if let Some(path) = &outputs.metrics {
+        let text = match memory {
+            Some(memory) => metrics::render(report, memory, started, exit),
+            None => metrics::render_run(started, report.duration_ms, exit),
+        };
+        if let Err(e) = crate::atomic::write(path, text.as_bytes()) {
+            report.warnings.push(format!("metrics: {e:#}"));
+        }
+    }
+    let notify_url = outputs.notify_url.as_ref().filter(|_| notify::should_notify(report, &outputs.notify_on));
+    if notify_url.is_none() && outputs.ping_url.is_none() {
+        return;
+    }
+    let mut body = Vec::new();
+    let _ = report.write_line(&mut body);
+    let sender = notify::Sender::default();
+    let (notified, pinged) = std::thread::scope(|scope| {
+        let notified = notify_url.map(|url| scope.spawn(|| sender.notify(url, &body)));
+        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
+        (notified.map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))), pinged)
+    });
+    report.warnings.extend(notified.and_then(Result::err));
+    report.warnings.extend(pinged.and_then(Result::err));
 }
 
 /// Appends the status line to the log (if any) and prints it (unless `quiet`). A log

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{RunArgs, TargetArgs};
 use crate::redact::{HealthUrl, validate_container_name};
+use crate::report::Outcome;
 
 /// Built-in defaults, shown in `--help` and the README.
 pub mod defaults {
@@ -36,6 +37,9 @@ pub mod defaults {
     pub const RESTART_WINDOW: Duration = Duration::from_secs(30 * 60);
     /// No restart of a container younger than this.
     pub const START_PERIOD: Duration = Duration::ZERO;
+    /// Outcomes that trigger a notification: something was done, or could not be.
+    pub const NOTIFY_ON: &[crate::report::Outcome] =
+        &[crate::report::Outcome::Restarted, crate::report::Outcome::RestartFailed, crate::report::Outcome::GaveUp];
     /// Healthy status codes, as Kubernetes HTTP probes: 200 <= code < 400.
     pub const EXPECT_STATUS: &str = "200-399";
 }
@@ -61,6 +65,14 @@ pub struct Config {
     pub lock: Option<PathBuf>,
     /// Explicit state file path.
     pub state: Option<PathBuf>,
+    /// node_exporter textfile written after every pass.
+    pub metrics: Option<PathBuf>,
+    /// Where the status line is POSTed when a pass did or found something worth telling.
+    pub notify_url: Option<HealthUrl>,
+    /// The outcomes that trigger a notification.
+    pub notify_on: Vec<Outcome>,
+    /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
+    pub ping_url: Option<HealthUrl>,
 }
 
 /// One service to watch: a health URL and the container behind it.
@@ -174,6 +186,10 @@ struct FileDefaults {
     lock: Option<PathBuf>,
     state: Option<PathBuf>,
     dry_run: Option<bool>,
+    metrics: Option<PathBuf>,
+    notify_url: Option<String>,
+    notify_on: Option<Vec<String>>,
+    ping_url: Option<String>,
 }
 
 /// One `[[target]]` table.
@@ -437,7 +453,39 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
         docker: args.docker.clone().or_else(|| d.docker.clone()),
         lock: args.lock.clone().or_else(|| d.lock.clone()),
         state: args.state.clone().or_else(|| d.state.clone()),
+        metrics: args.metrics.clone().or_else(|| d.metrics.clone()),
+        notify_url: optional_url(
+            args.notify_url.as_deref(),
+            d.notify_url.as_deref(),
+            "--notify-url",
+            &file_name,
+            "notify_url",
+        )?,
+        notify_on: match &d.notify_on {
+            None => defaults::NOTIFY_ON.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| Outcome::parse(n))
+                .collect::<Result<_>>()
+                .with_context(|| format!("{file_name}: [defaults] notify_on"))?,
+        },
+        ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
     })
+}
+
+/// A URL given by flag (which wins) or `[defaults]` key, parsed; the error names which.
+fn optional_url(
+    flag: Option<&str>,
+    file: Option<&str>,
+    flag_name: &str,
+    file_name: &str,
+    key: &str,
+) -> Result<Option<HealthUrl>> {
+    match (flag.filter(|s| !s.is_empty()), file.filter(|s| !s.is_empty())) {
+        (Some(url), _) => HealthUrl::parse(url).map(Some).with_context(|| flag_name.to_string()),
+        (None, Some(url)) => HealthUrl::parse(url).map(Some).with_context(|| format!("{file_name}: [defaults] {key}")),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Target names appear in output, file names and commands: keep them plain.

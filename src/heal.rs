@@ -319,6 +319,10 @@ mod tests {
             docker: None,
             lock: None,
             state: None,
+            metrics: None,
+            notify_url: None,
+            notify_on: Vec::new(),
+            ping_url: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! -> `exit`, with `state` as memory between passes. `commands` wires the real edges
 //! (clock, files, stdout, the lock) to it, one function per subcommand.
 
+pub mod atomic;
 pub mod audit;
 pub mod cli;
 mod commands;
@@ -15,6 +16,8 @@ pub mod drill;
 pub mod exit;
 pub mod heal;
 pub mod lock;
+pub mod metrics;
+pub mod notify;
 pub mod policy;
 pub mod probe;
 pub mod redact;

@@ -29,6 +29,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order they are documented.
+    pub const ALL: [Outcome; 8] = [
+        Self::Healthy,
+        Self::Restarted,
+        Self::RestartFailed,
+        Self::Unhealthy,
+        Self::Failing,
+        Self::GaveUp,
+        Self::Starting,
+        Self::Paused,
+    ];
+
+    /// The outcome named `name` (as in the status line).
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
+            anyhow::anyhow!("'{name}' is not an outcome (one of: {})", names.join(", "))
+        })
+    }
+
     /// The name used in the status line and the state file.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -3,8 +3,7 @@
 //! stops healing: it is moved aside and the pass goes on with empty memory.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -134,27 +133,12 @@ fn corrupt_name(path: &Path, now: SystemTime) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `state` atomically: a temp file beside `path`, fsync, rename over `path`, fsync
-/// of the directory. A crash at any moment leaves the old file or the new one.
+/// Writes `state` atomically (see `atomic::write`): a crash at any moment leaves the old
+/// file or the new one.
 pub fn save(path: &Path, state: &State) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp_name = path.file_name().context("state path has no file name")?.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
     let mut json = serde_json::to_vec_pretty(state)?;
     json.push(b'\n');
-    let written = (|| -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory is.
-        File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("writing state file {}", path.display()))
+    crate::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))
 }
 
 #[cfg(test)]

@@ -250,7 +250,7 @@ fn unwritable_state_directory_still_heals_and_warns() {
     run.expect_code(0);
     assert_eq!(outcome(&run), "restarted", "{run}");
     let warnings = run.status_line()["warnings"].to_string();
-    assert!(warnings.contains("writing state file /proc/self/healwatch-state.json"), "{run}");
+    assert!(warnings.contains("state file /proc/self/healwatch-state.json"), "{run}");
 }
 
 #[test]

@@ -1,0 +1,197 @@
+//! Prometheus metrics in node_exporter's textfile-collector format, rendered from the
+//! same `Report` as the status line (and the state, for the counters that outlive a pass).
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::exit::Exit;
+use crate::report::{Outcome, Report, TargetReport};
+use crate::state::State;
+
+/// One metric family: name, type, help, and how a target's value is read.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&TargetReport, &State) -> f64,
+}
+
+const TARGET_FAMILIES: &[Family] = &[
+    Family {
+        name: "healwatch_target_up",
+        kind: "gauge",
+        help: "Whether the target's last health check in the last pass passed (1) or not (0).",
+        value: |t, _| f64::from(u8::from(up(t))),
+    },
+    Family {
+        name: "healwatch_target_latency_seconds",
+        kind: "gauge",
+        help: "Latency of the target's first health check in the last pass.",
+        value: |t, _| t.latency_ms as f64 / 1000.0,
+    },
+    Family {
+        name: "healwatch_restarts_total",
+        kind: "counter",
+        help: "Successful restarts of the target's container by healwatch, ever (kept in the state file).",
+        value: |t, s| s.targets.get(&t.name).map_or(0.0, |m| m.restarts_total as f64),
+    },
+    Family {
+        name: "healwatch_restart_failures_total",
+        kind: "counter",
+        help: "Restart commands for the target's container that failed, ever (kept in the state file).",
+        value: |t, s| s.targets.get(&t.name).map_or(0.0, |m| m.restart_failures_total as f64),
+    },
+    Family {
+        name: "healwatch_target_gave_up",
+        kind: "gauge",
+        help: "1 when the crash-loop guard stopped restarting the target (max_restarts within restart_window).",
+        value: |t, _| f64::from(u8::from(t.outcome == Outcome::GaveUp)),
+    },
+    Family {
+        name: "healwatch_target_paused",
+        kind: "gauge",
+        help: "1 while the target is in a maintenance pause (healwatch pause).",
+        value: |t, _| f64::from(u8::from(t.outcome == Outcome::Paused)),
+    },
+];
+
+/// Whether the last check of the pass passed: the first check, or the recovery poll.
+fn up(t: &TargetReport) -> bool {
+    match t.outcome {
+        Outcome::Restarted => t.recovered == Some(Some(true)),
+        _ => t.error.is_none(),
+    }
+}
+
+/// The whole metrics file for a finished pass. `memory` is the state after the pass.
+pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) -> String {
+    let mut out = String::new();
+    for family in TARGET_FAMILIES {
+        header(&mut out, family.name, family.kind, family.help);
+        for t in &report.targets {
+            let _ = writeln!(
+                out,
+                "{}{{target=\"{}\",container=\"{}\"}} {}",
+                family.name,
+                escape(&t.name),
+                escape(&t.container),
+                (family.value)(t, memory)
+            );
+        }
+    }
+    out.push_str(&render_run(started, report.duration_ms, exit));
+    out
+}
+
+/// Only the run metrics: for a pass that could not check anything (bad config...).
+pub fn render_run(started: SystemTime, duration_ms: u64, exit: Exit) -> String {
+    let mut out = String::new();
+    let seconds = started.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let runs = [
+        ("healwatch_last_run_timestamp_seconds", "Unix time the last pass started.", format!("{seconds:.3}")),
+        (
+            "healwatch_last_run_duration_seconds",
+            "Wall time of the last pass.",
+            format!("{}", duration_ms as f64 / 1000.0),
+        ),
+        (
+            "healwatch_last_run_success",
+            "1 when the last pass exited 0 (every target healthy now), else 0.",
+            u8::from(exit == Exit::Healthy).to_string(),
+        ),
+    ];
+    for (name, help, value) in runs {
+        header(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Label values as the exposition format requires: backslash, double quote and newline escaped.
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TargetState;
+    use std::time::Duration;
+
+    fn target(name: &str, outcome: Outcome, error: Option<&str>, recovered: Option<Option<bool>>) -> TargetReport {
+        TargetReport {
+            name: name.into(),
+            container: format!("{name}-c"),
+            url: String::new(),
+            outcome,
+            http_status: None,
+            latency_ms: 1500,
+            attempts: 1,
+            error: error.map(String::from),
+            restart: None,
+            recovered,
+            recovery_ms: None,
+            recovery_error: None,
+            consecutive_failures: 0,
+            restarts_in_window: 0,
+            restarts_total: 0,
+            next_restart_at: None,
+            paused_until: None,
+        }
+    }
+
+    #[test]
+    fn renders_each_family_with_help_and_type() {
+        let started = UNIX_EPOCH + Duration::from_millis(1_795_000_000_250);
+        let targets = vec![
+            target("app", Outcome::Restarted, Some("503"), Some(Some(true))),
+            target("db", Outcome::GaveUp, Some("503"), None),
+            target("web", Outcome::Paused, None, None),
+        ];
+        let report = Report::new(started, 1234, false, targets);
+        let mut memory = State::default();
+        memory.targets.insert(
+            "app".into(),
+            TargetState { restarts_total: 7, restart_failures_total: 2, ..TargetState::default() },
+        );
+        let text = render(&report, &memory, started, Exit::Unhealthy);
+        for line in [
+            "# TYPE healwatch_target_up gauge",
+            "healwatch_target_up{target=\"app\",container=\"app-c\"} 1",
+            "healwatch_target_up{target=\"db\",container=\"db-c\"} 0",
+            "healwatch_target_latency_seconds{target=\"app\",container=\"app-c\"} 1.5",
+            "# TYPE healwatch_restarts_total counter",
+            "healwatch_restarts_total{target=\"app\",container=\"app-c\"} 7",
+            "healwatch_restarts_total{target=\"db\",container=\"db-c\"} 0",
+            "healwatch_restart_failures_total{target=\"app\",container=\"app-c\"} 2",
+            "healwatch_target_gave_up{target=\"db\",container=\"db-c\"} 1",
+            "healwatch_target_paused{target=\"web\",container=\"web-c\"} 1",
+            "healwatch_last_run_timestamp_seconds 1795000000.250",
+            "healwatch_last_run_duration_seconds 1.234",
+            "healwatch_last_run_success 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("# HELP ").count(), 9);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape("x\ny"), "x\\ny");
+    }
+}
