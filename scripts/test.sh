@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/engine.sh
 source scripts/engine.sh
+# shellcheck source=scripts/promtool.sh
+source scripts/promtool.sh
+
+# The alert rules and their unit tests (examples/prometheus).
+promtool_ensure
+(cd examples/prometheus && "$HEALWATCH_PROMTOOL" check rules alerts.yml && "$HEALWATCH_PROMTOOL" test rules alerts_test.yml)
 
 engine_packages
 engine_start

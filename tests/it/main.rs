@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against real HTTP servers on 127.0.0.1, with a
 //! recording `docker` stand-in (`pass`, `config`), and against a real Docker engine (`e2e`).
 
+mod alerting;
 mod config;
 mod drill_audit;
 mod e2e;

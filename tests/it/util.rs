@@ -61,6 +61,19 @@ impl Server {
     pub fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+
+    /// Each request's (request line, head, body).
+    pub fn received(&self) -> Vec<(String, String, String)> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let (head, body) = r.split_once("\r\n\r\n").unwrap_or((r, ""));
+                (head.lines().next().unwrap_or("").to_string(), head.to_string(), body.to_string())
+            })
+            .collect()
+    }
 }
 
 impl Drop for Server {
@@ -88,7 +101,18 @@ fn serve(
             Ok(_) => head.push_str(&line),
         }
     }
-    requests.lock().unwrap().push(head);
+    // Keep the body too (notifications are POSTs): "head\r\nbody".
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length.min(1 << 20)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    requests.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
     let n = served.fetch_add(1, Ordering::SeqCst);
     let (status, body, extra) = match behaviour {
         Behaviour::Fixed(status, body) => (*status, *body, ""),
