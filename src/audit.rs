@@ -103,7 +103,6 @@ pub fn write_table(report: &AuditReport, out: &mut impl Write) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StatusSet;
     use crate::redact::HealthUrl;
 
     fn container(name: &str, policy: &str) -> ContainerInfo {
@@ -117,19 +116,14 @@ mod tests {
             restart_policy: policy.into(),
             restart_count: 0,
             healthcheck: false,
+            health: None,
+            health_output: None,
+            labels: Default::default(),
         }
     }
 
     fn target(container: &str) -> Target {
-        Target {
-            name: format!("t-{container}"),
-            container: container.into(),
-            url: HealthUrl::parse("http://127.0.0.1:1/").unwrap(),
-            expect_status: StatusSet::parse("200-399").unwrap(),
-            expect_body: None,
-            headers: Vec::new(),
-            settings: crate::config::BUILTIN,
-        }
+        Target::http(&format!("t-{container}"), container, HealthUrl::parse("http://127.0.0.1:1/").unwrap())
     }
 
     #[test]

@@ -222,6 +222,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
+    /// Also watch running containers that declare themselves with `healwatch.url` labels.
+    #[arg(long)]
+    pub discover: bool,
+
+    /// Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled
+    /// healwatch.enable=true) or `all` [default: neither].
+    #[arg(long, value_name = "label|all", value_parser = ["label", "all"])]
+    pub unhealthy: Option<String>,
+
     /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,

@@ -217,29 +217,52 @@ pub fn validate(args: &TargetArgs) -> Result<Exit> {
     let config = config::load_targets(args)?;
     let mut out = std::io::stdout().lock();
     for t in &config.targets {
-        let headers: Vec<String> = t.headers.iter().map(|(k, _)| format!("{k}: {}", redact::MASK)).collect();
-        writeln!(
-            out,
-            "{}\tcontainer={} url={} expect_status={}{}{} timeout={} retries={} retry_delay={} restart_timeout={} recovery_timeout={} failure_threshold={} max_restarts={} restart_window={} start_period={}",
-            t.name,
-            t.container,
-            t.url.display,
-            t.expect_status,
-            t.expect_body.as_ref().map(|b| format!(" expect_body={b:?}")).unwrap_or_default(),
-            if headers.is_empty() { String::new() } else { format!(" headers={headers:?}") },
-            humantime::format_duration(t.settings.timeout),
-            t.settings.retries,
-            humantime::format_duration(t.settings.retry_delay),
-            humantime::format_duration(t.settings.restart_timeout),
-            humantime::format_duration(t.settings.recovery_timeout),
-            t.settings.failure_threshold,
-            t.settings.max_restarts,
-            humantime::format_duration(t.settings.restart_window),
-            humantime::format_duration(t.settings.start_period),
-        )?;
+        writeln!(out, "{}", describe(t))?;
     }
     writeln!(out, "{} target(s) valid", config.targets.len())?;
     Ok(Exit::Healthy)
+}
+
+/// One resolved target as `validate` prints it: every setting, secrets masked.
+fn describe(t: &config::Target) -> String {
+    let mut line = format!("{}\tcontainer={} url={}", t.name, t.container, t.url_display());
+    if let config::HealthCheck::Http(h) = &t.health {
+        line += &format!(" expect_status={}", h.expect_status);
+        if let Some(body) = &h.expect_body {
+            line += &format!(" expect_body={body:?}");
+        }
+        if !h.headers.is_empty() {
+            let masked: Vec<String> = h.headers.iter().map(|(k, _)| format!("{k}: {}", redact::MASK)).collect();
+            line += &format!(" headers={masked:?}");
+        }
+    }
+    let s = &t.settings;
+    let d = humantime::format_duration;
+    line += &format!(
+        " timeout={} retries={} retry_delay={} restart_timeout={} recovery_timeout={} failure_threshold={} max_restarts={} restart_window={} start_period={}",
+        d(s.timeout),
+        s.retries,
+        d(s.retry_delay),
+        d(s.restart_timeout),
+        d(s.recovery_timeout),
+        s.failure_threshold,
+        s.max_restarts,
+        d(s.restart_window),
+        d(s.start_period)
+    );
+    if t.action != crate::docker::Action::Restart {
+        line += &format!(" action={}", t.action.as_str());
+    }
+    if t.ignore_stopped {
+        line += " ignore_stopped=true";
+    }
+    if !t.restart_with.is_empty() {
+        line += &format!(" restart_with={}", t.restart_with.join(","));
+    }
+    if t.endpoint != crate::docker::Endpoint::Default {
+        line += &format!(" engine={}", t.endpoint);
+    }
+    line
 }
 
 /// `healwatch drill TARGET`: crash the container for real and time its return.

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
 use crate::cli::{RunArgs, TargetArgs};
+use crate::docker::{Action, ContainerRef, Endpoint};
 use crate::redact::{HealthUrl, validate_container_name};
 use crate::report::Outcome;
 
@@ -73,15 +74,102 @@ pub struct Config {
     pub notify_on: Vec<Outcome>,
     /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
     pub ping_url: Option<HealthUrl>,
+    /// Also watch containers that declare themselves with `healwatch.*` labels.
+    pub discover: bool,
+    /// Also heal containers whose Docker HEALTHCHECK says unhealthy.
+    pub unhealthy: Unhealthy,
+    /// `[defaults]` over the built-in settings: the base for discovered targets.
+    pub base: Settings,
+    /// Per-target settings given by flags, which win over labels too.
+    pub(crate) flags: RawSettings,
+    /// `[defaults] action`.
+    pub default_action: Action,
+    /// `[defaults] ignore_stopped`.
+    pub default_ignore_stopped: bool,
 }
 
-/// One service to watch: a health URL and the container behind it.
+impl Config {
+    /// A config of just these targets, everything else at its default.
+    pub fn new(targets: Vec<Target>) -> Self {
+        Self {
+            targets,
+            dry_run: false,
+            concurrency: defaults::CONCURRENCY,
+            proxy: None,
+            log: None,
+            quiet: false,
+            docker: None,
+            lock: None,
+            state: None,
+            metrics: None,
+            notify_url: None,
+            notify_on: defaults::NOTIFY_ON.to_vec(),
+            ping_url: None,
+            discover: false,
+            unhealthy: Unhealthy::Off,
+            base: BUILTIN,
+            flags: RawSettings::default(),
+            default_action: Action::Restart,
+            default_ignore_stopped: false,
+        }
+    }
+}
+
+/// Which containers with an unhealthy Docker HEALTHCHECK a pass heals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unhealthy {
+    /// None (only URL targets).
+    #[default]
+    Off,
+    /// Those labelled `healwatch.enable=true`.
+    Label,
+    /// Every one not labelled `healwatch.enable=false`.
+    All,
+}
+
+/// One service to watch: how its health is checked and the container(s) behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     /// Unique name used in output.
     pub name: String,
-    /// Container restarted when the check fails (validated against Docker's name rules).
+    /// Container acted on when the check fails (validated against Docker's name rules);
+    /// for a compose service, `project/service`.
     pub container: String,
+    /// How health is checked.
+    pub health: HealthCheck,
+    /// Timeouts, retries and the judgement rules.
+    pub settings: Settings,
+    /// What to do when it fails.
+    pub action: Action,
+    /// Leave an exited or created container alone (outcome `stopped`).
+    pub ignore_stopped: bool,
+    /// Containers restarted after this one (e.g. sharing its network namespace), in order.
+    pub restart_with: Vec<String>,
+    /// The engine its containers run on.
+    pub endpoint: Endpoint,
+    /// A compose service (project, service) instead of one container.
+    pub compose: Option<(String, String)>,
+    /// The containers acted on: `[container]`, or a compose service's replicas once resolved.
+    pub replicas: Vec<String>,
+}
+
+/// How a target's health is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthCheck {
+    /// GET a URL.
+    Http(HttpCheck),
+    /// Docker's own HEALTHCHECK status, as observed when the pass listed containers.
+    Docker {
+        /// `State.Health.Status` at the start of the pass.
+        observed: Option<String>,
+        /// The last probe's output, for the report.
+        output: Option<String>,
+    },
+}
+
+/// An HTTP health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheck {
     /// The health endpoint; secrets kept apart from its printable form.
     pub url: HealthUrl,
     /// Status codes that count as healthy.
@@ -90,8 +178,42 @@ pub struct Target {
     pub expect_body: Option<String>,
     /// Extra request headers; values are never printed.
     pub headers: Vec<(String, String)>,
-    /// Timeouts, retries and the judgement rules.
-    pub settings: Settings,
+}
+
+impl Target {
+    /// A target checked by GET `url` (200-399 healthy), with built-in settings, restarting `container`.
+    pub fn http(name: &str, container: &str, url: HealthUrl) -> Self {
+        Self {
+            name: name.to_string(),
+            container: container.to_string(),
+            health: HealthCheck::Http(HttpCheck {
+                url,
+                expect_status: StatusSet::parse(defaults::EXPECT_STATUS).expect("the default status set parses"),
+                expect_body: None,
+                headers: Vec::new(),
+            }),
+            settings: BUILTIN,
+            action: Action::Restart,
+            ignore_stopped: false,
+            restart_with: Vec::new(),
+            endpoint: Endpoint::Default,
+            compose: None,
+            replicas: vec![container.to_string()],
+        }
+    }
+
+    /// The URL as printed (secrets masked), or `docker:healthcheck`.
+    pub fn url_display(&self) -> String {
+        match &self.health {
+            HealthCheck::Http(h) => h.url.display.clone(),
+            HealthCheck::Docker { .. } => "docker:healthcheck".to_string(),
+        }
+    }
+
+    /// The containers an action applies to.
+    pub fn container_refs(&self) -> Vec<ContainerRef> {
+        self.replicas.iter().map(|name| ContainerRef { endpoint: self.endpoint.clone(), name: name.clone() }).collect()
+    }
 }
 
 /// A set of HTTP status codes written like `200-399` or `200,204,300-302`.
@@ -150,19 +272,19 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         .map_err(|e| anyhow!("'{text}' is not a duration ({e}; write e.g. 500ms, 5s, 2m)"))
 }
 
-/// Per-target settings as one layer gives them (flags, `[defaults]`, or a `[[target]]`),
-/// still raw: durations unparsed, anything unset `None`.
-#[derive(Debug, Default, Clone)]
-struct RawSettings {
-    timeout: Option<String>,
-    retries: Option<u32>,
-    retry_delay: Option<String>,
-    restart_timeout: Option<String>,
-    recovery_timeout: Option<String>,
-    failure_threshold: Option<u32>,
-    max_restarts: Option<u32>,
-    restart_window: Option<String>,
-    start_period: Option<String>,
+/// Per-target settings as one layer gives them (flags, `[defaults]`, a `[[target]]` or
+/// labels), still raw: durations unparsed, anything unset `None`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RawSettings {
+    pub(crate) timeout: Option<String>,
+    pub(crate) retries: Option<u32>,
+    pub(crate) retry_delay: Option<String>,
+    pub(crate) restart_timeout: Option<String>,
+    pub(crate) recovery_timeout: Option<String>,
+    pub(crate) failure_threshold: Option<u32>,
+    pub(crate) max_restarts: Option<u32>,
+    pub(crate) restart_window: Option<String>,
+    pub(crate) start_period: Option<String>,
 }
 
 /// The `[defaults]` table; every key is also a run flag.
@@ -190,6 +312,10 @@ struct FileDefaults {
     notify_url: Option<String>,
     notify_on: Option<Vec<String>>,
     ping_url: Option<String>,
+    action: Option<String>,
+    ignore_stopped: Option<bool>,
+    discover: Option<bool>,
+    unhealthy: Option<String>,
 }
 
 /// One `[[target]]` table.
@@ -212,6 +338,14 @@ struct FileTarget {
     max_restarts: Option<u32>,
     restart_window: Option<String>,
     start_period: Option<String>,
+    action: Option<String>,
+    ignore_stopped: Option<bool>,
+    #[serde(default)]
+    restart_with: Vec<String>,
+    docker_host: Option<String>,
+    docker_context: Option<String>,
+    compose_project: Option<String>,
+    compose_service: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -261,7 +395,7 @@ pub const BUILTIN: Settings = Settings {
 
 impl RawSettings {
     /// Lays this layer over `base`; `place` names the layer's key in errors.
-    fn apply(&self, base: Settings, place: &dyn Fn(&str) -> String) -> Result<Settings> {
+    pub(crate) fn apply(&self, base: Settings, place: &dyn Fn(&str) -> String) -> Result<Settings> {
         let dur = |key: &str, raw: &Option<String>, fallback: Duration| -> Result<Duration> {
             raw.as_deref().map_or(Ok(fallback), |s| parse_duration(s).with_context(|| place(key)))
         };
@@ -384,27 +518,57 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     let base = d.raw().apply(BUILTIN, &|key| format!("{file_name}: [defaults] {key}"))?;
 
     let mut targets = Vec::new();
+    let default_action = d
+        .action
+        .as_deref()
+        .map(Action::parse)
+        .transpose()
+        .with_context(|| format!("{file_name}: [defaults] action"))?;
+    let default_ignore_stopped = d.ignore_stopped.unwrap_or(false);
     for (i, t) in file.targets.iter().enumerate() {
         let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
         let settings = flags.apply(t.raw().apply(base, &place)?, &flag_place)?;
-        let container = t.container.clone().unwrap_or_else(|| t.name.clone());
         validate_name(&t.name).with_context(|| place("name"))?;
-        validate_container_name(&container).with_context(|| place("container"))?;
         let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
-        let expect_status = StatusSet::parse(t.expect_status.as_deref().unwrap_or(defaults::EXPECT_STATUS))
-            .with_context(|| place("expect_status"))?;
-        for (key, value) in &t.headers {
-            validate_header(key, value).with_context(|| place("headers"))?;
+        let mut target = Target::http(&t.name, t.container.as_deref().unwrap_or(&t.name), url);
+        if let HealthCheck::Http(check) = &mut target.health {
+            check.expect_status = StatusSet::parse(t.expect_status.as_deref().unwrap_or(defaults::EXPECT_STATUS))
+                .with_context(|| place("expect_status"))?;
+            check.expect_body = t.expect_body.clone().filter(|b| !b.is_empty());
+            for (key, value) in &t.headers {
+                validate_header(key, value).with_context(|| place("headers"))?;
+            }
+            check.headers = t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         }
-        targets.push(Target {
-            name: t.name.clone(),
-            container,
-            url,
-            expect_status,
-            expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
-            headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            settings,
-        });
+        target.settings = settings;
+        target.action = t
+            .action
+            .as_deref()
+            .map(Action::parse)
+            .transpose()
+            .with_context(|| place("action"))?
+            .or(default_action)
+            .unwrap_or_default();
+        target.ignore_stopped = t.ignore_stopped.unwrap_or(default_ignore_stopped);
+        for dependent in &t.restart_with {
+            validate_container_name(dependent).with_context(|| place("restart_with"))?;
+        }
+        target.restart_with = t.restart_with.clone();
+        target.endpoint = endpoint(t.docker_host.as_deref(), t.docker_context.as_deref())
+            .with_context(|| place("docker_host/docker_context"))?;
+        match (&t.compose_project, &t.compose_service, &t.container) {
+            (Some(project), Some(service), None) => {
+                target.container = format!("{project}/{service}");
+                target.compose = Some((project.clone(), service.clone()));
+                target.replicas = Vec::new();
+            }
+            (None, None, _) => validate_container_name(&target.container).with_context(|| place("container"))?,
+            (Some(_), Some(_), Some(_)) => {
+                bail!("{}: give either `container` or `compose_project` + `compose_service`", place("container"))
+            }
+            _ => bail!("{}: give both compose_project and compose_service", place("compose_project")),
+        }
+        targets.push(target);
     }
     for raw in &args.targets.targets {
         let place = || format!("--target '{}'", crate::redact::redact_text(raw));
@@ -414,16 +578,11 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
         validate_name(name).with_context(place)?;
         validate_container_name(name).with_context(place)?;
         let url = HealthUrl::parse(url).with_context(place)?;
-        let settings = flags.apply(base, &flag_place)?;
-        targets.push(Target {
-            name: name.to_string(),
-            container: name.to_string(),
-            url,
-            expect_status: StatusSet::parse(defaults::EXPECT_STATUS)?,
-            expect_body: None,
-            headers: Vec::new(),
-            settings,
-        });
+        let mut target = Target::http(name, name, url);
+        target.settings = flags.apply(base, &flag_place)?;
+        target.action = default_action.unwrap_or_default();
+        target.ignore_stopped = default_ignore_stopped;
+        targets.push(target);
     }
     let mut seen = HashSet::new();
     for t in &targets {
@@ -470,7 +629,40 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
                 .with_context(|| format!("{file_name}: [defaults] notify_on"))?,
         },
         ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
+        discover: args.discover || d.discover.unwrap_or(false),
+        unhealthy: match args.unhealthy.as_deref().or(d.unhealthy.as_deref()) {
+            None | Some("off") => Unhealthy::Off,
+            Some("label") => Unhealthy::Label,
+            Some("all") => Unhealthy::All,
+            Some(other) => {
+                bail!("unhealthy '{other}' (--unhealthy or [defaults] unhealthy): write \"label\" or \"all\"")
+            }
+        },
+        base,
+        flags,
+        default_action: default_action.unwrap_or_default(),
+        default_ignore_stopped,
     })
+}
+
+/// The engine named by `docker_host` or `docker_context` (not both).
+pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
+    match (host.filter(|h| !h.is_empty()), context.filter(|c| !c.is_empty())) {
+        (None, None) => Ok(Endpoint::Default),
+        (Some(host), None) => {
+            let known = ["unix://", "tcp://", "ssh://", "npipe://", "fd://"];
+            if !known.iter().any(|scheme| host.starts_with(scheme)) {
+                bail!("docker_host '{host}' must start with unix://, tcp://, ssh:// (as `docker -H`)");
+            }
+            Ok(Endpoint::Host(host.to_string()))
+        }
+        (None, Some(context)) => {
+            validate_container_name(context)
+                .map_err(|_| anyhow!("docker_context '{context}' is not a context name"))?;
+            Ok(Endpoint::Context(context.to_string()))
+        }
+        (Some(_), Some(_)) => bail!("give docker_host or docker_context, not both"),
+    }
 }
 
 /// A URL given by flag (which wins) or `[defaults]` key, parsed; the error names which.
@@ -489,7 +681,7 @@ fn optional_url(
 }
 
 /// Target names appear in output, file names and commands: keep them plain.
-fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let ok =
         !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:".contains(c));
     if !ok {
@@ -498,7 +690,7 @@ fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_header(key: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_header(key: &str, value: &str) -> Result<()> {
     let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
     if !key_ok {
         bail!("header name '{key}' is not a valid HTTP header name");

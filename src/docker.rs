@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
@@ -40,14 +40,96 @@ impl CommandOutcome {
     }
 }
 
+/// Which Docker engine a command goes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// Whatever DOCKER_HOST / DOCKER_CONTEXT (or the CLI's config) say.
+    #[default]
+    Default,
+    /// `docker -H HOST` (`ssh://user@host`, `tcp://...`, `unix://...`).
+    Host(String),
+    /// `docker --context NAME`.
+    Context(String),
+}
+
+impl Endpoint {
+    /// The CLI arguments that select this engine.
+    pub fn args(&self) -> Vec<&str> {
+        match self {
+            Self::Default => Vec::new(),
+            Self::Host(host) => vec!["-H", host],
+            Self::Context(name) => vec!["--context", name],
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Default => f.write_str("the default engine"),
+            Self::Host(host) => write!(f, "{}", crate::redact::redact_text(host)),
+            Self::Context(name) => write!(f, "context {name}"),
+        }
+    }
+}
+
+/// A container on an engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerRef {
+    /// The engine.
+    pub endpoint: Endpoint,
+    /// Its name or id (validated: never an option).
+    pub name: String,
+}
+
+/// What to do to a failing target's container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Action {
+    /// `docker restart` (and wait for recovery).
+    #[default]
+    Restart,
+    /// `docker stop`: take it out (e.g. so a load balancer stops sending it traffic).
+    Stop,
+    /// `docker kill`.
+    Kill,
+    /// Nothing: report it (notifications and metrics still fire).
+    Notify,
+}
+
+impl Action {
+    /// Parses `restart`, `stop`, `kill` or `notify`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "restart" => Ok(Self::Restart),
+            "stop" => Ok(Self::Stop),
+            "kill" => Ok(Self::Kill),
+            "notify" => Ok(Self::Notify),
+            other => bail!("'{other}' is not an action (one of: restart, stop, kill, notify)"),
+        }
+    }
+
+    /// The name, as in config and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Stop => "stop",
+            Self::Kill => "kill",
+            Self::Notify => "notify",
+        }
+    }
+}
+
 /// Container actions a pass needs.
 pub trait Containers: Sync {
     /// `State.Status` and `State.StartedAt`, or the failed inspect.
-    fn state(&self, container: &str) -> Result<ContainerState, CommandOutcome>;
+    fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
+    /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
+    fn health(&self, container: &ContainerRef) -> Result<Option<String>, CommandOutcome>;
     /// `docker unpause`.
-    fn unpause(&self, container: &str) -> CommandOutcome;
-    /// `docker restart -t <secs>`; a stopped container is started.
-    fn restart(&self, container: &str, stop_timeout: Duration) -> CommandOutcome;
+    fn unpause(&self, container: &ContainerRef) -> CommandOutcome;
+    /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
+    /// or `docker kill`. `Action::Notify` runs nothing.
+    fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome;
 }
 
 /// The little a pass needs to know about a container before restarting it.
@@ -119,24 +201,54 @@ impl DockerCli {
 
     /// Runs `docker ARGS...` and waits at most `timeout`.
     pub fn run(&self, args: &[&str], timeout: Duration) -> CommandOutcome {
-        run_bounded(Command::new(&self.path).args(args), timeout)
+        self.run_on(&Endpoint::Default, args, timeout)
+    }
+
+    /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
+    pub fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
+        run_bounded(Command::new(&self.path).args(endpoint.args()).args(args), timeout)
     }
 }
 
 impl Containers for DockerCli {
-    fn state(&self, container: &str) -> Result<ContainerState, CommandOutcome> {
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         let format = "{{.State.Status}} {{.State.StartedAt}}";
-        let out = self.run(&["inspect", "--type", "container", "--format", format, "--", container], QUICK_TIMEOUT);
+        let out = self.run_on(
+            &c.endpoint,
+            &["inspect", "--type", "container", "--format", format, "--", &c.name],
+            QUICK_TIMEOUT,
+        );
         if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }
     }
 
-    fn unpause(&self, container: &str) -> CommandOutcome {
-        self.run(&["unpause", "--", container], QUICK_TIMEOUT)
+    fn health(&self, c: &ContainerRef) -> Result<Option<String>, CommandOutcome> {
+        let format = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
+        let out = self.run_on(
+            &c.endpoint,
+            &["inspect", "--type", "container", "--format", format, "--", &c.name],
+            QUICK_TIMEOUT,
+        );
+        if out.success() { Ok(Some(out.stdout).filter(|s| !s.is_empty())) } else { Err(out) }
     }
 
-    fn restart(&self, container: &str, stop_timeout: Duration) -> CommandOutcome {
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
+    }
+
+    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
         let secs = whole_seconds(stop_timeout).to_string();
-        self.run(&["restart", "-t", &secs, "--", container], stop_timeout + RESTART_MARGIN)
+        let bound = stop_timeout + RESTART_MARGIN;
+        match action {
+            Action::Restart => self.run_on(&c.endpoint, &["restart", "-t", &secs, "--", &c.name], bound),
+            Action::Stop => self.run_on(&c.endpoint, &["stop", "-t", &secs, "--", &c.name], bound),
+            Action::Kill => self.run_on(&c.endpoint, &["kill", "--", &c.name], QUICK_TIMEOUT),
+            Action::Notify => CommandOutcome {
+                exit_code: Some(0),
+                duration: Duration::ZERO,
+                stdout: String::new(),
+                stderr: String::new(),
+            },
+        }
     }
 }
 
@@ -290,6 +402,12 @@ pub struct ContainerInfo {
     pub restart_count: u64,
     /// Whether the container has a Docker HEALTHCHECK (not disabled with NONE).
     pub healthcheck: bool,
+    /// `State.Health.Status` (starting, healthy, unhealthy) when it has a HEALTHCHECK.
+    pub health: Option<String>,
+    /// The last HEALTHCHECK probe's output, trimmed, when there is one.
+    pub health_output: Option<String>,
+    /// `Config.Labels`.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl ContainerInfo {
@@ -311,7 +429,20 @@ impl ContainerInfo {
         };
         let test = &value["Config"]["Healthcheck"]["Test"];
         let healthcheck = test.as_array().is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
+        let health = &state["Health"];
+        let labels = value["Config"]["Labels"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
         Ok(Self {
+            health: text(&health["Status"]).filter(|s| !s.is_empty()),
+            health_output: health["Log"]
+                .as_array()
+                .and_then(|log| log.last())
+                .and_then(|entry| entry["Output"].as_str())
+                .map(|o| o.trim().chars().take(200).collect::<String>())
+                .filter(|o| !o.is_empty()),
+            labels,
             name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,
@@ -333,12 +464,24 @@ impl ContainerInfo {
 impl DockerCli {
     /// `docker inspect` of the given containers, in one call.
     pub fn inspect(&self, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
+        self.inspect_on(&Endpoint::Default, containers)
+    }
+
+    /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
+    pub fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        let ids = self.list_all_on(endpoint)?;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))
+    }
+
+    /// `docker inspect` of the given containers on `endpoint`, in one call.
+    pub fn inspect_on(&self, endpoint: &Endpoint, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
         if containers.is_empty() {
             return Ok(Vec::new());
         }
         let mut args = vec!["inspect", "--type", "container", "--"];
         args.extend_from_slice(containers);
-        let out = self.run(&args, QUICK_TIMEOUT);
+        let out = self.run_on(endpoint, &args, QUICK_TIMEOUT);
         // A container removed between listing and inspecting makes inspect exit 1 while it
         // still prints the others: that race is not an error, anything else is.
         let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
@@ -351,9 +494,14 @@ impl DockerCli {
 
     /// Ids of every container, running or not.
     pub fn list_all(&self) -> Result<Vec<String>> {
-        let out = self.run(&["ps", "--all", "--quiet", "--no-trunc"], QUICK_TIMEOUT);
+        self.list_all_on(&Endpoint::Default)
+    }
+
+    /// Ids of every container on `endpoint`, running or not.
+    pub fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
+        let out = self.run_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"], QUICK_TIMEOUT);
         if !out.success() {
-            bail!("docker ps failed ({}): {}", exit_text(out.exit_code), out.stderr);
+            bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }
         Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }

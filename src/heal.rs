@@ -1,14 +1,14 @@
-//! One pass over the targets: check (with retries), decide, restart, wait for recovery.
-//! Targets run in parallel on at most `concurrency` threads; a container shared by
-//! several targets is restarted once per pass, never twice at once.
+//! One pass over the targets: check (with retries), judge, act (restart by default),
+//! wait for recovery. Targets run in parallel on at most `concurrency` threads; a
+//! container shared by several targets is acted on once per pass, never twice at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Config, Settings, Target};
-use crate::docker::{CommandOutcome, Containers};
+use crate::config::{Config, HealthCheck, Target};
+use crate::docker::{Action, CommandOutcome, ContainerRef, Containers, Endpoint};
 use crate::policy::{self, Verdict};
 use crate::probe::{Check, Probe};
 use crate::report::{Outcome, RestartReport, TargetReport, timestamp};
@@ -38,16 +38,17 @@ pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetReport> {
 }
 
 fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetReport {
-    let (check, attempts) = check_with_retries(pass.probe, target);
+    let (check, attempts) = first_check(pass.probe, target);
     let mut report = TargetReport {
         name: target.name.clone(),
         container: target.container.clone(),
-        url: target.url.display.clone(),
+        url: target.url_display(),
         outcome: Outcome::Healthy,
         http_status: check.http_status,
         latency_ms: check.latency.as_millis() as u64,
         attempts,
         error: check.error.clone(),
+        action: None,
         restart: None,
         recovered: None,
         recovery_ms: None,
@@ -79,35 +80,66 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
             report.outcome = Outcome::Unhealthy;
             return report;
         }
-        (Verdict::Restart, Some(docker)) => docker,
-    };
-    let settings = &target.settings;
-    let restart = restarts.run(&target.container, || restart_container(docker, &target.container, settings, pass.now));
-    let restart = match restart {
-        Restart::Skipped => {
-            report.outcome = Outcome::Starting;
+        (Verdict::Restart, Some(_)) if target.action == Action::Notify => {
+            report.outcome = Outcome::Unhealthy;
             return report;
         }
-        Restart::Ran(outcome) => outcome,
+        (Verdict::Restart, Some(docker)) => docker,
     };
+    let key = (target.endpoint.clone(), target.replicas.join(","));
+    let outcome = match restarts.run(key, || act(docker, target, pass.now)) {
+        Acted::Skipped(outcome) => {
+            report.outcome = outcome;
+            return report;
+        }
+        Acted::Ran(outcome) => outcome,
+    };
+    if target.action != Action::Restart {
+        report.action = Some(target.action.as_str());
+    }
     report.restart = Some(RestartReport {
-        exit_code: restart.exit_code,
-        duration_ms: restart.duration.as_millis() as u64,
-        stderr: restart.stderr.clone(),
+        exit_code: outcome.exit_code,
+        duration_ms: outcome.duration.as_millis() as u64,
+        stderr: outcome.stderr.clone(),
     });
-    if !restart.success() {
+    if !outcome.success() {
         report.outcome = Outcome::RestartFailed;
+        return report;
+    }
+    if target.action != Action::Restart {
+        report.outcome = Outcome::Acted;
         return report;
     }
     report.outcome = Outcome::Restarted;
     report.recovered = Some(None);
-    if !settings.recovery_timeout.is_zero() {
-        let recovery = await_recovery(pass.probe, target);
+    if !target.settings.recovery_timeout.is_zero() {
+        let recovery = await_recovery(pass.probe, docker, target);
         report.recovered = Some(Some(recovery.error.is_none()));
         report.recovery_ms = recovery.error.is_none().then_some(recovery.elapsed.as_millis() as u64);
         report.recovery_error = recovery.error;
     }
     report
+}
+
+/// The pass's first look at a target: HTTP with retries, or Docker's HEALTHCHECK status as
+/// the pass's container listing saw it (Docker already retries its own probes).
+fn first_check(probe: &dyn Probe, target: &Target) -> (Check, u32) {
+    match &target.health {
+        HealthCheck::Http(_) => check_with_retries(probe, target),
+        HealthCheck::Docker { observed, output } => (docker_health_check(observed.as_deref(), output.as_deref()), 0),
+    }
+}
+
+/// A Docker HEALTHCHECK status as a check: only `unhealthy` fails (`starting` is not yet a verdict).
+fn docker_health_check(status: Option<&str>, output: Option<&str>) -> Check {
+    let error = match status {
+        Some("unhealthy") => Some(match output {
+            Some(out) => format!("docker health unhealthy: {out}"),
+            None => "docker health unhealthy".to_string(),
+        }),
+        _ => None,
+    };
+    Check { http_status: None, latency: Duration::ZERO, error }
 }
 
 /// One attempt plus up to `retries` more, `retry_delay` apart, stopping at the first healthy one.
@@ -123,34 +155,81 @@ pub fn check_with_retries(probe: &dyn Probe, target: &Target) -> (Check, u32) {
     (check, attempts)
 }
 
-/// A restart, or why none ran.
+/// What the action did, or why it did not run.
 #[derive(Debug, Clone)]
-enum Restart {
-    /// The container is younger than its start period: left alone.
-    Skipped,
-    /// The docker commands ran (unpause first when paused, then restart).
+enum Acted {
+    /// Not acted on: `Starting` (inside the start period) or `Stopped` (ignore_stopped).
+    Skipped(Outcome),
+    /// The docker commands ran; their combined outcome.
     Ran(CommandOutcome),
 }
 
-/// `docker restart`, after `docker unpause` when the container is paused: a paused process
-/// cannot receive SIGTERM, so a restart would wait out the whole stop timeout. A container
-/// still in its start period is not restarted. An inspect that fails does not stop the
-/// restart: docker's own error from `restart` is the clearest report.
-fn restart_container(docker: &dyn Containers, container: &str, settings: &Settings, now: SystemTime) -> Restart {
+/// The target's action on each of its containers, then `restart_with` in order.
+/// A paused container is unpaused first: a paused process cannot receive SIGTERM, so a
+/// restart would wait out the whole stop timeout. A container in its start period, or
+/// stopped when `ignore_stopped` is set, is left alone. An inspect that fails does not stop
+/// the action: docker's own error from it is the clearest report.
+fn act(docker: &dyn Containers, target: &Target, now: SystemTime) -> Acted {
     let started = Instant::now();
-    if let Ok(state) = docker.state(container) {
-        if policy::in_start_period(state.started_at, now, settings.start_period) {
-            return Restart::Skipped;
-        }
-        if state.status == "paused" {
-            let unpause = docker.unpause(container);
-            if !unpause.success() {
-                return Restart::Ran(CommandOutcome { duration: started.elapsed(), ..unpause });
+    let settings = &target.settings;
+    let containers = target.container_refs();
+    if containers.is_empty() {
+        return Acted::Ran(CommandOutcome {
+            exit_code: None,
+            duration: Duration::ZERO,
+            stdout: String::new(),
+            stderr: format!("no containers found for {}", target.container),
+        });
+    }
+    let mut results = Vec::new();
+    let mut skipped = None;
+    for container in &containers {
+        if let Ok(state) = docker.state(container) {
+            if target.ignore_stopped && matches!(state.status.as_str(), "exited" | "created") {
+                skipped = Some(Outcome::Stopped);
+                continue;
+            }
+            if policy::in_start_period(state.started_at, now, settings.start_period) {
+                skipped = Some(Outcome::Starting);
+                continue;
+            }
+            if state.status == "paused" {
+                let unpause = docker.unpause(container);
+                if !unpause.success() {
+                    results.push((container.name.clone(), unpause));
+                    continue;
+                }
             }
         }
+        results.push((container.name.clone(), docker.act(container, target.action, settings.restart_timeout)));
     }
-    let restart = docker.restart(container, settings.restart_timeout);
-    Restart::Ran(CommandOutcome { duration: started.elapsed(), ..restart })
+    if results.is_empty() {
+        return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
+    }
+    if target.action == Action::Restart && results.iter().all(|(_, r)| r.success()) {
+        for dependent in &target.restart_with {
+            let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
+            results.push((dependent.name.clone(), docker.act(&dependent, Action::Restart, settings.restart_timeout)));
+        }
+    }
+    Acted::Ran(combine(results, started.elapsed()))
+}
+
+/// One outcome for several docker commands: the first failure's exit code, every
+/// failure's stderr (named by container when there were several), the total time.
+fn combine(results: Vec<(String, CommandOutcome)>, duration: Duration) -> CommandOutcome {
+    let several = results.len() > 1;
+    let failures: Vec<&(String, CommandOutcome)> = results.iter().filter(|(_, r)| !r.success()).collect();
+    let stderr: Vec<String> = failures
+        .iter()
+        .map(|(name, r)| if several { format!("{name}: {}", r.stderr) } else { r.stderr.clone() })
+        .collect();
+    CommandOutcome {
+        exit_code: failures.first().map_or(Some(0), |(_, r)| r.exit_code),
+        duration,
+        stdout: String::new(),
+        stderr: stderr.join("; "),
+    }
 }
 
 struct Recovery {
@@ -159,44 +238,62 @@ struct Recovery {
     error: Option<String>,
 }
 
-/// Polls until the target is healthy or its recovery timeout has passed. Each attempt's
-/// HTTP timeout is cut to what is left, so the wait never overruns.
-fn await_recovery(probe: &dyn Probe, target: &Target) -> Recovery {
+/// Polls until the target is healthy or its recovery timeout has passed. Each HTTP
+/// attempt's timeout is cut to what is left, so the wait never overruns. A Docker-health
+/// target recovers when Docker's status turns `healthy`.
+fn await_recovery(probe: &dyn Probe, docker: &dyn Containers, target: &Target) -> Recovery {
     let start = Instant::now();
+    let within = target.settings.recovery_timeout;
     let mut interval = FIRST_POLL_INTERVAL;
     loop {
-        let left = target.settings.recovery_timeout.saturating_sub(start.elapsed());
-        let check = probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1)));
+        let left = within.saturating_sub(start.elapsed());
+        let check = match &target.health {
+            HealthCheck::Http(_) => {
+                probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1)))
+            }
+            HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
+        };
         if check.healthy() {
             return Recovery { elapsed: start.elapsed(), error: None };
         }
-        let left = target.settings.recovery_timeout.saturating_sub(start.elapsed());
+        let left = within.saturating_sub(start.elapsed());
         if left.is_zero() {
             return Recovery { elapsed: start.elapsed(), error: check.error };
         }
         std::thread::sleep(interval.min(left));
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
-        if target.settings.recovery_timeout <= start.elapsed() {
+        if within <= start.elapsed() {
             return Recovery { elapsed: start.elapsed(), error: check.error };
         }
     }
+}
+
+/// After a restart Docker says `starting` until its first probe: only `healthy` is recovered.
+fn docker_recovery_check(docker: &dyn Containers, target: &Target) -> Check {
+    let error = match target.container_refs().first().map(|c| docker.health(c)) {
+        Some(Ok(Some(status))) if status == "healthy" => None,
+        Some(Ok(status)) => Some(format!("docker health {}", status.as_deref().unwrap_or("none"))),
+        Some(Err(out)) => Some(format!("docker inspect: {}", out.stderr)),
+        None => Some("no container".to_string()),
+    };
+    Check { http_status: None, latency: Duration::ZERO, error }
 }
 
 /// Runs each container's restart at most once per pass; later callers for the same
 /// container wait for and share the first one's result.
 #[derive(Default)]
 struct RestartOnce {
-    by_container: Mutex<HashMap<String, Arc<OnceLock<Restart>>>>,
+    by_container: Mutex<HashMap<(Endpoint, String), Arc<OnceLock<Acted>>>>,
 }
 
 impl RestartOnce {
-    fn run(&self, container: &str, restart: impl FnOnce() -> Restart) -> Restart {
+    fn run(&self, key: (Endpoint, String), act: impl FnOnce() -> Acted) -> Acted {
         let cell = {
             let mut map = self.by_container.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(map.entry(container.to_string()).or_default())
+            Arc::clone(map.entry(key).or_default())
         };
-        cell.get_or_init(restart).clone()
+        cell.get_or_init(act).clone()
     }
 }
 
@@ -226,7 +323,7 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StatusSet;
+    use crate::config::Settings;
     use crate::docker::ContainerState;
     use crate::redact::HealthUrl;
     use crate::state::TargetState;
@@ -275,55 +372,41 @@ mod tests {
     }
 
     impl Containers for FakeDocker {
-        fn state(&self, c: &str) -> Result<ContainerState, CommandOutcome> {
+        fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+            let c = &c.name;
             self.calls.lock().unwrap().push(format!("inspect {c}"));
             Ok(ContainerState { status: self.status.to_string(), started_at: Some(now() - Duration::from_secs(30)) })
         }
-        fn unpause(&self, c: &str) -> CommandOutcome {
+        fn health(&self, c: &ContainerRef) -> Result<Option<String>, CommandOutcome> {
+            self.calls.lock().unwrap().push(format!("health {}", c.name));
+            Ok(Some("healthy".to_string()))
+        }
+        fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+            let c = &c.name;
             self.calls.lock().unwrap().push(format!("unpause {c}"));
             Self::outcome(0)
         }
-        fn restart(&self, c: &str, t: Duration) -> CommandOutcome {
-            self.calls.lock().unwrap().push(format!("restart {c} {}", t.as_secs()));
+        fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
+            self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
             Self::outcome(self.restart_code)
         }
     }
 
     fn target(name: &str, container: &str) -> Target {
-        Target {
-            name: name.into(),
-            container: container.into(),
-            url: HealthUrl::parse("http://127.0.0.1:9/health").unwrap(),
-            expect_status: StatusSet::parse("200-399").unwrap(),
-            expect_body: None,
-            headers: Vec::new(),
-            settings: Settings {
-                timeout: Duration::from_millis(50),
-                retries: 2,
-                retry_delay: Duration::ZERO,
-                restart_timeout: Duration::from_secs(7),
-                recovery_timeout: Duration::from_secs(5),
-                ..crate::config::BUILTIN
-            },
-        }
+        let mut t = Target::http(name, container, HealthUrl::parse("http://127.0.0.1:9/health").unwrap());
+        t.settings = Settings {
+            timeout: Duration::from_millis(50),
+            retries: 2,
+            retry_delay: Duration::ZERO,
+            restart_timeout: Duration::from_secs(7),
+            recovery_timeout: Duration::from_secs(5),
+            ..crate::config::BUILTIN
+        };
+        t
     }
 
     fn config(targets: Vec<Target>, dry_run: bool) -> Config {
-        Config {
-            targets,
-            dry_run,
-            concurrency: 4,
-            proxy: None,
-            log: None,
-            quiet: false,
-            docker: None,
-            lock: None,
-            state: None,
-            metrics: None,
-            notify_url: None,
-            notify_on: Vec::new(),
-            ping_url: None,
-        }
+        Config { dry_run, concurrency: 4, ..Config::new(targets) }
     }
 
     /// A fixed "now" for the judgements.

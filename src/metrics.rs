@@ -142,6 +142,7 @@ mod tests {
             latency_ms: 1500,
             attempts: 1,
             error: error.map(String::from),
+            action: None,
             restart: None,
             recovered,
             recovery_ms: None,

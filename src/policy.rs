@@ -181,6 +181,7 @@ mod tests {
             latency_ms: 0,
             attempts: 1,
             error: error.map(String::from),
+            action: None,
             restart: restarted.then(|| crate::report::RestartReport {
                 exit_code: Some(0),
                 duration_ms: 0,
@@ -241,15 +242,8 @@ mod tests {
     fn removed_targets_are_forgotten() {
         let mut previous = State { version: VERSION, ..State::default() };
         previous.targets.insert("gone".into(), memory(1, &[], None));
-        let target = crate::config::Target {
-            name: "app".into(),
-            container: "app".into(),
-            url: crate::redact::HealthUrl::parse("http://127.0.0.1:1/").unwrap(),
-            expect_status: crate::config::StatusSet::parse("200").unwrap(),
-            expect_body: None,
-            headers: Vec::new(),
-            settings: BUILTIN,
-        };
+        let target =
+            crate::config::Target::http("app", "app", crate::redact::HealthUrl::parse("http://127.0.0.1:1/").unwrap());
         let next = remember(&previous, &[target], &[report(Outcome::Healthy, None, false, None)], at(0));
         assert_eq!(next.targets.keys().collect::<Vec<_>>(), ["app"]);
     }

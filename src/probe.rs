@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::config::Target;
+use crate::config::{HealthCheck, Target};
 use crate::redact::redact_text;
 
 /// At most this much of a body is read and searched for `expect_body`.
@@ -58,11 +58,14 @@ impl HttpProbe {
 impl Probe for HttpProbe {
     fn check(&self, target: &Target, timeout: Duration) -> Check {
         let start = Instant::now();
-        let mut request = self.agent.get(&target.url.request).config().timeout_global(Some(timeout)).build();
-        for (name, value) in &target.headers {
+        let HealthCheck::Http(http) = &target.health else {
+            return Check { http_status: None, latency: Duration::ZERO, error: Some("not an HTTP target".to_string()) };
+        };
+        let mut request = self.agent.get(&http.url.request).config().timeout_global(Some(timeout)).build();
+        for (name, value) in &http.headers {
             request = request.header(name, value);
         }
-        if let Some(auth) = &target.url.authorization {
+        if let Some(auth) = &http.url.authorization {
             request = request.header("Authorization", auth);
         }
         let (http_status, error) = match request.call() {
@@ -75,11 +78,10 @@ impl Probe for HttpProbe {
                 let read = response.body_mut().as_reader().take(BODY_LIMIT).read_to_end(&mut body);
                 let error = if let Err(e) = read {
                     Some(describe_io(&e, timeout, "reading body"))
-                } else if !target.expect_status.contains(status) {
-                    Some(format!("status {status} not in {}", target.expect_status))
+                } else if !http.expect_status.contains(status) {
+                    Some(format!("status {status} not in {}", http.expect_status))
                 } else {
-                    target
-                        .expect_body
+                    http.expect_body
                         .as_ref()
                         .filter(|needle| !contains(&body, needle.as_bytes()))
                         .map(|needle| format!("body lacks {needle:?}"))

@@ -26,11 +26,17 @@ pub enum Outcome {
     Starting,
     /// In a maintenance pause (`healwatch pause`): checked and reported, never restarted.
     Paused,
+    /// The check failed and the target's `action` (stop or kill) ran.
+    Acted,
+    /// The container is exited or created and `ignore_stopped` is set: left alone.
+    Stopped,
+    /// A discovered target whose labels are wrong: nothing checked (see `error`).
+    Invalid,
 }
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 11] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -39,6 +45,9 @@ impl Outcome {
         Self::GaveUp,
         Self::Starting,
         Self::Paused,
+        Self::Acted,
+        Self::Stopped,
+        Self::Invalid,
     ];
 
     /// The outcome named `name` (as in the status line).
@@ -60,6 +69,9 @@ impl Outcome {
             Self::GaveUp => "gave_up",
             Self::Starting => "starting",
             Self::Paused => "paused",
+            Self::Acted => "acted",
+            Self::Stopped => "stopped",
+            Self::Invalid => "invalid",
         }
     }
 }
@@ -95,7 +107,10 @@ pub struct TargetReport {
     /// Why the check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The restart command, when one ran.
+    /// The action, when it was not a restart (`stop`, `kill`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
+    /// The docker command(s) the action ran, when any ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartReport>,
     /// After a restart: healthy again (true), not within recovery-timeout (false), not waited for (null).
@@ -123,15 +138,19 @@ pub struct TargetReport {
 
 impl TargetReport {
     /// Whether this target counts as healthy at the end of the pass (for the exit status):
-    /// a restart success counts when recovery was not waited for, and a paused target
-    /// never fails a pass (maintenance is not an incident).
+    /// a restart success counts when recovery was not waited for; a paused target and one
+    /// an operator stopped (`ignore_stopped`) never fail a pass: neither is an incident.
     pub fn healthy_now(&self) -> bool {
         match self.outcome {
-            Outcome::Healthy | Outcome::Paused => true,
+            Outcome::Healthy | Outcome::Paused | Outcome::Stopped => true,
             Outcome::Restarted => self.recovered != Some(Some(false)),
-            Outcome::RestartFailed | Outcome::Unhealthy | Outcome::Failing | Outcome::GaveUp | Outcome::Starting => {
-                false
-            }
+            Outcome::RestartFailed
+            | Outcome::Unhealthy
+            | Outcome::Failing
+            | Outcome::GaveUp
+            | Outcome::Starting
+            | Outcome::Acted
+            | Outcome::Invalid => false,
         }
     }
 }
@@ -236,6 +255,7 @@ mod tests {
             latency_ms: 3,
             attempts: 3,
             error: Some("status 503 not in 200-399".into()),
+            action: None,
             restart: (outcome != Outcome::Unhealthy).then(|| RestartReport {
                 exit_code: Some(0),
                 duration_ms: 812,
