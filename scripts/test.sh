@@ -14,6 +14,7 @@ promtool_ensure
 
 engine_packages
 engine_start
+engine_start_second
 engine_image
 
 export HEALWATCH_E2E=1

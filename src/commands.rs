@@ -1,6 +1,7 @@
 //! The edges of each subcommand: the clock, files, the lock and stdout, around the pure
 //! core. Each function returns the exit status; `Err` means nothing could be attempted.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,15 +10,15 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{AuditArgs, DrillArgs, PauseArgs, ResumeArgs, RunArgs, StatusArgs, TargetArgs};
-use crate::config::{self, Config};
-use crate::docker::{Containers, DockerCli};
+use crate::config::{self, Config, Unhealthy};
+use crate::docker::{ContainerInfo, Containers, DockerCli, Endpoint};
 use crate::exit::Exit;
 use crate::heal::{self, Pass};
 use crate::probe::HttpProbe;
 use crate::redact::HealthUrl;
 use crate::report::{Outcome, Report, timestamp};
 use crate::state::{self, State};
-use crate::{audit as audit_core, drill as drill_core, lock, metrics, notify, policy, redact};
+use crate::{audit as audit_core, discover, drill as drill_core, lock, metrics, notify, policy, redact};
 
 /// Test hook: an RFC 3339 time that replaces the clock, so tests can walk a target
 /// through hours of passes. Only this function reads it.
@@ -56,11 +57,13 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
         emit(&report, outputs.log.as_deref(), false);
         error
     };
-    let config = config::load(args).map_err(|e| fail(e, &Outputs::from_flags(args)))?;
+    let mut config = config::load(args).map_err(|e| fail(e, &Outputs::from_flags(args)))?;
     let outputs = Outputs::from_config(&config);
-    // Dry runs need no docker; real ones must be able to heal, so a missing CLI is
-    // reported even when every target happens to be healthy.
-    let docker = if config.dry_run {
+    let needs_listing =
+        config.discover || config.unhealthy != Unhealthy::Off || config.targets.iter().any(|t| t.compose.is_some());
+    // Real passes must be able to heal, so a missing CLI is reported even when every
+    // target happens to be healthy; a dry run needs it only to list containers.
+    let docker = if config.dry_run && !needs_listing {
         None
     } else {
         Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(e, &outputs))?)
@@ -84,13 +87,20 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
         }
     };
 
-    let (memory, mut warnings, state_file) = match state_path(&config) {
+    let mut warnings = Vec::new();
+    let mut invalid = Vec::new();
+    if let (Some(cli), true) = (&docker, needs_listing) {
+        invalid = add_docker_targets(&mut config, cli, &mut warnings);
+    }
+    let (memory, state_warnings, state_file) = match state_path(&config) {
         Ok(path) => {
             let loaded = state::load(&path, started);
             (loaded.state, loaded.warnings, loaded.writable.then_some(path))
         }
         Err(e) => (State::default(), vec![format!("{e:#}; going on without memory")], None),
     };
+    warnings.extend(state_warnings);
+    let docker = docker.filter(|_| !config.dry_run);
     let pass =
         Pass { probe: &probe, docker: docker.as_ref().map(|d| d as &dyn Containers), memory: &memory, now: started };
     let mut targets = heal::run_pass(&config, &pass);
@@ -108,6 +118,7 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
     {
         warnings.push(format!("{e:#}; this pass is not remembered"));
     }
+    targets.extend(invalid);
     let mut report = Report::new(started, clock.elapsed().as_millis() as u64, config.dry_run, targets);
     report.warnings = warnings;
     let exit = Exit::for_report(&report);
@@ -115,6 +126,48 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
     let all_healthy = report.warnings.is_empty() && report.targets.iter().all(|t| t.outcome == Outcome::Healthy);
     emit(&report, outputs.log.as_deref(), config.quiet && all_healthy);
     Ok(exit)
+}
+
+/// Adds what Docker itself says to the targets: labelled and unhealthy containers on the
+/// default engine, and the replicas of compose services. One `docker ps` and one
+/// `docker inspect` per engine; an engine that cannot be listed is a warning, and its
+/// compose targets fail alone. Returns the entries for containers with bad labels.
+fn add_docker_targets(
+    config: &mut Config,
+    docker: &DockerCli,
+    warnings: &mut Vec<String>,
+) -> Vec<crate::report::TargetReport> {
+    let mut endpoints: BTreeSet<Endpoint> =
+        config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
+    let discovering = config.discover || config.unhealthy != Unhealthy::Off;
+    if discovering {
+        endpoints.insert(Endpoint::Default);
+    }
+    let listings: BTreeMap<Endpoint, Result<Vec<ContainerInfo>>> = endpoints
+        .into_iter()
+        .map(|e| {
+            let listing = docker.inventory(&e);
+            (e, listing)
+        })
+        .collect();
+    for (endpoint, listing) in &listings {
+        if let Err(e) = listing {
+            warnings.push(format!("listing containers on {endpoint}: {e:#}"));
+        }
+    }
+    for target in &mut config.targets {
+        if let (Some((project, service)), Some(Ok(listing))) = (&target.compose, listings.get(&target.endpoint)) {
+            target.replicas = discover::compose_replicas(project, service, listing);
+        }
+    }
+    match listings.get(&Endpoint::Default) {
+        Some(Ok(listing)) if discovering => {
+            let found = discover::discover(config, listing);
+            config.targets.extend(found.targets);
+            found.invalid
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Where a pass reports besides stdout.

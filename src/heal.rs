@@ -40,24 +40,11 @@ pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetReport> {
 fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetReport {
     let (check, attempts) = first_check(pass.probe, target);
     let mut report = TargetReport {
-        name: target.name.clone(),
-        container: target.container.clone(),
-        url: target.url_display(),
-        outcome: Outcome::Healthy,
         http_status: check.http_status,
         latency_ms: check.latency.as_millis() as u64,
         attempts,
         error: check.error.clone(),
-        action: None,
-        restart: None,
-        recovered: None,
-        recovery_ms: None,
-        recovery_error: None,
-        consecutive_failures: 0,
-        restarts_in_window: 0,
-        restarts_total: 0,
-        next_restart_at: None,
-        paused_until: None,
+        ..TargetReport::new(&target.name, &target.container, target.url_display())
     };
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let docker = match (policy::judge(check.healthy(), &target.settings, &memory, pass.now, dry_run), pass.docker) {
@@ -280,15 +267,18 @@ fn docker_recovery_check(docker: &dyn Containers, target: &Target) -> Check {
     Check { http_status: None, latency: Duration::ZERO, error }
 }
 
+/// The containers one action applies to: the engine and the names, joined.
+type ContainerKey = (Endpoint, String);
+
 /// Runs each container's restart at most once per pass; later callers for the same
 /// container wait for and share the first one's result.
 #[derive(Default)]
 struct RestartOnce {
-    by_container: Mutex<HashMap<(Endpoint, String), Arc<OnceLock<Acted>>>>,
+    by_container: Mutex<HashMap<ContainerKey, Arc<OnceLock<Acted>>>>,
 }
 
 impl RestartOnce {
-    fn run(&self, key: (Endpoint, String), act: impl FnOnce() -> Acted) -> Acted {
+    fn run(&self, key: ContainerKey, act: impl FnOnce() -> Acted) -> Acted {
         let cell = {
             let mut map = self.by_container.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(map.entry(key).or_default())

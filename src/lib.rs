@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod discover;
 pub mod docker;
 pub mod drill;
 pub mod exit;

@@ -137,6 +137,30 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
+    /// A healthy entry with nothing done yet, to be filled in.
+    pub fn new(name: &str, container: &str, url: String) -> Self {
+        Self {
+            name: name.to_string(),
+            container: container.to_string(),
+            url,
+            outcome: Outcome::Healthy,
+            http_status: None,
+            latency_ms: 0,
+            attempts: 0,
+            error: None,
+            action: None,
+            restart: None,
+            recovered: None,
+            recovery_ms: None,
+            recovery_error: None,
+            consecutive_failures: 0,
+            restarts_in_window: 0,
+            restarts_total: 0,
+            next_restart_at: None,
+            paused_until: None,
+        }
+    }
+
     /// Whether this target counts as healthy at the end of the pass (for the exit status):
     /// a restart success counts when recovery was not waited for; a paused target and one
     /// an operator stopped (`ignore_stopped`) never fail a pass: neither is an incident.

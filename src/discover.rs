@@ -1,0 +1,325 @@
+//! Targets from Docker itself: containers that declare themselves with `healwatch.*`
+//! labels (`--discover`), containers whose own HEALTHCHECK is unhealthy (`--unhealthy`),
+//! and the replicas of compose services. Pure: it works on one `docker inspect` listing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::config::{self, Config, HealthCheck, RawSettings, StatusSet, Target, Unhealthy};
+use crate::docker::{Action, ContainerInfo, Endpoint};
+use crate::redact::{HealthUrl, redact_text, validate_container_name};
+use crate::report::{Outcome, TargetReport};
+
+/// Label prefix.
+pub const PREFIX: &str = "healwatch.";
+/// Compose's labels for a container's project and service.
+pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+/// See `COMPOSE_PROJECT`.
+pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+
+/// The label keys (after `healwatch.`) a container may set.
+const KEYS: &[&str] = &[
+    "url",
+    "enable",
+    "name",
+    "expect_status",
+    "expect_body",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "restart_timeout",
+    "recovery_timeout",
+    "failure_threshold",
+    "max_restarts",
+    "restart_window",
+    "start_period",
+    "action",
+    "ignore_stopped",
+    "restart_with",
+];
+
+/// What discovery found: targets to watch, and labelled containers it could not use.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// New targets, by container name.
+    pub targets: Vec<Target>,
+    /// One `invalid` entry per container with bad labels.
+    pub invalid: Vec<TargetReport>,
+}
+
+/// Finds targets among `containers` (the default engine's), as `config` asks. A container
+/// that a configured target already watches is left to the config, which wins.
+pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
+    let configured: HashSet<&str> = config
+        .targets
+        .iter()
+        .filter(|t| t.endpoint == Endpoint::Default)
+        .flat_map(|t| t.replicas.iter().map(String::as_str))
+        .collect();
+    let mut names: HashSet<String> = config.targets.iter().map(|t| t.name.clone()).collect();
+    let mut found = Discovered::default();
+    let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for c in sorted {
+        // Running containers declare targets; a stopped leftover does not.
+        let live = matches!(c.status.as_str(), "running" | "paused" | "restarting");
+        if !live || configured.contains(c.name.as_str()) {
+            continue;
+        }
+        let labels: BTreeMap<&str, &str> =
+            c.labels.iter().filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str()))).collect();
+        let result = match wanted(config, c, &labels) {
+            Ok(None) => continue,
+            Ok(Some(health)) => from_labels(config, c, &labels, health),
+            Err(e) => Err(e),
+        };
+        match result.and_then(|t| {
+            if names.insert(t.name.clone()) { Ok(t) } else { Err(anyhow!("target name '{}' is already used", t.name)) }
+        }) {
+            Ok(target) => found.targets.push(target),
+            Err(e) => {
+                let url = labels.get("url").map(|u| redact_text(u)).unwrap_or_default();
+                let name = labels.get("name").copied().unwrap_or(&c.name);
+                let mut report = TargetReport::new(name, &c.name, url);
+                report.outcome = Outcome::Invalid;
+                report.error = Some(format!("container '{}': {e:#}", c.name));
+                found.invalid.push(report);
+            }
+        }
+    }
+    found
+}
+
+/// Whether (and how) a container is watched: by its URL label, by Docker's health, or not.
+fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> Result<Option<HealthCheck>> {
+    let enable = match labels.get("enable") {
+        None => None,
+        Some(v) => Some(parse_bool(v).context("label healwatch.enable")?),
+    };
+    if enable == Some(false) {
+        return Ok(None);
+    }
+    if config.discover && labels.contains_key("url") {
+        return Ok(Some(HealthCheck::Http(http_check(labels)?)));
+    }
+    let by_health = match config.unhealthy {
+        Unhealthy::Off => false,
+        Unhealthy::Label => enable == Some(true),
+        Unhealthy::All => true,
+    };
+    if by_health && c.healthcheck {
+        return Ok(Some(HealthCheck::Docker { observed: c.health.clone(), output: c.health_output.clone() }));
+    }
+    Ok(None)
+}
+
+fn http_check(labels: &BTreeMap<&str, &str>) -> Result<config::HttpCheck> {
+    let url = labels.get("url").context("no healwatch.url label")?;
+    Ok(config::HttpCheck {
+        url: HealthUrl::parse(url).context("label healwatch.url")?,
+        expect_status: StatusSet::parse(
+            labels.get("expect_status").copied().unwrap_or(config::defaults::EXPECT_STATUS),
+        )
+        .context("label healwatch.expect_status")?,
+        expect_body: labels.get("expect_body").map(|b| b.to_string()).filter(|b| !b.is_empty()),
+        headers: Vec::new(),
+    })
+}
+
+/// A target from a container's labels: flags win over labels, labels over `[defaults]`.
+fn from_labels(
+    config: &Config,
+    c: &ContainerInfo,
+    labels: &BTreeMap<&str, &str>,
+    health: HealthCheck,
+) -> Result<Target> {
+    if let Some(unknown) = labels.keys().find(|k| !KEYS.contains(k)) {
+        bail!("unknown label healwatch.{unknown} (known: {})", KEYS.join(", "));
+    }
+    let number = |key: &str| -> Result<Option<u32>> {
+        labels
+            .get(key)
+            .map(|v| v.trim().parse().with_context(|| format!("label healwatch.{key}: '{v}' is not a whole number")))
+            .transpose()
+    };
+    let text = |key: &str| labels.get(key).map(|v| v.to_string());
+    let raw = RawSettings {
+        timeout: text("timeout"),
+        retries: number("retries")?,
+        retry_delay: text("retry_delay"),
+        restart_timeout: text("restart_timeout"),
+        recovery_timeout: text("recovery_timeout"),
+        failure_threshold: number("failure_threshold")?,
+        max_restarts: number("max_restarts")?,
+        restart_window: text("restart_window"),
+        start_period: text("start_period"),
+    };
+    let place = |key: &str| format!("label healwatch.{key}");
+    let settings =
+        config.flags.apply(raw.apply(config.base, &place)?, &|key| format!("--{}", key.replace('_', "-")))?;
+    let name = labels.get("name").copied().unwrap_or(&c.name);
+    config::validate_name(name).context("label healwatch.name (or the container name)")?;
+    validate_container_name(&c.name)?;
+    let restart_with: Vec<String> = labels
+        .get("restart_with")
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    for dependent in &restart_with {
+        validate_container_name(dependent).context("label healwatch.restart_with")?;
+    }
+    Ok(Target {
+        name: name.to_string(),
+        container: c.name.clone(),
+        health,
+        settings,
+        action: labels
+            .get("action")
+            .map(|a| Action::parse(a))
+            .transpose()
+            .context("label healwatch.action")?
+            .unwrap_or(config.default_action),
+        ignore_stopped: labels
+            .get("ignore_stopped")
+            .map(|v| parse_bool(v))
+            .transpose()
+            .context("label healwatch.ignore_stopped")?
+            .unwrap_or(config.default_ignore_stopped),
+        restart_with,
+        endpoint: Endpoint::Default,
+        compose: None,
+        replicas: vec![c.name.clone()],
+    })
+}
+
+fn parse_bool(value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        other => bail!("'{other}' is not true or false"),
+    }
+}
+
+/// The replicas of a compose service: every container (any state) with its project and
+/// service labels, by name.
+pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInfo]) -> Vec<String> {
+    let mut names: Vec<String> = containers
+        .iter()
+        .filter(|c| c.labels.get(COMPOSE_PROJECT).is_some_and(|p| p == project))
+        .filter(|c| c.labels.get(COMPOSE_SERVICE).is_some_and(|s| s == service))
+        .map(|c| c.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{name}-0123456789abcdef"),
+            name: name.into(),
+            status: status.into(),
+            running: status == "running",
+            pid: 1,
+            started_at: String::new(),
+            restart_policy: "no".into(),
+            restart_count: 0,
+            healthcheck: health.is_some(),
+            health: health.map(String::from),
+            health_output: None,
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn config(discover: bool, unhealthy: Unhealthy) -> Config {
+        let configured = Target::http("app", "app", HealthUrl::parse("http://127.0.0.1:1/").unwrap());
+        Config { discover, unhealthy, ..Config::new(vec![configured]) }
+    }
+
+    #[test]
+    fn labels_declare_targets_and_config_wins() {
+        let containers = [
+            container(
+                "web",
+                "running",
+                &[
+                    ("healwatch.url", "http://127.0.0.1:8080/h"),
+                    ("healwatch.retries", "0"),
+                    ("healwatch.expect_body", "ok"),
+                ],
+                None,
+            ),
+            container("app", "running", &[("healwatch.url", "http://127.0.0.1:9/other")], None),
+            container(
+                "optout",
+                "running",
+                &[("healwatch.url", "http://127.0.0.1:7/"), ("healwatch.enable", "false")],
+                None,
+            ),
+            container("old", "exited", &[("healwatch.url", "http://127.0.0.1:6/")], None),
+            container("plain", "running", &[], None),
+        ];
+        let found = discover(&config(true, Unhealthy::Off), &containers);
+        assert!(found.invalid.is_empty(), "{:?}", found.invalid);
+        let names: Vec<&str> = found.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["web"]);
+        let web = &found.targets[0];
+        assert_eq!(web.settings.retries, 0);
+        let HealthCheck::Http(h) = &web.health else { panic!("an HTTP target") };
+        assert_eq!((h.url.display.as_str(), h.expect_body.as_deref()), ("http://127.0.0.1:8080/h", Some("ok")));
+        assert!(
+            discover(&config(false, Unhealthy::Off), &containers).targets.is_empty(),
+            "no --discover, no label targets"
+        );
+    }
+
+    #[test]
+    fn bad_labels_make_one_invalid_target() {
+        let containers = [
+            container("a", "running", &[("healwatch.url", "localhost:5000")], None),
+            container("b", "running", &[("healwatch.url", "http://127.0.0.1:1/"), ("healwatch.timeout", "soon")], None),
+            container("c", "running", &[("healwatch.url", "http://127.0.0.1:1/"), ("healwatch.colour", "red")], None),
+            container("d", "running", &[("healwatch.url", "http://127.0.0.1:1/"), ("healwatch.enable", "maybe")], None),
+            container("e", "running", &[("healwatch.url", "http://127.0.0.1:1/"), ("healwatch.name", "app")], None),
+            container("f", "running", &[("healwatch.url", "http://127.0.0.1:1/")], None),
+        ];
+        let found = discover(&config(true, Unhealthy::Off), &containers);
+        assert_eq!(found.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["f"]);
+        let errors: Vec<String> = found.invalid.iter().map(|r| r.error.clone().unwrap()).collect();
+        for (i, want) in ["healwatch.url", "healwatch.timeout", "healwatch.colour", "healwatch.enable", "already used"]
+            .iter()
+            .enumerate()
+        {
+            assert!(errors[i].contains(want), "{}: {}", i, errors[i]);
+            assert_eq!(found.invalid[i].outcome, Outcome::Invalid);
+        }
+    }
+
+    #[test]
+    fn unhealthy_modes() {
+        let containers = [
+            container("sick", "running", &[], Some("unhealthy")),
+            container("opted-in", "running", &[("healwatch.enable", "true")], Some("unhealthy")),
+            container("opted-out", "running", &[("healwatch.enable", "false")], Some("unhealthy")),
+            container("no-check", "running", &[("healwatch.enable", "true")], None),
+        ];
+        let label = discover(&config(false, Unhealthy::Label), &containers);
+        assert_eq!(label.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in"]);
+        let all = discover(&config(false, Unhealthy::All), &containers);
+        assert_eq!(all.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in", "sick"]);
+        assert!(matches!(&all.targets[1].health, HealthCheck::Docker { observed: Some(s), .. } if s == "unhealthy"));
+    }
+
+    #[test]
+    fn compose_replicas_by_label() {
+        let web = |n: &str, project: &str| {
+            container(n, "running", &[(COMPOSE_PROJECT, project), (COMPOSE_SERVICE, "web")], None)
+        };
+        let containers = [web("shop-web-2", "shop"), web("shop-web-1", "shop"), web("blog-web-1", "blog")];
+        assert_eq!(compose_replicas("shop", "web", &containers), ["shop-web-1", "shop-web-2"]);
+        assert!(compose_replicas("shop", "db", &containers).is_empty());
+    }
+}
