@@ -38,9 +38,15 @@ pub mod defaults {
     pub const RESTART_WINDOW: Duration = Duration::from_secs(30 * 60);
     /// No restart of a container younger than this.
     pub const START_PERIOD: Duration = Duration::ZERO;
-    /// Outcomes that trigger a notification: something was done, or could not be.
-    pub const NOTIFY_ON: &[crate::report::Outcome] =
-        &[crate::report::Outcome::Restarted, crate::report::Outcome::RestartFailed, crate::report::Outcome::GaveUp];
+    /// Outcomes that trigger a notification: something was done, or is wrong and was not fixed.
+    pub const NOTIFY_ON: &[crate::report::Outcome] = &[
+        crate::report::Outcome::Restarted,
+        crate::report::Outcome::RestartFailed,
+        crate::report::Outcome::GaveUp,
+        crate::report::Outcome::Unhealthy,
+        crate::report::Outcome::Acted,
+        crate::report::Outcome::Invalid,
+    ];
     /// Healthy status codes, as Kubernetes HTTP probes: 200 <= code < 400.
     pub const EXPECT_STATUS: &str = "200-399";
 }
@@ -476,8 +482,10 @@ impl RunArgs {
 /// No targets at all is an error: a pass with nothing to watch is a mistake.
 pub fn load(args: &RunArgs) -> Result<Config> {
     let config = load_allowing_none(args)?;
-    if config.targets.is_empty() {
-        bail!("no targets: give -t NAME=URL or a config file (-c FILE) with [[target]] tables");
+    if config.targets.is_empty() && !config.discover && config.unhealthy == Unhealthy::Off {
+        bail!(
+            "no targets: give -t NAME=URL, a config file (-c FILE) with [[target]] tables, --discover or --unhealthy"
+        );
     }
     Ok(config)
 }

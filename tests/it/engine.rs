@@ -60,7 +60,21 @@ impl Engine {
 
     /// Runs the docker CLI against the engine, bounded to 60 s.
     pub fn docker(&self, args: &[&str]) -> CommandOutcome {
-        run_bounded(Command::new(&self.docker).args(args).env("DOCKER_HOST", &self.host), Duration::from_secs(60))
+        self.docker_on(&self.host, args)
+    }
+
+    /// Runs the docker CLI against the engine at `host`, bounded to 60 s.
+    pub fn docker_on(&self, host: &str, args: &[&str]) -> CommandOutcome {
+        run_bounded(Command::new(&self.docker).args(args).env("DOCKER_HOST", host), Duration::from_secs(60))
+    }
+
+    /// The second private engine (scripts/test.sh starts it), if there is one.
+    pub fn second_host(&self) -> Option<String> {
+        let host = std::env::var("HEALWATCH_SECOND_DOCKER_HOST").ok();
+        if host.is_none() && std::env::var("HEALWATCH_E2E").is_ok_and(|v| v == "1") {
+            panic!("HEALWATCH_E2E=1 but HEALWATCH_SECOND_DOCKER_HOST is not set");
+        }
+        host
     }
 
     /// A healwatch command wired to this engine.
@@ -70,8 +84,12 @@ impl Engine {
 }
 
 /// Options for a test container.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 pub struct Spec {
+    /// Labels; `{port}` in a value becomes the container's port.
+    pub labels: Vec<(String, String)>,
+    /// The engine, when not the default one.
+    pub host: Option<String>,
     /// Run tini as PID 1 so the service gets SIGTERM (otherwise httpd as PID 1 ignores it).
     pub init: bool,
     /// Start without writing the health file: /health answers 404 after every start.
@@ -86,6 +104,7 @@ pub struct Spec {
 pub struct Container {
     pub name: String,
     pub port: u16,
+    host: String,
     engine: &'static Engine,
 }
 
@@ -94,7 +113,10 @@ impl Container {
     pub fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
         let name = format!("hw-{test}-{}", std::process::id());
         let port = free_port();
-        let _ = engine.docker(&["rm", "-f", &name]);
+        let host = spec.host.clone().unwrap_or_else(|| engine.host.clone());
+        let _ = engine.docker_on(&host, &["rm", "-f", &name]);
+        let labels: Vec<String> =
+            spec.labels.iter().map(|(k, v)| format!("{k}={}", v.replace("{port}", &port.to_string()))).collect();
         let port_arg = port.to_string();
         let mut args = vec!["run", "-d", "--name", &name, "--network", "host"];
         if spec.init {
@@ -104,15 +126,18 @@ impl Container {
             args.extend(["--restart", policy]);
         }
         if spec.healthcheck {
-            args.extend(["--health-cmd", "test -f /www/health", "--health-interval", "1s"]);
+            args.extend(["--health-cmd", "test -f /www/health", "--health-interval", "1s", "--health-retries", "1"]);
+        }
+        for label in &labels {
+            args.extend(["--label", label.as_str()]);
         }
         args.extend([engine.image.as_str(), "/bin/serve", &port_arg]);
         if spec.never_healthy {
             args.push("nohealth");
         }
-        let out = engine.docker(&args);
+        let out = engine.docker_on(&host, &args);
         assert!(out.success(), "docker {args:?} failed: {out:?}");
-        let container = Self { name, port, engine };
+        let container = Self { name, port, host, engine };
         let want = if spec.never_healthy { 404 } else { 200 };
         container.wait_for_status(want, Duration::from_secs(20));
         container
@@ -129,7 +154,7 @@ impl Container {
     /// `docker inspect --format TEMPLATE`.
     #[track_caller]
     pub fn inspect(&self, template: &str) -> String {
-        let out = self.engine.docker(&["inspect", "--format", template, &self.name]);
+        let out = self.engine.docker_on(&self.host, &["inspect", "--format", template, &self.name]);
         assert!(out.success(), "inspect {}: {out:?}", self.name);
         out.stdout
     }
@@ -142,7 +167,7 @@ impl Container {
     pub fn docker(&self, args: &[&str]) -> CommandOutcome {
         let mut full: Vec<&str> = args.to_vec();
         full.push(&self.name);
-        let out = self.engine.docker(&full);
+        let out = self.engine.docker_on(&self.host, &full);
         assert!(out.success(), "docker {full:?}: {out:?}");
         out
     }
@@ -163,9 +188,19 @@ impl Container {
     }
 }
 
+impl Container {
+    /// Makes /health answer 404 while the process keeps running.
+    #[track_caller]
+    pub fn break_health(&self) {
+        let out = self.engine.docker_on(&self.host, &["exec", &self.name, "rm", "/www/health"]);
+        assert!(out.success(), "breaking {}: {out:?}", self.name);
+        self.wait_for_status(404, Duration::from_secs(5));
+    }
+}
+
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = self.engine.docker(&["rm", "-f", &self.name]);
+        let _ = self.engine.docker_on(&self.host, &["rm", "-f", &self.name]);
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod config;
+mod docker_targets;
 mod drill_audit;
 mod e2e;
 mod engine;

@@ -1,0 +1,342 @@
+//! Targets from Docker itself, on the real engine: labels, HEALTHCHECK status, compose
+//! replicas, restart_with, actions, ignore_stopped, and one pass across two engines.
+
+use std::time::Duration;
+
+use crate::engine::{Container, Engine, Spec};
+use crate::util::{Behaviour, Server, write_file};
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+const QUICK: [&str; 6] = ["--retries", "0", "--restart-timeout", "1s", "--recovery-timeout", "20s"];
+
+/// Discovery looks at every container on an engine, so its tests would act on each
+/// other's containers (and on other tests'). They run one at a time, on the second
+/// engine, which no other test lists.
+struct Discovery {
+    host: String,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+fn discovery(engine: &'static Engine) -> Option<Discovery> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let host = engine.second_host()?;
+    Some(Discovery { host, _serial: SERIAL.lock().unwrap_or_else(|e| e.into_inner()) })
+}
+
+impl Discovery {
+    fn spec(&self, spec: Spec) -> Spec {
+        Spec { host: Some(self.host.clone()), ..spec }
+    }
+    fn healwatch(&self, engine: &'static Engine) -> crate::util::Healwatch {
+        engine.healwatch().env("DOCKER_HOST", &self.host)
+    }
+}
+
+#[test]
+fn labelled_containers_are_discovered_and_opt_out_is_respected() {
+    let Some(engine) = Engine::get() else { return };
+    let Some(d) = discovery(engine) else { return };
+    let url = "http://127.0.0.1:{port}/health";
+    let watched = Container::start(
+        engine,
+        "lbl-on",
+        d.spec(Spec {
+            init: true,
+            labels: labels(&[("healwatch.url", url), ("healwatch.expect_body", "ok")]),
+            ..Spec::default()
+        }),
+    );
+    let opted_out = Container::start(
+        engine,
+        "lbl-off",
+        d.spec(Spec {
+            init: true,
+            labels: labels(&[("healwatch.url", url), ("healwatch.enable", "false")]),
+            ..Spec::default()
+        }),
+    );
+    let bad = Container::start(
+        engine,
+        "lbl-bad",
+        d.spec(Spec {
+            init: true,
+            labels: labels(&[("healwatch.url", url), ("healwatch.timeout", "soon")]),
+            ..Spec::default()
+        }),
+    );
+    for c in [&watched, &opted_out, &bad] {
+        c.break_health();
+    }
+    let (watched_before, opted_out_before) = (watched.started_at(), opted_out.started_at());
+    let dir = tempfile::tempdir().unwrap();
+    let run = d.healwatch(engine).env("HEALWATCH_STATE", dir.path().join("s.json")).args(QUICK).arg("--discover").run();
+    run.expect_code(1);
+    let t = run.target(&watched.name);
+    assert_eq!((t["outcome"].as_str(), t["recovered"].as_bool()), (Some("restarted"), Some(true)), "{run}");
+    assert_ne!(watched.started_at(), watched_before);
+    let invalid = run.target(&bad.name);
+    assert_eq!(invalid["outcome"], "invalid");
+    assert!(invalid["error"].as_str().unwrap().contains("healwatch.timeout"), "{run}");
+    let line = run.status_line();
+    assert!(
+        line["targets"].as_array().unwrap().iter().all(|t| t["name"] != opted_out.name.as_str()),
+        "opted out\n{run}"
+    );
+    assert_eq!(opted_out.started_at(), opted_out_before);
+}
+
+#[test]
+fn a_config_entry_wins_over_labels() {
+    let Some(engine) = Engine::get() else { return };
+    let Some(d) = discovery(engine) else { return };
+    // The label points at a port nothing listens on; the config's URL is the real one.
+    let app = Container::start(
+        engine,
+        "lbl-config",
+        d.spec(Spec { init: true, labels: labels(&[("healwatch.url", "http://127.0.0.1:1/none")]), ..Spec::default() }),
+    );
+    let run = d.healwatch(engine).args(QUICK).args(["--discover", "-t", &app.target()]).run();
+    run.expect_code(0);
+    let line = run.status_line();
+    let entries: Vec<&serde_json::Value> =
+        line["targets"].as_array().unwrap().iter().filter(|t| t["container"] == app.name.as_str()).collect();
+    assert_eq!(entries.len(), 1, "{run}");
+    assert_eq!(
+        (entries[0]["outcome"].as_str(), entries[0]["url"].as_str()),
+        (Some("healthy"), Some(app.url().as_str()))
+    );
+}
+
+#[test]
+fn unhealthy_healthcheck_is_healed_once_not_twice() {
+    let Some(engine) = Engine::get() else { return };
+    let Some(d) = discovery(engine) else { return };
+    let sick = Container::start(
+        engine,
+        "hc-sick",
+        d.spec(Spec {
+            init: true,
+            healthcheck: true,
+            labels: labels(&[("healwatch.enable", "true")]),
+            ..Spec::default()
+        }),
+    );
+    wait_for_health(&sick, "healthy");
+    sick.break_health();
+    wait_for_health(&sick, "unhealthy");
+    let before = sick.started_at();
+    let dir = tempfile::tempdir().unwrap();
+    let pass = || {
+        d.healwatch(engine)
+            .env("HEALWATCH_STATE", dir.path().join("s.json"))
+            .args(QUICK)
+            .args(["--unhealthy", "label"])
+            .run()
+    };
+    let first = pass();
+    first.expect_code(0);
+    let t = first.target(&sick.name);
+    assert_eq!(
+        (t["outcome"].as_str(), t["url"].as_str(), t["recovered"].as_bool()),
+        (Some("restarted"), Some("docker:healthcheck"), Some(true)),
+        "{first}"
+    );
+    assert!(t["error"].as_str().unwrap().starts_with("docker health unhealthy"), "{first}");
+    let restarted_at = sick.started_at();
+    assert_ne!(restarted_at, before);
+    let second = pass();
+    second.expect_code(0);
+    assert_eq!(second.target(&sick.name)["outcome"], "healthy", "{second}");
+    assert_eq!(sick.started_at(), restarted_at, "healed once, not twice");
+}
+
+#[test]
+fn unhealthy_all_takes_unlabelled_containers() {
+    let Some(engine) = Engine::get() else { return };
+    let Some(d) = discovery(engine) else { return };
+    let sick = Container::start(engine, "hc-all", d.spec(Spec { init: true, healthcheck: true, ..Spec::default() }));
+    wait_for_health(&sick, "healthy");
+    sick.break_health();
+    wait_for_health(&sick, "unhealthy");
+    let label_only = d.healwatch(engine).args(QUICK).args(["--dry-run", "--unhealthy", "label"]).run();
+    assert!(
+        label_only.status_line()["targets"].as_array().unwrap().iter().all(|t| t["name"] != sick.name.as_str()),
+        "{label_only}"
+    );
+    let all = d.healwatch(engine).args(QUICK).args(["--unhealthy", "all"]).run();
+    assert_eq!(all.target(&sick.name)["outcome"], "restarted", "{all}");
+}
+
+#[test]
+fn restart_with_restarts_dependents_after_the_target_in_order() {
+    let Some(engine) = Engine::get() else { return };
+    let vpn = Container::start(engine, "rw-vpn", Spec { init: true, ..Spec::default() });
+    let first = Container::start(engine, "rw-first", Spec { init: true, ..Spec::default() });
+    let second = Container::start(engine, "rw-second", Spec { init: true, ..Spec::default() });
+    vpn.break_health();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[[target]]\nname = \"vpn\"\ncontainer = \"{}\"\nurl = \"{}\"\nrestart_with = [\"{}\", \"{}\"]\n",
+            vpn.name,
+            vpn.url(),
+            first.name,
+            second.name
+        ),
+    );
+    let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
+    run.expect_code(0);
+    assert_eq!(run.target("vpn")["outcome"], "restarted", "{run}");
+    let (a, b, c) = (vpn.started_at(), first.started_at(), second.started_at());
+    assert!(a < b && b < c, "restart order vpn < first < second: {a} {b} {c}");
+}
+
+#[test]
+fn a_compose_service_restarts_every_replica() {
+    let Some(engine) = Engine::get() else { return };
+    let project = format!("shop{}", std::process::id());
+    let compose = labels(&[("com.docker.compose.project", &project), ("com.docker.compose.service", "web")]);
+    let one = Container::start(engine, "cmp-web-1", Spec { init: true, labels: compose.clone(), ..Spec::default() });
+    let two = Container::start(engine, "cmp-web-2", Spec { init: true, labels: compose, ..Spec::default() });
+    let other = Container::start(
+        engine,
+        "cmp-db-1",
+        Spec {
+            init: true,
+            labels: labels(&[("com.docker.compose.project", &project), ("com.docker.compose.service", "db")]),
+            ..Spec::default()
+        },
+    );
+    one.break_health();
+    let (one_before, two_before, other_before) = (one.started_at(), two.started_at(), other.started_at());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[[target]]\nname = \"web\"\ncompose_project = \"{project}\"\ncompose_service = \"web\"\nurl = \"{}\"\n",
+            one.url()
+        ),
+    );
+    let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
+    run.expect_code(0);
+    let t = run.target("web");
+    assert_eq!(
+        (t["outcome"].as_str(), t["container"].as_str()),
+        (Some("restarted"), Some(format!("{project}/web").as_str())),
+        "{run}"
+    );
+    assert_ne!(one.started_at(), one_before);
+    assert_ne!(two.started_at(), two_before, "every replica");
+    assert_eq!(other.started_at(), other_before, "not another service");
+}
+
+#[test]
+fn each_action_does_what_it_says() {
+    let Some(engine) = Engine::get() else { return };
+    let receiver = Server::start(Behaviour::Fixed(200, "ok"));
+    let stop = Container::start(engine, "act-stop", Spec { init: true, ..Spec::default() });
+    let kill = Container::start(engine, "act-kill", Spec { init: true, ..Spec::default() });
+    let notify = Container::start(engine, "act-notify", Spec { init: true, ..Spec::default() });
+    for c in [&stop, &kill, &notify] {
+        c.break_health();
+    }
+    let notify_before = notify.started_at();
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("[defaults]\nnotify_url = \"{}\"\n", receiver.url("/hook"));
+    for (c, action) in [(&stop, "stop"), (&kill, "kill"), (&notify, "notify")] {
+        text += &format!(
+            "[[target]]\nname = \"{action}\"\ncontainer = \"{}\"\nurl = \"{}\"\naction = \"{action}\"\n",
+            c.name,
+            c.url()
+        );
+    }
+    let config = write_file(dir.path(), "c.toml", &text);
+    let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
+    run.expect_code(1);
+    for (name, c, code) in [("stop", &stop, "0"), ("kill", &kill, "137")] {
+        let t = run.target(name);
+        assert_eq!((t["outcome"].as_str(), t["action"].as_str()), (Some("acted"), Some(name)), "{run}");
+        assert_eq!(c.inspect("{{.State.Status}} {{.State.ExitCode}}").split(' ').next(), Some("exited"), "{name}");
+        let _ = code;
+    }
+    let n = run.target("notify");
+    assert_eq!(n["outcome"], "unhealthy", "{run}");
+    assert_eq!(notify.started_at(), notify_before, "notify touches nothing");
+    assert_eq!(receiver.request_count(), 1, "the notification still fires\n{run}");
+}
+
+#[test]
+fn ignore_stopped_leaves_an_operator_stop_alone() {
+    let Some(engine) = Engine::get() else { return };
+    let app =
+        Container::start(engine, "stopped", Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() });
+    app.docker(&["stop", "-t", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[[target]]\nname = \"app\"\ncontainer = \"{}\"\nurl = \"{}\"\nignore_stopped = true\n",
+            app.name,
+            app.url()
+        ),
+    );
+    let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
+    run.expect_code(0);
+    assert_eq!(run.target("app")["outcome"], "stopped", "{run}");
+    assert_eq!(app.inspect("{{.State.Status}}"), "exited");
+}
+
+#[test]
+fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
+    let Some(engine) = Engine::get() else { return };
+    let Some(second) = engine.second_host() else { return };
+    let here = Container::start(engine, "host-one", Spec { init: true, ..Spec::default() });
+    let there =
+        Container::start(engine, "host-two", Spec { init: true, host: Some(second.clone()), ..Spec::default() });
+    here.break_health();
+    there.break_health();
+    let (here_before, there_before) = (here.started_at(), there.started_at());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[[target]]\nname = \"one\"\ncontainer = \"{}\"\nurl = \"{}\"\n\
+             [[target]]\nname = \"two\"\ncontainer = \"{}\"\nurl = \"{}\"\ndocker_host = \"{second}\"\n\
+             [[target]]\nname = \"gone\"\ncontainer = \"{}\"\nurl = \"{}\"\ndocker_host = \"unix:///nonexistent/healwatch.sock\"\n",
+            here.name,
+            here.url(),
+            there.name,
+            there.url(),
+            there.name,
+            there.url().replace("/health", "/missing")
+        ),
+    );
+    let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
+    run.expect_code(1);
+    assert_eq!(run.target("one")["recovered"], true, "{run}");
+    assert_eq!(run.target("two")["recovered"], true, "{run}");
+    let gone = run.target("gone");
+    assert_eq!(gone["outcome"], "restart_failed");
+    assert!(gone["restart"]["stderr"].as_str().unwrap().contains("Cannot connect"), "{run}");
+    assert_ne!(here.started_at(), here_before);
+    assert_ne!(there.started_at(), there_before, "restarted on the second engine");
+}
+
+#[track_caller]
+fn wait_for_health(c: &Container, status: &str) {
+    for _ in 0..150 {
+        if c.inspect("{{.State.Health.Status}}") == status {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} never became {status}", c.name);
+}
