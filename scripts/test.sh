@@ -17,6 +17,9 @@ engine_start
 engine_start_second
 engine_image
 
+# The benchmark at tiny sizes, so it cannot rot (its numbers are not checked: not a timed test).
+bash bench/run.sh --smoke >/dev/null
+
 export HEALWATCH_E2E=1
 # Four test threads on two cores: the end-to-end tests mostly wait on containers.
 timeout 1800 cargo test --locked -- --test-threads "${HEALWATCH_TEST_THREADS:-4}"
