@@ -9,6 +9,8 @@ use crate::redact::redact_text;
 
 /// At most this much of a body is read and searched for `expect_body`.
 pub const BODY_LIMIT: u64 = 64 * 1024;
+/// Bound on a response's headers (and the read buffer, which must hold them).
+const HEADER_LIMIT: usize = 16 * 1024;
 
 /// The result of one HTTP attempt. A failing check is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,12 @@ impl HttpProbe {
             .max_redirects(0)
             .proxy(proxy)
             .user_agent(concat!("healwatch/", env!("CARGO_PKG_VERSION")))
+            // ureq's 128 KiB buffers each way, per connection, are sized for bulk
+            // transfers; a GET and a health page need a fraction. With 32 checks in flight
+            // the defaults alone would cost 8 MiB.
+            .input_buffer_size(HEADER_LIMIT)
+            .output_buffer_size(4 * 1024)
+            .max_response_header_size(HEADER_LIMIT)
             .build()
             .new_agent();
         Ok(Self { agent })
