@@ -44,6 +44,18 @@ pub enum Command {
     Resume(ResumeArgs),
 }
 
+/// Where the memory and the lock live, for the commands that read or change the memory.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// State file [default: state.json in the state directory].
+    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Lock file shared with passes (status reads without taking it) [default: as for a pass].
+    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+}
+
 /// Options of `healwatch status`.
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -55,13 +67,9 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// State file [default: state.json in the state directory].
-    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-
-    /// Lock file (accepted for symmetry; status reads without it).
-    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
-    pub lock: Option<PathBuf>,
+    /// The state and lock files.
+    #[command(flatten)]
+    pub files: StateArgs,
 }
 
 /// Options of `healwatch pause`.
@@ -79,13 +87,9 @@ pub struct PauseArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// State file [default: state.json in the state directory].
-    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-
-    /// Lock file shared with passes [default: as for a pass].
-    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
-    pub lock: Option<PathBuf>,
+    /// The state and lock files.
+    #[command(flatten)]
+    pub files: StateArgs,
 }
 
 /// Options of `healwatch resume`.
@@ -99,13 +103,9 @@ pub struct ResumeArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// State file [default: state.json in the state directory].
-    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-
-    /// Lock file shared with passes [default: as for a pass].
-    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
-    pub lock: Option<PathBuf>,
+    /// The state and lock files.
+    #[command(flatten)]
+    pub files: StateArgs,
 }
 
 /// Options of `healwatch drill`.

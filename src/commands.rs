@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{AuditArgs, DrillArgs, PauseArgs, ResumeArgs, RunArgs, StatusArgs, TargetArgs};
+use crate::cli::{AuditArgs, DrillArgs, PauseArgs, ResumeArgs, RunArgs, StateArgs, StatusArgs, TargetArgs};
 use crate::config::{self, Config, Unhealthy};
 use crate::docker::{ContainerInfo, Containers, DockerCli, Endpoint};
 use crate::exit::Exit;
@@ -373,7 +373,7 @@ struct StatusRow {
 pub fn status(args: &StatusArgs) -> Result<Exit> {
     let config = config::load_allowing_none(&RunArgs {
         targets: args.targets.clone(),
-        state: args.state.clone(),
+        state: args.files.state.clone(),
         ..RunArgs::default()
     })?;
     let now = now()?;
@@ -460,7 +460,7 @@ fn read_state_for_command(path: &Path) -> Result<State> {
 /// `healwatch pause TARGET [--for DUR]`: a maintenance window.
 pub fn pause(args: &PauseArgs) -> Result<Exit> {
     let duration = config::parse_duration(&args.duration).context("--for")?;
-    change_state(&args.target, &args.targets, args.state.clone(), args.lock.clone(), |memory, now| {
+    change_state(&args.target, &args.targets, &args.files, |memory, now| {
         memory.paused_until = Some(timestamp(now + duration));
         format!("paused {} until {}: checked and reported, never restarted", args.target, timestamp(now + duration))
     })
@@ -468,7 +468,7 @@ pub fn pause(args: &PauseArgs) -> Result<Exit> {
 
 /// `healwatch resume TARGET`: end a pause and reset the crash-loop guard.
 pub fn resume(args: &ResumeArgs) -> Result<Exit> {
-    change_state(&args.target, &args.targets, args.state.clone(), args.lock.clone(), |memory, _| {
+    change_state(&args.target, &args.targets, &args.files, |memory, _| {
         memory.paused_until = None;
         memory.recent_restarts.clear();
         memory.consecutive_failures = 0;
@@ -480,14 +480,13 @@ pub fn resume(args: &ResumeArgs) -> Result<Exit> {
 fn change_state(
     target: &str,
     targets: &TargetArgs,
-    state: Option<PathBuf>,
-    lock_path: Option<PathBuf>,
+    files: &StateArgs,
     change: impl FnOnce(&mut state::TargetState, SystemTime) -> String,
 ) -> Result<Exit> {
     let config = config::load_allowing_none(&RunArgs {
         targets: targets.clone(),
-        state,
-        lock: lock_path,
+        state: files.state.clone(),
+        lock: files.lock.clone(),
         ..RunArgs::default()
     })?;
     if !config.targets.iter().any(|t| t.name == target) {

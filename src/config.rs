@@ -429,52 +429,22 @@ impl RawSettings {
     }
 }
 
-impl FileDefaults {
-    fn raw(&self) -> RawSettings {
+/// The per-target settings layer of a struct that has the nine fields by the same names
+/// (`[defaults]`, `[[target]]` and the run flags), as `RawSettings`.
+macro_rules! raw_settings {
+    ($from:expr) => {
         RawSettings {
-            timeout: self.timeout.clone(),
-            retries: self.retries,
-            retry_delay: self.retry_delay.clone(),
-            restart_timeout: self.restart_timeout.clone(),
-            recovery_timeout: self.recovery_timeout.clone(),
-            failure_threshold: self.failure_threshold,
-            max_restarts: self.max_restarts,
-            restart_window: self.restart_window.clone(),
-            start_period: self.start_period.clone(),
+            timeout: $from.timeout.clone(),
+            retries: $from.retries,
+            retry_delay: $from.retry_delay.clone(),
+            restart_timeout: $from.restart_timeout.clone(),
+            recovery_timeout: $from.recovery_timeout.clone(),
+            failure_threshold: $from.failure_threshold,
+            max_restarts: $from.max_restarts,
+            restart_window: $from.restart_window.clone(),
+            start_period: $from.start_period.clone(),
         }
-    }
-}
-
-impl FileTarget {
-    fn raw(&self) -> RawSettings {
-        RawSettings {
-            timeout: self.timeout.clone(),
-            retries: self.retries,
-            retry_delay: self.retry_delay.clone(),
-            restart_timeout: self.restart_timeout.clone(),
-            recovery_timeout: self.recovery_timeout.clone(),
-            failure_threshold: self.failure_threshold,
-            max_restarts: self.max_restarts,
-            restart_window: self.restart_window.clone(),
-            start_period: self.start_period.clone(),
-        }
-    }
-}
-
-impl RunArgs {
-    fn raw(&self) -> RawSettings {
-        RawSettings {
-            timeout: self.timeout.clone(),
-            retries: self.retries,
-            retry_delay: self.retry_delay.clone(),
-            restart_timeout: self.restart_timeout.clone(),
-            recovery_timeout: self.recovery_timeout.clone(),
-            failure_threshold: self.failure_threshold,
-            max_restarts: self.max_restarts,
-            restart_window: self.restart_window.clone(),
-            start_period: self.start_period.clone(),
-        }
-    }
+    };
 }
 
 /// Reads the config file (if any) and merges it with the run flags.
@@ -520,10 +490,10 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     let file_name = path.map_or_else(|| "config".to_string(), |p| format!("config {}", p.display()));
     let d = &file.defaults;
     let flag_place = |key: &str| format!("--{}", key.replace('_', "-"));
-    let flags = args.raw();
+    let flags = raw_settings!(args);
     // Flags are checked on their own first, so a bad flag is named as a flag.
     flags.apply(BUILTIN, &flag_place)?;
-    let base = d.raw().apply(BUILTIN, &|key| format!("{file_name}: [defaults] {key}"))?;
+    let base = raw_settings!(d).apply(BUILTIN, &|key| format!("{file_name}: [defaults] {key}"))?;
 
     let mut targets = Vec::new();
     let default_action = d
@@ -535,7 +505,7 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     let default_ignore_stopped = d.ignore_stopped.unwrap_or(false);
     for (i, t) in file.targets.iter().enumerate() {
         let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
-        let settings = flags.apply(t.raw().apply(base, &place)?, &flag_place)?;
+        let settings = flags.apply(raw_settings!(t).apply(base, &place)?, &flag_place)?;
         validate_name(&t.name).with_context(|| place("name"))?;
         let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
         let mut target = Target::http(&t.name, t.container.as_deref().unwrap_or(&t.name), url);

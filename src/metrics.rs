@@ -134,24 +134,11 @@ mod tests {
 
     fn target(name: &str, outcome: Outcome, error: Option<&str>, recovered: Option<Option<bool>>) -> TargetReport {
         TargetReport {
-            name: name.into(),
-            container: format!("{name}-c"),
-            url: String::new(),
             outcome,
-            http_status: None,
             latency_ms: 1500,
-            attempts: 1,
             error: error.map(String::from),
-            action: None,
-            restart: None,
             recovered,
-            recovery_ms: None,
-            recovery_error: None,
-            consecutive_failures: 0,
-            restarts_in_window: 0,
-            restarts_total: 0,
-            next_restart_at: None,
-            paused_until: None,
+            ..TargetReport::new(name, &format!("{name}-c"), String::new())
         }
     }
 

@@ -173,28 +173,16 @@ mod tests {
 
     fn report(outcome: Outcome, error: Option<&str>, restarted: bool, recovered: Option<Option<bool>>) -> TargetReport {
         TargetReport {
-            name: "app".into(),
-            container: "app".into(),
-            url: String::new(),
             outcome,
-            http_status: None,
-            latency_ms: 0,
             attempts: 1,
             error: error.map(String::from),
-            action: None,
             restart: restarted.then(|| crate::report::RestartReport {
                 exit_code: Some(0),
                 duration_ms: 0,
                 stderr: String::new(),
             }),
             recovered,
-            recovery_ms: None,
-            recovery_error: None,
-            consecutive_failures: 0,
-            restarts_in_window: 0,
-            restarts_total: 0,
-            next_restart_at: None,
-            paused_until: None,
+            ..TargetReport::new("app", "app", String::new())
         }
     }
 

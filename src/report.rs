@@ -271,28 +271,18 @@ mod tests {
 
     fn target(outcome: Outcome, recovered: Option<Option<bool>>) -> TargetReport {
         TargetReport {
-            name: "app".into(),
-            container: "app".into(),
-            url: "http://127.0.0.1:5000/health".into(),
             outcome,
             http_status: Some(503),
             latency_ms: 3,
             attempts: 3,
             error: Some("status 503 not in 200-399".into()),
-            action: None,
             restart: (outcome != Outcome::Unhealthy).then(|| RestartReport {
                 exit_code: Some(0),
                 duration_ms: 812,
                 stderr: String::new(),
             }),
             recovered,
-            recovery_ms: None,
-            recovery_error: None,
-            consecutive_failures: 0,
-            restarts_in_window: 0,
-            restarts_total: 0,
-            next_restart_at: None,
-            paused_until: None,
+            ..TargetReport::new("app", "app", "http://127.0.0.1:5000/health".into())
         }
     }
 
