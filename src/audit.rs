@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::config::Target;
-use crate::docker::ContainerInfo;
+use crate::docker::{ContainerInfo, Endpoint};
 
 /// One container's line in the audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,10 +36,12 @@ pub struct AuditReport {
 }
 
 /// Judges `containers` against `targets`.
+/// Only targets on the default engine are judged: the listing is of that engine.
 pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: bool) -> AuditReport {
     let mut report = AuditReport::default();
+    let targets: Vec<&Target> = targets.iter().filter(|t| t.endpoint == Endpoint::Default).collect();
     for c in containers {
-        let watched = targets.iter().any(|t| c.is(&t.container));
+        let watched = targets.iter().any(|t| watches(t, c));
         if targets_only && !watched {
             continue;
         }
@@ -60,7 +62,7 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
         });
     }
     for t in targets {
-        if !containers.iter().any(|c| c.is(&t.container)) {
+        if !containers.iter().any(|c| watches(t, c)) {
             report
                 .problems
                 .push(format!("target '{}' watches container '{}', which does not exist", t.name, t.container));
@@ -68,6 +70,17 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
     }
     report.containers.sort_by(|a, b| a.name.cmp(&b.name));
     report
+}
+
+/// Whether target `t` acts on container `c`: by name or id, or as a replica of its compose service.
+fn watches(t: &Target, c: &ContainerInfo) -> bool {
+    match &t.compose {
+        Some((project, service)) => {
+            c.labels.get(crate::discover::COMPOSE_PROJECT) == Some(project)
+                && c.labels.get(crate::discover::COMPOSE_SERVICE) == Some(service)
+        }
+        None => c.is(&t.container),
+    }
 }
 
 /// Writes the audit as an aligned table followed by the problems.
@@ -135,6 +148,14 @@ mod tests {
         assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
         assert!(report.problems[0].contains("'app'") && report.problems[0].contains("docker update --restart"));
         assert!(report.problems[1].contains("'ghost'"));
+        let mut compose = target("shop/web");
+        compose.compose = Some(("shop".into(), "web".into()));
+        let mut replica = container("shop-web-1", "always");
+        replica.labels = [("com.docker.compose.project", "shop"), ("com.docker.compose.service", "web")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let with_compose = audit(&[replica], &[compose], true);
+        assert!(with_compose.containers[0].watched && with_compose.problems.is_empty(), "{with_compose:?}");
         let only = audit(&containers, &[target("db")], true);
         assert_eq!(only.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["db"]);
         assert!(!only.unprotected && only.problems.is_empty());

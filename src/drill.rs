@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::config::{Config, Target};
-use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
+use crate::docker::{ContainerInfo, DockerCli, Endpoint, QUICK_TIMEOUT};
 use crate::heal;
 use crate::probe::Probe;
 use crate::report::TargetReport;
@@ -71,8 +71,14 @@ pub fn drill(
         let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
         format!("unknown target '{name}' (known: {})", known.join(", "))
     })?;
-    ensure_local_engine(docker)?;
-    let before = inspect_one(docker, &target.container)?;
+    if target.compose.is_some() {
+        bail!(
+            "target '{}' is a compose service: a drill crashes one container; give one replica its own target (-t NAME=URL)",
+            target.name
+        );
+    }
+    ensure_local_engine(docker, &target.endpoint)?;
+    let before = inspect_one(docker, target)?;
     if before.status != "running" || before.pid == 0 {
         bail!("container '{}' is {}, not running: start it before a drill", target.container, before.status);
     }
@@ -101,7 +107,7 @@ pub fn drill(
     };
     let mut last = before.clone();
     while Instant::now() < deadline {
-        last = inspect_one(docker, &target.container).unwrap_or(last);
+        last = inspect_one(docker, target).unwrap_or(last);
         if report.time_to_running_ms.is_none() && last.status == "running" && last.pid != before.pid {
             report.time_to_running_ms = Some(ms(killed_at.elapsed()));
         }
@@ -122,7 +128,7 @@ pub fn drill(
         }
         std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
     }
-    report.restart_count_after = inspect_one(docker, &target.container).map_or(last.restart_count, |c| c.restart_count);
+    report.restart_count_after = inspect_one(docker, target).map_or(last.restart_count, |c| c.restart_count);
     Ok(report)
 }
 
@@ -141,24 +147,35 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     heal::run_pass(&one, &pass).remove(0)
 }
 
-fn inspect_one(docker: &DockerCli, container: &str) -> Result<ContainerInfo> {
+fn inspect_one(docker: &DockerCli, target: &Target) -> Result<ContainerInfo> {
     docker
-        .inspect(&[container])?
+        .inspect_on(&target.endpoint, &[&target.container])?
         .into_iter()
         .next()
-        .with_context(|| format!("docker inspect returned nothing for '{container}'"))
+        .with_context(|| format!("docker inspect returned nothing for '{}'", target.container))
 }
 
 /// The drill signals a host PID, so the engine must run on this host.
-fn ensure_local_engine(docker: &DockerCli) -> Result<()> {
-    let out = docker.run(&["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], QUICK_TIMEOUT);
-    if !out.success() {
-        bail!("cannot tell where the Docker engine runs (docker context inspect: {})", out.stderr);
-    }
-    if !out.stdout.starts_with("unix://") {
+fn ensure_local_engine(docker: &DockerCli, endpoint: &Endpoint) -> Result<()> {
+    let host = match endpoint {
+        Endpoint::Host(host) => host.clone(),
+        Endpoint::Default | Endpoint::Context(_) => {
+            let format = "{{.Endpoints.docker.Host}}";
+            let mut args = vec!["context", "inspect", "--format", format];
+            if let Endpoint::Context(name) = endpoint {
+                args.extend(["--", name.as_str()]);
+            }
+            let out = docker.run(&args, QUICK_TIMEOUT);
+            if !out.success() {
+                bail!("cannot tell where the Docker engine runs (docker context inspect: {})", out.stderr);
+            }
+            out.stdout
+        }
+    };
+    if !host.starts_with("unix://") {
         bail!(
             "the Docker engine is remote ({}): drill kills the container's process from the host, so run it on the engine's host",
-            out.stdout
+            crate::redact::redact_text(&host)
         );
     }
     Ok(())
