@@ -457,7 +457,8 @@ fn read_state_for_command(path: &Path) -> Result<State> {
     }
 }
 
-/// `healwatch pause TARGET [--for DUR]`: a maintenance window.
+/// `healwatch pause TARGET [--for DUR]`: a maintenance window. TARGET is a configured
+/// target, or a discovered one that a pass has remembered.
 pub fn pause(args: &PauseArgs) -> Result<Exit> {
     let duration = config::parse_duration(&args.duration).context("--for")?;
     change_state(&args.target, &args.targets, &args.files, |memory, now| {
@@ -489,13 +490,6 @@ fn change_state(
         lock: files.lock.clone(),
         ..RunArgs::default()
     })?;
-    if !config.targets.iter().any(|t| t.name == target) {
-        let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-        bail!(
-            "unknown target '{target}' (known: {}); give the same -c/-t as the passes",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
-        );
-    }
     let _lock = match lock::acquire_within(config.lock.as_deref(), LOCK_WAIT)? {
         Ok(lock) => lock,
         Err(held) => {
@@ -506,6 +500,17 @@ fn change_state(
     let now = now()?;
     let path = state_path(&config)?;
     let mut state = read_state_for_command(&path)?;
+    // Configured targets, and discovered ones (labels, HEALTHCHECKs) that a pass remembered.
+    if !config.targets.iter().any(|t| t.name == target) && !state.targets.contains_key(target) {
+        let mut known: Vec<&str> =
+            config.targets.iter().map(|t| t.name.as_str()).chain(state.targets.keys().map(String::as_str)).collect();
+        known.sort_unstable();
+        known.dedup();
+        bail!(
+            "unknown target '{target}' (known: {}); give the same -c/-t as the passes",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        );
+    }
     let said = change(state.targets.entry(target.to_string()).or_default(), now);
     state::save(&path, &state)?;
     println!("{said}");

@@ -335,3 +335,18 @@ fn wait_for(ready: impl Fn() -> bool) {
     }
     panic!("condition not met within 5 s");
 }
+
+#[test]
+fn a_discovered_target_the_state_remembers_can_be_paused() {
+    let m = Memory::new();
+    // What a --discover pass leaves behind for a labelled container named "web".
+    std::fs::write(m.state(), r#"{"version":1,"targets":{"web":{"consecutive_failures":2}}}"#).unwrap();
+    let run = m.cmd(0).args(["pause", "web", "--for", "5m"]).run();
+    run.expect_code(0);
+    let state = m.read_state();
+    assert_eq!(state["targets"]["web"]["paused_until"], at(5), "{run}");
+    assert_eq!(state["targets"]["web"]["consecutive_failures"], 2, "the rest is kept");
+    let unknown = m.cmd(0).args(["pause", "nope"]).run();
+    unknown.expect_code(2);
+    assert!(unknown.stderr().contains("known: web"), "{unknown}");
+}
