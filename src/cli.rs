@@ -235,8 +235,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
 
-    /// POST the status line (JSON) here when a pass restarted something, failed to heal
-    /// or gave up (config `notify_on` picks the outcomes).
+    /// POST the status line (JSON) here when a pass did something, or found something
+    /// wrong that it did not fix (config `notify_on` picks the outcomes).
     #[arg(long, value_name = "URL")]
     pub notify_url: Option<String>,
 
