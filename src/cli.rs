@@ -218,6 +218,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
+    /// PEM file of the CAs that HTTPS health checks trust, for services with an internal
+    /// CA [default: the public web roots built in].
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
     /// Also append the status line to FILE (JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,

@@ -68,7 +68,7 @@ pub fn pass(args: &RunArgs) -> Result<Exit> {
     } else {
         Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(e, &outputs))?)
     };
-    let probe = HttpProbe::new(config.proxy.as_deref()).map_err(|e| fail(e, &outputs))?;
+    let probe = HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref()).map_err(|e| fail(e, &outputs))?;
     let _lock = match lock::acquire(config.lock.as_deref()).map_err(|e| fail(e, &outputs))? {
         Ok(lock) => lock,
         Err(held) => {
@@ -324,7 +324,7 @@ pub fn drill(args: &DrillArgs) -> Result<Exit> {
     anyhow::ensure!(!config.dry_run, "drill kills a process for real; --dry-run does not apply to it");
     let wait = config::parse_duration(&args.wait).context("--wait")?;
     let docker = DockerCli::locate(config.docker.as_deref())?;
-    let probe = HttpProbe::new(config.proxy.as_deref())?;
+    let probe = HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref())?;
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
     let _lock = lock::acquire(config.lock.as_deref())?.map_err(anyhow::Error::msg)?;
     let report = drill_core::drill(&config, &args.target, wait, args.heal, &docker, &probe)?;

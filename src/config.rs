@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{RunArgs, TargetArgs};
 use crate::docker::{Action, ContainerRef, Endpoint};
+use crate::probe::TrustRoots;
 use crate::redact::{HealthUrl, validate_container_name};
 use crate::report::Outcome;
 
@@ -62,6 +63,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Proxy for health checks; `None` ignores proxy environment variables.
     pub proxy: Option<String>,
+    /// CAs trusted by HTTPS checks instead of the public roots.
+    pub ca_file: Option<TrustRoots>,
     /// File the status line is appended to.
     pub log: Option<PathBuf>,
     /// Print nothing when every target is healthy.
@@ -102,6 +105,7 @@ impl Config {
             dry_run: false,
             concurrency: defaults::CONCURRENCY,
             proxy: None,
+            ca_file: None,
             log: None,
             quiet: false,
             docker: None,
@@ -322,6 +326,7 @@ struct FileDefaults {
     ignore_stopped: Option<bool>,
     discover: Option<bool>,
     unhealthy: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 /// One `[[target]]` table.
@@ -582,6 +587,13 @@ fn build(args: &RunArgs, file: FileConfig, path: Option<&Path>) -> Result<Config
     }
     Ok(Config {
         targets,
+        ca_file: match (&args.ca_file, &d.ca_file) {
+            (Some(path), _) => Some(TrustRoots::load(path).context("--ca-file")?),
+            (None, Some(path)) => {
+                Some(TrustRoots::load(path).with_context(|| format!("{file_name}: [defaults] ca_file"))?)
+            }
+            (None, None) => None,
+        },
         dry_run: args.dry_run || d.dry_run.unwrap_or(false),
         concurrency,
         proxy,

@@ -36,6 +36,31 @@ pub trait Probe: Sync {
     fn check(&self, target: &Target, timeout: Duration) -> Check;
 }
 
+/// The CAs HTTPS health checks trust when `ca_file` is set (an internal CA), instead of
+/// the public web roots built in.
+#[derive(Debug, Clone)]
+pub struct TrustRoots {
+    /// The PEM file they came from.
+    pub path: std::path::PathBuf,
+    certs: Vec<ureq::tls::Certificate<'static>>,
+}
+
+impl TrustRoots {
+    /// Reads every certificate in a PEM file; a file without one is an error.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let pem = std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                _ => None,
+            })
+            .collect();
+        anyhow::ensure!(!certs.is_empty(), "ca_file {}: no PEM certificates in it", path.display());
+        Ok(Self { path: path.to_path_buf(), certs })
+    }
+}
+
 /// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.
 pub struct HttpProbe {
     agent: ureq::Agent,
@@ -44,9 +69,14 @@ pub struct HttpProbe {
 impl HttpProbe {
     /// Builds the shared agent. `proxy` of `None` ignores HTTP_PROXY/ALL_PROXY on purpose:
     /// a check of a local service must not wander through a proxy cron happens to set.
-    pub fn new(proxy: Option<&str>) -> anyhow::Result<Self> {
+    pub fn new(proxy: Option<&str>, trust: Option<&TrustRoots>) -> anyhow::Result<Self> {
         let proxy = proxy.map(ureq::Proxy::new).transpose()?;
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(trust) = trust {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&trust.certs));
+        }
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(proxy)
@@ -134,6 +164,8 @@ fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String
             format!("timeout after {}", humantime::format_duration(timeout))
         }
         K::ConnectionReset => format!("connection reset while {doing}"),
+        // rustls reports handshake and certificate failures as InvalidData.
+        K::InvalidData => format!("TLS error: {}", redact_text(&message)),
         _ => format!("{doing}: {}", redact_text(&message)),
     }
 }
@@ -154,6 +186,7 @@ mod tests {
                 "DNS failure: failed to lookup",
             ),
             (Error::from(ErrorKind::ConnectionReset), "connection reset while connecting"),
+            (Error::new(ErrorKind::InvalidData, "invalid peer certificate: UnknownIssuer"), "TLS error: invalid peer"),
         ];
         for (error, want) in cases {
             let got = describe_io(&error, t, "connecting");

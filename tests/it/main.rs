@@ -9,4 +9,5 @@ mod e2e;
 mod engine;
 mod memory;
 mod pass;
+mod tls;
 mod util;
