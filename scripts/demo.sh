@@ -20,7 +20,7 @@ docker run -d --name app --network host --init --restart unless-stopped \
 for _ in $(seq 1 100); do curl -fs -m 1 -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 
 pass() {
-  "$bin" --lock "$ENGINE_DIR/healwatch.lock" --retries 0 --restart-timeout 2s \
+  "$bin" --lock "$ENGINE_DIR/healwatch.lock" --state "$ENGINE_DIR/state.json" --retries 0 --restart-timeout 2s \
     -t "app=http://127.0.0.1:$port/health" || echo "(exit status $?)"
 }
 echo "== a healthy pass"
@@ -30,3 +30,5 @@ docker exec app rm /www/health
 docker inspect --format 'state={{.State.Status}} restarts={{.RestartCount}}' app
 echo "== healwatch restarts it and waits for it to answer again"
 pass
+echo "== what healwatch remembers for the next pass (crash-loop guard: 3 restarts in 30m)"
+"$bin" status --state "$ENGINE_DIR/state.json" -t "app=http://127.0.0.1:$port/health"
