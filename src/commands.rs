@@ -415,14 +415,14 @@ pub fn status(args: &StatusArgs) -> Result<Exit> {
     let width = rows.iter().map(|r| r.target.len()).max().unwrap_or(0).max(6);
     writeln!(
         out,
-        "{:width$}  {:14}  {:24}  {:8}  {:17}  PAUSED UNTIL",
+        "{:width$}  {:14}  {:24}  {:8}  {:18}  PAUSED UNTIL",
         "TARGET", "LAST OUTCOME", "WHEN", "FAILURES", "RESTARTS WIN/TOTAL"
     )?;
     for r in &rows {
         let outcome = if r.gave_up { "gave_up".to_string() } else { dash(&r.last_outcome) };
         writeln!(
             out,
-            "{:width$}  {:14}  {:24}  {:<8}  {:17}  {}",
+            "{:width$}  {:14}  {:24}  {:<8}  {:18}  {}",
             r.target,
             outcome,
             dash(&r.last_time),
@@ -437,6 +437,9 @@ pub fn status(args: &StatusArgs) -> Result<Exit> {
 /// Reads the state for status/pause/resume. Unlike a pass, these stop on a bad file:
 /// they exist to show or change it, and must not move it aside behind a person's back.
 fn read_state_for_command(path: &Path) -> Result<State> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        bail!("state file {} is not a regular file: give --state a file path", path.display());
+    }
     match std::fs::read(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State { version: state::VERSION, ..State::default() }),
         Err(e) => Err(e).with_context(|| format!("reading state file {}", path.display())),

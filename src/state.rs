@@ -86,6 +86,16 @@ pub struct Loaded {
 /// no write this pass. Corrupt (truncated, not JSON, wrong version, empty): moved aside as
 /// `<file>.corrupt-<time>`, empty state, and a warning.
 pub fn load(path: &Path, now: SystemTime) -> Loaded {
+    // Never read, move aside or replace something that is not a plain file (/dev/null...).
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Loaded {
+            state: State { version: VERSION, ..State::default() },
+            warnings: vec![format!("state file {} is not a regular file; going on without memory", path.display())],
+            writable: false,
+        };
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -187,6 +197,15 @@ mod tests {
             assert!(aside[0].to_string_lossy().starts_with("state.json.corrupt-"), "{aside:?}");
             assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), bytes, "{what}: kept for a post-mortem");
         }
+    }
+
+    #[test]
+    fn a_device_or_directory_is_never_touched() {
+        for path in [Path::new("/dev/null"), Path::new("/tmp")] {
+            let loaded = load(path, at(0));
+            assert!(!loaded.writable && loaded.warnings[0].contains("not a regular file"), "{path:?}");
+        }
+        assert!(Path::new("/dev/null").exists(), "still there");
     }
 
     #[test]
