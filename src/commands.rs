@@ -16,7 +16,7 @@ use crate::exit::Exit;
 use crate::heal::{self, Pass};
 use crate::probe::HttpProbe;
 use crate::redact::HealthUrl;
-use crate::report::{Outcome, Report, timestamp};
+use crate::report::{Outcome, Report, timestamp, write_json_line};
 use crate::state::{self, State};
 use crate::{audit as audit_core, discover, drill as drill_core, lock, metrics, notify, policy, redact};
 
@@ -328,9 +328,7 @@ pub fn drill(args: &DrillArgs) -> Result<Exit> {
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
     let _lock = lock::acquire(config.lock.as_deref())?.map_err(anyhow::Error::msg)?;
     let report = drill_core::drill(&config, &args.target, wait, args.heal, &docker, &probe)?;
-    let mut line = serde_json::to_vec(&report)?;
-    line.push(b'\n');
-    std::io::stdout().lock().write_all(&line)?;
+    write_json_line(&report, &mut std::io::stdout().lock())?;
     Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })
 }
 
@@ -338,15 +336,11 @@ pub fn drill(args: &DrillArgs) -> Result<Exit> {
 pub fn audit(args: &AuditArgs) -> Result<Exit> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
-    let ids = docker.list_all()?;
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let containers = docker.inspect(&ids)?;
+    let containers = docker.inventory(&Endpoint::Default)?;
     let report = audit_core::audit(&containers, &config.targets, args.targets_only);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut line = serde_json::to_vec(&report)?;
-        line.push(b'\n');
-        out.write_all(&line)?;
+        write_json_line(&report, &mut out)?;
     } else {
         audit_core::write_table(&report, &mut out)?;
     }
@@ -406,9 +400,7 @@ pub fn status(args: &StatusArgs) -> Result<Exit> {
         .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut line = serde_json::to_vec(&serde_json::json!({ "state": path, "targets": rows }))?;
-        line.push(b'\n');
-        out.write_all(&line)?;
+        write_json_line(&serde_json::json!({ "state": path, "targets": rows }), &mut out)?;
         return Ok(Exit::Healthy);
     }
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());

@@ -462,11 +462,6 @@ impl ContainerInfo {
 }
 
 impl DockerCli {
-    /// `docker inspect` of the given containers, in one call.
-    pub fn inspect(&self, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
-        self.inspect_on(&Endpoint::Default, containers)
-    }
-
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
     pub fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         let ids = self.list_all_on(endpoint)?;
@@ -490,11 +485,6 @@ impl DockerCli {
             bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }
         parse_inspect(&out.stdout)
-    }
-
-    /// Ids of every container, running or not.
-    pub fn list_all(&self) -> Result<Vec<String>> {
-        self.list_all_on(&Endpoint::Default)
     }
 
     /// Ids of every container on `endpoint`, running or not.

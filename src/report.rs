@@ -253,10 +253,15 @@ impl Report {
 
     /// Writes the report as one JSON line.
     pub fn write_line(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(self)?;
-        line.push(b'\n');
-        out.write_all(&line)
+        write_json_line(self, out)
     }
+}
+
+/// Writes any value as one JSON line in a single write (the status line, drill, audit, status).
+pub fn write_json_line(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    out.write_all(&line)
 }
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T20:00:00.123Z`.
