@@ -1,9 +1,18 @@
-//! The command line: clap structs only. Values stay raw here (strings, numbers);
-//! `config.rs` turns them into a validated `Config`.
+//! The command line: clap structs only. Values are parsed here (durations by clap's
+//! value parsers); `config` merges them with the file into a validated `Config`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::model::{Unhealthy, parse_duration};
+use crate::settings::SettingFlags;
+
+/// clap's parser for a duration flag.
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| format!("{e:#}"))
+}
 
 /// Keeps containerised services alive: one pass checks every target's HTTP health URL,
 /// restarts the container behind each failing one, confirms it recovered and prints one
@@ -79,9 +88,9 @@ pub struct PauseArgs {
     #[arg(value_name = "TARGET")]
     pub target: String,
 
-    /// How long the pause lasts [default: 1h].
-    #[arg(long = "for", value_name = "DUR", default_value = "1h")]
-    pub duration: String,
+    /// How long the pause lasts.
+    #[arg(long = "for", value_name = "DUR", default_value = "1h", value_parser = duration)]
+    pub duration: Duration,
 
     /// Targets, as for a pass: TARGET must be one of them.
     #[command(flatten)]
@@ -115,9 +124,9 @@ pub struct DrillArgs {
     #[arg(value_name = "TARGET")]
     pub target: String,
 
-    /// How long to wait for the container to run and answer healthy again [default: 60s].
-    #[arg(long, value_name = "DUR", default_value = "60s")]
-    pub wait: String,
+    /// How long to wait for the container to run and answer healthy again.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration)]
+    pub wait: Duration,
 
     /// If the restart policy has not brought it back (at once when the policy is `no`,
     /// else after 5s), heal it as a pass would.
@@ -173,41 +182,9 @@ pub struct RunArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Bound on one HTTP attempt, connect through last body byte [default: 5s].
-    #[arg(long, value_name = "DUR")]
-    pub timeout: Option<String>,
-
-    /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-
-    /// Pause between those attempts [default: 1s].
-    #[arg(long, value_name = "DUR")]
-    pub retry_delay: Option<String>,
-
-    /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
-    #[arg(long, value_name = "DUR")]
-    pub restart_timeout: Option<String>,
-
-    /// After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s].
-    #[arg(long, value_name = "DUR")]
-    pub recovery_timeout: Option<String>,
-
-    /// Restart only after this many failed passes in a row [default: 1].
-    #[arg(long, value_name = "N")]
-    pub failure_threshold: Option<u32>,
-
-    /// Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3].
-    #[arg(long, value_name = "N")]
-    pub max_restarts: Option<u32>,
-
-    /// The crash-loop guard's window [default: 30m].
-    #[arg(long, value_name = "DUR")]
-    pub restart_window: Option<String>,
-
-    /// Do not restart a container started less than this long ago [default: 0s].
-    #[arg(long, value_name = "DUR")]
-    pub start_period: Option<String>,
+    /// The per-target settings (each also a config key and a label).
+    #[command(flatten)]
+    pub settings: SettingFlags,
 
     /// Check and heal at most N targets at once [default: 32].
     #[arg(long, value_name = "N")]
@@ -232,9 +209,9 @@ pub struct RunArgs {
     pub discover: bool,
 
     /// Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled
-    /// healwatch.enable=true) or `all` [default: neither].
-    #[arg(long, value_name = "label|all", value_parser = ["label", "all"])]
-    pub unhealthy: Option<String>,
+    /// healwatch.enable=true), `all`, or `off` [default: off].
+    #[arg(long, value_name = "off|label|all", value_enum, hide_possible_values = true)]
+    pub unhealthy: Option<Unhealthy>,
 
     /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
     #[arg(long, value_name = "FILE")]

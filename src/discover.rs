@@ -6,10 +6,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::config::{self, Config, HealthCheck, RawSettings, StatusSet, Target, Unhealthy};
-use crate::docker::{Action, ContainerInfo, Endpoint};
-use crate::redact::{HealthUrl, redact_text, validate_container_name};
-use crate::report::{Outcome, TargetReport};
+use crate::config::{Config, HealthCheck, HttpCheck, Target};
+use crate::docker::ContainerInfo;
+use crate::model::{
+    Action, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, redact_text, validate_container_name,
+    validate_name,
+};
+use crate::settings::{self, Layer};
 
 /// Label prefix.
 pub const PREFIX: &str = "healwatch.";
@@ -18,26 +21,9 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 /// See `COMPOSE_PROJECT`.
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
-/// The label keys (after `healwatch.`) a container may set.
-const KEYS: &[&str] = &[
-    "url",
-    "enable",
-    "name",
-    "expect_status",
-    "expect_body",
-    "timeout",
-    "retries",
-    "retry_delay",
-    "restart_timeout",
-    "recovery_timeout",
-    "failure_threshold",
-    "max_restarts",
-    "restart_window",
-    "start_period",
-    "action",
-    "ignore_stopped",
-    "restart_with",
-];
+/// The label keys (after `healwatch.`) a container may set besides the settings.
+const OTHER_KEYS: &[&str] =
+    &["url", "enable", "name", "expect_status", "expect_body", "action", "ignore_stopped", "restart_with"];
 
 /// What discovery found: targets to watch, and labelled containers it could not use.
 #[derive(Debug, Default)]
@@ -45,7 +31,7 @@ pub struct Discovered {
     /// New targets, by container name.
     pub targets: Vec<Target>,
     /// One `invalid` entry per container with bad labels.
-    pub invalid: Vec<TargetReport>,
+    pub invalid: Vec<TargetResult>,
 }
 
 /// Finds targets among `containers` (the default engine's), as `config` asks. A container
@@ -63,8 +49,7 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for c in sorted {
         // Running containers declare targets; a stopped leftover does not.
-        let live = matches!(c.status.as_str(), "running" | "paused" | "restarting");
-        if !live || configured.contains(c.name.as_str()) {
+        if !c.status.is_live() || configured.contains(c.name.as_str()) {
             continue;
         }
         let labels: BTreeMap<&str, &str> =
@@ -81,10 +66,11 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
             Err(e) => {
                 let url = labels.get("url").map(|u| redact_text(u)).unwrap_or_default();
                 let name = labels.get("name").copied().unwrap_or(&c.name);
-                let mut report = TargetReport::new(name, &c.name, url);
-                report.outcome = Outcome::Invalid;
-                report.error = Some(format!("container '{}': {e:#}", c.name));
-                found.invalid.push(report);
+                found.invalid.push(TargetResult {
+                    outcome: Outcome::Invalid,
+                    error: Some(format!("container '{}': {e:#}", c.name)),
+                    ..TargetResult::new(name, &c.name, url)
+                });
             }
         }
     }
@@ -114,14 +100,16 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
     Ok(None)
 }
 
-fn http_check(labels: &BTreeMap<&str, &str>) -> Result<config::HttpCheck> {
+fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
     let url = labels.get("url").context("no healwatch.url label")?;
-    Ok(config::HttpCheck {
+    Ok(HttpCheck {
         url: HealthUrl::parse(url).context("label healwatch.url")?,
-        expect_status: StatusSet::parse(
-            labels.get("expect_status").copied().unwrap_or(config::defaults::EXPECT_STATUS),
-        )
-        .context("label healwatch.expect_status")?,
+        expect_status: labels
+            .get("expect_status")
+            .map(|s| StatusSet::parse(s))
+            .transpose()
+            .context("label healwatch.expect_status")?
+            .unwrap_or_else(StatusSet::default_set),
         expect_body: labels.get("expect_body").map(|b| b.to_string()).filter(|b| !b.is_empty()),
         headers: Vec::new(),
     })
@@ -134,32 +122,15 @@ fn from_labels(
     labels: &BTreeMap<&str, &str>,
     health: HealthCheck,
 ) -> Result<Target> {
-    if let Some(unknown) = labels.keys().find(|k| !KEYS.contains(k)) {
-        bail!("unknown label healwatch.{unknown} (known: {})", KEYS.join(", "));
+    let known = |k: &&str| OTHER_KEYS.contains(k) || settings::KEYS.contains(k);
+    if let Some(unknown) = labels.keys().find(|k| !known(k)) {
+        let keys: Vec<&str> = OTHER_KEYS.iter().chain(settings::KEYS).copied().collect();
+        bail!("unknown label healwatch.{unknown} (known: {})", keys.join(", "));
     }
-    let number = |key: &str| -> Result<Option<u32>> {
-        labels
-            .get(key)
-            .map(|v| v.trim().parse().with_context(|| format!("label healwatch.{key}: '{v}' is not a whole number")))
-            .transpose()
-    };
-    let text = |key: &str| labels.get(key).map(|v| v.to_string());
-    let raw = RawSettings {
-        timeout: text("timeout"),
-        retries: number("retries")?,
-        retry_delay: text("retry_delay"),
-        restart_timeout: text("restart_timeout"),
-        recovery_timeout: text("recovery_timeout"),
-        failure_threshold: number("failure_threshold")?,
-        max_restarts: number("max_restarts")?,
-        restart_window: text("restart_window"),
-        start_period: text("start_period"),
-    };
-    let place = |key: &str| format!("label healwatch.{key}");
-    let settings =
-        config.flags.apply(raw.apply(config.base, &place)?, &|key| format!("--{}", key.replace('_', "-")))?;
+    let own = Layer::from_text(|key| labels.get(key).copied(), |key| format!("label healwatch.{key}"))?;
+    let settings = Layer::resolve(&[&config.flags, &own, &config.defaults]);
     let name = labels.get("name").copied().unwrap_or(&c.name);
-    config::validate_name(name).context("label healwatch.name (or the container name)")?;
+    validate_name(name).context("label healwatch.name (or the container name)")?;
     validate_container_name(&c.name)?;
     let restart_with: Vec<String> = labels
         .get("restart_with")
@@ -216,19 +187,20 @@ pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ContainerStatus, DockerHealth, RestartPolicy};
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerInfo {
         ContainerInfo {
             id: format!("{name}-0123456789abcdef"),
             name: name.into(),
-            status: status.into(),
+            status: ContainerStatus::parse(status),
             running: status == "running",
             pid: 1,
-            started_at: String::new(),
-            restart_policy: "no".into(),
+            started_at: None,
+            restart_policy: RestartPolicy::No,
             restart_count: 0,
             healthcheck: health.is_some(),
-            health: health.map(String::from),
+            health: health.map(DockerHealth::parse),
             health_output: None,
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
@@ -310,7 +282,7 @@ mod tests {
         assert_eq!(label.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in"]);
         let all = discover(&config(false, Unhealthy::All), &containers);
         assert_eq!(all.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in", "sick"]);
-        assert!(matches!(&all.targets[1].health, HealthCheck::Docker { observed: Some(s), .. } if s == "unhealthy"));
+        assert!(matches!(&all.targets[1].health, HealthCheck::Docker { observed: Some(DockerHealth::Unhealthy), .. }));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
+use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
 pub const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
@@ -40,91 +42,12 @@ impl CommandOutcome {
     }
 }
 
-/// Which Docker engine a command goes to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
-    /// Whatever DOCKER_HOST / DOCKER_CONTEXT (or the CLI's config) say.
-    #[default]
-    Default,
-    /// `docker -H HOST` (`ssh://user@host`, `tcp://...`, `unix://...`).
-    Host(String),
-    /// `docker --context NAME`.
-    Context(String),
-}
-
-impl Endpoint {
-    /// The CLI arguments that select this engine.
-    pub fn args(&self) -> Vec<&str> {
-        match self {
-            Self::Default => Vec::new(),
-            Self::Host(host) => vec!["-H", host],
-            Self::Context(name) => vec!["--context", name],
-        }
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Default => f.write_str("the default engine"),
-            Self::Host(host) => write!(f, "{}", crate::redact::redact_text(host)),
-            Self::Context(name) => write!(f, "context {name}"),
-        }
-    }
-}
-
-/// A container on an engine.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContainerRef {
-    /// The engine.
-    pub endpoint: Endpoint,
-    /// Its name or id (validated: never an option).
-    pub name: String,
-}
-
-/// What to do to a failing target's container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Action {
-    /// `docker restart` (and wait for recovery).
-    #[default]
-    Restart,
-    /// `docker stop`: take it out (e.g. so a load balancer stops sending it traffic).
-    Stop,
-    /// `docker kill`.
-    Kill,
-    /// Nothing: report it (notifications and metrics still fire).
-    Notify,
-}
-
-impl Action {
-    /// Parses `restart`, `stop`, `kill` or `notify`.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "restart" => Ok(Self::Restart),
-            "stop" => Ok(Self::Stop),
-            "kill" => Ok(Self::Kill),
-            "notify" => Ok(Self::Notify),
-            other => bail!("'{other}' is not an action (one of: restart, stop, kill, notify)"),
-        }
-    }
-
-    /// The name, as in config and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Restart => "restart",
-            Self::Stop => "stop",
-            Self::Kill => "kill",
-            Self::Notify => "notify",
-        }
-    }
-}
-
 /// Container actions a pass needs.
 pub trait Containers: Sync {
     /// `State.Status` and `State.StartedAt`, or the failed inspect.
     fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
     /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
-    fn health(&self, container: &ContainerRef) -> Result<Option<String>, CommandOutcome>;
+    fn health(&self, container: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome>;
     /// `docker unpause`.
     fn unpause(&self, container: &ContainerRef) -> CommandOutcome;
     /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
@@ -135,8 +58,8 @@ pub trait Containers: Sync {
 /// The little a pass needs to know about a container before restarting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerState {
-    /// `State.Status`: running, paused, exited, created, restarting, dead.
-    pub status: String,
+    /// `State.Status`.
+    pub status: ContainerStatus,
     /// `State.StartedAt`; `None` when never started or unreadable.
     pub started_at: Option<SystemTime>,
 }
@@ -145,7 +68,7 @@ impl ContainerState {
     /// Reads `{{.State.Status}} {{.State.StartedAt}}`.
     pub fn parse(text: &str) -> Self {
         let mut words = text.split_whitespace();
-        let status = words.next().unwrap_or_default().to_string();
+        let status = ContainerStatus::parse(words.next().unwrap_or_default());
         // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
         let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
         Self { status, started_at }
@@ -159,11 +82,6 @@ pub struct DockerCli {
 }
 
 impl DockerCli {
-    /// Uses the docker CLI at `path` as is.
-    pub fn new(path: PathBuf) -> Self {
-        Self { path }
-    }
-
     /// Finds the CLI: `explicit` (a path, or a name looked up on PATH), else `docker` on
     /// PATH, else the fallback paths. The error names every place tried.
     pub fn locate(explicit: Option<&Path>) -> Result<Self> {
@@ -221,14 +139,18 @@ impl Containers for DockerCli {
         if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }
     }
 
-    fn health(&self, c: &ContainerRef) -> Result<Option<String>, CommandOutcome> {
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
         let format = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
         let out = self.run_on(
             &c.endpoint,
             &["inspect", "--type", "container", "--format", format, "--", &c.name],
             QUICK_TIMEOUT,
         );
-        if out.success() { Ok(Some(out.stdout).filter(|s| !s.is_empty())) } else { Err(out) }
+        if out.success() {
+            Ok(Some(out.stdout).filter(|s| !s.is_empty()).map(|s| DockerHealth::parse(&s)))
+        } else {
+            Err(out)
+        }
     }
 
     fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
@@ -332,14 +254,14 @@ mod tests {
     #[test]
     fn container_state_from_inspect() {
         let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z\n");
-        assert_eq!(s.status, "running");
+        assert_eq!(s.status, ContainerStatus::Running);
         assert_eq!(
             s.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).as_deref(),
             Some("2026-11-27T20:44:00.062Z")
         );
         assert_eq!(
             ContainerState::parse("created 0001-01-01T00:00:00Z"),
-            ContainerState { status: "created".into(), started_at: None }
+            ContainerState { status: ContainerStatus::Created, started_at: None }
         );
         assert_eq!(ContainerState::parse("paused").started_at, None);
     }
@@ -388,22 +310,22 @@ pub struct ContainerInfo {
     pub id: String,
     /// Name without Docker's leading `/`.
     pub name: String,
-    /// `State.Status`: running, paused, exited, created, restarting, dead.
-    pub status: String,
+    /// `State.Status`.
+    pub status: ContainerStatus,
     /// `State.Running` (true while paused or restarting too).
     pub running: bool,
     /// `State.Pid` on the engine's host; 0 when not running.
     pub pid: u32,
-    /// `State.StartedAt`, as Docker writes it.
-    pub started_at: String,
-    /// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped` or `on-failure:N`.
-    pub restart_policy: String,
+    /// `State.StartedAt`; `None` when never started or unreadable.
+    pub started_at: Option<SystemTime>,
+    /// `HostConfig.RestartPolicy`.
+    pub restart_policy: RestartPolicy,
     /// `RestartCount`: restarts by the policy since the last manual start.
     pub restart_count: u64,
     /// Whether the container has a Docker HEALTHCHECK (not disabled with NONE).
     pub healthcheck: bool,
-    /// `State.Health.Status` (starting, healthy, unhealthy) when it has a HEALTHCHECK.
-    pub health: Option<String>,
+    /// `State.Health.Status` when it has a HEALTHCHECK.
+    pub health: Option<DockerHealth>,
     /// The last HEALTHCHECK probe's output, trimmed, when there is one.
     pub health_output: Option<String>,
     /// `Config.Labels`.
@@ -416,17 +338,15 @@ impl ContainerInfo {
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
         let id = text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
         let state = &value["State"];
-        let status = text(&state["Status"])
+        let status = state["Status"]
+            .as_str()
+            .map(ContainerStatus::parse)
             .ok_or_else(|| anyhow::anyhow!("docker inspect output for {id} has no State.Status"))?;
         let policy = &value["HostConfig"]["RestartPolicy"];
-        let restart_policy = match policy["Name"].as_str().unwrap_or("") {
-            "" | "no" => "no".to_string(),
-            "on-failure" => match policy["MaximumRetryCount"].as_u64().unwrap_or(0) {
-                0 => "on-failure".to_string(),
-                n => format!("on-failure:{n}"),
-            },
-            other => other.to_string(),
-        };
+        let restart_policy = RestartPolicy::from_docker(
+            policy["Name"].as_str().unwrap_or(""),
+            policy["MaximumRetryCount"].as_u64().unwrap_or(0),
+        );
         let test = &value["Config"]["Healthcheck"]["Test"];
         let healthcheck = test.as_array().is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
         let health = &state["Health"];
@@ -435,7 +355,7 @@ impl ContainerInfo {
             .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
             .unwrap_or_default();
         Ok(Self {
-            health: text(&health["Status"]).filter(|s| !s.is_empty()),
+            health: health["Status"].as_str().filter(|s| !s.is_empty()).map(DockerHealth::parse),
             health_output: health["Log"]
                 .as_array()
                 .and_then(|log| log.last())
@@ -446,7 +366,8 @@ impl ContainerInfo {
             name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,
-            started_at: text(&state["StartedAt"]).unwrap_or_default(),
+            // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
+            started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
             id,
             status,
@@ -525,11 +446,14 @@ mod inspect_tests {
         let infos = parse_inspect(json).unwrap();
         let app = &infos[0];
         assert_eq!((app.name.as_str(), app.pid, app.restart_count), ("app", 4242, 2));
-        assert_eq!(app.restart_policy, "on-failure:5");
+        assert_eq!(app.restart_policy.to_string(), "on-failure:5");
         assert!(app.healthcheck && app.running);
         assert!(app.is("app") && app.is("0123456789ab") && !app.is("0123"));
         let db = &infos[1];
-        assert_eq!((db.restart_policy.as_str(), db.healthcheck, db.status.as_str()), ("no", false, "exited"));
+        assert_eq!(
+            (db.restart_policy.clone(), db.healthcheck, db.status.clone()),
+            (RestartPolicy::No, false, ContainerStatus::Exited)
+        );
     }
 
     #[test]

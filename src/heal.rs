@@ -1,17 +1,21 @@
 //! One pass over the targets: check (with retries), judge, act (restart by default),
-//! wait for recovery. Targets run in parallel on at most `concurrency` threads; a
-//! container shared by several targets is acted on once per pass, never twice at once.
+//! verify recovery. Each target yields one `TargetResult`. Targets run in parallel on at
+//! most `concurrency` threads; a container shared by several targets is acted on once
+//! per pass, never twice at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
-use crate::docker::{Action, CommandOutcome, ContainerRef, Containers, Endpoint};
+use crate::docker::{CommandOutcome, Containers};
+use crate::model::{
+    Action, ActionRun, ContainerRef, ContainerStatus, DockerHealth, Endpoint, Outcome, Recovery, TargetResult,
+};
 use crate::policy::{self, Verdict};
 use crate::probe::{Check, Probe};
-use crate::report::{Outcome, RestartReport, TargetReport, timestamp};
 use crate::state::State;
 
 /// First pause between recovery polls; it doubles up to `MAX_POLL_INTERVAL`.
@@ -19,7 +23,7 @@ const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest pause between recovery polls.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What a pass works with besides the targets: the two I/O seams, memory and the time.
+/// What a pass works with besides the targets: the two I/O seams, memory and the clock.
 pub struct Pass<'a> {
     /// The HTTP checker.
     pub probe: &'a dyn Probe,
@@ -27,100 +31,94 @@ pub struct Pass<'a> {
     pub docker: Option<&'a dyn Containers>,
     /// What earlier passes left.
     pub memory: &'a State,
-    /// The pass's start, for every judgement and timestamp.
-    pub now: SystemTime,
+    /// The pass's time (`now`, for every judgement and timestamp) and its sleeps.
+    pub clock: &'a dyn Clock,
 }
 
-/// Checks, judges and heals every target; reports come back in config order.
-pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetReport> {
+/// Checks, judges and heals every target; results come back in config order.
+pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetResult> {
     let restarts = RestartOnce::default();
     parallel_map(&config.targets, config.concurrency, |target| heal_target(target, config.dry_run, pass, &restarts))
 }
 
-fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetReport {
-    let (check, attempts) = first_check(pass.probe, target);
-    let mut report = TargetReport {
+fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetResult {
+    let (check, attempts) = first_check(pass.probe, pass.clock, target);
+    let mut result = TargetResult {
         http_status: check.http_status,
-        latency_ms: check.latency.as_millis() as u64,
+        latency: check.latency,
         attempts,
         error: check.error.clone(),
-        ..TargetReport::new(&target.name, &target.container, target.url_display())
+        ..TargetResult::new(&target.name, &target.container, target.url_display())
     };
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
-    let docker = match (policy::judge(check.healthy(), &target.settings, &memory, pass.now, dry_run), pass.docker) {
-        (Verdict::Leave, _) => return report,
+    let now = pass.clock.now();
+    let docker = match (policy::judge(check.healthy(), &target.settings, &memory, now, dry_run), pass.docker) {
+        (Verdict::Leave, _) => return result,
         (Verdict::Paused { until }, _) => {
-            report.outcome = Outcome::Paused;
-            report.paused_until = Some(timestamp(until));
-            return report;
+            result.outcome = Outcome::Paused;
+            result.paused_until = Some(until);
+            return result;
         }
         (Verdict::Failing { .. }, _) => {
-            report.outcome = Outcome::Failing;
-            return report;
+            result.outcome = Outcome::Failing;
+            return result;
         }
         (Verdict::GaveUp { next_restart_at }, _) => {
-            report.outcome = Outcome::GaveUp;
-            report.next_restart_at = next_restart_at.map(timestamp);
-            return report;
+            result.outcome = Outcome::GaveUp;
+            result.next_restart_at = next_restart_at;
+            return result;
         }
         (Verdict::Report, _) | (Verdict::Restart, None) => {
-            report.outcome = Outcome::Unhealthy;
-            return report;
+            result.outcome = Outcome::Unhealthy;
+            return result;
         }
         (Verdict::Restart, Some(_)) if target.action == Action::Notify => {
-            report.outcome = Outcome::Unhealthy;
-            return report;
+            result.outcome = Outcome::Unhealthy;
+            return result;
         }
         (Verdict::Restart, Some(docker)) => docker,
     };
     let key = (target.endpoint.clone(), target.replicas.join(","));
-    let outcome = match restarts.run(key, || act(docker, target, pass.now)) {
+    let run = match restarts.run(key, || act(docker, target, pass.clock)) {
         Acted::Skipped(outcome) => {
-            report.outcome = outcome;
-            return report;
+            result.outcome = outcome;
+            return result;
         }
-        Acted::Ran(outcome) => outcome,
+        Acted::Ran(run) => run,
     };
-    if target.action != Action::Restart {
-        report.action = Some(target.action.as_str());
+    let success = run.success();
+    result.action = Some(run);
+    result.outcome = match (success, target.action) {
+        (false, _) => Outcome::RestartFailed,
+        (true, Action::Restart) => Outcome::Restarted,
+        (true, _) => Outcome::Acted,
+    };
+    if result.outcome != Outcome::Restarted {
+        return result;
     }
-    report.restart = Some(RestartReport {
-        exit_code: outcome.exit_code,
-        duration_ms: outcome.duration.as_millis() as u64,
-        stderr: outcome.stderr.clone(),
-    });
-    if !outcome.success() {
-        report.outcome = Outcome::RestartFailed;
-        return report;
-    }
-    if target.action != Action::Restart {
-        report.outcome = Outcome::Acted;
-        return report;
-    }
-    report.outcome = Outcome::Restarted;
-    report.recovered = Some(None);
+    result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        let recovery = await_recovery(pass.probe, docker, target);
-        report.recovered = Some(Some(recovery.error.is_none()));
-        report.recovery_ms = recovery.error.is_none().then_some(recovery.elapsed.as_millis() as u64);
-        report.recovery_error = recovery.error;
+        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target);
+        result.recovery = recovery;
+        result.recovery_time = (recovery == Recovery::Recovered).then_some(elapsed);
+        result.recovery_error = error;
     }
-    report
+    result
 }
 
 /// The pass's first look at a target: HTTP with retries, or Docker's HEALTHCHECK status as
 /// the pass's container listing saw it (Docker already retries its own probes).
-fn first_check(probe: &dyn Probe, target: &Target) -> (Check, u32) {
+fn first_check(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
     match &target.health {
-        HealthCheck::Http(_) => check_with_retries(probe, target),
-        HealthCheck::Docker { observed, output } => (docker_health_check(observed.as_deref(), output.as_deref()), 0),
+        HealthCheck::Http(_) => check_with_retries(probe, clock, target),
+        HealthCheck::Docker { observed, output } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
     }
 }
 
 /// A Docker HEALTHCHECK status as a check: only `unhealthy` fails (`starting` is not yet a verdict).
-fn docker_health_check(status: Option<&str>, output: Option<&str>) -> Check {
+fn docker_health_check(status: Option<&DockerHealth>, output: Option<&str>) -> Check {
     let error = match status {
-        Some("unhealthy") => Some(match output {
+        Some(DockerHealth::Unhealthy) => Some(match output {
             Some(out) => format!("docker health unhealthy: {out}"),
             None => "docker health unhealthy".to_string(),
         }),
@@ -130,12 +128,12 @@ fn docker_health_check(status: Option<&str>, output: Option<&str>) -> Check {
 }
 
 /// One attempt plus up to `retries` more, `retry_delay` apart, stopping at the first healthy one.
-pub fn check_with_retries(probe: &dyn Probe, target: &Target) -> (Check, u32) {
+pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
     let mut attempts = 1;
     let settings = &target.settings;
     let mut check = probe.check(target, settings.timeout);
     while !check.healthy() && attempts <= settings.retries {
-        std::thread::sleep(settings.retry_delay);
+        clock.sleep(settings.retry_delay);
         attempts += 1;
         check = probe.check(target, settings.timeout);
     }
@@ -147,8 +145,8 @@ pub fn check_with_retries(probe: &dyn Probe, target: &Target) -> (Check, u32) {
 enum Acted {
     /// Not acted on: `Starting` (inside the start period) or `Stopped` (ignore_stopped).
     Skipped(Outcome),
-    /// The docker commands ran; their combined outcome.
-    Ran(CommandOutcome),
+    /// The docker commands ran.
+    Ran(ActionRun),
 }
 
 /// The target's action on each of its containers, then `restart_with` in order.
@@ -156,84 +154,101 @@ enum Acted {
 /// restart would wait out the whole stop timeout. A container in its start period, or
 /// stopped when `ignore_stopped` is set, is left alone. An inspect that fails does not stop
 /// the action: docker's own error from it is the clearest report.
-fn act(docker: &dyn Containers, target: &Target, now: SystemTime) -> Acted {
-    let started = Instant::now();
+fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
+    let started = clock.elapsed();
     let settings = &target.settings;
     let containers = target.container_refs();
+    let mut runs = Commands::default();
     if containers.is_empty() {
-        return Acted::Ran(CommandOutcome {
-            exit_code: None,
-            duration: Duration::ZERO,
-            stdout: String::new(),
-            stderr: format!("no containers found for {}", target.container),
-        });
+        runs.failed(&target.container, None, format!("no containers found for {}", target.container));
+        return Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)));
     }
-    let mut results = Vec::new();
     let mut skipped = None;
     for container in &containers {
         if let Ok(state) = docker.state(container) {
-            if target.ignore_stopped && matches!(state.status.as_str(), "exited" | "created") {
+            if target.ignore_stopped && state.status.is_down() {
                 skipped = Some(Outcome::Stopped);
                 continue;
             }
-            if policy::in_start_period(state.started_at, now, settings.start_period) {
+            if policy::in_start_period(state.started_at, clock.now(), settings.start_period) {
                 skipped = Some(Outcome::Starting);
                 continue;
             }
-            if state.status == "paused" {
-                let unpause = docker.unpause(container);
-                if !unpause.success() {
-                    results.push((container.name.clone(), unpause));
-                    continue;
-                }
+            if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
+                continue;
             }
         }
-        results.push((container.name.clone(), docker.act(container, target.action, settings.restart_timeout)));
+        runs.record(&container.name, docker.act(container, target.action, settings.restart_timeout));
     }
-    if results.is_empty() {
+    if runs.ran == 0 {
         return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
     }
-    if target.action == Action::Restart && results.iter().all(|(_, r)| r.success()) {
+    if target.action == Action::Restart && runs.failures.is_empty() {
         for dependent in &target.restart_with {
             let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
-            results.push((dependent.name.clone(), docker.act(&dependent, Action::Restart, settings.restart_timeout)));
+            runs.record(&dependent.name, docker.act(&dependent, Action::Restart, settings.restart_timeout));
         }
     }
-    Acted::Ran(combine(results, started.elapsed()))
+    Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
 }
 
-/// One outcome for several docker commands: the first failure's exit code, every
-/// failure's stderr (named by container when there were several), the total time.
-fn combine(results: Vec<(String, CommandOutcome)>, duration: Duration) -> CommandOutcome {
-    let several = results.len() > 1;
-    let failures: Vec<&(String, CommandOutcome)> = results.iter().filter(|(_, r)| !r.success()).collect();
-    let stderr: Vec<String> = failures
-        .iter()
-        .map(|(name, r)| if several { format!("{name}: {}", r.stderr) } else { r.stderr.clone() })
-        .collect();
-    CommandOutcome {
-        exit_code: failures.first().map_or(Some(0), |(_, r)| r.exit_code),
-        duration,
-        stdout: String::new(),
-        stderr: stderr.join("; "),
+/// The docker commands of one action, gathered into one `ActionRun`.
+#[derive(Debug, Default)]
+struct Commands {
+    ran: usize,
+    /// Each failure: container, exit code, stderr.
+    failures: Vec<(String, Option<i32>, String)>,
+}
+
+impl Commands {
+    /// Notes a command's outcome; true when it succeeded.
+    fn record(&mut self, container: &str, outcome: CommandOutcome) -> bool {
+        self.ran += 1;
+        let ok = outcome.success();
+        if !ok {
+            self.failed(container, outcome.exit_code, outcome.stderr);
+        }
+        ok
+    }
+
+    fn failed(&mut self, container: &str, exit_code: Option<i32>, stderr: String) {
+        self.failures.push((container.to_string(), exit_code, stderr));
+    }
+
+    /// The first failure's exit code, every failure's stderr (named by container when
+    /// several commands ran), the total time.
+    fn into_run(self, action: Action, duration: Duration) -> ActionRun {
+        let several = self.ran > 1;
+        let stderr: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(name, _, err)| if several { format!("{name}: {err}") } else { err.clone() })
+            .collect();
+        ActionRun {
+            action,
+            exit_code: self.failures.first().map_or(Some(0), |(_, code, _)| *code),
+            duration,
+            stderr: stderr.join("; "),
+        }
     }
 }
 
-struct Recovery {
-    elapsed: Duration,
-    /// `None` once healthy; else the last check's reason.
-    error: Option<String>,
-}
-
-/// Polls until the target is healthy or its recovery timeout has passed. Each HTTP
-/// attempt's timeout is cut to what is left, so the wait never overruns. A Docker-health
-/// target recovers when Docker's status turns `healthy`.
-fn await_recovery(probe: &dyn Probe, docker: &dyn Containers, target: &Target) -> Recovery {
-    let start = Instant::now();
+/// Polls until the target is healthy or its recovery timeout has passed: the recovery,
+/// the time it took, and the last reason when it did not come. Each HTTP attempt's
+/// timeout is cut to what is left, so the wait never overruns. A Docker-health target
+/// recovers when Docker's status turns `healthy`.
+fn await_recovery(
+    probe: &dyn Probe,
+    docker: &dyn Containers,
+    clock: &dyn Clock,
+    target: &Target,
+) -> (Recovery, Duration, Option<String>) {
+    let start = clock.elapsed();
+    let waited = || clock.elapsed().saturating_sub(start);
     let within = target.settings.recovery_timeout;
     let mut interval = FIRST_POLL_INTERVAL;
     loop {
-        let left = within.saturating_sub(start.elapsed());
+        let left = within.saturating_sub(waited());
         let check = match &target.health {
             HealthCheck::Http(_) => {
                 probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1)))
@@ -241,17 +256,17 @@ fn await_recovery(probe: &dyn Probe, docker: &dyn Containers, target: &Target) -
             HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
         };
         if check.healthy() {
-            return Recovery { elapsed: start.elapsed(), error: None };
+            return (Recovery::Recovered, waited(), None);
         }
-        let left = within.saturating_sub(start.elapsed());
+        let left = within.saturating_sub(waited());
         if left.is_zero() {
-            return Recovery { elapsed: start.elapsed(), error: check.error };
+            return (Recovery::NotRecovered, waited(), check.error);
         }
-        std::thread::sleep(interval.min(left));
+        clock.sleep(interval.min(left));
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
-        if within <= start.elapsed() {
-            return Recovery { elapsed: start.elapsed(), error: check.error };
+        if within <= waited() {
+            return (Recovery::NotRecovered, waited(), check.error);
         }
     }
 }
@@ -259,8 +274,8 @@ fn await_recovery(probe: &dyn Probe, docker: &dyn Containers, target: &Target) -
 /// After a restart Docker says `starting` until its first probe: only `healthy` is recovered.
 fn docker_recovery_check(docker: &dyn Containers, target: &Target) -> Check {
     let error = match target.container_refs().first().map(|c| docker.health(c)) {
-        Some(Ok(Some(status))) if status == "healthy" => None,
-        Some(Ok(status)) => Some(format!("docker health {}", status.as_deref().unwrap_or("none"))),
+        Some(Ok(Some(DockerHealth::Healthy))) => None,
+        Some(Ok(status)) => Some(format!("docker health {}", status.as_ref().map_or("none", DockerHealth::as_str))),
         Some(Err(out)) => Some(format!("docker inspect: {}", out.stderr)),
         None => Some("no container".to_string()),
     };
@@ -270,7 +285,7 @@ fn docker_recovery_check(docker: &dyn Containers, target: &Target) -> Check {
 /// The containers one action applies to: the engine and the names, joined.
 type ContainerKey = (Endpoint, String);
 
-/// Runs each container's restart at most once per pass; later callers for the same
+/// Runs each container's action at most once per pass; later callers for the same
 /// container wait for and share the first one's result.
 #[derive(Default)]
 struct RestartOnce {
@@ -313,11 +328,13 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::clock::FakeClock;
     use crate::docker::ContainerState;
-    use crate::redact::HealthUrl;
+    use crate::model::HealthUrl;
+    use crate::settings::Settings;
     use crate::state::TargetState;
     use std::sync::atomic::AtomicU32;
+    use std::time::SystemTime;
 
     /// A probe that fails its first `failures` checks, then passes.
     struct FlakyProbe {
@@ -365,11 +382,12 @@ mod tests {
         fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
             let c = &c.name;
             self.calls.lock().unwrap().push(format!("inspect {c}"));
-            Ok(ContainerState { status: self.status.to_string(), started_at: Some(now() - Duration::from_secs(30)) })
+            let status = ContainerStatus::parse(self.status);
+            Ok(ContainerState { status, started_at: Some(now() - Duration::from_secs(30)) })
         }
-        fn health(&self, c: &ContainerRef) -> Result<Option<String>, CommandOutcome> {
+        fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
             self.calls.lock().unwrap().push(format!("health {}", c.name));
-            Ok(Some("healthy".to_string()))
+            Ok(Some(DockerHealth::Healthy))
         }
         fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
             let c = &c.name;
@@ -390,7 +408,7 @@ mod tests {
             retry_delay: Duration::ZERO,
             restart_timeout: Duration::from_secs(7),
             recovery_timeout: Duration::from_secs(5),
-            ..crate::config::BUILTIN
+            ..crate::settings::BUILTIN
         };
         t
     }
@@ -404,11 +422,11 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
     }
 
-    fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetReport> {
-        run_pass(config, &Pass { probe, docker: Some(docker), memory, now: now() })
+    fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
+        run_pass(config, &Pass { probe, docker: Some(docker), memory, clock: &FakeClock::at(now()) })
     }
 
-    fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetReport> {
+    fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
         pass_with(config, probe, docker, &State::default())
     }
 
@@ -426,7 +444,7 @@ mod tests {
         let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
-        assert_eq!((r.outcome, r.recovered, r.http_status), (Outcome::Restarted, Some(Some(true)), Some(503)));
+        assert_eq!((r.outcome, r.recovery, r.http_status), (Outcome::Restarted, Recovery::Recovered, Some(503)));
         assert_eq!(docker.calls(), ["inspect app", "restart app 7"]);
     }
 
@@ -453,8 +471,8 @@ mod tests {
         let docker = FakeDocker::new("running", 1);
         let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
         assert_eq!(r.outcome, Outcome::RestartFailed);
-        assert_eq!(r.restart.as_ref().unwrap().stderr, "Error: No such container");
-        assert_eq!(r.recovered, None);
+        assert_eq!(r.action.as_ref().unwrap().stderr, "Error: No such container");
+        assert_eq!(r.recovery, Recovery::NotRestarted);
     }
 
     #[test]
@@ -462,10 +480,14 @@ mod tests {
         let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
         let mut t = target("app", "app");
-        t.settings.recovery_timeout = Duration::from_millis(300);
+        t.settings.recovery_timeout = Duration::from_secs(30);
+        let calls_before_recovery = 3;
         let r = &pass(&config(vec![t], false), &probe, &docker)[0];
-        assert_eq!(r.recovered, Some(Some(false)));
+        assert_eq!(r.recovery, Recovery::NotRecovered);
         assert_eq!(r.recovery_error.as_deref(), Some("status 503 not in 200-399"));
+        // 100, 200, 400, 800 ms, then 1 s apart: 5 polls in the first 1.5 s, then one a second.
+        let polls = probe.calls.load(Ordering::SeqCst) - calls_before_recovery;
+        assert!((30..=36).contains(&polls), "{polls} polls in a 30 s recovery wait");
     }
 
     #[test]
@@ -475,7 +497,7 @@ mod tests {
         let mut t = target("app", "app");
         t.settings.recovery_timeout = Duration::ZERO;
         let r = &pass(&config(vec![t], false), &probe, &docker)[0];
-        assert_eq!(r.recovered, Some(None));
+        assert_eq!(r.recovery, Recovery::NotWaited);
         assert_eq!(probe.calls.load(Ordering::SeqCst), 3, "no recovery poll");
     }
 
@@ -517,7 +539,7 @@ mod tests {
         let cfg = config(vec![t], false);
         let first = pass_with(&cfg, &probe, &docker, &remembered(TargetState::default()));
         assert_eq!(first[0].outcome, Outcome::Failing);
-        let stamp = |secs: u64| timestamp(now() - Duration::from_secs(secs));
+        let stamp = |secs: u64| now() - Duration::from_secs(secs);
         let crash_loop = TargetState {
             consecutive_failures: 9,
             recent_restarts: vec![stamp(300), stamp(200), stamp(100)],
@@ -525,13 +547,10 @@ mod tests {
         };
         let gave_up = pass_with(&cfg, &probe, &docker, &remembered(crash_loop));
         assert_eq!(gave_up[0].outcome, Outcome::GaveUp);
-        assert_eq!(
-            gave_up[0].next_restart_at,
-            Some(timestamp(now() - Duration::from_secs(300) + Duration::from_secs(1800)))
-        );
+        assert_eq!(gave_up[0].next_restart_at, Some(now() - Duration::from_secs(300) + Duration::from_secs(1800)));
         let paused = TargetState {
             consecutive_failures: 9,
-            paused_until: Some(timestamp(now() + Duration::from_secs(60))),
+            paused_until: Some(now() + Duration::from_secs(60)),
             ..TargetState::default()
         };
         assert_eq!(pass_with(&cfg, &probe, &docker, &remembered(paused))[0].outcome, Outcome::Paused);

@@ -2,43 +2,43 @@
 //! restarts the container behind each failing one, confirms it recovered, and prints
 //! one JSON status line.
 //!
-//! The pipeline: `cli` -> `config` -> `heal` (`probe`, `policy`, `docker`) -> `report`
-//! -> `exit`, with `state` as memory between passes. `commands` wires the real edges
-//! (clock, files, stdout, the lock) to it, one function per subcommand.
+//! The modules, from the bottom up (each imports only those above it in this list):
+//! `model` (the vocabulary) and `clock`; `settings` (the per-target settings table);
+//! `cli`; `config` (file + flags -> validated `Config`); `docker`, `probe`, `state`,
+//! `atomic`, `lock`; `discover`, `policy`; `heal` (the pass); `report`, `metrics`,
+//! `notify`, `exit`; `cmd` (one edge per subcommand).
 
 pub mod atomic;
-pub mod audit;
 pub mod cli;
-mod commands;
+pub mod clock;
+mod cmd;
 pub mod config;
 pub mod discover;
 pub mod docker;
-pub mod drill;
 pub mod exit;
 pub mod heal;
 pub mod lock;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod policy;
 pub mod probe;
-pub mod redact;
 pub mod report;
+pub mod settings;
 pub mod state;
 
-use anyhow::Result;
-
 use crate::cli::{Cli, Command};
-use crate::exit::Exit;
+use crate::exit::{Exit, Stop};
 
-/// Runs the command `cli` asks for. `Err` means nothing could be attempted (exit 2).
-pub fn run(cli: Cli) -> Result<Exit> {
+/// Runs the command `cli` asks for; `Err` says why it stopped early, and its exit status.
+pub fn run(cli: Cli) -> Result<Exit, Stop> {
     match cli.command.unwrap_or(Command::Run(cli.run)) {
-        Command::Run(args) => commands::pass(&args),
-        Command::Validate(args) => commands::validate(&args),
-        Command::Drill(args) => commands::drill(&args),
-        Command::Audit(args) => commands::audit(&args),
-        Command::Status(args) => commands::status(&args),
-        Command::Pause(args) => commands::pause(&args),
-        Command::Resume(args) => commands::resume(&args),
+        Command::Run(args) => cmd::pass::run(&args),
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Drill(args) => cmd::drill::run(&args),
+        Command::Audit(args) => cmd::audit::run(&args),
+        Command::Status(args) => cmd::status::run(&args),
+        Command::Pause(args) => cmd::pause::pause(&args),
+        Command::Resume(args) => cmd::pause::resume(&args),
     }
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::exit::Stop;
+
 /// The lock file's name inside the state directory.
 pub const LOCK_FILE: &str = "healwatch.lock";
 
@@ -45,8 +47,8 @@ pub struct PassLock {
 }
 
 /// Takes the lock at `path` (default: in the state directory) without waiting.
-/// `Ok(Err(message))` means another pass holds it.
-pub fn acquire(path: Option<&Path>) -> Result<Result<PassLock, String>> {
+/// `Stop::Locked` means another pass holds it; a lock that cannot be opened is `Stop::Usage`.
+pub fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
     let path = match path {
         Some(p) => p.to_path_buf(),
         None => default_state_dir()?.join(LOCK_FILE),
@@ -62,33 +64,38 @@ pub fn acquire(path: Option<&Path>) -> Result<Result<PassLock, String>> {
         Ok(()) => {
             // Who holds it, for the next pass's message; the lock itself is the flock.
             let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
-            Ok(Ok(PassLock { _file: file }))
+            Ok(PassLock { _file: file })
         }
         Err(TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
             let holder = holder.trim();
             let by = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
-            Ok(Err(format!("another healwatch pass holds the lock {}{by}", path.display())))
+            Err(Stop::Locked(format!("another healwatch pass holds the lock {}{by}", path.display())))
         }
-        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        Err(TryLockError::Error(e)) => {
+            Err(Stop::Usage(anyhow::Error::new(e).context(format!("locking {}", path.display()))))
+        }
     }
 }
 
 /// As `acquire`, but waits (polling, at most `wait`) for a running pass to finish.
 /// For commands a person runs by hand, where exit 3 would only be a nuisance.
-pub fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<Result<PassLock, String>> {
+pub fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<PassLock, Stop> {
     let deadline = Instant::now() + wait;
     let mut said = false;
     loop {
-        match acquire(path)? {
-            Err(held) if Instant::now() < deadline => {
+        match acquire(path) {
+            Err(Stop::Locked(held)) if Instant::now() < deadline => {
                 if !said {
                     eprintln!("healwatch: {held}; waiting for it to finish");
                     said = true;
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
-            result => return Ok(result),
+            Err(Stop::Locked(held)) => {
+                return Err(Stop::Locked(format!("{held}; gave up after {}", humantime::format_duration(wait))));
+            }
+            result => return result,
         }
     }
 }
@@ -101,10 +108,10 @@ mod tests {
     fn second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
-        let first = acquire(Some(&path)).unwrap().unwrap();
-        let refused = acquire(Some(&path)).unwrap().unwrap_err();
+        let first = acquire(Some(&path)).unwrap();
+        let Err(Stop::Locked(refused)) = acquire(Some(&path)) else { panic!("the second lock is refused") };
         assert!(refused.contains("holds the lock") && refused.contains(&std::process::id().to_string()), "{refused}");
         drop(first);
-        assert!(acquire(Some(&path)).unwrap().is_ok());
+        assert!(acquire(Some(&path)).is_ok());
     }
 }

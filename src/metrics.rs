@@ -2,10 +2,11 @@
 //! same `Report` as the status line (and the state, for the counters that outlive a pass).
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::exit::Exit;
-use crate::report::{Outcome, Report, TargetReport};
+use crate::model::{Outcome, Recovery, TargetResult};
+use crate::report::Report;
 use crate::state::State;
 
 /// One metric family: name, type, help, and how a target's value is read.
@@ -13,7 +14,7 @@ struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    value: fn(&TargetReport, &State) -> f64,
+    value: fn(&TargetResult, &State) -> f64,
 }
 
 const TARGET_FAMILIES: &[Family] = &[
@@ -27,7 +28,7 @@ const TARGET_FAMILIES: &[Family] = &[
         name: "healwatch_target_latency_seconds",
         kind: "gauge",
         help: "Latency of the target's first health check in the last pass.",
-        value: |t, _| t.latency_ms as f64 / 1000.0,
+        value: |t, _| t.latency.as_millis() as f64 / 1000.0,
     },
     Family {
         name: "healwatch_restarts_total",
@@ -56,9 +57,9 @@ const TARGET_FAMILIES: &[Family] = &[
 ];
 
 /// Whether the last check of the pass passed: the first check, or the recovery poll.
-fn up(t: &TargetReport) -> bool {
+fn up(t: &TargetResult) -> bool {
     match t.outcome {
-        Outcome::Restarted => t.recovered == Some(Some(true)),
+        Outcome::Restarted => t.recovery == Recovery::Recovered,
         _ => t.error.is_none(),
     }
 }
@@ -68,7 +69,7 @@ pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) 
     let mut out = String::new();
     for family in TARGET_FAMILIES {
         header(&mut out, family.name, family.kind, family.help);
-        for t in &report.targets {
+        for t in report.targets.iter().map(|t| &t.result) {
             let _ = writeln!(
                 out,
                 "{}{{target=\"{}\",container=\"{}\"}} {}",
@@ -79,12 +80,12 @@ pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) 
             );
         }
     }
-    out.push_str(&render_run(started, report.duration_ms, exit));
+    out.push_str(&render_run(started, report.duration, exit));
     out
 }
 
 /// Only the run metrics: for a pass that could not check anything (bad config...).
-pub fn render_run(started: SystemTime, duration_ms: u64, exit: Exit) -> String {
+pub fn render_run(started: SystemTime, duration: Duration, exit: Exit) -> String {
     let mut out = String::new();
     let seconds = started.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let runs = [
@@ -92,7 +93,7 @@ pub fn render_run(started: SystemTime, duration_ms: u64, exit: Exit) -> String {
         (
             "healwatch_last_run_duration_seconds",
             "Wall time of the last pass.",
-            format!("{}", duration_ms as f64 / 1000.0),
+            format!("{}", duration.as_millis() as f64 / 1000.0),
         ),
         (
             "healwatch_last_run_success",
@@ -129,28 +130,28 @@ pub fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::TargetReport;
     use crate::state::TargetState;
-    use std::time::Duration;
 
-    fn target(name: &str, outcome: Outcome, error: Option<&str>, recovered: Option<Option<bool>>) -> TargetReport {
-        TargetReport {
+    fn target(name: &str, outcome: Outcome, error: Option<&str>, recovery: Recovery) -> TargetReport {
+        TargetReport::bare(TargetResult {
             outcome,
-            latency_ms: 1500,
+            latency: Duration::from_millis(1500),
             error: error.map(String::from),
-            recovered,
-            ..TargetReport::new(name, &format!("{name}-c"), String::new())
-        }
+            recovery,
+            ..TargetResult::new(name, &format!("{name}-c"), String::new())
+        })
     }
 
     #[test]
     fn renders_each_family_with_help_and_type() {
         let started = UNIX_EPOCH + Duration::from_millis(1_795_000_000_250);
         let targets = vec![
-            target("app", Outcome::Restarted, Some("503"), Some(Some(true))),
-            target("db", Outcome::GaveUp, Some("503"), None),
-            target("web", Outcome::Paused, None, None),
+            target("app", Outcome::Restarted, Some("503"), Recovery::Recovered),
+            target("db", Outcome::GaveUp, Some("503"), Recovery::NotRestarted),
+            target("web", Outcome::Paused, None, Recovery::NotRestarted),
         ];
-        let report = Report::new(started, 1234, false, targets);
+        let report = Report::new(started, Duration::from_millis(1234), false, targets);
         let mut memory = State::default();
         memory.targets.insert(
             "app".into(),

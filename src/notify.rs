@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::redact::HealthUrl;
-use crate::report::{Outcome, Report};
+use crate::model::{HealthUrl, Outcome, redact_text};
+use crate::report::Report;
 
 /// Bound on one notification or ping attempt.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -15,7 +15,7 @@ pub const RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// Whether `report` has an outcome in `notify_on`.
 pub fn should_notify(report: &Report, notify_on: &[Outcome]) -> bool {
-    report.targets.iter().any(|t| notify_on.contains(&t.outcome))
+    report.targets.iter().any(|t| notify_on.contains(&t.result.outcome))
 }
 
 /// The ping for a pass: `URL` after success, `URL/fail` otherwise (before any query string).
@@ -80,7 +80,7 @@ impl Sender {
             Ok(()) => Ok(()),
             Err(_) => {
                 std::thread::sleep(RETRY_DELAY);
-                attempt().map_err(|e| crate::redact::redact_text(&e.to_string()))
+                attempt().map_err(|e| redact_text(&e.to_string()))
             }
         }
     }

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::{Settings, Target};
-use crate::report::{Outcome, TargetReport, timestamp};
+use crate::config::Target;
+use crate::model::{Outcome, Recovery, TargetResult};
+use crate::settings::Settings;
 use crate::state::{State, TargetState, VERSION};
 
 /// What to do about one target after its check.
@@ -48,11 +49,16 @@ pub fn judge(healthy: bool, settings: &Settings, memory: &TargetState, now: Syst
         return Verdict::Failing { failures };
     }
     let recent = memory.restarts_in_window(now, settings.restart_window);
-    if settings.max_restarts > 0 && recent.len() >= settings.max_restarts as usize {
+    if guard_tripped(recent.len(), settings) {
         let next_restart_at = recent.iter().min().map(|&oldest| oldest + settings.restart_window);
         return Verdict::GaveUp { next_restart_at };
     }
     if dry_run { Verdict::Report } else { Verdict::Restart }
+}
+
+/// The crash-loop guard: `max_restarts` (when not 0) restarts within the window.
+pub fn guard_tripped(restarts_in_window: usize, settings: &Settings) -> bool {
+    settings.max_restarts > 0 && restarts_in_window >= settings.max_restarts as usize
 }
 
 /// Whether a container that started at `started_at` is still in its start period.
@@ -64,39 +70,38 @@ pub fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_pe
 }
 
 /// What healwatch remembers after a pass: one entry per configured target (targets gone
-/// from the config are dropped), updated from its report.
-pub fn remember(previous: &State, targets: &[Target], reports: &[TargetReport], now: SystemTime) -> State {
+/// from the config are dropped), updated from its result.
+pub fn remember(previous: &State, targets: &[Target], results: &[TargetResult], now: SystemTime) -> State {
     let mut next = State { version: VERSION, ..State::default() };
-    for (target, report) in targets.iter().zip(reports) {
+    for (target, result) in targets.iter().zip(results) {
         let before = previous.targets.get(&target.name).cloned().unwrap_or_default();
-        next.targets.insert(target.name.clone(), remember_one(before, &target.settings, report, now));
+        next.targets.insert(target.name.clone(), remember_one(before, &target.settings, result, now));
     }
     next
 }
 
-fn remember_one(mut memory: TargetState, settings: &Settings, report: &TargetReport, now: SystemTime) -> TargetState {
-    let check_failed = report.error.is_some();
-    let recovered = report.recovered == Some(Some(true));
+fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetResult, now: SystemTime) -> TargetState {
+    let check_failed = result.error.is_some();
+    let recovered = result.recovery == Recovery::Recovered;
     memory.consecutive_failures =
         if !check_failed || recovered { 0 } else { memory.consecutive_failures.saturating_add(1) };
 
     let mut recent: Vec<SystemTime> = memory.restarts_in_window(now, settings.restart_window);
-    if report.restart.is_some() {
+    if result.action.is_some() {
         recent.push(now);
     }
-    let gave_up_level = settings.max_restarts > 0 && recent.len() >= settings.max_restarts as usize;
-    if !check_failed && gave_up_level {
+    if !check_failed && guard_tripped(recent.len(), settings) {
         // Healthy again after the guard stopped restarting: a fresh start.
         recent.clear();
     }
-    memory.recent_restarts = recent.into_iter().map(timestamp).collect();
-    match report.outcome {
-        Outcome::Restarted => memory.restarts_total += 1,
-        Outcome::RestartFailed => memory.restart_failures_total += 1,
+    memory.recent_restarts = recent;
+    match result.outcome {
+        Outcome::Restarted => memory.restarts_total = memory.restarts_total.saturating_add(1),
+        Outcome::RestartFailed => memory.restart_failures_total = memory.restart_failures_total.saturating_add(1),
         _ => {}
     }
-    memory.last_outcome = Some(report.outcome.as_str().to_string());
-    memory.last_time = Some(timestamp(now));
+    memory.last_outcome = Some(result.outcome);
+    memory.last_time = Some(now);
     if memory.paused_until(now).is_none() {
         memory.paused_until = None;
     }
@@ -106,7 +111,8 @@ fn remember_one(mut memory: TargetState, settings: &Settings, report: &TargetRep
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BUILTIN;
+    use crate::model::{Action, ActionRun};
+    use crate::settings::BUILTIN;
     use std::time::UNIX_EPOCH;
 
     fn at(secs: u64) -> SystemTime {
@@ -116,8 +122,8 @@ mod tests {
     fn memory(failures: u32, restarts: &[u64], paused_until: Option<u64>) -> TargetState {
         TargetState {
             consecutive_failures: failures,
-            recent_restarts: restarts.iter().map(|&s| timestamp(at(s))).collect(),
-            paused_until: paused_until.map(|s| timestamp(at(s))),
+            recent_restarts: restarts.iter().map(|&s| at(s)).collect(),
+            paused_until: paused_until.map(at),
             ..TargetState::default()
         }
     }
@@ -171,18 +177,19 @@ mod tests {
         }
     }
 
-    fn report(outcome: Outcome, error: Option<&str>, restarted: bool, recovered: Option<Option<bool>>) -> TargetReport {
-        TargetReport {
+    fn report(outcome: Outcome, error: Option<&str>, restarted: bool, recovery: Recovery) -> TargetResult {
+        TargetResult {
             outcome,
             attempts: 1,
             error: error.map(String::from),
-            restart: restarted.then(|| crate::report::RestartReport {
+            action: restarted.then(|| ActionRun {
+                action: Action::Restart,
                 exit_code: Some(0),
-                duration_ms: 0,
+                duration: Duration::ZERO,
                 stderr: String::new(),
             }),
-            recovered,
-            ..TargetReport::new("app", "app", String::new())
+            recovery,
+            ..TargetResult::new("app", "app", String::new())
         }
     }
 
@@ -190,21 +197,21 @@ mod tests {
     fn what_a_pass_leaves_behind() {
         let s = BUILTIN;
         let now = at(1000);
-        let failing = report(Outcome::Failing, Some("503"), false, None);
+        let failing = report(Outcome::Failing, Some("503"), false, Recovery::NotRestarted);
         let m = remember_one(memory(1, &[], None), &s, &failing, now);
         assert_eq!((m.consecutive_failures, m.recent_restarts.len()), (2, 0));
-        assert_eq!(m.last_outcome.as_deref(), Some("failing"));
-        assert_eq!(m.last_time, Some(timestamp(now)));
+        assert_eq!(m.last_outcome, Some(Outcome::Failing));
+        assert_eq!(m.last_time, Some(now));
 
-        let recovered = report(Outcome::Restarted, Some("503"), true, Some(Some(true)));
+        let recovered = report(Outcome::Restarted, Some("503"), true, Recovery::Recovered);
         let m = remember_one(memory(2, &[900], None), &s, &recovered, now);
         assert_eq!((m.consecutive_failures, m.restarts_total), (0, 1));
-        assert_eq!(m.recent_restarts, [timestamp(at(900)), timestamp(now)]);
+        assert_eq!(m.recent_restarts, [at(900), now]);
 
-        let not_recovered = report(Outcome::Restarted, Some("503"), true, Some(Some(false)));
+        let not_recovered = report(Outcome::Restarted, Some("503"), true, Recovery::NotRecovered);
         assert_eq!(remember_one(memory(2, &[], None), &s, &not_recovered, now).consecutive_failures, 3);
 
-        let failed = report(Outcome::RestartFailed, Some("503"), true, None);
+        let failed = report(Outcome::RestartFailed, Some("503"), true, Recovery::NotRestarted);
         let m = remember_one(memory(0, &[], None), &s, &failed, now);
         assert_eq!(
             (m.restart_failures_total, m.restarts_total, m.recent_restarts.len()),
@@ -212,7 +219,7 @@ mod tests {
             "a failed attempt counts toward the guard"
         );
 
-        let healthy = report(Outcome::Healthy, None, false, None);
+        let healthy = report(Outcome::Healthy, None, false, Recovery::NotRestarted);
         let m = remember_one(memory(4, &[990, 995, 999], None), &s, &healthy, now);
         assert!(
             m.recent_restarts.is_empty() && m.consecutive_failures == 0,
@@ -220,7 +227,7 @@ mod tests {
         );
         let m = remember_one(memory(4, &[990], Some(500)), &s, &healthy, now);
         assert_eq!(
-            (m.recent_restarts.len(), m.paused_until.as_deref()),
+            (m.recent_restarts.len(), m.paused_until),
             (1, None),
             "below the limit restarts stay; an old pause is dropped"
         );
@@ -231,8 +238,9 @@ mod tests {
         let mut previous = State { version: VERSION, ..State::default() };
         previous.targets.insert("gone".into(), memory(1, &[], None));
         let target =
-            crate::config::Target::http("app", "app", crate::redact::HealthUrl::parse("http://127.0.0.1:1/").unwrap());
-        let next = remember(&previous, &[target], &[report(Outcome::Healthy, None, false, None)], at(0));
+            crate::config::Target::http("app", "app", crate::model::HealthUrl::parse("http://127.0.0.1:1/").unwrap());
+        let next =
+            remember(&previous, &[target], &[report(Outcome::Healthy, None, false, Recovery::NotRestarted)], at(0));
         assert_eq!(next.targets.keys().collect::<Vec<_>>(), ["app"]);
     }
 

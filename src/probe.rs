@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use crate::config::{HealthCheck, Target};
-use crate::redact::redact_text;
+use crate::config::{HealthCheck, Target, TrustRoots};
+use crate::model::redact_text;
 
 /// At most this much of a body is read and searched for `expect_body`.
 pub const BODY_LIMIT: u64 = 64 * 1024;
@@ -34,31 +34,6 @@ impl Check {
 pub trait Probe: Sync {
     /// Makes one attempt; never takes (much) longer than `timeout`.
     fn check(&self, target: &Target, timeout: Duration) -> Check;
-}
-
-/// The CAs HTTPS health checks trust when `ca_file` is set (an internal CA), instead of
-/// the public web roots built in.
-#[derive(Debug, Clone)]
-pub struct TrustRoots {
-    /// The PEM file they came from.
-    pub path: std::path::PathBuf,
-    certs: Vec<ureq::tls::Certificate<'static>>,
-}
-
-impl TrustRoots {
-    /// Reads every certificate in a PEM file; a file without one is an error.
-    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let pem = std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
-        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-                _ => None,
-            })
-            .collect();
-        anyhow::ensure!(!certs.is_empty(), "ca_file {}: no PEM certificates in it", path.display());
-        Ok(Self { path: path.to_path_buf(), certs })
-    }
 }
 
 /// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.

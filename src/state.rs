@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::report::timestamp;
+use crate::model::{Outcome, rfc3339, timestamp};
 
 /// The state file format this build reads and writes.
 pub const VERSION: u32 = 1;
@@ -36,8 +36,8 @@ pub struct TargetState {
     #[serde(default)]
     pub consecutive_failures: u32,
     /// Times of restart attempts still inside the restart window (RFC 3339), oldest first.
-    #[serde(default)]
-    pub recent_restarts: Vec<String>,
+    #[serde(default, with = "rfc3339::list")]
+    pub recent_restarts: Vec<SystemTime>,
     /// Successful restarts, ever.
     #[serde(default)]
     pub restarts_total: u64,
@@ -46,13 +46,13 @@ pub struct TargetState {
     pub restart_failures_total: u64,
     /// The last pass's outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<Outcome>,
     /// When the last pass ran (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_time: Option<String>,
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<SystemTime>,
     /// Maintenance: no restarts before this time (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paused_until: Option<String>,
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<SystemTime>,
 }
 
 impl TargetState {
@@ -60,14 +60,14 @@ impl TargetState {
     pub fn restarts_in_window(&self, now: SystemTime, window: Duration) -> Vec<SystemTime> {
         self.recent_restarts
             .iter()
-            .filter_map(|t| humantime::parse_rfc3339(t).ok())
+            .copied()
             .filter(|&t| now.duration_since(t).map_or(true, |age| age < window))
             .collect()
     }
 
     /// The pause end, when it is still in the future.
     pub fn paused_until(&self, now: SystemTime) -> Option<SystemTime> {
-        self.paused_until.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok()).filter(|&t| t > now)
+        self.paused_until.filter(|&t| t > now)
     }
 }
 
@@ -209,10 +209,37 @@ mod tests {
     }
 
     #[test]
+    fn the_file_format_is_unchanged() {
+        let t = TargetState {
+            consecutive_failures: 2,
+            recent_restarts: vec![at(0)],
+            restarts_total: 4,
+            restart_failures_total: 1,
+            last_outcome: Some(Outcome::GaveUp),
+            last_time: Some(at(60)),
+            paused_until: None,
+        };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            r#"{"consecutive_failures":2,"recent_restarts":["2026-11-18T11:06:40.000Z"],"restarts_total":4,"restart_failures_total":1,"last_outcome":"gave_up","last_time":"2026-11-18T11:07:40.000Z"}"#
+        );
+        assert_eq!(serde_json::from_str::<TargetState>(&json).unwrap(), t);
+        assert!(
+            serde_json::from_str::<TargetState>(r#"{"recent_restarts":["yesterday"]}"#).is_err(),
+            "a bad time is corrupt"
+        );
+        assert!(
+            serde_json::from_str::<TargetState>(r#"{"last_outcome":"fine"}"#).is_err(),
+            "an unknown outcome is corrupt"
+        );
+    }
+
+    #[test]
     fn restarts_in_window_and_pause() {
         let t = TargetState {
-            recent_restarts: vec![timestamp(at(0)), timestamp(at(100)), timestamp(at(1000))],
-            paused_until: Some(timestamp(at(500))),
+            recent_restarts: vec![at(0), at(100), at(1000)],
+            paused_until: Some(at(500)),
             ..TargetState::default()
         };
         assert_eq!(t.restarts_in_window(at(1000), Duration::from_secs(950)).len(), 2);

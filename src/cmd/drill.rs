@@ -8,12 +8,32 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::config::{Config, Target};
-use crate::docker::{ContainerInfo, DockerCli, Endpoint, QUICK_TIMEOUT};
+use crate::cli::DrillArgs;
+use crate::clock::RealClock;
+use crate::config::{self, Config, Target};
+use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
+use crate::exit::{Exit, Stop};
 use crate::heal;
-use crate::probe::Probe;
-use crate::report::TargetReport;
+use crate::lock;
+use crate::model::{ContainerStatus, Endpoint, RestartPolicy, TargetResult, redact_text};
+use crate::probe::{HttpProbe, Probe};
+use crate::report::json_line;
 use crate::state::State;
+
+/// Crashes the target's container for real and times its return.
+pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
+    let config = config::load(&args.run)?;
+    if config.dry_run {
+        return Err(Stop::Usage(anyhow::anyhow!("drill kills a process for real; --dry-run does not apply to it")));
+    }
+    let docker = DockerCli::locate(config.docker.as_deref())?;
+    let probe = HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref())?;
+    // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
+    let _lock = lock::acquire(config.lock.as_deref())?;
+    let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe)?;
+    super::print(&json_line(&report))?;
+    Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })
+}
 
 /// With `--heal` and a restart policy, how long Docker gets before healwatch steps in.
 pub const HEAL_GRACE: Duration = Duration::from_secs(5);
@@ -40,7 +60,7 @@ pub struct DrillReport {
     /// Its container.
     pub container: String,
     /// The container's restart policy before the crash.
-    pub restart_policy: String,
+    pub restart_policy: RestartPolicy,
     /// The host PID that was killed.
     pub killed_pid: u32,
     /// Who brought it back.
@@ -55,11 +75,11 @@ pub struct DrillReport {
     pub restart_count_after: u64,
     /// What the heal did, when `--heal` ran one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub heal: Option<TargetReport>,
+    pub heal: Option<TargetResult>,
 }
 
 /// Runs the drill on target `name`.
-pub fn drill(
+fn drill(
     config: &Config,
     name: &str,
     wait: Duration,
@@ -79,7 +99,7 @@ pub fn drill(
     }
     ensure_local_engine(docker, &target.endpoint)?;
     let before = inspect_one(docker, target)?;
-    if before.status != "running" || before.pid == 0 {
+    if before.status != ContainerStatus::Running || before.pid == 0 {
         bail!("container '{}' is {}, not running: start it before a drill", target.container, before.status);
     }
     ensure_process_is_the_container(before.pid, &before)?;
@@ -108,7 +128,7 @@ pub fn drill(
     let mut last = before.clone();
     while Instant::now() < deadline {
         last = inspect_one(docker, target).unwrap_or(last);
-        if report.time_to_running_ms.is_none() && last.status == "running" && last.pid != before.pid {
+        if report.time_to_running_ms.is_none() && last.status == ContainerStatus::Running && last.pid != before.pid {
             report.time_to_running_ms = Some(ms(killed_at.elapsed()));
         }
         if report.time_to_running_ms.is_some() {
@@ -120,7 +140,7 @@ pub fn drill(
                 break;
             }
         }
-        let policy_had_its_chance = before.restart_policy == "no" || killed_at.elapsed() >= HEAL_GRACE;
+        let policy_had_its_chance = before.restart_policy == RestartPolicy::No || killed_at.elapsed() >= HEAL_GRACE;
         if heal && report.heal.is_none() && policy_had_its_chance {
             let left = deadline.saturating_duration_since(Instant::now());
             report.heal = Some(heal_now(config, target, left, docker, probe));
@@ -134,7 +154,7 @@ pub fn drill(
 
 /// The same heal a pass makes, of this one target, with no retries (it is known down)
 /// and a recovery wait cut to what is left of the drill.
-fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli, probe: &dyn Probe) -> TargetReport {
+fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli, probe: &dyn Probe) -> TargetResult {
     let mut target = target.clone();
     target.settings.retries = 0;
     target.settings.recovery_timeout = target.settings.recovery_timeout.min(left);
@@ -143,7 +163,8 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     target.settings.max_restarts = 0;
     target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
-    let pass = heal::Pass { probe, docker: Some(docker), memory: &State::default(), now: SystemTime::now() };
+    let clock = RealClock::starting_at(SystemTime::now());
+    let pass = heal::Pass { probe, docker: Some(docker), memory: &State::default(), clock: &clock };
     heal::run_pass(&one, &pass).remove(0)
 }
 
@@ -175,7 +196,7 @@ fn ensure_local_engine(docker: &DockerCli, endpoint: &Endpoint) -> Result<()> {
     if !host.starts_with("unix://") {
         bail!(
             "the Docker engine is remote ({}): drill kills the container's process from the host, so run it on the engine's host",
-            crate::redact::redact_text(&host)
+            redact_text(&host)
         );
     }
     Ok(())

@@ -1,12 +1,29 @@
 //! `healwatch audit`: the playbook's first step (every critical service has a restart
-//! policy) as a check. The judgement is a pure function of `docker inspect` and the targets.
+//! policy) as a check. The judgement is a pure function of `docker inspect` and the
+//! targets; `run` is its edge (one listing, stdout).
 
-use std::io::Write;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::Target;
-use crate::docker::{ContainerInfo, Endpoint};
+use crate::cli::{AuditArgs, RunArgs};
+use crate::config::{self, Target};
+use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+use crate::docker::{ContainerInfo, DockerCli};
+use crate::exit::{Exit, Stop};
+use crate::model::{ContainerStatus, Endpoint, RestartPolicy};
+use crate::report::json_line;
+
+/// Lists every container of the default engine (one `docker ps`, one `docker inspect`).
+pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
+    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
+    let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
+    let containers = docker.inventory(&Endpoint::Default)?;
+    let report = audit(&containers, &config.targets, args.targets_only);
+    let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
+    super::print(&text)?;
+    Ok(if report.unprotected { Exit::Unhealthy } else { Exit::Healthy })
+}
 
 /// One container's line in the audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,9 +31,9 @@ pub struct AuditEntry {
     /// Container name.
     pub name: String,
     /// `State.Status`.
-    pub state: String,
+    pub state: ContainerStatus,
     /// `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`.
-    pub restart_policy: String,
+    pub restart_policy: RestartPolicy,
     /// Whether it has a Docker HEALTHCHECK.
     pub healthcheck: bool,
     /// Whether a healwatch target restarts it.
@@ -45,7 +62,7 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
         if targets_only && !watched {
             continue;
         }
-        if watched && c.restart_policy == "no" {
+        if watched && c.restart_policy == RestartPolicy::No {
             report.unprotected = true;
             report.problems.push(format!(
                 "container '{}' is watched but has restart policy 'no': Docker will not restart it when it exits; \
@@ -76,57 +93,58 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
 fn watches(t: &Target, c: &ContainerInfo) -> bool {
     match &t.compose {
         Some((project, service)) => {
-            c.labels.get(crate::discover::COMPOSE_PROJECT) == Some(project)
-                && c.labels.get(crate::discover::COMPOSE_SERVICE) == Some(service)
+            c.labels.get(COMPOSE_PROJECT) == Some(project) && c.labels.get(COMPOSE_SERVICE) == Some(service)
         }
         None => c.is(&t.container),
     }
 }
 
-/// Writes the audit as an aligned table followed by the problems.
-pub fn write_table(report: &AuditReport, out: &mut impl Write) -> std::io::Result<()> {
+/// The audit as an aligned table followed by the problems.
+fn table(report: &AuditReport) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let name_width = report.containers.iter().map(|c| c.name.len()).max().unwrap_or(0).max(4);
-    let policy_width = report.containers.iter().map(|c| c.restart_policy.len()).max().unwrap_or(0).max(14);
-    writeln!(
+    let policies: Vec<String> = report.containers.iter().map(|c| c.restart_policy.to_string()).collect();
+    let policy_width = policies.iter().map(String::len).max().unwrap_or(0).max(14);
+    let mut out = String::new();
+    let _ = writeln!(
         out,
         "{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
         "NAME", "STATE", "RESTART POLICY", "HEALTHCHECK"
-    )?;
-    for c in &report.containers {
-        writeln!(
+    );
+    for (c, policy) in report.containers.iter().zip(&policies) {
+        let _ = writeln!(
             out,
             "{:name_width$}  {:10}  {:policy_width$}  {:11}  {}",
             c.name,
-            c.state,
-            c.restart_policy,
+            c.state.as_str(),
+            policy,
             yes_no(c.healthcheck),
             yes_no(c.watched)
-        )?;
+        );
     }
     if !report.problems.is_empty() {
-        writeln!(out, "\nproblems:")?;
+        out.push_str("\nproblems:\n");
         for p in &report.problems {
-            writeln!(out, "  - {p}")?;
+            let _ = writeln!(out, "  - {p}");
         }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::HealthUrl;
+    use crate::model::HealthUrl;
 
     fn container(name: &str, policy: &str) -> ContainerInfo {
         ContainerInfo {
             id: format!("{name}0123456789abcdef"),
             name: name.into(),
-            status: "running".into(),
+            status: ContainerStatus::Running,
             running: true,
             pid: 1,
-            started_at: String::new(),
-            restart_policy: policy.into(),
+            started_at: None,
+            restart_policy: RestartPolicy::from_docker(policy, 0),
             restart_count: 0,
             healthcheck: false,
             health: None,
@@ -164,9 +182,7 @@ mod tests {
     #[test]
     fn table_lists_every_container() {
         let report = audit(&[container("app", "unless-stopped")], &[target("app")], false);
-        let mut out = Vec::new();
-        write_table(&report, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = table(&report);
         assert!(text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"), "{text}");
         assert!(text.contains("app   running     unless-stopped  no           yes"), "{text}");
     }

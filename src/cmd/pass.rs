@@ -1,0 +1,239 @@
+//! `healwatch [run]`: one pass. Loads the config, takes the lock, lists containers when
+//! discovery asks for it, runs the pass, remembers it, and reports it: metrics,
+//! notification and ping, the log and stdout, the status line serialized once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cli::RunArgs;
+use crate::clock::{Clock, RealClock};
+use crate::config::{self, Config};
+use crate::docker::{ContainerInfo, Containers, DockerCli};
+use crate::exit::{Exit, Stop};
+use crate::heal::{self, Pass};
+use crate::model::{Endpoint, HealthUrl, Outcome, TargetResult};
+use crate::probe::HttpProbe;
+use crate::report::{Report, TargetReport};
+use crate::state::{self, State};
+use crate::{atomic, discover, lock, metrics, notify, policy};
+
+/// One pass: load config, lock, check and heal, print and log the status line.
+pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
+    let started = super::now()?;
+    let clock = RealClock::starting_at(started);
+    // A pass that cannot run still tells monitoring so, through whatever outputs it knows.
+    let fail = |stop: Stop, outputs: &Outputs| -> Stop {
+        let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
+        publish(&mut report, outputs, stop.exit(), None);
+        // The stop itself is what the command reports; a stdout error here adds nothing.
+        let _ = emit(&mut report, outputs.log.as_deref(), false);
+        stop
+    };
+    let mut config = config::load(args).map_err(|e| fail(Stop::Usage(e), &Outputs::from_flags(args)))?;
+    let outputs = Outputs::from_config(&config);
+    let needs_listing = config.needs_listing();
+    // Real passes must be able to heal, so a missing CLI is reported even when every
+    // target happens to be healthy; a dry run needs it only to list containers.
+    let docker = if config.dry_run && !needs_listing {
+        None
+    } else {
+        Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(Stop::Usage(e), &outputs))?)
+    };
+    let probe =
+        HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref()).map_err(|e| fail(Stop::Usage(e), &outputs))?;
+    let _lock = match lock::acquire(config.lock.as_deref()) {
+        Ok(lock) => lock,
+        Err(Stop::Locked(held)) => {
+            // The running pass owns the metrics file and the notifications; only the
+            // ping says this one did nothing.
+            let quiet = Outputs { metrics: None, notify_url: None, ..outputs.clone() };
+            return Err(fail(Stop::Locked(format!("{held}; this pass does nothing")), &quiet));
+        }
+        Err(stop) => return Err(fail(stop, &outputs)),
+    };
+
+    let mut warnings = Vec::new();
+    let mut invalid = Vec::new();
+    if let (Some(cli), true) = (&docker, needs_listing) {
+        invalid = add_docker_targets(&mut config, cli, &mut warnings);
+    }
+    let (memory, state_file) = match super::state_path(&config) {
+        Ok(path) => {
+            let loaded = state::load(&path, started);
+            warnings.extend(loaded.warnings);
+            (loaded.state, loaded.writable.then_some(path))
+        }
+        Err(e) => {
+            warnings.push(format!("{e:#}; going on without memory"));
+            (State::default(), None)
+        }
+    };
+    let docker = docker.filter(|_| !config.dry_run);
+    let pass =
+        Pass { probe: &probe, docker: docker.as_ref().map(|d| d as &dyn Containers), memory: &memory, clock: &clock };
+    let results = heal::run_pass(&config, &pass);
+    let remembered = policy::remember(&memory, &config.targets, &results, started);
+    // A dry run is a look, not a pass: it leaves the memory as it found it.
+    if let (Some(path), false) = (state_file, config.dry_run)
+        && let Err(e) = state::save(&path, &remembered)
+    {
+        warnings.push(format!("{e:#}; this pass is not remembered"));
+    }
+    let targets = results
+        .into_iter()
+        .map(|r| TargetReport::new(r, &remembered))
+        .chain(invalid.into_iter().map(TargetReport::bare))
+        .collect();
+    let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
+    report.warnings = warnings;
+    let exit = Exit::for_health(report.all_healthy_now());
+    publish(&mut report, &outputs, exit, Some(&remembered));
+    emit(&mut report, outputs.log.as_deref(), config.quiet)?;
+    Ok(exit)
+}
+
+/// Adds what Docker itself says to the targets: labelled and unhealthy containers on the
+/// default engine, and the replicas of compose services. One `docker ps` and one
+/// `docker inspect` per engine; an engine that cannot be listed is a warning, and its
+/// compose targets fail alone. Returns the entries for containers with bad labels.
+fn add_docker_targets(config: &mut Config, docker: &DockerCli, warnings: &mut Vec<String>) -> Vec<TargetResult> {
+    let mut endpoints: BTreeSet<Endpoint> =
+        config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
+    let discovering = config.discover || config.unhealthy != crate::model::Unhealthy::Off;
+    if discovering {
+        endpoints.insert(Endpoint::Default);
+    }
+    let listings: BTreeMap<Endpoint, Result<Vec<ContainerInfo>>> = endpoints
+        .into_iter()
+        .map(|e| {
+            let listing = docker.inventory(&e);
+            (e, listing)
+        })
+        .collect();
+    for (endpoint, listing) in &listings {
+        if let Err(e) = listing {
+            warnings.push(format!("listing containers on {endpoint}: {e:#}"));
+        }
+    }
+    for target in &mut config.targets {
+        if let (Some((project, service)), Some(Ok(listing))) = (&target.compose, listings.get(&target.endpoint)) {
+            target.replicas = discover::compose_replicas(project, service, listing);
+        }
+    }
+    match listings.get(&Endpoint::Default) {
+        Some(Ok(listing)) if discovering => {
+            let found = discover::discover(config, listing);
+            config.targets.extend(found.targets);
+            found.invalid
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Where a pass reports besides stdout.
+#[derive(Debug, Clone, Default)]
+struct Outputs {
+    log: Option<PathBuf>,
+    metrics: Option<PathBuf>,
+    notify_url: Option<HealthUrl>,
+    notify_on: Vec<Outcome>,
+    ping_url: Option<HealthUrl>,
+}
+
+impl Outputs {
+    fn from_config(config: &Config) -> Self {
+        Self {
+            log: config.log.clone(),
+            metrics: config.metrics.clone(),
+            notify_url: config.notify_url.clone(),
+            notify_on: config.notify_on.clone(),
+            ping_url: config.ping_url.clone(),
+        }
+    }
+
+    /// What the flags alone say, for a config that did not load.
+    fn from_flags(args: &RunArgs) -> Self {
+        Self {
+            log: args.log.clone(),
+            metrics: args.metrics.clone(),
+            notify_url: None,
+            notify_on: Vec::new(),
+            ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse(u).ok()),
+        }
+    }
+}
+
+/// Metrics file, notification and ping, in that order of need; each failure becomes a
+/// warning on the report. The notification and the ping run side by side, so a dead
+/// receiver costs one bounded wait, not two.
+fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&State>) {
+    if let Some(path) = &outputs.metrics {
+        let text = match memory {
+            Some(memory) => metrics::render(report, memory, report.time, exit),
+            None => metrics::render_run(report.time, report.duration, exit),
+        };
+        if let Err(e) = atomic::write(path, text.as_bytes()) {
+            report.warnings.push(format!("metrics: {e:#}"));
+        }
+    }
+    let notify_url = outputs.notify_url.as_ref().filter(|_| notify::should_notify(report, &outputs.notify_on));
+    if notify_url.is_none() && outputs.ping_url.is_none() {
+        return;
+    }
+    // The notification carries the line as it stands; its own fate is added after.
+    let body = notify_url.map(|_| report.line()).unwrap_or_default();
+    let sender = notify::Sender::default();
+    let (notified, pinged) = std::thread::scope(|scope| {
+        let notified = notify_url.map(|url| scope.spawn(|| sender.notify(url, &body)));
+        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
+        (notified.map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))), pinged)
+    });
+    report.warnings.extend(notified.and_then(Result::err));
+    report.warnings.extend(pinged.and_then(Result::err));
+}
+
+/// Appends the status line to the log (if any) and prints it, unless `quiet` and there
+/// is nothing to tell. A log that cannot be written becomes a warning on the printed
+/// line and on stderr. The line is serialized once, unless the log write itself fails.
+fn emit(report: &mut Report, log: Option<&Path>, quiet: bool) -> Result<(), Stop> {
+    let mut log_file = None;
+    if let Some(path) = log {
+        match open_log(path) {
+            Ok(file) => log_file = Some((path, file)),
+            Err(e) => warn(report, format!("{e:#}")),
+        }
+    }
+    let mut line = report.line();
+    if let Some((path, mut file)) = log_file
+        && let Err(e) = file.write_all(&line)
+    {
+        warn(report, format!("appending to log {}: {e}", path.display()));
+        line = report.line();
+    }
+    if quiet && nothing_to_tell(report) {
+        return Ok(());
+    }
+    super::print(&line)
+}
+
+fn warn(report: &mut Report, warning: String) {
+    eprintln!("healwatch: warning: {warning}");
+    report.warnings.push(warning);
+}
+
+/// The `--quiet` rule: every target healthy at the first check, and no warning.
+fn nothing_to_tell(report: &Report) -> bool {
+    report.warnings.is_empty()
+        && report.error.is_none()
+        && report.targets.iter().all(|t| t.result.outcome == Outcome::Healthy)
+}
+
+/// Opens the log for appending: one write per line, so O_APPEND keeps concurrent
+/// writers' lines whole.
+fn open_log(path: &Path) -> Result<File> {
+    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening log {}", path.display()))
+}

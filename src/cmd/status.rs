@@ -1,0 +1,100 @@
+//! `healwatch status`: what the state file remembers, per target, as a table or JSON.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::cli::{RunArgs, StatusArgs};
+use crate::config;
+use crate::exit::{Exit, Stop};
+use crate::model::{Outcome, rfc3339, timestamp};
+use crate::policy;
+use crate::report::json_line;
+
+/// One row of `healwatch status`.
+#[derive(Debug, Serialize)]
+struct StatusRow {
+    target: String,
+    last_outcome: Option<Outcome>,
+    #[serde(with = "rfc3339::option")]
+    last_time: Option<SystemTime>,
+    consecutive_failures: u32,
+    restarts_in_window: usize,
+    restarts_total: u64,
+    restart_failures_total: u64,
+    #[serde(with = "rfc3339::option")]
+    paused_until: Option<SystemTime>,
+    gave_up: bool,
+}
+
+/// Reads without the lock: the file is only ever replaced whole (rename), so a reader
+/// never sees half of it, and a user who may read the state but not write the lock can
+/// still look.
+pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
+    let config = config::load_allowing_none(&RunArgs {
+        targets: args.targets.clone(),
+        state: args.files.state.clone(),
+        ..RunArgs::default()
+    })?;
+    let now = super::now()?;
+    let path = super::state_path(&config)?;
+    let state = super::read_state_for_command(&path)?;
+    let settings_of =
+        |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);
+    let mut names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    if names.is_empty() {
+        names = state.targets.keys().map(String::as_str).collect();
+    }
+    let rows: Vec<StatusRow> = names
+        .into_iter()
+        .map(|name| {
+            let memory = state.targets.get(name).cloned().unwrap_or_default();
+            let settings = settings_of(name);
+            let in_window = memory.restarts_in_window(now, settings.restart_window).len();
+            StatusRow {
+                target: name.to_string(),
+                last_outcome: memory.last_outcome,
+                last_time: memory.last_time,
+                consecutive_failures: memory.consecutive_failures,
+                restarts_in_window: in_window,
+                restarts_total: memory.restarts_total,
+                restart_failures_total: memory.restart_failures_total,
+                paused_until: memory.paused_until(now),
+                gave_up: policy::guard_tripped(in_window, &settings),
+            }
+        })
+        .collect();
+    let text = if args.json {
+        json_line(&serde_json::json!({ "state": path, "targets": rows }))
+    } else {
+        table(&rows).into_bytes()
+    };
+    super::print(&text)?;
+    Ok(Exit::Healthy)
+}
+
+fn table(rows: &[StatusRow]) -> String {
+    let time = |t: Option<SystemTime>| t.map_or_else(|| "-".to_string(), timestamp);
+    let width = rows.iter().map(|r| r.target.len()).max().unwrap_or(0).max(6);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:width$}  {:14}  {:24}  {:8}  {:18}  PAUSED UNTIL",
+        "TARGET", "LAST OUTCOME", "WHEN", "FAILURES", "RESTARTS WIN/TOTAL"
+    );
+    for r in rows {
+        let outcome = if r.gave_up { Outcome::GaveUp.as_str() } else { r.last_outcome.map_or("-", Outcome::as_str) };
+        let _ = writeln!(
+            out,
+            "{:width$}  {:14}  {:24}  {:<8}  {:18}  {}",
+            r.target,
+            outcome,
+            time(r.last_time),
+            r.consecutive_failures,
+            format!("{}/{}", r.restarts_in_window, r.restarts_total),
+            time(r.paused_until)
+        );
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! The config file's schema: the `[defaults]` table and the `[[target]]` tables as TOML
+//! gives them (raw values), and reading the file with errors that name its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+
+use crate::settings::{settings_table, with_file_settings};
+
+settings_table!(with_file_settings {
+    /// The `[defaults]` table: every per-target setting, and the run options.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct FileDefaults {
+        pub(crate) concurrency: Option<usize>,
+        pub(crate) proxy: Option<String>,
+        pub(crate) log: Option<PathBuf>,
+        pub(crate) quiet: Option<bool>,
+        pub(crate) docker: Option<PathBuf>,
+        pub(crate) lock: Option<PathBuf>,
+        pub(crate) state: Option<PathBuf>,
+        pub(crate) dry_run: Option<bool>,
+        pub(crate) metrics: Option<PathBuf>,
+        pub(crate) notify_url: Option<String>,
+        pub(crate) notify_on: Option<Vec<String>>,
+        pub(crate) ping_url: Option<String>,
+        pub(crate) action: Option<String>,
+        pub(crate) ignore_stopped: Option<bool>,
+        pub(crate) discover: Option<bool>,
+        pub(crate) unhealthy: Option<String>,
+        pub(crate) ca_file: Option<PathBuf>,
+    }
+});
+
+settings_table!(with_file_settings {
+    /// One `[[target]]` table.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct FileTarget {
+        pub(crate) name: String,
+        pub(crate) url: String,
+        pub(crate) container: Option<String>,
+        pub(crate) expect_status: Option<String>,
+        pub(crate) expect_body: Option<String>,
+        #[serde(default)]
+        pub(crate) headers: BTreeMap<String, String>,
+        pub(crate) action: Option<String>,
+        pub(crate) ignore_stopped: Option<bool>,
+        #[serde(default)]
+        pub(crate) restart_with: Vec<String>,
+        pub(crate) docker_host: Option<String>,
+        pub(crate) docker_context: Option<String>,
+        pub(crate) compose_project: Option<String>,
+        pub(crate) compose_service: Option<String>,
+    }
+});
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    #[serde(default)]
+    pub(crate) defaults: FileDefaults,
+    #[serde(default, rename = "target")]
+    pub(crate) targets: Vec<FileTarget>,
+}
+
+/// Reads and parses the file at `path`; no path is an empty config.
+pub(crate) fn read(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    parse(&text).map_err(|(line, message)| match line {
+        Some(n) => anyhow!("config {} line {n}: {message}", path.display()),
+        None => anyhow!("config {}: {message}", path.display()),
+    })
+}
+
+/// Parses config text; an error comes with its line number when TOML knows it.
+pub(crate) fn parse(text: &str) -> Result<FileConfig, (Option<usize>, String)> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+        (line, e.message().replace('\n', " "))
+    })
+}

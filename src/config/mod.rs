@@ -1,0 +1,548 @@
+//! Turns the command line and the TOML file into a validated `Config`: domain types
+//! (`Duration`, `HealthUrl`, `StatusSet`), settings layered flag > target > labels >
+//! `[defaults]` > built-in, every bad value rejected with the flag or the file and key
+//! named. Nothing here touches the network or docker. `file` is the file's schema.
+
+mod file;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cli::{RunArgs, TargetArgs};
+use crate::model::{
+    Action, ContainerRef, DockerHealth, Endpoint, HealthUrl, Outcome, StatusSet, Unhealthy, redact_text,
+    validate_container_name, validate_header, validate_name,
+};
+use crate::settings::{Layer, Settings};
+
+pub use crate::settings::BUILTIN;
+
+/// Targets checked and healed at once, by default.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// Outcomes that trigger a notification by default: something was done, or is wrong
+/// and was not fixed.
+pub const DEFAULT_NOTIFY_ON: &[Outcome] = &[
+    Outcome::Restarted,
+    Outcome::RestartFailed,
+    Outcome::GaveUp,
+    Outcome::Unhealthy,
+    Outcome::Acted,
+    Outcome::Invalid,
+];
+
+/// Everything one pass needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The targets, in config-file order, then `-t` order.
+    pub targets: Vec<Target>,
+    /// Check and decide, run no docker command.
+    pub dry_run: bool,
+    /// Targets checked and healed at once (>= 1).
+    pub concurrency: usize,
+    /// Proxy for health checks; `None` ignores proxy environment variables.
+    pub proxy: Option<String>,
+    /// CAs trusted by HTTPS checks instead of the public roots.
+    pub ca_file: Option<TrustRoots>,
+    /// File the status line is appended to.
+    pub log: Option<PathBuf>,
+    /// Print nothing when every target is healthy.
+    pub quiet: bool,
+    /// Explicit docker CLI path (flag, env or file).
+    pub docker: Option<PathBuf>,
+    /// Explicit lock file path.
+    pub lock: Option<PathBuf>,
+    /// Explicit state file path.
+    pub state: Option<PathBuf>,
+    /// node_exporter textfile written after every pass.
+    pub metrics: Option<PathBuf>,
+    /// Where the status line is POSTed when a pass did or found something worth telling.
+    pub notify_url: Option<HealthUrl>,
+    /// The outcomes that trigger a notification.
+    pub notify_on: Vec<Outcome>,
+    /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
+    pub ping_url: Option<HealthUrl>,
+    /// Also watch containers that declare themselves with `healwatch.*` labels.
+    pub discover: bool,
+    /// Also heal containers whose Docker HEALTHCHECK says unhealthy.
+    pub unhealthy: Unhealthy,
+    /// The settings the flags give: they win over labels too.
+    pub flags: Layer,
+    /// The settings `[defaults]` gives: labels win over them.
+    pub defaults: Layer,
+    /// `[defaults] action`.
+    pub default_action: Action,
+    /// `[defaults] ignore_stopped`.
+    pub default_ignore_stopped: bool,
+}
+
+impl Config {
+    /// A config of just these targets, everything else at its default.
+    #[cfg(test)]
+    pub(crate) fn new(targets: Vec<Target>) -> Self {
+        Self {
+            targets,
+            dry_run: false,
+            concurrency: DEFAULT_CONCURRENCY,
+            proxy: None,
+            ca_file: None,
+            log: None,
+            quiet: false,
+            docker: None,
+            lock: None,
+            state: None,
+            metrics: None,
+            notify_url: None,
+            notify_on: DEFAULT_NOTIFY_ON.to_vec(),
+            ping_url: None,
+            discover: false,
+            unhealthy: Unhealthy::Off,
+            flags: Layer::default(),
+            defaults: Layer::default(),
+            default_action: Action::Restart,
+            default_ignore_stopped: false,
+        }
+    }
+
+    /// Whether a pass must list containers: discovery, or compose services to resolve.
+    pub fn needs_listing(&self) -> bool {
+        self.discover || self.unhealthy != Unhealthy::Off || self.targets.iter().any(|t| t.compose.is_some())
+    }
+}
+
+/// The CAs HTTPS health checks trust when `ca_file` is set (an internal CA), instead of
+/// the public web roots built in.
+#[derive(Debug, Clone)]
+pub struct TrustRoots {
+    /// The certificates, read once.
+    pub certs: Vec<ureq::tls::Certificate<'static>>,
+}
+
+impl TrustRoots {
+    /// Reads every certificate in a PEM file; a file without one is an error.
+    pub fn load(path: &Path) -> Result<Self> {
+        let pem = std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                _ => None,
+            })
+            .collect();
+        anyhow::ensure!(!certs.is_empty(), "ca_file {}: no PEM certificates in it", path.display());
+        Ok(Self { certs })
+    }
+}
+
+/// One service to watch: how its health is checked and the container(s) behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Unique name used in output.
+    pub name: String,
+    /// Container acted on when the check fails (validated against Docker's name rules);
+    /// for a compose service, `project/service`.
+    pub container: String,
+    /// How health is checked.
+    pub health: HealthCheck,
+    /// Timeouts, retries and the judgement rules.
+    pub settings: Settings,
+    /// What to do when it fails.
+    pub action: Action,
+    /// Leave an exited or created container alone (outcome `stopped`).
+    pub ignore_stopped: bool,
+    /// Containers restarted after this one (e.g. sharing its network namespace), in order.
+    pub restart_with: Vec<String>,
+    /// The engine its containers run on.
+    pub endpoint: Endpoint,
+    /// A compose service (project, service) instead of one container.
+    pub compose: Option<(String, String)>,
+    /// The containers acted on: `[container]`, or a compose service's replicas once resolved.
+    pub replicas: Vec<String>,
+}
+
+/// How a target's health is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthCheck {
+    /// GET a URL.
+    Http(HttpCheck),
+    /// Docker's own HEALTHCHECK status, as observed when the pass listed containers.
+    Docker {
+        /// `State.Health.Status` at the start of the pass.
+        observed: Option<DockerHealth>,
+        /// The last probe's output, for the report.
+        output: Option<String>,
+    },
+}
+
+/// An HTTP health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheck {
+    /// The health endpoint; secrets kept apart from its printable form.
+    pub url: HealthUrl,
+    /// Status codes that count as healthy.
+    pub expect_status: StatusSet,
+    /// Text the body must contain, if any.
+    pub expect_body: Option<String>,
+    /// Extra request headers; values are never printed.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Target {
+    /// A target checked by GET `url` (200-399 healthy), with built-in settings, restarting `container`.
+    pub fn http(name: &str, container: &str, url: HealthUrl) -> Self {
+        let check = HttpCheck { url, expect_status: StatusSet::default_set(), expect_body: None, headers: Vec::new() };
+        Self::new(name, container, HealthCheck::Http(check))
+    }
+
+    /// A target checked by `health`, with built-in settings, restarting `container`.
+    pub fn new(name: &str, container: &str, health: HealthCheck) -> Self {
+        Self {
+            name: name.to_string(),
+            container: container.to_string(),
+            health,
+            settings: BUILTIN,
+            action: Action::Restart,
+            ignore_stopped: false,
+            restart_with: Vec::new(),
+            endpoint: Endpoint::Default,
+            compose: None,
+            replicas: vec![container.to_string()],
+        }
+    }
+
+    /// The URL as printed (secrets masked), or `docker:healthcheck`.
+    pub fn url_display(&self) -> String {
+        match &self.health {
+            HealthCheck::Http(h) => h.url.display.clone(),
+            HealthCheck::Docker { .. } => "docker:healthcheck".to_string(),
+        }
+    }
+
+    /// The containers an action applies to.
+    pub fn container_refs(&self) -> Vec<ContainerRef> {
+        self.replicas.iter().map(|name| ContainerRef { endpoint: self.endpoint.clone(), name: name.clone() }).collect()
+    }
+}
+
+/// Reads the config file (if any) and merges it with the run flags.
+/// No targets at all is an error: a pass with nothing to watch is a mistake.
+pub fn load(args: &RunArgs) -> Result<Config> {
+    let config = load_allowing_none(args)?;
+    ensure_targets(&config)?;
+    Ok(config)
+}
+
+/// A pass needs something to watch: targets, or discovery.
+fn ensure_targets(config: &Config) -> Result<()> {
+    if config.targets.is_empty() && !config.discover && config.unhealthy == Unhealthy::Off {
+        bail!(
+            "no targets: give -t NAME=URL, a config file (-c FILE) with [[target]] tables, --discover or --unhealthy"
+        );
+    }
+    Ok(())
+}
+
+/// As `load`, but an empty target list is fine (for `audit`, `status`, `pause`).
+pub fn load_allowing_none(args: &RunArgs) -> Result<Config> {
+    let file = file::read(args.targets.config.as_deref())?;
+    build(args, file, args.targets.config.as_deref())
+}
+
+/// Reads only the targets (for commands that take `-c` and `-t` but no run flags).
+pub fn load_targets(args: &TargetArgs) -> Result<Config> {
+    load(&RunArgs { targets: args.clone(), ..RunArgs::default() })
+}
+
+fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<Config> {
+    let file_name = path.map_or_else(|| "config".to_string(), |p| format!("config {}", p.display()));
+    let d = &file.defaults;
+    let flags = args.settings.layer();
+    let defaults = d.settings_layer(&|key| format!("{file_name}: [defaults] {key}"))?;
+    let default_action = d
+        .action
+        .as_deref()
+        .map(Action::parse)
+        .transpose()
+        .with_context(|| format!("{file_name}: [defaults] action"))?
+        .unwrap_or_default();
+    let default_ignore_stopped = d.ignore_stopped.unwrap_or(false);
+
+    let mut targets = Vec::new();
+    for (i, t) in file.targets.iter().enumerate() {
+        let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
+        let mut target = file_target(t, &place, &[&flags, &t.settings_layer(&place)?, &defaults])?;
+        target.action = t
+            .action
+            .as_deref()
+            .map(Action::parse)
+            .transpose()
+            .with_context(|| place("action"))?
+            .unwrap_or(default_action);
+        target.ignore_stopped = t.ignore_stopped.unwrap_or(default_ignore_stopped);
+        targets.push(target);
+    }
+    for raw in &args.targets.targets {
+        let mut target = flag_target(raw)?;
+        target.settings = Layer::resolve(&[&flags, &defaults]);
+        target.action = default_action;
+        target.ignore_stopped = default_ignore_stopped;
+        targets.push(target);
+    }
+    let mut seen = HashSet::new();
+    for t in &targets {
+        if !seen.insert(t.name.as_str()) {
+            bail!(
+                "{file_name}: target name '{}' is used twice (file or --target): names must be unique; \
+                 two checks of one container need two names and the same `container`",
+                t.name
+            );
+        }
+    }
+    let concurrency = args.concurrency.or(d.concurrency).unwrap_or(DEFAULT_CONCURRENCY);
+    if concurrency == 0 {
+        bail!("concurrency must be at least 1 (--concurrency or [defaults] concurrency)");
+    }
+    let proxy = args.proxy.clone().or_else(|| d.proxy.clone()).filter(|p| !p.is_empty());
+    if let Some(p) = &proxy {
+        ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", redact_text(p)))?;
+    }
+    let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
+        (Some(mode), _) => mode,
+        (None, Some(text)) => Unhealthy::parse(text).with_context(|| format!("{file_name}: [defaults] unhealthy"))?,
+        (None, None) => Unhealthy::Off,
+    };
+    Ok(Config {
+        targets,
+        ca_file: match (&args.ca_file, &d.ca_file) {
+            (Some(path), _) => Some(TrustRoots::load(path).context("--ca-file")?),
+            (None, Some(path)) => {
+                Some(TrustRoots::load(path).with_context(|| format!("{file_name}: [defaults] ca_file"))?)
+            }
+            (None, None) => None,
+        },
+        dry_run: args.dry_run || d.dry_run.unwrap_or(false),
+        concurrency,
+        proxy,
+        log: args.log.clone().or_else(|| d.log.clone()),
+        quiet: args.quiet || d.quiet.unwrap_or(false),
+        docker: args.docker.clone().or_else(|| d.docker.clone()),
+        lock: args.lock.clone().or_else(|| d.lock.clone()),
+        state: args.state.clone().or_else(|| d.state.clone()),
+        metrics: args.metrics.clone().or_else(|| d.metrics.clone()),
+        notify_url: optional_url(
+            args.notify_url.as_deref(),
+            d.notify_url.as_deref(),
+            "--notify-url",
+            &file_name,
+            "notify_url",
+        )?,
+        notify_on: match &d.notify_on {
+            None => DEFAULT_NOTIFY_ON.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| Outcome::parse(n))
+                .collect::<Result<_>>()
+                .with_context(|| format!("{file_name}: [defaults] notify_on"))?,
+        },
+        ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
+        discover: args.discover || d.discover.unwrap_or(false),
+        unhealthy,
+        flags,
+        defaults,
+        default_action,
+        default_ignore_stopped,
+    })
+}
+
+/// A `[[target]]` table as a target; `layers` are its settings' sources, highest first.
+fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&Layer]) -> Result<Target> {
+    validate_name(&t.name).with_context(|| place("name"))?;
+    let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
+    for (key, value) in &t.headers {
+        validate_header(key, value).with_context(|| place("headers"))?;
+    }
+    let health = HealthCheck::Http(HttpCheck {
+        url,
+        expect_status: t
+            .expect_status
+            .as_deref()
+            .map(StatusSet::parse)
+            .transpose()
+            .with_context(|| place("expect_status"))?
+            .unwrap_or_else(StatusSet::default_set),
+        expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
+        headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    });
+    let mut target = Target::new(&t.name, t.container.as_deref().unwrap_or(&t.name), health);
+    target.settings = Layer::resolve(layers);
+    for dependent in &t.restart_with {
+        validate_container_name(dependent).with_context(|| place("restart_with"))?;
+    }
+    target.restart_with = t.restart_with.clone();
+    target.endpoint = endpoint(t.docker_host.as_deref(), t.docker_context.as_deref())
+        .with_context(|| place("docker_host/docker_context"))?;
+    match (&t.compose_project, &t.compose_service, &t.container) {
+        (Some(project), Some(service), None) => {
+            target.container = format!("{project}/{service}");
+            target.compose = Some((project.clone(), service.clone()));
+            target.replicas = Vec::new();
+        }
+        (None, None, _) => validate_container_name(&target.container).with_context(|| place("container"))?,
+        (Some(_), Some(_), Some(_)) => {
+            bail!("{}: give either `container` or `compose_project` + `compose_service`", place("container"))
+        }
+        _ => bail!("{}: give both compose_project and compose_service", place("compose_project")),
+    }
+    Ok(target)
+}
+
+/// A `-t NAME=URL` flag as a target (settings are laid on by the caller).
+fn flag_target(raw: &str) -> Result<Target> {
+    let place = || format!("--target '{}'", redact_text(raw));
+    let (name, url) = raw
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health", place()))?;
+    validate_name(name).with_context(place)?;
+    validate_container_name(name).with_context(place)?;
+    let url = HealthUrl::parse(url).with_context(place)?;
+    Ok(Target::http(name, name, url))
+}
+
+/// The engine named by `docker_host` or `docker_context` (not both).
+pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
+    match (host.filter(|h| !h.is_empty()), context.filter(|c| !c.is_empty())) {
+        (None, None) => Ok(Endpoint::Default),
+        (Some(host), None) => {
+            let known = ["unix://", "tcp://", "ssh://", "npipe://", "fd://"];
+            if !known.iter().any(|scheme| host.starts_with(scheme)) {
+                bail!("docker_host '{host}' must start with unix://, tcp://, ssh:// (as `docker -H`)");
+            }
+            Ok(Endpoint::Host(host.to_string()))
+        }
+        (None, Some(context)) => {
+            validate_container_name(context)
+                .map_err(|_| anyhow!("docker_context '{context}' is not a context name"))?;
+            Ok(Endpoint::Context(context.to_string()))
+        }
+        (Some(_), Some(_)) => bail!("give docker_host or docker_context, not both"),
+    }
+}
+
+/// A URL given by flag (which wins) or `[defaults]` key, parsed; the error names which.
+fn optional_url(
+    flag: Option<&str>,
+    file: Option<&str>,
+    flag_name: &str,
+    file_name: &str,
+    key: &str,
+) -> Result<Option<HealthUrl>> {
+    match (flag.filter(|s| !s.is_empty()), file.filter(|s| !s.is_empty())) {
+        (Some(url), _) => HealthUrl::parse(url).map(Some).with_context(|| flag_name.to_string()),
+        (None, Some(url)) => HealthUrl::parse(url).map(Some).with_context(|| format!("{file_name}: [defaults] {key}")),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::settings::SettingFlags;
+
+    fn args(targets: &[&str]) -> RunArgs {
+        RunArgs {
+            targets: TargetArgs { config: None, targets: targets.iter().map(|s| s.to_string()).collect() },
+            ..RunArgs::default()
+        }
+    }
+
+    /// The production path from text to `Config`, the "no targets" check included.
+    fn from_toml(text: &str, run: RunArgs) -> Result<Config> {
+        let file = file::parse(text).map_err(|(_, message)| anyhow!("{message}"))?;
+        let config = build(&run, file, Some(Path::new("t.toml")))?;
+        ensure_targets(&config)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn flag_targets_get_builtin_defaults() {
+        let c = build(&args(&["app=http://127.0.0.1:5000/health"]), file::FileConfig::default(), None).unwrap();
+        let t = &c.targets[0];
+        assert_eq!((t.name.as_str(), t.container.as_str()), ("app", "app"));
+        assert_eq!(t.settings, BUILTIN);
+        assert_eq!(t.settings.timeout, Duration::from_secs(5));
+        assert_eq!(t.settings.retries, 2);
+        assert_eq!(t.settings.recovery_timeout, Duration::from_secs(60));
+        assert_eq!((t.settings.failure_threshold, t.settings.max_restarts), (1, 3));
+        assert_eq!(t.settings.restart_window, Duration::from_secs(1800));
+        assert_eq!(c.concurrency, 32);
+        assert!(!c.dry_run);
+    }
+
+    #[test]
+    fn precedence_is_flag_then_target_then_defaults() {
+        let toml = r#"
+            [defaults]
+            timeout = "3s"
+            retries = 5
+            [[target]]
+            name = "a"
+            url = "http://127.0.0.1:1/"
+            timeout = "2s"
+            [[target]]
+            name = "b"
+            url = "http://127.0.0.1:2/"
+            container = "b-container"
+        "#;
+        let c = from_toml(toml, args(&[])).unwrap();
+        assert_eq!(c.targets[0].settings.timeout, Duration::from_secs(2));
+        assert_eq!(c.targets[1].settings.timeout, Duration::from_secs(3));
+        assert_eq!(c.targets[1].settings.retries, 5);
+        assert_eq!(c.targets[1].container, "b-container");
+        let run = RunArgs {
+            settings: SettingFlags { timeout: Some(Duration::from_secs(1)), ..SettingFlags::default() },
+            ..args(&[])
+        };
+        let c = from_toml(toml, run).unwrap();
+        assert!(c.targets.iter().all(|t| t.settings.timeout == Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn bad_input_names_the_key() {
+        let cases = [
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'", "unknown field"),
+            ("[[target]]\nname='a'\nurl='ftp://x/'", "url"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='soon'", "timeout"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='0s'", "more than 0"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ncontainer='-rm'", "container"),
+            ("[[target]]\nname='a'\nurl='http://x/'\nexpect_status='ok'", "expect_status"),
+            ("[[target]]\nname='a'\nurl='http://x/'\n[[target]]\nname='a'\nurl='http://y/'", "twice"),
+            ("[defaults]\nconcurrency=0\n[[target]]\nname='a'\nurl='http://x/'", "concurrency"),
+            ("[defaults]\nretry_delay='x'\n[[target]]\nname='a'\nurl='http://x/'", "[defaults] retry_delay"),
+            ("[defaults]\nunhealthy='some'\n[[target]]\nname='a'\nurl='http://x/'", "[defaults] unhealthy"),
+            ("[[target]]\nname='a b'\nurl='http://x/'", "name"),
+            ("[[target]]\nname='a'\nurl='http://x/'\nheaders={'X-A'=\"v\\r\\nEvil: 1\"}", "headers"),
+            ("", "no targets"),
+        ];
+        for (toml, want) in cases {
+            let err = format!("{:#}", from_toml(toml, args(&[])).unwrap_err());
+            assert!(err.contains(want), "config {toml:?}: error {err:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn unhealthy_off_in_the_file() {
+        let c = from_toml("[defaults]\nunhealthy='off'\n[[target]]\nname='a'\nurl='http://x/'", args(&[])).unwrap();
+        assert_eq!(c.unhealthy, Unhealthy::Off);
+    }
+
+    #[test]
+    fn bad_flag_targets() {
+        for (flag, want) in [("app", "NAME=URL"), ("-x=http://h/", "name"), ("app=localhost:5000", "not a URL")] {
+            let err = format!("{:#}", build(&args(&[flag]), file::FileConfig::default(), None).unwrap_err());
+            assert!(err.contains("--target") && err.contains(want), "{flag}: {err}");
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! The vocabulary every step speaks: outcomes, actions, engines, container references,
+//! Docker's states, values with their parsers (durations, status sets, names, URLs) and
+//! timestamps. Plain types; this module imports nothing else of healwatch's, and every
+//! step imports it.
+
+mod redact;
+mod result;
+mod values;
+
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+pub use redact::{HealthUrl, MASK, redact_text};
+pub use result::{ActionRun, TargetResult, millis};
+pub use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
+
+/// What a pass did to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The check passed.
+    Healthy,
+    /// The check failed and `docker restart` ran and exited 0 (see `recovered`).
+    Restarted,
+    /// The check failed and the docker command failed, timed out or could not run.
+    RestartFailed,
+    /// The check failed in a dry run (or with `action = "notify"`): nothing was done.
+    Unhealthy,
+    /// The check failed, but fewer passes in a row than `failure_threshold`.
+    Failing,
+    /// The crash-loop guard: `max_restarts` reached within `restart_window`; no restart.
+    GaveUp,
+    /// The check failed, but the container is younger than `start_period`; no restart.
+    Starting,
+    /// In a maintenance pause (`healwatch pause`): checked and reported, never restarted.
+    Paused,
+    /// The check failed and the target's `action` (stop or kill) ran.
+    Acted,
+    /// The container is exited or created and `ignore_stopped` is set: left alone.
+    Stopped,
+    /// A discovered target whose labels are wrong: nothing checked (see `error`).
+    Invalid,
+}
+
+impl Outcome {
+    /// Every outcome, in the order they are documented.
+    pub const ALL: [Outcome; 11] = [
+        Self::Healthy,
+        Self::Restarted,
+        Self::RestartFailed,
+        Self::Unhealthy,
+        Self::Failing,
+        Self::GaveUp,
+        Self::Starting,
+        Self::Paused,
+        Self::Acted,
+        Self::Stopped,
+        Self::Invalid,
+    ];
+
+    /// The outcome named `name` (as in the status line).
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
+            anyhow::anyhow!("'{name}' is not an outcome (one of: {})", names.join(", "))
+        })
+    }
+
+    /// The name used in the status line and the state file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Restarted => "restarted",
+            Self::RestartFailed => "restart_failed",
+            Self::Unhealthy => "unhealthy",
+            Self::Failing => "failing",
+            Self::GaveUp => "gave_up",
+            Self::Starting => "starting",
+            Self::Paused => "paused",
+            Self::Acted => "acted",
+            Self::Stopped => "stopped",
+            Self::Invalid => "invalid",
+        }
+    }
+
+    /// Whether a target with this outcome counts as healthy at the end of the pass (the
+    /// exit status): a restart counts unless recovery was waited for and did not come; a
+    /// paused target and one an operator stopped (`ignore_stopped`) never fail a pass:
+    /// neither is an incident.
+    pub fn healthy_now(self, recovery: Recovery) -> bool {
+        match self {
+            Self::Healthy | Self::Paused | Self::Stopped => true,
+            Self::Restarted => recovery != Recovery::NotRecovered,
+            Self::RestartFailed
+            | Self::Unhealthy
+            | Self::Failing
+            | Self::GaveUp
+            | Self::Starting
+            | Self::Acted
+            | Self::Invalid => false,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// After a restart: did the target answer healthy again?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Recovery {
+    /// No restart ran, so there is nothing to recover (the field is left out).
+    #[default]
+    NotRestarted,
+    /// Restarted, and recovery was not waited for (`recovery_timeout = 0`): `null`.
+    NotWaited,
+    /// Healthy again within `recovery_timeout`: `true`.
+    Recovered,
+    /// Not healthy within `recovery_timeout`: `false`.
+    NotRecovered,
+}
+
+impl Recovery {
+    /// For `skip_serializing_if`: the status line leaves the field out without a restart.
+    pub fn is_not_restarted(&self) -> bool {
+        *self == Self::NotRestarted
+    }
+}
+
+impl Serialize for Recovery {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Recovered => s.serialize_bool(true),
+            Self::NotRecovered => s.serialize_bool(false),
+            Self::NotRestarted | Self::NotWaited => s.serialize_none(),
+        }
+    }
+}
+
+/// What to do to a failing target's container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `docker restart` (and wait for recovery).
+    #[default]
+    Restart,
+    /// `docker stop`: take it out (e.g. so a load balancer stops sending it traffic).
+    Stop,
+    /// `docker kill`.
+    Kill,
+    /// Nothing: report it (notifications and metrics still fire).
+    Notify,
+}
+
+impl Action {
+    /// Parses `restart`, `stop`, `kill` or `notify`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "restart" => Ok(Self::Restart),
+            "stop" => Ok(Self::Stop),
+            "kill" => Ok(Self::Kill),
+            "notify" => Ok(Self::Notify),
+            other => anyhow::bail!("'{other}' is not an action (one of: restart, stop, kill, notify)"),
+        }
+    }
+
+    /// The name, as in config and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restart => "restart",
+            Self::Stop => "stop",
+            Self::Kill => "kill",
+            Self::Notify => "notify",
+        }
+    }
+}
+
+/// Which containers with an unhealthy Docker HEALTHCHECK a pass heals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unhealthy {
+    /// None (only URL targets).
+    #[default]
+    Off,
+    /// Those labelled `healwatch.enable=true`.
+    Label,
+    /// Every one not labelled `healwatch.enable=false`.
+    All,
+}
+
+impl Unhealthy {
+    /// Parses `off`, `label` or `all`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "off" => Ok(Self::Off),
+            "label" => Ok(Self::Label),
+            "all" => Ok(Self::All),
+            other => anyhow::bail!("'{other}' is not a mode: write \"off\", \"label\" or \"all\""),
+        }
+    }
+}
+
+/// Which Docker engine a command goes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// Whatever DOCKER_HOST / DOCKER_CONTEXT (or the CLI's config) say.
+    #[default]
+    Default,
+    /// `docker -H HOST` (`ssh://user@host`, `tcp://...`, `unix://...`).
+    Host(String),
+    /// `docker --context NAME`.
+    Context(String),
+}
+
+impl Endpoint {
+    /// The CLI arguments that select this engine.
+    pub fn args(&self) -> Vec<&str> {
+        match self {
+            Self::Default => Vec::new(),
+            Self::Host(host) => vec!["-H", host],
+            Self::Context(name) => vec!["--context", name],
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("the default engine"),
+            Self::Host(host) => write!(f, "{}", redact_text(host)),
+            Self::Context(name) => write!(f, "context {name}"),
+        }
+    }
+}
+
+/// A container on an engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerRef {
+    /// The engine.
+    pub endpoint: Endpoint,
+    /// Its name or id (validated: never an option).
+    pub name: String,
+}
+
+/// A container's `State.Status`, as Docker names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerStatus {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Frozen by `docker pause`.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Exited (or stopped by an operator).
+    Exited,
+    /// Dead: removal failed half-way.
+    Dead,
+    /// A status this healwatch does not know.
+    Other(String),
+}
+
+impl Serialize for ContainerStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl ContainerStatus {
+    /// Reads Docker's name; anything unknown is kept as `Other`.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "created" => Self::Created,
+            "running" => Self::Running,
+            "paused" => Self::Paused,
+            "restarting" => Self::Restarting,
+            "removing" => Self::Removing,
+            "exited" => Self::Exited,
+            "dead" => Self::Dead,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// Docker's name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Restarting => "restarting",
+            Self::Removing => "removing",
+            Self::Exited => "exited",
+            Self::Dead => "dead",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Running, paused or restarting: a live container that can declare targets.
+    pub fn is_live(&self) -> bool {
+        matches!(self, Self::Running | Self::Paused | Self::Restarting)
+    }
+
+    /// Exited or created: left down (by an operator, or never started).
+    pub fn is_down(&self) -> bool {
+        matches!(self, Self::Exited | Self::Created)
+    }
+}
+
+impl fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Docker HEALTHCHECK's `State.Health.Status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerHealth {
+    /// Before the first probe (after a start).
+    Starting,
+    /// The last probes passed.
+    Healthy,
+    /// `retries` probes in a row failed.
+    Unhealthy,
+    /// A status this healwatch does not know.
+    Other(String),
+}
+
+impl DockerHealth {
+    /// Reads Docker's name.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "starting" => Self::Starting,
+            "healthy" => Self::Healthy,
+            "unhealthy" => Self::Unhealthy,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// Docker's name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Starting => "starting",
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// A container's `HostConfig.RestartPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// `no` (or unset): Docker never restarts it.
+    No,
+    /// `always`.
+    Always,
+    /// `unless-stopped`.
+    UnlessStopped,
+    /// `on-failure`, with its retry limit (0: none).
+    OnFailure(u64),
+    /// A policy this healwatch does not know.
+    Other(String),
+}
+
+impl RestartPolicy {
+    /// From the policy's `Name` and `MaximumRetryCount`.
+    pub fn from_docker(name: &str, max_retries: u64) -> Self {
+        match name {
+            "" | "no" => Self::No,
+            "always" => Self::Always,
+            "unless-stopped" => Self::UnlessStopped,
+            "on-failure" => Self::OnFailure(max_retries),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::No => f.write_str("no"),
+            Self::Always => f.write_str("always"),
+            Self::UnlessStopped => f.write_str("unless-stopped"),
+            Self::OnFailure(0) => f.write_str("on-failure"),
+            Self::OnFailure(n) => write!(f, "on-failure:{n}"),
+            Self::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for RestartPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T20:00:00.123Z`.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Serde for `SystemTime` as RFC 3339 text (the state file's format).
+pub mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `t` as RFC 3339 with milliseconds.
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(*t))
+    }
+
+    /// Reads RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339(&text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}")))
+    }
+
+    /// The same for `Option<SystemTime>`.
+    pub mod option {
+        use std::time::SystemTime;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `Some(t)` as RFC 3339 (a `None` is skipped by the field's attribute).
+        pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads RFC 3339, or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    humantime::parse_rfc3339(&text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}")))
+                })
+                .transpose()
+        }
+    }
+
+    /// The same for a list.
+    pub mod list {
+        use std::time::SystemTime;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes each time as RFC 3339.
+        pub fn serialize<S: Serializer>(ts: &[SystemTime], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(ts.iter().map(|t| humantime::format_rfc3339_millis(*t).to_string()))
+        }
+
+        /// Reads a list of RFC 3339 times.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SystemTime>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|text| {
+                    humantime::parse_rfc3339(text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}")))
+                })
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every outcome: its serde name, its parse, and whether it fails a pass.
+    #[test]
+    fn every_outcome_name_and_health() {
+        use Outcome::*;
+        use Recovery::*;
+        let cases = [
+            (Healthy, NotRestarted, "healthy", true),
+            (Restarted, Recovered, "restarted", true),
+            (Restarted, NotWaited, "restarted", true),
+            (Restarted, NotRecovered, "restarted", false),
+            (RestartFailed, NotRestarted, "restart_failed", false),
+            (Unhealthy, NotRestarted, "unhealthy", false),
+            (Failing, NotRestarted, "failing", false),
+            (GaveUp, NotRestarted, "gave_up", false),
+            (Starting, NotRestarted, "starting", false),
+            (Paused, NotRestarted, "paused", true),
+            (Acted, NotRestarted, "acted", false),
+            (Stopped, NotRestarted, "stopped", true),
+            (Invalid, NotRestarted, "invalid", false),
+        ];
+        for outcome in Outcome::ALL {
+            assert!(cases.iter().any(|c| c.0 == outcome), "{outcome:?} has no case");
+        }
+        for (outcome, recovery, name, healthy) in cases {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), name);
+            assert_eq!(outcome.as_str(), name);
+            assert_eq!(Outcome::parse(name).unwrap(), outcome);
+            assert_eq!(outcome.healthy_now(recovery), healthy, "{outcome:?} {recovery:?}");
+        }
+        assert!(Outcome::parse("fine").unwrap_err().to_string().contains("gave_up"));
+    }
+
+    #[test]
+    fn recovery_serializes_as_the_status_line_always_had_it() {
+        assert_eq!(serde_json::to_string(&Recovery::Recovered).unwrap(), "true");
+        assert_eq!(serde_json::to_string(&Recovery::NotRecovered).unwrap(), "false");
+        assert_eq!(serde_json::to_string(&Recovery::NotWaited).unwrap(), "null");
+    }
+
+    #[test]
+    fn docker_names() {
+        for name in ["created", "running", "paused", "restarting", "removing", "exited", "dead", "odd"] {
+            assert_eq!(ContainerStatus::parse(name).as_str(), name);
+        }
+        assert!(ContainerStatus::parse("paused").is_live() && ContainerStatus::parse("created").is_down());
+        assert_eq!(RestartPolicy::from_docker("", 0).to_string(), "no");
+        assert_eq!(RestartPolicy::from_docker("on-failure", 5).to_string(), "on-failure:5");
+        assert_eq!(RestartPolicy::from_docker("unless-stopped", 0), RestartPolicy::UnlessStopped);
+        assert_eq!(DockerHealth::parse("unhealthy"), DockerHealth::Unhealthy);
+    }
+}

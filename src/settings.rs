@@ -1,0 +1,279 @@
+//! The per-target settings, defined once. `settings_table!` below is the only list of
+//! them (name, type, default, range, help); it yields the resolved `Settings`, the
+//! `Layer` of values one source gives (flag, target, label, `[defaults]`), the clap
+//! flags (`SettingFlags`, parsed by clap), the config file's keys (see `config::file`),
+//! the label keys, and the one merge. Adding a setting touches that table and the docs.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::de::DeserializeOwned;
+
+use crate::model::parse_duration;
+
+/// A type a per-target setting can have.
+pub trait SettingValue: Copy + PartialOrd + Sized {
+    /// What the config file holds for it (a string for durations, an integer for counts).
+    type Raw: DeserializeOwned + Debug + Clone;
+    /// From a flag or a label.
+    fn parse_text(text: &str) -> Result<Self>;
+    /// From the config file.
+    fn from_raw(raw: &Self::Raw) -> Result<Self>;
+    /// As `validate` and error messages print it.
+    fn show(self) -> String;
+    /// The error text for a value below `min`.
+    fn below(min: Self) -> String {
+        format!("must be at least {}", min.show())
+    }
+}
+
+impl SettingValue for Duration {
+    type Raw = String;
+    fn parse_text(text: &str) -> Result<Self> {
+        parse_duration(text)
+    }
+    fn from_raw(raw: &String) -> Result<Self> {
+        parse_duration(raw)
+    }
+    fn show(self) -> String {
+        humantime::format_duration(self).to_string()
+    }
+    fn below(min: Self) -> String {
+        if min <= Duration::from_nanos(1) {
+            "must be more than 0".to_string()
+        } else {
+            format!("must be at least {}", min.show())
+        }
+    }
+}
+
+impl SettingValue for u32 {
+    type Raw = u32;
+    fn parse_text(text: &str) -> Result<Self> {
+        text.trim().parse().with_context(|| format!("'{text}' is not a whole number"))
+    }
+    fn from_raw(raw: &u32) -> Result<Self> {
+        Ok(*raw)
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// Checks `value` against the setting's range; `hint` says what to write instead.
+pub fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result<T> {
+    let problem = if value < min {
+        T::below(min)
+    } else if value > max {
+        format!("must be at most {}", max.show())
+    } else {
+        return Ok(value);
+    };
+    if hint.is_empty() { bail!("{} {problem}", value.show()) } else { bail!("{} {problem} ({hint})", value.show()) }
+}
+
+/// A clap value parser for a setting of type `T` within `min..=max`.
+pub fn flag_parser<T: SettingValue + Send + Sync + 'static>(
+    min: T,
+    max: T,
+    hint: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text: &str| T::parse_text(text).and_then(|v| in_range(v, min, max, hint)).map_err(|e| format!("{e:#}"))
+}
+
+/// The table of per-target settings. `$callback` receives `{ extra tokens }` and then one
+/// row per setting: doc lines (the `--help` text), `name: Type = default;`,
+/// `range MIN, MAX;`, `hint "what to write instead";`, `value "VALUE_NAME";`.
+macro_rules! settings_table {
+    ($callback:ident { $($extra:tt)* }) => {
+        $callback! {
+            { $($extra)* }
+            /// Bound on one HTTP attempt, connect through last body byte [default: 5s].
+            timeout: std::time::Duration = std::time::Duration::from_secs(5);
+            range std::time::Duration::from_nanos(1), std::time::Duration::MAX;
+            hint ""; value "DUR";
+            /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
+            retries: u32 = 2;
+            range 0, u32::MAX;
+            hint ""; value "N";
+            /// Pause between those attempts [default: 1s].
+            retry_delay: std::time::Duration = std::time::Duration::from_secs(1);
+            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            hint ""; value "DUR";
+            /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
+            restart_timeout: std::time::Duration = std::time::Duration::from_secs(10);
+            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            hint ""; value "DUR";
+            /// After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s].
+            recovery_timeout: std::time::Duration = std::time::Duration::from_secs(60);
+            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            hint ""; value "DUR";
+            /// Restart only after this many failed passes in a row [default: 1].
+            failure_threshold: u32 = 1;
+            range 1, u32::MAX;
+            hint "1 restarts at the first failed pass"; value "N";
+            /// Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3].
+            max_restarts: u32 = 3;
+            range 0, u32::MAX;
+            hint ""; value "N";
+            /// The crash-loop guard's window [default: 30m].
+            restart_window: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+            range std::time::Duration::from_nanos(1), std::time::Duration::MAX;
+            hint "to never give up, set max_restarts = 0"; value "DUR";
+            /// Do not restart a container started less than this long ago [default: 0s].
+            start_period: std::time::Duration = std::time::Duration::ZERO;
+            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            hint ""; value "DUR";
+        }
+    };
+}
+pub(crate) use settings_table;
+
+/// The row grammar of `settings_table!`, for the generators below.
+macro_rules! define_settings {
+    ({}
+     $( $(#[doc = $doc:literal])* $s:ident : $ty:ty = $default:expr;
+        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; )*
+    ) => {
+        /// Per-target settings, resolved: what a pass needs to check, heal and judge one target.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Settings {
+            $( $(#[doc = $doc])* pub $s: $ty, )*
+        }
+
+        /// The built-in defaults.
+        pub const BUILTIN: Settings = Settings { $( $s: $default, )* };
+
+        /// The keys of the settings, as in the config file and after `healwatch.` in labels.
+        pub const KEYS: &[&str] = &[$( stringify!($s), )*];
+
+        /// The settings one source gives (flags, a `[[target]]`, labels, `[defaults]`),
+        /// parsed and checked; unset ones are `None`.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct Layer {
+            $( $(#[doc = $doc])* pub $s: Option<$ty>, )*
+        }
+
+        impl Layer {
+            /// The settings the layers give, the first that sets each one winning, else
+            /// the built-in default. Pass them as flag, target, labels, `[defaults]`.
+            pub fn resolve(layers: &[&Layer]) -> Settings {
+                Settings { $( $s: layers.iter().find_map(|l| l.$s).unwrap_or(BUILTIN.$s), )* }
+            }
+
+            /// Reads labels: `get(key)` is the value of `healwatch.<key>`, if set.
+            pub fn from_text<'a>(get: impl Fn(&str) -> Option<&'a str>, place: impl Fn(&str) -> String) -> Result<Self> {
+                Ok(Self { $(
+                    $s: get(stringify!($s))
+                        .map(|text| <$ty as SettingValue>::parse_text(text)
+                            .and_then(|v| in_range(v, $min, $max, $hint)))
+                        .transpose()
+                        .with_context(|| place(stringify!($s)))?,
+                )* })
+            }
+        }
+
+        impl Settings {
+            /// Every setting as `key=value`, for `validate`.
+            pub fn describe(&self) -> String {
+                let parts: Vec<String> =
+                    vec![$( format!("{}={}", stringify!($s), SettingValue::show(self.$s)), )*];
+                parts.join(" ")
+            }
+        }
+
+        /// The per-target settings as run flags (each has a `[defaults]` twin), parsed by clap.
+        #[derive(Debug, Clone, Default, clap::Args)]
+        pub struct SettingFlags {
+            $(
+                $(#[doc = $doc])*
+                #[arg(long, value_name = $vn, value_parser = flag_parser::<$ty>($min, $max, $hint))]
+                pub $s: Option<$ty>,
+            )*
+        }
+
+        impl SettingFlags {
+            /// The flags as the top layer.
+            pub fn layer(&self) -> Layer {
+                Layer { $( $s: self.$s, )* }
+            }
+        }
+    };
+}
+
+settings_table!(define_settings {});
+
+/// Adds the settings to a config-file table's struct (`[defaults]`, `[[target]]`) as raw
+/// values, and `settings_layer` to parse them, so `deny_unknown_fields` still sees every key.
+macro_rules! with_file_settings {
+    ({ $(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* } }
+     $( $(#[doc = $doc:literal])* $s:ident : $ty:ty = $default:expr;
+        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; )*
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($body)*
+            $( $(#[doc = $doc])* pub(crate) $s: Option<<$ty as $crate::settings::SettingValue>::Raw>, )*
+        }
+
+        impl $name {
+            /// This table's settings, parsed; `place` names a key in errors.
+            pub(crate) fn settings_layer(&self, place: &dyn Fn(&str) -> String) -> anyhow::Result<$crate::settings::Layer> {
+                use anyhow::Context as _;
+                use $crate::settings::SettingValue as _;
+                Ok($crate::settings::Layer { $(
+                    $s: self.$s.as_ref()
+                        .map(|raw| <$ty>::from_raw(raw)
+                            .and_then(|v| $crate::settings::in_range(v, $min, $max, $hint)))
+                        .transpose()
+                        .with_context(|| place(stringify!($s)))?,
+                )* })
+            }
+        }
+    };
+}
+pub(crate) use with_file_settings;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_layer_that_sets_a_value_wins() {
+        let flag = Layer { timeout: Some(Duration::from_secs(1)), ..Layer::default() };
+        let target = Layer { timeout: Some(Duration::from_secs(2)), retries: Some(7), ..Layer::default() };
+        let defaults = Layer { retries: Some(5), max_restarts: Some(9), ..Layer::default() };
+        let s = Layer::resolve(&[&flag, &target, &defaults]);
+        assert_eq!((s.timeout, s.retries, s.max_restarts), (Duration::from_secs(1), 7, 9));
+        assert_eq!(s.restart_window, BUILTIN.restart_window);
+    }
+
+    #[test]
+    fn text_is_checked_against_the_range() {
+        let get = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)
+        };
+        let place = |k: &str| format!("label healwatch.{k}");
+        let layer = Layer::from_text(get(&[("retries", "4"), ("timeout", "2s")]), place).unwrap();
+        assert_eq!((layer.retries, layer.timeout), (Some(4), Some(Duration::from_secs(2))));
+        for (pairs, want) in [
+            (&[("timeout", "0s")][..], "label healwatch.timeout: 0s must be more than 0"),
+            (&[("failure_threshold", "0")][..], "must be at least 1 (1 restarts"),
+            (&[("restart_window", "0")][..], "set max_restarts = 0"),
+            (&[("retries", "two")][..], "label healwatch.retries: 'two' is not a whole number"),
+        ] {
+            let err = format!("{:#}", Layer::from_text(get(pairs), place).unwrap_err());
+            assert!(err.contains(want), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_key_is_described() {
+        let text = BUILTIN.describe();
+        for key in KEYS {
+            assert!(text.contains(&format!("{key}=")), "{key} in {text}");
+        }
+        assert!(text.starts_with("timeout=5s retries=2 retry_delay=1s"), "{text}");
+    }
+}
