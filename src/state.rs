@@ -82,57 +82,83 @@ pub struct Loaded {
     pub writable: bool,
 }
 
-/// Reads the state file. Missing: empty state. Unreadable: empty state, a warning, and
-/// no write this pass. Corrupt (truncated, not JSON, wrong version, empty): moved aside as
-/// `<file>.corrupt-<time>`, empty state, and a warning.
-pub fn load(path: &Path, now: SystemTime) -> Loaded {
+/// Why a state file could not be used.
+#[derive(Debug)]
+pub enum ReadError {
+    /// It exists but is not a regular file (a device, a directory): never touched.
+    NotAFile,
+    /// It exists but could not be read (permissions...): left alone.
+    Unreadable(std::io::Error),
+    /// Truncated, not JSON, wrong version or empty: the reason.
+    Corrupt(String),
+}
+
+/// The one reader of the state file: `Ok(None)` when there is none yet.
+pub fn read(path: &Path) -> Result<Option<State>, ReadError> {
     // Never read, move aside or replace something that is not a plain file (/dev/null...).
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_file()
-    {
-        return Loaded {
-            state: State { version: VERSION, ..State::default() },
-            warnings: vec![format!("state file {} is not a regular file; going on without memory", path.display())],
-            writable: false,
-        };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(ReadError::NotAFile);
     }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Loaded {
-                state: State { version: VERSION, ..State::default() },
-                warnings: Vec::new(),
-                writable: true,
-            };
-        }
-        Err(e) => {
-            return Loaded {
-                state: State { version: VERSION, ..State::default() },
-                warnings: vec![format!("state file {} unreadable ({e}); going on without memory", path.display())],
-                writable: false,
-            };
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Unreadable(e)),
     };
-    let problem = match serde_json::from_slice::<State>(&bytes) {
-        Ok(state) if state.version == VERSION => {
-            return Loaded { state, warnings: Vec::new(), writable: true };
+    match serde_json::from_slice::<State>(&bytes) {
+        Ok(state) if state.version == VERSION => Ok(Some(state)),
+        Ok(state) => {
+            Err(ReadError::Corrupt(format!("version {} (this healwatch reads version {VERSION})", state.version)))
         }
-        Ok(state) => format!("version {} (this healwatch reads version {VERSION})", state.version),
-        Err(_) if bytes.is_empty() => "empty".to_string(),
-        Err(e) => format!("not valid state JSON: {e}"),
+        Err(_) if bytes.is_empty() => Err(ReadError::Corrupt("empty".to_string())),
+        Err(e) => Err(ReadError::Corrupt(format!("not valid state JSON: {e}"))),
+    }
+}
+
+/// Reads the state file for a pass, which never stops for it. Missing: empty state.
+/// Unreadable or not a file: empty state, a warning, and no write this pass. Corrupt:
+/// moved aside as `<file>.corrupt-<time>`, empty state, and a warning.
+pub fn load(path: &Path, now: SystemTime) -> Loaded {
+    let empty = |warning: Option<String>, writable: bool| Loaded {
+        state: State { version: VERSION, ..State::default() },
+        warnings: warning.into_iter().collect(),
+        writable,
+    };
+    let problem = match read(path) {
+        Ok(Some(state)) => return Loaded { state, warnings: Vec::new(), writable: true },
+        Ok(None) => return empty(None, true),
+        Err(ReadError::NotAFile) => {
+            let warning = format!("state file {} is not a regular file; going on without memory", path.display());
+            return empty(Some(warning), false);
+        }
+        Err(ReadError::Unreadable(e)) => {
+            let warning = format!("state file {} unreadable ({e}); going on without memory", path.display());
+            return empty(Some(warning), false);
+        }
+        Err(ReadError::Corrupt(problem)) => problem,
     };
     let aside = corrupt_name(path, now);
     let moved = match std::fs::rename(path, &aside) {
         Ok(()) => format!("moved to {}", aside.display()),
         Err(e) => format!("could not move it aside: {e}"),
     };
-    Loaded {
-        state: State { version: VERSION, ..State::default() },
-        warnings: vec![format!(
-            "state file {} is corrupt ({problem}); {moved}; starting with empty memory",
+    let warning = format!("state file {} is corrupt ({problem}); {moved}; starting with empty memory", path.display());
+    empty(Some(warning), true)
+}
+
+/// Reads the state for `status`, `pause` and `resume`. Unlike a pass, these stop on a
+/// bad file: they exist to show or change it, and must not move it aside behind a
+/// person's back.
+pub fn read_for_command(path: &Path) -> Result<State> {
+    match read(path) {
+        Ok(state) => Ok(state.unwrap_or(State { version: VERSION, ..State::default() })),
+        Err(ReadError::NotAFile) => {
+            anyhow::bail!("state file {} is not a regular file: give --state a file path", path.display())
+        }
+        Err(ReadError::Unreadable(e)) => Err(e).with_context(|| format!("reading state file {}", path.display())),
+        Err(ReadError::Corrupt(problem)) => anyhow::bail!(
+            "state file {} is corrupt ({problem}); the next pass moves it aside and starts afresh",
             path.display()
-        )],
-        writable: true,
+        ),
     }
 }
 

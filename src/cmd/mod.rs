@@ -9,15 +9,15 @@ pub mod status;
 pub mod validate;
 
 use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 
 use crate::config::Config;
 use crate::exit::Stop;
 use crate::lock;
-use crate::state::{self, State};
+use crate::state;
 
 /// Test hook: an RFC 3339 time that replaces the clock, so tests can walk a target
 /// through hours of passes. Only this function reads it.
@@ -50,31 +50,5 @@ fn print(bytes: &[u8]) -> Result<(), Stop> {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Stop::Io(anyhow!(e).context("writing to stdout"))),
         Ok(()) => Ok(()),
-    }
-}
-
-/// Reads the state for status/pause/resume. Unlike a pass, these stop on a bad file:
-/// they exist to show or change it, and must not move it aside behind a person's back.
-fn read_state_for_command(path: &Path) -> Result<State> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        bail!("state file {} is not a regular file: give --state a file path", path.display());
-    }
-    match std::fs::read(path) {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(State { version: state::VERSION, ..State::default() }),
-        Err(e) => Err(e).with_context(|| format!("reading state file {}", path.display())),
-        Ok(bytes) => {
-            let state: State = serde_json::from_slice(&bytes).with_context(|| {
-                format!("state file {} is corrupt; the next pass moves it aside and starts afresh", path.display())
-            })?;
-            if state.version != state::VERSION {
-                bail!(
-                    "state file {} has version {}, this healwatch reads {}",
-                    path.display(),
-                    state.version,
-                    state::VERSION
-                );
-            }
-            Ok(state)
-        }
     }
 }

@@ -52,7 +52,7 @@ fn change_state(
     let _lock = lock::acquire_within(config.lock.as_deref(), LOCK_WAIT)?;
     let now = super::now()?;
     let path = super::state_path(&config)?;
-    let mut state = super::read_state_for_command(&path)?;
+    let mut state = state::read_for_command(&path)?;
     // Configured targets, and discovered ones (labels, HEALTHCHECKs) that a pass remembered.
     if !config.targets.iter().any(|t| t.name == target) && !state.targets.contains_key(target) {
         let mut known: Vec<&str> =

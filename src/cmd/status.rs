@@ -11,6 +11,7 @@ use crate::exit::{Exit, Stop};
 use crate::model::{Outcome, rfc3339, timestamp};
 use crate::policy;
 use crate::report::json_line;
+use crate::state;
 
 /// One row of `healwatch status`.
 #[derive(Debug, Serialize)]
@@ -39,7 +40,7 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     })?;
     let now = super::now()?;
     let path = super::state_path(&config)?;
-    let state = super::read_state_for_command(&path)?;
+    let state = state::read_for_command(&path)?;
     let settings_of =
         |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);
     let mut names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();

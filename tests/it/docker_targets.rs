@@ -20,10 +20,10 @@ struct Discovery {
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
-fn discovery(engine: &'static Engine) -> Option<Discovery> {
+fn discovery(engine: &'static Engine) -> Discovery {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let host = engine.second_host()?;
-    Some(Discovery { host, _serial: SERIAL.lock().unwrap_or_else(|e| e.into_inner()) })
+    let host = engine.second_host();
+    Discovery { host, _serial: SERIAL.lock().unwrap_or_else(|e| e.into_inner()) }
 }
 
 impl Discovery {
@@ -36,9 +36,10 @@ impl Discovery {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn labelled_containers_are_discovered_and_opt_out_is_respected() {
-    let Some(engine) = Engine::get() else { return };
-    let Some(d) = discovery(engine) else { return };
+    let engine = Engine::get();
+    let d = discovery(engine);
     let url = "http://127.0.0.1:{port}/health";
     let watched = Container::start(
         engine,
@@ -89,9 +90,10 @@ fn labelled_containers_are_discovered_and_opt_out_is_respected() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn a_config_entry_wins_over_labels() {
-    let Some(engine) = Engine::get() else { return };
-    let Some(d) = discovery(engine) else { return };
+    let engine = Engine::get();
+    let d = discovery(engine);
     // The label points at a port nothing listens on; the config's URL is the real one.
     let app = Container::start(
         engine,
@@ -111,9 +113,10 @@ fn a_config_entry_wins_over_labels() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn unhealthy_healthcheck_is_healed_once_not_twice() {
-    let Some(engine) = Engine::get() else { return };
-    let Some(d) = discovery(engine) else { return };
+    let engine = Engine::get();
+    let d = discovery(engine);
     let sick = Container::start(
         engine,
         "hc-sick",
@@ -154,9 +157,10 @@ fn unhealthy_healthcheck_is_healed_once_not_twice() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn unhealthy_all_takes_unlabelled_containers() {
-    let Some(engine) = Engine::get() else { return };
-    let Some(d) = discovery(engine) else { return };
+    let engine = Engine::get();
+    let d = discovery(engine);
     let sick = Container::start(engine, "hc-all", d.spec(Spec { init: true, healthcheck: true, ..Spec::default() }));
     wait_for_health(&sick, "healthy");
     sick.break_health();
@@ -171,8 +175,9 @@ fn unhealthy_all_takes_unlabelled_containers() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn restart_with_restarts_dependents_after_the_target_in_order() {
-    let Some(engine) = Engine::get() else { return };
+    let engine = Engine::get();
     let vpn = Container::start(engine, "rw-vpn", Spec { init: true, ..Spec::default() });
     let first = Container::start(engine, "rw-first", Spec { init: true, ..Spec::default() });
     let second = Container::start(engine, "rw-second", Spec { init: true, ..Spec::default() });
@@ -193,12 +198,13 @@ fn restart_with_restarts_dependents_after_the_target_in_order() {
     run.expect_code(0);
     assert_eq!(run.target("vpn")["outcome"], "restarted", "{run}");
     let (a, b, c) = (vpn.started_at(), first.started_at(), second.started_at());
-    assert!(a < b && b < c, "restart order vpn < first < second: {a} {b} {c}");
+    assert!(a < b && b < c, "restart order vpn < first < second: {a:?} {b:?} {c:?}");
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn a_compose_service_restarts_every_replica() {
-    let Some(engine) = Engine::get() else { return };
+    let engine = Engine::get();
     let project = format!("shop{}", std::process::id());
     let compose = labels(&[("com.docker.compose.project", &project), ("com.docker.compose.service", "web")]);
     let one = Container::start(engine, "cmp-web-1", Spec { init: true, labels: compose.clone(), ..Spec::default() });
@@ -237,8 +243,9 @@ fn a_compose_service_restarts_every_replica() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn each_action_does_what_it_says() {
-    let Some(engine) = Engine::get() else { return };
+    let engine = Engine::get();
     let receiver = Server::start(Behaviour::Fixed(200, "ok"));
     let stop = Container::start(engine, "act-stop", Spec { init: true, ..Spec::default() });
     let kill = Container::start(engine, "act-kill", Spec { init: true, ..Spec::default() });
@@ -259,11 +266,12 @@ fn each_action_does_what_it_says() {
     let config = write_file(dir.path(), "c.toml", &text);
     let run = engine.healwatch().args(QUICK).arg("-c").arg(&config).run();
     run.expect_code(1);
-    for (name, c, code) in [("stop", &stop, "0"), ("kill", &kill, "137")] {
+    // docker-init (--init) exits 128 + the signal that ended its child: SIGTERM from
+    // `docker stop` (httpd takes it, not being PID 1), SIGKILL from `docker kill`.
+    for (name, c, code) in [("stop", &stop, 143), ("kill", &kill, 137)] {
         let t = run.target(name);
         assert_eq!((t["outcome"].as_str(), t["action"].as_str()), (Some("acted"), Some(name)), "{run}");
-        assert_eq!(c.inspect("{{.State.Status}} {{.State.ExitCode}}").split(' ').next(), Some("exited"), "{name}");
-        let _ = code;
+        assert_eq!(c.inspect("{{.State.Status}} {{.State.ExitCode}}"), format!("exited {code}"), "{name}");
     }
     let n = run.target("notify");
     assert_eq!(n["outcome"], "unhealthy", "{run}");
@@ -272,8 +280,9 @@ fn each_action_does_what_it_says() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn ignore_stopped_leaves_an_operator_stop_alone() {
-    let Some(engine) = Engine::get() else { return };
+    let engine = Engine::get();
     let app =
         Container::start(engine, "stopped", Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() });
     app.docker(&["stop", "-t", "1"]);
@@ -294,9 +303,10 @@ fn ignore_stopped_leaves_an_operator_stop_alone() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
-    let Some(engine) = Engine::get() else { return };
-    let Some(second) = engine.second_host() else { return };
+    let engine = Engine::get();
+    let second = engine.second_host();
     let here = Container::start(engine, "host-one", Spec { init: true, ..Spec::default() });
     let there =
         Container::start(engine, "host-two", Spec { init: true, host: Some(second.clone()), ..Spec::default() });
