@@ -1,6 +1,7 @@
 //! The one clock seam: the wall time a pass judges by, a monotonic stopwatch and sleep.
 //! The pass takes a `&dyn Clock`, so its unit tests run on `FakeClock` and never wait.
 
+#[cfg(test)]
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,12 +42,14 @@ impl Clock for RealClock {
 }
 
 /// A clock for tests: `sleep` only moves it forward.
+#[cfg(test)]
 #[derive(Debug)]
 pub struct FakeClock {
     now: SystemTime,
     elapsed: Mutex<Duration>,
 }
 
+#[cfg(test)]
 impl FakeClock {
     /// A clock at `now`, with nothing elapsed.
     pub fn at(now: SystemTime) -> Self {
@@ -54,6 +57,7 @@ impl FakeClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for FakeClock {
     fn now(&self) -> SystemTime {
         self.now

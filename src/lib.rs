@@ -8,24 +8,24 @@
 //! `atomic`, `lock`; `discover`, `policy`; `heal` (the pass); `report`, `metrics`,
 //! `notify`, `exit`; `cmd` (one edge per subcommand).
 
-pub mod atomic;
+mod atomic;
 pub mod cli;
-pub mod clock;
+mod clock;
 mod cmd;
-pub mod config;
-pub mod discover;
+mod config;
+mod discover;
 pub mod docker;
 pub mod exit;
-pub mod heal;
-pub mod lock;
-pub mod metrics;
-pub mod model;
-pub mod notify;
-pub mod policy;
-pub mod probe;
-pub mod report;
-pub mod settings;
-pub mod state;
+mod heal;
+mod lock;
+mod metrics;
+mod model;
+mod notify;
+mod policy;
+mod probe;
+mod report;
+mod settings;
+mod state;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Stop};

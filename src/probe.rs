@@ -44,8 +44,7 @@ pub struct HttpProbe {
 impl HttpProbe {
     /// Builds the shared agent. `proxy` of `None` ignores HTTP_PROXY/ALL_PROXY on purpose:
     /// a check of a local service must not wander through a proxy cron happens to set.
-    pub fn new(proxy: Option<&str>, trust: Option<&TrustRoots>) -> anyhow::Result<Self> {
-        let proxy = proxy.map(ureq::Proxy::new).transpose()?;
+    pub fn new(proxy: Option<&ureq::Proxy>, trust: Option<&TrustRoots>) -> Self {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(trust) = trust {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&trust.certs));
@@ -54,7 +53,7 @@ impl HttpProbe {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
-            .proxy(proxy)
+            .proxy(proxy.cloned())
             .user_agent(concat!("healwatch/", env!("CARGO_PKG_VERSION")))
             // ureq's 128 KiB buffers each way, per connection, are sized for bulk
             // transfers; a GET and a health page need a fraction. With 32 checks in flight
@@ -64,7 +63,7 @@ impl HttpProbe {
             .max_response_header_size(HEADER_LIMIT)
             .build()
             .new_agent();
-        Ok(Self { agent })
+        Self { agent }
     }
 }
 

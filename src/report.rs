@@ -2,7 +2,6 @@
 //! the memory, and written as exactly one JSON line. The same `Report` feeds stdout,
 //! `--log`, the metrics file and notifications.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -140,11 +139,6 @@ pub fn json_line(value: &impl Serialize) -> Vec<u8> {
     let mut line = serde_json::to_vec(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
     line.push(b'\n');
     line
-}
-
-/// Writes any value as one JSON line in a single write.
-pub fn write_json_line(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<()> {
-    out.write_all(&json_line(value))
 }
 
 fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -27,7 +27,7 @@ pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
         return Err(Stop::Usage(anyhow::anyhow!("drill kills a process for real; --dry-run does not apply to it")));
     }
     let docker = DockerCli::locate(config.docker.as_deref())?;
-    let probe = HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref())?;
+    let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
     let _lock = lock::acquire(config.lock.as_deref())?;
     let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe)?;

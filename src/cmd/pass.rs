@@ -43,8 +43,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     } else {
         Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(Stop::Usage(e), &outputs))?)
     };
-    let probe =
-        HttpProbe::new(config.proxy.as_deref(), config.ca_file.as_ref()).map_err(|e| fail(Stop::Usage(e), &outputs))?;
+    let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     let _lock = match lock::acquire(config.lock.as_deref()) {
         Ok(lock) => lock,
         Err(Stop::Locked(held)) => {

@@ -43,7 +43,7 @@ pub struct Config {
     /// Targets checked and healed at once (>= 1).
     pub concurrency: usize,
     /// Proxy for health checks; `None` ignores proxy environment variables.
-    pub proxy: Option<String>,
+    pub proxy: Option<ureq::Proxy>,
     /// CAs trusted by HTTPS checks instead of the public roots.
     pub ca_file: Option<TrustRoots>,
     /// File the status line is appended to.
@@ -303,10 +303,10 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
     if concurrency == 0 {
         bail!("concurrency must be at least 1 (--concurrency or [defaults] concurrency)");
     }
-    let proxy = args.proxy.clone().or_else(|| d.proxy.clone()).filter(|p| !p.is_empty());
-    if let Some(p) = &proxy {
-        ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", redact_text(p)))?;
-    }
+    let proxy = match args.proxy.as_deref().or(d.proxy.as_deref()).filter(|p| !p.is_empty()) {
+        Some(p) => Some(ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", redact_text(p)))?),
+        None => None,
+    };
     let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
         (Some(mode), _) => mode,
         (None, Some(text)) => Unhealthy::parse(text).with_context(|| format!("{file_name}: [defaults] unhealthy"))?,

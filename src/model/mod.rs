@@ -409,17 +409,11 @@ pub fn timestamp(t: SystemTime) -> String {
 pub mod rfc3339 {
     use std::time::SystemTime;
 
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
 
     /// Writes `t` as RFC 3339 with milliseconds.
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_millis(*t))
-    }
-
-    /// Reads RFC 3339.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339(&text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}")))
     }
 
     /// The same for `Option<SystemTime>`.

@@ -23,9 +23,6 @@ pub struct StatusSet {
 
 impl StatusSet {
     /// Healthy status codes by default, as Kubernetes HTTP probes: 200 <= code < 400.
-    pub const DEFAULT: &str = "200-399";
-
-    /// `200-399`.
     pub fn default_set() -> Self {
         Self { ranges: vec![(200, 399)] }
     }
@@ -136,7 +133,6 @@ mod tests {
         let set = StatusSet::parse("200-399").unwrap();
         assert!(set.contains(200) && set.contains(399) && !set.contains(400) && !set.contains(199));
         assert_eq!(set, StatusSet::default_set());
-        assert_eq!(StatusSet::parse(StatusSet::DEFAULT).unwrap(), StatusSet::default_set());
         let set = StatusSet::parse("200, 204,300-302").unwrap();
         assert!(set.contains(204) && set.contains(301) && !set.contains(201));
         assert_eq!(set.to_string(), "200,204,300-302");
