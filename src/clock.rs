@@ -1,5 +1,6 @@
-//! The one clock seam: the wall time a pass judges by, a monotonic stopwatch and sleep.
-//! The pass takes a `&dyn Clock`, so its unit tests run on `FakeClock` and never wait.
+//! The one clock seam: the wall time a pass judges by, a monotonic stopwatch, sleep, and
+//! whether a signal asked the pass to stop. The pass takes a `&dyn Clock`, so its unit
+//! tests run on `FakeClock` and never wait.
 
 #[cfg(test)]
 use std::sync::Mutex;
@@ -11,8 +12,10 @@ pub trait Clock: Sync {
     fn now(&self) -> SystemTime;
     /// Monotonic time since the clock was made: for measuring, never for judging.
     fn elapsed(&self) -> Duration;
-    /// Waits `d`.
+    /// Waits `d`, or less when a signal asks the pass to stop.
     fn sleep(&self, d: Duration);
+    /// Whether a signal asked the pass to stop starting new work.
+    fn interrupted(&self) -> bool;
 }
 
 /// The real clock; `now` is the pass's start (or what the test hook set).
@@ -37,7 +40,18 @@ impl Clock for RealClock {
         self.start.elapsed()
     }
     fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
+        // In slices, so a signal cuts a long retry delay short.
+        let until = Instant::now() + d;
+        while !self.interrupted() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+    fn interrupted(&self) -> bool {
+        crate::interrupt::requested().is_some()
     }
 }
 
@@ -47,13 +61,15 @@ impl Clock for RealClock {
 pub struct FakeClock {
     now: SystemTime,
     elapsed: Mutex<Duration>,
+    /// Set by a test to act as a signal.
+    pub interrupted: std::sync::atomic::AtomicBool,
 }
 
 #[cfg(test)]
 impl FakeClock {
     /// A clock at `now`, with nothing elapsed.
     pub fn at(now: SystemTime) -> Self {
-        Self { now, elapsed: Mutex::new(Duration::ZERO) }
+        Self { now, elapsed: Mutex::new(Duration::ZERO), interrupted: Default::default() }
     }
 }
 
@@ -68,5 +84,8 @@ impl Clock for FakeClock {
     fn sleep(&self, d: Duration) {
         let mut elapsed = self.elapsed.lock().unwrap_or_else(|e| e.into_inner());
         *elapsed = elapsed.saturating_add(d);
+    }
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

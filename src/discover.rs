@@ -9,8 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::config::{Config, HealthCheck, HttpCheck, Target};
 use crate::docker::ContainerInfo;
 use crate::model::{
-    Action, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, redact_text, validate_container_name,
-    validate_name,
+    Action, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
+    validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};
 
@@ -56,7 +56,7 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
             c.labels.iter().filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str()))).collect();
         let result = match wanted(config, c, &labels) {
             Ok(None) => continue,
-            Ok(Some(health)) => from_labels(config, c, &labels, health),
+            Ok(Some(health)) => from_labels(config, c, &labels, health, containers),
             Err(e) => Err(e),
         };
         match result.and_then(|t| {
@@ -64,8 +64,9 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
         }) {
             Ok(target) => found.targets.push(target),
             Err(e) => {
-                let url = labels.get("url").map(|u| redact_text(u)).unwrap_or_default();
-                let name = labels.get("name").copied().unwrap_or(&c.name);
+                // Labels are anyone's text: shown redacted, on one line, cut.
+                let url = labels.get("url").map(|u| one_line(&redact_text(u), 200)).unwrap_or_default();
+                let name = labels.get("name").filter(|n| validate_name(n).is_ok()).copied().unwrap_or(&c.name);
                 found.invalid.push(TargetResult {
                     outcome: Outcome::Invalid,
                     error: Some(format!("container '{}': {e:#}", c.name)),
@@ -116,11 +117,15 @@ fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
 }
 
 /// A target from a container's labels: flags win over labels, labels over `[defaults]`.
+/// Labels are set by whoever built the image, so unless `[defaults] trust_labels` they
+/// may only tighten: `max_restarts = 0` (never give up) is refused, and `restart_with`
+/// may name only containers of the labelled container's own compose project.
 fn from_labels(
     config: &Config,
     c: &ContainerInfo,
     labels: &BTreeMap<&str, &str>,
     health: HealthCheck,
+    containers: &[ContainerInfo],
 ) -> Result<Target> {
     let known = |k: &&str| OTHER_KEYS.contains(k) || settings::KEYS.contains(k);
     if let Some(unknown) = labels.keys().find(|k| !known(k)) {
@@ -128,6 +133,12 @@ fn from_labels(
         bail!("unknown label healwatch.{unknown} (known: {})", keys.join(", "));
     }
     let own = Layer::from_text(|key| labels.get(key).copied(), |key| format!("label healwatch.{key}"))?;
+    if own.max_restarts == Some(0) && !config.trust_labels {
+        bail!(
+            "label healwatch.max_restarts: 0 (never give up) is not taken from a label; \
+             set [defaults] trust_labels = true to allow it"
+        );
+    }
     let settings = Layer::resolve(&[&config.flags, &own, &config.defaults]);
     let name = labels.get("name").copied().unwrap_or(&c.name);
     validate_name(name).context("label healwatch.name (or the container name)")?;
@@ -136,8 +147,17 @@ fn from_labels(
         .get("restart_with")
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
         .unwrap_or_default();
+    let project = c.labels.get(COMPOSE_PROJECT);
     for dependent in &restart_with {
         validate_container_name(dependent).context("label healwatch.restart_with")?;
+        let same_project =
+            containers.iter().any(|o| o.is(dependent) && project.is_some() && o.labels.get(COMPOSE_PROJECT) == project);
+        if !same_project && !config.trust_labels {
+            bail!(
+                "label healwatch.restart_with: '{dependent}' is not a container of this container's compose project; \
+                 labels may only restart their own project's containers (or set [defaults] trust_labels = true)"
+            );
+        }
     }
     Ok(Target {
         name: name.to_string(),

@@ -5,7 +5,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -29,8 +28,10 @@ pub struct CommandOutcome {
     pub exit_code: Option<i32>,
     /// Wall time of the child.
     pub duration: Duration,
-    /// Its standard output, trimmed.
+    /// Its standard output, trimmed (its tail, when longer than the limit).
     pub stdout: String,
+    /// Whether standard output was longer than the limit, so `stdout` is only its tail.
+    pub stdout_cut: bool,
     /// Its standard error, trimmed; or why it could not run or was killed.
     pub stderr: String,
 }
@@ -92,7 +93,7 @@ impl DockerCli {
                 which::which(given).ok()
             };
             return match found {
-                Some(path) => Ok(Self { path }),
+                Some(path) => Self::runnable(path),
                 None => bail!(
                     "docker CLI '{}' (from --docker or HEALWATCH_DOCKER) not found: give the path of an executable",
                     given.display()
@@ -100,16 +101,40 @@ impl DockerCli {
             };
         }
         if let Ok(path) = which::which("docker") {
-            return Ok(Self { path });
+            return Self::runnable(path);
         }
         if let Some(path) = FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()) {
-            return Ok(Self { path: path.to_path_buf() });
+            return Self::runnable(path.to_path_buf());
         }
         bail!(
             "docker CLI not found: tried `docker` on PATH ({}), {}; install it or pass --docker PATH",
             std::env::var("PATH").unwrap_or_default(),
             FALLBACK_PATHS.join(", ")
         )
+    }
+
+    /// The CLI at `path`, if it can run: an executable regular file that is a program
+    /// (ELF) or a script (`#!`). Checked once, so a pass never finds out at its first
+    /// restart that it could not have healed anything.
+    fn runnable(path: PathBuf) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&path).with_context(|| format!("docker CLI {}", path.display()))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            bail!(
+                "docker CLI {} is not executable (mode {:o}): chmod +x it, or pass --docker PATH",
+                path.display(),
+                meta.permissions().mode() & 0o7777
+            );
+        }
+        let head =
+            crate::files::read_head(&path, 4).with_context(|| format!("reading docker CLI {}", path.display()))?;
+        if !(head.starts_with(b"\x7fELF") || head.starts_with(b"#!")) {
+            bail!(
+                "docker CLI {} is not a program (neither an ELF binary nor a #! script): pass --docker PATH",
+                path.display()
+            );
+        }
+        Ok(Self { path })
     }
 
     /// The CLI's path.
@@ -125,6 +150,16 @@ impl DockerCli {
     /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
     pub fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
         run_bounded(Command::new(&self.path).args(endpoint.args()).args(args), timeout)
+    }
+
+    /// As `run_on`, for a listing whose whole output is needed: more than `INSPECT_LIMIT`
+    /// of it is an error, never a silently partial list.
+    fn list_on(&self, endpoint: &Endpoint, args: &[&str]) -> Result<CommandOutcome> {
+        let out = run_limited(Command::new(&self.path).args(endpoint.args()).args(args), QUICK_TIMEOUT, INSPECT_LIMIT);
+        if out.stdout_cut {
+            bail!("docker {} on {endpoint} printed more than {} MiB: not read", args[0], INSPECT_LIMIT >> 20);
+        }
+        Ok(out)
     }
 }
 
@@ -168,6 +203,7 @@ impl Containers for DockerCli {
                 exit_code: Some(0),
                 duration: Duration::ZERO,
                 stdout: String::new(),
+                stdout_cut: false,
                 stderr: String::new(),
             },
         }
@@ -179,11 +215,27 @@ pub fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// Runs a child with no stdin, captures its output, and kills it after `timeout`.
+/// At most this much of each stream of a docker command is kept (its tail): enough
+/// for any error message, and a bound on what a misbehaving CLI can make healwatch hold.
+pub const OUTPUT_LIMIT: usize = 4 * 1024;
+/// The bound on `docker inspect`'s JSON for a whole engine (about 10,000 containers).
+pub const INSPECT_LIMIT: usize = 64 << 20;
+
+/// Runs a child with no stdin, keeps the tail of its output (`OUTPUT_LIMIT` of each
+/// stream), and kills it after `timeout`.
 pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
+    run_limited(command, timeout, OUTPUT_LIMIT)
+}
+
+/// As `run_bounded`, keeping up to `stdout_limit` of standard output. The child runs in
+/// its own process group: a timeout or a signal to healwatch kills the whole group, so
+/// a wrapper script's grandchildren die with it. Its pipes are read in the same loop
+/// that waits for it, so no thread is needed.
+pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let program = command.get_program().to_string_lossy().into_owned();
-    let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
@@ -191,60 +243,131 @@ pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
                 exit_code: None,
                 duration: start.elapsed(),
                 stdout: String::new(),
+                stdout_cut: false,
                 stderr: format!("could not run {program}: {e}"),
             };
         }
     };
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
+    let mut stdout = Stream::new(child.stdout.take(), stdout_limit);
+    let mut stderr = Stream::new(child.stderr.take(), OUTPUT_LIMIT);
+    let group = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw);
+    let kill_group = || {
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    };
 
     let deadline = start + timeout;
     let mut nap = Duration::from_millis(1);
     let (status, killed) = loop {
+        stdout.read_available();
+        stderr.read_available();
         match child.try_wait() {
-            Ok(Some(status)) => break (Some(status), false),
+            Ok(Some(status)) => break (Some(status), None),
             Ok(None) if Instant::now() >= deadline => {
+                kill_group();
                 let _ = child.kill();
-                break (child.wait().ok(), true);
+                break (child.wait().ok(), Some(format!("killed after {} (timeout)", show_ms(timeout))));
+            }
+            Ok(None) if let Some(signal) = crate::interrupt::requested() => {
+                kill_group();
+                let _ = child.kill();
+                let why = format!("killed: healwatch was interrupted by {}", crate::interrupt::name(signal));
+                break (child.wait().ok(), Some(why));
             }
             Ok(None) => {
                 std::thread::sleep(nap.min(deadline.saturating_duration_since(Instant::now())));
                 nap = (nap * 2).min(Duration::from_millis(20));
             }
-            Err(_) => break (None, false),
+            Err(_) => break (None, None),
         }
     };
     // A grandchild could hold the pipes open; never wait on them for long.
-    let collect = |rx: mpsc::Receiver<String>| rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
-    let (stdout, mut stderr) = (collect(stdout), collect(stderr));
-    if killed {
-        if !stderr.is_empty() {
-            stderr.push_str("; ");
+    let drain_until = Instant::now() + Duration::from_secs(1);
+    while !(stdout.done && stderr.done) && Instant::now() < drain_until {
+        stdout.read_available();
+        stderr.read_available();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stdout_text = stdout.text();
+    let stdout_cut = stdout.cut > 0;
+    let mut stderr_text = stderr.text();
+    if let Some(why) = &killed {
+        if !stderr_text.is_empty() {
+            stderr_text.push_str("; ");
         }
-        stderr.push_str(&format!("killed after {} (timeout)", humantime::format_duration(round_ms(timeout))));
+        stderr_text.push_str(why);
     }
     CommandOutcome {
-        exit_code: if killed { None } else { status.and_then(|s| s.code()) },
+        exit_code: if killed.is_some() { None } else { status.and_then(|s| s.code()) },
         duration: start.elapsed(),
-        stdout: stdout.trim().to_string(),
-        stderr: stderr.trim().to_string(),
+        stdout: stdout_text,
+        stdout_cut,
+        stderr: stderr_text,
     }
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    if let Some(mut pipe) = pipe {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+/// One of a child's output pipes, read without blocking; only the last `limit` bytes
+/// are kept.
+struct Stream<R> {
+    pipe: Option<R>,
+    kept: Vec<u8>,
+    cut: usize,
+    limit: usize,
+    done: bool,
+}
+
+impl<R: Read + std::os::fd::AsFd> Stream<R> {
+    fn new(pipe: Option<R>, limit: usize) -> Self {
+        let pipe = pipe.filter(|p| {
+            rustix::fs::fcntl_getfl(p)
+                .and_then(|flags| rustix::fs::fcntl_setfl(p, flags | rustix::fs::OFlags::NONBLOCK))
+                .is_ok()
         });
+        let done = pipe.is_none();
+        Self { pipe, kept: Vec::new(), cut: 0, limit, done }
     }
-    rx
+
+    fn read_available(&mut self) {
+        let Some(pipe) = self.pipe.as_mut() else { return };
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => {
+                    self.done = true;
+                    self.pipe = None;
+                    return;
+                }
+                Ok(n) => {
+                    self.kept.extend_from_slice(&buf[..n]);
+                    // Trim in batches, keeping the tail: the end of an error says most.
+                    if self.kept.len() > self.limit.saturating_mul(2).max(64 * 1024) {
+                        let excess = self.kept.len() - self.limit;
+                        self.kept.drain(..excess);
+                        self.cut += excess;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The kept text, trimmed, saying how much was cut.
+    fn text(&mut self) -> String {
+        if self.kept.len() > self.limit {
+            let excess = self.kept.len() - self.limit;
+            self.kept.drain(..excess);
+            self.cut += excess;
+        }
+        let text = String::from_utf8_lossy(&self.kept).trim().to_string();
+        if self.cut > 0 { format!("[{} bytes cut] {text}", self.cut) } else { text }
+    }
 }
 
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
+/// A duration as a person reads it, to the millisecond.
+fn show_ms(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(crate::model::millis(d))).to_string()
 }
 
 #[cfg(test)]
@@ -397,7 +520,7 @@ impl DockerCli {
         }
         let mut args = vec!["inspect", "--type", "container", "--"];
         args.extend_from_slice(containers);
-        let out = self.run_on(endpoint, &args, QUICK_TIMEOUT);
+        let out = self.list_on(endpoint, &args)?;
         // A container removed between listing and inspecting makes inspect exit 1 while it
         // still prints the others: that race is not an error, anything else is.
         let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
@@ -410,7 +533,7 @@ impl DockerCli {
 
     /// Ids of every container on `endpoint`, running or not.
     pub fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
-        let out = self.run_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"], QUICK_TIMEOUT);
+        let out = self.list_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"])?;
         if !out.success() {
             bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), out.stderr);
         }

@@ -8,18 +8,33 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// 0: every target is healthy now.
-    Healthy = 0,
+    Healthy,
     /// 1: some target is still unhealthy (restart failed, not recovered, or a dry run found it failing).
-    Unhealthy = 1,
+    Unhealthy,
     /// 2: usage or config error; nothing checked, nothing restarted.
-    Usage = 2,
+    Usage,
     /// 3: another pass holds the lock.
-    Locked = 3,
+    Locked,
     /// 4: an I/O or system error stopped the command (a file it must write, stdout).
-    Failure = 4,
+    Failure,
+    /// 128 + N: signal N (SIGTERM, SIGINT, SIGHUP) interrupted the pass, which still
+    /// reported what it had done.
+    Interrupted(i32),
 }
 
 impl Exit {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Healthy => 0,
+            Self::Unhealthy => 1,
+            Self::Usage => 2,
+            Self::Locked => 3,
+            Self::Failure => 4,
+            Self::Interrupted(signal) => u8::try_from(128 + signal.clamp(1, 127)).unwrap_or(u8::MAX),
+        }
+    }
+
     /// 0 when every target is healthy now, else 1.
     pub fn for_health(all_healthy_now: bool) -> Self {
         if all_healthy_now { Self::Healthy } else { Self::Unhealthy }
@@ -28,7 +43,7 @@ impl Exit {
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+        ExitCode::from(exit.code())
     }
 }
 
@@ -83,9 +98,11 @@ mod tests {
         ];
         for (stop, exit, code) in cases {
             assert_eq!(stop.exit(), exit);
-            assert_eq!(exit as u8, code);
+            assert_eq!(exit.code(), code);
         }
-        assert_eq!(Exit::for_health(true) as u8, 0);
-        assert_eq!(Exit::for_health(false) as u8, 1);
+        assert_eq!(Exit::for_health(true).code(), 0);
+        assert_eq!(Exit::for_health(false).code(), 1);
+        assert_eq!(Exit::Interrupted(15).code(), 143);
+        assert_eq!(Exit::Interrupted(2).code(), 130);
     }
 }

@@ -35,13 +35,34 @@ pub struct Pass<'a> {
     pub clock: &'a dyn Clock,
 }
 
-/// Checks, judges and heals every target; results come back in config order.
-pub fn run_pass(config: &Config, pass: &Pass) -> Vec<TargetResult> {
+/// Checks, judges and heals every target; results come back in config order, with any
+/// warning about the pass itself (fewer worker threads than asked for).
+pub fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
-    parallel_map(&config.targets, config.concurrency, |target| heal_target(target, config.dry_run, pass, &restarts))
+    let workers = config.concurrency.min(config.targets.len()).max(1);
+    let (results, not_started) =
+        parallel_map(&config.targets, workers, |target| heal_target(target, config.dry_run, pass, &restarts));
+    let warnings = (not_started > 0)
+        .then(|| {
+            format!(
+                "could not start {not_started} of {workers} worker threads (a process limit?): \
+                 checked with {} at once",
+                workers - not_started
+            )
+        })
+        .into_iter()
+        .collect();
+    (results, warnings)
 }
 
 fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetResult {
+    if pass.clock.interrupted() {
+        return TargetResult {
+            outcome: Outcome::Interrupted,
+            error: Some("the pass was interrupted before this target was checked".to_string()),
+            ..TargetResult::new(&target.name, &target.container, target.url_display())
+        };
+    }
     let (check, attempts) = first_check(pass.probe, pass.clock, target);
     let mut result = TargetResult {
         http_status: check.http_status,
@@ -132,7 +153,7 @@ pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target)
     let mut attempts = 1;
     let settings = &target.settings;
     let mut check = probe.check(target, settings.timeout);
-    while !check.healthy() && attempts <= settings.retries {
+    while !check.healthy() && attempts <= settings.retries && !clock.interrupted() {
         clock.sleep(settings.retry_delay);
         attempts += 1;
         check = probe.check(target, settings.timeout);
@@ -183,7 +204,7 @@ fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
     if runs.ran == 0 {
         return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
     }
-    if target.action == Action::Restart && runs.failures.is_empty() {
+    if target.action == Action::Restart && runs.failures.is_empty() && !clock.interrupted() {
         for dependent in &target.restart_with {
             let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
             runs.record(&dependent.name, docker.act(&dependent, Action::Restart, settings.restart_timeout));
@@ -258,6 +279,9 @@ fn await_recovery(
         if check.healthy() {
             return (Recovery::Recovered, waited(), None);
         }
+        if clock.interrupted() {
+            return (Recovery::NotRecovered, waited(), Some("the pass was interrupted while waiting".to_string()));
+        }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
             return (Recovery::NotRecovered, waited(), check.error);
@@ -302,27 +326,36 @@ impl RestartOnce {
     }
 }
 
-/// Maps `f` over `items` on at most `workers` threads, keeping the input order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Maps `f` over `items` on at most `workers` threads, the caller's included, keeping
+/// the input order. A thread that cannot be started (a process limit) leaves its share
+/// to the others: returns the results and how many threads did not start.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> (Vec<R>, usize) {
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let workers = workers.clamp(1, items.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let value = f(item);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-                }
-            });
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            let value = f(item);
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
         }
+    };
+    let mut started = 1;
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                break;
+            }
+            started += 1;
+        }
+        work();
     });
-    results
+    let results = results
         .into_iter()
         .map(|cell| cell.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every index is filled by a worker"))
-        .collect()
+        .collect();
+    (results, workers - started)
 }
 
 #[cfg(test)]
@@ -370,6 +403,7 @@ mod tests {
                 exit_code: Some(code),
                 duration: Duration::ZERO,
                 stdout: String::new(),
+                stdout_cut: false,
                 stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
             }
         }
@@ -423,7 +457,7 @@ mod tests {
     }
 
     fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
-        run_pass(config, &Pass { probe, docker: Some(docker), memory, clock: &FakeClock::at(now()) })
+        run_pass(config, &Pass { probe, docker: Some(docker), memory, clock: &FakeClock::at(now()) }).0
     }
 
     fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
@@ -558,9 +592,23 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_stops_new_work() {
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let clock = FakeClock::at(now());
+        clock.interrupted.store(true, Ordering::SeqCst);
+        let cfg = config(vec![target("app", "app")], false);
+        let (results, _) =
+            run_pass(&cfg, &Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock });
+        assert_eq!(results[0].outcome, Outcome::Interrupted);
+        assert_eq!(probe.calls.load(Ordering::SeqCst), 0, "nothing checked");
+        assert!(docker.calls().is_empty(), "nothing restarted");
+    }
+
+    #[test]
     fn parallel_map_keeps_order() {
         let items: Vec<u32> = (0..100).collect();
-        assert_eq!(parallel_map(&items, 7, |i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        assert!(parallel_map(&Vec::<u32>::new(), 3, |i| *i).is_empty());
+        assert_eq!(parallel_map(&items, 7, |i| i * 2), (items.iter().map(|i| i * 2).collect::<Vec<_>>(), 0));
+        assert!(parallel_map(&Vec::<u32>::new(), 3, |i| *i).0.is_empty());
     }
 }

@@ -16,7 +16,9 @@ mod config;
 mod discover;
 pub mod docker;
 pub mod exit;
+mod files;
 mod heal;
+mod interrupt;
 mod lock;
 mod metrics;
 mod model;
@@ -29,6 +31,7 @@ mod state;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Stop};
+pub use crate::model::one_line;
 
 /// Runs the command `cli` asks for; `Err` says why it stopped early, and its exit status.
 pub fn run(cli: Cli) -> Result<Exit, Stop> {

@@ -1,7 +1,7 @@
 //! The pass lock: cron starts a pass every interval even when the last one still runs,
 //! so each pass takes an exclusive lock without waiting, and a second one exits 3.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,8 +30,7 @@ pub fn state_dir_candidates() -> Vec<PathBuf> {
 pub fn default_state_dir() -> Result<PathBuf> {
     let candidates = state_dir_candidates();
     for dir in &candidates {
-        let writable = std::fs::create_dir_all(dir).is_ok()
-            && OpenOptions::new().create(true).append(true).open(dir.join(LOCK_FILE)).is_ok();
+        let writable = std::fs::create_dir_all(dir).is_ok() && crate::files::open_rw(&dir.join(LOCK_FILE)).is_ok();
         if writable {
             return Ok(dir.clone());
         }
@@ -53,12 +52,7 @@ pub fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
         Some(p) => p.to_path_buf(),
         None => default_state_dir()?.join(LOCK_FILE),
     };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
+    let mut file = crate::files::open_rw(&path)
         .with_context(|| format!("opening lock file {} (pass --lock FILE to put it elsewhere)", path.display()))?;
     match file.try_lock() {
         Ok(()) => {
@@ -67,7 +61,8 @@ pub fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
             Ok(PassLock { _file: file })
         }
         Err(TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = crate::files::read_bounded(&path, 64, crate::files::Link::Refuse).unwrap_or_default();
+            let holder = String::from_utf8_lossy(&holder);
             let holder = holder.trim();
             let by = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
             Err(Stop::Locked(format!("another healwatch pass holds the lock {}{by}", path.display())))

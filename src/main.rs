@@ -10,7 +10,8 @@ fn main() -> ExitCode {
     match healwatch::run(cli) {
         Ok(exit) => exit.into(),
         Err(stop) => {
-            eprintln!("healwatch: {stop}");
+            // One line, whatever the input that caused it held.
+            eprintln!("healwatch: {}", healwatch::one_line(&stop.to_string(), 2000));
             stop.exit().into()
         }
     }

@@ -50,7 +50,7 @@ pub fn judge(healthy: bool, settings: &Settings, memory: &TargetState, now: Syst
     }
     let recent = memory.restarts_in_window(now, settings.restart_window);
     if guard_tripped(recent.len(), settings) {
-        let next_restart_at = recent.iter().min().map(|&oldest| oldest + settings.restart_window);
+        let next_restart_at = recent.iter().min().and_then(|&oldest| oldest.checked_add(settings.restart_window));
         return Verdict::GaveUp { next_restart_at };
     }
     if dry_run { Verdict::Report } else { Verdict::Restart }
@@ -81,6 +81,10 @@ pub fn remember(previous: &State, targets: &[Target], results: &[TargetResult], 
 }
 
 fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetResult, now: SystemTime) -> TargetState {
+    if result.outcome == Outcome::Interrupted {
+        // Not checked: nothing learned.
+        return memory;
+    }
     let check_failed = result.error.is_some();
     let recovered = result.recovery == Recovery::Recovered;
     memory.consecutive_failures =

@@ -105,6 +105,11 @@ impl Probe for HttpProbe {
     }
 }
 
+/// A duration to the millisecond: a recovery poll's cut timeout is not "695ms 238us 534ns".
+fn show_ms(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(crate::model::millis(d))).to_string()
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -113,7 +118,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
     use ureq::Error as E;
     match error {
-        E::Timeout(_) => format!("timeout after {}", humantime::format_duration(timeout)),
+        E::Timeout(_) => format!("timeout after {}", show_ms(timeout)),
         E::HostNotFound => "DNS failure: host not found".to_string(),
         E::Io(e) => describe_io(e, timeout, "connecting"),
         E::ConnectionFailed => "connection failed".to_string(),
@@ -134,10 +139,9 @@ fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String
     }
     match error.kind() {
         K::ConnectionRefused => "connection refused".to_string(),
-        K::TimedOut | K::WouldBlock => {
-            format!("timeout after {}", humantime::format_duration(timeout))
-        }
-        K::ConnectionReset => format!("connection reset while {doing}"),
+        K::TimedOut | K::WouldBlock => format!("timeout after {}", show_ms(timeout)),
+        K::ConnectionReset => "connection reset by the server".to_string(),
+        K::UnexpectedEof => "connection closed by the server before a whole response".to_string(),
         // rustls reports handshake and certificate failures as InvalidData.
         K::InvalidData => format!("TLS error: {}", redact_text(&message)),
         _ => format!("{doing}: {}", redact_text(&message)),
@@ -159,13 +163,16 @@ mod tests {
                 Error::other("failed to lookup address information: Name or service not known"),
                 "DNS failure: failed to lookup",
             ),
-            (Error::from(ErrorKind::ConnectionReset), "connection reset while connecting"),
+            (Error::from(ErrorKind::ConnectionReset), "connection reset by the server"),
+            (Error::from(ErrorKind::UnexpectedEof), "connection closed by the server"),
             (Error::new(ErrorKind::InvalidData, "invalid peer certificate: UnknownIssuer"), "TLS error: invalid peer"),
         ];
         for (error, want) in cases {
             let got = describe_io(&error, t, "connecting");
             assert!(got.starts_with(want), "{error:?}: {got}");
         }
+        let odd = Duration::from_nanos(695_238_534);
+        assert_eq!(describe_io(&Error::from(ErrorKind::TimedOut), odd, "connecting"), "timeout after 695ms");
     }
 
     #[test]

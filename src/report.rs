@@ -6,8 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::model::{Outcome, Recovery, TargetResult, millis, rfc3339};
+use crate::model::{Outcome, Recovery, TargetResult, millis, one_line, rfc3339};
 use crate::state::State;
+
+/// Texts from outside (errors, docker's stderr, warnings) are cut to this many characters.
+const TEXT_LIMIT: usize = 1000;
 
 /// One target's entry in the status line: what the pass did, and what it remembers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,17 +31,24 @@ impl TargetReport {
     /// restarts inside the window); zeros for a target that is not remembered (a
     /// discovered container with bad labels).
     pub fn new(result: TargetResult, memory: &State) -> Self {
-        let remembered = memory.targets.get(&result.name);
-        Self {
-            consecutive_failures: remembered.map_or(0, |m| m.consecutive_failures),
-            restarts_in_window: remembered.map_or(0, |m| m.recent_restarts.len()),
-            restarts_total: remembered.map_or(0, |m| m.restarts_total),
-            result,
+        let mut report = Self::bare(result);
+        if let Some(m) = memory.targets.get(&report.result.name) {
+            report.consecutive_failures = m.consecutive_failures;
+            report.restarts_in_window = m.recent_restarts.len();
+            report.restarts_total = m.restarts_total;
         }
+        report
     }
 
-    /// A result alone (memory all zero).
-    pub fn bare(result: TargetResult) -> Self {
+    /// A result alone (memory all zero). Its texts that came from outside (endpoints,
+    /// docker, labels) are made one line and cut.
+    pub fn bare(mut result: TargetResult) -> Self {
+        for text in [&mut result.error, &mut result.recovery_error].into_iter().flatten() {
+            *text = one_line(text, TEXT_LIMIT);
+        }
+        if let Some(run) = &mut result.action {
+            run.stderr = one_line(&run.stderr, TEXT_LIMIT);
+        }
         Self { result, consecutive_failures: 0, restarts_in_window: 0, restarts_total: 0 }
     }
 
@@ -93,6 +103,9 @@ pub struct Report {
     /// Why the pass could not run at all (bad config, lock held...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The signal that interrupted the pass (`SIGTERM`...): it reports what it did so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// Things that went wrong beside the targets (e.g. the log file could not be written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -111,6 +124,7 @@ impl Report {
             duration,
             dry_run,
             error: None,
+            interrupted: None,
             warnings: Vec::new(),
             summary: Summary::of(&targets),
             targets,
@@ -125,6 +139,13 @@ impl Report {
     /// Whether every target is healthy now (exit 0).
     pub fn all_healthy_now(&self) -> bool {
         self.targets.iter().all(TargetReport::healthy_now)
+    }
+
+    /// Makes warnings one line each and cuts them (they may quote paths and docker).
+    pub fn tidy_warnings(&mut self) {
+        for w in &mut self.warnings {
+            *w = one_line(w, TEXT_LIMIT);
+        }
     }
 
     /// The report as one JSON line, newline included.

@@ -85,45 +85,47 @@ pub fn flag_parser<T: SettingValue + Send + Sync + 'static>(
 /// The table of per-target settings. `$callback` receives `{ extra tokens }` and then one
 /// row per setting: doc lines (the `--help` text), `name: Type = default;`,
 /// `range MIN, MAX;`, `hint "what to write instead";`, `value "VALUE_NAME";`.
+/// Every value from a flag, the file or a label is checked against its range, so no
+/// setting can make a pass hang (a timeout of years) or its arithmetic overflow.
 macro_rules! settings_table {
     ($callback:ident { $($extra:tt)* }) => {
         $callback! {
             { $($extra)* }
             /// Bound on one HTTP attempt, connect through last body byte [default: 5s].
             timeout: std::time::Duration = std::time::Duration::from_secs(5);
-            range std::time::Duration::from_nanos(1), std::time::Duration::MAX;
+            range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
             /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
             retries: u32 = 2;
-            range 0, u32::MAX;
+            range 0, 100;
             hint ""; value "N";
             /// Pause between those attempts [default: 1s].
             retry_delay: std::time::Duration = std::time::Duration::from_secs(1);
-            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            range std::time::Duration::ZERO, std::time::Duration::from_secs(600);
             hint ""; value "DUR";
             /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
             restart_timeout: std::time::Duration = std::time::Duration::from_secs(10);
-            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            range std::time::Duration::ZERO, std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
             /// After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s].
             recovery_timeout: std::time::Duration = std::time::Duration::from_secs(60);
-            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            range std::time::Duration::ZERO, std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
             /// Restart only after this many failed passes in a row [default: 1].
             failure_threshold: u32 = 1;
-            range 1, u32::MAX;
+            range 1, 1000;
             hint "1 restarts at the first failed pass"; value "N";
             /// Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3].
             max_restarts: u32 = 3;
-            range 0, u32::MAX;
+            range 0, 1000;
             hint ""; value "N";
             /// The crash-loop guard's window [default: 30m].
             restart_window: std::time::Duration = std::time::Duration::from_secs(30 * 60);
-            range std::time::Duration::from_nanos(1), std::time::Duration::MAX;
+            range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(30 * 24 * 3600);
             hint "to never give up, set max_restarts = 0"; value "DUR";
             /// Do not restart a container started less than this long ago [default: 0s].
             start_period: std::time::Duration = std::time::Duration::ZERO;
-            range std::time::Duration::ZERO, std::time::Duration::MAX;
+            range std::time::Duration::ZERO, std::time::Duration::from_secs(24 * 3600);
             hint ""; value "DUR";
         }
     };

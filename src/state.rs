@@ -10,10 +10,13 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::files::{self, Link};
 use crate::model::{Outcome, rfc3339, timestamp};
 
 /// The state file format this build reads and writes.
 pub const VERSION: u32 = 1;
+/// A state file larger than this is not read (about 20,000 targets' worth).
+const MAX_SIZE: u64 = 16 << 20;
 /// The state file's name inside the state directory.
 pub const STATE_FILE: &str = "state.json";
 
@@ -56,12 +59,14 @@ pub struct TargetState {
 }
 
 impl TargetState {
-    /// Restart attempts within `window` before `now`.
+    /// Restart attempts within `window` before `now`. A time in the future (the clock
+    /// stepped back since) counts as `now`, so it leaves the window one window from now,
+    /// not one window after a time that may be years ahead.
     pub fn restarts_in_window(&self, now: SystemTime, window: Duration) -> Vec<SystemTime> {
         self.recent_restarts
             .iter()
-            .copied()
-            .filter(|&t| now.duration_since(t).map_or(true, |age| age < window))
+            .map(|&t| t.min(now))
+            .filter(|&t| now.duration_since(t).is_ok_and(|age| age < window))
             .collect()
     }
 
@@ -95,11 +100,14 @@ pub enum ReadError {
 
 /// The one reader of the state file: `Ok(None)` when there is none yet.
 pub fn read(path: &Path) -> Result<Option<State>, ReadError> {
-    // Never read, move aside or replace something that is not a plain file (/dev/null...).
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Err(ReadError::NotAFile);
+    // Never read, move aside or replace something that is not a plain file (/dev/null,
+    // a FIFO, a symbolic link someone planted in the state directory...).
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Ok(m) if !m.is_file() => return Err(ReadError::NotAFile),
+        _ => {}
     }
-    let bytes = match std::fs::read(path) {
+    let bytes = match files::read_bounded(path, MAX_SIZE, Link::Refuse) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadError::Unreadable(e)),
@@ -127,7 +135,10 @@ pub fn load(path: &Path, now: SystemTime) -> Loaded {
         Ok(Some(state)) => return Loaded { state, warnings: Vec::new(), writable: true },
         Ok(None) => return empty(None, true),
         Err(ReadError::NotAFile) => {
-            let warning = format!("state file {} is not a regular file; going on without memory", path.display());
+            let warning = format!(
+                "state file {} is not a regular file (or is a symbolic link); going on without memory",
+                path.display()
+            );
             return empty(Some(warning), false);
         }
         Err(ReadError::Unreadable(e)) => {
@@ -152,7 +163,10 @@ pub fn read_for_command(path: &Path) -> Result<State> {
     match read(path) {
         Ok(state) => Ok(state.unwrap_or(State { version: VERSION, ..State::default() })),
         Err(ReadError::NotAFile) => {
-            anyhow::bail!("state file {} is not a regular file: give --state a file path", path.display())
+            anyhow::bail!(
+                "state file {} is not a regular file (or is a symbolic link): give --state a file path",
+                path.display()
+            )
         }
         Err(ReadError::Unreadable(e)) => Err(e).with_context(|| format!("reading state file {}", path.display())),
         Err(ReadError::Corrupt(problem)) => anyhow::bail!(
@@ -271,6 +285,8 @@ mod tests {
         assert_eq!(t.restarts_in_window(at(1000), Duration::from_secs(950)).len(), 2);
         assert_eq!(t.restarts_in_window(at(1000), Duration::from_secs(5000)).len(), 3);
         assert_eq!(t.paused_until(at(499)), Some(at(500)));
+        let stepped_back = TargetState { recent_restarts: vec![at(100_000)], ..TargetState::default() };
+        assert_eq!(stepped_back.restarts_in_window(at(0), Duration::from_secs(60)), [at(0)], "the future is now");
         assert_eq!(t.paused_until(at(500)), None);
     }
 }

@@ -165,7 +165,7 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
     let clock = RealClock::starting_at(SystemTime::now());
     let pass = heal::Pass { probe, docker: Some(docker), memory: &State::default(), clock: &clock };
-    heal::run_pass(&one, &pass).remove(0)
+    heal::run_pass(&one, &pass).0.remove(0)
 }
 
 fn inspect_one(docker: &DockerCli, target: &Target) -> Result<ContainerInfo> {

@@ -3,7 +3,7 @@
 //! notification and ping, the log and stdout, the status line serialized once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +19,14 @@ use crate::model::{Endpoint, HealthUrl, Outcome, TargetResult};
 use crate::probe::HttpProbe;
 use crate::report::{Report, TargetReport};
 use crate::state::{self, State};
-use crate::{atomic, discover, lock, metrics, notify, policy};
+use crate::{atomic, discover, interrupt, lock, metrics, notify, policy};
 
 /// One pass: load config, lock, check and heal, print and log the status line.
 pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     let started = super::now()?;
     let clock = RealClock::starting_at(started);
+    // From here a signal ends the pass in order: see interrupt.rs.
+    interrupt::install().context("installing signal handlers")?;
     // A pass that cannot run still tells monitoring so, through whatever outputs it knows.
     let fail = |stop: Stop, outputs: &Outputs| -> Stop {
         let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
@@ -74,13 +76,16 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     let docker = docker.filter(|_| !config.dry_run);
     let pass =
         Pass { probe: &probe, docker: docker.as_ref().map(|d| d as &dyn Containers), memory: &memory, clock: &clock };
-    let results = heal::run_pass(&config, &pass);
+    let (results, pass_warnings) = heal::run_pass(&config, &pass);
+    warnings.extend(pass_warnings);
     let remembered = policy::remember(&memory, &config.targets, &results, started);
     // A dry run is a look, not a pass: it leaves the memory as it found it.
-    if let (Some(path), false) = (state_file, config.dry_run)
-        && let Err(e) = state::save(&path, &remembered)
-    {
-        warnings.push(format!("{e:#}; this pass is not remembered"));
+    if let (Some(path), false) = (state_file, config.dry_run) {
+        // Under the lock, no other writer runs: any temp file is a killed pass's.
+        atomic::sweep(&path);
+        if let Err(e) = state::save(&path, &remembered) {
+            warnings.push(format!("{e:#}; this pass is not remembered"));
+        }
     }
     let targets = results
         .into_iter()
@@ -89,7 +94,11 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
         .collect();
     let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
     report.warnings = warnings;
-    let exit = Exit::for_health(report.all_healthy_now());
+    let mut exit = Exit::for_health(report.all_healthy_now());
+    if let Some(signal) = interrupt::requested() {
+        report.interrupted = Some(interrupt::name(signal));
+        exit = Exit::Interrupted(signal);
+    }
     publish(&mut report, &outputs, exit, Some(&remembered));
     emit(&mut report, outputs.log.as_deref(), config.quiet)?;
     Ok(exit)
@@ -161,7 +170,7 @@ impl Outputs {
             metrics: args.metrics.clone(),
             notify_url: None,
             notify_on: Vec::new(),
-            ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse(u).ok()),
+            ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse_secret_path(u).ok()),
         }
     }
 }
@@ -171,6 +180,10 @@ impl Outputs {
 /// receiver costs one bounded wait, not two.
 fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&State>) {
     if let Some(path) = &outputs.metrics {
+        if memory.is_some() {
+            // Only a pass that holds the lock writes metrics, so leftovers are a killed pass's.
+            atomic::sweep(path);
+        }
         let text = match memory {
             Some(memory) => metrics::render(report, memory, report.time, exit),
             None => metrics::render_run(report.time, report.duration, exit),
@@ -206,6 +219,7 @@ fn emit(report: &mut Report, log: Option<&Path>, quiet: bool) -> Result<(), Stop
             Err(e) => warn(report, format!("{e:#}")),
         }
     }
+    report.tidy_warnings();
     let mut line = report.line();
     if let Some((path, mut file)) = log_file
         && let Err(e) = file.write_all(&line)
@@ -228,11 +242,12 @@ fn warn(report: &mut Report, warning: String) {
 fn nothing_to_tell(report: &Report) -> bool {
     report.warnings.is_empty()
         && report.error.is_none()
+        && report.interrupted.is_none()
         && report.targets.iter().all(|t| t.result.outcome == Outcome::Healthy)
 }
 
 /// Opens the log for appending: one write per line, so O_APPEND keeps concurrent
 /// writers' lines whole.
 fn open_log(path: &Path) -> Result<File> {
-    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening log {}", path.display()))
+    crate::files::open_append(path).with_context(|| format!("opening log {}", path.display()))
 }

@@ -31,6 +31,7 @@ settings_table!(with_file_settings {
         pub(crate) discover: Option<bool>,
         pub(crate) unhealthy: Option<String>,
         pub(crate) ca_file: Option<PathBuf>,
+        pub(crate) trust_labels: Option<bool>,
     }
 });
 
@@ -72,7 +73,9 @@ pub(crate) fn read(path: Option<&Path>) -> Result<FileConfig> {
     let Some(path) = path else {
         return Ok(FileConfig::default());
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let bytes = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let text = String::from_utf8(bytes).with_context(|| format!("config {} is not UTF-8 text", path.display()))?;
     parse(&text).map_err(|(line, message)| match line {
         Some(n) => anyhow!("config {} line {n}: {message}", path.display()),
         None => anyhow!("config {}: {message}", path.display()),

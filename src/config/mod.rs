@@ -68,6 +68,9 @@ pub struct Config {
     pub discover: bool,
     /// Also heal containers whose Docker HEALTHCHECK says unhealthy.
     pub unhealthy: Unhealthy,
+    /// Let labels name any container in `restart_with` and set `max_restarts = 0`
+    /// (`[defaults] trust_labels`); otherwise labels can only tighten.
+    pub trust_labels: bool,
     /// The settings the flags give: they win over labels too.
     pub flags: Layer,
     /// The settings `[defaults]` gives: labels win over them.
@@ -99,6 +102,7 @@ impl Config {
             ping_url: None,
             discover: false,
             unhealthy: Unhealthy::Off,
+            trust_labels: false,
             flags: Layer::default(),
             defaults: Layer::default(),
             default_action: Action::Restart,
@@ -123,7 +127,8 @@ pub struct TrustRoots {
 impl TrustRoots {
     /// Reads every certificate in a PEM file; a file without one is an error.
     pub fn load(path: &Path) -> Result<Self> {
-        let pem = std::fs::read(path).with_context(|| format!("reading ca_file {}", path.display()))?;
+        let pem = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
+            .with_context(|| format!("reading ca_file {}", path.display()))?;
         let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
@@ -307,6 +312,21 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         Some(p) => Some(ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", redact_text(p)))?),
         None => None,
     };
+    let files = [
+        ("--state / state", args.state.as_ref().or(d.state.as_ref())),
+        ("--metrics / metrics", args.metrics.as_ref().or(d.metrics.as_ref())),
+        ("--lock / lock", args.lock.as_ref().or(d.lock.as_ref())),
+        ("--log / log", args.log.as_ref().or(d.log.as_ref())),
+    ];
+    for (i, (a, pa)) in files.iter().enumerate() {
+        for (b, pb) in &files[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb)
+                && same_file(pa, pb)
+            {
+                bail!("{a} and {b} name the same file {}: give each its own file", pa.display());
+            }
+        }
+    }
     let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
         (Some(mode), _) => mode,
         (None, Some(text)) => Unhealthy::parse(text).with_context(|| format!("{file_name}: [defaults] unhealthy"))?,
@@ -348,6 +368,7 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
         discover: args.discover || d.discover.unwrap_or(false),
         unhealthy,
+        trust_labels: d.trust_labels.unwrap_or(false),
         flags,
         defaults,
         default_action,
@@ -361,6 +382,13 @@ fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&
     let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
     for (key, value) in &t.headers {
         validate_header(key, value).with_context(|| place("headers"))?;
+    }
+    if url.authorization.is_some() && t.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+        bail!(
+            "{}: the URL has a user:password and headers has an Authorization: give one \
+             (the URL's password is sent as Basic auth)",
+            place("headers")
+        );
     }
     let health = HealthCheck::Http(HttpCheck {
         url,
@@ -429,6 +457,20 @@ pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
     }
 }
 
+/// Whether two paths name one file: the same text once made absolute, or the same
+/// inode when both exist.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if absolute(a) == absolute(b) {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) => ma.dev() == mb.dev() && ma.ino() == mb.ino(),
+        _ => false,
+    }
+}
+
 /// A URL given by flag (which wins) or `[defaults]` key, parsed; the error names which.
 fn optional_url(
     flag: Option<&str>,
@@ -437,9 +479,12 @@ fn optional_url(
     file_name: &str,
     key: &str,
 ) -> Result<Option<HealthUrl>> {
+    // Their paths are secrets (a ping UUID, a webhook token): printed as host/***.
     match (flag.filter(|s| !s.is_empty()), file.filter(|s| !s.is_empty())) {
-        (Some(url), _) => HealthUrl::parse(url).map(Some).with_context(|| flag_name.to_string()),
-        (None, Some(url)) => HealthUrl::parse(url).map(Some).with_context(|| format!("{file_name}: [defaults] {key}")),
+        (Some(url), _) => HealthUrl::parse_secret_path(url).map(Some).with_context(|| flag_name.to_string()),
+        (None, Some(url)) => {
+            HealthUrl::parse_secret_path(url).map(Some).with_context(|| format!("{file_name}: [defaults] {key}"))
+        }
         (None, None) => Ok(None),
     }
 }

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-pub use redact::{HealthUrl, MASK, redact_text};
+pub use redact::{HealthUrl, MASK, one_line, redact_text};
 pub use result::{ActionRun, TargetResult, millis};
 pub use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
 
@@ -42,11 +42,13 @@ pub enum Outcome {
     Stopped,
     /// A discovered target whose labels are wrong: nothing checked (see `error`).
     Invalid,
+    /// A signal stopped the pass before this target was checked: nothing done.
+    Interrupted,
 }
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 12] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -58,6 +60,7 @@ impl Outcome {
         Self::Acted,
         Self::Stopped,
         Self::Invalid,
+        Self::Interrupted,
     ];
 
     /// The outcome named `name` (as in the status line).
@@ -82,6 +85,7 @@ impl Outcome {
             Self::Acted => "acted",
             Self::Stopped => "stopped",
             Self::Invalid => "invalid",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -99,7 +103,8 @@ impl Outcome {
             | Self::GaveUp
             | Self::Starting
             | Self::Acted
-            | Self::Invalid => false,
+            | Self::Invalid
+            | Self::Interrupted => false,
         }
     }
 }
@@ -486,6 +491,7 @@ mod tests {
             (Acted, NotRestarted, "acted", false),
             (Stopped, NotRestarted, "stopped", true),
             (Invalid, NotRestarted, "invalid", false),
+            (Interrupted, NotRestarted, "interrupted", false),
         ];
         for outcome in Outcome::ALL {
             assert!(cases.iter().any(|c| c.0 == outcome), "{outcome:?} has no case");

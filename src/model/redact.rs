@@ -2,14 +2,28 @@
 //! parameters (`?token=...`) and header values; and the health URL, parsed once with its
 //! secrets kept apart from its printable form.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 /// What replaces a secret in output.
 pub const MASK: &str = "***";
 
-/// Query parameter names whose values are treated as secrets.
-const SECRET_PARAMS: &[&str] =
-    &["token", "key", "secret", "password", "passwd", "pass", "auth", "sig", "signature", "credential"];
+/// Query parameter names whose values are treated as secrets (matched anywhere in the
+/// name, case-insensitively: `api_key`, `X-Token`...).
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "pass",
+    "auth",
+    "sig",
+    "signature",
+    "credential",
+    "jwt",
+    "session",
+    "code",
+];
 
 /// A health URL, parsed once: the URL to request (without userinfo), the printable
 /// form (secrets masked) and the Basic credentials taken out of `user:pass@`.
@@ -24,36 +38,185 @@ pub struct HealthUrl {
 }
 
 impl HealthUrl {
-    /// Parses and checks an http(s) URL with a host.
+    /// Parses an `http://` or `https://` URL strictly: a host that is a name, an IPv4
+    /// address or a bracketed IPv6 address; a port of 1-65535; userinfo, path and query
+    /// in URL syntax (anything else percent-encoded). Whatever it accepts is requested
+    /// exactly as written; anything else is an error saying what to write.
     pub fn parse(raw: &str) -> Result<Self> {
-        let shown = redact_text(raw);
-        let Some((scheme, rest)) = raw.split_once("://") else {
-            bail!("'{shown}' is not a URL: write it as http://HOST:PORT/PATH");
-        };
-        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-            bail!("'{shown}' has scheme '{scheme}': only http and https are checked");
-        }
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(authority_end);
-        let (userinfo, host) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        if host.is_empty() {
-            bail!("'{shown}' has no host");
-        }
-        let request = format!("{scheme}://{host}{path}");
-        let uri: ureq::http::Uri = request.parse().map_err(|e| anyhow::anyhow!("'{shown}' is not a valid URL: {e}"))?;
-        if uri.host().is_none_or(str::is_empty) {
-            bail!("'{shown}' has no host");
-        }
-        let authorization = userinfo.map(|u| {
+        let parts = split_url(raw).map_err(|why| anyhow::anyhow!("'{}' {why}", safe_for_error(raw)))?;
+        let authorization = parts.userinfo.map(|u| {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
             let creds = format!("{}:{}", percent_decode(user), percent_decode(pass));
             format!("Basic {}", base64(creds.as_bytes()))
         });
-        Ok(Self { request, display: shown, authorization })
+        let port = parts.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let request = format!("{}://{}{port}{}", parts.scheme, parts.host, parts.rest);
+        let user = parts.userinfo.map(|u| format!("{}:{MASK}@", u.split_once(':').map_or(u, |(user, _)| user)));
+        let display =
+            format!("{}://{}{}{port}{}", parts.scheme, user.unwrap_or_default(), parts.host, redact_query(parts.rest));
+        Ok(Self { request, display, authorization })
     }
+
+    /// As `parse`, for a URL whose path is itself a secret (a dead man's switch such as
+    /// healthchecks.io's `/<uuid>`, a webhook's `/services/T0/B0/XXXX`): printed as
+    /// `scheme://host:port/***`.
+    pub fn parse_secret_path(raw: &str) -> Result<Self> {
+        let mut url = Self::parse(raw)?;
+        let after_scheme = url.display.find("://").map_or(0, |i| i + 3);
+        let path_start = url.display[after_scheme..].find('/').map(|i| after_scheme + i);
+        if let Some(i) = path_start {
+            url.display.truncate(i);
+            url.display.push('/');
+            url.display.push_str(MASK);
+        }
+        Ok(url)
+    }
+}
+
+/// A URL split into its checked parts.
+struct UrlParts<'a> {
+    scheme: &'static str,
+    userinfo: Option<&'a str>,
+    /// The host as requested (IPv6 with its brackets), lower-cased names unchanged.
+    host: &'a str,
+    port: Option<u16>,
+    /// Path and query (empty, or starting with `/` or `?`).
+    rest: &'a str,
+}
+
+/// Why `raw` is not a URL healwatch checks, as the rest of a sentence.
+fn split_url(raw: &str) -> std::result::Result<UrlParts<'_>, String> {
+    if let Some(b) = raw.bytes().find(|b| !b.is_ascii_graphic()) {
+        return Err(match b {
+            b' ' => "has a space: percent-encode it as %20".to_string(),
+            b if b.is_ascii_control() => format!("has the control character 0x{b:02x}: remove it"),
+            _ => "has a non-ASCII character: percent-encode it (or use the punycode host name)".to_string(),
+        });
+    }
+    let hint = "write it as http://HOST:PORT/PATH";
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return Err(format!("is not a URL: {hint}"));
+    };
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "http" => "http",
+        "https" => "https",
+        _ if scheme.contains(['/', '?', '#', '@']) => return Err(format!("is not a URL: {hint}")),
+        _ => return Err(format!("has scheme '{scheme}': only http and https are checked")),
+    };
+    if rest.contains('#') {
+        return Err("has a #fragment, which is never sent to the server: remove it".to_string());
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    if path.contains('@') || authority.matches('@').count() > 1 {
+        return Err("has an '@' outside the user:password@ part: percent-encode '/', '?', '#', '@' and spaces \
+                    in a password (e.g. %2F), or '@' in the path as %40"
+            .to_string());
+    }
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if let Some(u) = userinfo {
+        check_chars(u, ":", "user:password")?;
+    }
+    let (host, port) = split_host_port(host_port)?;
+    check_chars(path, "/?:@", "path and query")?;
+    Ok(UrlParts { scheme, userinfo, host, port, rest: path })
+}
+
+fn split_host_port(text: &str) -> std::result::Result<(&str, Option<u16>), String> {
+    let (host, port) = if let Some(after) = text.strip_prefix('[') {
+        let end = after.find(']').ok_or("has an IPv6 host without its closing ']'")?;
+        let v6 = &after[..end];
+        v6.parse::<std::net::Ipv6Addr>().map_err(|_| format!("has '[{v6}]', which is not an IPv6 address"))?;
+        let host = &text[..end + 2];
+        match &after[end + 1..] {
+            "" => (host, None),
+            more => (host, Some(more.strip_prefix(':').ok_or("has something after the IPv6 host that is not :PORT")?)),
+        }
+    } else {
+        match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host: write it as http://HOST:PORT/PATH".to_string());
+    }
+    if !host.starts_with('[') {
+        let name_ok = host.len() <= 253
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            && host.split('.').all(|label| !label.is_empty() && label.len() <= 63);
+        if !name_ok {
+            return Err(format!("has host '{host}', which is not a host name or an IP address"));
+        }
+        // All digits and dots: it must be a whole dotted IPv4 address, not `127.1`.
+        if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!("has host '{host}', which is not an IPv4 address (write all four parts)"));
+        }
+    }
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let n = (!p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u32>().ok())
+                .flatten()
+                .filter(|n| (1..=65535).contains(n));
+            Some(n.ok_or_else(|| format!("has port '{p}': a port is a number from 1 to 65535"))? as u16)
+        }
+    };
+    Ok((host, port))
+}
+
+/// URL syntax for userinfo, path and query: unreserved, sub-delims, `extra`, and
+/// percent-encodings that are whole.
+fn check_chars(text: &str, extra: &str, what: &str) -> std::result::Result<(), String> {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let ok = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) || extra.as_bytes().contains(&b);
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return Err(format!("has a '%' in its {what} that is not a %XX escape: write '%' as %25"));
+            }
+        } else if !ok {
+            return Err(format!("has '{}' in its {what}: percent-encode it", b as char));
+        }
+    }
+    Ok(())
+}
+
+/// A URL for an error message: everything between `://` and the last `@` masked, since
+/// a malformed URL may hold a password where the parser could not find it; control
+/// characters escaped and long input cut.
+fn safe_for_error(raw: &str) -> String {
+    let masked = match (raw.find("://"), raw.rfind('@')) {
+        (Some(i), Some(at)) if at > i + 3 => format!("{}{MASK}{}", &raw[..i + 3], &raw[at..]),
+        (None, Some(at)) => format!("{MASK}{}", &raw[at..]),
+        _ => raw.to_string(),
+    };
+    one_line(&redact_query(&masked), 200)
+}
+
+/// `text` as one printable line: control characters escaped (`\n`, `\x1b`), anything
+/// past `max` characters cut with an ellipsis.
+pub fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 8);
+    for (n, c) in text.chars().enumerate() {
+        if n >= max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Masks URL passwords and secret query values anywhere in `text`.
@@ -180,9 +343,74 @@ mod tests {
         assert_eq!(u.display, "http://ad%40min:***@127.0.0.1:8080/h?x=1");
         assert_eq!(u.authorization.as_deref(), Some(format!("Basic {}", base64(b"ad@min:pa:ss")).as_str()));
         assert!(HealthUrl::parse("https://example.test").unwrap().authorization.is_none());
-        for bad in ["localhost:5000", "ftp://h/", "http:///x", "http://", "http://h h/"] {
+        for bad in ["localhost:5000", "ftp://h/", "http:///x", "http://", "http://h h/", "http://u:p@h@i/"] {
             assert!(HealthUrl::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn urls_mean_exactly_what_they_say() {
+        let good = [
+            ("http://127.0.0.1:5000/health", "http://127.0.0.1:5000/health"),
+            ("HTTP://Host.example:80", "http://Host.example:80"),
+            ("https://[::1]:8443/h?x=1&y=%20", "https://[::1]:8443/h?x=1&y=%20"),
+            ("http://web_1.internal/", "http://web_1.internal/"),
+            ("http://h:65535", "http://h:65535"),
+        ];
+        for (raw, request) in good {
+            let url = HealthUrl::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e:#}"));
+            assert_eq!(url.request, request);
+            let uri: ureq::http::Uri = url.request.parse().unwrap();
+            assert!(uri.host().is_some(), "{raw}");
+        }
+        let bad = [
+            ("http://127.0.0.1:80800/", "port '80800'"),
+            ("http://127.0.0.1:65536/", "port '65536'"),
+            ("http://127.0.0.1:99999/", "port"),
+            ("http://127.0.0.1:-1/", "port '-1'"),
+            ("http://127.0.0.1:0/", "port '0'"),
+            ("http://127.0.0.1:/", "port ''"),
+            ("127.0.0.1:5000/health", "not a URL"),
+            ("http:/127.0.0.1/", "not a URL"),
+            ("http//127.0.0.1/", "not a URL"),
+            ("http://admin:se/cret@127.0.0.1/", "'@' outside"),
+            ("http://admin:se#cret@127.0.0.1/", "fragment"),
+            ("http://admin:se?cret@127.0.0.1/", "'@' outside"),
+            ("http://admin:se cret@127.0.0.1/", "space"),
+            ("http://h/x y", "space"),
+            ("http://h/\u{1b}[31m", "control character 0x1b"),
+            ("http://hé/", "non-ASCII"),
+            ("http://127.1/", "IPv4"),
+            ("http://999.0.0.1/", "IPv4"),
+            ("http://[::g]/", "IPv6"),
+            ("http://h/%zz", "%XX"),
+            ("http://h/a#b", "fragment"),
+            ("http://a..b/", "host name"),
+        ];
+        for (raw, want) in bad {
+            let err = format!("{:#}", HealthUrl::parse(raw).map(|u| u.request).unwrap_err());
+            assert!(err.contains(want), "{raw:?}: {err}");
+            for secret in ["se/cret", "secret", "se cret", "se#cret", "se?cret"] {
+                assert!(!err.contains(secret), "{raw:?} leaks its password: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn secret_paths_and_parameters() {
+        let ping = HealthUrl::parse_secret_path("https://hc-ping.com/5b2f0e4c-uuid?rid=1").unwrap();
+        assert_eq!(ping.display, "https://hc-ping.com/***");
+        assert_eq!(ping.request, "https://hc-ping.com/5b2f0e4c-uuid?rid=1");
+        for param in ["jwt", "session", "code", "api_key"] {
+            let url = HealthUrl::parse(&format!("http://h/x?{param}=s3cr3t")).unwrap();
+            assert!(!url.display.contains("s3cr3t"), "{}", url.display);
+        }
+    }
+
+    #[test]
+    fn one_line_escapes_and_cuts() {
+        assert_eq!(one_line("a\nb\x1b[0m", 100), "a\\nb\\u{1b}[0m");
+        assert_eq!(one_line(&"x".repeat(10), 4), "xxxx…");
     }
 
     #[test]

@@ -92,14 +92,36 @@ pub fn validate_container_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// An HTTP header name (a token) and a value without line breaks or NUL.
+/// Headers a health check may not set: they frame the request or the connection, or
+/// name the host, which the URL already does. Sending them would not mean what it says.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "expect",
+    "host",
+];
+
+/// An HTTP header name (a token, not one of `FORBIDDEN_HEADERS`) and a value of visible
+/// ASCII, spaces and tabs.
 pub fn validate_header(key: &str, value: &str) -> Result<()> {
     let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
     if !key_ok {
-        bail!("header name '{key}' is not a valid HTTP header name");
+        bail!("header name '{}' is not a valid HTTP header name (letters, digits and -)", super::one_line(key, 64));
     }
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        bail!("header '{key}' has a line break or NUL in its value");
+    if FORBIDDEN_HEADERS.contains(&key.to_ascii_lowercase().as_str()) {
+        bail!("header '{key}' is set by healwatch itself (the URL gives the host): remove it");
+    }
+    if let Some(b) = value.bytes().find(|&b| !(b.is_ascii_graphic() || b == b' ' || b == b'\t')) {
+        bail!(
+            "header '{key}' has the byte 0x{b:02x} in its value: only visible ASCII, spaces and tabs can be sent \
+             (percent- or base64-encode anything else)"
+        );
     }
     Ok(())
 }
@@ -138,6 +160,22 @@ mod tests {
         assert_eq!(set.to_string(), "200,204,300-302");
         for bad in ["", "abc", "399-200", "200-", "99", "600", "200-700"] {
             assert!(StatusSet::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn headers() {
+        assert!(validate_header("X-Api-Key", "abc def\t1").is_ok());
+        for (key, value, want) in [
+            ("X-A", "v\r\nEvil: 1", "0x0d"),
+            ("X-A", "caf\u{e9}", "0xc3"),
+            ("X-A", "a\u{0}b", "0x00"),
+            ("Content-Length", "5", "set by healwatch"),
+            ("host", "other", "set by healwatch"),
+            ("Bad Name", "v", "not a valid HTTP header name"),
+        ] {
+            let err = validate_header(key, value).unwrap_err().to_string();
+            assert!(err.contains(want), "{key}: {value:?}: {err}");
         }
     }
 
