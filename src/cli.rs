@@ -9,9 +9,22 @@ use clap::{Args, Parser, Subcommand};
 use crate::model::{Unhealthy, parse_duration};
 use crate::settings::SettingFlags;
 
-/// clap's parser for a duration flag.
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|e| format!("{e:#}"))
+/// clap's parser for `pause --for`: up to a year.
+fn pause_duration(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
+}
+
+/// clap's parser for `drill --wait`: up to an hour.
+fn wait_duration(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(3600), "1h")
+}
+
+fn bounded(text: &str, max: Duration, max_text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text).map_err(|e| format!("{e:#}"))?;
+    if d.is_zero() || d > max {
+        return Err(format!("'{text}' must be more than 0 and at most {max_text}"));
+    }
+    Ok(d)
 }
 
 /// Keeps containerised services alive: one pass checks every target's HTTP health URL,
@@ -88,8 +101,8 @@ pub struct PauseArgs {
     #[arg(value_name = "TARGET")]
     pub target: String,
 
-    /// How long the pause lasts.
-    #[arg(long = "for", value_name = "DUR", default_value = "1h", value_parser = duration)]
+    /// How long the pause lasts (at most a year).
+    #[arg(long = "for", value_name = "DUR", default_value = "1h", value_parser = pause_duration)]
     pub duration: Duration,
 
     /// Targets, as for a pass: TARGET must be one of them.
@@ -124,8 +137,8 @@ pub struct DrillArgs {
     #[arg(value_name = "TARGET")]
     pub target: String,
 
-    /// How long to wait for the container to run and answer healthy again.
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = duration)]
+    /// How long to wait for the container to run and answer healthy again (at most 1h).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = wait_duration)]
     pub wait: Duration,
 
     /// If the restart policy has not brought it back (at once when the policy is `no`,

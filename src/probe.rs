@@ -2,7 +2,11 @@
 //! tests with a fake; `HttpProbe` is the real one, built on a single shared ureq agent.
 
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::{HealthCheck, Target, TrustRoots};
 use crate::model::redact_text;
@@ -49,7 +53,7 @@ impl HttpProbe {
         if let Some(trust) = trust {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&trust.certs));
         }
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
@@ -61,9 +65,37 @@ impl HttpProbe {
             .input_buffer_size(HEADER_LIMIT)
             .output_buffer_size(4 * 1024)
             .max_response_header_size(HEADER_LIMIT)
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
         Self { agent }
+    }
+}
+
+/// ureq's resolver spawns a thread per lookup to bound it by the timeout (and panics
+/// when no thread can be had). An IP address needs no lookup: it is used as is, with no
+/// thread and no DNS. Names go to ureq's resolver.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let port = uri.port_u16().or_else(|| match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        let ip = uri.host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok());
+        if let (Some(ip), Some(port)) = (ip, port) {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        self.0.resolve(uri, config, timeout)
     }
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{RunArgs, TargetArgs};
 use crate::model::{
-    Action, ContainerRef, DockerHealth, Endpoint, HealthUrl, Outcome, StatusSet, Unhealthy, redact_text,
+    Action, ContainerRef, DockerHealth, Endpoint, HealthUrl, Outcome, StatusSet, Unhealthy, one_line, redact_text,
     validate_container_name, validate_header, validate_name,
 };
 use crate::settings::{Layer, Settings};
@@ -427,7 +427,10 @@ fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&
 
 /// A `-t NAME=URL` flag as a target (settings are laid on by the caller).
 fn flag_target(raw: &str) -> Result<Target> {
-    let place = || format!("--target '{}'", redact_text(raw));
+    // Only the name: the URL's own error shows it, masked, and a malformed URL may hide
+    // a password where no redaction could find it.
+    let name_part = raw.split_once('=').map_or(raw, |(name, _)| name);
+    let place = || format!("--target '{}=...'", one_line(name_part, 64));
     let (name, url) = raw
         .split_once('=')
         .ok_or_else(|| anyhow!("{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health", place()))?;
@@ -458,14 +461,14 @@ pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
 }
 
 /// Whether two paths name one file: the same text once made absolute, or the same
-/// inode when both exist.
+/// inode when both exist (links are not followed: healwatch never writes through one).
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     if absolute(a) == absolute(b) {
         return true;
     }
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
         (Ok(ma), Ok(mb)) => ma.dev() == mb.dev() && ma.ino() == mb.ino(),
         _ => false,
     }

@@ -227,7 +227,15 @@ pub fn redact_text(text: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let end = tail.find(|c: char| "/?# \t\n'\"".contains(c)).unwrap_or(tail.len());
+        let mut end = tail.find(|c: char| "/?# \t\n'\"".contains(c)).unwrap_or(tail.len());
+        // A password with an unencoded '/', '?' or '#' ends the authority early: when an
+        // '@' follows in the same word, everything up to it is userinfo.
+        let word = tail.find(|c: char| " \t\n'\"".contains(c)).unwrap_or(tail.len());
+        if let Some(at) = tail[..word].rfind('@')
+            && at >= end
+        {
+            end = tail[at..].find(|c: char| "/?# \t\n'\"".contains(c)).map_or(word, |j| at + j);
+        }
         let authority = &tail[..end];
         match authority.rsplit_once('@') {
             Some((userinfo, host)) => {
@@ -330,6 +338,8 @@ mod tests {
             ("http://h/x?v=1&API_KEY=abc#f", "http://h/x?v=1&API_KEY=***#f"),
             ("--target 'a=https://u:p@h/?secret=s'", "--target 'a=https://u:***@h/?secret=***'"),
             ("no url here", "no url here"),
+            ("x 'http://admin:se/cret@h/p' y", "x 'http://admin:***@h/p' y"),
+            ("http://admin:se?cret@h", "http://admin:***@h"),
         ];
         for (raw, want) in cases {
             assert_eq!(redact_text(raw), want, "redact_text({raw:?})");

@@ -7,6 +7,7 @@ mod docker_targets;
 mod drill_audit;
 mod e2e;
 mod engine;
+mod hostile;
 mod memory;
 mod pass;
 mod tls;
