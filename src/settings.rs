@@ -270,6 +270,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 1000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any label values: no panic, and whatever is accepted is inside its range.
+        #[test]
+        fn any_label_values_stay_in_range(key in proptest::sample::select(KEYS), value in "\\PC{0,12}|[0-9]{1,25}[a-z]{0,5}") {
+            if let Ok(layer) = Layer::from_text(|k| (k == key).then_some(value.as_str()), |k| k.to_string()) {
+                let s = Layer::resolve(&[&layer]);
+                proptest::prop_assert!(s.timeout <= Duration::from_secs(3600) && !s.timeout.is_zero());
+                proptest::prop_assert!(s.restart_window <= Duration::from_secs(30 * 24 * 3600));
+                proptest::prop_assert!(s.retries <= 100 && s.failure_threshold >= 1);
+            }
+        }
+    }
+
     #[test]
     fn every_key_is_described() {
         let text = BUILTIN.describe();

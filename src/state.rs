@@ -275,6 +275,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 1000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any bytes as a state file, and any remembered times judged at any time: no panic.
+        #[test]
+        fn any_state_is_read_or_moved_aside(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            times in proptest::collection::vec(0u64..400_000_000_000, 0..4),
+            now in 0u64..400_000_000_000,
+            window in 1u64..10_000_000,
+        ) {
+            let _ = serde_json::from_slice::<State>(&bytes);
+            let year_9999 = |s: u64| std::time::UNIX_EPOCH + Duration::from_secs(s % 253_402_300_799);
+            let t = TargetState {
+                recent_restarts: times.iter().map(|&s| year_9999(s)).collect(),
+                paused_until: times.first().map(|&s| year_9999(s)),
+                ..TargetState::default()
+            };
+            let settings = crate::settings::Settings { restart_window: Duration::from_secs(window), ..crate::settings::BUILTIN };
+            let _ = crate::policy::judge(false, &settings, &t, year_9999(now), false);
+            let json = serde_json::to_string(&t).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<TargetState>(&json).unwrap(), t);
+        }
+    }
+
     #[test]
     fn restarts_in_window_and_pause() {
         let t = TargetState {

@@ -586,6 +586,30 @@ mod tests {
         assert_eq!(c.unhealthy, Unhealthy::Off);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 1000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any config text, and configs made of real keys with odd values: no panic;
+        /// an accepted target's settings are in range.
+        #[test]
+        fn any_config_is_loaded_or_refused(
+            text in "\\PC{0,80}",
+            key in proptest::sample::select(&["timeout", "retries", "restart_window", "max_restarts", "url",
+                "expect_status", "headers", "action", "container", "start_period"][..]),
+            value in "\"[^\"\\\\]{0,12}\"|-?[0-9]{1,22}|\\{ \"[A-Za-z-]{1,8}\" = \"[^\"\\\\]{0,6}\" \\}|true",
+        ) {
+            let _ = file::parse(&text).map(|f| build(&args(&[]), f, None));
+            let toml = format!("[[target]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n{key} = {value}\n");
+            let toml = toml.replacen("url = \"http://127.0.0.1:1/\"\nurl", "url", 1);
+            if let Ok(c) = from_toml(&toml, args(&[])) {
+                let s = c.targets[0].settings;
+                proptest::prop_assert!(s.timeout <= Duration::from_secs(3600) && s.retries <= 100);
+            }
+        }
+    }
+
     #[test]
     fn bad_flag_targets() {
         for (flag, want) in [("app", "NAME=URL"), ("-x=http://h/", "name"), ("app=localhost:5000", "not a URL")] {

@@ -423,6 +423,31 @@ mod tests {
         assert_eq!(one_line(&"x".repeat(10), 4), "xxxx…");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Any text: no panic; whatever is accepted is a URL ureq reads with the same
+        /// host, and its printed form never holds the password.
+        #[test]
+        fn any_text_is_parsed_or_refused(raw in "\\PC{0,40}|(https?|ftp)://([a-z]{1,4}(:[a-z/?#@ %]{1,6})?@)?(127\\.0\\.0\\.1|\\[::1\\]|[a-z.]{0,6}|[0-9.]{1,9})(:-?[0-9]{0,6})?[/?#@% a-z0-9=&]{0,12}") {
+            if let Ok(url) = HealthUrl::parse(&raw) {
+                let uri: ureq::http::Uri = url.request.parse().expect("ureq reads what healwatch accepts");
+                proptest::prop_assert!(uri.host().is_some_and(|h| !h.is_empty()));
+                if let Some((_, after)) = raw.split_once("://")
+                    && let Some((userinfo, _)) = after.rsplit_once('@')
+                    && let Some((_, password)) = userinfo.split_once(':')
+                    && password.len() >= 3
+                {
+                    proptest::prop_assert!(!url.display.contains(password), "{} shows {}", url.display, password);
+                }
+            }
+            let _ = redact_text(&raw);
+            let _ = one_line(&raw, 10);
+        }
+    }
+
     #[test]
     fn base64_matches_rfc4648() {
         let cases: [(&[u8], &str); 7] = [

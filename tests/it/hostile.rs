@@ -416,3 +416,42 @@ fn error_text_is_one_line_and_keeps_secrets() {
     assert!(!all.contains("secret"), "{run}");
     assert!(all.contains(&format!("127.0.0.1:{dead}/***")), "{run}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 64, failure_persistence: None, ..Default::default()
+    })]
+
+    /// Random `-t` values through a real pass: a docker command runs only for a valid
+    /// target (every host that can be valid here is loopback, so nothing is looked up);
+    /// anything else is exit 2 with one line on stderr.
+    #[test]
+    fn any_target_flag_is_healed_or_refused(
+        name in "[a-z]{1,5}|-x|a b|",
+        scheme in "http|https|ftp|HTTP|http:/|",
+        userinfo in "|u:p@|u:p/q@|u@|:@",
+        port in "|:0|:65536|:-1|:abc|:PORT",
+        path in "|/|/h?x=1|/a b|/#f|/%zz",
+    ) {
+        let down = Server::start(Behaviour::Fixed(503, "down"));
+        let docker = FakeDocker::new();
+        let port = port.replace("PORT", &down.port.to_string());
+        let raw = format!("{name}={scheme}://{userinfo}127.0.0.1{port}{path}");
+        let run = Healwatch::new()
+            .docker(&docker)
+            .args(["--retries", "0", "--timeout", "2s", "--recovery-timeout", "0", &format!("--target={raw}")])
+            .run();
+        match run.code() {
+            2 => {
+                proptest::prop_assert_eq!(run.stderr().lines().count(), 1, "{}", run);
+                proptest::prop_assert!(docker.calls().is_empty(), "{}", run);
+            }
+            0 | 1 => {
+                let t = run.target(&name);
+                let restarted = docker.calls().iter().any(|c| c.starts_with("restart"));
+                proptest::prop_assert_eq!(restarted, t["error"].is_string(), "{}", run);
+            }
+            _ => proptest::prop_assert!(false, "unexpected exit\n{}", run),
+        }
+    }
+}

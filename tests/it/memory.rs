@@ -253,21 +253,28 @@ fn unwritable_state_directory_still_heals_and_warns() {
     assert!(warnings.contains("state file /proc/self/healwatch-state.json"), "{run}");
 }
 
+/// The kill -9 soak: a few hundred passes killed at spread-out points, many of them
+/// while writing the state and metrics files. Every file left is a whole old or new
+/// version, and the next pass leaves no temp file behind.
 #[test]
-fn state_always_parses_after_kill_9_mid_pass() {
+fn state_and_metrics_are_whole_after_kill_9_mid_pass() {
     let servers: Vec<Server> = (0..4)
         .map(|i| Server::start(if i % 2 == 0 { Behaviour::Fixed(503, "") } else { Behaviour::Fixed(200, "ok") }))
         .collect();
     let docker = FakeDocker::new();
     let m = Memory::new();
+    let metrics = m.dir.path().join("healwatch.prom");
     let mut text = "[defaults]\nretries = 0\nrecovery_timeout = \"0\"\nmax_restarts = 0\n".to_string();
     for (i, s) in servers.iter().enumerate() {
         text.push_str(&format!("[[target]]\nname = \"svc{i}\"\nurl = \"{}\"\n", s.url("/")));
     }
     let config = m.config(&text);
     let bin = assert_cmd::cargo::cargo_bin!("healwatch");
+    let deadline = std::time::Instant::now() + Duration::from_secs(50);
     let mut kills = 0;
-    for round in 0..40u64 {
+    let mut round = 0u64;
+    while round < 300 && std::time::Instant::now() < deadline {
+        round += 1;
         let mut child = std::process::Command::new(bin)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -276,6 +283,8 @@ fn state_always_parses_after_kill_9_mid_pass() {
             .env("HEALWATCH_TEST_NOW", at(round))
             .arg("--docker")
             .arg(docker.path())
+            .arg("--metrics")
+            .arg(&metrics)
             .arg("-c")
             .arg(&config)
             .stdout(std::process::Stdio::null())
@@ -283,7 +292,7 @@ fn state_always_parses_after_kill_9_mid_pass() {
             .spawn()
             .unwrap();
         // Spread the kills over a pass's life (a pass here takes a few milliseconds).
-        std::thread::sleep(Duration::from_micros(round * 397 % 12_000));
+        std::thread::sleep(Duration::from_micros(round * 397 % 9_000));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             kills += 1;
@@ -295,10 +304,21 @@ fn state_always_parses_after_kill_9_mid_pass() {
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("round {round}: torn state ({e}):\n{text}"));
             assert_eq!(state["version"], 1);
         }
+        if metrics.exists() {
+            let text = std::fs::read_to_string(&metrics).unwrap();
+            let last = text.lines().last().unwrap_or_default();
+            assert!(last.starts_with("healwatch_last_run_success "), "round {round}: torn metrics:\n{text}");
+        }
     }
-    assert!(kills > 0, "no pass was killed mid-way; the test proved nothing");
-    let final_run = m.cmd(100).docker(&docker).arg("-c").arg(&config).run();
+    assert!(kills >= 50, "only {kills} of {round} passes were killed mid-way; the soak proved little");
+    let final_run = m.cmd(1000).docker(&docker).arg("--metrics").arg(&metrics).arg("-c").arg(&config).run();
     assert!(final_run.status_line()["warnings"].is_null(), "the last state was whole\n{final_run}");
+    let temp: Vec<String> = std::fs::read_dir(m.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(temp.is_empty(), "temp files left after the next pass: {temp:?}");
 }
 
 #[test]
