@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::{Unhealthy, parse_duration};
+use crate::model::{Format, Unhealthy, parse_duration};
 use crate::settings::SettingFlags;
 
 /// clap's parser for `pause --for`: up to a year.
 fn pause_duration(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
+}
+
+/// clap's parser for `--forget-after`: up to a year.
+fn forget_duration(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
 }
 
@@ -50,8 +55,9 @@ pub struct Cli {
 pub enum Command {
     /// Make one pass: check every target, heal the failing ones, print one status line (default).
     Run(RunArgs),
-    /// Parse the config and targets, print the resolved targets; exit 0, or 2 on an error.
-    Validate(TargetArgs),
+    /// Parse the config and targets, print the resolved targets, and check that each
+    /// target's container exists; exit 0, 1 when one is missing, 2 on a config error.
+    Validate(ValidateArgs),
     /// Crash a target's container for real (kill its main process from the host) and measure
     /// how long until it runs and answers healthy again. Exit 0 when healthy within --wait.
     Drill(DrillArgs),
@@ -64,6 +70,22 @@ pub enum Command {
     Pause(PauseArgs),
     /// End a pause and reset the crash-loop guard of TARGET.
     Resume(ResumeArgs),
+}
+
+/// Options of `healwatch validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The targets.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Do not ask the engines whether the containers exist.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
+    pub docker: Option<PathBuf>,
 }
 
 /// Where the memory and the lock live, for the commands that read or change the memory.
@@ -130,8 +152,9 @@ pub struct ResumeArgs {
     pub files: StateArgs,
 }
 
-/// Options of `healwatch drill`.
+/// Options of `healwatch drill`. A drill kills for real, so --dry-run is not one of them.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.hide(true)))]
 pub struct DrillArgs {
     /// The target whose container is crashed.
     #[arg(value_name = "TARGET")]
@@ -174,7 +197,8 @@ pub struct AuditArgs {
 /// Where the targets come from: the config file and `-t` flags, combined.
 #[derive(Debug, Clone, Default, Args)]
 pub struct TargetArgs {
-    /// TOML config file with [defaults] and [[target]] tables.
+    /// TOML config file with [defaults] and [[target]] tables [default:
+    /// /etc/healwatch/healwatch.toml, when it exists and no -t is given].
     #[arg(short, long, env = "HEALWATCH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -239,9 +263,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub ping_url: Option<String>,
 
-    /// Print nothing on stdout when every target is healthy; --log still gets every line.
+    /// Print only when something changed: a docker command ran, an outcome differs from
+    /// the last pass's, or a warning is new. --log still gets every line.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// How the report is printed: `json` (one status line) or `text` (a short report for
+    /// people and cron mail). --log is always JSON Lines [default: json].
+    #[arg(long, value_name = "json|text", value_enum, hide_possible_values = true)]
+    pub format: Option<Format>,
+
+    /// Forget a target's memory when no pass has checked it for this long; a pause is
+    /// kept until it ends (at most a year) [default: 7d].
+    #[arg(long, value_name = "DUR", value_parser = forget_duration)]
+    pub forget_after: Option<Duration>,
 
     /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
     #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]

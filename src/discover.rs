@@ -180,6 +180,8 @@ fn from_labels(
         endpoint: Endpoint::Default,
         compose: None,
         replicas: vec![c.name.clone()],
+        // Never from a label: that would let an image run a program as root here.
+        on_restart: config.default_on_restart.clone(),
     })
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
-use crate::docker::{CommandOutcome, Containers};
+use crate::docker::{CommandOutcome, Containers, engine_unreachable};
 use crate::model::{
     Action, ActionRun, ContainerRef, ContainerStatus, DockerHealth, Endpoint, Outcome, Recovery, TargetResult,
 };
@@ -105,6 +105,12 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
             result.outcome = outcome;
             return result;
         }
+        Acted::EngineDown(why) => {
+            result.outcome = Outcome::EngineDown;
+            let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+            result.error = Some(format!("docker engine {} is unreachable: {why}{check}", target.endpoint.name()));
+            return result;
+        }
         Acted::Ran(run) => run,
     };
     let success = run.success();
@@ -166,6 +172,8 @@ pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target)
 enum Acted {
     /// Not acted on: `Starting` (inside the start period) or `Stopped` (ignore_stopped).
     Skipped(Outcome),
+    /// The engine could not be reached (docker's message): no attempt was made.
+    EngineDown(String),
     /// The docker commands ran.
     Ran(ActionRun),
 }
@@ -186,7 +194,13 @@ fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
     }
     let mut skipped = None;
     for container in &containers {
-        if let Ok(state) = docker.state(container) {
+        let state = docker.state(container);
+        if let Err(out) = &state
+            && engine_unreachable(&out.stderr)
+        {
+            return Acted::EngineDown(out.stderr.clone());
+        }
+        if let Ok(state) = state {
             if target.ignore_stopped && state.status.is_down() {
                 skipped = Some(Outcome::Stopped);
                 continue;
@@ -199,7 +213,11 @@ fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
                 continue;
             }
         }
-        runs.record(&container.name, docker.act(container, target.action, settings.restart_timeout));
+        let outcome = docker.act(container, target.action, settings.restart_timeout);
+        if !outcome.success() && engine_unreachable(&outcome.stderr) && runs.ran == 0 {
+            return Acted::EngineDown(outcome.stderr);
+        }
+        runs.record(&container.name, outcome);
     }
     if runs.ran == 0 {
         return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
@@ -569,7 +587,8 @@ mod tests {
         let mut t = target("app", "app");
         t.settings.retries = 0;
         t.settings.failure_threshold = 2;
-        let remembered = |m: TargetState| State { version: 1, targets: [("app".to_string(), m)].into() };
+        let remembered =
+            |m: TargetState| State { version: 2, targets: [("app".to_string(), m)].into(), ..State::default() };
         let cfg = config(vec![t], false);
         let first = pass_with(&cfg, &probe, &docker, &remembered(TargetState::default()));
         assert_eq!(first[0].outcome, Outcome::Failing);

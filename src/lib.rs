@@ -18,6 +18,7 @@ pub mod docker;
 pub mod exit;
 mod files;
 mod heal;
+mod hooks;
 mod interrupt;
 mod lock;
 mod metrics;

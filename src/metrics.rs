@@ -80,6 +80,17 @@ pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) 
             );
         }
     }
+    if !report.engines.is_empty() {
+        header(
+            &mut out,
+            "healwatch_engine_up",
+            "gauge",
+            "Whether the Docker engine answered in the last pass (1) or not (0).",
+        );
+        for e in &report.engines {
+            let _ = writeln!(out, "healwatch_engine_up{{engine=\"{}\"}} {}", escape(&e.name), u8::from(e.up));
+        }
+    }
     out.push_str(&render_run(started, report.duration, exit));
     out
 }

@@ -69,15 +69,39 @@ pub fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_pe
     }
 }
 
-/// What healwatch remembers after a pass: one entry per configured target (targets gone
-/// from the config are dropped), updated from its result.
-pub fn remember(previous: &State, targets: &[Target], results: &[TargetResult], now: SystemTime) -> State {
-    let mut next = State { version: VERSION, ..State::default() };
+/// What healwatch remembers after a pass: the entries of the targets it checked,
+/// updated from their results; every other entry as it was (a cron config's memory,
+/// pauses included, survives an ad-hoc `-t` pass), unless nobody has checked it for
+/// `forget_after` and it is not paused.
+pub fn remember(
+    previous: &State,
+    targets: &[Target],
+    results: &[TargetResult],
+    now: SystemTime,
+    forget_after: Duration,
+) -> State {
+    let mut next = State { version: VERSION, ..previous.clone() };
     for (target, result) in targets.iter().zip(results) {
-        let before = previous.targets.get(&target.name).cloned().unwrap_or_default();
+        let before = next.targets.remove(&target.name).unwrap_or_default();
         next.targets.insert(target.name.clone(), remember_one(before, &target.settings, result, now));
     }
+    next.targets.retain(|_, m| {
+        let recent = m.last_time.is_some_and(|t| now.duration_since(t).map_or(true, |age| age < forget_after));
+        recent || m.paused_until(now).is_some()
+    });
     next
+}
+
+/// The `--quiet` rule: a pass is worth printing when it ran a docker command, when a
+/// target's outcome differs from the one remembered (a new target counts as healthy
+/// before), or when its warnings differ from the last pass's. A known, unchanged
+/// problem stays silent: metrics, alerts and notifications carry it.
+pub fn worth_telling(results: &[&TargetResult], warnings: &[String], previous: &State) -> bool {
+    let changed = |r: &&TargetResult| {
+        let before = previous.targets.get(&r.name).and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy);
+        r.outcome != before
+    };
+    results.iter().any(|r| r.action.is_some() || changed(r)) || warnings != previous.last_warnings.as_slice()
 }
 
 fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetResult, now: SystemTime) -> TargetState {
@@ -238,14 +262,45 @@ mod tests {
     }
 
     #[test]
-    fn removed_targets_are_forgotten() {
+    fn unchecked_entries_are_kept_until_forgotten() {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let checked_at = |s: u64| TargetState { last_time: Some(at(s)), ..memory(1, &[], None) };
         let mut previous = State { version: VERSION, ..State::default() };
-        previous.targets.insert("gone".into(), memory(1, &[], None));
+        previous.targets.insert("cron".into(), checked_at(0));
+        previous.targets.insert("old".into(), checked_at(0));
+        previous.targets.insert(
+            "paused".into(),
+            TargetState { last_time: Some(at(0)), ..memory(0, &[], Some(2 * week.as_secs())) },
+        );
         let target =
             crate::config::Target::http("app", "app", crate::model::HealthUrl::parse("http://127.0.0.1:1/").unwrap());
-        let next =
-            remember(&previous, &[target], &[report(Outcome::Healthy, None, false, Recovery::NotRestarted)], at(0));
-        assert_eq!(next.targets.keys().collect::<Vec<_>>(), ["app"]);
+        let ok = report(Outcome::Healthy, None, false, Recovery::NotRestarted);
+        let next = remember(&previous, std::slice::from_ref(&target), std::slice::from_ref(&ok), at(60), week);
+        let names: Vec<&String> = next.targets.keys().collect();
+        assert_eq!(names, ["app", "cron", "old", "paused"], "a -t pass forgets nothing");
+        assert_eq!(next.targets["cron"], previous.targets["cron"], "kept as it was");
+        let next = remember(&previous, &[target], &[ok], at(week.as_secs()), week);
+        let names: Vec<&String> = next.targets.keys().collect();
+        assert_eq!(names, ["app", "paused"], "a week unchecked: forgotten, unless paused");
+    }
+
+    #[test]
+    fn quiet_tells_only_what_changed() {
+        let mut previous = State { version: VERSION, ..State::default() };
+        let gave_up_before = TargetState { last_outcome: Some(Outcome::GaveUp), ..TargetState::default() };
+        previous.targets.insert("app".into(), gave_up_before);
+        let gave_up = report(Outcome::GaveUp, Some("503"), false, Recovery::NotRestarted);
+        let restarted = report(Outcome::Restarted, Some("503"), true, Recovery::Recovered);
+        let healthy = report(Outcome::Healthy, None, false, Recovery::NotRestarted);
+        let warning = vec!["metrics: no dir".to_string()];
+        assert!(!worth_telling(&[&gave_up], &[], &previous), "known and unchanged");
+        assert!(worth_telling(&[&restarted], &[], &previous), "a docker command ran");
+        assert!(worth_telling(&[&healthy], &[], &previous), "recovered: changed");
+        assert!(worth_telling(&[&gave_up], &warning, &previous), "a new warning");
+        previous.last_warnings = warning.clone();
+        assert!(!worth_telling(&[&gave_up], &warning, &previous), "the same warning");
+        let new_healthy = TargetResult { name: "new".into(), ..healthy };
+        assert!(!worth_telling(&[&new_healthy], &warning, &previous), "a new healthy target");
     }
 
     #[test]

@@ -59,6 +59,18 @@ impl TargetReport {
     }
 }
 
+/// One Docker engine as the pass found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineStatus {
+    /// `local`, the host (redacted) or the context.
+    pub name: String,
+    /// Whether it answered.
+    pub up: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Counts over the targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -110,6 +122,9 @@ pub struct Report {
     /// Things that went wrong beside the targets (e.g. the log file could not be written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The Docker engines the pass listed or ran commands on, and whether each answered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<EngineStatus>,
     /// Counts.
     pub summary: Summary,
     /// One entry per target, in config order.
@@ -127,6 +142,7 @@ impl Report {
             error: None,
             interrupted: None,
             warnings: Vec::new(),
+            engines: Vec::new(),
             summary: Summary::of(&targets),
             targets,
         }
@@ -161,6 +177,81 @@ pub fn json_line(value: &impl Serialize) -> Vec<u8> {
     let mut line = serde_json::to_vec(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
     line.push(b'\n');
     line
+}
+
+/// The report for people (`--format text`): one line per target that is not plainly
+/// healthy (name, outcome, why, what was done and how long), warnings, and a summary.
+/// `color` only when stdout is a terminal and NO_COLOR is unset.
+pub fn text(report: &Report, color: bool) -> String {
+    use std::fmt::Write as _;
+    let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
+    let ms = |d: Duration| format!("{} ms", millis(d));
+    let mut out = String::new();
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "{} {error}", paint("31", "could not run:"));
+    }
+    let shown: Vec<&TargetResult> =
+        report.targets.iter().map(|t| &t.result).filter(|t| t.outcome != Outcome::Healthy).collect();
+    let width = shown.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for t in shown {
+        let outcome = format!("{:14}", t.outcome.as_str());
+        let outcome = match (t.healthy_now(), t.outcome) {
+            (true, Outcome::Restarted) => paint("32", &outcome),
+            (true, _) => paint("33", &outcome),
+            (false, _) => paint("31", &outcome),
+        };
+        let mut line = format!("{:width$}  {outcome}", t.name);
+        if let Some(why) = &t.error {
+            let _ = write!(line, "  {why}");
+        }
+        if let Some(run) = &t.action {
+            let verb = if run.action == crate::model::Action::Restart { "restart" } else { run.action.as_str() };
+            if run.success() {
+                let _ = write!(line, "; {verb} took {}", ms(run.duration));
+            } else {
+                let _ = write!(line, "; {verb} failed after {}: {}", ms(run.duration), run.stderr);
+            }
+        }
+        match t.recovery {
+            Recovery::Recovered => {
+                let _ = write!(line, "; healthy again after {}", t.recovery_time.map_or_else(String::new, ms));
+            }
+            Recovery::NotRecovered => {
+                let _ = write!(line, "; not healthy again: {}", t.recovery_error.as_deref().unwrap_or("?"));
+            }
+            Recovery::NotWaited | Recovery::NotRestarted => {}
+        }
+        if let Some(at) = t.next_restart_at {
+            let _ = write!(line, "; next restart allowed at {}", crate::model::timestamp(at));
+        }
+        if let Some(until) = t.paused_until {
+            let _ = write!(line, "; paused until {}", crate::model::timestamp(until));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    for e in report.engines.iter().filter(|e| !e.up) {
+        let _ = writeln!(out, "{} engine {}: {}", paint("31", "down:"), e.name, e.error.as_deref().unwrap_or("?"));
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "{} {w}", paint("33", "warning:"));
+    }
+    if let Some(signal) = &report.interrupted {
+        let _ = writeln!(out, "{} by {signal}", paint("31", "interrupted"));
+    }
+    let s = &report.summary;
+    let failed = format!("{} failing", s.failed);
+    let failed = if s.failed > 0 { paint("31", &failed) } else { failed };
+    let _ = writeln!(
+        out,
+        "{} targets: {} healthy, {} restarted ({} recovered), {failed}; {}{}",
+        s.targets,
+        s.healthy,
+        s.restarted,
+        s.recovered,
+        ms(report.duration),
+        if report.dry_run { " (dry run)" } else { "" }
+    );
+    out
 }
 
 fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -224,6 +315,23 @@ mod tests {
         let v = serde_json::to_value(&stop).unwrap();
         assert_eq!(v["action"], "stop");
         assert!(v.get("recovered").is_none());
+    }
+
+    #[test]
+    fn text_report_for_people() {
+        let t0 = UNIX_EPOCH + Duration::from_millis(1_795_896_000_123);
+        let healthy = TargetReport::bare(TargetResult::new("quiet", "quiet", "http://h/".into()));
+        let mut restarted = target(Outcome::Restarted, Recovery::Recovered);
+        restarted.result.recovery_time = Some(Duration::from_millis(1530));
+        let report = Report::new(t0, Duration::from_millis(412), false, vec![healthy, restarted]);
+        let text = text(&report, false);
+        assert_eq!(
+            text,
+            "app  restarted       status 503 not in 200-399; restart took 812 ms; healthy again after 1530 ms\n\
+             2 targets: 1 healthy, 1 restarted (1 recovered), 0 failing; 412 ms\n"
+        );
+        assert!(!text.contains('\x1b') && text.lines().count() == 2, "the healthy target is not listed");
+        assert!(self::text(&report, true).contains("\x1b[32m"), "colour when asked");
     }
 
     #[test]

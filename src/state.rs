@@ -14,7 +14,9 @@ use crate::files::{self, Link};
 use crate::model::{Outcome, rfc3339, timestamp};
 
 /// The state file format this build reads and writes.
-pub const VERSION: u32 = 1;
+///
+/// Version 2 added `last_warnings`; a version 1 file reads as version 2 with none.
+pub const VERSION: u32 = 2;
 /// A state file larger than this is not read (about 20,000 targets' worth).
 const MAX_SIZE: u64 = 16 << 20;
 /// The state file's name inside the state directory.
@@ -24,11 +26,14 @@ pub const STATE_FILE: &str = "state.json";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
-    /// Format version; anything but `VERSION` is treated as corrupt.
+    /// Format version; 1 and 2 are read, anything else is treated as corrupt.
     pub version: u32,
     /// Per target.
     #[serde(default)]
     pub targets: BTreeMap<String, TargetState>,
+    /// The last pass's warnings, so `--quiet` tells only new ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_warnings: Vec<String>,
 }
 
 /// What healwatch remembers about one target.
@@ -113,7 +118,8 @@ pub fn read(path: &Path) -> Result<Option<State>, ReadError> {
         Err(e) => return Err(ReadError::Unreadable(e)),
     };
     match serde_json::from_slice::<State>(&bytes) {
-        Ok(state) if state.version == VERSION => Ok(Some(state)),
+        // Version 1 is version 2 without `last_warnings`.
+        Ok(state) if (1..=VERSION).contains(&state.version) => Ok(Some(State { version: VERSION, ..state })),
         Ok(state) => {
             Err(ReadError::Corrupt(format!("version {} (this healwatch reads version {VERSION})", state.version)))
         }
@@ -219,7 +225,7 @@ mod tests {
         let cases: [(&str, &[u8]); 5] = [
             ("truncated", br#"{"version":1,"targets":{"app":{"consecu"#),
             ("garbage", b"\x00\xffnot json at all"),
-            ("wrong version", br#"{"version":2,"targets":{}}"#),
+            ("wrong version", br#"{"version":3,"targets":{}}"#),
             ("empty", b""),
             ("wrong shape", br#"{"version":1,"targets":[]}"#),
         ];
@@ -246,6 +252,22 @@ mod tests {
             assert!(!loaded.writable && loaded.warnings[0].contains("not a regular file"), "{path:?}");
         }
         assert!(Path::new("/dev/null").exists(), "still there");
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_and_written_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"version":1,"targets":{"app":{"restarts_total":4,"last_outcome":"restarted"}}}"#)
+            .unwrap();
+        let loaded = load(&path, at(0));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.state.version, 2);
+        assert_eq!(loaded.state.targets["app"].restarts_total, 4);
+        save(&path, &loaded.state).unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["version"], 2);
+        assert_eq!(written["targets"]["app"]["last_outcome"], "restarted");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let report = audit(&containers, &config.targets, args.targets_only);
     let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
     super::print(&text)?;
-    Ok(if report.unprotected { Exit::Unhealthy } else { Exit::Healthy })
+    Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
 }
 
 /// One container's line in the audit.
@@ -47,9 +47,12 @@ pub struct AuditReport {
     pub containers: Vec<AuditEntry>,
     /// What an operator should fix, one sentence each.
     pub problems: Vec<String>,
-    /// Whether a watched container has no restart policy (the exit-1 condition).
+    /// Whether a watched container has no restart policy (an exit-1 condition).
     #[serde(skip)]
     pub unprotected: bool,
+    /// Whether a target's container does not exist (an exit-1 condition).
+    #[serde(skip)]
+    pub missing: bool,
 }
 
 /// Judges `containers` against `targets`.
@@ -80,6 +83,7 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
     }
     for t in targets {
         if !containers.iter().any(|c| watches(t, c)) {
+            report.missing = true;
             report
                 .problems
                 .push(format!("target '{}' watches container '{}', which does not exist", t.name, t.container));

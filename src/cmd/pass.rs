@@ -15,11 +15,11 @@ use crate::config::{self, Config};
 use crate::docker::{ContainerInfo, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::heal::{self, Pass};
-use crate::model::{Endpoint, HealthUrl, Outcome, TargetResult};
+use crate::model::{Endpoint, Format, HealthUrl, Outcome, TargetResult, one_line};
 use crate::probe::HttpProbe;
-use crate::report::{Report, TargetReport};
+use crate::report::{self, EngineStatus, Report, TargetReport};
 use crate::state::{self, State};
-use crate::{atomic, discover, interrupt, lock, metrics, notify, policy};
+use crate::{atomic, discover, hooks, interrupt, lock, metrics, notify, policy};
 
 /// One pass: load config, lock, check and heal, print and log the status line.
 pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
@@ -32,7 +32,8 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
         let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
         publish(&mut report, outputs, stop.exit(), None);
         // The stop itself is what the command reports; a stdout error here adds nothing.
-        let _ = emit(&mut report, outputs.log.as_deref(), false);
+        let log = open_log_for(&mut report, outputs.log.as_deref());
+        let _ = emit(&mut report, log, true, args.format.unwrap_or_default());
         stop
     };
     let mut config = config::load(args).map_err(|e| fail(Stop::Usage(e), &Outputs::from_flags(args)))?;
@@ -58,9 +59,9 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     };
 
     let mut warnings = Vec::new();
-    let mut invalid = Vec::new();
+    let mut listed = Listed::default();
     if let (Some(cli), true) = (&docker, needs_listing) {
-        invalid = add_docker_targets(&mut config, cli, &mut warnings);
+        listed = add_docker_targets(&mut config, cli);
     }
     let (memory, state_file) = match super::state_path(&config) {
         Ok(path) => {
@@ -78,37 +79,75 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
         Pass { probe: &probe, docker: docker.as_ref().map(|d| d as &dyn Containers), memory: &memory, clock: &clock };
     let (results, pass_warnings) = heal::run_pass(&config, &pass);
     warnings.extend(pass_warnings);
-    let remembered = policy::remember(&memory, &config.targets, &results, started);
-    // A dry run is a look, not a pass: it leaves the memory as it found it.
-    if let (Some(path), false) = (state_file, config.dry_run) {
-        // Under the lock, no other writer runs: any temp file is a killed pass's.
-        atomic::sweep(&path);
-        if let Err(e) = state::save(&path, &remembered) {
-            warnings.push(format!("{e:#}; this pass is not remembered"));
-        }
-    }
+    warnings.extend(hooks::run_after_restarts(&config, &results));
+    let mut remembered = policy::remember(&memory, &config.targets, &results, started, config.forget_after);
+    let engines = engines(&config, &results, &listed);
     let targets = results
         .into_iter()
         .map(|r| TargetReport::new(r, &remembered))
-        .chain(invalid.into_iter().map(TargetReport::bare))
+        .chain(listed.invalid.into_iter().map(TargetReport::bare))
         .collect();
     let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
     report.warnings = warnings;
-    let mut exit = Exit::for_health(report.all_healthy_now());
+    report.engines = engines;
+    let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
     if let Some(signal) = interrupt::requested() {
         report.interrupted = Some(interrupt::name(signal));
         exit = Exit::Interrupted(signal);
     }
     publish(&mut report, &outputs, exit, Some(&remembered));
-    emit(&mut report, outputs.log.as_deref(), config.quiet)?;
+    let log = open_log_for(&mut report, outputs.log.as_deref());
+    // A dry run is a look, not a pass: it leaves the memory as it found it.
+    if let (Some(path), false) = (state_file, config.dry_run) {
+        remembered.last_warnings = report.warnings.clone();
+        // Under the lock, no other writer runs: any temp file is a killed pass's.
+        atomic::sweep(&path);
+        if let Err(e) = state::save(&path, &remembered) {
+            warn(&mut report, format!("{e:#}; this pass is not remembered"));
+        }
+    }
+    let tell = !config.quiet || report.error.is_some() || report.interrupted.is_some() || {
+        let results: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).collect();
+        policy::worth_telling(&results, &report.warnings, &memory)
+    };
+    emit(&mut report, log, tell, config.format)?;
     Ok(exit)
+}
+
+/// What listing the engines found: the entries for containers with bad labels, and each
+/// listed engine's error, if it could not be listed.
+#[derive(Debug, Default)]
+struct Listed {
+    invalid: Vec<TargetResult>,
+    engines: BTreeMap<Endpoint, Option<String>>,
+}
+
+/// The engines this pass reached or tried to: listed ones, and those of targets it ran
+/// docker commands for. An engine is down when it could not be listed or a target on
+/// it found it unreachable.
+fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<EngineStatus> {
+    let mut seen: BTreeMap<Endpoint, Option<String>> = listed.engines.clone();
+    for (target, result) in config.targets.iter().zip(results) {
+        let error = match result.outcome {
+            Outcome::EngineDown => result.error.clone(),
+            _ if result.action.is_some() => None,
+            _ => continue,
+        };
+        let entry = seen.entry(target.endpoint.clone()).or_insert(None);
+        if entry.is_none() {
+            *entry = error;
+        }
+    }
+    seen.into_iter()
+        .map(|(endpoint, error)| EngineStatus { name: endpoint.name(), up: error.is_none(), error })
+        .collect()
 }
 
 /// Adds what Docker itself says to the targets: labelled and unhealthy containers on the
 /// default engine, and the replicas of compose services. One `docker ps` and one
 /// `docker inspect` per engine; an engine that cannot be listed is a warning, and its
 /// compose targets fail alone. Returns the entries for containers with bad labels.
-fn add_docker_targets(config: &mut Config, docker: &DockerCli, warnings: &mut Vec<String>) -> Vec<TargetResult> {
+fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
     let mut endpoints: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
     let discovering = config.discover || config.unhealthy != crate::model::Unhealthy::Off;
@@ -122,24 +161,27 @@ fn add_docker_targets(config: &mut Config, docker: &DockerCli, warnings: &mut Ve
             (e, listing)
         })
         .collect();
-    for (endpoint, listing) in &listings {
-        if let Err(e) = listing {
-            warnings.push(format!("listing containers on {endpoint}: {e:#}"));
-        }
-    }
+    let engines = listings
+        .iter()
+        .map(|(endpoint, listing)| {
+            let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
+            (endpoint.clone(), error)
+        })
+        .collect();
     for target in &mut config.targets {
         if let (Some((project, service)), Some(Ok(listing))) = (&target.compose, listings.get(&target.endpoint)) {
             target.replicas = discover::compose_replicas(project, service, listing);
         }
     }
-    match listings.get(&Endpoint::Default) {
+    let invalid = match listings.get(&Endpoint::Default) {
         Some(Ok(listing)) if discovering => {
             let found = discover::discover(config, listing);
             config.targets.extend(found.targets);
             found.invalid
         }
         _ => Vec::new(),
-    }
+    };
+    Listed { invalid, engines }
 }
 
 /// Where a pass reports besides stdout.
@@ -188,7 +230,14 @@ fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&S
             Some(memory) => metrics::render(report, memory, report.time, exit),
             None => metrics::render_run(report.time, report.duration, exit),
         };
-        if let Err(e) = atomic::write(path, text.as_bytes()) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            report.warnings.push(format!(
+                "metrics: directory {} does not exist: create it (node_exporter's --collector.textfile.directory), \
+                 or drop --metrics",
+                dir.display()
+            ));
+        } else if let Err(e) = atomic::write(path, text.as_bytes()) {
             report.warnings.push(format!("metrics: {e:#}"));
         }
     }
@@ -208,42 +257,46 @@ fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&S
     report.warnings.extend(pinged.and_then(Result::err));
 }
 
-/// Appends the status line to the log (if any) and prints it, unless `quiet` and there
-/// is nothing to tell. A log that cannot be written becomes a warning on the printed
-/// line and on stderr. The line is serialized once, unless the log write itself fails.
-fn emit(report: &mut Report, log: Option<&Path>, quiet: bool) -> Result<(), Stop> {
-    let mut log_file = None;
-    if let Some(path) = log {
-        match open_log(path) {
-            Ok(file) => log_file = Some((path, file)),
-            Err(e) => warn(report, format!("{e:#}")),
+/// Opens the log (if any) before the report is final, so a log that cannot be opened
+/// is a warning in the line itself.
+fn open_log_for<'a>(report: &mut Report, log: Option<&'a Path>) -> Option<(&'a Path, File)> {
+    let path = log?;
+    match open_log(path) {
+        Ok(file) => Some((path, file)),
+        Err(e) => {
+            warn(report, format!("{e:#}"));
+            None
         }
     }
+}
+
+/// Appends the status line to the log and prints the report (when `tell`), as JSON or
+/// as text. The line is serialized once, unless the log write itself fails.
+fn emit(report: &mut Report, log: Option<(&Path, File)>, tell: bool, format: Format) -> Result<(), Stop> {
     report.tidy_warnings();
     let mut line = report.line();
-    if let Some((path, mut file)) = log_file
+    if let Some((path, mut file)) = log
         && let Err(e) = file.write_all(&line)
     {
         warn(report, format!("appending to log {}: {e}", path.display()));
         line = report.line();
     }
-    if quiet && nothing_to_tell(report) {
+    if !tell {
         return Ok(());
     }
-    super::print(&line)
+    match format {
+        Format::Json => super::print(&line),
+        Format::Text => {
+            use std::io::IsTerminal;
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            super::print(report::text(report, color).as_bytes())
+        }
+    }
 }
 
 fn warn(report: &mut Report, warning: String) {
-    eprintln!("healwatch: warning: {warning}");
+    eprintln!("healwatch: warning: {}", one_line(&warning, 2000));
     report.warnings.push(warning);
-}
-
-/// The `--quiet` rule: every target healthy at the first check, and no warning.
-fn nothing_to_tell(report: &Report) -> bool {
-    report.warnings.is_empty()
-        && report.error.is_none()
-        && report.interrupted.is_none()
-        && report.targets.iter().all(|t| t.result.outcome == Outcome::Healthy)
 }
 
 /// Opens the log for appending: one write per line, so O_APPEND keeps concurrent

@@ -27,6 +27,8 @@ struct StatusRow {
     #[serde(with = "rfc3339::option")]
     paused_until: Option<SystemTime>,
     gave_up: bool,
+    /// Whether the current config names it (null when no config was given).
+    configured: Option<bool>,
 }
 
 /// Reads without the lock: the file is only ever replaced whole (rename), so a reader
@@ -43,10 +45,11 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     let state = state::read_for_command(&path)?;
     let settings_of =
         |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);
-    let mut names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-    if names.is_empty() {
-        names = state.targets.keys().map(String::as_str).collect();
-    }
+    // The configured targets first, then whatever else the state remembers (ad-hoc
+    // `-t` targets, discovered containers), marked as not in this config.
+    let configured: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut names = configured.clone();
+    names.extend(state.targets.keys().map(String::as_str).filter(|n| !configured.contains(n)));
     let rows: Vec<StatusRow> = names
         .into_iter()
         .map(|name| {
@@ -63,6 +66,7 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
                 restart_failures_total: memory.restart_failures_total,
                 paused_until: memory.paused_until(now),
                 gave_up: policy::guard_tripped(in_window, &settings),
+                configured: (!configured.is_empty()).then(|| configured.contains(&name)),
             }
         })
         .collect();
@@ -81,14 +85,14 @@ fn table(rows: &[StatusRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:width$}  {:14}  {:24}  {:8}  {:18}  PAUSED UNTIL",
-        "TARGET", "LAST OUTCOME", "WHEN", "FAILURES", "RESTARTS WIN/TOTAL"
+        "{:width$}  {:14}  {:24}  {:8}  {:18}  {:24}  NOTE",
+        "TARGET", "LAST OUTCOME", "LAST CHECKED", "FAILURES", "RESTARTS WIN/TOTAL", "PAUSED UNTIL"
     );
     for r in rows {
         let outcome = if r.gave_up { Outcome::GaveUp.as_str() } else { r.last_outcome.map_or("-", Outcome::as_str) };
-        let _ = writeln!(
-            out,
-            "{:width$}  {:14}  {:24}  {:<8}  {:18}  {}",
+        let note = if r.configured == Some(false) { "not in this config" } else { "" };
+        let line = format!(
+            "{:width$}  {:14}  {:24}  {:<8}  {:18}  {:24}  {note}",
             r.target,
             outcome,
             time(r.last_time),
@@ -96,6 +100,7 @@ fn table(rows: &[StatusRow]) -> String {
             format!("{}/{}", r.restarts_in_window, r.restarts_total),
             time(r.paused_until)
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }

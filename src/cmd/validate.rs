@@ -1,23 +1,82 @@
-//! `healwatch validate`: parse the config and targets, print the resolved targets.
+//! `healwatch validate`: parse the config and targets, print the resolved targets, and
+//! (unless `--offline`) ask each engine whether the targets' containers exist.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::cli::TargetArgs;
+use crate::cli::{RunArgs, ValidateArgs};
 use crate::config::{self, HealthCheck, Target};
+use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+use crate::docker::DockerCli;
 use crate::exit::{Exit, Stop};
 use crate::model::{Action, Endpoint, MASK};
 
-/// Prints one line per resolved target, then a count.
-pub fn run(args: &TargetArgs) -> Result<Exit, Stop> {
-    let config = config::load_targets(args)?;
+/// Prints one line per resolved target, then a count, then what is missing.
+pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
+    let config = config::load(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let mut out = String::new();
     for t in &config.targets {
         out += &describe(t);
         out.push('\n');
     }
     let _ = writeln!(out, "{} target(s) valid", config.targets.len());
+    let mut exit = Exit::Healthy;
+    if !args.offline {
+        let missing =
+            missing_containers(&config.targets, args.docker.as_deref().or(config.docker.as_deref()), &mut out);
+        if !missing.is_empty() {
+            let _ = writeln!(out, "missing:");
+            for m in &missing {
+                let _ = writeln!(out, "  - {m}");
+            }
+            exit = Exit::Unhealthy;
+        }
+    }
     super::print(out.as_bytes())?;
-    Ok(Exit::Healthy)
+    Ok(exit)
+}
+
+/// The targets whose container (or compose service) does not exist on their engine, one
+/// sentence each. An engine that cannot be asked is noted in `out` and not judged.
+fn missing_containers(targets: &[Target], docker: Option<&std::path::Path>, out: &mut String) -> Vec<String> {
+    let docker = match DockerCli::locate(docker) {
+        Ok(docker) => docker,
+        Err(e) => {
+            let _ = writeln!(out, "containers not checked: {e:#} (or pass --offline)");
+            return Vec::new();
+        }
+    };
+    let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> = BTreeMap::new();
+    for t in targets {
+        by_engine.entry(&t.endpoint).or_default().push(t);
+    }
+    let mut missing = Vec::new();
+    for (endpoint, targets) in by_engine {
+        let listing = match docker.inventory(endpoint) {
+            Ok(listing) => listing,
+            Err(e) => {
+                let _ = writeln!(out, "containers on {} not checked: {e:#}", endpoint.name());
+                continue;
+            }
+        };
+        for t in targets {
+            let found = match &t.compose {
+                Some((project, service)) => listing.iter().any(|c| {
+                    c.labels.get(COMPOSE_PROJECT) == Some(project) && c.labels.get(COMPOSE_SERVICE) == Some(service)
+                }),
+                None => listing.iter().any(|c| c.is(&t.container)),
+            };
+            if !found {
+                missing.push(format!(
+                    "target '{}': container '{}' does not exist on {}",
+                    t.name,
+                    t.container,
+                    endpoint.name()
+                ));
+            }
+        }
+    }
+    missing
 }
 
 /// One resolved target as `validate` prints it: every setting, secrets masked.

@@ -32,6 +32,9 @@ settings_table!(with_file_settings {
         pub(crate) unhealthy: Option<String>,
         pub(crate) ca_file: Option<PathBuf>,
         pub(crate) trust_labels: Option<bool>,
+        pub(crate) format: Option<String>,
+        pub(crate) forget_after: Option<String>,
+        pub(crate) on_restart: Option<Vec<String>>,
     }
 });
 
@@ -55,6 +58,7 @@ settings_table!(with_file_settings {
         pub(crate) docker_context: Option<String>,
         pub(crate) compose_project: Option<String>,
         pub(crate) compose_service: Option<String>,
+        pub(crate) on_restart: Option<Vec<String>>,
     }
 });
 
@@ -67,6 +71,9 @@ pub(crate) struct FileConfig {
     #[serde(default, rename = "target")]
     pub(crate) targets: Vec<FileTarget>,
 }
+
+/// The config file read when none is named: a configured host just works.
+pub(crate) const DEFAULT_PATH: &str = "/etc/healwatch/healwatch.toml";
 
 /// Reads and parses the file at `path`; no path is an empty config.
 pub(crate) fn read(path: Option<&Path>) -> Result<FileConfig> {
@@ -82,10 +89,34 @@ pub(crate) fn read(path: Option<&Path>) -> Result<FileConfig> {
     })
 }
 
-/// Parses config text; an error comes with its line number when TOML knows it.
+/// Parses config text; an error comes with its line number when TOML knows it, and
+/// says what is wanted rather than what serde expected.
 pub(crate) fn parse(text: &str) -> Result<FileConfig, (Option<usize>, String)> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-        (line, e.message().replace('\n', " "))
+        let key = line
+            .and_then(|n| text.lines().nth(n - 1))
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| k.trim().trim_matches('"').to_string())
+            .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace));
+        (line, plain_message(e.message(), key.as_deref()))
     })
+}
+
+/// serde's "invalid type: string \"2\", expected u32" as what to write instead.
+fn plain_message(message: &str, key: Option<&str>) -> String {
+    let message = message.replace('\n', " ");
+    let key = key.unwrap_or("this value");
+    let wanted = if message.contains("expected u32") || message.contains("expected usize") {
+        format!("{key} must be a whole number of 0 or more, without quotes, e.g. {key} = 2")
+    } else if message.contains("expected a boolean") {
+        format!("{key} must be true or false, without quotes")
+    } else if message.contains("expected a string") {
+        format!("{key} must be text in quotes, e.g. {key} = \"5s\"")
+    } else if message.contains("expected a sequence") {
+        format!("{key} must be a list, e.g. {key} = [\"a\", \"b\"]")
+    } else {
+        return message;
+    };
+    format!("{wanted} ({message})")
 }

@@ -7,17 +7,21 @@ mod file;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::{RunArgs, TargetArgs};
+use crate::cli::RunArgs;
 use crate::model::{
-    Action, ContainerRef, DockerHealth, Endpoint, HealthUrl, Outcome, StatusSet, Unhealthy, one_line, redact_text,
-    validate_container_name, validate_header, validate_name,
+    Action, ContainerRef, DockerHealth, Endpoint, Format, HealthUrl, Outcome, StatusSet, Unhealthy, one_line,
+    redact_text, validate_container_name, validate_header, validate_name,
 };
 use crate::settings::{Layer, Settings};
 
 pub use crate::settings::BUILTIN;
+
+/// Memory of a target no pass has checked for this long is dropped, by default.
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Targets checked and healed at once, by default.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -68,6 +72,10 @@ pub struct Config {
     pub discover: bool,
     /// Also heal containers whose Docker HEALTHCHECK says unhealthy.
     pub unhealthy: Unhealthy,
+    /// How stdout shows the report.
+    pub format: Format,
+    /// Memory of a target no pass has checked for this long is dropped.
+    pub forget_after: Duration,
     /// Let labels name any container in `restart_with` and set `max_restarts = 0`
     /// (`[defaults] trust_labels`); otherwise labels can only tighten.
     pub trust_labels: bool,
@@ -79,6 +87,8 @@ pub struct Config {
     pub default_action: Action,
     /// `[defaults] ignore_stopped`.
     pub default_ignore_stopped: bool,
+    /// `[defaults] on_restart`, for discovered targets too.
+    pub default_on_restart: Vec<String>,
 }
 
 impl Config {
@@ -103,10 +113,13 @@ impl Config {
             discover: false,
             unhealthy: Unhealthy::Off,
             trust_labels: false,
+            format: Format::Json,
+            forget_after: DEFAULT_FORGET_AFTER,
             flags: Layer::default(),
             defaults: Layer::default(),
             default_action: Action::Restart,
             default_ignore_stopped: false,
+            default_on_restart: Vec::new(),
         }
     }
 
@@ -164,6 +177,8 @@ pub struct Target {
     pub compose: Option<(String, String)>,
     /// The containers acted on: `[container]`, or a compose service's replicas once resolved.
     pub replicas: Vec<String>,
+    /// A program (argv, no shell) run after each restart of this target.
+    pub on_restart: Vec<String>,
 }
 
 /// How a target's health is checked.
@@ -213,6 +228,7 @@ impl Target {
             endpoint: Endpoint::Default,
             compose: None,
             replicas: vec![container.to_string()],
+            on_restart: Vec::new(),
         }
     }
 
@@ -249,14 +265,25 @@ fn ensure_targets(config: &Config) -> Result<()> {
 }
 
 /// As `load`, but an empty target list is fine (for `audit`, `status`, `pause`).
+/// With neither `-c` nor `-t`, /etc/healwatch/healwatch.toml is read when it exists.
 pub fn load_allowing_none(args: &RunArgs) -> Result<Config> {
-    let file = file::read(args.targets.config.as_deref())?;
-    build(args, file, args.targets.config.as_deref())
+    let path = match &args.targets.config {
+        Some(path) => Some(path.clone()),
+        None if args.targets.targets.is_empty() => Some(default_config_path()).filter(|p| p.exists()),
+        None => None,
+    };
+    let file = file::read(path.as_deref())?;
+    build(args, file, path.as_deref())
 }
 
-/// Reads only the targets (for commands that take `-c` and `-t` but no run flags).
-pub fn load_targets(args: &TargetArgs) -> Result<Config> {
-    load(&RunArgs { targets: args.clone(), ..RunArgs::default() })
+/// /etc/healwatch/healwatch.toml; debug builds (the tests) may point it elsewhere with
+/// HEALWATCH_DEFAULT_CONFIG.
+fn default_config_path() -> PathBuf {
+    #[cfg(debug_assertions)]
+    if let Some(path) = std::env::var_os("HEALWATCH_DEFAULT_CONFIG") {
+        return PathBuf::from(path);
+    }
+    PathBuf::from(file::DEFAULT_PATH)
 }
 
 fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<Config> {
@@ -285,6 +312,8 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
             .with_context(|| place("action"))?
             .unwrap_or(default_action);
         target.ignore_stopped = t.ignore_stopped.unwrap_or(default_ignore_stopped);
+        target.on_restart =
+            on_restart(t.on_restart.as_ref().or(d.on_restart.as_ref())).with_context(|| place("on_restart"))?;
         targets.push(target);
     }
     for raw in &args.targets.targets {
@@ -292,6 +321,8 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         target.settings = Layer::resolve(&[&flags, &defaults]);
         target.action = default_action;
         target.ignore_stopped = default_ignore_stopped;
+        target.on_restart =
+            on_restart(d.on_restart.as_ref()).with_context(|| format!("{file_name}: [defaults] on_restart"))?;
         targets.push(target);
     }
     let mut seen = HashSet::new();
@@ -369,10 +400,26 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         discover: args.discover || d.discover.unwrap_or(false),
         unhealthy,
         trust_labels: d.trust_labels.unwrap_or(false),
+        format: match (args.format, d.format.as_deref()) {
+            (Some(f), _) => f,
+            (None, Some(text)) => Format::parse(text).with_context(|| format!("{file_name}: [defaults] format"))?,
+            (None, None) => Format::Json,
+        },
+        forget_after: match (args.forget_after, d.forget_after.as_deref()) {
+            (Some(d), _) => d,
+            (None, Some(text)) => crate::model::parse_duration(text)
+                .and_then(|d| {
+                    crate::settings::in_range(d, Duration::from_secs(3600), Duration::from_secs(365 * 24 * 3600), "")
+                })
+                .with_context(|| format!("{file_name}: [defaults] forget_after"))?,
+            (None, None) => DEFAULT_FORGET_AFTER,
+        },
         flags,
         defaults,
         default_action,
         default_ignore_stopped,
+        default_on_restart: on_restart(d.on_restart.as_ref())
+            .with_context(|| format!("{file_name}: [defaults] on_restart"))?,
     })
 }
 
@@ -440,6 +487,19 @@ fn flag_target(raw: &str) -> Result<Target> {
     Ok(Target::http(name, name, url))
 }
 
+/// `on_restart`: a program and its arguments, run without a shell. The program must be
+/// an absolute path: cron's PATH is not the operator's.
+fn on_restart(argv: Option<&Vec<String>>) -> Result<Vec<String>> {
+    let Some(argv) = argv.filter(|a| !a.is_empty()) else { return Ok(Vec::new()) };
+    if !argv[0].starts_with('/') {
+        bail!("'{}' must be an absolute path, e.g. [\"/usr/local/bin/notify-team\", \"--flag\"]", argv[0]);
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        bail!("an argument has a NUL byte");
+    }
+    Ok(argv.clone())
+}
+
 /// The engine named by `docker_host` or `docker_context` (not both).
 pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
     match (host.filter(|h| !h.is_empty()), context.filter(|c| !c.is_empty())) {
@@ -495,8 +555,8 @@ fn optional_url(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
+    use crate::cli::TargetArgs;
     use crate::settings::SettingFlags;
 
     fn args(targets: &[&str]) -> RunArgs {

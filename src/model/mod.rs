@@ -44,11 +44,14 @@ pub enum Outcome {
     Invalid,
     /// A signal stopped the pass before this target was checked: nothing done.
     Interrupted,
+    /// The check failed and the target's Docker engine could not be reached: no restart
+    /// attempt (it does not count toward `max_restarts`); `error` names the engine.
+    EngineDown,
 }
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 13] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -61,6 +64,7 @@ impl Outcome {
         Self::Stopped,
         Self::Invalid,
         Self::Interrupted,
+        Self::EngineDown,
     ];
 
     /// The outcome named `name` (as in the status line).
@@ -86,6 +90,7 @@ impl Outcome {
             Self::Stopped => "stopped",
             Self::Invalid => "invalid",
             Self::Interrupted => "interrupted",
+            Self::EngineDown => "engine_down",
         }
     }
 
@@ -104,7 +109,8 @@ impl Outcome {
             | Self::Starting
             | Self::Acted
             | Self::Invalid
-            | Self::Interrupted => false,
+            | Self::Interrupted
+            | Self::EngineDown => false,
         }
     }
 }
@@ -208,6 +214,28 @@ impl Unhealthy {
     }
 }
 
+/// How a pass prints its report on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON status line.
+    #[default]
+    Json,
+    /// A short report for people: a line per target that is not plainly healthy, and a
+    /// summary.
+    Text,
+}
+
+impl Format {
+    /// Parses `json` or `text`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "json" => Ok(Self::Json),
+            "text" => Ok(Self::Text),
+            other => anyhow::bail!("'{other}' is not a format: write \"json\" or \"text\""),
+        }
+    }
+}
+
 /// Which Docker engine a command goes to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
@@ -221,6 +249,16 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The engine's name in the status line and metrics: `local`, the host (redacted)
+    /// or the context's name.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Default => "local".to_string(),
+            Self::Host(host) => redact_text(host),
+            Self::Context(name) => name.clone(),
+        }
+    }
+
     /// The CLI arguments that select this engine.
     pub fn args(&self) -> Vec<&str> {
         match self {
@@ -492,6 +530,7 @@ mod tests {
             (Stopped, NotRestarted, "stopped", true),
             (Invalid, NotRestarted, "invalid", false),
             (Interrupted, NotRestarted, "interrupted", false),
+            (EngineDown, NotRestarted, "engine_down", false),
         ];
         for outcome in Outcome::ALL {
             assert!(cases.iter().any(|c| c.0 == outcome), "{outcome:?} has no case");

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod config;
+mod cron;
 mod docker_targets;
 mod drill_audit;
 mod e2e;

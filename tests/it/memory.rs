@@ -204,7 +204,7 @@ fn corrupt_state_is_moved_aside_and_the_pass_still_heals() {
         assert_eq!(outcome(&run), "restarted", "{what}: a bad state file never stops healing\n{run}");
         let warnings = run.status_line()["warnings"].to_string();
         assert!(warnings.contains("corrupt") && warnings.contains("state.json.corrupt-"), "{what}\n{run}");
-        assert_eq!(m.read_state()["version"], 1, "{what}: a fresh state is written");
+        assert_eq!(m.read_state()["version"], 2, "{what}: a fresh state is written");
         let aside: Vec<_> = std::fs::read_dir(m.dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -216,25 +216,42 @@ fn corrupt_state_is_moved_aside_and_the_pass_still_heals() {
 }
 
 #[test]
-fn state_keeps_only_configured_targets_and_dry_runs_leave_it_alone() {
+fn ad_hoc_passes_never_erase_the_cron_passes_memory() {
     let server = Server::start(Behaviour::Fixed(200, "ok"));
     let m = Memory::new();
-    let both = format!("app={}", server.url("/")) + "";
-    let run = m.cmd(0).args(["-n", "-t", &both]).run();
+    let app = format!("app={}", server.url("/"));
+    let run = m.cmd(0).args(["-n", "-t", &app]).run();
     run.expect_code(0);
     assert!(!m.state().exists(), "a dry run writes no state\n{run}");
-    m.cmd(0)
-        .args(["-t", &both, "-t", &format!("old={}", server.url("/"))])
-        .arg("--docker")
-        .arg("/bin/true")
-        .run()
-        .expect_code(0);
-    assert!(m.read_state()["targets"].get("old").is_some());
-    m.cmd(1).args(["-t", &both]).arg("--docker").arg("/bin/true").run().expect_code(0);
+    // The cron config: two targets, one of them paused for maintenance.
+    let config = m.config(&format!(
+        "[[target]]\nname = \"web\"\nurl = \"{0}\"\n[[target]]\nname = \"db\"\nurl = \"{0}\"\n",
+        server.url("/")
+    ));
+    m.cmd(0).arg("-c").arg(&config).arg("--docker").arg("/bin/true").run().expect_code(0);
+    m.cmd(0).args(["pause", "db", "--for", "2h"]).arg("-c").arg(&config).run().expect_code(0);
+    let cron_memory = m.read_state()["targets"].clone();
+    // Any number of ad-hoc passes from a shell, on the same (default) state file.
+    for minute in 1..=5 {
+        m.cmd(minute).args(["-t", &app]).arg("--docker").arg("/bin/true").run().expect_code(0);
+    }
     let state = m.read_state();
-    assert!(state["targets"].get("old").is_none() && state["targets"].get("app").is_some(), "{state}");
+    assert_eq!(state["targets"]["web"], cron_memory["web"], "{state}");
+    assert_eq!(state["targets"]["db"], cron_memory["db"], "the pause is intact: {state}");
+    assert_eq!(state["targets"]["db"]["paused_until"], at(120));
     assert_eq!(state["targets"]["app"]["last_outcome"], "healthy");
-    assert_eq!(state["targets"]["app"]["last_time"], at(1));
+    assert_eq!(state["targets"]["app"]["last_time"], at(5));
+    // status marks what the current config does not name.
+    let status = m.cmd(6).args(["status", "--json"]).arg("-c").arg(&config).run();
+    let rows = status.status_line()["targets"].clone();
+    let row = |name: &str| rows.as_array().unwrap().iter().find(|r| r["target"] == name).cloned().unwrap();
+    assert_eq!((row("web")["configured"].as_bool(), row("app")["configured"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(row("app")["last_time"], at(5));
+    // Nobody checks web and db for eight days (and the pause has ended): forgotten.
+    m.cmd(8 * 24 * 60).args(["-t", &app]).arg("--docker").arg("/bin/true").run().expect_code(0);
+    let state = m.read_state();
+    let names: Vec<&String> = state["targets"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["app"], "{state}");
 }
 
 #[test]
@@ -302,7 +319,7 @@ fn state_and_metrics_are_whole_after_kill_9_mid_pass() {
             let text = std::fs::read_to_string(m.state()).unwrap();
             let state: Value =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("round {round}: torn state ({e}):\n{text}"));
-            assert_eq!(state["version"], 1);
+            assert_eq!(state["version"], 2);
         }
         if metrics.exists() {
             let text = std::fs::read_to_string(&metrics).unwrap();

@@ -250,7 +250,8 @@ impl std::fmt::Display for Run {
 }
 
 /// A hermetic healwatch command: its own lock, HOME and state dir; no proxy, docker or
-/// config variables from the caller's environment.
+/// config variables from the caller's environment; DOCKER_HOST points nowhere unless the
+/// test names an engine.
 pub struct Healwatch {
     cmd: std::process::Command,
     _home: tempfile::TempDir,
@@ -264,7 +265,10 @@ impl Healwatch {
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", home.path())
             .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"))
-            .env("HEALWATCH_STATE", home.path().join("state.json"));
+            .env("HEALWATCH_STATE", home.path().join("state.json"))
+            // Never the system daemon, nor the machine's own config: a test names its engine.
+            .env("DOCKER_HOST", "unix:///nonexistent/healwatch-test-no-engine.sock")
+            .env("HEALWATCH_DEFAULT_CONFIG", home.path().join("no-default-config.toml"));
         Self { cmd, _home: home }
     }
 

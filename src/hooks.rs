@@ -1,0 +1,47 @@
+//! `on_restart`: the operator's program run after each restart (as autoheal's
+//! POST_RESTART_SCRIPT), with what happened in its environment. An argv, never a shell
+//! string; bounded like every child; its failure is a warning, never a failed pass.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::config::{Config, Target};
+use crate::docker::run_bounded;
+use crate::heal::parallel_map;
+use crate::model::{Outcome, Recovery, TargetResult, one_line};
+
+/// Bound on one hook run.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs each restarted target's hook (side by side, at most `concurrency` at once);
+/// returns a warning per hook that failed.
+pub fn run_after_restarts(config: &Config, results: &[TargetResult]) -> Vec<String> {
+    let due: Vec<(&Target, &TargetResult)> = config
+        .targets
+        .iter()
+        .zip(results)
+        .filter(|(t, r)| !t.on_restart.is_empty() && matches!(r.outcome, Outcome::Restarted | Outcome::RestartFailed))
+        .collect();
+    parallel_map(&due, config.concurrency, |(t, r)| run_one(t, r)).0.into_iter().flatten().collect()
+}
+
+fn run_one(target: &Target, result: &TargetResult) -> Option<String> {
+    let recovered = match result.recovery {
+        Recovery::Recovered => "true",
+        Recovery::NotRecovered => "false",
+        Recovery::NotWaited | Recovery::NotRestarted => "",
+    };
+    let mut command = Command::new(&target.on_restart[0]);
+    command
+        .args(&target.on_restart[1..])
+        .env("HEALWATCH_TARGET", &result.name)
+        .env("HEALWATCH_CONTAINER", &result.container)
+        .env("HEALWATCH_OUTCOME", result.outcome.as_str())
+        .env("HEALWATCH_RECOVERED", recovered)
+        .env("HEALWATCH_ERROR", result.error.as_deref().unwrap_or(""));
+    let out = run_bounded(&mut command, HOOK_TIMEOUT);
+    (!out.success()).then(|| {
+        let why = if out.stderr.is_empty() { crate::docker::exit_text(out.exit_code) } else { out.stderr };
+        format!("on_restart for {}: {} failed: {}", result.name, target.on_restart[0], one_line(&why, 500))
+    })
+}
