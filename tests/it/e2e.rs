@@ -200,3 +200,45 @@ fn crash_loop_guard_and_start_period_on_a_real_container() {
     assert_eq!(run.target(&app.name)["outcome"], "gave_up", "{run}");
     assert_eq!(app.started_at(), before, "no restart once the guard gave up");
 }
+
+/// The daemon goes away and comes back. A stopped dockerd removes its socket, so the
+/// engine is reached through a link to the private engine's socket that the test
+/// removes ("stopped") and puts back ("started"): the real CLI meets a missing socket,
+/// then the real engine, without stopping the engine the other tests share.
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_stopped_daemon_is_engine_down_and_healing_resumes_when_it_is_back() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "engine-down", Spec { init: true, ..Spec::default() });
+    app.break_health();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let real = engine.host.strip_prefix("unix://").expect("a unix socket");
+    let config = crate::util::write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\nrestart_timeout = \"1s\"\nrecovery_timeout = \"20s\"\nmax_restarts = 2\n\
+             [[target]]\nname = \"app\"\ncontainer = \"{}\"\nurl = \"{}\"\ndocker_host = \"unix://{}\"\n",
+            app.name,
+            app.url(),
+            socket.display()
+        ),
+    );
+    let pass = || engine.healwatch().env("HEALWATCH_STATE", dir.path().join("state.json")).arg("-c").arg(&config).run();
+    for _ in 0..3 {
+        let run = pass();
+        run.expect_code(1);
+        let t = run.target("app");
+        assert_eq!(t["outcome"], "engine_down", "{run}");
+        assert_eq!(t["restarts_in_window"], 0, "{run}");
+    }
+    std::os::unix::fs::symlink(real, &socket).unwrap();
+    let run = pass();
+    run.expect_code(0);
+    assert_eq!(
+        (run.target("app")["outcome"].as_str(), run.target("app")["recovered"].as_bool()),
+        (Some("restarted"), Some(true)),
+        "{run}"
+    );
+}
