@@ -9,6 +9,17 @@ use clap::{Args, Parser, Subcommand};
 use crate::model::{Format, Unhealthy, parse_duration};
 use crate::settings::SettingFlags;
 
+/// `--version`: the version, the commit and date it was built from, and the target.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("HEALWATCH_GIT_COMMIT"),
+    "\nbuilt: ",
+    env!("HEALWATCH_BUILD_DATE"),
+    "\ntarget: ",
+    env!("HEALWATCH_TARGET"),
+);
+
 /// clap's parser for `pause --for`: up to a year.
 fn pause_duration(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
@@ -36,7 +47,7 @@ fn bounded(text: &str, max: Duration, max_text: &str) -> Result<Duration, String
 /// restarts the container behind each failing one, confirms it recovered and prints one
 /// JSON status line.
 #[derive(Debug, Parser)]
-#[command(name = "healwatch", version, args_conflicts_with_subcommands = true)]
+#[command(name = "healwatch", version, long_version = LONG_VERSION, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
 2 usage or config error, 3 another pass holds the lock.")]
 pub struct Cli {
@@ -70,6 +81,28 @@ pub enum Command {
     Pause(PauseArgs),
     /// End a pause and reset the crash-loop guard of TARGET.
     Resume(ResumeArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish), e.g.
+    /// `healwatch completions bash > /etc/bash_completion.d/healwatch`.
+    Completions(CompletionsArgs),
+    /// Print the version, the commit and date it was built from, its target, and the
+    /// docker CLI a pass would use.
+    Version(VersionArgs),
+}
+
+/// Options of `healwatch completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `healwatch version`.
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
+    pub docker: Option<PathBuf>,
 }
 
 /// Options of `healwatch validate`.

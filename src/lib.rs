@@ -15,6 +15,7 @@ mod cmd;
 mod config;
 mod discover;
 pub mod docker;
+pub mod docs;
 pub mod exit;
 mod files;
 mod heal;
@@ -44,5 +45,7 @@ pub fn run(cli: Cli) -> Result<Exit, Stop> {
         Command::Status(args) => cmd::status::run(&args),
         Command::Pause(args) => cmd::pause::pause(&args),
         Command::Resume(args) => cmd::pause::resume(&args),
+        Command::Completions(args) => cmd::docs::completions(&args),
+        Command::Version(args) => cmd::docs::version(&args),
     }
 }

@@ -13,7 +13,7 @@ use crate::model::{Action, Endpoint, MASK};
 
 /// Prints one line per resolved target, then a count, then what is missing.
 pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
-    let config = config::load(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
+    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let mut out = String::new();
     for t in &config.targets {
         out += &describe(t);

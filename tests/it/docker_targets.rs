@@ -334,8 +334,10 @@ fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
     assert_eq!(run.target("one")["recovered"], true, "{run}");
     assert_eq!(run.target("two")["recovered"], true, "{run}");
     let gone = run.target("gone");
-    assert_eq!(gone["outcome"], "restart_failed");
-    assert!(gone["restart"]["stderr"].as_str().unwrap().contains("Cannot connect"), "{run}");
+    assert_eq!(gone["outcome"], "engine_down", "{run}");
+    assert!(gone["error"].as_str().unwrap().contains("Cannot connect"), "{run}");
+    let engines = run.status_line()["engines"].clone();
+    assert!(engines.as_array().unwrap().iter().any(|e| e["up"] == false), "{run}");
     assert_ne!(here.started_at(), here_before);
     assert_ne!(there.started_at(), there_before, "restarted on the second engine");
 }

@@ -165,8 +165,9 @@ fn unreachable_daemon_is_a_clear_error_per_target() {
         .run();
     run.expect_code(1);
     let t = run.target(&app.name);
-    assert_eq!(t["outcome"], "restart_failed", "{run}");
-    assert!(t["restart"]["stderr"].as_str().unwrap().contains("Cannot connect to the Docker daemon"), "{run}");
+    assert_eq!(t["outcome"], "engine_down", "{run}");
+    assert!(t["error"].as_str().unwrap().contains("Cannot connect to the Docker daemon"), "{run}");
+    assert!(t.get("restart").is_none(), "no restart was attempted\n{run}");
     assert!(run.elapsed < Duration::from_secs(15), "{run}");
     assert_eq!(app.started_at(), before);
 }

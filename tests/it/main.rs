@@ -5,6 +5,7 @@ mod alerting;
 mod config;
 mod cron;
 mod docker_targets;
+mod docs;
 mod drill_audit;
 mod e2e;
 mod engine;

@@ -1,0 +1,21 @@
+//! `healwatch completions SHELL` and `healwatch version`.
+
+use crate::cli::{CompletionsArgs, LONG_VERSION, VersionArgs};
+use crate::docker::DockerCli;
+use crate::exit::{Exit, Stop};
+
+/// Prints the completion script.
+pub fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
+    super::print(&crate::docs::completion(args.shell))?;
+    Ok(Exit::Healthy)
+}
+
+/// Prints what was built, from what, for where, and the docker CLI a pass would use.
+pub fn version(args: &VersionArgs) -> Result<Exit, Stop> {
+    let docker = match DockerCli::locate(args.docker.as_deref()) {
+        Ok(cli) => cli.path().display().to_string(),
+        Err(e) => format!("none ({e:#})"),
+    };
+    super::print(format!("healwatch {LONG_VERSION}\ndocker: {docker}\n").as_bytes())?;
+    Ok(Exit::Healthy)
+}

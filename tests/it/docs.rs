@@ -1,0 +1,102 @@
+//! The generated documentation (man pages, completions) is current with the clap
+//! definitions, the systemd units verify, and `version` says what was built.
+//! To regenerate after changing the CLI: `HEALWATCH_UPDATE_DOCS=1 cargo test docs`.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::Healwatch;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn generated_docs_are_current() {
+    let update = std::env::var_os("HEALWATCH_UPDATE_DOCS").is_some();
+    let mut expected: Vec<(PathBuf, Vec<u8>)> = healwatch::docs::man_pages()
+        .into_iter()
+        .map(|(name, bytes)| (root().join("doc/man").join(name), bytes))
+        .collect();
+    for (shell, name) in healwatch::docs::SHELLS {
+        expected.push((root().join("doc/completions").join(name), healwatch::docs::completion(shell)));
+    }
+    let mut stale = Vec::new();
+    for (path, bytes) in &expected {
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        } else if std::fs::read(path).ok().as_ref() != Some(bytes) {
+            stale.push(path.display().to_string());
+        }
+    }
+    for dir in ["doc/man", "doc/completions"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if !expected.iter().any(|(p, _)| p == &path) {
+                stale.push(format!("{} (no longer generated)", path.display()));
+            }
+        }
+    }
+    assert!(stale.is_empty(), "out of date, run HEALWATCH_UPDATE_DOCS=1 cargo test docs: {stale:?}");
+    let names: Vec<String> =
+        expected.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for page in ["healwatch.1", "healwatch-drill.1", "healwatch-pause.1", "healwatch-completions.1"] {
+        assert!(names.contains(&page.to_string()), "{page} in {names:?}");
+    }
+}
+
+#[test]
+fn completions_command_prints_the_shipped_script() {
+    for (shell, name) in [("bash", "healwatch.bash"), ("zsh", "_healwatch"), ("fish", "healwatch.fish")] {
+        let run = Healwatch::new().args(["completions", shell]).run();
+        run.expect_code(0);
+        assert_eq!(run.output.stdout, std::fs::read(root().join("doc/completions").join(name)).unwrap(), "{shell}");
+    }
+}
+
+#[test]
+fn version_says_what_was_built_and_which_docker_it_would_use() {
+    let run = Healwatch::new().args(["version", "--docker", "/bin/sh"]).run();
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(out.starts_with(&format!("healwatch {}\ncommit: ", env!("CARGO_PKG_VERSION"))), "{run}");
+    for line in ["\nbuilt: 20", "\ntarget: x86_64-", "\ndocker: /bin/sh\n"] {
+        assert!(out.contains(line), "{line:?}\n{run}");
+    }
+    let long = Healwatch::new().arg("--version").run();
+    assert!(long.stdout().contains("commit: "), "{long}");
+}
+
+#[test]
+fn systemd_units_verify() {
+    let Ok(analyze) = which::which("systemd-analyze") else {
+        panic!("systemd-analyze is missing: scripts/test.sh installs Debian's systemd package");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("healwatch");
+    for unit in ["healwatch.service", "healwatch.timer"] {
+        let text = std::fs::read_to_string(root().join("packaging/systemd").join(unit)).unwrap();
+        // The unit names /usr/bin/healwatch; verify it against the binary just built.
+        std::fs::write(dir.path().join(unit), text.replace("/usr/bin/healwatch", &bin.display().to_string())).unwrap();
+    }
+    let out = std::process::Command::new(analyze)
+        // The man pages are checked where they are installed: scripts/package-test.sh.
+        .args(["verify", "--man=no"])
+        .args(["healwatch.service", "healwatch.timer"].map(|u| dir.path().join(u)))
+        .env("SYSTEMD_LOG_LEVEL", "warning")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("healwatch")).collect();
+    assert!(out.status.success() && problems.is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+#[test]
+fn the_shipped_config_is_valid_and_watches_nothing() {
+    let run = Healwatch::new()
+        .args(["validate", "--offline", "-c"])
+        .arg(Path::new(&root()).join("packaging/healwatch.toml"))
+        .run();
+    run.expect_code(0);
+    assert!(run.stdout().contains("0 target(s) valid"), "{run}");
+}
