@@ -114,7 +114,7 @@ calls=$(BENCH_DOCKER_LOG=$work/calls; export BENCH_DOCKER_LOG; rm -f "$work/stat
 {
   echo "# healwatch vs the classic cron script"
   echo
-  echo "Measured by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)), healwatch $("$hw" --version | cut -d' ' -f2)."
+  echo "Measured by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)), healwatch $("$hw" --version | head -1 | cut -d' ' -f2)."
   echo "Medians of hyperfine runs ($runs per case, $slow_runs for the slow ones). healwatch runs with"
   echo "\`--retries 0 --recovery-timeout 0 --timeout 1s\` (as the script: one attempt, no recovery check);"
   echo "the script runs with \`SEED_STRICT=1\` (so 503 is a failure) and \`SEED_CURL_TIMEOUT=1\`."

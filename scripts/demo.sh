@@ -8,11 +8,23 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/engine.sh
 source scripts/engine.sh
 
+# The binary: one built here (needs Rust, see README "Install"), or a packaged one.
+if command -v cargo >/dev/null 2>&1; then
+  echo "== building healwatch (release build: a minute or two the first time)"
+  cargo build --release --locked
+  bin=target/release/healwatch
+elif command -v healwatch >/dev/null 2>&1; then
+  bin=$(command -v healwatch)
+  echo "== no cargo here: using the installed $bin"
+else
+  echo "demo: needs either Rust (cargo, via rustup; Debian's rustc is too old) to build healwatch," >&2
+  echo "      or healwatch installed from the .deb or the portable binary (README \"Install\")" >&2
+  exit 2
+fi
+echo "== starting a private Docker engine (installs docker.io and busybox-static when missing)"
 engine_packages
 engine_start
 engine_image
-cargo build --release --locked -q
-bin=target/release/healwatch
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 docker run -d --name app --network host --init --restart unless-stopped \

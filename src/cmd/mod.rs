@@ -13,7 +13,7 @@ use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 
 use crate::config::Config;
 use crate::exit::Stop;
@@ -30,6 +30,7 @@ const TEST_CLOCK_VAR: &str = "HEALWATCH_TEST_NOW";
 fn now() -> Result<SystemTime> {
     #[cfg(debug_assertions)]
     if let Ok(text) = std::env::var(TEST_CLOCK_VAR) {
+        use anyhow::Context as _;
         return humantime::parse_rfc3339(&text).with_context(|| format!("{TEST_CLOCK_VAR}='{text}' is not RFC 3339"));
     }
     Ok(SystemTime::now())

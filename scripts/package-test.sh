@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs the .deb (scripts/package.sh builds it) in minimal Debian 11 (bullseye) and
+# Debian 13 (trixie) root filesystems made with debootstrap, and in each, by chroot:
+# `healwatch --version`, the man page, `healwatch validate` on the shipped config, a
+# real pass against an HTTP server on 127.0.0.1, then purge, which must leave nothing
+# but the documented state directory. The root filesystems are cached in
+# target/rootfs/ (or $HEALWATCH_ROOTFS_CACHE), so reruns take seconds. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+cache=${HEALWATCH_ROOTFS_CACHE:-$PWD/target/rootfs}
+mirror=${HEALWATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suites=(bullseye trixie)
+say() { echo "package-test: $*" >&2; }
+
+bash scripts/package.sh
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+deb="$PWD/dist/healwatch_${version}-1_amd64.deb"
+if ! command -v debootstrap >/dev/null 2>&1; then
+  say "installing debootstrap"
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q debootstrap >/dev/null \
+    || { timeout 300 apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q debootstrap >/dev/null; }
+fi
+
+work=$(mktemp -d /tmp/healwatch-package-test.XXXXXX)
+server_pid=
+mounted=()
+cleanup() {
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A health endpoint on the host's loopback, which a chroot shares.
+python3 - "$work/port" <<'PY' &
+import http.server, sys, threading
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+threading.Timer(900, s.shutdown).start()  # never outlives the test by much
+s.serve_forever()
+PY
+server_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+
+in_root() { timeout 300 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+
+for suite in "${suites[@]}"; do
+  base="$cache/$suite"
+  if [ ! -f "$base/.healwatch-complete" ]; then
+    say "debootstrap $suite (once; cached in $base)"
+    rm -rf "$base.partial"
+    mkdir -p "$cache"
+    timeout 1800 debootstrap --variant=minbase "$suite" "$base.partial" "$mirror" >"$work/debootstrap-$suite.log" 2>&1 \
+      || { tail -20 "$work/debootstrap-$suite.log" >&2; exit 1; }
+    touch "$base.partial/.healwatch-complete"
+    rm -rf "$base"
+    mv "$base.partial" "$base"
+  fi
+  root="$work/$suite"
+  cp -a "$base" "$root"
+  mount -t proc proc "$root/proc"
+  mounted+=("$root/proc")
+  cp "$deb" "$root/tmp/healwatch.deb"
+
+  say "$suite: apt install"
+  in_root apt-get install -y -q --no-install-recommends /tmp/healwatch.deb >"$work/apt-$suite.log" 2>&1 \
+    || { cat "$work/apt-$suite.log" >&2; exit 1; }
+  in_root healwatch --version | grep -q "^commit: " || { say "$suite: --version lacks the commit"; exit 1; }
+  in_root healwatch version >&2
+  test -s "$root/usr/share/man/man1/healwatch.1.gz" && test -s "$root/usr/share/man/man1/healwatch-drill.1.gz" \
+    || { say "$suite: man pages missing"; exit 1; }
+  if [ -x "$root/usr/bin/man" ]; then in_root man healwatch >/dev/null; fi
+  test -s "$root/usr/share/bash-completion/completions/healwatch" || { say "$suite: no bash completion"; exit 1; }
+  test -d "$root/var/lib/healwatch" || { say "$suite: no state directory"; exit 1; }
+  in_root healwatch validate --offline | tee "$work/validate" >&2
+  grep -q "^0 target(s) valid" "$work/validate" || { say "$suite: the shipped config is not an empty, valid one"; exit 1; }
+  in_root healwatch -n -t "web=http://127.0.0.1:$port/" >"$work/pass" \
+    || { say "$suite: the pass failed"; cat "$work/pass" >&2; exit 1; }
+  grep -q '"outcome":"healthy"' "$work/pass" || { say "$suite: not healthy"; cat "$work/pass" >&2; exit 1; }
+  in_root dpkg -L healwatch >"$work/files-$suite"
+
+  say "$suite: apt purge"
+  in_root apt-get purge -y -q healwatch >>"$work/apt-$suite.log" 2>&1 || { cat "$work/apt-$suite.log" >&2; exit 1; }
+  left=()
+  while read -r path; do
+    [ -f "$root$path" ] && left+=("$path")
+  done <"$work/files-$suite"
+  [ -e "$root/etc/healwatch" ] && left+=("/etc/healwatch")
+  if [ ${#left[@]} -gt 0 ]; then say "$suite: purge left ${left[*]}"; exit 1; fi
+  umount "$root/proc"
+  say "$suite: ok (purge left only the state directory /var/lib/healwatch, as documented)"
+done
+
+say "binary $(du -k "dist/healwatch-${version}-x86_64-linux-musl" | cut -f1) KiB, .deb $(du -k "$deb" | cut -f1) KiB, $(($(date +%s) - started)) s"
+echo "package-test: 2 passed, 0 failed"
