@@ -22,7 +22,8 @@ pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
 
 /// Every man page: (file name, roff).
 pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let mut command = Cli::command();
+    // The page names the version, not the commit it was built from: it changes per release.
+    let mut command = Cli::command().long_version(None::<&str>);
     command.build();
     let mut pages = vec![("healwatch.1".to_string(), render(command.clone()))];
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {

@@ -309,9 +309,11 @@ fn missing_docker_cli_is_a_clear_error() {
 
 #[test]
 fn version_and_help() {
-    let run = Healwatch::new().arg("--version").run();
+    let run = Healwatch::new().arg("-V").run();
     run.expect_code(0);
     assert_eq!(run.stdout().trim(), format!("healwatch {}", env!("CARGO_PKG_VERSION")));
+    let long = Healwatch::new().arg("--version").run();
+    assert_eq!(long.stdout().lines().next(), Some(format!("healwatch {}", env!("CARGO_PKG_VERSION")).as_str()));
     let help = Healwatch::new().arg("--help").run();
     help.expect_code(0);
     for text in [
