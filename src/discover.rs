@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::config::{Config, HealthCheck, HttpCheck, Target};
 use crate::docker::ContainerInfo;
 use crate::model::{
-    Action, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
+    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
     validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};
@@ -96,7 +96,11 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
         Unhealthy::All => true,
     };
     if by_health && c.healthcheck {
-        return Ok(Some(HealthCheck::Docker { observed: c.health.clone(), output: c.health_output.clone() }));
+        return Ok(Some(HealthCheck::Docker {
+            observed: c.health.clone(),
+            output: c.health_output.clone(),
+            paused: c.status == ContainerStatus::Paused,
+        }));
     }
     Ok(None)
 }
@@ -209,7 +213,7 @@ pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ContainerStatus, DockerHealth, RestartPolicy};
+    use crate::model::{DockerHealth, RestartPolicy};
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerInfo {
         ContainerInfo {

@@ -18,10 +18,12 @@ use crate::policy::{self, Verdict};
 use crate::probe::{Check, Probe};
 use crate::state::State;
 
-/// First pause between recovery polls; it doubles up to `MAX_POLL_INTERVAL`.
-const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// Longest pause between recovery polls.
-const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Pause between recovery polls: a recovered service is noticed within this (plus one
+/// attempt's latency), and the count of polls is bounded by recovery_timeout / this.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// After a restart, how often a failing poll also asks Docker whether the container
+/// still runs (a crash loop is decided at once instead of waiting the whole timeout).
+const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a pass works with besides the targets: the two I/O seams, memory and the clock.
 pub struct Pass<'a> {
@@ -138,7 +140,11 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
 fn first_check(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
     match &target.health {
         HealthCheck::Http(_) => check_with_retries(probe, clock, target),
-        HealthCheck::Docker { observed, output } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
+        HealthCheck::Docker { paused: true, .. } => {
+            let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing".to_string();
+            (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+        }
+        HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
     }
 }
 
@@ -154,18 +160,31 @@ fn docker_health_check(status: Option<&DockerHealth>, output: Option<&str>) -> C
     Check { http_status: None, latency: Duration::ZERO, error }
 }
 
-/// One attempt plus up to `retries` more, `retry_delay` apart, stopping at the first healthy one.
+/// The blip rule: one attempt plus up to `retries` more, `retry_delay` apart, stopping at
+/// the first healthy one, all within `decide_within` (each attempt's timeout is cut to
+/// what is left). A target fails only when every attempt made failed, so one slow or
+/// failed answer followed by a good one is healthy; with the defaults a 503 is decided
+/// in about 0.5 s (three attempts) and a hung endpoint in 5 s.
 pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
-    let mut attempts = 1;
     let settings = &target.settings;
-    let mut check = probe.check(target, settings.timeout);
+    let start = clock.elapsed();
+    let left = || settings.decide_within.saturating_sub(clock.elapsed().saturating_sub(start));
+    let mut attempts = 1;
+    let mut check = probe.check(target, settings.timeout.min(left()).max(MIN_ATTEMPT));
     while !check.healthy() && attempts <= settings.retries && !clock.interrupted() {
+        // No attempt squeezed into the deadline's last instant: it could only time out.
+        if left() < settings.retry_delay + MIN_ATTEMPT {
+            break;
+        }
         clock.sleep(settings.retry_delay);
         attempts += 1;
-        check = probe.check(target, settings.timeout);
+        check = probe.check(target, settings.timeout.min(left()).max(MIN_ATTEMPT));
     }
     (check, attempts)
 }
+
+/// The shortest attempt worth making.
+const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 
 /// What the action did, or why it did not run.
 #[derive(Debug, Clone)]
@@ -275,7 +294,9 @@ impl Commands {
 /// Polls until the target is healthy or its recovery timeout has passed: the recovery,
 /// the time it took, and the last reason when it did not come. Each HTTP attempt's
 /// timeout is cut to what is left, so the wait never overruns. A Docker-health target
-/// recovers when Docker's status turns `healthy`.
+/// recovers when Docker's status turns `healthy`. The wait stops early when the answer
+/// is already known: the container is no longer running (it exited again), or Docker's
+/// first probe after the restart says unhealthy.
 fn await_recovery(
     probe: &dyn Probe,
     docker: &dyn Containers,
@@ -285,7 +306,7 @@ fn await_recovery(
     let start = clock.elapsed();
     let waited = || clock.elapsed().saturating_sub(start);
     let within = target.settings.recovery_timeout;
-    let mut interval = FIRST_POLL_INTERVAL;
+    let mut last_state_check = Duration::ZERO;
     loop {
         let left = within.saturating_sub(waited());
         let check = match &target.health {
@@ -300,12 +321,22 @@ fn await_recovery(
         if clock.interrupted() {
             return (Recovery::NotRecovered, waited(), Some("the pass was interrupted while waiting".to_string()));
         }
+        if matches!(target.health, HealthCheck::Docker { .. })
+            && check.error.as_deref() == Some(UNHEALTHY_AFTER_RESTART)
+        {
+            return (Recovery::NotRecovered, waited(), check.error);
+        }
+        if waited().saturating_sub(last_state_check) >= STATE_CHECK_INTERVAL || last_state_check.is_zero() {
+            last_state_check = waited().max(Duration::from_nanos(1));
+            if let Some(why) = stopped_running(docker, target) {
+                return (Recovery::NotRecovered, waited(), Some(why));
+            }
+        }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
             return (Recovery::NotRecovered, waited(), check.error);
         }
-        clock.sleep(interval.min(left));
-        interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        clock.sleep(POLL_INTERVAL.min(left));
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if within <= waited() {
             return (Recovery::NotRecovered, waited(), check.error);
@@ -313,10 +344,26 @@ fn await_recovery(
     }
 }
 
+/// Why waiting is pointless, when a container of the target is no longer running.
+fn stopped_running(docker: &dyn Containers, target: &Target) -> Option<String> {
+    target.container_refs().iter().find_map(|c| match docker.state(c) {
+        Ok(state)
+            if matches!(state.status, ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created) =>
+        {
+            Some(format!("container {} is {} again after the restart", c.name, state.status))
+        }
+        _ => None,
+    })
+}
+
+/// Docker's first probe after a restart failed: the restart did not help.
+const UNHEALTHY_AFTER_RESTART: &str = "docker health unhealthy after the restart";
+
 /// After a restart Docker says `starting` until its first probe: only `healthy` is recovered.
 fn docker_recovery_check(docker: &dyn Containers, target: &Target) -> Check {
     let error = match target.container_refs().first().map(|c| docker.health(c)) {
         Some(Ok(Some(DockerHealth::Healthy))) => None,
+        Some(Ok(Some(DockerHealth::Unhealthy))) => Some(UNHEALTHY_AFTER_RESTART.to_string()),
         Some(Ok(status)) => Some(format!("docker health {}", status.as_ref().map_or("none", DockerHealth::as_str))),
         Some(Err(out)) => Some(format!("docker inspect: {}", out.stderr)),
         None => Some("no container".to_string()),
@@ -537,9 +584,86 @@ mod tests {
         let r = &pass(&config(vec![t], false), &probe, &docker)[0];
         assert_eq!(r.recovery, Recovery::NotRecovered);
         assert_eq!(r.recovery_error.as_deref(), Some("status 503 not in 200-399"));
-        // 100, 200, 400, 800 ms, then 1 s apart: 5 polls in the first 1.5 s, then one a second.
+        // One poll every 200 ms: a recovery is noticed within 250 ms, and the polls are bounded.
         let polls = probe.calls.load(Ordering::SeqCst) - calls_before_recovery;
-        assert!((30..=36).contains(&polls), "{polls} polls in a 30 s recovery wait");
+        assert!((149..=151).contains(&polls), "{polls} polls in a 30 s recovery wait");
+    }
+
+    /// A probe that hangs: each attempt takes its whole timeout (on the fake clock).
+    struct HangProbe<'a> {
+        clock: &'a FakeClock,
+        attempts: AtomicU32,
+    }
+
+    impl Probe for HangProbe<'_> {
+        fn check(&self, _: &Target, timeout: Duration) -> Check {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            self.clock.sleep(timeout);
+            Check { http_status: None, latency: timeout, error: Some(format!("timeout after {timeout:?}")) }
+        }
+    }
+
+    #[test]
+    fn a_hang_is_decided_within_decide_within() {
+        let clock = FakeClock::at(now());
+        let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let mut t = target("app", "app");
+        t.settings = crate::settings::BUILTIN;
+        t.settings.recovery_timeout = Duration::ZERO;
+        let cfg = config(vec![t], false);
+        let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+        let r = &run_pass(&cfg, &pass).0[0];
+        assert_eq!(r.outcome, Outcome::Restarted);
+        // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
+        assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
+    }
+
+    /// Healthy once the fake clock has passed `at`.
+    struct HealthyAfter<'a> {
+        clock: &'a FakeClock,
+        at: Duration,
+    }
+
+    impl Probe for HealthyAfter<'_> {
+        fn check(&self, _: &Target, _: Duration) -> Check {
+            let up = self.clock.elapsed() >= self.at;
+            let error = (!up).then(|| "connection refused".to_string());
+            Check { http_status: up.then_some(200), latency: Duration::ZERO, error }
+        }
+    }
+
+    #[test]
+    fn a_recovery_is_noticed_within_250_ms() {
+        for at_ms in [1, 333, 1_000, 7_777] {
+            let clock = FakeClock::at(now());
+            let probe = HealthyAfter { clock: &clock, at: Duration::from_millis(at_ms) };
+            let docker = FakeDocker::new("running", 0);
+            let mut t = target("app", "app");
+            t.settings.retries = 0;
+            t.settings.recovery_timeout = Duration::from_secs(30);
+            let cfg = config(vec![t], false);
+            let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+            let r = &run_pass(&cfg, &pass).0[0];
+            assert_eq!(r.recovery, Recovery::Recovered, "{at_ms}");
+            let late = r.recovery_time.unwrap().saturating_sub(Duration::from_millis(at_ms));
+            assert!(late < Duration::from_millis(250), "noticed {late:?} late");
+        }
+    }
+
+    #[test]
+    fn a_container_that_exits_again_ends_the_wait_at_once() {
+        let clock = FakeClock::at(now());
+        let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("exited", 0);
+        let mut t = target("app", "app");
+        t.settings.recovery_timeout = Duration::from_secs(60);
+        let cfg = config(vec![t], false);
+        let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+        let r = &run_pass(&cfg, &pass).0[0];
+        assert_eq!(r.recovery, Recovery::NotRecovered);
+        assert!(r.recovery_error.as_deref().unwrap().contains("exited again"), "{:?}", r.recovery_error);
+        assert!(clock.elapsed() < Duration::from_secs(1), "waited {:?}", clock.elapsed());
     }
 
     #[test]

@@ -91,17 +91,22 @@ macro_rules! settings_table {
     ($callback:ident { $($extra:tt)* }) => {
         $callback! {
             { $($extra)* }
-            /// Bound on one HTTP attempt, connect through last body byte [default: 5s].
-            timeout: std::time::Duration = std::time::Duration::from_secs(5);
+            /// Bound on one HTTP attempt, connect through last body byte [default: 2s].
+            timeout: std::time::Duration = std::time::Duration::from_secs(2);
             range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
             /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
             retries: u32 = 2;
             range 0, 100;
             hint ""; value "N";
-            /// Pause between those attempts [default: 1s].
-            retry_delay: std::time::Duration = std::time::Duration::from_secs(1);
+            /// Pause between those attempts [default: 250ms].
+            retry_delay: std::time::Duration = std::time::Duration::from_millis(250);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(600);
+            hint ""; value "DUR";
+            /// Deadline for the first check and its retries: a target still failing then is
+            /// failing (a hung endpoint is decided within this) [default: 5s].
+            decide_within: std::time::Duration = std::time::Duration::from_secs(5);
+            range std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
             /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
             restart_timeout: std::time::Duration = std::time::Duration::from_secs(10);
@@ -293,6 +298,6 @@ mod tests {
         for key in KEYS {
             assert!(text.contains(&format!("{key}=")), "{key} in {text}");
         }
-        assert!(text.starts_with("timeout=5s retries=2 retry_delay=1s"), "{text}");
+        assert!(text.starts_with("timeout=2s retries=2 retry_delay=250ms decide_within=5s"), "{text}");
     }
 }

@@ -83,7 +83,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume completions version help"
+            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +114,10 @@ _healwatch() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decide-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -249,7 +253,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__drill)
-            opts="-c -t -q -n -h --wait --heal --config --target --timeout --retries --retry-delay --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --help"
+            opts="-c -t -q -n -h --wait --heal --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +288,10 @@ _healwatch() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decide-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -605,7 +613,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --dry-run --timeout --retries --retry-delay --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
+            opts="-c -t -n -q -h --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -636,6 +644,10 @@ _healwatch() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decide-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

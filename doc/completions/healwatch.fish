@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_healwatch_global_optspecs
-    string join \n c/config= t/target= n/dry-run timeout= retries= retry-delay= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= start-period= concurrency= proxy= ca-file= log= discover unhealthy= metrics= notify-url= ping-url= q/quiet format= forget-after= docker= state= lock= h/help V/version
+    string join \n c/config= t/target= n/dry-run timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= start-period= concurrency= proxy= ca-file= log= discover unhealthy= metrics= notify-url= ping-url= q/quiet format= forget-after= docker= state= lock= h/help V/version
 end
 
 function __fish_healwatch_needs_command
@@ -26,9 +26,10 @@ end
 
 complete -c healwatch -n "__fish_healwatch_needs_command" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 5s]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l retry-delay -d 'Pause between those attempts [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
@@ -68,9 +69,10 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -f -a "version" -d 'Pr
 complete -c healwatch -n "__fish_healwatch_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 5s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retry-delay -d 'Pause between those attempts [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
@@ -105,9 +107,10 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand validate" -s h -l he
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l wait -d 'How long to wait for the container to run and answer healthy again (at most 1h)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 5s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r

@@ -192,6 +192,8 @@ pub enum HealthCheck {
         observed: Option<DockerHealth>,
         /// The last probe's output, for the report.
         output: Option<String>,
+        /// Whether the container was paused: frozen, it runs no probe and answers nothing.
+        paused: bool,
     },
 }
 
@@ -580,7 +582,7 @@ mod tests {
         let t = &c.targets[0];
         assert_eq!((t.name.as_str(), t.container.as_str()), ("app", "app"));
         assert_eq!(t.settings, BUILTIN);
-        assert_eq!(t.settings.timeout, Duration::from_secs(5));
+        assert_eq!(t.settings.timeout, Duration::from_secs(2));
         assert_eq!(t.settings.retries, 2);
         assert_eq!(t.settings.recovery_timeout, Duration::from_secs(60));
         assert_eq!((t.settings.failure_threshold, t.settings.max_restarts), (1, 3));

@@ -318,9 +318,10 @@ fn version_and_help() {
     help.expect_code(0);
     for text in [
         "--dry-run",
-        "[default: 5s]",
+        "[default: 2s]",
         "[default: 2]",
-        "[default: 1s]",
+        "[default: 250ms]",
+        "[default: 5s]",
         "[default: 10s]",
         "[default: 60s]",
         "[default: 32]",
