@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 source scripts/engine.sh
 # shellcheck source=scripts/promtool.sh
 source scripts/promtool.sh
+# shellcheck source=scripts/junit-schema.sh
+source scripts/junit-schema.sh
 
 # The alert rules and their unit tests (examples/prometheus).
 promtool_ensure
 (cd examples/prometheus && "$HEALWATCH_PROMTOOL" check rules alerts.yml && "$HEALWATCH_PROMTOOL" test rules alerts_test.yml)
 
+junit_schema_ensure
 engine_packages
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then

@@ -81,12 +81,37 @@ pub enum Command {
     Pause(PauseArgs),
     /// End a pause and reset the crash-loop guard of TARGET.
     Resume(ResumeArgs),
+    /// CI smoke check: wait until every target is healthy (or --wait passes), restart
+    /// nothing, write no state; exit 0 when all became healthy in time, 1 otherwise.
+    Check(CheckArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish), e.g.
     /// `healwatch completions bash > /etc/bash_completion.d/healwatch`.
     Completions(CompletionsArgs),
     /// Print the version, the commit and date it was built from, its target, and the
     /// docker CLI a pass would use.
     Version(VersionArgs),
+}
+
+/// Options of `healwatch check`.
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.hide(true)))]
+pub struct CheckArgs {
+    /// How long to wait for every target to become healthy (at most 1h).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = wait_duration)]
+    pub wait: Duration,
+
+    /// Consecutive healthy checks that make a target healthy (1-100).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub stable: u32,
+
+    /// Also write the result as JUnit XML (one testcase per target), which GitLab,
+    /// Jenkins and most CI systems show natively.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Targets and check options, as for a pass (--timeout, --discover, --unhealthy...).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Options of `healwatch completions`.

@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> Result<Exit, Stop> {
         Command::Status(args) => cmd::status::run(&args),
         Command::Pause(args) => cmd::pause::pause(&args),
         Command::Resume(args) => cmd::pause::resume(&args),
+        Command::Check(args) => cmd::check::run(&args),
         Command::Completions(args) => cmd::docs::completions(&args),
         Command::Version(args) => cmd::docs::version(&args),
     }

@@ -19,6 +19,9 @@ _healwatch() {
             healwatch,audit)
                 cmd="healwatch__subcmd__audit"
                 ;;
+            healwatch,check)
+                cmd="healwatch__subcmd__check"
+                ;;
             healwatch,completions)
                 cmd="healwatch__subcmd__completions"
                 ;;
@@ -48,6 +51,9 @@ _healwatch() {
                 ;;
             healwatch__subcmd__help,audit)
                 cmd="healwatch__subcmd__help__subcmd__audit"
+                ;;
+            healwatch__subcmd__help,check)
+                cmd="healwatch__subcmd__help__subcmd__check"
                 ;;
             healwatch__subcmd__help,completions)
                 cmd="healwatch__subcmd__help__subcmd__completions"
@@ -83,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume completions version help"
+            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +244,140 @@ _healwatch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        healwatch__subcmd__check)
+            opts="-c -t -q -n -h --wait --stable --junit --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decide-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failure-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-restarts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unhealthy)
+                    COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "json text" -- "${cur}"))
+                    return 0
+                    ;;
+                --forget-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --docker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         healwatch__subcmd__completions)
             opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -379,7 +519,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__help)
-            opts="run validate drill audit status pause resume completions version help"
+            opts="run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +533,20 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        healwatch__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

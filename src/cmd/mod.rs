@@ -2,6 +2,7 @@
 //! around the pure core. Each returns the exit status, or the `Stop` that ended it early.
 
 pub mod audit;
+pub mod check;
 pub mod docs;
 pub mod drill;
 pub mod pass;

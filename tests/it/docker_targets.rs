@@ -20,10 +20,12 @@ struct Discovery {
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
+/// Tests that list the second engine take turns: discovery sees every container on it.
+pub static DISCOVERY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn discovery(engine: &'static Engine) -> Discovery {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let host = engine.second_host();
-    Discovery { host, _serial: SERIAL.lock().unwrap_or_else(|e| e.into_inner()) }
+    Discovery { host, _serial: DISCOVERY.lock().unwrap_or_else(|e| e.into_inner()) }
 }
 
 impl Discovery {

