@@ -185,3 +185,25 @@ fn check_on_a_real_engine_times_each_target() {
     assert!(xml.contains("failures=\"1\""), "{xml}");
     validate_junit(&junit);
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let (late, _d) = healthy_after(Duration::from_millis(1200));
+    let bin = assert_cmd::cargo::cargo_bin!("healwatch");
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("'{}' check --wait 5s -t web={} 2>&1 >/dev/null", bin.display(), late.url("/"));
+    // util-linux's script(1) gives the command a terminal; its stderr is what we read.
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("0/1 healthy, waiting for web: "), "{tty:?}");
+    assert!(tty.ends_with("\r\u{1b}[K"), "the line is cleared at the end: {tty:?}");
+    let piped = Healwatch::new().args(["check", "--wait", "5s", "-t", &format!("web={}", late.url("/"))]).run();
+    piped.expect_code(0);
+    assert!(piped.stderr().is_empty(), "nothing of it in a pipe\n{piped}");
+}
