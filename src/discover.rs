@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::config::{Config, HealthCheck, HttpCheck, Target};
+use crate::config::{Config, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::ContainerInfo;
 use crate::model::{
-    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
-    validate_container_name, validate_name,
+    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, TcpAddr, Unhealthy, one_line,
+    redact_text, validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};
 
@@ -22,8 +22,20 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 /// The label keys (after `healwatch.`) a container may set besides the settings.
-const OTHER_KEYS: &[&str] =
-    &["url", "enable", "name", "expect_status", "expect_body", "action", "ignore_stopped", "restart_with"];
+const OTHER_KEYS: &[&str] = &[
+    "url",
+    "exec",
+    "log_pattern",
+    "send",
+    "expect",
+    "enable",
+    "name",
+    "expect_status",
+    "expect_body",
+    "action",
+    "ignore_stopped",
+    "restart_with",
+];
 
 /// What discovery found: targets to watch, and labelled containers it could not use.
 #[derive(Debug, Default)]
@@ -87,8 +99,8 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
     if enable == Some(false) {
         return Ok(None);
     }
-    if config.discover && labels.contains_key("url") {
-        return Ok(Some(HealthCheck::Http(http_check(labels)?)));
+    if config.discover && ["url", "exec", "log_pattern"].iter().any(|k| labels.contains_key(k)) {
+        return Ok(Some(check_from_labels(labels)?));
     }
     let by_health = match config.unhealthy {
         Unhealthy::Off => false,
@@ -103,6 +115,26 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
         }));
     }
     Ok(None)
+}
+
+/// The check a container's labels ask for: `url` (http, https or tcp), `exec` (a JSON
+/// array), or only `log_pattern`.
+fn check_from_labels(labels: &BTreeMap<&str, &str>) -> Result<HealthCheck> {
+    match (labels.get("url"), labels.get("exec")) {
+        (Some(_), Some(_)) => bail!("give healwatch.url or healwatch.exec, not both"),
+        (Some(url), None) if url.starts_with("tcp://") => Ok(HealthCheck::Tcp(TcpCheck {
+            addr: TcpAddr::parse(url).context("label healwatch.url")?,
+            send: labels.get("send").map(|s| s.to_string()).filter(|s| !s.is_empty()),
+            expect: labels.get("expect").map(|s| s.to_string()).filter(|s| !s.is_empty()),
+        })),
+        (Some(_), None) => Ok(HealthCheck::Http(http_check(labels)?)),
+        (None, Some(argv)) => {
+            let argv: Vec<String> = serde_json::from_str(argv)
+                .context("label healwatch.exec: write a JSON array, e.g. [\"pg_isready\", \"-U\", \"postgres\"]")?;
+            Ok(HealthCheck::Exec(crate::config::exec_argv(&argv).context("label healwatch.exec")?))
+        }
+        (None, None) => Ok(HealthCheck::Logs),
+    }
 }
 
 fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
@@ -186,6 +218,11 @@ fn from_labels(
         replicas: vec![c.name.clone()],
         // Never from a label: that would let an image run a program as root here.
         on_restart: config.default_on_restart.clone(),
+        log_pattern: labels
+            .get("log_pattern")
+            .map(|p| LogPattern::parse(p))
+            .transpose()
+            .context("label healwatch.log_pattern")?,
     })
 }
 

@@ -54,7 +54,27 @@ pub trait Containers: Sync {
     /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
     /// or `docker kill`. `Action::Notify` runs nothing.
     fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome;
+    /// `docker exec -- CONTAINER ARGV...` (no shell), killed with its process group on this
+    /// host past `timeout`.
+    fn exec(&self, container: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome;
+    /// The first line the container logged (either stream) in `[since, until)` that
+    /// matches `pattern`, read line by line without holding more than one line; `Err`
+    /// says why the logs could not be read.
+    fn log_match(
+        &self,
+        container: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String>;
 }
+
+/// Bound on one log scan, in time.
+pub const LOG_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on one log scan, in bytes: past it the scan stops (no match found).
+pub const LOG_SCAN_LIMIT: u64 = 1 << 30;
+/// A longer log line is matched on its first this many bytes.
+pub const LOG_LINE_LIMIT: usize = 64 * 1024;
 
 /// The little a pass needs to know about a container before restarting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +212,26 @@ impl Containers for DockerCli {
         self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
     }
 
+    fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
+        let mut args: Vec<&str> = vec!["exec", "--", &c.name];
+        args.extend(argv.iter().map(String::as_str));
+        self.run_on(&c.endpoint, &args, timeout)
+    }
+
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        let since = humantime::format_rfc3339_nanos(since).to_string();
+        let until = humantime::format_rfc3339_nanos(until).to_string();
+        let mut command = Command::new(&self.path);
+        command.args(c.endpoint.args()).args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
+        scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)
+    }
+
     fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
         let secs = whole_seconds(stop_timeout).to_string();
         let bound = stop_timeout + RESTART_MARGIN;
@@ -324,6 +364,146 @@ pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize
         stdout: stdout_text,
         stdout_cut,
         stderr: stderr_text,
+    }
+}
+
+/// Runs `command` and matches each line of its output (both streams) against `pattern`,
+/// holding at most one line (cut at `LOG_LINE_LIMIT`) per stream. Stops at the first
+/// match (killing the child's process group), at EOF, after `byte_limit` bytes, or at
+/// `timeout`, which is an error.
+pub fn scan_lines(
+    command: &mut Command,
+    pattern: &regex::Regex,
+    timeout: Duration,
+    byte_limit: u64,
+) -> Result<Option<String>, String> {
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("could not run {}: {e}", command.get_program().to_string_lossy()))?;
+    let group = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw);
+    let kill = |child: &mut std::process::Child| {
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    let mut out = LineStream::new(child.stdout.take());
+    let mut err = LineStream::new(child.stderr.take());
+    let mut total = 0u64;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        let mut read_any = false;
+        for read in [out.next_lines(pattern, &mut total), err.next_lines(pattern, &mut total)] {
+            match read {
+                LineRead::Match(line) => {
+                    kill(&mut child);
+                    return Ok(Some(line));
+                }
+                LineRead::Data => read_any = true,
+                LineRead::Nothing => {}
+            }
+        }
+        if total > byte_limit {
+            kill(&mut child);
+            return Ok(None);
+        }
+        let done = out.done && err.done;
+        if done {
+            let status = child.wait().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("docker logs failed ({})", exit_text(status.code())));
+            }
+            return Ok(None);
+        }
+        if start.elapsed() >= timeout || crate::interrupt::requested().is_some() {
+            kill(&mut child);
+            return Err(format!("reading the logs took longer than {}", show_ms(timeout)));
+        }
+        if read_any {
+            nap = Duration::from_millis(1);
+        } else {
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+enum LineRead {
+    Match(String),
+    Data,
+    Nothing,
+}
+
+/// One output pipe read without blocking, line by line.
+struct LineStream<R> {
+    pipe: Option<R>,
+    line: Vec<u8>,
+    /// The current line passed `LOG_LINE_LIMIT`: the rest of it is skipped.
+    skipping: bool,
+    done: bool,
+}
+
+impl<R: Read + std::os::fd::AsFd> LineStream<R> {
+    fn new(pipe: Option<R>) -> Self {
+        let pipe = pipe.filter(|p| {
+            rustix::fs::fcntl_getfl(p)
+                .and_then(|flags| rustix::fs::fcntl_setfl(p, flags | rustix::fs::OFlags::NONBLOCK))
+                .is_ok()
+        });
+        let done = pipe.is_none();
+        Self { pipe, line: Vec::new(), skipping: false, done }
+    }
+
+    fn next_lines(&mut self, pattern: &regex::Regex, total: &mut u64) -> LineRead {
+        let Some(pipe) = self.pipe.as_mut() else { return LineRead::Nothing };
+        let mut buf = [0u8; 64 * 1024];
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => {
+                self.done = true;
+                self.pipe = None;
+                if self.line.is_empty() {
+                    return LineRead::Nothing;
+                }
+                return match self.finish_line(pattern) {
+                    Some(line) => LineRead::Match(line),
+                    None => LineRead::Nothing,
+                };
+            }
+            Ok(n) => n,
+            Err(_) => return LineRead::Nothing,
+        };
+        *total += n as u64;
+        for segment in buf[..n].split_inclusive(|&b| b == b'\n') {
+            let ends = segment.last() == Some(&b'\n');
+            let body = if ends { &segment[..segment.len() - 1] } else { segment };
+            if !self.skipping {
+                let room = LOG_LINE_LIMIT.saturating_sub(self.line.len());
+                self.line.extend_from_slice(&body[..body.len().min(room)]);
+                if body.len() > room {
+                    self.skipping = true;
+                }
+            }
+            if ends && let Some(line) = self.finish_line(pattern) {
+                return LineRead::Match(line);
+            }
+        }
+        LineRead::Data
+    }
+
+    /// Matches the line gathered so far, then starts a new one.
+    fn finish_line(&mut self, pattern: &regex::Regex) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.line);
+        let found = pattern.is_match(&text).then(|| text.trim().to_string());
+        self.line.clear();
+        self.skipping = false;
+        found
     }
 }
 

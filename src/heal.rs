@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-use crate::config::{Config, HealthCheck, Target};
+use crate::config::{Config, HealthCheck, LogPattern, Target};
 use crate::docker::{CommandOutcome, Containers, engine_unreachable};
 use crate::model::{
     Action, ActionRun, ContainerRef, ContainerStatus, DockerHealth, Endpoint, Outcome, Recovery, TargetResult,
+    one_line, redact_text,
 };
 use crate::policy::{self, Verdict};
 use crate::probe::{Check, Probe};
@@ -29,8 +30,11 @@ const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Pass<'a> {
     /// The HTTP checker.
     pub probe: &'a dyn Probe,
-    /// The docker CLI; `None` only for a dry run.
+    /// The docker CLI for actions; `None` for a dry run.
     pub docker: Option<&'a dyn Containers>,
+    /// The docker CLI for checks that only look (exec, logs), also in a dry run; `None`
+    /// when there is none.
+    pub inspector: Option<&'a dyn Containers>,
     /// What earlier passes left.
     pub memory: &'a State,
     /// The pass's time (`now`, for every judgement and timestamp) and its sleeps.
@@ -65,16 +69,25 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
             ..TargetResult::new(&target.name, &target.container, target.url_display())
         };
     }
-    let (check, attempts) = first_check(pass.probe, pass.clock, target);
+    let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
+    let now = pass.clock.now();
+    let (mut check, attempts) = first_check(pass, target);
+    let mut logs_until = None;
+    if let (true, Some(pattern), Some(inspector)) = (check.healthy(), &target.log_pattern, pass.inspector) {
+        // Only lines logged since the last scan (or the last restart) count.
+        let since = memory.logs_read_until.or(memory.last_time).unwrap_or(now - FIRST_LOG_WINDOW).min(now);
+        check = log_check(inspector, target, pattern, since, now);
+        logs_until = Some(now);
+    }
     let mut result = TargetResult {
+        check: target.health.kind(),
         http_status: check.http_status,
         latency: check.latency,
         attempts,
         error: check.error.clone(),
+        logs_until,
         ..TargetResult::new(&target.name, &target.container, target.url_display())
     };
-    let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
-    let now = pass.clock.now();
     let docker = match (policy::judge(check.healthy(), &target.settings, &memory, now, dry_run), pass.docker) {
         (Verdict::Leave, _) => return result,
         (Verdict::Paused { until }, _) => {
@@ -117,6 +130,10 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     };
     let success = run.success();
     result.action = Some(run);
+    if target.log_pattern.is_some() {
+        // Lines the old process wrote never count again.
+        result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
+    }
     result.outcome = match (success, target.action) {
         (false, _) => Outcome::RestartFailed,
         (true, Action::Restart) => Outcome::Restarted,
@@ -128,6 +145,9 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
         let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target);
+        if target.log_pattern.is_some() {
+            result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
+        }
         result.recovery = recovery;
         result.recovery_time = (recovery == Recovery::Recovered).then_some(elapsed);
         result.recovery_error = error;
@@ -135,17 +155,80 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     result
 }
 
-/// The pass's first look at a target: HTTP with retries, or Docker's HEALTHCHECK status as
-/// the pass's container listing saw it (Docker already retries its own probes).
-fn first_check(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
+/// Without a last scan, how far back the first log scan of a target reads.
+const FIRST_LOG_WINDOW: Duration = Duration::from_secs(60);
+
+/// The pass's first look at a target: HTTP, TCP or a command in the container, with
+/// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
+/// already retries its own probes); or nothing, for a target that only watches its logs.
+fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
+    let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
     match &target.health {
-        HealthCheck::Http(_) => check_with_retries(probe, clock, target),
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => {
+            check_with_retries(&one, pass.clock, target)
+        }
         HealthCheck::Docker { paused: true, .. } => {
             let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing".to_string();
             (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
         }
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
+        HealthCheck::Logs => (Check { http_status: None, latency: Duration::ZERO, error: None }, 0),
     }
+}
+
+/// One attempt of a check that can be retried: HTTP or TCP through the probe, a command
+/// through `docker exec`.
+fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, timeout: Duration) -> Check {
+    match (&target.health, docker) {
+        (HealthCheck::Exec(argv), Some(docker)) => exec_check(docker, target, argv, timeout),
+        (HealthCheck::Exec(_), None) => Check {
+            http_status: None,
+            latency: Duration::ZERO,
+            error: Some("an exec check needs the docker CLI".to_string()),
+        },
+        _ => probe.check(target, timeout),
+    }
+}
+
+/// `docker exec` of the target's command: healthy on exit 0. Past `timeout` the docker
+/// client and its process group are killed; the command inside the container may run on
+/// until it ends by itself (docker has no way to stop an exec), so give it its own
+/// bound where the image has one, e.g. exec = ["timeout", "2", "pg_isready"].
+fn exec_check(docker: &dyn Containers, target: &Target, argv: &[String], timeout: Duration) -> Check {
+    let Some(container) = target.container_refs().into_iter().next() else {
+        return Check { http_status: None, latency: Duration::ZERO, error: Some("no container".to_string()) };
+    };
+    let out = docker.exec(&container, argv, timeout);
+    let error = (!out.success()).then(|| {
+        let said = if out.stderr.is_empty() { out.stdout.clone() } else { out.stderr.clone() };
+        match out.exit_code {
+            Some(code) => format!("exec exited {code}: {}", one_line(said.trim(), 300)),
+            None => format!("exec: {}", one_line(said.trim(), 300)),
+        }
+    });
+    Check { http_status: None, latency: out.duration, error }
+}
+
+/// The container's new log lines against `pattern`: a match fails the check with the
+/// line (redacted, one line, cut).
+fn log_check(
+    docker: &dyn Containers,
+    target: &Target,
+    pattern: &LogPattern,
+    since: SystemTime,
+    until: SystemTime,
+) -> Check {
+    let found = target
+        .container_refs()
+        .iter()
+        .map(|c| docker.log_match(c, since, until, &pattern.0))
+        .find(|r| !matches!(r, Ok(None)));
+    let error = match found {
+        Some(Ok(Some(line))) => Some(format!("log: {}", one_line(&redact_text(&line), 500))),
+        // Logs that cannot be read say nothing about health; the scan is retried next pass.
+        Some(Err(_)) | Some(Ok(None)) | None => None,
+    };
+    Check { http_status: None, latency: Duration::ZERO, error }
 }
 
 /// A Docker HEALTHCHECK status as a check: only `unhealthy` fails (`starting` is not yet a verdict).
@@ -165,12 +248,12 @@ fn docker_health_check(status: Option<&DockerHealth>, output: Option<&str>) -> C
 /// what is left). A target fails only when every attempt made failed, so one slow or
 /// failed answer followed by a good one is healthy; with the defaults a 503 is decided
 /// in about 0.5 s (three attempts) and a hung endpoint in 5 s.
-pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target) -> (Check, u32) {
+pub fn check_with_retries(attempt: &dyn Fn(Duration) -> Check, clock: &dyn Clock, target: &Target) -> (Check, u32) {
     let settings = &target.settings;
     let start = clock.elapsed();
     let left = || settings.decide_within.saturating_sub(clock.elapsed().saturating_sub(start));
     let mut attempts = 1;
-    let mut check = probe.check(target, settings.timeout.min(left()).max(MIN_ATTEMPT));
+    let mut check = attempt(settings.timeout.min(left()).max(MIN_ATTEMPT));
     while !check.healthy() && attempts <= settings.retries && !clock.interrupted() {
         // No attempt squeezed into the deadline's last instant: it could only time out.
         if left() < settings.retry_delay + MIN_ATTEMPT {
@@ -178,7 +261,7 @@ pub fn check_with_retries(probe: &dyn Probe, clock: &dyn Clock, target: &Target)
         }
         clock.sleep(settings.retry_delay);
         attempts += 1;
-        check = probe.check(target, settings.timeout.min(left()).max(MIN_ATTEMPT));
+        check = attempt(settings.timeout.min(left()).max(MIN_ATTEMPT));
     }
     (check, attempts)
 }
@@ -310,10 +393,9 @@ fn await_recovery(
     loop {
         let left = within.saturating_sub(waited());
         let check = match &target.health {
-            HealthCheck::Http(_) => {
-                probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1)))
-            }
             HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
+            HealthCheck::Logs => running_check(docker, target),
+            _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
         };
         if check.healthy() {
             return (Recovery::Recovered, waited(), None);
@@ -354,6 +436,16 @@ fn stopped_running(docker: &dyn Containers, target: &Target) -> Option<String> {
         }
         _ => None,
     })
+}
+
+/// A target that only watches its logs has recovered once its container runs again.
+fn running_check(docker: &dyn Containers, target: &Target) -> Check {
+    let error = target.container_refs().iter().find_map(|c| match docker.state(c) {
+        Ok(state) if state.status == ContainerStatus::Running => None,
+        Ok(state) => Some(format!("container {} is {}", c.name, state.status)),
+        Err(out) => Some(format!("docker inspect: {}", out.stderr)),
+    });
+    Check { http_status: None, latency: Duration::ZERO, error }
 }
 
 /// Docker's first probe after a restart failed: the restart did not help.
@@ -432,7 +524,6 @@ mod tests {
     use crate::settings::Settings;
     use crate::state::TargetState;
     use std::sync::atomic::AtomicU32;
-    use std::time::SystemTime;
 
     /// A probe that fails its first `failures` checks, then passes.
     struct FlakyProbe {
@@ -497,6 +588,20 @@ mod tests {
             self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
             Self::outcome(self.restart_code)
         }
+        fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
+            self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
+            Self::outcome(0)
+        }
+        fn log_match(
+            &self,
+            c: &ContainerRef,
+            _: SystemTime,
+            _: SystemTime,
+            pattern: &regex::Regex,
+        ) -> Result<Option<String>, String> {
+            self.calls.lock().unwrap().push(format!("logs {}", c.name));
+            Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
+        }
     }
 
     fn target(name: &str, container: &str) -> Target {
@@ -522,7 +627,11 @@ mod tests {
     }
 
     fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
-        run_pass(config, &Pass { probe, docker: Some(docker), memory, clock: &FakeClock::at(now()) }).0
+        run_pass(
+            config,
+            &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock: &FakeClock::at(now()) },
+        )
+        .0
     }
 
     fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
@@ -612,7 +721,13 @@ mod tests {
         t.settings = crate::settings::BUILTIN;
         t.settings.recovery_timeout = Duration::ZERO;
         let cfg = config(vec![t], false);
-        let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+        let pass = Pass {
+            probe: &probe,
+            docker: Some(&docker),
+            inspector: Some(&docker),
+            memory: &State::default(),
+            clock: &clock,
+        };
         let r = &run_pass(&cfg, &pass).0[0];
         assert_eq!(r.outcome, Outcome::Restarted);
         // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
@@ -643,7 +758,13 @@ mod tests {
             t.settings.retries = 0;
             t.settings.recovery_timeout = Duration::from_secs(30);
             let cfg = config(vec![t], false);
-            let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+            let pass = Pass {
+                probe: &probe,
+                docker: Some(&docker),
+                inspector: Some(&docker),
+                memory: &State::default(),
+                clock: &clock,
+            };
             let r = &run_pass(&cfg, &pass).0[0];
             assert_eq!(r.recovery, Recovery::Recovered, "{at_ms}");
             let late = r.recovery_time.unwrap().saturating_sub(Duration::from_millis(at_ms));
@@ -659,7 +780,13 @@ mod tests {
         let mut t = target("app", "app");
         t.settings.recovery_timeout = Duration::from_secs(60);
         let cfg = config(vec![t], false);
-        let pass = Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock };
+        let pass = Pass {
+            probe: &probe,
+            docker: Some(&docker),
+            inspector: Some(&docker),
+            memory: &State::default(),
+            clock: &clock,
+        };
         let r = &run_pass(&cfg, &pass).0[0];
         assert_eq!(r.recovery, Recovery::NotRecovered);
         assert!(r.recovery_error.as_deref().unwrap().contains("exited again"), "{:?}", r.recovery_error);
@@ -741,8 +868,16 @@ mod tests {
         let clock = FakeClock::at(now());
         clock.interrupted.store(true, Ordering::SeqCst);
         let cfg = config(vec![target("app", "app")], false);
-        let (results, _) =
-            run_pass(&cfg, &Pass { probe: &probe, docker: Some(&docker), memory: &State::default(), clock: &clock });
+        let (results, _) = run_pass(
+            &cfg,
+            &Pass {
+                probe: &probe,
+                docker: Some(&docker),
+                inspector: Some(&docker),
+                memory: &State::default(),
+                clock: &clock,
+            },
+        );
         assert_eq!(results[0].outcome, Outcome::Interrupted);
         assert_eq!(probe.calls.load(Ordering::SeqCst), 0, "nothing checked");
         assert!(docker.calls().is_empty(), "nothing restarted");

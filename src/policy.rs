@@ -130,6 +130,9 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
     }
     memory.last_outcome = Some(result.outcome);
     memory.last_time = Some(now);
+    if let Some(until) = result.logs_until {
+        memory.logs_read_until = Some(until);
+    }
     if memory.paused_until(now).is_none() {
         memory.paused_until = None;
     }

@@ -61,6 +61,9 @@ pub struct TargetState {
     /// Maintenance: no restarts before this time (RFC 3339).
     #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<SystemTime>,
+    /// With `log_pattern`: the container's logs are read up to here (RFC 3339).
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub logs_read_until: Option<SystemTime>,
 }
 
 impl TargetState {
@@ -280,6 +283,7 @@ mod tests {
             last_outcome: Some(Outcome::GaveUp),
             last_time: Some(at(60)),
             paused_until: None,
+            logs_read_until: None,
         };
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(

@@ -87,7 +87,8 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let started_at = super::now()?;
     let start = Instant::now();
     let mut config = config::load(&args.run)?;
-    let needs_docker = config.needs_listing();
+    let needs_docker = config.needs_listing()
+        || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
     let docker = if needs_docker { Some(DockerCli::locate(config.docker.as_deref())?) } else { None };
     let mut warnings = Vec::new();
     if let Some(cli) = &docker {
@@ -172,8 +173,29 @@ fn list(config: &mut Config, docker: &DockerCli) -> Vec<String> {
 /// One look at a target: a GET, or Docker's HEALTHCHECK status now.
 fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> Check {
     let none = |error: String| Check { http_status: None, latency: Duration::ZERO, error: Some(error) };
+    let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
     match &target.health {
-        HealthCheck::Http(_) => probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(50))),
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) => probe.check(target, timeout),
+        HealthCheck::Exec(argv) => {
+            let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
+                return none("an exec check needs the docker CLI and a container".to_string());
+            };
+            let out = docker.exec(&container, argv, timeout);
+            let error = (!out.success()).then(|| format!("exec: {}", one_line(&out.stderr, 300)));
+            Check { http_status: None, latency: out.duration, error }
+        }
+        HealthCheck::Logs => {
+            let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
+                return none("a log target needs the docker CLI and a container".to_string());
+            };
+            match docker.state(&container) {
+                Ok(state) if state.status == crate::model::ContainerStatus::Running => {
+                    Check { http_status: None, latency: Duration::ZERO, error: None }
+                }
+                Ok(state) => none(format!("container is {}", state.status)),
+                Err(out) => none(format!("docker inspect: {}", out.stderr)),
+            }
+        }
         HealthCheck::Docker { .. } => {
             let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
                 return none("no container".to_string());

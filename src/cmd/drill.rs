@@ -164,7 +164,8 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
     let clock = RealClock::starting_at(SystemTime::now());
-    let pass = heal::Pass { probe, docker: Some(docker), memory: &State::default(), clock: &clock };
+    let pass =
+        heal::Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &State::default(), clock: &clock };
     heal::run_pass(&one, &pass).0.remove(0)
 }
 

@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     let needs_listing = config.needs_listing();
     // Real passes must be able to heal, so a missing CLI is reported even when every
     // target happens to be healthy; a dry run needs it only to list containers.
-    let docker = if config.dry_run && !needs_listing {
+    let docker = if config.dry_run && !needs_listing && !config.needs_inspector() {
         None
     } else {
         Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(Stop::Usage(e), &outputs))?)
@@ -74,9 +74,14 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
             (State::default(), None)
         }
     };
-    let docker = docker.filter(|_| !config.dry_run);
-    let pass =
-        Pass { probe: &probe, docker: docker.as_ref().map(|d| d as &dyn Containers), memory: &memory, clock: &clock };
+    let inspector = docker.as_ref().map(|d| d as &dyn Containers);
+    let pass = Pass {
+        probe: &probe,
+        docker: inspector.filter(|_| !config.dry_run),
+        inspector,
+        memory: &memory,
+        clock: &clock,
+    };
     let (results, pass_warnings) = heal::run_pass(&config, &pass);
     warnings.extend(pass_warnings);
     warnings.extend(hooks::run_after_restarts(&config, &results));

@@ -44,7 +44,11 @@ settings_table!(with_file_settings {
     #[serde(deny_unknown_fields)]
     pub(crate) struct FileTarget {
         pub(crate) name: String,
-        pub(crate) url: String,
+        pub(crate) url: Option<String>,
+        pub(crate) exec: Option<Vec<String>>,
+        pub(crate) log_pattern: Option<String>,
+        pub(crate) send: Option<String>,
+        pub(crate) expect: Option<String>,
         pub(crate) container: Option<String>,
         pub(crate) expect_status: Option<String>,
         pub(crate) expect_body: Option<String>,

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::RunArgs;
 use crate::model::{
-    Action, ContainerRef, DockerHealth, Endpoint, Format, HealthUrl, Outcome, StatusSet, Unhealthy, one_line,
+    Action, ContainerRef, DockerHealth, Endpoint, Format, HealthUrl, Outcome, StatusSet, TcpAddr, Unhealthy, one_line,
     redact_text, validate_container_name, validate_header, validate_name,
 };
 use crate::settings::{Layer, Settings};
@@ -123,6 +123,11 @@ impl Config {
         }
     }
 
+    /// Whether some check runs docker even in a dry run: exec, logs.
+    pub fn needs_inspector(&self) -> bool {
+        self.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_)) || t.log_pattern.is_some())
+    }
+
     /// Whether a pass must list containers: discovery, or compose services to resolve.
     pub fn needs_listing(&self) -> bool {
         self.discover || self.unhealthy != Unhealthy::Off || self.targets.iter().any(|t| t.compose.is_some())
@@ -179,6 +184,8 @@ pub struct Target {
     pub replicas: Vec<String>,
     /// A program (argv, no shell) run after each restart of this target.
     pub on_restart: Vec<String>,
+    /// New log lines matching this fail the check.
+    pub log_pattern: Option<LogPattern>,
 }
 
 /// How a target's health is checked.
@@ -186,6 +193,10 @@ pub struct Target {
 pub enum HealthCheck {
     /// GET a URL.
     Http(HttpCheck),
+    /// Connect to a TCP port (and optionally send a line and expect an answer).
+    Tcp(TcpCheck),
+    /// Run a command in the container (`docker exec`, no shell): healthy on exit 0.
+    Exec(Vec<String>),
     /// Docker's own HEALTHCHECK status, as observed when the pass listed containers.
     Docker {
         /// `State.Health.Status` at the start of the pass.
@@ -195,6 +206,52 @@ pub enum HealthCheck {
         /// Whether the container was paused: frozen, it runs no probe and answers nothing.
         paused: bool,
     },
+    /// No check of its own: only `log_pattern` (a worker with no port).
+    Logs,
+}
+
+impl HealthCheck {
+    /// The kind, as in the status line's `check` and the metrics' `check` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+            Self::Exec(_) => "exec",
+            Self::Docker { .. } => "docker",
+            Self::Logs => "log",
+        }
+    }
+}
+
+/// A TCP check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpCheck {
+    /// Where to connect.
+    pub addr: TcpAddr,
+    /// Sent once connected (e.g. `PING\r\n`).
+    pub send: Option<String>,
+    /// The answer (its first 4 KiB) must contain this (e.g. `+PONG`).
+    pub expect: Option<String>,
+}
+
+/// `log_pattern`: a regular expression (linear time, size-bounded) whose match in the
+/// container's new log lines fails the check.
+#[derive(Debug, Clone)]
+pub struct LogPattern(pub regex::Regex);
+
+impl LogPattern {
+    /// Compiles `text`; a pattern that would need more than 1 MiB is refused.
+    pub fn parse(text: &str) -> Result<Self> {
+        regex::RegexBuilder::new(text).size_limit(1 << 20).build().map(Self).map_err(|e| {
+            anyhow!("'{}' is not a usable regular expression: {}", one_line(text, 100), one_line(&e.to_string(), 300))
+        })
+    }
+}
+
+impl PartialEq for LogPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 /// An HTTP health check.
@@ -231,6 +288,7 @@ impl Target {
             compose: None,
             replicas: vec![container.to_string()],
             on_restart: Vec::new(),
+            log_pattern: None,
         }
     }
 
@@ -238,7 +296,10 @@ impl Target {
     pub fn url_display(&self) -> String {
         match &self.health {
             HealthCheck::Http(h) => h.url.display.clone(),
+            HealthCheck::Tcp(t) => t.addr.to_string(),
+            HealthCheck::Exec(argv) => format!("exec:{}", one_line(&argv.join(" "), 200)),
             HealthCheck::Docker { .. } => "docker:healthcheck".to_string(),
+            HealthCheck::Logs => "docker:logs".to_string(),
         }
     }
 
@@ -428,30 +489,47 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
 /// A `[[target]]` table as a target; `layers` are its settings' sources, highest first.
 fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&Layer]) -> Result<Target> {
     validate_name(&t.name).with_context(|| place("name"))?;
-    let url = HealthUrl::parse(&t.url).with_context(|| place("url"))?;
-    for (key, value) in &t.headers {
-        validate_header(key, value).with_context(|| place("headers"))?;
-    }
-    if url.authorization.is_some() && t.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
-        bail!(
-            "{}: the URL has a user:password and headers has an Authorization: give one \
-             (the URL's password is sent as Basic auth)",
-            place("headers")
-        );
-    }
-    let health = HealthCheck::Http(HttpCheck {
-        url,
-        expect_status: t
-            .expect_status
-            .as_deref()
-            .map(StatusSet::parse)
-            .transpose()
-            .with_context(|| place("expect_status"))?
-            .unwrap_or_else(StatusSet::default_set),
-        expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
-        headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    });
+    let http_only = [
+        ("expect_status", t.expect_status.is_some()),
+        ("expect_body", t.expect_body.is_some()),
+        ("headers", !t.headers.is_empty()),
+    ];
+    let tcp_only = [("send", t.send.is_some()), ("expect", t.expect.is_some())];
+    let refuse = |keys: &[(&str, bool)], kind: &str| -> Result<()> {
+        match keys.iter().find(|(_, given)| *given) {
+            Some((key, _)) => bail!("{}: only {kind} targets take it", place(key)),
+            None => Ok(()),
+        }
+    };
+    let health = match (&t.url, &t.exec) {
+        (Some(url), None) if url.starts_with("tcp://") => {
+            refuse(&http_only, "http(s)")?;
+            HealthCheck::Tcp(TcpCheck {
+                addr: TcpAddr::parse(url).with_context(|| place("url"))?,
+                send: t.send.clone().filter(|s| !s.is_empty()),
+                expect: t.expect.clone().filter(|s| !s.is_empty()),
+            })
+        }
+        (Some(url), None) => {
+            refuse(&tcp_only, "tcp://")?;
+            HealthCheck::Http(http_check(url, t, place)?)
+        }
+        (None, Some(argv)) => {
+            refuse(&http_only, "http(s)")?;
+            refuse(&tcp_only, "tcp://")?;
+            HealthCheck::Exec(exec_argv(argv).with_context(|| place("exec"))?)
+        }
+        (None, None) if t.log_pattern.is_some() => {
+            refuse(&http_only, "http(s)")?;
+            refuse(&tcp_only, "tcp://")?;
+            HealthCheck::Logs
+        }
+        (None, None) => bail!("{}: give url (http://, https:// or tcp://), exec, or log_pattern", place("url")),
+        (Some(_), Some(_)) => bail!("{}: give url or exec, not both", place("exec")),
+    };
     let mut target = Target::new(&t.name, t.container.as_deref().unwrap_or(&t.name), health);
+    target.log_pattern =
+        t.log_pattern.as_deref().map(LogPattern::parse).transpose().with_context(|| place("log_pattern"))?;
     target.settings = Layer::resolve(layers);
     for dependent in &t.restart_with {
         validate_container_name(dependent).with_context(|| place("restart_with"))?;
@@ -474,6 +552,44 @@ fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&
     Ok(target)
 }
 
+/// The HTTP check of a `[[target]]`.
+fn http_check(raw: &str, t: &file::FileTarget, place: &dyn Fn(&str) -> String) -> Result<HttpCheck> {
+    let url = HealthUrl::parse(raw).with_context(|| place("url"))?;
+    for (key, value) in &t.headers {
+        validate_header(key, value).with_context(|| place("headers"))?;
+    }
+    if url.authorization.is_some() && t.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+        bail!(
+            "{}: the URL has a user:password and headers has an Authorization: give one \
+             (the URL's password is sent as Basic auth)",
+            place("headers")
+        );
+    }
+    Ok(HttpCheck {
+        url,
+        expect_status: t
+            .expect_status
+            .as_deref()
+            .map(StatusSet::parse)
+            .transpose()
+            .with_context(|| place("expect_status"))?
+            .unwrap_or_else(StatusSet::default_set),
+        expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
+        headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    })
+}
+
+/// `exec`: a command and its arguments, run by `docker exec` without a shell.
+pub fn exec_argv(argv: &[String]) -> Result<Vec<String>> {
+    if argv.is_empty() || argv[0].is_empty() {
+        bail!("give the command and its arguments, e.g. exec = [\"pg_isready\", \"-U\", \"postgres\"]");
+    }
+    if argv.len() > 64 || argv.iter().any(|a| a.contains('\0') || a.len() > 4096) {
+        bail!("at most 64 arguments of at most 4096 bytes, without NUL");
+    }
+    Ok(argv.to_vec())
+}
+
 /// A `-t NAME=URL` flag as a target (settings are laid on by the caller).
 fn flag_target(raw: &str) -> Result<Target> {
     // Only the name: the URL's own error shows it, masked, and a malformed URL may hide
@@ -485,6 +601,10 @@ fn flag_target(raw: &str) -> Result<Target> {
         .ok_or_else(|| anyhow!("{}: write NAME=URL, e.g. app=http://127.0.0.1:5000/health", place()))?;
     validate_name(name).with_context(place)?;
     validate_container_name(name).with_context(place)?;
+    if url.starts_with("tcp://") {
+        let addr = TcpAddr::parse(url).with_context(place)?;
+        return Ok(Target::new(name, name, HealthCheck::Tcp(TcpCheck { addr, send: None, expect: None })));
+    }
     let url = HealthUrl::parse(url).with_context(place)?;
     Ok(Target::http(name, name, url))
 }

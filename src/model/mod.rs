@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-pub use redact::{HealthUrl, MASK, one_line, redact_text};
+pub use redact::{HealthUrl, MASK, TcpAddr, one_line, redact_text};
 pub use result::{ActionRun, TargetResult, millis};
 pub use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
 

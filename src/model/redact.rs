@@ -73,6 +73,45 @@ impl HealthUrl {
     }
 }
 
+/// A `tcp://HOST:PORT` address, parsed as strictly as a health URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpAddr {
+    /// The host as written: a name, an IPv4 address or a bracketed IPv6 address.
+    pub host: String,
+    /// The port (required).
+    pub port: u16,
+}
+
+impl TcpAddr {
+    /// Parses `tcp://HOST:PORT`: nothing before the host, nothing after the port.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let fail = |why: String| anyhow::anyhow!("'{}' {why}", safe_for_error(raw));
+        let rest = raw
+            .strip_prefix("tcp://")
+            .ok_or_else(|| fail("is not a TCP address: write it as tcp://HOST:PORT".to_string()))?;
+        if let Some(b) = rest.bytes().find(|b| !b.is_ascii_graphic()) {
+            return Err(fail(format!("has the byte 0x{b:02x}: write tcp://HOST:PORT")));
+        }
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(fail("has a path, query or user: a TCP address is only tcp://HOST:PORT".to_string()));
+        }
+        let (host, port) = split_host_port(rest).map_err(fail)?;
+        let port = port.ok_or_else(|| fail("has no port: write tcp://HOST:PORT".to_string()))?;
+        Ok(Self { host: host.to_string(), port })
+    }
+
+    /// The host without IPv6 brackets, for connecting.
+    pub fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
+impl std::fmt::Display for TcpAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tcp://{}:{}", self.host, self.port)
+    }
+}
+
 /// A URL split into its checked parts.
 struct UrlParts<'a> {
     scheme: &'static str,
@@ -403,6 +442,17 @@ mod tests {
             for secret in ["se/cret", "secret", "se cret", "se#cret", "se?cret"] {
                 assert!(!err.contains(secret), "{raw:?} leaks its password: {err}");
             }
+        }
+    }
+
+    #[test]
+    fn tcp_addresses() {
+        let a = TcpAddr::parse("tcp://127.0.0.1:6379").unwrap();
+        assert_eq!((a.host.as_str(), a.port, a.to_string().as_str()), ("127.0.0.1", 6379, "tcp://127.0.0.1:6379"));
+        assert_eq!(TcpAddr::parse("tcp://[::1]:5432").unwrap().bare_host(), "::1");
+        for bad in ["tcp://h", "tcp://h:0", "tcp://h:70000", "tcp://u@h:1", "tcp://h:1/x", "udp://h:1", "tcp://127.1:5"]
+        {
+            assert!(TcpAddr::parse(bad).is_err(), "{bad}");
         }
     }
 

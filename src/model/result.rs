@@ -17,6 +17,8 @@ pub struct TargetResult {
     pub container: String,
     /// Health URL, secrets masked (or `docker:healthcheck`).
     pub url: String,
+    /// How it is checked: `http`, `tcp`, `exec`, `docker` or `log`.
+    pub check: &'static str,
     /// What happened.
     pub outcome: Outcome,
     /// Status of the last attempt of the first check, null when nothing answered.
@@ -47,6 +49,10 @@ pub struct TargetResult {
     /// With `paused`: when the pause ends.
     #[serde(with = "super::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<SystemTime>,
+    /// The container's logs have been read up to here (or it restarted then): the next
+    /// scan starts here. Kept in memory, not printed.
+    #[serde(skip)]
+    pub logs_until: Option<SystemTime>,
 }
 
 impl TargetResult {
@@ -56,6 +62,7 @@ impl TargetResult {
             name: name.to_string(),
             container: container.to_string(),
             url,
+            check: "http",
             outcome: Outcome::Healthy,
             http_status: None,
             latency: Duration::ZERO,
@@ -67,6 +74,7 @@ impl TargetResult {
             recovery_error: None,
             next_restart_at: None,
             paused_until: None,
+            logs_until: None,
         }
     }
 
