@@ -70,9 +70,12 @@ pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) 
     for family in TARGET_FAMILIES {
         header(&mut out, family.name, family.kind, family.help);
         for t in report.targets.iter().map(|t| &t.result) {
+            // healwatch_target_up also says how the target is checked.
+            let check =
+                if family.name == "healwatch_target_up" { format!(",check=\"{}\"", t.check) } else { String::new() };
             let _ = writeln!(
                 out,
-                "{}{{target=\"{}\",container=\"{}\"}} {}",
+                "{}{{target=\"{}\",container=\"{}\"{check}}} {}",
                 family.name,
                 escape(&t.name),
                 escape(&t.container),
@@ -171,8 +174,8 @@ mod tests {
         let text = render(&report, &memory, started, Exit::Unhealthy);
         for line in [
             "# TYPE healwatch_target_up gauge",
-            "healwatch_target_up{target=\"app\",container=\"app-c\"} 1",
-            "healwatch_target_up{target=\"db\",container=\"db-c\"} 0",
+            "healwatch_target_up{target=\"app\",container=\"app-c\",check=\"http\"} 1",
+            "healwatch_target_up{target=\"db\",container=\"db-c\",check=\"http\"} 0",
             "healwatch_target_latency_seconds{target=\"app\",container=\"app-c\"} 1.5",
             "# TYPE healwatch_restarts_total counter",
             "healwatch_restarts_total{target=\"app\",container=\"app-c\"} 7",

@@ -181,7 +181,11 @@ fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
         }
         let read = stream.set_read_timeout(Some(left())).and_then(|()| stream.read(&mut buf));
         match read {
-            Ok(0) => return fail(format!("connection closed before {expect:?}")),
+            Ok(0) if answer.is_empty() => return fail(format!("connection closed before {expect:?}")),
+            Ok(0) => {
+                let got = crate::model::one_line(&redact_text(String::from_utf8_lossy(&answer).trim()), 100);
+                return fail(format!("answer lacks {expect:?}: {got}"));
+            }
             Ok(n) => answer.extend_from_slice(&buf[..n.min(TCP_READ_LIMIT - answer.len())]),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return fail(format!("answer lacks {expect:?} (timeout after {})", show_ms(timeout)));

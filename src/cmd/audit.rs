@@ -38,6 +38,9 @@ pub struct AuditEntry {
     pub healthcheck: bool,
     /// Whether a healwatch target restarts it.
     pub watched: bool,
+    /// How the targets watching it check it (`http`, `tcp`, `exec`, `docker`, `log`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<&'static str>,
 }
 
 /// The whole audit, as printed with `--json`.
@@ -62,6 +65,8 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
     let targets: Vec<&Target> = targets.iter().filter(|t| t.endpoint == Endpoint::Default).collect();
     for c in containers {
         let watched = targets.iter().any(|t| watches(t, c));
+        let mut checks: Vec<&'static str> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();
+        checks.dedup();
         if targets_only && !watched {
             continue;
         }
@@ -79,6 +84,7 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
             restart_policy: c.restart_policy.clone(),
             healthcheck: c.healthcheck,
             watched,
+            checks,
         });
     }
     for t in targets {
@@ -115,6 +121,11 @@ fn table(report: &AuditReport) -> String {
         "{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
         "NAME", "STATE", "RESTART POLICY", "HEALTHCHECK"
     );
+    let watched = |c: &AuditEntry| match (c.watched, c.checks.is_empty()) {
+        (true, false) => format!("yes ({})", c.checks.join(", ")),
+        (true, true) => "yes".to_string(),
+        (false, _) => "no".to_string(),
+    };
     for (c, policy) in report.containers.iter().zip(&policies) {
         let _ = writeln!(
             out,
@@ -123,7 +134,7 @@ fn table(report: &AuditReport) -> String {
             c.state.as_str(),
             policy,
             yes_no(c.healthcheck),
-            yes_no(c.watched)
+            watched(c)
         );
     }
     if !report.problems.is_empty() {
@@ -188,6 +199,6 @@ mod tests {
         let report = audit(&[container("app", "unless-stopped")], &[target("app")], false);
         let text = table(&report);
         assert!(text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"), "{text}");
-        assert!(text.contains("app   running     unless-stopped  no           yes"), "{text}");
+        assert!(text.contains("app   running     unless-stopped  no           yes (http)"), "{text}");
     }
 }

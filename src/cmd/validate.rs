@@ -81,7 +81,18 @@ fn missing_containers(targets: &[Target], docker: Option<&std::path::Path>, out:
 
 /// One resolved target as `validate` prints it: every setting, secrets masked.
 fn describe(t: &Target) -> String {
-    let mut line = format!("{}\tcontainer={} url={}", t.name, t.container, t.url_display());
+    let mut line = format!("{}\tcheck={} container={} url={}", t.name, t.health.kind(), t.container, t.url_display());
+    if let crate::config::HealthCheck::Tcp(tcp) = &t.health {
+        if let Some(send) = &tcp.send {
+            let _ = write!(line, " send={send:?}");
+        }
+        if let Some(expect) = &tcp.expect {
+            let _ = write!(line, " expect={expect:?}");
+        }
+    }
+    if let Some(pattern) = &t.log_pattern {
+        let _ = write!(line, " log_pattern={:?}", pattern.0.as_str());
+    }
     if let HealthCheck::Http(h) = &t.health {
         let _ = write!(line, " expect_status={}", h.expect_status);
         if let Some(body) = &h.expect_body {

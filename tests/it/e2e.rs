@@ -243,3 +243,109 @@ fn a_stopped_daemon_is_engine_down_and_healing_resumes_when_it_is_back() {
         "{run}"
     );
 }
+
+/// A config of one target on `app`, with `body` as its check.
+fn check_config(dir: &std::path::Path, app: &Container, body: &str) -> std::path::PathBuf {
+    crate::util::write_file(
+        dir,
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\ntimeout = \"1s\"\nrestart_timeout = \"2s\"\nrecovery_timeout = \"20s\"\n\
+             [[target]]\nname = \"app\"\ncontainer = \"{}\"\n{body}\n",
+            app.name
+        ),
+    )
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_tcp_service_that_stops_accepting_is_healed() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "tcp", Spec { init: true, ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let config = check_config(
+        dir.path(),
+        &app,
+        &format!(
+            "url = \"tcp://127.0.0.1:{}\"\nsend = \"GET /health HTTP/1.0\\r\\n\\r\\n\"\nexpect = \"200 OK\"",
+            app.port
+        ),
+    );
+    let pass = || engine.healwatch().env("HEALWATCH_STATE", dir.path().join("s.json")).arg("-c").arg(&config).run();
+    pass().expect_code(0);
+    // The server process dies: the container exits, nothing listens any more.
+    engine.docker(&["exec", &app.name, "killall", "httpd"]);
+    app.wait_for_inspect("{{.State.Status}}", "exited", Duration::from_secs(10));
+    let run = pass();
+    run.expect_code(0);
+    let t = run.target("app");
+    assert_eq!((t["outcome"].as_str(), t["error"].as_str()), (Some("restarted"), Some("connection refused")), "{run}");
+    assert_eq!(t["recovered"], true, "{run}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn failing_and_hanging_commands_in_the_container_are_healed_once() {
+    let engine = Engine::get();
+    let failing = Container::start(engine, "exec-fail", Spec { init: true, ..Spec::default() });
+    failing.break_health();
+    let dir = tempfile::tempdir().unwrap();
+    let config = check_config(dir.path(), &failing, "exec = [\"test\", \"-f\", \"/www/health\"]");
+    let run = engine.healwatch().arg("-c").arg(&config).run();
+    run.expect_code(0);
+    assert_eq!(run.target("app")["outcome"], "restarted", "{run}");
+    assert!(run.target("app")["error"].as_str().unwrap().starts_with("exec exited 1"), "{run}");
+
+    // Hangs the first time only: the restart keeps /tmp, so the check passes after it.
+    let hanging = Container::start(engine, "exec-hang", Spec { init: true, ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let config = check_config(
+        dir.path(),
+        &hanging,
+        "exec = [\"sh\", \"-c\", \"test -f /tmp/hung || { touch /tmp/hung; sleep 300; }\"]",
+    );
+    let run = engine.healwatch().arg("-c").arg(&config).run();
+    run.expect_code(0);
+    let t = run.target("app");
+    assert_eq!((t["outcome"].as_str(), t["recovered"].as_bool()), (Some("restarted"), Some(true)), "{run}");
+    assert!(t["error"].as_str().unwrap().contains("killed after 1s (timeout)"), "{run}");
+    // No docker exec client is left behind on this host.
+    let clients =
+        std::process::Command::new("pgrep").args(["-f", &format!("exec -- {} sh", hanging.name)]).output().unwrap();
+    assert!(clients.stdout.is_empty(), "left behind: {}", String::from_utf8_lossy(&clients.stdout));
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_fatal_log_line_is_healed_once_and_not_again() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "logs", Spec { init: true, ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let config = check_config(dir.path(), &app, "log_pattern = \"FATAL|OutOfMemoryError\"");
+    let pass = || engine.healwatch().env("HEALWATCH_STATE", dir.path().join("s.json")).arg("-c").arg(&config).run();
+    pass().expect_code(0);
+    // Into the container's log: PID 1's stdout.
+    engine.docker(&["exec", &app.name, "sh", "-c", "echo 'FATAL: cannot allocate' > /proc/1/fd/1"]);
+    let run = pass();
+    run.expect_code(0);
+    let t = run.target("app");
+    assert_eq!(
+        (t["outcome"].as_str(), t["error"].as_str()),
+        (Some("restarted"), Some("log: FATAL: cannot allocate")),
+        "{run}"
+    );
+    let run = pass();
+    run.expect_code(0);
+    assert_eq!(run.target("app")["outcome"], "healthy", "the old line does not count again\n{run}");
+    // 50 MB of logs between passes are scanned line by line (bench/checks.sh measures it).
+    engine.docker(&[
+        "exec",
+        &app.name,
+        "sh",
+        "-c",
+        "yes 'an ordinary log line of a busy service, nothing wrong here' | head -c 50000000 > /proc/1/fd/1",
+    ]);
+    let run = pass();
+    run.expect_code(0);
+    assert_eq!(run.target("app")["outcome"], "healthy", "{run}");
+}

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod check;
+mod checks;
 mod config;
 mod cron;
 mod docker_targets;

@@ -156,6 +156,7 @@ echo "$*" >> "$d/calls"
 if [ -f "$d/out-$1" ]; then cat "$d/out-$1"; exit 0; fi
 case "$1" in
   inspect) echo "${{FAKE_STATUS:-running}}"; exit 0 ;;
+  exec) exit "$(cat "$d/exec-exit" 2>/dev/null || echo 0)" ;;
   restart)
     if [ -f "$d/restart-stderr" ]; then cat "$d/restart-stderr" >&2; fi
     code=$(cat "$d/restart-exit" 2>/dev/null || echo 0)
@@ -184,6 +185,11 @@ exit 0
     pub fn fail_restarts(&self, code: i32, stderr: &str) {
         std::fs::write(self.dir.path().join("restart-exit"), code.to_string()).unwrap();
         std::fs::write(self.dir.path().join("restart-stderr"), stderr).unwrap();
+    }
+
+    /// Makes `docker exec` exit with `code`.
+    pub fn exec_exits(&self, code: i32) {
+        std::fs::write(self.dir.path().join("exec-exit"), code.to_string()).unwrap();
     }
 
     /// Makes `docker SUBCOMMAND ...` print `text` and exit 0.
