@@ -65,9 +65,9 @@ fn metrics_file_carries_counters_across_passes() {
     run(0).expect_code(0);
     let first = std::fs::read_to_string(&metrics).unwrap();
     assert_eq!(metric(&first, "healwatch_restarts_total{target=\"app\",container=\"app\"}"), 1.0);
-    assert_eq!(metric(&first, "healwatch_target_up{target=\"web\",container=\"web\"}"), 1.0);
+    assert_eq!(metric(&first, "healwatch_target_up{target=\"web\",container=\"web\",check=\"http\"}"), 1.0);
     assert_eq!(
-        metric(&first, "healwatch_target_up{target=\"app\",container=\"app\"}"),
+        metric(&first, "healwatch_target_up{target=\"app\",container=\"app\",check=\"http\"}"),
         0.0,
         "not waited for: the last check failed"
     );

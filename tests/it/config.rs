@@ -71,11 +71,11 @@ fn validate_prints_the_resolved_targets() {
     let out = run.stdout();
     assert!(
         out.contains(
-            "api\tcontainer=api-1 url=http://127.0.0.1:5000/health expect_status=200,204 expect_body=\"ok\" timeout=3s"
+            "api\tcheck=http container=api-1 url=http://127.0.0.1:5000/health expect_status=200,204 expect_body=\"ok\" timeout=3s"
         ),
         "{run}"
     );
-    assert!(out.contains("web\tcontainer=web url=http://127.0.0.1:8080/"), "{run}");
+    assert!(out.contains("web\tcheck=http container=web url=http://127.0.0.1:8080/"), "{run}");
     assert!(out.contains("2 target(s) valid"), "{run}");
     let env = Healwatch::new().env("HEALWATCH_CONFIG", &file).arg("validate").run();
     env.expect_code(0);
