@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Time to heal, on a private engine: healwatch run by its shipped schedule (a pass every
+# 15 s, as healwatch.timer) against autoheal (../shared/bench/peers/autoheal, its 5 s
+# loop), side by side on the same engine, each watching its own identical containers
+# (busybox httpd, Docker HEALTHCHECK every 1 s for autoheal; healwatch checks the URL with
+# its defaults). Breaks them in each way, measures break -> healthy (median and worst) by
+# polling every 100 ms, counts restarts of a crash loop, and the CPU-seconds of each
+# tool's loop while 20 healthy containers sit idle. Writes bench/results-mttr.md.
+#   bench/mttr.sh          the full run (about 20 minutes)
+#   bench/mttr.sh --smoke  tiny sizes, results to a temp file (the test command runs this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=0
+[ "${1:-}" = --smoke ] && smoke=1
+autoheal=${HEALWATCH_AUTOHEAL:-../shared/bench/peers/autoheal/docker-entrypoint}
+[ -f "$autoheal" ] || { echo "bench/mttr.sh: autoheal's script not found at $autoheal" >&2; exit 1; }
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q "$tool" >/dev/null
+done
+# shellcheck source=scripts/engine.sh
+source scripts/engine.sh
+engine_packages
+engine_start
+engine_image
+cargo build --release --locked -q
+hw=$PWD/target/release/healwatch
+work=$ENGINE_DIR/mttr
+mkdir -p "$work"
+loops=()
+stop_loops() { for p in "${loops[@]}"; do kill "$p" 2>/dev/null || true; done; loops=(); }
+trap 'stop_loops; engine_stop' EXIT
+
+if [ "$smoke" = 1 ]; then
+  many=2; stops=2; loop_s=20; idle_s=10; give_up=60; results=$work/results.md
+else
+  many=20; stops=5; loop_s=300; idle_s=300; give_up=120; results=bench/results-mttr.md
+fi
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start TOOL N [nohealth]: containers TOOL-1..N, their ports in $work/TOOL.ports
+start() {
+  local tool=$1 n=$2 mode=${3:-} i p
+  : >"$work/$tool.ports"
+  for i in $(seq 1 "$n"); do
+    p=$(port)
+    docker run -d --name "$tool-$i" --network host --init --label autoheal="$([ "$tool" = autoheal ] && echo true || echo false)" \
+      --health-cmd 'test -f /www/health' --health-interval 1s --health-retries 1 --health-timeout 1s \
+      "$HEALWATCH_TEST_IMAGE" /bin/serve "$p" $mode >/dev/null
+    echo "$p" >>"$work/$tool.ports"
+  done
+  for p in $(cat "$work/$tool.ports"); do
+    for _ in $(seq 1 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$p/health" && break; sleep 0.1; done
+  done
+  if [ "$tool" = healwatch ]; then
+    i=0
+    : >"$work/hw.toml"
+    for p in $(cat "$work/$tool.ports"); do
+      i=$((i + 1))
+      printf '[[target]]\nname = "healwatch-%s"\nurl = "http://127.0.0.1:%s/health"\n' "$i" "$p" >>"$work/hw.toml"
+    done
+  fi
+}
+remove() { docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true; }
+
+# The tools' loops: healwatch every 15 s from the start of the last pass (OnUnitActiveSec=15s).
+run_healwatch() {
+  ( while true; do
+      next=$(($(date +%s%N) + 15000000000))
+      "$hw" --quiet -c "$work/hw.toml" --state "$work/hw-state.json" --lock "$work/hw.lock" >>"$work/hw.log" 2>&1 || true
+      now=$(date +%s%N); [ "$now" -lt "$next" ] && sleep "$(python3 -c "print(($next - $now) / 1e9)")"
+    done ) &
+  loops+=($!)
+  hw_loop=$!
+}
+run_autoheal() {
+  DOCKER_SOCK=${DOCKER_HOST#unix://} AUTOHEAL_CONTAINER_LABEL=autoheal AUTOHEAL_INTERVAL=5 sh "$autoheal" >>"$work/autoheal.log" 2>&1 &
+  loops+=($!)
+  ah_loop=$!
+}
+
+# brk TOOL I HOW: break one container
+brk() {
+  local c="$1-$2"
+  case $3 in
+    fail) docker exec "$c" rm /www/health ;;
+    pause) docker pause "$c" >/dev/null ;;
+    sigstop) kill -STOP "$(pgrep -P "$(docker inspect --format '{{.State.Pid}}' "$c")" httpd)" ;;
+  esac
+}
+# heal_times TOOL N: seconds from now until each of the first N containers answers 200 again
+heal_times() {
+  local tool=$1 n=$2
+  python3 - "$work/$tool.ports" "$n" "$give_up" <<'PY'
+import sys, time, urllib.request
+ports = open(sys.argv[1]).read().split()[: int(sys.argv[2])]
+start, limit, done = time.time(), float(sys.argv[3]), {}
+while len(done) < len(ports) and time.time() - start < limit:
+    for p in ports:
+        if p in done:
+            continue
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{p}/health", timeout=0.5).status == 200:
+                done[p] = time.time() - start
+        except Exception:
+            pass
+    time.sleep(0.1)
+print(" ".join(f"{done.get(p, float('inf')):.1f}" for p in ports))
+PY
+}
+summary() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; f=lambda x: "never" if x==float("inf") else f"{x:.1f} s"; print(f"{f(s.median(v))} / {f(max(v))}")' "$@"; }
+
+rows=()
+# case LABEL HOW N: break N containers of each tool at once, time both
+case_row() {
+  local label=$1 how=$2 n=$3 i
+  remove; start healwatch "$n"; start autoheal "$n"
+  # Each case starts with no memory: the crash-loop guard counts only its own restarts.
+  rm -f "$work/hw-state.json"
+  : >"$work/autoheal.log"
+  run_healwatch; run_autoheal
+  sleep 3
+  for i in $(seq 1 "$n"); do brk healwatch "$i" "$how"; brk autoheal "$i" "$how"; done
+  heal_times healwatch "$n" >"$work/hw.times" &
+  local waiter=$!
+  heal_times autoheal "$n" >"$work/ah.times"
+  wait "$waiter"
+  stop_loops
+  rows+=("| $label | $(summary $(cat "$work/hw.times")) | $(summary $(cat "$work/ah.times")) |")
+  echo "mttr: $label done" >&2
+}
+restarts() { docker inspect --format '{{.RestartCount}}' "$1"; }
+
+echo "mttr: measuring (smoke=$smoke)" >&2
+case_row "1 container's endpoint broken" fail 1
+case_row "$many broken at once" fail "$many"
+case_row "1 paused (hung)" pause 1
+case_row "1 SIGSTOPped (hung, TCP still accepts)" sigstop 1
+case_row "$stops SIGSTOPped" sigstop "$stops"
+
+# A crash loop: a service that never becomes healthy; restarts counted over loop_s.
+remove; start healwatch 1 nohealth; start autoheal 1 nohealth
+rm -f "$work/hw-state.json"
+: >"$work/hw.log"
+: >"$work/autoheal.log"
+run_healwatch; run_autoheal
+sleep "$loop_s"
+stop_loops
+hw_restarts=$(grep -o '"outcome":"restarted"' "$work/hw.log" | wc -l)
+ah_restarts=$(grep -c 'Restarting container now' "$work/autoheal.log" || true)
+
+# Idle: 20 healthy containers each, CPU of each tool's loop and its children.
+remove; start healwatch 20; start autoheal 20
+run_healwatch; run_autoheal
+cpu() { awk '{print ($14 + $15 + $16 + $17) }' "/proc/$1/stat"; }
+before_hw=$(cpu "$hw_loop"); before_ah=$(cpu "$ah_loop")
+sleep "$idle_s"
+hz=$(getconf CLK_TCK)
+hw_cpu=$(python3 -c "print(f'{($(cpu "$hw_loop") - $before_hw) / $hz:.2f}')")
+ah_cpu=$(python3 -c "print(f'{($(cpu "$ah_loop") - $before_ah) / $hz:.2f}')")
+stop_loops
+
+{
+  echo "# Time to heal: healwatch (a pass every 15 s, shipped defaults) vs autoheal (5 s loop)"
+  echo
+  echo "Measured by \`bench/mttr.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, one private engine; break -> healthy"
+  echo "again, median / worst, from the moment of the break (so each tool's schedule is included)."
+  echo
+  echo "| case | healwatch | autoheal |"
+  echo "| --- | --- | --- |"
+  printf '%s\n' "${rows[@]}"
+  echo "| crash loop: restarts in $loop_s s | $hw_restarts (then the crash-loop guard: gave_up) | $ah_restarts |"
+  echo "| idle, 20 healthy containers: CPU-seconds in $idle_s s | $hw_cpu | $ah_cpu |"
+  echo
+  echo "CPU counts each tool's loop and its children (healwatch and docker CLI processes; autoheal's"
+  echo "curl and jq), not the daemon's work on their behalf."
+} >"$results"
+cat "$results"
