@@ -2,8 +2,8 @@
 # Time to heal, on a private engine: healwatch run by its shipped schedule (a pass every
 # 15 s, as healwatch.timer) against autoheal (../shared/bench/peers/autoheal, its 5 s
 # loop), side by side on the same engine, each watching its own identical containers
-# (busybox httpd, Docker HEALTHCHECK every 1 s for autoheal; healwatch checks the URL with
-# its defaults). Breaks them in each way, measures break -> healthy (median and worst) by
+# (busybox httpd; for autoheal a Docker HEALTHCHECK that GETs the same URL every 1 s;
+# healwatch checks the URL with its defaults). Breaks them in each way, measures break -> healthy (median and worst) by
 # polling every 100 ms, counts restarts of a crash loop, and the CPU-seconds of each
 # tool's loop while 20 healthy containers sit idle. Writes bench/results-mttr.md.
 #   bench/mttr.sh          the full run (about 20 minutes)
@@ -27,8 +27,19 @@ hw=$PWD/target/release/healwatch
 work=$ENGINE_DIR/mttr
 mkdir -p "$work"
 loops=()
-stop_loops() { for p in "${loops[@]}"; do kill "$p" 2>/dev/null || true; done; loops=(); }
-trap 'stop_loops; engine_stop' EXIT
+# Stops the loops and what they run (a healwatch pass ends in order on SIGTERM and frees
+# its lock), waiting for them, so the next case starts clean.
+stop_loops() {
+  local p
+  for p in "${loops[@]}"; do
+    pkill -TERM -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${loops[@]}"; do wait "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do pgrep -f "$hw --quiet" >/dev/null || break; sleep 0.1; done
+  loops=()
+}
+trap 'stop_loops; [ -n "${MTTR_KEEP:-}" ] && cp -r "$work" "$MTTR_KEEP"; engine_stop' EXIT
 
 if [ "$smoke" = 1 ]; then
   many=2; stops=2; loop_s=20; idle_s=10; give_up=60; results=$work/results.md
@@ -44,7 +55,7 @@ start() {
   for i in $(seq 1 "$n"); do
     p=$(port)
     docker run -d --name "$tool-$i" --network host --init --label autoheal="$([ "$tool" = autoheal ] && echo true || echo false)" \
-      --health-cmd 'test -f /www/health' --health-interval 1s --health-retries 1 --health-timeout 1s \
+      --health-cmd "wget -q -T 1 -O /dev/null http://127.0.0.1:$p/health" --health-interval 1s --health-retries 1 --health-timeout 2s \
       "$HEALWATCH_TEST_IMAGE" /bin/serve "$p" $mode >/dev/null
     echo "$p" >>"$work/$tool.ports"
   done
@@ -73,7 +84,8 @@ run_healwatch() {
   hw_loop=$!
 }
 run_autoheal() {
-  DOCKER_SOCK=${DOCKER_HOST#unix://} AUTOHEAL_CONTAINER_LABEL=autoheal AUTOHEAL_INTERVAL=5 sh "$autoheal" >>"$work/autoheal.log" 2>&1 &
+  # Its image runs it with busybox ash (dash has no pipefail) and the argument autoheal.
+  DOCKER_SOCK=${DOCKER_HOST#unix://} AUTOHEAL_CONTAINER_LABEL=autoheal AUTOHEAL_INTERVAL=5 busybox sh "$autoheal" autoheal >>"$work/autoheal.log" 2>&1 &
   loops+=($!)
   ah_loop=$!
 }
@@ -143,10 +155,24 @@ rm -f "$work/hw-state.json"
 : >"$work/hw.log"
 : >"$work/autoheal.log"
 run_healwatch; run_autoheal
-sleep "$loop_s"
+# Restarts as Docker sees them: each new StartedAt of the container.
+starts() {
+  python3 - "$1" "$loop_s" <<'PY'
+import subprocess, sys, time
+seen, end = set(), time.time() + float(sys.argv[2])
+while time.time() < end:
+    out = subprocess.run(["docker", "inspect", "--format", "{{.State.StartedAt}}", sys.argv[1]], capture_output=True, text=True, timeout=10)
+    seen.add(out.stdout.strip())
+    time.sleep(0.5)
+print(len(seen) - 1)
+PY
+}
+starts healwatch-1 >"$work/hw.starts" &
+sampler=$!
+ah_restarts=$(starts autoheal-1)
+wait "$sampler"
+hw_restarts=$(cat "$work/hw.starts")
 stop_loops
-hw_restarts=$(grep -o '"outcome":"restarted"' "$work/hw.log" | wc -l)
-ah_restarts=$(grep -c 'Restarting container now' "$work/autoheal.log" || true)
 
 # Idle: 20 healthy containers each, CPU of each tool's loop and its children.
 remove; start healwatch 20; start autoheal 20
