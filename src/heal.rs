@@ -634,6 +634,12 @@ mod tests {
         .0
     }
 
+    /// One pass on a fresh memory with `clock`.
+    fn pass_on(config: &Config, probe: &dyn Probe, docker: &FakeDocker, clock: &FakeClock) -> Vec<TargetResult> {
+        let memory = State::default();
+        run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock }).0
+    }
+
     fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
         pass_with(config, probe, docker, &State::default())
     }
@@ -721,14 +727,7 @@ mod tests {
         t.settings = crate::settings::BUILTIN;
         t.settings.recovery_timeout = Duration::ZERO;
         let cfg = config(vec![t], false);
-        let pass = Pass {
-            probe: &probe,
-            docker: Some(&docker),
-            inspector: Some(&docker),
-            memory: &State::default(),
-            clock: &clock,
-        };
-        let r = &run_pass(&cfg, &pass).0[0];
+        let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
         assert_eq!(r.outcome, Outcome::Restarted);
         // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
         assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
@@ -780,14 +779,7 @@ mod tests {
         let mut t = target("app", "app");
         t.settings.recovery_timeout = Duration::from_secs(60);
         let cfg = config(vec![t], false);
-        let pass = Pass {
-            probe: &probe,
-            docker: Some(&docker),
-            inspector: Some(&docker),
-            memory: &State::default(),
-            clock: &clock,
-        };
-        let r = &run_pass(&cfg, &pass).0[0];
+        let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
         assert_eq!(r.recovery, Recovery::NotRecovered);
         assert!(r.recovery_error.as_deref().unwrap().contains("exited again"), "{:?}", r.recovery_error);
         assert!(clock.elapsed() < Duration::from_secs(1), "waited {:?}", clock.elapsed());
