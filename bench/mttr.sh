@@ -39,7 +39,8 @@ stop_loops() {
   for _ in $(seq 1 100); do pgrep -f "$hw --quiet" >/dev/null || break; sleep 0.1; done
   loops=()
 }
-trap 'stop_loops; [ -n "${MTTR_KEEP:-}" ] && cp -r "$work" "$MTTR_KEEP"; engine_stop' EXIT
+# MTTR_KEEP=DIR keeps the logs and times for a look afterwards.
+trap 'stop_loops; if [ -n "${MTTR_KEEP:-}" ]; then cp -r "$work" "$MTTR_KEEP"; fi; engine_stop' EXIT
 
 if [ "$smoke" = 1 ]; then
   many=2; stops=2; loop_s=20; idle_s=10; give_up=60; results=$work/results.md
@@ -144,10 +145,13 @@ restarts() { docker inspect --format '{{.RestartCount}}' "$1"; }
 
 echo "mttr: measuring (smoke=$smoke)" >&2
 case_row "1 container's endpoint broken" fail 1
-case_row "$many broken at once" fail "$many"
-case_row "1 paused (hung)" pause 1
+# The smoke run keeps to one case of each code path: it proves the script, not the numbers.
+if [ "$smoke" = 0 ]; then
+  case_row "$many broken at once" fail "$many"
+  case_row "1 paused (hung)" pause 1
+fi
 case_row "1 SIGSTOPped (hung, TCP still accepts)" sigstop 1
-case_row "$stops SIGSTOPped" sigstop "$stops"
+[ "$smoke" = 1 ] || case_row "$stops SIGSTOPped" sigstop "$stops"
 
 # A crash loop: a service that never becomes healthy; restarts counted over loop_s.
 remove; start healwatch 1 nohealth; start autoheal 1 nohealth

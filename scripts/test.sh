@@ -24,8 +24,10 @@ engine_start
 engine_start_second
 engine_image
 
-# The benchmark at tiny sizes, so it cannot rot (its numbers are not checked: not a timed test).
+# The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not
+# timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.
 bash bench/run.sh --smoke >/dev/null
+bash bench/mttr.sh --smoke >/dev/null
 
 export HEALWATCH_E2E=1
 # The end-to-end tests are #[ignore]d so a bare `cargo test` says it did not run them;
