@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::{Format, Unhealthy, parse_duration};
-use crate::settings::SettingFlags;
+use crate::model::{Format, Unhealthy};
+use crate::settings::{ANY, FORGET_AFTER, HOUR, SettingFlags, YEAR, flag_parser};
 
 /// `--version`: the version, the commit and date it was built from, and the target.
 pub const LONG_VERSION: &str = concat!(
@@ -19,29 +19,6 @@ pub const LONG_VERSION: &str = concat!(
     "\ntarget: ",
     env!("HEALWATCH_TARGET"),
 );
-
-/// clap's parser for `pause --for`: up to a year.
-fn pause_duration(text: &str) -> Result<Duration, String> {
-    bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
-}
-
-/// clap's parser for `--forget-after`: up to a year.
-fn forget_duration(text: &str) -> Result<Duration, String> {
-    bounded(text, Duration::from_secs(365 * 24 * 3600), "1 year")
-}
-
-/// clap's parser for `drill --wait`: up to an hour.
-fn wait_duration(text: &str) -> Result<Duration, String> {
-    bounded(text, Duration::from_secs(3600), "1h")
-}
-
-fn bounded(text: &str, max: Duration, max_text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text).map_err(|e| format!("{e:#}"))?;
-    if d.is_zero() || d > max {
-        return Err(format!("'{text}' must be more than 0 and at most {max_text}"));
-    }
-    Ok(d)
-}
 
 /// Keeps containerised services alive: one pass checks every target's HTTP health URL,
 /// restarts the container behind each failing one, confirms it recovered and prints one
@@ -97,7 +74,7 @@ pub enum Command {
 #[command(mut_arg("dry_run", |a| a.hide(true)))]
 pub struct CheckArgs {
     /// How long to wait for every target to become healthy (at most 1h).
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = wait_duration)]
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = flag_parser::<Duration>(ANY, HOUR, ""))]
     pub wait: Duration,
 
     /// Consecutive healthy checks that make a target healthy (1-100).
@@ -182,7 +159,7 @@ pub struct PauseArgs {
     pub target: String,
 
     /// How long the pause lasts (at most a year).
-    #[arg(long = "for", value_name = "DUR", default_value = "1h", value_parser = pause_duration)]
+    #[arg(long = "for", value_name = "DUR", default_value = "1h", value_parser = flag_parser::<Duration>(ANY, YEAR, ""))]
     pub duration: Duration,
 
     /// Targets, as for a pass: TARGET must be one of them.
@@ -219,7 +196,7 @@ pub struct DrillArgs {
     pub target: String,
 
     /// How long to wait for the container to run and answer healthy again (at most 1h).
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = wait_duration)]
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = flag_parser::<Duration>(ANY, HOUR, ""))]
     pub wait: Duration,
 
     /// If the restart policy has not brought it back (at once when the policy is `no`,
@@ -333,7 +310,7 @@ pub struct RunArgs {
 
     /// Forget a target's memory when no pass has checked it for this long; a pause is
     /// kept until it ends (at most a year) [default: 7d].
-    #[arg(long, value_name = "DUR", value_parser = forget_duration)]
+    #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(FORGET_AFTER.0, FORGET_AFTER.1, ""))]
     pub forget_after: Option<Duration>,
 
     /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::config::{Config, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::ContainerInfo;
 use crate::model::{
-    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, TcpAddr, Unhealthy, one_line,
-    redact_text, validate_container_name, validate_name,
+    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
+    validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};
 
@@ -122,11 +122,12 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
 fn check_from_labels(labels: &BTreeMap<&str, &str>) -> Result<HealthCheck> {
     match (labels.get("url"), labels.get("exec")) {
         (Some(_), Some(_)) => bail!("give healwatch.url or healwatch.exec, not both"),
-        (Some(url), None) if url.starts_with("tcp://") => Ok(HealthCheck::Tcp(TcpCheck {
-            addr: TcpAddr::parse(url).context("label healwatch.url")?,
-            send: labels.get("send").map(|s| s.to_string()).filter(|s| !s.is_empty()),
-            expect: labels.get("expect").map(|s| s.to_string()).filter(|s| !s.is_empty()),
-        })),
+        (Some(url), None) if url.starts_with("tcp://") => Ok(HealthCheck::Tcp(TcpCheck::parse(
+            url,
+            labels.get("send").copied(),
+            labels.get("expect").copied(),
+            &|key| format!("label healwatch.{key}"),
+        )?)),
         (Some(_), None) => Ok(HealthCheck::Http(http_check(labels)?)),
         (None, Some(argv)) => {
             let argv: Vec<String> = serde_json::from_str(argv)

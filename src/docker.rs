@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy, show_ms};
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
@@ -435,6 +435,13 @@ pub fn scan_lines(
     }
 }
 
+/// Makes a pipe's reads return at once when it is empty; false when that failed.
+fn nonblocking(pipe: &impl std::os::fd::AsFd) -> bool {
+    rustix::fs::fcntl_getfl(pipe)
+        .and_then(|flags| rustix::fs::fcntl_setfl(pipe, flags | rustix::fs::OFlags::NONBLOCK))
+        .is_ok()
+}
+
 enum LineRead {
     Match(String),
     Data,
@@ -452,11 +459,7 @@ struct LineStream<R> {
 
 impl<R: Read + std::os::fd::AsFd> LineStream<R> {
     fn new(pipe: Option<R>) -> Self {
-        let pipe = pipe.filter(|p| {
-            rustix::fs::fcntl_getfl(p)
-                .and_then(|flags| rustix::fs::fcntl_setfl(p, flags | rustix::fs::OFlags::NONBLOCK))
-                .is_ok()
-        });
+        let pipe = pipe.filter(|p| nonblocking(p));
         let done = pipe.is_none();
         Self { pipe, line: Vec::new(), skipping: false, done }
     }
@@ -519,11 +522,7 @@ struct Stream<R> {
 
 impl<R: Read + std::os::fd::AsFd> Stream<R> {
     fn new(pipe: Option<R>, limit: usize) -> Self {
-        let pipe = pipe.filter(|p| {
-            rustix::fs::fcntl_getfl(p)
-                .and_then(|flags| rustix::fs::fcntl_setfl(p, flags | rustix::fs::OFlags::NONBLOCK))
-                .is_ok()
-        });
+        let pipe = pipe.filter(|p| nonblocking(p));
         let done = pipe.is_none();
         Self { pipe, kept: Vec::new(), cut: 0, limit, done }
     }
@@ -563,11 +562,6 @@ impl<R: Read + std::os::fd::AsFd> Stream<R> {
         let text = String::from_utf8_lossy(&self.kept).trim().to_string();
         if self.cut > 0 { format!("[{} bytes cut] {text}", self.cut) } else { text }
     }
-}
-
-/// A duration as a person reads it, to the millisecond.
-fn show_ms(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(crate::model::millis(d))).to_string()
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
 
 /// One attempt of a check that can be retried: HTTP or TCP through the probe, a command
 /// through `docker exec`.
-fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, timeout: Duration) -> Check {
+pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, timeout: Duration) -> Check {
     match (&target.health, docker) {
         (HealthCheck::Exec(argv), Some(docker)) => exec_check(docker, target, argv, timeout),
         (HealthCheck::Exec(_), None) => Check {
@@ -439,7 +439,7 @@ fn stopped_running(docker: &dyn Containers, target: &Target) -> Option<String> {
 }
 
 /// A target that only watches its logs has recovered once its container runs again.
-fn running_check(docker: &dyn Containers, target: &Target) -> Check {
+pub(crate) fn running_check(docker: &dyn Containers, target: &Target) -> Check {
     let error = target.container_refs().iter().find_map(|c| match docker.state(c) {
         Ok(state) if state.status == ContainerStatus::Running => None,
         Ok(state) => Some(format!("container {} is {}", c.name, state.status)),

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::config::{HealthCheck, Target, TcpCheck, TrustRoots};
-use crate::model::redact_text;
+use crate::config::{HealthCheck, TCP_READ_LIMIT, Target, TcpCheck, TrustRoots};
+use crate::model::{redact_text, show_ms};
 
 /// At most this much of a body is read and searched for `expect_body`.
 pub const BODY_LIMIT: u64 = 64 * 1024;
@@ -142,9 +142,6 @@ impl Probe for HttpProbe {
     }
 }
 
-/// At most this much of a TCP answer is read and searched for `expect`.
-const TCP_READ_LIMIT: usize = 4 * 1024;
-
 /// One TCP check: connect within `timeout`; then, if asked, send a line and read (at
 /// most 4 KiB) until the answer holds `expect`. The whole check is bounded by `timeout`.
 fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
@@ -215,11 +212,6 @@ fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, Strin
         Ok(_) => rx.recv_timeout(timeout).unwrap_or_else(|_| Err(format!("DNS timeout after {}", show_ms(timeout)))),
         Err(_) => lookup(host.to_string()),
     }
-}
-
-/// A duration to the millisecond: a recovery poll's cut timeout is not "695ms 238us 534ns".
-fn show_ms(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(crate::model::millis(d))).to_string()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -73,6 +73,15 @@ pub fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result
     if hint.is_empty() { bail!("{} {problem}", value.show()) } else { bail!("{} {problem} ({hint})", value.show()) }
 }
 
+/// The shortest duration that is more than 0.
+pub const ANY: Duration = Duration::from_nanos(1);
+/// An hour: the longest `drill --wait` and `check --wait`.
+pub const HOUR: Duration = Duration::from_secs(3600);
+/// A year (365.25 days, as humantime prints "1year"): the longest pause.
+pub const YEAR: Duration = Duration::from_secs(31_557_600);
+/// The range of `--forget-after` / `forget_after`.
+pub const FORGET_AFTER: (Duration, Duration) = (HOUR, YEAR);
+
 /// A clap value parser for a setting of type `T` within `min..=max`.
 pub fn flag_parser<T: SettingValue + Send + Sync + 'static>(
     min: T,

@@ -15,7 +15,7 @@ use crate::cli::CheckArgs;
 use crate::config::{self, Config, HealthCheck, Target};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
-use crate::heal::parallel_map;
+use crate::heal::{self, parallel_map};
 use crate::model::{DockerHealth, millis, one_line, rfc3339};
 use crate::probe::{Check, HttpProbe, Probe};
 use crate::report::json_line;
@@ -91,8 +91,11 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
     let docker = if needs_docker { Some(DockerCli::locate(config.docker.as_deref())?) } else { None };
     let mut warnings = Vec::new();
-    if let Some(cli) = &docker {
-        warnings.extend(list(&mut config, cli));
+    if let (Some(cli), true) = (&docker, config.needs_listing()) {
+        // The same read-only listing a pass makes (ps and inspect per engine).
+        let listed = super::pass::add_docker_targets(&mut config, cli);
+        warnings.extend(listed.engines.into_values().flatten());
+        warnings.extend(listed.invalid.into_iter().filter_map(|r| r.error));
     }
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     let docker_ref = docker.as_ref().map(|d| d as &dyn Containers);
@@ -150,63 +153,24 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     Ok(Exit::for_health(report.summary.failed == 0))
 }
 
-/// Resolves compose services and discovers labelled or HEALTHCHECK containers: read-only.
-fn list(config: &mut Config, docker: &DockerCli) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let listing = match docker.inventory(&crate::model::Endpoint::Default) {
-        Ok(listing) => listing,
-        Err(e) => return vec![format!("listing containers: {e:#}")],
-    };
-    for target in &mut config.targets {
-        if let Some((project, service)) = &target.compose {
-            target.replicas = crate::discover::compose_replicas(project, service, &listing);
-        }
-    }
-    if config.discover || config.unhealthy != crate::model::Unhealthy::Off {
-        let found = crate::discover::discover(config, &listing);
-        config.targets.extend(found.targets);
-        warnings.extend(found.invalid.into_iter().map(|r| r.error.unwrap_or_default()));
-    }
-    warnings
-}
-
-/// One look at a target: a GET, or Docker's HEALTHCHECK status now.
+/// One look at a target: what a pass's attempt is (HTTP, TCP, exec), a running
+/// container for a log-only target, or Docker's HEALTHCHECK status now.
 fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> Check {
-    let none = |error: String| Check { http_status: None, latency: Duration::ZERO, error: Some(error) };
+    let none = |error: &str| Check { http_status: None, latency: Duration::ZERO, error: Some(error.to_string()) };
     let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
-    match &target.health {
-        HealthCheck::Http(_) | HealthCheck::Tcp(_) => probe.check(target, timeout),
-        HealthCheck::Exec(argv) => {
-            let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
-                return none("an exec check needs the docker CLI and a container".to_string());
-            };
-            let out = docker.exec(&container, argv, timeout);
-            let error = (!out.success()).then(|| format!("exec: {}", one_line(&out.stderr, 300)));
-            Check { http_status: None, latency: out.duration, error }
-        }
-        HealthCheck::Logs => {
-            let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
-                return none("a log target needs the docker CLI and a container".to_string());
-            };
-            match docker.state(&container) {
-                Ok(state) if state.status == crate::model::ContainerStatus::Running => {
-                    Check { http_status: None, latency: Duration::ZERO, error: None }
-                }
-                Ok(state) => none(format!("container is {}", state.status)),
-                Err(out) => none(format!("docker inspect: {}", out.stderr)),
-            }
-        }
-        HealthCheck::Docker { .. } => {
-            let (Some(docker), Some(container)) = (docker, target.container_refs().into_iter().next()) else {
-                return none("no container".to_string());
-            };
+    match (&target.health, docker) {
+        (HealthCheck::Logs, Some(docker)) => heal::running_check(docker, target),
+        (HealthCheck::Logs | HealthCheck::Docker { .. }, None) => none("this check needs the docker CLI"),
+        (HealthCheck::Docker { .. }, Some(docker)) => {
+            let Some(container) = target.container_refs().into_iter().next() else { return none("no container") };
             match docker.health(&container) {
                 Ok(Some(DockerHealth::Healthy)) => Check { http_status: None, latency: Duration::ZERO, error: None },
-                Ok(Some(status)) => none(format!("docker health {}", status.as_str())),
-                Ok(None) => none("no HEALTHCHECK".to_string()),
-                Err(out) => none(format!("docker inspect: {}", out.stderr)),
+                Ok(Some(status)) => none(&format!("docker health {}", status.as_str())),
+                Ok(None) => none("no HEALTHCHECK"),
+                Err(out) => none(&format!("docker inspect: {}", out.stderr)),
             }
         }
+        _ => heal::attempt(probe, docker, target, timeout),
     }
 }
 

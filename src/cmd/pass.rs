@@ -122,9 +122,9 @@ pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
 /// What listing the engines found: the entries for containers with bad labels, and each
 /// listed engine's error, if it could not be listed.
 #[derive(Debug, Default)]
-struct Listed {
-    invalid: Vec<TargetResult>,
-    engines: BTreeMap<Endpoint, Option<String>>,
+pub(super) struct Listed {
+    pub(super) invalid: Vec<TargetResult>,
+    pub(super) engines: BTreeMap<Endpoint, Option<String>>,
 }
 
 /// The engines this pass reached or tried to: listed ones, and those of targets it ran
@@ -152,7 +152,7 @@ fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<En
 /// default engine, and the replicas of compose services. One `docker ps` and one
 /// `docker inspect` per engine; an engine that cannot be listed is a warning, and its
 /// compose targets fail alone. Returns the entries for containers with bad labels.
-fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
+pub(super) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
     let mut endpoints: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
     let discovering = config.discover || config.unhealthy != crate::model::Unhealthy::Off;

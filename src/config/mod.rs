@@ -234,6 +234,25 @@ pub struct TcpCheck {
     pub expect: Option<String>,
 }
 
+impl TcpCheck {
+    /// A `tcp://` URL with its optional `send` and `expect`; `place` names a key in errors.
+    /// `expect` longer than what is read of the answer could never match, so it is refused.
+    pub fn parse(url: &str, send: Option<&str>, expect: Option<&str>, place: &dyn Fn(&str) -> String) -> Result<Self> {
+        let addr = TcpAddr::parse(url).with_context(|| place("url"))?;
+        if send.is_some_and(|s| s.len() > 64 * 1024) {
+            bail!("{}: at most 64 KiB", place("send"));
+        }
+        if expect.is_some_and(|e| e.len() > TCP_READ_LIMIT) {
+            bail!("{}: at most {} bytes (healwatch reads that much of the answer)", place("expect"), TCP_READ_LIMIT);
+        }
+        let text = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(String::from);
+        Ok(Self { addr, send: text(send), expect: text(expect) })
+    }
+}
+
+/// At most this much of a TCP answer is read and searched for `expect`.
+pub const TCP_READ_LIMIT: usize = 4 * 1024;
+
 /// `log_pattern`: a regular expression (linear time, size-bounded) whose match in the
 /// container's new log lines fails the check.
 #[derive(Debug, Clone)]
@@ -472,7 +491,8 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
             (Some(d), _) => d,
             (None, Some(text)) => crate::model::parse_duration(text)
                 .and_then(|d| {
-                    crate::settings::in_range(d, Duration::from_secs(3600), Duration::from_secs(365 * 24 * 3600), "")
+                    let (min, max) = crate::settings::FORGET_AFTER;
+                    crate::settings::in_range(d, min, max, "")
                 })
                 .with_context(|| format!("{file_name}: [defaults] forget_after"))?,
             (None, None) => DEFAULT_FORGET_AFTER,
@@ -504,11 +524,7 @@ fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&
     let health = match (&t.url, &t.exec) {
         (Some(url), None) if url.starts_with("tcp://") => {
             refuse(&http_only, "http(s)")?;
-            HealthCheck::Tcp(TcpCheck {
-                addr: TcpAddr::parse(url).with_context(|| place("url"))?,
-                send: t.send.clone().filter(|s| !s.is_empty()),
-                expect: t.expect.clone().filter(|s| !s.is_empty()),
-            })
+            HealthCheck::Tcp(TcpCheck::parse(url, t.send.as_deref(), t.expect.as_deref(), place)?)
         }
         (Some(url), None) => {
             refuse(&tcp_only, "tcp://")?;

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 pub use redact::{HealthUrl, MASK, TcpAddr, one_line, redact_text};
-pub use result::{ActionRun, TargetResult, millis};
+pub use result::{ActionRun, TargetResult, millis, show_ms};
 pub use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
 
 /// What a pass did to one target.

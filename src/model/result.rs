@@ -124,6 +124,12 @@ impl Serialize for ActionRun {
     }
 }
 
+/// A duration as a person reads it, to the millisecond: a cut timeout is not
+/// "695ms 238us 534ns".
+pub fn show_ms(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(millis(d))).to_string()
+}
+
 /// Whole milliseconds, saturating.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

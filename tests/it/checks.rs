@@ -121,6 +121,7 @@ fn check_kinds_refuse_what_they_cannot_mean() {
         ("exec = []", "exec"),
         ("log_pattern = \"(\"", "log_pattern"),
         ("url = \"tcp://127.0.0.1\"", "no port"),
+        (&format!("url = \"tcp://127.0.0.1:1\"\nexpect = \"{}\"", "x".repeat(5000)), "at most 4096 bytes"),
         ("", "give url"),
     ] {
         let config = write_file(dir.path(), "c.toml", &format!("[[target]]\nname = \"a\"\n{body}\n"));
