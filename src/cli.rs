@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::model::{Format, Unhealthy};
-use crate::settings::{ANY, FORGET_AFTER, HOUR, SettingFlags, YEAR, flag_parser};
+use crate::settings::{ANY, FORGET_AFTER, HOUR, SettingFlags, WATCH, WATCH_EVERY, YEAR, flag_parser};
 
 /// `--version`: the version, the commit and date it was built from, and the target.
 pub const LONG_VERSION: &str = concat!(
@@ -72,6 +72,7 @@ pub enum Command {
 /// Options of `healwatch check`.
 #[derive(Debug, Clone, Args)]
 #[command(mut_arg("dry_run", |a| a.hide(true)))]
+#[command(mut_arg("watch", |a| a.hide(true)), mut_arg("watch_every", |a| a.hide(true)))]
 pub struct CheckArgs {
     /// How long to wait for every target to become healthy (at most 1h).
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = flag_parser::<Duration>(ANY, HOUR, ""))]
@@ -190,6 +191,7 @@ pub struct ResumeArgs {
 /// Options of `healwatch drill`. A drill kills for real, so --dry-run is not one of them.
 #[derive(Debug, Clone, Args)]
 #[command(mut_arg("dry_run", |a| a.hide(true)))]
+#[command(mut_arg("watch", |a| a.hide(true)), mut_arg("watch_every", |a| a.hide(true)))]
 pub struct DrillArgs {
     /// The target whose container is crashed.
     #[arg(value_name = "TARGET")]
@@ -312,6 +314,20 @@ pub struct RunArgs {
     /// kept until it ends (at most a year) [default: 7d].
     #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(FORGET_AFTER.0, FORGET_AFTER.1, ""))]
     pub forget_after: Option<Duration>,
+
+    /// Stay up for DUR from the start and watch between passes: every --watch-every, one
+    /// attempt at each HTTP and TCP target the last pass saw healthy, and Docker's events
+    /// (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at
+    /// once, which writes its own status line. For healing within seconds from a timer
+    /// (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute)
+    /// [default: one pass, then exit].
+    #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(WATCH.0, WATCH.1, ""))]
+    pub watch: Option<Duration>,
+
+    /// With --watch: how often the healthy targets are looked at [default: 1s].
+    #[arg(long, value_name = "DUR", requires = "watch",
+          value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]
+    pub watch_every: Option<Duration>,
 
     /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
     #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]

@@ -51,6 +51,8 @@ pub trait Containers: Sync {
     fn health(&self, container: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome>;
     /// `docker unpause`.
     fn unpause(&self, container: &ContainerRef) -> CommandOutcome;
+    /// `docker kill --signal CONT`: wakes a stopped PID 1 (and, through an init, its child).
+    fn wake(&self, container: &ContainerRef) -> CommandOutcome;
     /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
     /// or `docker kill`. `Action::Notify` runs nothing.
     fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome;
@@ -210,6 +212,10 @@ impl Containers for DockerCli {
 
     fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
         self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
+    }
+
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        self.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT)
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
@@ -432,6 +438,106 @@ pub fn scan_lines(
             std::thread::sleep(nap);
             nap = (nap * 2).min(Duration::from_millis(20));
         }
+    }
+}
+
+/// The docker events a watch asks for (`--filter event=...`); anything else is noise (a
+/// HEALTHCHECK alone makes three exec events a second).
+pub const EVENT_FILTERS: [&str; 4] = ["die", "oom", "pause", "health_status: unhealthy"];
+
+/// `docker events --format`: the container's name, a tab, the action. Names cannot
+/// hold a tab, and the actions asked for are fixed words.
+pub const EVENT_FORMAT: &str = "{{.Actor.Attributes.name}}\t{{.Action}}";
+
+/// A longer event line is not Docker's: it is skipped.
+const EVENT_LINE_LIMIT: usize = 1024;
+/// At most this much is read per look at the events; the rest waits for the next.
+const EVENT_READ_LIMIT: usize = 256 * 1024;
+
+impl DockerCli {
+    /// Starts `docker events` for the container events a watch cares about, from `since`
+    /// on, on `endpoint`. The child runs in its own process group until the stream is
+    /// dropped; it has no stdin and its stderr is discarded (an engine that cannot be
+    /// reached ends the stream, and the watch's passes report the engine).
+    pub fn follow_events(&self, endpoint: &Endpoint, since: SystemTime) -> std::io::Result<EventStream> {
+        use std::os::unix::process::CommandExt;
+        let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let mut command = Command::new(&self.path);
+        command.args(endpoint.args()).args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
+        command.arg("--since").arg(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
+        for event in EVENT_FILTERS {
+            command.arg("--filter").arg(format!("event={event}"));
+        }
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0).spawn()?;
+        let stdout = child.stdout.take().filter(nonblocking);
+        Ok(EventStream { child, stdout, line: Vec::new(), skipping: false })
+    }
+}
+
+/// A running `docker events`, read without blocking; killed with its group when dropped.
+#[derive(Debug)]
+pub struct EventStream {
+    child: std::process::Child,
+    stdout: Option<std::process::ChildStdout>,
+    line: Vec<u8>,
+    /// The current line passed `EVENT_LINE_LIMIT`: the rest of it is skipped.
+    skipping: bool,
+}
+
+impl EventStream {
+    /// The whole lines written since the last call (at most `EVENT_READ_LIMIT` of
+    /// output is read per call).
+    pub fn lines(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let Some(pipe) = self.stdout.as_mut() else { return lines };
+        let mut buf = [0u8; 16 * 1024];
+        let mut read = 0;
+        while read < EVENT_READ_LIMIT {
+            let n = match pipe.read(&mut buf) {
+                Ok(0) => {
+                    self.stdout = None;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    self.stdout = None;
+                    break;
+                }
+            };
+            read += n;
+            for &byte in &buf[..n] {
+                if byte == b'\n' {
+                    if !self.skipping {
+                        lines.push(String::from_utf8_lossy(&self.line).into_owned());
+                    }
+                    self.line.clear();
+                    self.skipping = false;
+                } else if self.line.len() < EVENT_LINE_LIMIT {
+                    self.line.push(byte);
+                } else {
+                    self.skipping = true;
+                }
+            }
+        }
+        lines
+    }
+
+    /// Whether the stream has ended (the child exited or its output closed).
+    pub fn ended(&mut self) -> bool {
+        self.stdout.is_none() || !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(group) = i32::try_from(self.child.id()).ok().and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

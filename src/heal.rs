@@ -3,7 +3,7 @@
 //! most `concurrency` threads; a container shared by several targets is acted on once
 //! per pass, never twice at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -39,7 +39,27 @@ pub struct Pass<'a> {
     pub memory: &'a State,
     /// The pass's time (`now`, for every judgement and timestamp) and its sleeps.
     pub clock: &'a dyn Clock,
+    /// What a watch saw just before it started this pass, by target name.
+    pub hints: &'a Hints,
 }
+
+/// What a watch (`run --watch`) saw of a target between passes, which the pass that it
+/// started early takes as evidence instead of finding it out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// A watch round's attempt failed, `spent` before this pass began: it is the first
+    /// attempt of this pass's check, so the blip rule's clock started with it.
+    Failed { check: Check, spent: Duration },
+    /// Docker's events said a container of the target was paused: if it still is, the
+    /// target is decided at once (a frozen process answers nothing, however long one waits).
+    Paused,
+}
+
+/// Hints by target name.
+pub type Hints = BTreeMap<String, Hint>;
+
+/// No hints: a pass that was not started early by a watch.
+pub static NO_HINTS: Hints = BTreeMap::new();
 
 /// Checks, judges and heals every target; results come back in config order, with any
 /// warning about the pass itself (fewer worker threads than asked for).
@@ -115,7 +135,8 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         (Verdict::Restart, Some(docker)) => docker,
     };
     let key = (target.endpoint.clone(), target.replicas.join(","));
-    let run = match restarts.run(key, || act(docker, target, pass.clock)) {
+    let hung = check.timed_out();
+    let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
         Acted::Skipped(outcome) => {
             result.outcome = outcome;
             return result;
@@ -164,9 +185,14 @@ const FIRST_LOG_WINDOW: Duration = Duration::from_secs(60);
 fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
     let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
     match &target.health {
-        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => {
-            check_with_retries(&one, pass.clock, target)
-        }
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match pass.hints.get(&target.name) {
+            Some(Hint::Paused) if let Some(paused) = paused_container(pass.inspector, target) => {
+                let error = format!("paused: container {paused} is paused and answers nothing");
+                (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+            }
+            Some(Hint::Failed { check, spent }) => check_with_retries(&one, pass.clock, target, Some((check, *spent))),
+            _ => check_with_retries(&one, pass.clock, target, None),
+        },
         HealthCheck::Docker { paused: true, .. } => {
             let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing".to_string();
             (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
@@ -174,6 +200,16 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
         HealthCheck::Logs => (Check { http_status: None, latency: Duration::ZERO, error: None }, 0),
     }
+}
+
+/// The first of the target's containers that Docker says is paused.
+fn paused_container(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
+    let docker = docker?;
+    target
+        .container_refs()
+        .into_iter()
+        .find(|c| docker.state(c).is_ok_and(|s| s.status == ContainerStatus::Paused))
+        .map(|c| c.name)
 }
 
 /// One attempt of a check that can be retried: HTTP or TCP through the probe, a command
@@ -247,13 +283,23 @@ fn docker_health_check(status: Option<&DockerHealth>, output: Option<&str>) -> C
 /// the first healthy one, all within `decide_within` (each attempt's timeout is cut to
 /// what is left). A target fails only when every attempt made failed, so one slow or
 /// failed answer followed by a good one is healthy; with the defaults a 503 is decided
-/// in about 0.5 s (three attempts) and a hung endpoint in 5 s.
-pub fn check_with_retries(attempt: &dyn Fn(Duration) -> Check, clock: &dyn Clock, target: &Target) -> (Check, u32) {
+/// in about 0.5 s (three attempts) and a hung endpoint in 5 s. `first` is an attempt a
+/// watch already made, and how long ago it started: it counts as the first attempt.
+pub fn check_with_retries(
+    attempt: &dyn Fn(Duration) -> Check,
+    clock: &dyn Clock,
+    target: &Target,
+    first: Option<(&Check, Duration)>,
+) -> (Check, u32) {
     let settings = &target.settings;
+    let spent = first.map_or(Duration::ZERO, |(_, spent)| spent);
     let start = clock.elapsed();
-    let left = || settings.decide_within.saturating_sub(clock.elapsed().saturating_sub(start));
+    let left = || settings.decide_within.saturating_sub(clock.elapsed().saturating_sub(start) + spent);
     let mut attempts = 1;
-    let mut check = attempt(settings.timeout.min(left()).max(MIN_ATTEMPT));
+    let mut check = match first {
+        Some((check, _)) => check.clone(),
+        None => attempt(settings.timeout.min(left()).max(MIN_ATTEMPT)),
+    };
     while !check.healthy() && attempts <= settings.retries && !clock.interrupted() {
         // No attempt squeezed into the deadline's last instant: it could only time out.
         if left() < settings.retry_delay + MIN_ATTEMPT {
@@ -284,8 +330,11 @@ enum Acted {
 /// A paused container is unpaused first: a paused process cannot receive SIGTERM, so a
 /// restart would wait out the whole stop timeout. A container in its start period, or
 /// stopped when `ignore_stopped` is set, is left alone. An inspect that fails does not stop
-/// the action: docker's own error from it is the clearest report.
-fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
+/// the action: docker's own error from it is the clearest report. When the check got no
+/// answer at all (`hung`), a running container is sent SIGCONT first: a stopped
+/// (SIGSTOPped) process cannot act on SIGTERM either, and would cost the whole stop
+/// timeout. The signal reaches PID 1, and the init of `--init` passes it on to its child.
+fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, hung: bool) -> Acted {
     let started = clock.elapsed();
     let settings = &target.settings;
     let containers = target.container_refs();
@@ -313,6 +362,10 @@ fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock) -> Acted {
             }
             if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
                 continue;
+            }
+            if hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
+                // Best effort: the restart that follows is what is reported.
+                let _ = docker.wake(container);
             }
         }
         let outcome = docker.act(container, target.action, settings.restart_timeout);
@@ -584,6 +637,11 @@ mod tests {
             self.calls.lock().unwrap().push(format!("unpause {c}"));
             Self::outcome(0)
         }
+        fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+            let c = &c.name;
+            self.calls.lock().unwrap().push(format!("wake {c}"));
+            Self::outcome(0)
+        }
         fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
             self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
             Self::outcome(self.restart_code)
@@ -629,7 +687,14 @@ mod tests {
     fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
         run_pass(
             config,
-            &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock: &FakeClock::at(now()) },
+            &Pass {
+                probe,
+                docker: Some(docker),
+                inspector: Some(docker),
+                memory,
+                clock: &FakeClock::at(now()),
+                hints: &NO_HINTS,
+            },
         )
         .0
     }
@@ -637,7 +702,11 @@ mod tests {
     /// One pass on a fresh memory with `clock`.
     fn pass_on(config: &Config, probe: &dyn Probe, docker: &FakeDocker, clock: &FakeClock) -> Vec<TargetResult> {
         let memory = State::default();
-        run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock }).0
+        run_pass(
+            config,
+            &Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, hints: &NO_HINTS },
+        )
+        .0
     }
 
     fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
@@ -763,6 +832,7 @@ mod tests {
                 inspector: Some(&docker),
                 memory: &State::default(),
                 clock: &clock,
+                hints: &NO_HINTS,
             };
             let r = &run_pass(&cfg, &pass).0[0];
             assert_eq!(r.recovery, Recovery::Recovered, "{at_ms}");
@@ -868,6 +938,7 @@ mod tests {
                 inspector: Some(&docker),
                 memory: &State::default(),
                 clock: &clock,
+                hints: &NO_HINTS,
             },
         );
         assert_eq!(results[0].outcome, Outcome::Interrupted);

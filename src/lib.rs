@@ -30,6 +30,7 @@ mod probe;
 mod report;
 mod settings;
 mod state;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Stop};

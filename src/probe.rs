@@ -32,6 +32,20 @@ impl Check {
     pub fn healthy(&self) -> bool {
         self.error.is_none()
     }
+
+    /// Whether the attempt got no answer in time: a hung service, not a refused or a
+    /// wrong answer.
+    pub fn timed_out(&self) -> bool {
+        self.error.as_deref().is_some_and(|e| e.starts_with(NO_ANSWER))
+    }
+}
+
+/// How every "no answer in time" error begins (see `Check::timed_out`).
+const NO_ANSWER: &str = "timeout after ";
+
+/// The error of an attempt that got no answer within `timeout`.
+pub fn no_answer(timeout: Duration) -> String {
+    format!("{NO_ANSWER}{}", show_ms(timeout))
 }
 
 /// Something that can check a target once, within `timeout`.
@@ -222,7 +236,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
     use ureq::Error as E;
     match error {
-        E::Timeout(_) => format!("timeout after {}", show_ms(timeout)),
+        E::Timeout(_) => no_answer(timeout),
         E::HostNotFound => "DNS failure: host not found".to_string(),
         E::Io(e) => describe_io(e, timeout, "connecting"),
         E::ConnectionFailed => "connection failed".to_string(),
@@ -243,7 +257,7 @@ fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String
     }
     match error.kind() {
         K::ConnectionRefused => "connection refused".to_string(),
-        K::TimedOut | K::WouldBlock => format!("timeout after {}", show_ms(timeout)),
+        K::TimedOut | K::WouldBlock => no_answer(timeout),
         K::ConnectionReset => "connection reset by the server".to_string(),
         K::UnexpectedEof => "connection closed by the server before a whole response".to_string(),
         // rustls reports handshake and certificate failures as InvalidData.

@@ -82,6 +82,13 @@ pub const YEAR: Duration = Duration::from_secs(31_557_600);
 /// The range of `--forget-after` / `forget_after`.
 pub const FORGET_AFTER: (Duration, Duration) = (HOUR, YEAR);
 
+/// The range of `run --watch`: a second to an hour.
+pub const WATCH: (Duration, Duration) = (Duration::from_secs(1), HOUR);
+/// The range of `run --watch-every`.
+pub const WATCH_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
+/// `run --watch-every` when not given.
+pub const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(1);
+
 /// A clap value parser for a setting of type `T` within `min..=max`.
 pub fn flag_parser<T: SettingValue + Send + Sync + 'static>(
     min: T,

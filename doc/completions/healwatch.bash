@@ -89,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
+            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --watch --watch-every --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,6 +191,14 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --docker)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -245,7 +253,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-c -t -q -n -h --wait --stable --junit --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --help"
+            opts="-c -t -q -n -h --wait --stable --junit --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --watch --watch-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,6 +379,14 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -393,7 +409,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__drill)
-            opts="-c -t -q -n -h --wait --heal --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --help"
+            opts="-c -t -q -n -h --wait --heal --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --watch --watch-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +524,14 @@ _healwatch() {
                     return 0
                     ;;
                 --lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -767,7 +791,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
+            opts="-c -t -n -q -h --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --watch --watch-every --docker --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -866,6 +890,14 @@ _healwatch() {
                     return 0
                     ;;
                 --forget-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -86,6 +86,9 @@ struct Progress {
 pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let started_at = super::now()?;
     let start = Instant::now();
+    if args.run.watch.is_some() {
+        return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
+    }
     let mut config = config::load(&args.run)?;
     let needs_docker = config.needs_listing()
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));

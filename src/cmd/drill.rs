@@ -26,6 +26,9 @@ pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
     if config.dry_run {
         return Err(Stop::Usage(anyhow::anyhow!("drill kills a process for real; --dry-run does not apply to it")));
     }
+    if args.run.watch.is_some() {
+        return Err(Stop::Usage(anyhow::anyhow!("drill waits with --wait; --watch is for run")));
+    }
     let docker = DockerCli::locate(config.docker.as_deref())?;
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
@@ -164,8 +167,14 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
     let clock = RealClock::starting_at(SystemTime::now());
-    let pass =
-        heal::Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &State::default(), clock: &clock };
+    let pass = heal::Pass {
+        probe,
+        docker: Some(docker),
+        inspector: Some(docker),
+        memory: &State::default(),
+        clock: &clock,
+        hints: &heal::NO_HINTS,
+    };
     heal::run_pass(&one, &pass).0.remove(0)
 }
 

@@ -9,6 +9,7 @@ pub mod pass;
 pub mod pause;
 pub mod status;
 pub mod validate;
+mod watch;
 
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;

@@ -6,117 +6,193 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
 use crate::cli::RunArgs;
 use crate::clock::{Clock, RealClock};
-use crate::config::{self, Config};
+use crate::config::{self, Config, Target};
 use crate::docker::{ContainerInfo, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::heal::{self, Pass};
-use crate::model::{Endpoint, Format, HealthUrl, Outcome, TargetResult, one_line};
+use crate::model::{Endpoint, Format, HealthUrl, Outcome, Recovery, TargetResult, one_line};
 use crate::probe::HttpProbe;
 use crate::report::{self, EngineStatus, Report, TargetReport};
 use crate::state::{self, State};
 use crate::{atomic, discover, hooks, interrupt, lock, metrics, notify, policy};
 
-/// One pass: load config, lock, check and heal, print and log the status line.
+/// `healwatch [run]`: one pass, or with `--watch` a watch of several.
 pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
     let started = super::now()?;
-    let clock = RealClock::starting_at(started);
     // From here a signal ends the pass in order: see interrupt.rs.
     interrupt::install().context("installing signal handlers")?;
-    // A pass that cannot run still tells monitoring so, through whatever outputs it knows.
-    let fail = |stop: Stop, outputs: &Outputs| -> Stop {
-        let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
-        publish(&mut report, outputs, stop.exit(), None);
-        // The stop itself is what the command reports; a stdout error here adds nothing.
-        let log = open_log_for(&mut report, outputs.log.as_deref());
-        let _ = emit(&mut report, log, true, args.format.unwrap_or_default());
-        stop
-    };
-    let mut config = config::load(args).map_err(|e| fail(Stop::Usage(e), &Outputs::from_flags(args)))?;
-    let outputs = Outputs::from_config(&config);
-    let needs_listing = config.needs_listing();
-    // Real passes must be able to heal, so a missing CLI is reported even when every
-    // target happens to be healthy; a dry run needs it only to list containers.
-    let docker = if config.dry_run && !needs_listing && !config.needs_inspector() {
-        None
-    } else {
-        Some(DockerCli::locate(config.docker.as_deref()).map_err(|e| fail(Stop::Usage(e), &outputs))?)
-    };
-    let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
-    let _lock = match lock::acquire(config.lock.as_deref()) {
-        Ok(lock) => lock,
-        Err(Stop::Locked(held)) => {
-            // The running pass owns the metrics file and the notifications; only the
-            // ping says this one did nothing.
-            let quiet = Outputs { metrics: None, notify_url: None, ..outputs.clone() };
-            return Err(fail(Stop::Locked(format!("{held}; this pass does nothing")), &quiet));
+    let setup = Setup::load(args, started)?;
+    match args.watch {
+        None => {
+            let _lock = setup.lock(started, None)?;
+            Ok(setup.pass(started, &heal::NO_HINTS)?.exit)
         }
-        Err(stop) => return Err(fail(stop, &outputs)),
-    };
+        Some(length) => super::watch::run(&setup, started, length, args.watch_every),
+    }
+}
 
-    let mut warnings = Vec::new();
-    let mut listed = Listed::default();
-    if let (Some(cli), true) = (&docker, needs_listing) {
-        listed = add_docker_targets(&mut config, cli);
-    }
-    let (memory, state_file) = match super::state_path(&config) {
-        Ok(path) => {
-            let loaded = state::load(&path, started);
-            warnings.extend(loaded.warnings);
-            (loaded.state, loaded.writable.then_some(path))
-        }
-        Err(e) => {
-            warnings.push(format!("{e:#}; going on without memory"));
-            (State::default(), None)
-        }
-    };
-    let inspector = docker.as_ref().map(|d| d as &dyn Containers);
-    let pass = Pass {
-        probe: &probe,
-        docker: inspector.filter(|_| !config.dry_run),
-        inspector,
-        memory: &memory,
-        clock: &clock,
-    };
-    let (results, pass_warnings) = heal::run_pass(&config, &pass);
-    warnings.extend(pass_warnings);
-    warnings.extend(hooks::run_after_restarts(&config, &results));
-    let mut remembered = policy::remember(&memory, &config.targets, &results, started, config.forget_after);
-    let engines = engines(&config, &results, &listed);
-    let targets = results
-        .into_iter()
-        .map(|r| TargetReport::new(r, &remembered))
-        .chain(listed.invalid.into_iter().map(TargetReport::bare))
-        .collect();
-    let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
-    report.warnings = warnings;
-    report.engines = engines;
-    let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
-    if let Some(signal) = interrupt::requested() {
-        report.interrupted = Some(interrupt::name(signal));
-        exit = Exit::Interrupted(signal);
-    }
-    publish(&mut report, &outputs, exit, Some(&remembered));
+/// What every pass of one invocation shares: the config as loaded (before discovery),
+/// where reports go, the docker CLI and the HTTP prober.
+pub(super) struct Setup<'a> {
+    args: &'a RunArgs,
+    pub(super) config: Config,
+    outputs: Outputs,
+    pub(super) docker: Option<DockerCli>,
+    pub(super) probe: HttpProbe,
+}
+
+/// What a pass left for a watch: its exit status, the targets it found healthy (the
+/// ones a watch keeps an eye on), the containers it acted on (whose own events are not
+/// news), and whether it discovers containers (so any container's events may be).
+pub(super) struct Done {
+    pub(super) exit: Exit,
+    pub(super) healthy: Vec<Target>,
+    pub(super) acted: BTreeSet<(Endpoint, String)>,
+}
+
+/// A pass that cannot run still tells monitoring so, through whatever outputs it knows.
+fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outputs: &Outputs) -> Stop {
+    let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
+    publish(&mut report, outputs, stop.exit(), None);
+    // The stop itself is what the command reports; a stdout error here adds nothing.
     let log = open_log_for(&mut report, outputs.log.as_deref());
-    // A dry run is a look, not a pass: it leaves the memory as it found it.
-    if let (Some(path), false) = (state_file, config.dry_run) {
-        remembered.last_warnings = report.warnings.clone();
-        // Under the lock, no other writer runs: any temp file is a killed pass's.
-        atomic::sweep(&path);
-        if let Err(e) = state::save(&path, &remembered) {
-            warn(&mut report, format!("{e:#}; this pass is not remembered"));
+    let _ = emit(&mut report, log, true, args.format.unwrap_or_default());
+    stop
+}
+
+impl<'a> Setup<'a> {
+    /// Loads the config and finds the docker CLI.
+    fn load(args: &'a RunArgs, started: SystemTime) -> Result<Self, Stop> {
+        let clock = RealClock::starting_at(started);
+        let config =
+            config::load(args).map_err(|e| fail(args, started, &clock, Stop::Usage(e), &Outputs::from_flags(args)))?;
+        let outputs = Outputs::from_config(&config);
+        // Real passes must be able to heal, so a missing CLI is reported even when every
+        // target happens to be healthy; a dry run needs it only to list containers.
+        let docker = if config.dry_run && !config.needs_listing() && !config.needs_inspector() {
+            None
+        } else {
+            let cli = DockerCli::locate(config.docker.as_deref());
+            Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?)
+        };
+        let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
+        Ok(Self { args, config, outputs, docker, probe })
+    }
+
+    /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
+    /// so that a pass someone runs by hand can finish first.
+    pub(super) fn lock(&self, started: SystemTime, wait: Option<Duration>) -> Result<lock::PassLock, Stop> {
+        self.lock_at(self.config.lock.as_deref(), started, wait)
+    }
+
+    /// As `lock`, for the lock file at `path` (`None`: the default one).
+    pub(super) fn lock_at(
+        &self,
+        path: Option<&Path>,
+        started: SystemTime,
+        wait: Option<Duration>,
+    ) -> Result<lock::PassLock, Stop> {
+        let taken = match wait {
+            None => lock::acquire(path),
+            Some(wait) => lock::acquire_within(path, wait),
+        };
+        match taken {
+            Ok(lock) => Ok(lock),
+            Err(Stop::Locked(held)) if wait.is_some() => Err(Stop::Locked(held)),
+            Err(Stop::Locked(held)) => {
+                // The running pass owns the metrics file and the notifications; only the
+                // ping says this one did nothing.
+                let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
+                let stop = Stop::Locked(format!("{held}; this pass does nothing"));
+                Err(fail(self.args, started, &RealClock::starting_at(started), stop, &quiet))
+            }
+            Err(stop) => Err(fail(self.args, started, &RealClock::starting_at(started), stop, &self.outputs)),
         }
     }
-    let tell = !config.quiet || report.error.is_some() || report.interrupted.is_some() || {
-        let results: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).collect();
-        policy::worth_telling(&results, &report.warnings, &memory)
-    };
-    emit(&mut report, log, tell, config.format)?;
-    Ok(exit)
+
+    /// One pass, under the lock the caller holds: list, check, heal, remember, report.
+    pub(super) fn pass(&self, started: SystemTime, hints: &heal::Hints) -> Result<Done, Stop> {
+        let clock = RealClock::starting_at(started);
+        let mut config = self.config.clone();
+        let outputs = &self.outputs;
+        let mut warnings = Vec::new();
+        let mut listed = Listed::default();
+        if let (Some(cli), true) = (&self.docker, config.needs_listing()) {
+            listed = add_docker_targets(&mut config, cli);
+        }
+        let (memory, state_file) = match super::state_path(&config) {
+            Ok(path) => {
+                let loaded = state::load(&path, started);
+                warnings.extend(loaded.warnings);
+                (loaded.state, loaded.writable.then_some(path))
+            }
+            Err(e) => {
+                warnings.push(format!("{e:#}; going on without memory"));
+                (State::default(), None)
+            }
+        };
+        let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
+        let pass = Pass {
+            probe: &self.probe,
+            docker: inspector.filter(|_| !config.dry_run),
+            inspector,
+            memory: &memory,
+            clock: &clock,
+            hints,
+        };
+        let (results, pass_warnings) = heal::run_pass(&config, &pass);
+        warnings.extend(pass_warnings);
+        warnings.extend(hooks::run_after_restarts(&config, &results));
+        let mut remembered = policy::remember(&memory, &config.targets, &results, started, config.forget_after);
+        let engines = engines(&config, &results, &listed);
+        let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new() };
+        for (target, result) in config.targets.iter().zip(&results) {
+            if result.action.is_some() {
+                done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
+            }
+            // Seen answering in this pass: not paused, stopped or restarted unseen.
+            if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
+                done.healthy.push(target.clone());
+            }
+        }
+        let targets = results
+            .into_iter()
+            .map(|r| TargetReport::new(r, &remembered))
+            .chain(listed.invalid.into_iter().map(TargetReport::bare))
+            .collect();
+        let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
+        report.warnings = warnings;
+        report.engines = engines;
+        let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
+        if let Some(signal) = interrupt::requested() {
+            report.interrupted = Some(interrupt::name(signal));
+            exit = Exit::Interrupted(signal);
+        }
+        publish(&mut report, outputs, exit, Some(&remembered));
+        let log = open_log_for(&mut report, outputs.log.as_deref());
+        // A dry run is a look, not a pass: it leaves the memory as it found it.
+        if let (Some(path), false) = (state_file, config.dry_run) {
+            remembered.last_warnings = report.warnings.clone();
+            // Under the lock, no other writer runs: any temp file is a killed pass's.
+            atomic::sweep(&path);
+            if let Err(e) = state::save(&path, &remembered) {
+                warn(&mut report, format!("{e:#}; this pass is not remembered"));
+            }
+        }
+        let tell = !config.quiet || report.error.is_some() || report.interrupted.is_some() || {
+            let results: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).collect();
+            policy::worth_telling(&results, &report.warnings, &memory)
+        };
+        emit(&mut report, log, tell, config.format)?;
+        done.exit = exit;
+        Ok(done)
+    }
 }
 
 /// What listing the engines found: the entries for containers with bad labels, and each

@@ -1,0 +1,177 @@
+//! `run --watch`: between passes a watch re-checks, with one attempt each, the HTTP and
+//! TCP targets the last pass saw healthy, and reads Docker's events. This is the pure
+//! part: which events matter, and whether what a round saw starts a pass early, with
+//! which hints (see `heal::Hint`). The loop itself is in `cmd/watch.rs`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::config::{HealthCheck, Target};
+use crate::heal::{Hint, Hints};
+use crate::model::{Endpoint, validate_container_name};
+use crate::probe::Check;
+
+/// What Docker said happened to a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Its main process ended (`die`): a crash, or a stop.
+    Died,
+    /// The kernel killed a process of it for memory (`oom`).
+    OutOfMemory,
+    /// `docker pause` froze it.
+    Paused,
+    /// Its HEALTHCHECK turned unhealthy.
+    Unhealthy,
+}
+
+/// One event, on the engine it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub endpoint: Endpoint,
+    pub container: String,
+    pub kind: EventKind,
+}
+
+/// Reads one line of `docker events --format` `docker::EVENT_FORMAT`. Anything else (another
+/// action, a name Docker would not give, a line cut short) is `None`: events are only a
+/// reason to look sooner, so an unreadable one costs nothing but that.
+pub fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
+    let (name, action) = line.trim_end_matches(['\r', '\n']).split_once('\t')?;
+    let kind = match action {
+        "die" => EventKind::Died,
+        "oom" => EventKind::OutOfMemory,
+        "pause" => EventKind::Paused,
+        "health_status: unhealthy" => EventKind::Unhealthy,
+        _ => return None,
+    };
+    validate_container_name(name).ok()?;
+    Some(Event { endpoint: endpoint.clone(), container: name.to_string(), kind })
+}
+
+/// Whether a round re-checks this target between passes: an HTTP or TCP check costs a
+/// connection; exec and log checks cost a docker process each, so they wait for the
+/// next pass (Docker's events still cover their containers).
+pub fn round_checks(target: &Target) -> bool {
+    matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_))
+}
+
+/// What one round saw.
+#[derive(Debug, Clone, Default)]
+pub struct Round {
+    /// Targets whose one attempt failed: the attempt, and how long ago it started.
+    pub failed: Vec<(String, Check, Duration)>,
+    /// Docker's events since the last look.
+    pub events: Vec<Event>,
+}
+
+/// Whether to start a pass now, and with which hints. A pass starts when a target the
+/// last pass saw healthy failed its attempt, or when Docker said something happened to
+/// one of their containers; with `unhealthy` discovery on, also when any container's
+/// HEALTHCHECK turned unhealthy (the pass lists them again). Events about containers of
+/// targets that were not healthy (paused, given up, failing) start nothing: the next
+/// scheduled pass deals with those, so a crash loop cannot drive a pass a second.
+pub fn plan(round: Round, healthy: &[Target], discovers_unhealthy: bool) -> Option<Hints> {
+    let mut hints = Hints::new();
+    let mut start = false;
+    for (name, check, spent) in round.failed {
+        hints.insert(name, Hint::Failed { check, spent });
+        start = true;
+    }
+    let mut about_healthy = BTreeSet::new();
+    for event in &round.events {
+        let mut ours = false;
+        for target in healthy {
+            let holds =
+                target.container_refs().iter().any(|c| c.endpoint == event.endpoint && c.name == event.container);
+            if !holds {
+                continue;
+            }
+            ours = true;
+            about_healthy.insert(target.name.clone());
+            if event.kind == EventKind::Paused {
+                hints.insert(target.name.clone(), Hint::Paused);
+            }
+        }
+        start |= ours || (discovers_unhealthy && event.kind == EventKind::Unhealthy);
+    }
+    start.then_some(hints)
+}
+
+/// Drops the events a pass's own actions caused (a restart is a `die`), keeping those
+/// about other containers for the next round.
+pub fn without_own(events: Vec<Event>, acted: &BTreeSet<(Endpoint, String)>) -> Vec<Event> {
+    events.into_iter().filter(|e| !acted.contains(&(e.endpoint.clone(), e.container.clone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HealthUrl;
+
+    fn http_target(name: &str, container: &str) -> Target {
+        Target::http(name, container, HealthUrl::parse("http://127.0.0.1:9/health").unwrap())
+    }
+
+    fn event(name: &str, kind: EventKind) -> Event {
+        Event { endpoint: Endpoint::Default, container: name.to_string(), kind }
+    }
+
+    #[test]
+    fn events_are_read_strictly() {
+        let e = Endpoint::Default;
+        assert_eq!(parse_event(&e, "app\tdie\n"), Some(event("app", EventKind::Died)));
+        assert_eq!(parse_event(&e, "app\thealth_status: unhealthy"), Some(event("app", EventKind::Unhealthy)));
+        assert_eq!(parse_event(&e, "app\tpause"), Some(event("app", EventKind::Paused)));
+        assert_eq!(parse_event(&e, "app\toom"), Some(event("app", EventKind::OutOfMemory)));
+        for odd in [
+            "app\thealth_status: healthy",
+            "app\texec_die",
+            "app die",
+            "\tdie",
+            "a/b\tdie",
+            "app\tdie\textra",
+            "../x\tpause",
+            "",
+        ] {
+            assert_eq!(parse_event(&e, odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_starts_a_pass_that_counts_it() {
+        let healthy = [http_target("web", "web")];
+        let check = Check { http_status: Some(500), latency: Duration::from_millis(3), error: Some("HTTP 500".into()) };
+        let round = Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], events: vec![] };
+        let hints = plan(round, &healthy, false).expect("a pass starts");
+        assert_eq!(hints.get("web"), Some(&Hint::Failed { check, spent: Duration::from_millis(40) }));
+    }
+
+    #[test]
+    fn only_events_about_healthy_targets_start_a_pass() {
+        let healthy = [http_target("web", "web-1")];
+        assert_eq!(plan(Round::default(), &healthy, true), None, "a quiet round starts nothing");
+        let paused = Round { failed: vec![], events: vec![event("web-1", EventKind::Paused)] };
+        assert_eq!(plan(paused, &healthy, false).unwrap().get("web"), Some(&Hint::Paused));
+        let died = Round { failed: vec![], events: vec![event("web-1", EventKind::Died)] };
+        assert_eq!(plan(died, &healthy, false), Some(Hints::new()));
+        // A container of no healthy target (a crash loop given up on, say) starts nothing...
+        let other = || Round { failed: vec![], events: vec![event("db", EventKind::Died)] };
+        assert_eq!(plan(other(), &healthy, true), None);
+        // ...unless discovery of unhealthy containers would find it.
+        let unhealthy = || Round { failed: vec![], events: vec![event("db", EventKind::Unhealthy)] };
+        assert_eq!(plan(unhealthy(), &healthy, false), None);
+        assert_eq!(plan(unhealthy(), &healthy, true), Some(Hints::new()));
+        // The same name on another engine is another container.
+        let elsewhere = Endpoint::Host("unix:///other.sock".to_string());
+        let remote =
+            Round { failed: vec![], events: vec![Event { endpoint: elsewhere, ..event("web-1", EventKind::Died) }] };
+        assert_eq!(plan(remote, &healthy, false), None);
+    }
+
+    #[test]
+    fn a_pass_own_restarts_are_not_news() {
+        let acted = BTreeSet::from([(Endpoint::Default, "web-1".to_string())]);
+        let kept = without_own(vec![event("web-1", EventKind::Died), event("db", EventKind::Died)], &acted);
+        assert_eq!(kept, vec![event("db", EventKind::Died)]);
+    }
+}
