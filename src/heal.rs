@@ -800,6 +800,67 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Restarted);
         // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
         assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
+        // No answer at all: a stopped process is woken, so SIGTERM can reach it.
+        assert_eq!(docker.calls(), ["inspect app", "wake app", "restart app 10"]);
+    }
+
+    fn pass_hinted(
+        config: &Config,
+        probe: &dyn Probe,
+        docker: &FakeDocker,
+        clock: &FakeClock,
+        hints: &Hints,
+    ) -> TargetResult {
+        let memory = State::default();
+        let pass = Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, hints };
+        run_pass(config, &pass).0.remove(0)
+    }
+
+    #[test]
+    fn a_watchs_failed_attempt_is_the_first_and_its_time_counts() {
+        let clock = FakeClock::at(now());
+        let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let mut t = target("app", "app");
+        t.settings = crate::settings::BUILTIN;
+        t.settings.recovery_timeout = Duration::ZERO;
+        let two = Duration::from_secs(2);
+        let seen = Check { http_status: None, latency: two, error: Some(crate::probe::no_answer(two)) };
+        let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: two })]);
+        let r = pass_hinted(&config(vec![t], false), &probe, &docker, &clock, &hints);
+        assert_eq!(r.outcome, Outcome::Restarted);
+        // The watch's 2 s, then 250 ms, 2 s, 250 ms and what is left of 5 s: 3 s in this pass.
+        assert_eq!((r.attempts, probe.attempts.load(Ordering::SeqCst)), (3, 2));
+        assert_eq!(clock.elapsed(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_failed_attempt_then_a_good_one_is_still_a_blip() {
+        let clock = FakeClock::at(now());
+        let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("running", 0);
+        let seen = Check { http_status: Some(503), latency: Duration::ZERO, error: Some("status 503".into()) };
+        let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: Duration::ZERO })]);
+        let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+        assert_eq!((r.outcome, r.attempts), (Outcome::Healthy, 2));
+        assert!(docker.calls().is_empty());
+    }
+
+    #[test]
+    fn a_paused_hint_decides_at_once_when_docker_agrees() {
+        let hints = Hints::from([("app".to_string(), Hint::Paused)]);
+        let clock = FakeClock::at(now());
+        let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("paused", 0);
+        let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+        assert_eq!((r.outcome, r.attempts), (Outcome::Restarted, 0));
+        assert_eq!(r.error.as_deref(), Some("paused: container app is paused and answers nothing"));
+        assert_eq!(docker.calls()[..4], ["inspect app", "inspect app", "unpause app", "restart app 7"]);
+        assert_eq!(clock.elapsed(), Duration::ZERO, "no attempt was waited for");
+        // Unpaused meanwhile: the target is checked as usual.
+        let docker = FakeDocker::new("running", 0);
+        let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+        assert_eq!((r.outcome, r.attempts), (Outcome::Healthy, 1));
     }
 
     /// Healthy once the fake clock has passed `at`.

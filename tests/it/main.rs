@@ -16,3 +16,4 @@ mod memory;
 mod pass;
 mod tls;
 mod util;
+mod watch;

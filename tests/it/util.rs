@@ -24,6 +24,8 @@ pub enum Behaviour {
     WhileFileExists(PathBuf),
     /// A redirect to `/elsewhere`.
     Redirect,
+    /// These statuses for the first requests, one each, then 200 "ok".
+    Sequence(Vec<u16>),
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records every request head.
@@ -128,6 +130,7 @@ fn serve(
         Behaviour::WhileFileExists(path) if path.exists() => (200, "ok", ""),
         Behaviour::WhileFileExists(_) => (503, "down", ""),
         Behaviour::Redirect => (302, "", "Location: /elsewhere\r\n"),
+        Behaviour::Sequence(statuses) => (statuses.get(n).copied().unwrap_or(200), "seq", ""),
     };
     let mut stream = stream;
     let _ = write!(
@@ -305,6 +308,41 @@ impl Healwatch {
         let start = Instant::now();
         let output = self.cmd.output().expect("running healwatch");
         Run { command, output, elapsed: start.elapsed() }
+    }
+}
+
+/// A healwatch started in the background; `wait` collects it as a `Run`.
+pub struct Running {
+    command: String,
+    child: std::process::Child,
+    start: Instant,
+    _home: tempfile::TempDir,
+}
+
+impl Running {
+    /// Waits for it, at most `bound` (then kills it, and the test fails on its output).
+    pub fn wait(mut self, bound: Duration) -> Run {
+        let deadline = Instant::now() + bound;
+        while self.child.try_wait().expect("polling healwatch").is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let output = self.child.wait_with_output().expect("collecting healwatch");
+        Run { command: self.command, output, elapsed: self.start.elapsed() }
+    }
+}
+
+impl Healwatch {
+    /// Starts it without waiting, its output collected by `Running::wait`.
+    pub fn spawn(mut self) -> Running {
+        let command = format!(
+            "{} {}",
+            self.cmd.get_program().to_string_lossy(),
+            self.cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        );
+        use std::process::Stdio;
+        let child = self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting healwatch");
+        Running { command, child, start: Instant::now(), _home: self._home }
     }
 }
 

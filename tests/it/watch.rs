@@ -1,0 +1,117 @@
+//! `run --watch`: passes started early by what a watch sees between them, each with its
+//! own status line; the watch's own lock; room between passes for others. Real servers
+//! on 127.0.0.1 and the recording docker stand-in; the end-to-end cases (a paused and a
+//! SIGSTOPped container on a real engine) are in e2e.rs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{Behaviour, FakeDocker, Healwatch, Server};
+
+/// Waits (at most 10 s) until `path` exists: the watch's first pass has been remembered.
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(path.exists(), "{} never appeared", path.display());
+}
+
+fn lines(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+#[test]
+fn a_watch_heals_what_breaks_between_passes_with_a_line_per_pass() {
+    let fake = FakeDocker::new();
+    std::fs::write(fake.healthy_flag(), "").unwrap();
+    let server = Server::start(Behaviour::WhileFileExists(fake.healthy_flag()));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let watch = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "4s", "--state"])
+        .arg(&state)
+        .args(["-t", &format!("app={}", server.url("/health"))])
+        .spawn();
+    wait_for(&state);
+    // It breaks after the first pass: only the watch can notice.
+    std::fs::remove_file(fake.healthy_flag()).unwrap();
+    let run = watch.wait(Duration::from_secs(30));
+    run.expect_code(0);
+    let passes = lines(&run.stdout());
+    assert_eq!(passes.len(), 2, "the first pass and the one the watch started; quiet looks print nothing\n{run}");
+    assert_eq!(passes[0]["targets"][0]["outcome"], "healthy", "{run}");
+    let healed = &passes[1]["targets"][0];
+    assert_eq!((healed["outcome"].as_str(), healed["recovered"].as_bool()), (Some("restarted"), Some(true)), "{run}");
+    // The watch's failed attempt was the first of three: the blip rule still held.
+    assert_eq!(healed["attempts"], 3, "{run}");
+    let calls = fake.calls();
+    assert!(calls.iter().any(|c| c.starts_with("events --format")), "the watch follows docker events: {calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("restart")).count(), 1, "{calls:?}");
+}
+
+#[test]
+fn one_failed_look_then_a_good_answer_restarts_nothing() {
+    let fake = FakeDocker::new();
+    // Healthy for the first pass's attempt, 503 for the watch's first look, then healthy.
+    let server = Server::start(Behaviour::Sequence(vec![200, 503]));
+    let dir = tempfile::tempdir().unwrap();
+    let run = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "2s", "--state"])
+        .arg(dir.path().join("state.json"))
+        .args(["-t", &format!("app={}", server.url("/health"))])
+        .run();
+    run.expect_code(0);
+    let passes = lines(&run.stdout());
+    assert_eq!(passes.len(), 2, "{run}");
+    assert_eq!(
+        (passes[1]["targets"][0]["outcome"].as_str(), passes[1]["targets"][0]["attempts"].as_u64()),
+        (Some("healthy"), Some(2)),
+        "{run}"
+    );
+    assert!(!fake.calls().iter().any(|c| c.starts_with("restart")), "{:?}", fake.calls());
+}
+
+#[test]
+fn between_passes_others_get_in_but_a_second_watch_does_not() {
+    let server = Server::start(Behaviour::Fixed(200, "ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let (lock, state) = (dir.path().join("l"), dir.path().join("s.json"));
+    let target = format!("app={}", server.url("/health"));
+    let hw = |args: &[&str]| {
+        Healwatch::new().args(args).arg("--lock").arg(&lock).arg("--state").arg(&state).args(["-t", &target])
+    };
+    let watch = hw(&["--watch", "5s"]).spawn();
+    wait_for(&dir.path().join("s.json"));
+    let second = hw(&["--watch", "5s"]).run();
+    second.expect_code(3);
+    assert!(second.stderr().contains("another healwatch watch holds the lock"), "{second}");
+    // A pass run by hand and a pause go in between the watch's passes.
+    hw(&[]).run().expect_code(0);
+    hw(&["pause", "app", "--for", "10m"]).run().expect_code(0);
+    let run = watch.wait(Duration::from_secs(30));
+    run.expect_code(0);
+    let state: Value = serde_json::from_slice(&std::fs::read(dir.path().join("s.json")).unwrap()).unwrap();
+    assert!(state["targets"]["app"]["paused_until"].is_string(), "the watch kept the pause: {state}");
+}
+
+#[test]
+fn watch_values_are_checked() {
+    for (args, says) in [
+        (&["--watch", "0s"][..], "--watch"),
+        (&["--watch", "2h"][..], "--watch"),
+        (&["--watch", "5s", "--watch-every", "10ms"][..], "--watch-every"),
+        (&["--watch-every", "1s"][..], "--watch"),
+    ] {
+        let run = Healwatch::new().args(args).args(["-t", "app=http://127.0.0.1:9/"]).run();
+        run.expect_code(2);
+        assert!(run.stderr().contains(says), "{run}");
+    }
+    let run = Healwatch::new().args(["check", "--watch", "5s", "-t", "app=http://127.0.0.1:9/"]).run();
+    run.expect_code(2);
+    assert!(run.stderr().contains("--watch is for run"), "{run}");
+}
