@@ -349,3 +349,54 @@ fn a_fatal_log_line_is_healed_once_and_not_again() {
     run.expect_code(0);
     assert_eq!(run.target("app")["outcome"], "healthy", "{run}");
 }
+
+/// Runs `--watch 12s` on `app`, calls `break_it` once the first pass is remembered, and
+/// returns the watch's run and the pass it started.
+fn watch_and_break(app: &Container, break_it: impl FnOnce()) -> (crate::util::Run, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let watch =
+        Engine::get().healwatch().args(["--watch", "12s", "--state"]).arg(&state).args(["-t", &app.target()]).spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !state.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    break_it();
+    let run = watch.wait(Duration::from_secs(60));
+    run.expect_code(0);
+    let lines: Vec<serde_json::Value> = run.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "the first pass, and the one the watch started\n{run}");
+    let healed = lines[1]["targets"][0].clone();
+    assert_eq!((healed["outcome"].as_str(), healed["recovered"].as_bool()), (Some("restarted"), Some(true)), "{run}");
+    (run, healed)
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_watch_heals_a_container_paused_after_its_first_pass_without_waiting_for_a_timeout() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "watch-paused", Spec { init: true, ..Spec::default() });
+    let (run, healed) = watch_and_break(&app, || assert!(app.docker(&["pause"]).success()));
+    // Docker's pause event started the pass, which asked Docker instead of timing out.
+    assert_eq!(healed["attempts"], 0, "{run}");
+    assert_eq!(healed["error"], format!("paused: container {} is paused and answers nothing", app.name), "{run}");
+    assert_eq!(app.inspect("{{.State.Status}}"), "running");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_watch_heals_a_sigstopped_service_without_waiting_out_the_stop_timeout() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "watch-stopped", Spec { init: true, ..Spec::default() });
+    let init = app.inspect("{{.State.Pid}}");
+    let (run, healed) = watch_and_break(&app, || {
+        let children = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap();
+        let httpd = children.split_whitespace().next().expect("the init's child, httpd");
+        let stopped = std::process::Command::new("kill").args(["-STOP", httpd]).status().unwrap();
+        assert!(stopped.success());
+    });
+    assert!(healed["error"].as_str().unwrap().starts_with("timeout after"), "{run}");
+    // SIGCONT went first, so SIGTERM ended it: the 10 s stop timeout was not waited out.
+    let restart_ms = healed["restart"]["duration_ms"].as_u64().unwrap();
+    assert!(restart_ms < 8_000, "restart took {restart_ms} ms: the stop timeout was waited out\n{run}");
+}
