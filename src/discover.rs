@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::config::{Config, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
+use crate::config::{Config, Engine, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::ContainerInfo;
 use crate::model::{
-    Action, ContainerStatus, Endpoint, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
+    Action, ContainerStatus, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
     validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};
@@ -46,13 +46,29 @@ pub struct Discovered {
     pub invalid: Vec<TargetResult>,
 }
 
-/// Finds targets among `containers` (the default engine's), as `config` asks. A container
-/// that a configured target already watches is left to the config, which wins.
-pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
+/// Where discovery looks: one engine, as it asks (`discover`, `unhealthy`), and whether
+/// the names it finds are qualified with the engine's (`ENGINE/NAME`, when the config has
+/// more than one engine, so that names never collide).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub engine: &'a Engine,
+    pub qualified: bool,
+}
+
+impl Scope<'_> {
+    /// A target name as found on this engine.
+    fn name(&self, name: &str) -> String {
+        if self.qualified { format!("{}/{name}", self.engine.name) } else { name.to_string() }
+    }
+}
+
+/// Finds targets among `containers` (one engine's), as `scope` asks. A container that a
+/// configured target already watches is left to the config, which wins.
+pub fn discover(config: &Config, scope: Scope, containers: &[ContainerInfo]) -> Discovered {
     let configured: HashSet<&str> = config
         .targets
         .iter()
-        .filter(|t| t.endpoint == Endpoint::Default)
+        .filter(|t| t.endpoint == scope.engine.endpoint)
         .flat_map(|t| t.replicas.iter().map(String::as_str))
         .collect();
     let mut names: HashSet<String> = config.targets.iter().map(|t| t.name.clone()).collect();
@@ -66,9 +82,9 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
         }
         let labels: BTreeMap<&str, &str> =
             c.labels.iter().filter_map(|(k, v)| Some((k.strip_prefix(PREFIX)?, v.as_str()))).collect();
-        let result = match wanted(config, c, &labels) {
+        let result = match wanted(scope.engine, c, &labels) {
             Ok(None) => continue,
-            Ok(Some(health)) => from_labels(config, c, &labels, health, containers),
+            Ok(Some(health)) => from_labels(config, scope, c, &labels, health, containers),
             Err(e) => Err(e),
         };
         match result.and_then(|t| {
@@ -82,7 +98,7 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
                 found.invalid.push(TargetResult {
                     outcome: Outcome::Invalid,
                     error: Some(format!("container '{}': {e:#}", c.name)),
-                    ..TargetResult::new(name, &c.name, url)
+                    ..TargetResult::new(&scope.name(name), &c.name, url)
                 });
             }
         }
@@ -91,7 +107,7 @@ pub fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
 }
 
 /// Whether (and how) a container is watched: by its URL label, by Docker's health, or not.
-fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> Result<Option<HealthCheck>> {
+fn wanted(engine: &Engine, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> Result<Option<HealthCheck>> {
     let enable = match labels.get("enable") {
         None => None,
         Some(v) => Some(parse_bool(v).context("label healwatch.enable")?),
@@ -99,10 +115,10 @@ fn wanted(config: &Config, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
     if enable == Some(false) {
         return Ok(None);
     }
-    if config.discover && ["url", "exec", "log_pattern"].iter().any(|k| labels.contains_key(k)) {
+    if engine.discover && ["url", "exec", "log_pattern"].iter().any(|k| labels.contains_key(k)) {
         return Ok(Some(check_from_labels(labels)?));
     }
-    let by_health = match config.unhealthy {
+    let by_health = match engine.unhealthy {
         Unhealthy::Off => false,
         Unhealthy::Label => enable == Some(true),
         Unhealthy::All => true,
@@ -159,6 +175,7 @@ fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
 /// may name only containers of the labelled container's own compose project.
 fn from_labels(
     config: &Config,
+    scope: Scope,
     c: &ContainerInfo,
     labels: &BTreeMap<&str, &str>,
     health: HealthCheck,
@@ -197,7 +214,7 @@ fn from_labels(
         }
     }
     Ok(Target {
-        name: name.to_string(),
+        name: scope.name(name),
         container: c.name.clone(),
         health,
         settings,
@@ -214,7 +231,7 @@ fn from_labels(
             .context("label healwatch.ignore_stopped")?
             .unwrap_or(config.default_ignore_stopped),
         restart_with,
-        endpoint: Endpoint::Default,
+        endpoint: scope.engine.endpoint.clone(),
         compose: None,
         replicas: vec![c.name.clone()],
         // Never from a label: that would let an image run a program as root here.
@@ -251,6 +268,7 @@ pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInf
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Endpoint;
     use crate::model::{DockerHealth, RestartPolicy};
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerInfo {
@@ -272,7 +290,42 @@ mod tests {
 
     fn config(discover: bool, unhealthy: Unhealthy) -> Config {
         let configured = Target::http("app", "app", HealthUrl::parse("http://127.0.0.1:1/").unwrap());
-        Config { discover, unhealthy, ..Config::new(vec![configured]) }
+        let mut config = Config::new(vec![configured]);
+        config.engines[0].discover = discover;
+        config.engines[0].unhealthy = unhealthy;
+        config
+    }
+
+    /// Discovery on the only engine, `local`.
+    fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
+        super::discover(config, Scope { engine: &config.engines[0], qualified: false }, containers)
+    }
+
+    #[test]
+    fn on_one_engine_of_several_names_are_qualified_and_the_engine_is_the_targets() {
+        let mut config = config(true, Unhealthy::Off);
+        let web2 = Engine {
+            name: "web-2".into(),
+            endpoint: Endpoint::Engine {
+                name: "web-2".into(),
+                via: Box::new(Endpoint::Host("ssh://ops@web-2".into())),
+                tls: None,
+            },
+            discover: true,
+            unhealthy: Unhealthy::All,
+        };
+        config.engines.push(web2.clone());
+        // "app" is configured on local, not on web-2: there it is discovered.
+        let containers = [
+            container("app", "running", &[("healwatch.url", "http://127.0.0.1:9/h")], None),
+            container("bad", "running", &[("healwatch.url", "ftp://x")], None),
+        ];
+        let found = super::discover(&config, Scope { engine: &web2, qualified: true }, &containers);
+        let names: Vec<&str> = found.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["web-2/app"]);
+        assert_eq!(found.targets[0].endpoint, web2.endpoint);
+        assert_eq!(found.targets[0].container, "app");
+        assert_eq!(found.invalid.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["web-2/bad"]);
     }
 
     #[test]

@@ -69,6 +69,12 @@ pub struct EngineStatus {
     /// Why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How many containers the pass listed there (only for an engine it listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<usize>,
+    /// How long the listing took (`docker ps` and `docker inspect`), milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_ms: Option<u64>,
 }
 
 /// Counts over the targets.

@@ -66,11 +66,12 @@ pub struct Round {
 
 /// Whether to start a pass now, and with which hints. A pass starts when a target the
 /// last pass saw healthy failed its attempt, or when Docker said something happened to
-/// one of their containers; with `unhealthy` discovery on, also when any container's
-/// HEALTHCHECK turned unhealthy (the pass lists them again). Events about containers of
+/// one of their containers; on an engine in `unhealthy_on` (discovery of unhealthy
+/// containers), also when any container's HEALTHCHECK turned unhealthy (the pass lists
+/// them again). Events about containers of
 /// targets that were not healthy (paused, given up, failing) start nothing: the next
 /// scheduled pass deals with those, so a crash loop cannot drive a pass a second.
-pub fn plan(round: Round, healthy: &[Target], discovers_unhealthy: bool) -> Option<Hints> {
+pub fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>) -> Option<Hints> {
     let mut hints = Hints::new();
     let mut start = false;
     for (name, check, spent) in round.failed {
@@ -92,7 +93,7 @@ pub fn plan(round: Round, healthy: &[Target], discovers_unhealthy: bool) -> Opti
                 hints.insert(target.name.clone(), Hint::Paused);
             }
         }
-        start |= ours || (discovers_unhealthy && event.kind == EventKind::Unhealthy);
+        start |= ours || (event.kind == EventKind::Unhealthy && unhealthy_on.contains(&event.endpoint));
     }
     start.then_some(hints)
 }
@@ -110,6 +111,14 @@ mod tests {
 
     fn http_target(name: &str, container: &str) -> Target {
         Target::http(name, container, HealthUrl::parse("http://127.0.0.1:9/health").unwrap())
+    }
+
+    fn none() -> BTreeSet<Endpoint> {
+        BTreeSet::new()
+    }
+
+    fn local() -> BTreeSet<Endpoint> {
+        BTreeSet::from([Endpoint::Default])
     }
 
     fn event(name: &str, kind: EventKind) -> Event {
@@ -142,30 +151,30 @@ mod tests {
         let healthy = [http_target("web", "web")];
         let check = Check { http_status: Some(500), latency: Duration::from_millis(3), error: Some("HTTP 500".into()) };
         let round = Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], events: vec![] };
-        let hints = plan(round, &healthy, false).expect("a pass starts");
+        let hints = plan(round, &healthy, &none()).expect("a pass starts");
         assert_eq!(hints.get("web"), Some(&Hint::Failed { check, spent: Duration::from_millis(40) }));
     }
 
     #[test]
     fn only_events_about_healthy_targets_start_a_pass() {
         let healthy = [http_target("web", "web-1")];
-        assert_eq!(plan(Round::default(), &healthy, true), None, "a quiet round starts nothing");
+        assert_eq!(plan(Round::default(), &healthy, &local()), None, "a quiet round starts nothing");
         let paused = Round { failed: vec![], events: vec![event("web-1", EventKind::Paused)] };
-        assert_eq!(plan(paused, &healthy, false).unwrap().get("web"), Some(&Hint::Paused));
+        assert_eq!(plan(paused, &healthy, &none()).unwrap().get("web"), Some(&Hint::Paused));
         let died = Round { failed: vec![], events: vec![event("web-1", EventKind::Died)] };
-        assert_eq!(plan(died, &healthy, false), Some(Hints::new()));
+        assert_eq!(plan(died, &healthy, &none()), Some(Hints::new()));
         // A container of no healthy target (a crash loop given up on, say) starts nothing...
         let other = || Round { failed: vec![], events: vec![event("db", EventKind::Died)] };
-        assert_eq!(plan(other(), &healthy, true), None);
+        assert_eq!(plan(other(), &healthy, &local()), None);
         // ...unless discovery of unhealthy containers would find it.
         let unhealthy = || Round { failed: vec![], events: vec![event("db", EventKind::Unhealthy)] };
-        assert_eq!(plan(unhealthy(), &healthy, false), None);
-        assert_eq!(plan(unhealthy(), &healthy, true), Some(Hints::new()));
+        assert_eq!(plan(unhealthy(), &healthy, &none()), None);
+        assert_eq!(plan(unhealthy(), &healthy, &local()), Some(Hints::new()));
         // The same name on another engine is another container.
         let elsewhere = Endpoint::Host("unix:///other.sock".to_string());
         let remote =
             Round { failed: vec![], events: vec![Event { endpoint: elsewhere, ..event("web-1", EventKind::Died) }] };
-        assert_eq!(plan(remote, &healthy, false), None);
+        assert_eq!(plan(remote, &healthy, &none()), None);
     }
 
     #[test]

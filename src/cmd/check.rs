@@ -97,7 +97,7 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
         let listed = super::pass::add_docker_targets(&mut config, cli);
-        warnings.extend(listed.engines.into_values().flatten());
+        warnings.extend(listed.engines.into_values().filter_map(|l| l.error));
         warnings.extend(listed.invalid.into_iter().filter_map(|r| r.error));
     }
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());

@@ -189,6 +189,8 @@ fn inspect_one(docker: &DockerCli, target: &Target) -> Result<ContainerInfo> {
 /// The drill signals a host PID, so the engine must run on this host.
 fn ensure_local_engine(docker: &DockerCli, endpoint: &Endpoint) -> Result<()> {
     let host = match endpoint {
+        Endpoint::Engine { via, tls: None, .. } => return ensure_local_engine(docker, via),
+        Endpoint::Engine { .. } => "tcp:// (TLS)".to_string(),
         Endpoint::Host(host) => host.clone(),
         Endpoint::Default | Endpoint::Context(_) => {
             let format = "{{.Endpoints.docker.Host}}";

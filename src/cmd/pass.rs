@@ -125,6 +125,8 @@ impl<'a> Setup<'a> {
         let mut listed = Listed::default();
         if let (Some(cli), true) = (&self.docker, config.needs_listing()) {
             listed = add_docker_targets(&mut config, cli);
+            // Said once per engine, however many of its targets went unchecked.
+            warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
         }
         let (memory, state_file) = match super::state_path(&config) {
             Ok(path) => {
@@ -195,73 +197,91 @@ impl<'a> Setup<'a> {
     }
 }
 
-/// What listing the engines found: the entries for containers with bad labels, and each
-/// listed engine's error, if it could not be listed.
+/// What listing the engines found: the entries for containers with bad labels, and how
+/// each listed engine's listing went.
 #[derive(Debug, Default)]
 pub(super) struct Listed {
     pub(super) invalid: Vec<TargetResult>,
-    pub(super) engines: BTreeMap<Endpoint, Option<String>>,
+    pub(super) engines: BTreeMap<Endpoint, Listing>,
+}
+
+/// One engine's listing.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Listing {
+    /// Why it could not be listed.
+    pub(super) error: Option<String>,
+    /// How many containers it has (when listed).
+    pub(super) containers: Option<usize>,
+    /// How long `docker ps` and `docker inspect` took.
+    pub(super) took: Duration,
 }
 
 /// The engines this pass reached or tried to: listed ones, and those of targets it ran
 /// docker commands for. An engine is down when it could not be listed or a target on
 /// it found it unreachable.
 fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<EngineStatus> {
-    let mut seen: BTreeMap<Endpoint, Option<String>> = listed.engines.clone();
+    let mut seen: BTreeMap<Endpoint, Listing> = listed.engines.clone();
     for (target, result) in config.targets.iter().zip(results) {
         let error = match result.outcome {
             Outcome::EngineDown => result.error.clone(),
             _ if result.action.is_some() => None,
             _ => continue,
         };
-        let entry = seen.entry(target.endpoint.clone()).or_insert(None);
-        if entry.is_none() {
-            *entry = error;
+        let entry = seen.entry(target.endpoint.clone()).or_default();
+        if entry.error.is_none() {
+            entry.error = error;
         }
     }
     seen.into_iter()
-        .map(|(endpoint, error)| EngineStatus { name: endpoint.name(), up: error.is_none(), error })
+        .map(|(endpoint, listing)| EngineStatus {
+            name: endpoint.name(),
+            up: listing.error.is_none(),
+            error: listing.error,
+            containers: listing.containers,
+            list_ms: listing.containers.map(|_| crate::model::millis(listing.took)),
+        })
         .collect()
 }
 
-/// Adds what Docker itself says to the targets: labelled and unhealthy containers on the
-/// default engine, and the replicas of compose services. One `docker ps` and one
-/// `docker inspect` per engine; an engine that cannot be listed is a warning, and its
-/// compose targets fail alone. Returns the entries for containers with bad labels.
+/// Adds what Docker itself says to the targets: labelled and unhealthy containers on
+/// every engine that asks for discovery, and the replicas of compose services. One
+/// `docker ps` and one `docker inspect` per engine, all engines at once, so a slow or
+/// unreachable one costs its own timeout and not the others'. An engine that cannot be
+/// listed is reported in `engines`, and its compose targets fail alone.
 pub(super) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
     let mut endpoints: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
-    let discovering = config.discover || config.unhealthy != crate::model::Unhealthy::Off;
-    if discovering {
-        endpoints.insert(Endpoint::Default);
-    }
-    let listings: BTreeMap<Endpoint, Result<Vec<ContainerInfo>>> = endpoints
-        .into_iter()
-        .map(|e| {
-            let listing = docker.inventory(&e);
-            (e, listing)
-        })
-        .collect();
+    endpoints.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
+    let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
+    let (listings, _) = heal::parallel_map(&endpoints, endpoints.len(), |endpoint| {
+        let start = std::time::Instant::now();
+        let listing = docker.inventory(endpoint);
+        (listing, start.elapsed())
+    });
+    let listings: BTreeMap<Endpoint, (Result<Vec<ContainerInfo>>, Duration)> =
+        endpoints.into_iter().zip(listings).collect();
     let engines = listings
         .iter()
-        .map(|(endpoint, listing)| {
+        .map(|(endpoint, (listing, took))| {
             let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
-            (endpoint.clone(), error)
+            let containers = listing.as_ref().ok().map(Vec::len);
+            (endpoint.clone(), Listing { error, containers, took: *took })
         })
         .collect();
     for target in &mut config.targets {
-        if let (Some((project, service)), Some(Ok(listing))) = (&target.compose, listings.get(&target.endpoint)) {
+        if let (Some((project, service)), Some((Ok(listing), _))) = (&target.compose, listings.get(&target.endpoint)) {
             target.replicas = discover::compose_replicas(project, service, listing);
         }
     }
-    let invalid = match listings.get(&Endpoint::Default) {
-        Some(Ok(listing)) if discovering => {
-            let found = discover::discover(config, listing);
+    let qualified = config.engines.len() > 1;
+    let mut invalid = Vec::new();
+    for engine in config.engines.clone().iter().filter(|e| e.discovers()) {
+        if let Some((Ok(listing), _)) = listings.get(&engine.endpoint) {
+            let found = discover::discover(config, discover::Scope { engine, qualified }, listing);
             config.targets.extend(found.targets);
-            found.invalid
+            invalid.extend(found.invalid);
         }
-        _ => Vec::new(),
-    };
+    }
     Listed { invalid, engines }
 }
 

@@ -34,9 +34,10 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
         Stop::Locked(held) => Stop::Locked(held.replace("healwatch pass", "healwatch watch")),
         stop => stop,
     })?;
-    let discovers_unhealthy = setup.config.unhealthy != Unhealthy::Off;
+    let unhealthy_on: BTreeSet<Endpoint> =
+        setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.
-    let mut streams = Streams::start(setup, started, discovers_unhealthy);
+    let mut streams = Streams::start(setup, started);
     let mut done = {
         let _lock = setup.lock(started, Some(LOCK_WAIT.min(length)))?;
         setup.pass(started, &heal::NO_HINTS)?
@@ -50,8 +51,8 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
             break;
         }
         next = (next + every).max(Instant::now() + every / 2);
-        let round = look(setup, &done.healthy, std::mem::take(&mut pending), &mut streams, discovers_unhealthy);
-        let Some(hints) = watch::plan(round, &done.healthy, discovers_unhealthy) else { continue };
+        let round = look(setup, &done.healthy, std::mem::take(&mut pending), &mut streams, &unhealthy_on);
+        let Some(hints) = watch::plan(round, &done.healthy, &unhealthy_on) else { continue };
         let now = super::now()?;
         let _lock = match setup.lock(now, Some(LOCK_WAIT.min(deadline.saturating_duration_since(Instant::now())))) {
             Ok(lock) => lock,
@@ -70,11 +71,17 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
 /// One look: the events so far and, unless they already call for a pass, an attempt at
 /// each healthy HTTP or TCP target, side by side (a paused container's attempt could
 /// only time out).
-fn look(setup: &Setup, healthy: &[Target], pending: Vec<Event>, streams: &mut Streams, unhealthy: bool) -> Round {
+fn look(
+    setup: &Setup,
+    healthy: &[Target],
+    pending: Vec<Event>,
+    streams: &mut Streams,
+    unhealthy_on: &BTreeSet<Endpoint>,
+) -> Round {
     let mut events = pending;
     events.extend(streams.events());
     let round = Round { failed: Vec::new(), events };
-    if watch::plan(round.clone(), healthy, unhealthy).is_some() {
+    if watch::plan(round.clone(), healthy, unhealthy_on).is_some() {
         return round;
     }
     let checked: Vec<&Target> = healthy.iter().filter(|t| watch::round_checks(t)).collect();
@@ -109,9 +116,8 @@ struct Streams<'a> {
 }
 
 impl<'a> Streams<'a> {
-    /// Follows the engines of the targets with containers (and the default engine when
-    /// discovery may find unhealthy containers there). Without the docker CLI, none.
-    fn start(setup: &'a Setup<'a>, since: SystemTime, discovers_unhealthy: bool) -> Self {
+    /// Follows the engines of the targets with containers, and those that discover. Without the docker CLI, none.
+    fn start(setup: &'a Setup<'a>, since: SystemTime) -> Self {
         let mut endpoints: BTreeSet<Endpoint> = setup
             .config
             .targets
@@ -119,9 +125,7 @@ impl<'a> Streams<'a> {
             .filter(|t| !t.replicas.is_empty() || t.compose.is_some())
             .map(|t| t.endpoint.clone())
             .collect();
-        if discovers_unhealthy || setup.config.discover {
-            endpoints.insert(Endpoint::Default);
-        }
+        endpoints.extend(setup.config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
         let streams = match &setup.docker {
             Some(docker) => endpoints
                 .into_iter()

@@ -60,6 +60,7 @@ settings_table!(with_file_settings {
         pub(crate) restart_with: Vec<String>,
         pub(crate) docker_host: Option<String>,
         pub(crate) docker_context: Option<String>,
+        pub(crate) engine: Option<String>,
         pub(crate) compose_project: Option<String>,
         pub(crate) compose_service: Option<String>,
         pub(crate) on_restart: Option<Vec<String>>,
@@ -74,6 +75,22 @@ pub(crate) struct FileConfig {
     pub(crate) defaults: FileDefaults,
     #[serde(default, rename = "target")]
     pub(crate) targets: Vec<FileTarget>,
+    #[serde(default, rename = "engine")]
+    pub(crate) engines: Vec<FileEngine>,
+}
+
+/// One `[[engine]]` table: a Docker engine by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileEngine {
+    pub(crate) name: String,
+    pub(crate) host: Option<String>,
+    pub(crate) context: Option<String>,
+    pub(crate) tls_ca: Option<String>,
+    pub(crate) tls_cert: Option<String>,
+    pub(crate) tls_key: Option<String>,
+    pub(crate) discover: Option<bool>,
+    pub(crate) unhealthy: Option<String>,
 }
 
 /// The config file read when none is named: a configured host just works.

@@ -68,10 +68,9 @@ pub struct Config {
     pub notify_on: Vec<Outcome>,
     /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
     pub ping_url: Option<HealthUrl>,
-    /// Also watch containers that declare themselves with `healwatch.*` labels.
-    pub discover: bool,
-    /// Also heal containers whose Docker HEALTHCHECK says unhealthy.
-    pub unhealthy: Unhealthy,
+    /// The engines: `local` first, then the `[[engine]]` tables, each with its discovery
+    /// (`--discover` and `--unhealthy` are what an engine that does not say gets).
+    pub engines: Vec<Engine>,
     /// How stdout shows the report.
     pub format: Format,
     /// Memory of a target no pass has checked for this long is dropped.
@@ -110,8 +109,12 @@ impl Config {
             notify_url: None,
             notify_on: DEFAULT_NOTIFY_ON.to_vec(),
             ping_url: None,
-            discover: false,
-            unhealthy: Unhealthy::Off,
+            engines: vec![Engine {
+                name: Engine::LOCAL.to_string(),
+                endpoint: Endpoint::Default,
+                discover: false,
+                unhealthy: Unhealthy::Off,
+            }],
             trust_labels: false,
             format: Format::Json,
             forget_after: DEFAULT_FORGET_AFTER,
@@ -130,7 +133,31 @@ impl Config {
 
     /// Whether a pass must list containers: discovery, or compose services to resolve.
     pub fn needs_listing(&self) -> bool {
-        self.discover || self.unhealthy != Unhealthy::Off || self.targets.iter().any(|t| t.compose.is_some())
+        self.engines.iter().any(Engine::discovers) || self.targets.iter().any(|t| t.compose.is_some())
+    }
+}
+
+/// A Docker engine: the implicit `local` one (the docker CLI's default: DOCKER_HOST,
+/// DOCKER_CONTEXT or its config) or an `[[engine]]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// `local`, or the table's name.
+    pub name: String,
+    /// How docker commands reach it.
+    pub endpoint: Endpoint,
+    /// Whether containers there declare targets with labels (`discover`).
+    pub discover: bool,
+    /// Which of its containers are healed by their Docker HEALTHCHECK (`unhealthy`).
+    pub unhealthy: Unhealthy,
+}
+
+impl Engine {
+    /// The name of the engine docker reaches by default.
+    pub const LOCAL: &'static str = "local";
+
+    /// Whether a pass lists it to find targets.
+    pub fn discovers(&self) -> bool {
+        self.discover || self.unhealthy != Unhealthy::Off
     }
 }
 
@@ -338,7 +365,7 @@ pub fn load(args: &RunArgs) -> Result<Config> {
 
 /// A pass needs something to watch: targets, or discovery.
 fn ensure_targets(config: &Config) -> Result<()> {
-    if config.targets.is_empty() && !config.discover && config.unhealthy == Unhealthy::Off {
+    if config.targets.is_empty() && !config.engines.iter().any(Engine::discovers) {
         bail!(
             "no targets: give -t NAME=URL, a config file (-c FILE) with [[target]] tables, --discover or --unhealthy"
         );
@@ -381,11 +408,31 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         .with_context(|| format!("{file_name}: [defaults] action"))?
         .unwrap_or_default();
     let default_ignore_stopped = d.ignore_stopped.unwrap_or(false);
+    let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
+        (Some(mode), _) => mode,
+        (None, Some(text)) => Unhealthy::parse(text).with_context(|| format!("{file_name}: [defaults] unhealthy"))?,
+        (None, None) => Unhealthy::Off,
+    };
+    let discover = args.discover || d.discover.unwrap_or(false);
+    let engines = engines(&file.engines, discover, unhealthy, &file_name)?;
+    let local = engines[0].endpoint.clone();
 
     let mut targets = Vec::new();
     for (i, t) in file.targets.iter().enumerate() {
         let place = |key: &str| format!("{file_name}: target '{}' (#{}) {key}", t.name, i + 1);
         let mut target = file_target(t, &place, &[&flags, &t.settings_layer(&place)?, &defaults])?;
+        match (&t.engine, target.endpoint == Endpoint::Default) {
+            (None, true) => target.endpoint = local.clone(),
+            (None, false) => {}
+            (Some(name), true) => {
+                let Some(engine) = engines.iter().find(|e| &e.name == name) else {
+                    let known: Vec<&str> = engines.iter().map(|e| e.name.as_str()).collect();
+                    bail!("{}: no [[engine]] is named '{name}' (known: {})", place("engine"), known.join(", "));
+                };
+                target.endpoint = engine.endpoint.clone();
+            }
+            (Some(_), false) => bail!("{}: give engine, or docker_host/docker_context, not both", place("engine")),
+        }
         target.action = t
             .action
             .as_deref()
@@ -400,6 +447,7 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
     }
     for raw in &args.targets.targets {
         let mut target = flag_target(raw)?;
+        target.endpoint = local.clone();
         target.settings = Layer::resolve(&[&flags, &defaults]);
         target.action = default_action;
         target.ignore_stopped = default_ignore_stopped;
@@ -440,11 +488,6 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
             }
         }
     }
-    let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
-        (Some(mode), _) => mode,
-        (None, Some(text)) => Unhealthy::parse(text).with_context(|| format!("{file_name}: [defaults] unhealthy"))?,
-        (None, None) => Unhealthy::Off,
-    };
     Ok(Config {
         targets,
         ca_file: match (&args.ca_file, &d.ca_file) {
@@ -479,8 +522,7 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
                 .with_context(|| format!("{file_name}: [defaults] notify_on"))?,
         },
         ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
-        discover: args.discover || d.discover.unwrap_or(false),
-        unhealthy,
+        engines,
         trust_labels: d.trust_labels.unwrap_or(false),
         format: match (args.format, d.format.as_deref()) {
             (Some(f), _) => f,
@@ -638,6 +680,54 @@ fn on_restart(argv: Option<&Vec<String>>) -> Result<Vec<String>> {
     Ok(argv.clone())
 }
 
+/// The engines: `local` first (implicit, or a table of that name), then the other tables
+/// in order. `discover` and `unhealthy` are what each engine that does not say gets.
+fn engines(tables: &[file::FileEngine], discover: bool, unhealthy: Unhealthy, file_name: &str) -> Result<Vec<Engine>> {
+    let mut engines =
+        vec![Engine { name: Engine::LOCAL.to_string(), endpoint: Endpoint::Default, discover, unhealthy }];
+    for (i, t) in tables.iter().enumerate() {
+        let place = |key: &str| format!("{file_name}: engine '{}' (#{}) {key}", t.name, i + 1);
+        validate_name(&t.name).with_context(|| place("name"))?;
+        if t.name.contains(':') {
+            bail!("{}: an engine name may not hold ':'", place("name"));
+        }
+        let via = endpoint(t.host.as_deref(), t.context.as_deref()).with_context(|| place("host/context"))?;
+        let tls = match (&t.tls_ca, &t.tls_cert, &t.tls_key) {
+            (None, None, None) => None,
+            (Some(ca), Some(cert), Some(key)) => {
+                if !t.host.as_deref().is_some_and(|h| h.starts_with("tcp://")) {
+                    bail!("{}: TLS files go with a tcp:// host", place("tls_ca"));
+                }
+                for (key_name, path) in [("tls_ca", ca), ("tls_cert", cert), ("tls_key", key)] {
+                    if !Path::new(path).is_absolute() || path.contains(['\n', '\r', '\0']) {
+                        bail!("{}: '{path}' must be an absolute path", place(key_name));
+                    }
+                }
+                Some(Box::new([ca.clone(), cert.clone(), key.clone()]))
+            }
+            _ => bail!("{}: give all three of tls_ca, tls_cert and tls_key, or none", place("tls_ca")),
+        };
+        let discover = t.discover.unwrap_or(discover);
+        let unhealthy = match &t.unhealthy {
+            Some(text) => Unhealthy::parse(text).with_context(|| place("unhealthy"))?,
+            None => unhealthy,
+        };
+        let plain = t.name == Engine::LOCAL && via == Endpoint::Default && tls.is_none();
+        let endpoint =
+            if plain { Endpoint::Default } else { Endpoint::Engine { name: t.name.clone(), via: Box::new(via), tls } };
+        let engine = Engine { name: t.name.clone(), endpoint, discover, unhealthy };
+        if tables[..i].iter().any(|e| e.name == t.name) {
+            bail!("{}: two engines are named '{}'", place("name"), t.name);
+        }
+        if t.name == Engine::LOCAL {
+            engines[0] = engine;
+        } else {
+            engines.push(engine);
+        }
+    }
+    Ok(engines)
+}
+
 /// The engine named by `docker_host` or `docker_context` (not both).
 pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
     match (host.filter(|h| !h.is_empty()), context.filter(|c| !c.is_empty())) {
@@ -781,7 +871,7 @@ mod tests {
     #[test]
     fn unhealthy_off_in_the_file() {
         let c = from_toml("[defaults]\nunhealthy='off'\n[[target]]\nname='a'\nurl='http://x/'", args(&[])).unwrap();
-        assert_eq!(c.unhealthy, Unhealthy::Off);
+        assert_eq!(c.engines[0].unhealthy, Unhealthy::Off);
     }
 
     proptest::proptest! {

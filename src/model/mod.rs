@@ -246,16 +246,19 @@ pub enum Endpoint {
     Host(String),
     /// `docker --context NAME`.
     Context(String),
+    /// An `[[engine]]` of the config, by its name: reached `via` the default engine, a
+    /// host or a context, with `tls` (CA, certificate, key) for a `tcp://` host.
+    Engine { name: String, via: Box<Endpoint>, tls: Option<Box<[String; 3]>> },
 }
 
 impl Endpoint {
-    /// The engine's name in the status line and metrics: `local`, the host (redacted)
-    /// or the context's name.
+    /// The engine's name in the status line and metrics: `local`, the `[[engine]]`'s
+    /// name, the host (redacted) or the context's name.
     pub fn name(&self) -> String {
         match self {
             Self::Default => "local".to_string(),
             Self::Host(host) => redact_text(host),
-            Self::Context(name) => name.clone(),
+            Self::Context(name) | Self::Engine { name, .. } => name.clone(),
         }
     }
 
@@ -265,6 +268,26 @@ impl Endpoint {
             Self::Default => Vec::new(),
             Self::Host(host) => vec!["-H", host],
             Self::Context(name) => vec!["--context", name],
+            Self::Engine { via, tls, .. } => {
+                let mut args = Vec::new();
+                if let Some(tls) = tls {
+                    let [ca, cert, key] = &**tls;
+                    args.extend(["--tlsverify", "--tlscacert", ca, "--tlscert", cert, "--tlskey", key]);
+                }
+                args.extend(via.args());
+                args
+            }
+        }
+    }
+
+    /// Whether commands to this engine may go over ssh (an `ssh://` host, or a context,
+    /// which may name one).
+    pub fn may_use_ssh(&self) -> bool {
+        match self {
+            Self::Default => false,
+            Self::Host(host) => host.starts_with("ssh://"),
+            Self::Context(_) => true,
+            Self::Engine { via, .. } => via.may_use_ssh(),
         }
     }
 }
@@ -275,6 +298,7 @@ impl fmt::Display for Endpoint {
             Self::Default => f.write_str("the default engine"),
             Self::Host(host) => write!(f, "{}", redact_text(host)),
             Self::Context(name) => write!(f, "context {name}"),
+            Self::Engine { name, .. } => write!(f, "engine {name}"),
         }
     }
 }
