@@ -92,7 +92,8 @@ run_autoheal() {
   ah_loop=$!
 }
 
-# brk TOOL I HOW: break one container
+# brk TOOL I HOW: break one container, then note its port and the time the break took
+# effect in $work/TOOL.breaks
 brk() {
   local c="$1-$2"
   case $3 in
@@ -100,24 +101,39 @@ brk() {
     pause) docker pause "$c" >/dev/null ;;
     sigstop) kill -STOP "$(pgrep -P "$(docker inspect --format '{{.State.Pid}}' "$c")" httpd)" ;;
   esac
+  echo "$(sed -n "${2}p" "$work/$1.ports") $(date +%s.%N)" >>"$work/$1.breaks"
 }
-# heal_times TOOL N: seconds from now until each of the first N containers answers 200 again
+# heal_times TOOL N: for each of the first N containers, the seconds from its own break
+# (as brk noted it) until it answers 200 again. Started before the breaks; each port is
+# polled every 100 ms by its own thread, so hung ones do not slow the others' clocks.
 heal_times() {
   local tool=$1 n=$2
-  python3 - "$work/$tool.ports" "$n" "$give_up" <<'PY'
-import sys, time, urllib.request
+  python3 - "$work/$tool.ports" "$n" "$give_up" "$work/$tool.breaks" <<'PY'
+import sys, threading, time, urllib.request
 ports = open(sys.argv[1]).read().split()[: int(sys.argv[2])]
-start, limit, done = time.time(), float(sys.argv[3]), {}
-while len(done) < len(ports) and time.time() - start < limit:
-    for p in ports:
-        if p in done:
-            continue
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{p}/health", timeout=0.5).status == 200:
-                done[p] = time.time() - start
-        except Exception:
-            pass
-    time.sleep(0.1)
+limit, breaks_file, done = float(sys.argv[3]), sys.argv[4], {}
+def broken_at(port):
+    for line in open(breaks_file).read().splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == port:
+            return float(fields[1])
+def watch(port):
+    start = time.time()
+    while time.time() - start < limit:
+        at = broken_at(port)
+        if at is not None:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=0.5).status == 200:
+                    done[port] = time.time() - at
+                    return
+            except Exception:
+                pass
+        time.sleep(0.1)
+threads = [threading.Thread(target=watch, args=(p,)) for p in ports]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 print(" ".join(f"{done.get(p, float('inf')):.1f}" for p in ports))
 PY
 }
@@ -133,11 +149,14 @@ case_row() {
   : >"$work/autoheal.log"
   run_healwatch; run_autoheal
   sleep 3
-  for i in $(seq 1 "$n"); do brk healwatch "$i" "$how"; brk autoheal "$i" "$how"; done
+  : >"$work/healwatch.breaks"
+  : >"$work/autoheal.breaks"
   heal_times healwatch "$n" >"$work/hw.times" &
-  local waiter=$!
-  heal_times autoheal "$n" >"$work/ah.times"
-  wait "$waiter"
+  local hw_waiter=$!
+  heal_times autoheal "$n" >"$work/ah.times" &
+  local ah_waiter=$!
+  for i in $(seq 1 "$n"); do brk healwatch "$i" "$how"; brk autoheal "$i" "$how"; done
+  wait "$hw_waiter" "$ah_waiter"
   stop_loops
   rows+=("| $label | $(summary $(cat "$work/hw.times")) | $(summary $(cat "$work/ah.times")) |")
   echo "mttr: $label done" >&2
@@ -194,7 +213,8 @@ stop_loops
   echo "# Time to heal: healwatch (as its shipped units run it: every 15 s a pass and a 14 s watch; default settings) vs autoheal (5 s loop)"
   echo
   echo "Measured by \`bench/mttr.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, one private engine; break -> healthy"
-  echo "again, median / worst, from the moment of the break (so each tool's schedule is included)."
+  echo "again, median / worst, each container from the moment its own break took effect (so each"
+  echo "tool's schedule is included)."
   echo
   echo "| case | healwatch | autoheal |"
   echo "| --- | --- | --- |"

@@ -3,6 +3,8 @@
 #   engine_packages   install docker.io and busybox-static when missing
 #   engine_start      start dockerd on a private socket; exports DOCKER_HOST; stops on exit
 #   engine_start_second  a second engine (HEALWATCH_SECOND_DOCKER_HOST), for multi-host tests
+#   engine_start_ssh  a third engine, reached over ssh: an sshd of its own on 127.0.0.1
+#                     with a key made here (HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_CONFIG)
 #   engine_image      build the busybox test image (healwatch-test:latest) with docker import
 #                     on every engine started
 # Every container runs with --network host and listens on 127.0.0.1: the daemon is started
@@ -48,6 +50,74 @@ engine_start_second() {
   export HEALWATCH_SECOND_DOCKER_HOST="unix://$ENGINE_DIR/two/docker.sock"
 }
 
+# A third private engine behind a private sshd, as remote engines are reached: Debian's
+# openssh-server with its own config, on 127.0.0.1 only, key authentication with keys
+# made here, and the session's DOCKER_HOST set (SetEnv) to the third engine's socket, so
+# `docker -H ssh://hw-engine` runs `docker system dial-stdio` against it, never the
+# system daemon. Exports HEALWATCH_SSH_DOCKER_HOST (the ssh:// host), its engine's
+# socket HEALWATCH_SSH_ENGINE_HOST, and HEALWATCH_SSH_CONFIG (an ssh client config for
+# the host alias hw-engine). engine_stop stops the sshd with the engines.
+engine_start_ssh() {
+  local d="$ENGINE_DIR/sshd" port pid i
+  if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
+    engine_log "installing openssh-server and openssh-client"
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null
+  fi
+  engine_boot "$ENGINE_DIR/three"
+  export HEALWATCH_SSH_ENGINE_HOST="unix://$ENGINE_DIR/three/docker.sock"
+  mkdir -p "$d" /run/sshd
+  chmod 700 "$d"
+  ssh-keygen -q -t ed25519 -N '' -C healwatch-test-host -f "$d/host_key"
+  ssh-keygen -q -t ed25519 -N '' -C healwatch-test-client -f "$d/client_key"
+  cp "$d/client_key.pub" "$d/authorized_keys"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$d/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+AllowTcpForwarding no
+X11Forwarding no
+PermitTTY no
+MaxStartups 200:30:400
+MaxSessions 200
+SetEnv DOCKER_HOST=$HEALWATCH_SSH_ENGINE_HOST
+EOF
+  /usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/sshd.log" &
+  pid=$!
+  ENGINE_PIDS+=("$pid")
+  echo "[127.0.0.1]:$port $(cat "$d/host_key.pub")" >"$d/known_hosts"
+  cat >"$d/client_config" <<EOF
+Host hw-engine
+  HostName 127.0.0.1
+  Port $port
+  User root
+  IdentityFile $d/client_key
+  IdentitiesOnly yes
+  UserKnownHostsFile $d/known_hosts
+  StrictHostKeyChecking yes
+  BatchMode yes
+EOF
+  export HEALWATCH_SSH_CONFIG="$d/client_config" HEALWATCH_SSH_DOCKER_HOST="ssh://hw-engine"
+  for i in $(seq 1 50); do # at most 10 s
+    if timeout 10 ssh -F "$HEALWATCH_SSH_CONFIG" hw-engine docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+      engine_log "sshd $pid on 127.0.0.1:$port reaches $HEALWATCH_SSH_ENGINE_HOST"
+      return 0
+    fi
+    sleep 0.2
+  done
+  engine_log "sshd did not let docker through; its log:"
+  tail -20 "$d/sshd.log" >&2
+  return 1
+}
+
 # engine_boot DIR: one dockerd with its state, socket and pidfile under DIR.
 engine_boot() {
   local dir=$1 host="unix://$1/docker.sock" pid i
@@ -75,7 +145,7 @@ engine_stop() {
   local status=$?
   [ -n "${ENGINE_DIR:-}" ] || return "$status"
   local dir pid i ids
-  for dir in "$ENGINE_DIR"/one "$ENGINE_DIR"/two; do
+  for dir in "$ENGINE_DIR"/one "$ENGINE_DIR"/two "$ENGINE_DIR"/three; do
     [ -S "$dir/docker.sock" ] || continue
     ids=$(DOCKER_HOST="unix://$dir/docker.sock" timeout 10 docker ps -aq 2>/dev/null || true)
     # shellcheck disable=SC2086
@@ -124,7 +194,8 @@ SH
   chmod 755 "$root/bin/serve"
   echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
   local host
-  for host in "$DOCKER_HOST" ${HEALWATCH_SECOND_DOCKER_HOST:+"$HEALWATCH_SECOND_DOCKER_HOST"}; do
+  for host in "$DOCKER_HOST" ${HEALWATCH_SECOND_DOCKER_HOST:+"$HEALWATCH_SECOND_DOCKER_HOST"} \
+    ${HEALWATCH_SSH_ENGINE_HOST:+"$HEALWATCH_SSH_ENGINE_HOST"}; do
     tar -C "$root" -c . | DOCKER_HOST=$host timeout 60 docker import - "$HEALWATCH_TEST_IMAGE" >/dev/null
     engine_log "built $HEALWATCH_TEST_IMAGE on $host"
   done

@@ -16,6 +16,11 @@ use anyhow::{Context, Result, bail};
 
 /// Atomically replaces `path` with `bytes` (mode 0644: node_exporter and `status` read it).
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_mode(path, bytes, 0o644)
+}
+
+/// As `write`, the file getting `mode`.
+pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => bail!(
             "{} is a symbolic link: healwatch never writes through one; point it at the file itself",
@@ -27,7 +32,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let (dir, prefix) = temp_prefix(path)?;
     let written = (|| -> std::io::Result<()> {
         let mut tmp =
-            tempfile::Builder::new().prefix(&prefix).permissions(Permissions::from_mode(0o644)).tempfile_in(dir)?;
+            tempfile::Builder::new().prefix(&prefix).permissions(Permissions::from_mode(mode)).tempfile_in(dir)?;
         tmp.write_all(bytes)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;

@@ -102,7 +102,14 @@ impl ContainerState {
 #[derive(Debug, Clone)]
 pub struct DockerCli {
     path: PathBuf,
+    /// PATH for commands to engines that may be reached over ssh: the connection-reuse
+    /// wrapper first (see `reuse_ssh`).
+    ssh_path: Option<std::ffi::OsString>,
 }
+
+/// How long an ssh connection to an engine stays open after its last use: longer than
+/// the shipped timer's 15 s, so one connection serves run after run.
+pub const SSH_PERSIST: &str = "60s";
 
 impl DockerCli {
     /// Finds the CLI: `explicit` (a path, or a name looked up on PATH), else `docker` on
@@ -156,7 +163,62 @@ impl DockerCli {
                 path.display()
             );
         }
-        Ok(Self { path })
+        Ok(Self { path, ssh_path: None })
+    }
+
+    /// Makes commands to engines reached over ssh share one connection per engine, as
+    /// ssh's ControlMaster does: writes `dir/ssh`, a wrapper that runs the ssh on PATH
+    /// with `ControlMaster=auto`, `ControlPath=dir/%C` and `ControlPersist`, and puts
+    /// `dir` first on those commands' PATH (the docker CLI runs `ssh` from PATH). `dir`
+    /// is made private (0700); an existing one must be a directory of this user that
+    /// no one else may write, never a link. The connection outlives the pass by
+    /// `SSH_PERSIST`, so the next pass pays no handshake.
+    pub fn reuse_ssh(&mut self, dir: &Path) -> Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let ssh = which::which("ssh").context("ssh is not on PATH")?;
+        fn quotable(p: &Path) -> Option<&str> {
+            p.to_str().filter(|t| !t.contains(['\'', '\n', '\r', '\0']))
+        }
+        let (Some(ssh_text), Some(dir_text)) = (quotable(&ssh), quotable(dir)) else {
+            bail!("{} or {} holds a quote or a line break", ssh.display(), dir.display());
+        };
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+        let meta = std::fs::symlink_metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+        let euid = rustix::process::geteuid().as_raw();
+        if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o022 != 0 {
+            bail!("{} must be a directory of this user that others cannot write (and not a link)", dir.display());
+        }
+        let script = format!(
+            "#!/bin/sh\n# Written by healwatch: one ssh connection per Docker engine, kept {SSH_PERSIST} after its last use.\n\
+             exec '{ssh_text}' -o ControlMaster=auto -o 'ControlPath={dir_text}/%C' -o ControlPersist={SSH_PERSIST} \"$@\"\n"
+        );
+        let wrapper = dir.join("ssh");
+        let current = crate::files::read_bounded(&wrapper, 4096, crate::files::Link::Refuse).unwrap_or_default();
+        if current != script.as_bytes() {
+            crate::atomic::write_with_mode(&wrapper, script.as_bytes(), 0o700)?;
+        }
+        let mut path = dir.as_os_str().to_os_string();
+        if let Some(rest) = std::env::var_os("PATH").filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(rest);
+        }
+        self.ssh_path = Some(path);
+        Ok(())
+    }
+
+    /// `docker [engine args]`, with the ssh wrapper first on PATH for engines that may
+    /// be reached over ssh.
+    fn command(&self, endpoint: &Endpoint) -> Command {
+        let mut command = Command::new(&self.path);
+        command.args(endpoint.args());
+        if let (Some(path), true) = (&self.ssh_path, endpoint.may_use_ssh()) {
+            command.env("PATH", path);
+        }
+        command
     }
 
     /// The CLI's path.
@@ -171,13 +233,13 @@ impl DockerCli {
 
     /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
     pub fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
-        run_bounded(Command::new(&self.path).args(endpoint.args()).args(args), timeout)
+        run_bounded(self.command(endpoint).args(args), timeout)
     }
 
     /// As `run_on`, for a listing whose whole output is needed: more than `INSPECT_LIMIT`
     /// of it is an error, never a silently partial list.
     fn list_on(&self, endpoint: &Endpoint, args: &[&str]) -> Result<CommandOutcome> {
-        let out = run_limited(Command::new(&self.path).args(endpoint.args()).args(args), QUICK_TIMEOUT, INSPECT_LIMIT);
+        let out = run_limited(self.command(endpoint).args(args), QUICK_TIMEOUT, INSPECT_LIMIT);
         if out.stdout_cut {
             bail!("docker {} on {endpoint} printed more than {} MiB: not read", args[0], INSPECT_LIMIT >> 20);
         }
@@ -233,8 +295,8 @@ impl Containers for DockerCli {
     ) -> Result<Option<String>, String> {
         let since = humantime::format_rfc3339_nanos(since).to_string();
         let until = humantime::format_rfc3339_nanos(until).to_string();
-        let mut command = Command::new(&self.path);
-        command.args(c.endpoint.args()).args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
+        let mut command = self.command(&c.endpoint);
+        command.args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
         scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)
     }
 
@@ -462,8 +524,8 @@ impl DockerCli {
     pub fn follow_events(&self, endpoint: &Endpoint, since: SystemTime) -> std::io::Result<EventStream> {
         use std::os::unix::process::CommandExt;
         let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let mut command = Command::new(&self.path);
-        command.args(endpoint.args()).args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
+        let mut command = self.command(endpoint);
+        command.args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
         command.arg("--since").arg(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
         for event in EVENT_FILTERS {
             command.arg("--filter").arg(format!("event={event}"));

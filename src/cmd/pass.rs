@@ -45,6 +45,8 @@ pub(super) struct Setup<'a> {
     outputs: Outputs,
     pub(super) docker: Option<DockerCli>,
     pub(super) probe: HttpProbe,
+    /// Why ssh connections are not reused, said by every pass.
+    ssh_warning: Option<String>,
 }
 
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
@@ -82,7 +84,14 @@ impl<'a> Setup<'a> {
             Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?)
         };
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
-        Ok(Self { args, config, outputs, docker, probe })
+        let mut docker = docker;
+        let ssh_warning = match &mut docker {
+            Some(cli) if ssh_engines(&config) => reuse_ssh(cli, &config).err().map(|e| {
+                format!("{e:#}; each docker command to an ssh engine opens its own connection")
+            }),
+            _ => None,
+        };
+        Ok(Self { args, config, outputs, docker, probe, ssh_warning })
     }
 
     /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
@@ -121,7 +130,7 @@ impl<'a> Setup<'a> {
         let clock = RealClock::starting_at(started);
         let mut config = self.config.clone();
         let outputs = &self.outputs;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
         let mut listed = Listed::default();
         if let (Some(cli), true) = (&self.docker, config.needs_listing()) {
             listed = add_docker_targets(&mut config, cli);
@@ -195,6 +204,19 @@ impl<'a> Setup<'a> {
         done.exit = exit;
         Ok(done)
     }
+}
+
+/// Whether docker commands may go over ssh: an engine or target with an ssh:// host or
+/// a context (which may name one).
+fn ssh_engines(config: &Config) -> bool {
+    config.engines.iter().map(|e| &e.endpoint).chain(config.targets.iter().map(|t| &t.endpoint)).any(|e| e.may_use_ssh())
+}
+
+/// Reuses ssh connections through a wrapper in `ssh/` beside the state file.
+fn reuse_ssh(docker: &mut DockerCli, config: &Config) -> Result<()> {
+    let state = super::state_path(config)?;
+    let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    docker.reuse_ssh(&dir.join("ssh")).context("reusing ssh connections")
 }
 
 /// What listing the engines found: the entries for containers with bad labels, and how

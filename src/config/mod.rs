@@ -869,6 +869,102 @@ mod tests {
     }
 
     #[test]
+    fn engines_by_name() {
+        let text = r#"
+[defaults]
+discover = true
+[[engine]]
+name = "web-2"
+host = "ssh://ops@web-2"
+unhealthy = "all"
+[[engine]]
+name = "db"
+host = "tcp://10.0.0.5:2376"
+tls_ca = "/etc/hw/ca.pem"
+tls_cert = "/etc/hw/cert.pem"
+tls_key = "/etc/hw/key.pem"
+discover = false
+[[target]]
+name = "api"
+url = "http://10.0.0.4/health"
+engine = "web-2"
+[[target]]
+name = "here"
+url = "http://127.0.0.1/health"
+"#;
+        let c = from_toml(text, args(&[])).unwrap();
+        let names: Vec<(&str, bool, Unhealthy)> =
+            c.engines.iter().map(|e| (e.name.as_str(), e.discover, e.unhealthy)).collect();
+        assert_eq!(
+            names,
+            [("local", true, Unhealthy::Off), ("web-2", true, Unhealthy::All), ("db", false, Unhealthy::Off)]
+        );
+        assert_eq!(c.targets[0].endpoint, c.engines[1].endpoint);
+        assert_eq!(c.targets[0].endpoint.name(), "web-2");
+        assert_eq!(c.targets[0].endpoint.args(), ["-H", "ssh://ops@web-2"]);
+        assert_eq!(c.targets[1].endpoint, Endpoint::Default);
+        assert_eq!(
+            c.engines[2].endpoint.args(),
+            [
+                "--tlsverify",
+                "--tlscacert",
+                "/etc/hw/ca.pem",
+                "--tlscert",
+                "/etc/hw/cert.pem",
+                "--tlskey",
+                "/etc/hw/key.pem",
+                "-H",
+                "tcp://10.0.0.5:2376"
+            ]
+        );
+        // A table named local redefines the default engine, and targets go there.
+        let c = from_toml(
+            "[[engine]]\nname='local'\nhost='unix:///run/other.sock'\ndiscover=true\n",
+            args(&["a=http://127.0.0.1:1/"]),
+        )
+        .unwrap();
+        assert_eq!(c.engines.len(), 1);
+        assert_eq!(c.targets[0].endpoint.args(), ["-H", "unix:///run/other.sock"]);
+        assert_eq!(c.targets[0].endpoint.name(), "local");
+    }
+
+    #[test]
+    fn engine_mistakes_are_named() {
+        let target = "[[target]]\nname='a'\nurl='http://127.0.0.1:1/'\n";
+        for (text, says) in [
+            (format!("{target}engine='nope'\n"), "no [[engine]] is named 'nope' (known: local)"),
+            (
+                format!("[[engine]]\nname='w'\nhost='ssh://w'\n{target}engine='w'\ndocker_host='ssh://x'\n"),
+                "give engine, or docker_host/docker_context, not both",
+            ),
+            (
+                "[[engine]]\nname='w'\nhost='ssh://w'\n[[engine]]\nname='w'\ncontext='w'\n".to_string(),
+                "two engines are named 'w'",
+            ),
+            (
+                "[[engine]]\nname='w'\nhost='tcp://w:2376'\ntls_ca='/ca'\n".to_string(),
+                "give all three of tls_ca, tls_cert and tls_key",
+            ),
+            (
+                "[[engine]]\nname='w'\nhost='ssh://w'\ntls_ca='/a'\ntls_cert='/b'\ntls_key='/c'\n".to_string(),
+                "TLS files go with a tcp:// host",
+            ),
+            (
+                "[[engine]]\nname='w'\nhost='tcp://w:2376'\ntls_ca='a'\ntls_cert='/b'\ntls_key='/c'\n".to_string(),
+                "must be an absolute path",
+            ),
+            ("[[engine]]\nname='a/b'\nhost='ssh://w'\n".to_string(), "name"),
+            ("[[engine]]\nname='w'\nhost='http://w'\n".to_string(), "must start with unix://, tcp://, ssh://"),
+            ("[[engine]]\nname='w'\nhost='ssh://w'\nunhealthy='most'\n".to_string(), "unhealthy"),
+            ("[[engine]]\nname='w'\nhots='ssh://w'\n".to_string(), "hots"),
+        ] {
+            let text = if text.contains("[[target]]") { text } else { format!("{text}{target}") };
+            let e = format!("{:#}", from_toml(&text, args(&[])).unwrap_err());
+            assert!(e.contains(says), "{text}\n=> {e}");
+        }
+    }
+
+    #[test]
     fn unhealthy_off_in_the_file() {
         let c = from_toml("[defaults]\nunhealthy='off'\n[[target]]\nname='a'\nurl='http://x/'", args(&[])).unwrap();
         assert_eq!(c.engines[0].unhealthy, Unhealthy::Off);
