@@ -4,7 +4,7 @@
 #   engine_start      start dockerd on a private socket; exports DOCKER_HOST; stops on exit
 #   engine_start_second  a second engine (HEALWATCH_SECOND_DOCKER_HOST), for multi-host tests
 #   engine_start_ssh  a third engine, reached over ssh: an sshd of its own on 127.0.0.1
-#                     with a key made here (HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_CONFIG)
+#                     with a key made here (HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_BIN)
 #   engine_image      build the busybox test image (healwatch-test:latest) with docker import
 #                     on every engine started
 # Every container runs with --network host and listens on 127.0.0.1: the daemon is started
@@ -53,10 +53,13 @@ engine_start_second() {
 # A third private engine behind a private sshd, as remote engines are reached: Debian's
 # openssh-server with its own config, on 127.0.0.1 only, key authentication with keys
 # made here, and the session's DOCKER_HOST set (SetEnv) to the third engine's socket, so
-# `docker -H ssh://hw-engine` runs `docker system dial-stdio` against it, never the
-# system daemon. Exports HEALWATCH_SSH_DOCKER_HOST (the ssh:// host), its engine's
-# socket HEALWATCH_SSH_ENGINE_HOST, and HEALWATCH_SSH_CONFIG (an ssh client config for
-# the host alias hw-engine). engine_stop stops the sshd with the engines.
+# `docker -H ssh://root@127.0.0.1:PORT` runs `docker system dial-stdio` against it, never
+# the system daemon. The client side never reads ~/.ssh (ssh takes it from the password
+# file, not $HOME): HEALWATCH_SSH_BIN is a directory with an `ssh` that runs the real one
+# with -F and this client config (the key, a known_hosts with the host key). Put it first
+# on PATH. The host is an IP literal, so nothing is ever looked up. Exports
+# HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_BIN, and the engine's own socket
+# HEALWATCH_SSH_ENGINE_HOST. engine_stop stops the sshd with the engines.
 engine_start_ssh() {
   local d="$ENGINE_DIR/sshd" port pid i
   if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
@@ -95,19 +98,19 @@ EOF
   ENGINE_PIDS+=("$pid")
   echo "[127.0.0.1]:$port $(cat "$d/host_key.pub")" >"$d/known_hosts"
   cat >"$d/client_config" <<EOF
-Host hw-engine
-  HostName 127.0.0.1
-  Port $port
-  User root
+Host 127.0.0.1
   IdentityFile $d/client_key
   IdentitiesOnly yes
   UserKnownHostsFile $d/known_hosts
   StrictHostKeyChecking yes
   BatchMode yes
 EOF
-  export HEALWATCH_SSH_CONFIG="$d/client_config" HEALWATCH_SSH_DOCKER_HOST="ssh://hw-engine"
+  mkdir -p "$d/bin"
+  printf '#!/bin/sh\nexec %s -F %s "$@"\n' "$(command -v ssh)" "$d/client_config" >"$d/bin/ssh"
+  chmod 755 "$d/bin/ssh"
+  export HEALWATCH_SSH_BIN="$d/bin" HEALWATCH_SSH_DOCKER_HOST="ssh://root@127.0.0.1:$port"
   for i in $(seq 1 50); do # at most 10 s
-    if timeout 10 ssh -F "$HEALWATCH_SSH_CONFIG" hw-engine docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    if timeout 10 "$d/bin/ssh" -p "$port" root@127.0.0.1 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
       engine_log "sshd $pid on 127.0.0.1:$port reaches $HEALWATCH_SSH_ENGINE_HOST"
       return 0
     fi

@@ -22,6 +22,7 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 engine_start
 engine_start_second
+engine_start_ssh
 engine_image
 
 # The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not

@@ -86,9 +86,9 @@ impl<'a> Setup<'a> {
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
         let mut docker = docker;
         let ssh_warning = match &mut docker {
-            Some(cli) if ssh_engines(&config) => reuse_ssh(cli, &config).err().map(|e| {
-                format!("{e:#}; each docker command to an ssh engine opens its own connection")
-            }),
+            Some(cli) if ssh_engines(&config) => reuse_ssh(cli, &config)
+                .err()
+                .map(|e| format!("{e:#}; each docker command to an ssh engine opens its own connection")),
             _ => None,
         };
         Ok(Self { args, config, outputs, docker, probe, ssh_warning })
@@ -148,6 +148,7 @@ impl<'a> Setup<'a> {
                 (State::default(), None)
             }
         };
+        let unreachable = unlisted_targets(&config, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
         let pass = Pass {
             probe: &self.probe,
@@ -174,6 +175,7 @@ impl<'a> Setup<'a> {
         }
         let targets = results
             .into_iter()
+            .chain(unreachable)
             .map(|r| TargetReport::new(r, &remembered))
             .chain(listed.invalid.into_iter().map(TargetReport::bare))
             .collect();
@@ -206,10 +208,40 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// The targets an earlier pass found on an engine that could not be listed now: known
+/// from memory by their `ENGINE/` names, reported `engine_down` and left unchecked (and
+/// their memory untouched).
+fn unlisted_targets(config: &Config, listed: &Listed, memory: &State) -> Vec<TargetResult> {
+    let mut found = Vec::new();
+    if config.engines.len() < 2 {
+        return found;
+    }
+    for engine in config.engines.iter().filter(|e| e.discovers()) {
+        let Some(Listing { error: Some(error), .. }) = listed.engines.get(&engine.endpoint) else { continue };
+        let prefix = format!("{}/", engine.name);
+        for name in memory.targets.keys().filter(|n| n.starts_with(&prefix)) {
+            if config.targets.iter().any(|t| &t.name == name) {
+                continue;
+            }
+            found.push(TargetResult {
+                outcome: Outcome::EngineDown,
+                error: Some(format!("docker engine {} is unreachable: {error}", engine.name)),
+                ..TargetResult::new(name, &name[prefix.len()..], String::new())
+            });
+        }
+    }
+    found
+}
+
 /// Whether docker commands may go over ssh: an engine or target with an ssh:// host or
 /// a context (which may name one).
 fn ssh_engines(config: &Config) -> bool {
-    config.engines.iter().map(|e| &e.endpoint).chain(config.targets.iter().map(|t| &t.endpoint)).any(|e| e.may_use_ssh())
+    config
+        .engines
+        .iter()
+        .map(|e| &e.endpoint)
+        .chain(config.targets.iter().map(|t| &t.endpoint))
+        .any(|e| e.may_use_ssh())
 }
 
 /// Reuses ssh connections through a wrapper in `ssh/` beside the state file.

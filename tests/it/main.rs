@@ -11,6 +11,7 @@ mod docs;
 mod drill_audit;
 mod e2e;
 mod engine;
+mod fleet;
 mod hostile;
 mod memory;
 mod pass;

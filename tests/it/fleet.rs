@@ -1,0 +1,216 @@
+//! Several Docker engines from one healwatch: `[[engine]]` tables, discovery on each in
+//! one pass, names qualified by engine, an engine that goes away and comes back, pause of
+//! an engine-qualified target, and a real ssh transport (a private sshd on 127.0.0.1 in
+//! front of a third private engine, started by scripts/test.sh). `#[ignore]`d like the
+//! other end-to-end tests; they take turns with the other discovery tests.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+use crate::docker_targets::DISCOVERY;
+use crate::engine::{Container, Engine, Spec};
+use crate::util::{Run, write_file};
+
+/// The ssh engine: its `ssh://` host, the directory whose `ssh` uses the test's key and
+/// known_hosts, and the engine's own socket (to start containers on it directly).
+struct Ssh {
+    host: String,
+    bin: String,
+    engine_host: String,
+}
+
+fn ssh() -> Ssh {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"));
+    Ssh {
+        host: var("HEALWATCH_SSH_DOCKER_HOST"),
+        bin: var("HEALWATCH_SSH_BIN"),
+        engine_host: var("HEALWATCH_SSH_ENGINE_HOST"),
+    }
+}
+
+/// A labelled test container on the engine at `host`.
+fn labelled(engine: &'static Engine, test: &str, host: &str) -> Container {
+    let labels = vec![("healwatch.url".to_string(), "http://127.0.0.1:{port}/health".to_string())];
+    Container::start(engine, test, Spec { init: true, labels, host: Some(host.to_string()), ..Spec::default() })
+}
+
+/// A fleet config: local, `two` (the second engine, through `two_host`) and `far` (over
+/// ssh), all discovering; plus `extra` (targets, say).
+fn fleet_config(dir: &Path, two_host: &str, ssh: &Ssh, extra: &str) -> PathBuf {
+    let text = format!(
+        "[defaults]\ndiscover = true\nretries = 0\nrecovery_timeout = \"20s\"\n\n\
+         [[engine]]\nname = \"two\"\nhost = \"{two_host}\"\n\n\
+         [[engine]]\nname = \"far\"\nhost = \"{}\"\n\n{extra}",
+        ssh.host
+    );
+    write_file(dir, "fleet.toml", &text)
+}
+
+/// A pass with `config`, its state in `dir`, the test's ssh on PATH.
+fn pass(engine: &'static Engine, dir: &Path, config: &Path, ssh: &Ssh, args: &[&str]) -> Run {
+    engine
+        .healwatch()
+        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+        .arg("-c")
+        .arg(config)
+        .arg("--state")
+        .arg(dir.join("state.json"))
+        .arg("--lock")
+        .arg(dir.join("lock"))
+        .args(args)
+        .run()
+}
+
+fn engines(run: &Run) -> Vec<(String, bool)> {
+    let line = run.status_line();
+    let engines = line["engines"].as_array().cloned().unwrap_or_default();
+    engines.iter().map(|e| (e["name"].as_str().unwrap().to_string(), e["up"].as_bool().unwrap())).collect()
+}
+
+/// Ends the ssh connection the passes left open for reuse (it would end by itself a
+/// minute after its last use, or when the test's sshd stops).
+fn close_ssh(dir: &Path, ssh: &Ssh) {
+    let (user_host, port) = ssh.host.trim_start_matches("ssh://").rsplit_once(':').unwrap();
+    let _ = std::process::Command::new(dir.join("ssh/ssh"))
+        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+        .args(["-O", "exit", "-p", port, user_host])
+        .output();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let ssh = ssh();
+    // The same container name on the local and the second engine.
+    let here = labelled(engine, "fleet-same", &engine.host);
+    let there = labelled(engine, "fleet-same", &engine.second_host());
+    let far = labelled(engine, "fleet-far", &ssh.engine_host);
+    let dir = tempfile::tempdir().unwrap();
+    let config = fleet_config(dir.path(), &engine.second_host(), &ssh, "");
+
+    let run = pass(engine, dir.path(), &config, &ssh, &[]);
+    run.expect_code(0);
+    for name in [format!("local/{}", here.name), format!("two/{}", there.name), format!("far/{}", far.name)] {
+        assert_eq!(run.target(&name)["outcome"], "healthy", "{name}\n{run}");
+    }
+    let mut seen = engines(&run);
+    seen.sort();
+    assert_eq!(seen, [("far".into(), true), ("local".into(), true), ("two".into(), true)], "{run}");
+    for e in run.status_line()["engines"].as_array().unwrap() {
+        assert!(e["containers"].as_u64().unwrap() >= 1 && e["list_ms"].is_u64(), "{run}");
+    }
+    // ssh connections are reused: a wrapper beside the state, and ssh's control socket.
+    let ssh_dir = dir.path().join("ssh");
+    let sockets = std::fs::read_dir(&ssh_dir).unwrap().flatten().filter(|e| e.file_name() != "ssh").count();
+    assert_eq!(sockets, 1, "one connection for the one ssh engine in {}", ssh_dir.display());
+
+    // Only the broken one of the two same-named containers is restarted.
+    let (here_before, there_before, far_before) = (here.started_at(), there.started_at(), far.started_at());
+    there.break_health();
+    far.break_health();
+    let run = pass(engine, dir.path(), &config, &ssh, &[]);
+    run.expect_code(0);
+    assert_eq!(run.target(&format!("two/{}", there.name))["outcome"], "restarted", "{run}");
+    assert_eq!(run.target(&format!("far/{}", far.name))["outcome"], "restarted", "{run}");
+    assert_eq!(run.target(&format!("local/{}", here.name))["outcome"], "healthy", "{run}");
+    assert_ne!(there.started_at(), there_before);
+    assert_ne!(far.started_at(), far_before);
+    assert_eq!(here.started_at(), here_before);
+    close_ssh(dir.path(), &ssh);
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn an_engine_that_goes_away_is_engine_down_and_healed_when_back() {
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let ssh = ssh();
+    let dir = tempfile::tempdir().unwrap();
+    // The second engine through a link the test removes ("stopped") and puts back: a
+    // stopped dockerd removes its socket, so the CLI meets the same missing socket.
+    let link = dir.path().join("two.sock");
+    let real = engine.second_host().strip_prefix("unix://").unwrap().to_string();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let found = labelled(engine, "fleet-away", &engine.second_host());
+    let configured = Container::start(
+        engine,
+        "fleet-away-cfg",
+        Spec { init: true, host: Some(engine.second_host()), ..Spec::default() },
+    );
+    let local = labelled(engine, "fleet-here", &engine.host);
+    let target = format!(
+        "[[target]]\nname = \"cfg\"\nengine = \"two\"\ncontainer = \"{}\"\nurl = \"{}\"\n",
+        configured.name,
+        configured.url()
+    );
+    let config = fleet_config(dir.path(), &format!("unix://{}", link.display()), &ssh, &target);
+    pass(engine, dir.path(), &config, &ssh, &[]).expect_code(0);
+
+    configured.break_health();
+    local.break_health();
+    std::fs::remove_file(&link).unwrap();
+    let down = pass(engine, dir.path(), &config, &ssh, &[]);
+    down.expect_code(1);
+    let two = (String::from("two"), false);
+    assert!(engines(&down).contains(&two), "{down}");
+    let warnings = down.status_line()["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.iter().filter(|w| w.as_str().unwrap().contains("two.sock")).count(), 1, "said once\n{down}");
+    let cfg = down.target("cfg");
+    assert_eq!(cfg["outcome"], "engine_down", "{down}");
+    assert_eq!(cfg["restarts_in_window"], 0, "not a restart attempt: the guard is untouched\n{down}");
+    let remembered = down.target(&format!("two/{}", found.name));
+    assert_eq!(remembered["outcome"], "engine_down", "known from the last pass\n{down}");
+    // The other engines are healed all the same.
+    assert_eq!(down.target(&format!("local/{}", local.name))["outcome"], "restarted", "{down}");
+
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let back = pass(engine, dir.path(), &config, &ssh, &[]);
+    back.expect_code(0);
+    assert_eq!(back.target("cfg")["outcome"], "restarted", "{back}");
+    assert_eq!(back.target("cfg")["restarts_in_window"], 1, "{back}");
+    assert_eq!(back.target(&format!("two/{}", found.name))["outcome"], "healthy", "{back}");
+    close_ssh(dir.path(), &ssh);
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn an_engine_qualified_target_can_be_paused() {
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let ssh = ssh();
+    let dir = tempfile::tempdir().unwrap();
+    let there = labelled(engine, "fleet-pause", &engine.second_host());
+    let config = fleet_config(dir.path(), &engine.second_host(), &ssh, "");
+    pass(engine, dir.path(), &config, &ssh, &[]).expect_code(0);
+    let name = format!("two/{}", there.name);
+    let paused = engine
+        .healwatch()
+        .args(["pause", &name, "--for", "10m", "-c"])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.path().join("state.json"))
+        .arg("--lock")
+        .arg(dir.path().join("lock"))
+        .run();
+    paused.expect_code(0);
+    assert!(paused.stdout().contains(&format!("paused {name} until")), "{paused}");
+    there.break_health();
+    let before = there.started_at();
+    let run = pass(engine, dir.path(), &config, &ssh, &[]);
+    assert_eq!(run.target(&name)["outcome"], "paused", "{run}");
+    assert_eq!(there.started_at(), before, "a paused target is never restarted");
+    close_ssh(dir.path(), &ssh);
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_single_engine_config_keeps_its_plain_names() {
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let there = labelled(engine, "fleet-plain", &engine.second_host());
+    let run = engine.healwatch().env("DOCKER_HOST", engine.second_host()).arg("--discover").run();
+    run.expect_code(0);
+    let _: Value = run.target(&there.name);
+}
