@@ -14,12 +14,28 @@ use crate::exit::{Exit, Stop};
 use crate::model::{ContainerStatus, Endpoint, RestartPolicy};
 use crate::report::json_line;
 
-/// Lists every container of the default engine (one `docker ps`, one `docker inspect`).
+/// Lists every container of every engine (one `docker ps`, one `docker inspect` each,
+/// all engines at once): the config's engines and those its targets name.
 pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
-    let containers = docker.inventory(&Endpoint::Default)?;
-    let report = audit(&containers, &config.targets, args.targets_only);
+    let mut endpoints: Vec<Endpoint> = config.engines.iter().map(|e| e.endpoint.clone()).collect();
+    for t in &config.targets {
+        if !endpoints.contains(&t.endpoint) {
+            endpoints.push(t.endpoint.clone());
+        }
+    }
+    let (listings, _) = crate::heal::parallel_map(&endpoints, endpoints.len(), |e| docker.inventory(e));
+    let mut report = AuditReport::default();
+    for (endpoint, listing) in endpoints.iter().zip(listings) {
+        match listing {
+            Ok(containers) => report.add(audit(endpoint, &containers, &config.targets, args.targets_only)),
+            Err(e) => {
+                report.missing = true;
+                report.problems.push(format!("engine {} could not be listed: {e:#}", endpoint.name()));
+            }
+        }
+    }
     let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
     super::print(&text)?;
     Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
@@ -28,6 +44,8 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
 /// One container's line in the audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
+    /// The engine it runs on (`local`, or the engine's name).
+    pub engine: String,
     /// Container name.
     pub name: String,
     /// `State.Status`.
@@ -58,11 +76,21 @@ pub struct AuditReport {
     pub missing: bool,
 }
 
-/// Judges `containers` against `targets`.
-/// Only targets on the default engine are judged: the listing is of that engine.
-pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: bool) -> AuditReport {
+impl AuditReport {
+    /// Adds another engine's audit.
+    fn add(&mut self, other: AuditReport) {
+        self.containers.extend(other.containers);
+        self.problems.extend(other.problems);
+        self.unprotected |= other.unprotected;
+        self.missing |= other.missing;
+    }
+}
+
+/// Judges `containers`, the listing of the engine at `endpoint`, against the targets on it.
+pub fn audit(endpoint: &Endpoint, containers: &[ContainerInfo], targets: &[Target], targets_only: bool) -> AuditReport {
     let mut report = AuditReport::default();
-    let targets: Vec<&Target> = targets.iter().filter(|t| t.endpoint == Endpoint::Default).collect();
+    let targets: Vec<&Target> = targets.iter().filter(|t| &t.endpoint == endpoint).collect();
+    let engine = endpoint.name();
     for c in containers {
         let watched = targets.iter().any(|t| watches(t, c));
         let mut checks: Vec<&'static str> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();
@@ -79,6 +107,7 @@ pub fn audit(containers: &[ContainerInfo], targets: &[Target], targets_only: boo
             ));
         }
         report.containers.push(AuditEntry {
+            engine: engine.clone(),
             name: c.name.clone(),
             state: c.status.clone(),
             restart_policy: c.restart_policy.clone(),
@@ -113,13 +142,21 @@ fn watches(t: &Target, c: &ContainerInfo) -> bool {
 fn table(report: &AuditReport) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let name_width = report.containers.iter().map(|c| c.name.len()).max().unwrap_or(0).max(4);
+    // The engine column, once there is more than one engine to tell apart.
+    let several = report.containers.iter().any(|c| c.engine != report.containers[0].engine);
+    let engine_width = report.containers.iter().map(|c| c.engine.len()).max().unwrap_or(0).max(6);
+    let engine = |name: &str| if several { format!("{name:engine_width$}  ") } else { String::new() };
     let policies: Vec<String> = report.containers.iter().map(|c| c.restart_policy.to_string()).collect();
     let policy_width = policies.iter().map(String::len).max().unwrap_or(0).max(14);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
-        "NAME", "STATE", "RESTART POLICY", "HEALTHCHECK"
+        "{}{:name_width$}  {:10}  {:policy_width$}  {:11}  WATCHED",
+        engine("ENGINE"),
+        "NAME",
+        "STATE",
+        "RESTART POLICY",
+        "HEALTHCHECK"
     );
     let watched = |c: &AuditEntry| match (c.watched, c.checks.is_empty()) {
         (true, false) => format!("yes ({})", c.checks.join(", ")),
@@ -129,7 +166,8 @@ fn table(report: &AuditReport) -> String {
     for (c, policy) in report.containers.iter().zip(&policies) {
         let _ = writeln!(
             out,
-            "{:name_width$}  {:10}  {:policy_width$}  {:11}  {}",
+            "{}{:name_width$}  {:10}  {:policy_width$}  {:11}  {}",
+            engine(&c.engine),
             c.name,
             c.state.as_str(),
             policy,
@@ -175,7 +213,7 @@ mod tests {
     #[test]
     fn watched_container_without_policy_is_the_problem() {
         let containers = [container("app", "no"), container("db", "always"), container("scratch", "no")];
-        let report = audit(&containers, &[target("app"), target("db"), target("ghost")], false);
+        let report = audit(&Endpoint::Default, &containers, &[target("app"), target("db"), target("ghost")], false);
         assert!(report.unprotected);
         assert_eq!(report.containers.len(), 3);
         assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
@@ -187,18 +225,33 @@ mod tests {
         replica.labels = [("com.docker.compose.project", "shop"), ("com.docker.compose.service", "web")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into();
-        let with_compose = audit(&[replica], &[compose], true);
+        let with_compose = audit(&Endpoint::Default, &[replica], &[compose], true);
         assert!(with_compose.containers[0].watched && with_compose.problems.is_empty(), "{with_compose:?}");
-        let only = audit(&containers, &[target("db")], true);
+        let only = audit(&Endpoint::Default, &containers, &[target("db")], true);
         assert_eq!(only.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["db"]);
         assert!(!only.unprotected && only.problems.is_empty());
     }
 
     #[test]
     fn table_lists_every_container() {
-        let report = audit(&[container("app", "unless-stopped")], &[target("app")], false);
+        let report = audit(&Endpoint::Default, &[container("app", "unless-stopped")], &[target("app")], false);
         let text = table(&report);
         assert!(text.starts_with("NAME  STATE       RESTART POLICY  HEALTHCHECK  WATCHED\n"), "{text}");
         assert!(text.contains("app   running     unless-stopped  no           yes (http)"), "{text}");
+    }
+
+    #[test]
+    fn several_engines_get_an_engine_column() {
+        let web2 =
+            Endpoint::Engine { name: "web-2".into(), via: Box::new(Endpoint::Host("ssh://w".into())), tls: None };
+        let mut report = audit(&Endpoint::Default, &[container("app", "always")], &[], false);
+        let mut there = target("app");
+        there.endpoint = web2.clone();
+        report.add(audit(&web2, &[container("app", "no")], &[there], false));
+        assert!(report.unprotected && report.problems.len() == 1, "only web-2's app is watched: {report:?}");
+        let text = table(&report);
+        assert!(text.starts_with("ENGINE  NAME  STATE"), "{text}");
+        assert!(text.contains("local   app   running     always"), "{text}");
+        assert!(text.contains("web-2   app   running     no"), "{text}");
     }
 }

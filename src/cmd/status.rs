@@ -17,6 +17,9 @@ use crate::state;
 #[derive(Debug, Serialize)]
 struct StatusRow {
     target: String,
+    /// The engine it is on: its target's, or for a discovered one the `ENGINE/` of its
+    /// name (`null` when neither says).
+    engine: Option<String>,
     last_outcome: Option<Outcome>,
     #[serde(with = "rfc3339::option")]
     last_time: Option<SystemTime>,
@@ -58,6 +61,7 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
             let in_window = memory.restarts_in_window(now, settings.restart_window).len();
             StatusRow {
                 target: name.to_string(),
+                engine: engine_of(&config, name),
                 last_outcome: memory.last_outcome,
                 last_time: memory.last_time,
                 consecutive_failures: memory.consecutive_failures,
@@ -79,21 +83,37 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     Ok(Exit::Healthy)
 }
 
+/// The engine of the target called `name`: a configured target's own; for a name only
+/// the state knows, the engine its `ENGINE/` prefix names, or the only engine there is.
+fn engine_of(config: &config::Config, name: &str) -> Option<String> {
+    if let Some(target) = config.targets.iter().find(|t| t.name == name) {
+        return Some(target.endpoint.name());
+    }
+    if let Some((engine, _)) = name.split_once('/')
+        && config.engines.iter().any(|e| e.name == engine)
+    {
+        return Some(engine.to_string());
+    }
+    (config.engines.len() == 1).then(|| config.engines[0].name.clone())
+}
+
 fn table(rows: &[StatusRow]) -> String {
     let time = |t: Option<SystemTime>| t.map_or_else(|| "-".to_string(), timestamp);
     let width = rows.iter().map(|r| r.target.len()).max().unwrap_or(0).max(6);
+    let engine_width = rows.iter().map(|r| r.engine.as_ref().map_or(1, String::len)).max().unwrap_or(0).max(6);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:width$}  {:14}  {:24}  {:8}  {:18}  {:24}  NOTE",
-        "TARGET", "LAST OUTCOME", "LAST CHECKED", "FAILURES", "RESTARTS WIN/TOTAL", "PAUSED UNTIL"
+        "{:width$}  {:engine_width$}  {:14}  {:24}  {:8}  {:18}  {:24}  NOTE",
+        "TARGET", "ENGINE", "LAST OUTCOME", "LAST CHECKED", "FAILURES", "RESTARTS WIN/TOTAL", "PAUSED UNTIL"
     );
     for r in rows {
         let outcome = if r.gave_up { Outcome::GaveUp.as_str() } else { r.last_outcome.map_or("-", Outcome::as_str) };
         let note = if r.configured == Some(false) { "not in this config" } else { "" };
         let line = format!(
-            "{:width$}  {:14}  {:24}  {:<8}  {:18}  {:24}  {note}",
+            "{:width$}  {:engine_width$}  {:14}  {:24}  {:<8}  {:18}  {:24}  {note}",
             r.target,
+            r.engine.as_deref().unwrap_or("-"),
             outcome,
             time(r.last_time),
             r.consecutive_failures,

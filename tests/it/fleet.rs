@@ -106,6 +106,18 @@ fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
     let sockets = std::fs::read_dir(&ssh_dir).unwrap().flatten().filter(|e| e.file_name() != "ssh").count();
     assert_eq!(sockets, 1, "one connection for the one ssh engine in {}", ssh_dir.display());
 
+    // audit lists every engine, each container with its engine.
+    let audit = engine
+        .healwatch()
+        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+        .args(["audit", "--json", "-c"])
+        .arg(&config)
+        .run();
+    let listed = audit.status_line()["containers"].as_array().cloned().unwrap();
+    for (engine_name, container) in [("local", &here.name), ("two", &there.name), ("far", &far.name)] {
+        assert!(listed.iter().any(|c| c["engine"] == engine_name && &c["name"] == container), "{engine_name}: {audit}");
+    }
+
     // Only the broken one of the two same-named containers is restarted.
     let (here_before, there_before, far_before) = (here.started_at(), there.started_at(), far.started_at());
     there.break_health();
@@ -201,6 +213,16 @@ fn an_engine_qualified_target_can_be_paused() {
     let run = pass(engine, dir.path(), &config, &ssh, &[]);
     assert_eq!(run.target(&name)["outcome"], "paused", "{run}");
     assert_eq!(there.started_at(), before, "a paused target is never restarted");
+    let status = engine
+        .healwatch()
+        .args(["status", "--json", "-c"])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.path().join("state.json"))
+        .run();
+    let rows = status.status_line()["targets"].as_array().cloned().unwrap();
+    let row = rows.iter().find(|r| r["target"] == name.as_str()).unwrap_or_else(|| panic!("{status}"));
+    assert_eq!((row["engine"].as_str(), row["last_outcome"].as_str()), (Some("two"), Some("paused")), "{status}");
     close_ssh(dir.path(), &ssh);
 }
 
