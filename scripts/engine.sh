@@ -91,8 +91,11 @@ X11Forwarding no
 PermitTTY no
 MaxStartups 200:30:400
 MaxSessions 200
-SetEnv DOCKER_HOST=$HEALWATCH_SSH_ENGINE_HOST
+SetEnv DOCKER_HOST=$HEALWATCH_SSH_ENGINE_HOST SHLVL=1
 EOF
+  # SHLVL=1 above: bash sources ~/.bashrc for an ssh command only at shell level 1, and
+  # this machine's root .bashrc (pyenv) costs 100 ms per command. A real host's account
+  # pays its own rc files on every ssh command in the same way (see README, Several hosts).
   /usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/sshd.log" &
   pid=$!
   ENGINE_PIDS+=("$pid")

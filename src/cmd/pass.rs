@@ -86,7 +86,7 @@ impl<'a> Setup<'a> {
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
         let mut docker = docker;
         let ssh_warning = match &mut docker {
-            Some(cli) if ssh_engines(&config) => reuse_ssh(cli, &config)
+            Some(cli) if config.ssh_reuse && ssh_engines(&config) => reuse_ssh(cli, &config)
                 .err()
                 .map(|e| format!("{e:#}; each docker command to an ssh engine opens its own connection")),
             _ => None,

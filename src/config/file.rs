@@ -35,6 +35,7 @@ settings_table!(with_file_settings {
         pub(crate) format: Option<String>,
         pub(crate) forget_after: Option<String>,
         pub(crate) on_restart: Option<Vec<String>>,
+        pub(crate) ssh_reuse: Option<bool>,
     }
 });
 

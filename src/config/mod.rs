@@ -68,6 +68,9 @@ pub struct Config {
     pub notify_on: Vec<Outcome>,
     /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
     pub ping_url: Option<HealthUrl>,
+    /// Whether docker commands to ssh engines share one connection per engine (the
+    /// default); `false` leaves ssh to its own config (`[defaults] ssh_reuse`).
+    pub ssh_reuse: bool,
     /// The engines: `local` first, then the `[[engine]]` tables, each with its discovery
     /// (`--discover` and `--unhealthy` are what an engine that does not say gets).
     pub engines: Vec<Engine>,
@@ -109,6 +112,7 @@ impl Config {
             notify_url: None,
             notify_on: DEFAULT_NOTIFY_ON.to_vec(),
             ping_url: None,
+            ssh_reuse: true,
             engines: vec![Engine {
                 name: Engine::LOCAL.to_string(),
                 endpoint: Endpoint::Default,
@@ -523,6 +527,7 @@ fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>) -> Result<
         },
         ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &file_name, "ping_url")?,
         engines,
+        ssh_reuse: d.ssh_reuse.unwrap_or(true),
         trust_labels: d.trust_labels.unwrap_or(false),
         format: match (args.format, d.format.as_deref()) {
             (Some(f), _) => f,
