@@ -124,6 +124,13 @@ EOF
   return 1
 }
 
+# engine_start_more N: engines e2..eN beside the first, for the fleet benchmark; their
+# hosts are unix://$ENGINE_DIR/eK/docker.sock. engine_stop stops them too.
+engine_start_more() {
+  local k
+  for k in $(seq 2 "$1"); do engine_boot "$ENGINE_DIR/e$k"; done
+}
+
 # engine_boot DIR: one dockerd with its state, socket and pidfile under DIR.
 engine_boot() {
   local dir=$1 host="unix://$1/docker.sock" pid i
@@ -151,7 +158,8 @@ engine_stop() {
   local status=$?
   [ -n "${ENGINE_DIR:-}" ] || return "$status"
   local dir pid i ids
-  for dir in "$ENGINE_DIR"/one "$ENGINE_DIR"/two "$ENGINE_DIR"/three; do
+  for dir in "$ENGINE_DIR"/*/; do
+    dir=${dir%/}
     [ -S "$dir/docker.sock" ] || continue
     ids=$(DOCKER_HOST="unix://$dir/docker.sock" timeout 10 docker ps -aq 2>/dev/null || true)
     # shellcheck disable=SC2086
@@ -200,8 +208,9 @@ SH
   chmod 755 "$root/bin/serve"
   echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
   local host
-  for host in "$DOCKER_HOST" ${HEALWATCH_SECOND_DOCKER_HOST:+"$HEALWATCH_SECOND_DOCKER_HOST"} \
-    ${HEALWATCH_SSH_ENGINE_HOST:+"$HEALWATCH_SSH_ENGINE_HOST"}; do
+  local socket host
+  for socket in "$ENGINE_DIR"/*/docker.sock; do
+    host="unix://$socket"
     tar -C "$root" -c . | DOCKER_HOST=$host timeout 60 docker import - "$HEALWATCH_TEST_IMAGE" >/dev/null
     engine_log "built $HEALWATCH_TEST_IMAGE on $host"
   done

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Many Docker hosts from one healwatch: private engines with labelled busybox containers
+# (all on 127.0.0.1, --network host), discovered by one pass. Measures the wall time of a
+# whole pass (median of 5) against one engine with PER containers, against ENGINES
+# engines with PER each (all healthy, then 10% unhealthy: restarted and recovered), and
+# against one engine over a real ssh transport (a private sshd on 127.0.0.1, as in the
+# tests) with and without connection reuse, next to the same engine over its unix socket.
+# Writes bench/results-fleet.md.
+#   bench/fleet.sh          10 engines x 50 containers (about 10 minutes)
+#   bench/fleet.sh --smoke  2 engines x 3 containers, results to a temp file (the test command runs this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=0
+[ "${1:-}" = --smoke ] && smoke=1
+if [ "$smoke" = 1 ]; then engines=2 per=3 runs=2; else engines=10 per=50 runs=5; fi
+
+# shellcheck source=scripts/engine.sh
+source scripts/engine.sh
+engine_packages
+engine_start
+engine_start_more "$engines"
+engine_start_ssh
+engine_image
+cargo build --release --locked -q
+hw=$PWD/target/release/healwatch
+work=$ENGINE_DIR/fleet
+mkdir -p "$work"
+results=bench/results-fleet.md
+[ "$smoke" = 0 ] || results=$work/results.md
+
+hosts=("$DOCKER_HOST")
+for k in $(seq 2 "$engines"); do hosts+=("unix://$ENGINE_DIR/e$k/docker.sock"); done
+far=$HEALWATCH_SSH_ENGINE_HOST
+
+# populate HOST TAG: PER labelled containers TAG-1..PER on HOST, each on its own port.
+populate() {
+  local host=$1 tag=$2 i port
+  for i in $(seq 1 "$per"); do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    DOCKER_HOST=$host timeout 60 docker run -d --name "$tag-$i" --network host --init \
+      --label "healwatch.url=http://127.0.0.1:$port/health" "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
+  done
+}
+echo "fleet: starting $((engines * per + per)) containers" >&2
+pids=()
+for k in $(seq 1 "$engines"); do populate "${hosts[$((k - 1))]}" "c$k" & pids+=($!); done
+populate "$far" far & pids+=($!)
+for p in "${pids[@]}"; do wait "$p"; done
+sleep 1
+
+# config FILE LOCAL NAME=HOST...: discovery on each engine given, and on the local one
+# when LOCAL is true.
+config() {
+  local file=$1 pair
+  printf '[[engine]]\nname = "local"\ndiscover = %s\n' "$2" >"$file"
+  shift 2
+  for pair in "$@"; do
+    printf '\n[[engine]]\nname = "%s"\nhost = "%s"\ndiscover = true\n' "${pair%%=*}" "${pair#*=}" >>"$file"
+  done
+}
+# pass_ms CONFIG [ENV...]: wall time of RUNS passes (after one to warm up), their median
+# in ms; fails when a pass does not exit 0.
+pass_ms() {
+  local cfg=$1
+  shift
+  env "$@" PATH="$HEALWATCH_SSH_BIN:$PATH" python3 - "$hw" "$cfg" "$work" "$runs" <<'PY'
+import statistics, subprocess, sys, time
+hw, cfg, work, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+cmd = [hw, "-c", cfg, "--state", f"{work}/state.json", "--lock", f"{work}/lock"]
+times = []
+for i in range(runs + 1):
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    took = (time.perf_counter() - start) * 1000
+    if out.returncode != 0:
+        sys.exit(f"fleet: pass exited {out.returncode}: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    if i > 0:
+        times.append(took)
+print(f"{statistics.median(times):.0f}")
+PY
+}
+
+others=()
+for k in $(seq 2 "$engines"); do others+=("e$k=${hosts[$((k - 1))]}"); done
+config "$work/one.toml" true
+config "$work/all.toml" true "${others[@]}"
+one=$(pass_ms "$work/one.toml")
+all=$(pass_ms "$work/all.toml")
+echo "fleet: one engine ${one} ms, $engines engines ${all} ms" >&2
+
+# 10% unhealthy on every engine: each such pass restarts them all and waits for them.
+broken=$(((per + 9) / 10))
+unhealthy() {
+  local k i
+  for k in $(seq 1 "$engines"); do
+    for i in $(seq 1 "$broken"); do
+      DOCKER_HOST=${hosts[$((k - 1))]} timeout 30 docker exec "c$k-$i" rm /www/health
+    done
+  done
+}
+times=()
+for _ in $(seq 1 "$runs"); do
+  unhealthy
+  start=$(date +%s%N)
+  "$hw" -c "$work/all.toml" --state "$work/state.json" --lock "$work/lock" >"$work/healed.json"
+  times+=($((($(date +%s%N) - start) / 1000000)))
+  restarted=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["recovered"])' "$work/healed.json")
+  [ "$restarted" = $((engines * broken)) ] || { echo "fleet: $restarted recovered, not $((engines * broken))" >&2; exit 1; }
+  rm -f "$work/state.json" # the crash-loop guard would count these drills
+done
+healing=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+
+# The ssh engine: over its unix socket, over ssh without reuse, over ssh with it.
+config "$work/far-unix.toml" false "far=$far"
+config "$work/far-ssh.toml" false "far=$HEALWATCH_SSH_DOCKER_HOST"
+cp "$work/far-ssh.toml" "$work/far-ssh-plain.toml"
+printf '\n[defaults]\nssh_reuse = false\n' >>"$work/far-ssh-plain.toml"
+unix_ms=$(pass_ms "$work/far-unix.toml")
+plain_ms=$(pass_ms "$work/far-ssh-plain.toml")
+reuse_ms=$(pass_ms "$work/far-ssh.toml")
+echo "fleet: ssh engine: unix ${unix_ms} ms, ssh ${plain_ms} ms, ssh reused ${reuse_ms} ms" >&2
+"$work/ssh/ssh" -O exit -p "${HEALWATCH_SSH_DOCKER_HOST##*:}" root@127.0.0.1 2>/dev/null || true
+
+ratio=$(python3 -c "print(f'{$all / $one:.2f}')")
+{
+  echo "# Several hosts: one pass over many engines"
+  echo
+  echo "Measured by \`bench/fleet.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores: private engines on this"
+  echo "machine, $per labelled busybox containers each, discovered by one pass; wall time of a whole"
+  echo "pass, median of $runs."
+  echo
+  echo "| pass | time |"
+  echo "| --- | --- |"
+  echo "| 1 engine, $per containers, all healthy | $one ms |"
+  echo "| $engines engines, $per containers each, all healthy | $all ms ($ratio x one engine) |"
+  echo "| $engines engines, $broken of each $per unhealthy: restarted and recovered | $healing ms |"
+  echo "| 1 engine over its unix socket, $per containers | $unix_ms ms |"
+  echo "| the same engine over ssh, a connection per docker command | $plain_ms ms |"
+  echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms |"
+  echo
+  echo "Every engine is listed at once (one docker ps and one docker inspect each), so many engines"
+  echo "cost about what the slowest one does. Over ssh each docker command otherwise opens its own"
+  echo "connection (a handshake and a login); with reuse, every pass after the first rides the open"
+  echo "connection (ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker.rs | cut -d'"' -f2))."
+} >"$results"
+cat "$results"
