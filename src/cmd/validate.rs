@@ -15,6 +15,12 @@ use crate::model::{Action, Endpoint, MASK};
 pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let mut out = String::new();
+    if config.engines.len() > 1 || config.engines[0].endpoint != Endpoint::Default {
+        for e in &config.engines {
+            let via = if e.endpoint == Endpoint::Default { String::new() } else { format!(" {}", via(&e.endpoint)) };
+            let _ = writeln!(out, "engine {}{via} discover={} unhealthy={}", e.name, e.discover, e.unhealthy.as_str());
+        }
+    }
     for t in &config.targets {
         out += &describe(t);
         out.push('\n');
@@ -34,6 +40,18 @@ pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
     }
     super::print(out.as_bytes())?;
     Ok(exit)
+}
+
+/// How an engine is reached, as the config says it (hosts redacted).
+fn via(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Default => "default".to_string(),
+        Endpoint::Host(host) => format!("host={}", crate::model::redact_text(host)),
+        Endpoint::Context(name) => format!("context={name}"),
+        Endpoint::Engine { via: inner, tls, .. } => {
+            format!("{}{}", via(inner), if tls.is_some() { " tls" } else { "" })
+        }
+    }
 }
 
 /// The targets whose container (or compose service) does not exist on their engine, one
@@ -114,7 +132,7 @@ fn describe(t: &Target) -> String {
         let _ = write!(line, " restart_with={}", t.restart_with.join(","));
     }
     if t.endpoint != Endpoint::Default {
-        let _ = write!(line, " engine={}", t.endpoint);
+        let _ = write!(line, " engine={}", t.endpoint.name());
     }
     line
 }

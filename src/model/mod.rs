@@ -212,6 +212,15 @@ impl Unhealthy {
             other => anyhow::bail!("'{other}' is not a mode: write \"off\", \"label\" or \"all\""),
         }
     }
+
+    /// The mode as the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Label => "label",
+            Self::All => "all",
+        }
+    }
 }
 
 /// How a pass prints its report on stdout.
