@@ -523,15 +523,24 @@ const EVENT_READ_LIMIT: usize = 256 * 1024;
 
 impl DockerCli {
     /// Starts `docker events` for the container events a watch cares about, from `since`
-    /// on, on `endpoint`. The child runs in its own process group until the stream is
-    /// dropped; it has no stdin and its stderr is discarded (an engine that cannot be
-    /// reached ends the stream, and the watch's passes report the engine).
-    pub fn follow_events(&self, endpoint: &Endpoint, since: SystemTime) -> std::io::Result<EventStream> {
+    /// until `until` (when the CLI ends by itself, even if healwatch was killed), on
+    /// `endpoint`. The child runs in its own process group until the stream is dropped;
+    /// it has no stdin and its stderr is discarded (an engine that cannot be reached ends
+    /// the stream, and the watch's passes report the engine).
+    pub fn follow_events(
+        &self,
+        endpoint: &Endpoint,
+        since: SystemTime,
+        until: SystemTime,
+    ) -> std::io::Result<EventStream> {
         use std::os::unix::process::CommandExt;
-        let since = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let unix = |t: SystemTime| {
+            let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+        };
         let mut command = self.command(endpoint);
         command.args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
-        command.arg("--since").arg(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
+        command.arg("--since").arg(unix(since)).arg("--until").arg(unix(until));
         for event in EVENT_FILTERS {
             command.arg("--filter").arg(format!("event={event}"));
         }

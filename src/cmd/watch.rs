@@ -23,6 +23,9 @@ use super::pass::Setup;
 
 /// A pass the watch starts waits at most this long for one run by hand to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// `docker events` runs this much past the end of the watch (a pass may still be going),
+/// and then ends by itself.
+const EVENTS_SLACK: Duration = Duration::from_secs(120);
 /// An event stream that ended (its engine went away) is started again at most this often.
 const RESTREAM_EVERY: Duration = Duration::from_secs(10);
 
@@ -37,7 +40,7 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     let unhealthy_on: BTreeSet<Endpoint> =
         setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.
-    let mut streams = Streams::start(setup, started);
+    let mut streams = Streams::start(setup, started, started + length + EVENTS_SLACK);
     let mut done = {
         let _lock = setup.lock(started, Some(LOCK_WAIT.min(length)))?;
         setup.pass(started, &heal::NO_HINTS)?
@@ -112,12 +115,13 @@ fn sleep_until(when: Instant) {
 /// One `docker events` per engine the watch cares about.
 struct Streams<'a> {
     setup: &'a Setup<'a>,
+    until: SystemTime,
     streams: Vec<(Endpoint, Option<EventStream>, Instant)>,
 }
 
 impl<'a> Streams<'a> {
     /// Follows the engines of the targets with containers, and those that discover. Without the docker CLI, none.
-    fn start(setup: &'a Setup<'a>, since: SystemTime) -> Self {
+    fn start(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
         let mut endpoints: BTreeSet<Endpoint> = setup
             .config
             .targets
@@ -130,13 +134,13 @@ impl<'a> Streams<'a> {
             Some(docker) => endpoints
                 .into_iter()
                 .map(|e| {
-                    let stream = docker.follow_events(&e, since).ok();
+                    let stream = docker.follow_events(&e, since, until).ok();
                     (e, stream, Instant::now())
                 })
                 .collect(),
             None => Vec::new(),
         };
-        Self { setup, streams }
+        Self { setup, until, streams }
     }
 
     /// The events read since the last call, from every engine. A stream that ended is
@@ -154,7 +158,7 @@ impl<'a> Streams<'a> {
                 && let Some(docker) = &self.setup.docker
             {
                 let from = SystemTime::now() - since.elapsed();
-                *stream = docker.follow_events(endpoint, from).ok();
+                *stream = docker.follow_events(endpoint, from, self.until).ok();
                 *since = Instant::now();
             }
         }
