@@ -6,7 +6,7 @@
 # healwatch checks the URL with its defaults). Breaks them in each way, measures break -> healthy (median and worst) by
 # polling every 100 ms, counts restarts of a crash loop, and the CPU-seconds of each
 # tool's loop while 20 healthy containers sit idle. Writes bench/results-mttr.md.
-#   bench/mttr.sh          the full run (about 20 minutes)
+#   bench/mttr.sh          the full run (about 25 minutes)
 #   bench/mttr.sh --smoke  tiny sizes, results to a temp file (the test command runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +43,9 @@ stop_loops() {
 trap 'stop_loops; if [ -n "${MTTR_KEEP:-}" ]; then cp -r "$work" "$MTTR_KEEP"; fi; engine_stop' EXIT
 
 if [ "$smoke" = 1 ]; then
-  many=2; stops=2; loop_s=20; idle_s=10; give_up=60; results=$work/results.md
+  many=2; stops=2; loop_s=20; idle_s=10; give_up=60; reps=1; results=$work/results.md
 else
-  many=20; stops=5; loop_s=300; idle_s=300; give_up=120; results=bench/results-mttr.md
+  many=20; stops=5; loop_s=300; idle_s=300; give_up=120; reps=5; results=bench/results-mttr.md
 fi
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -140,15 +140,31 @@ PY
 summary() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; f=lambda x: "never" if x==float("inf") else f"{x:.1f} s"; print(f"{f(s.median(v))} / {f(max(v))}")' "$@"; }
 
 rows=()
-# case LABEL HOW N: break N containers of each tool at once, time both
+# case LABEL HOW N [REPEATS]: break N containers of each tool at once, time both; REPEATS
+# times over (fresh containers and loops each time, so the break falls at a different
+# point of each tool's schedule), all times pooled
 case_row() {
-  local label=$1 how=$2 n=$3 i
+  local label=$1 how=$2 n=$3 repeats=${4:-1} r
+  : >"$work/hw.all"
+  : >"$work/ah.all"
+  for r in $(seq 1 "$repeats"); do
+    one_case "$how" "$n"
+    cat "$work/hw.times" >>"$work/hw.all"
+    cat "$work/ah.times" >>"$work/ah.all"
+  done
+  rows+=("| $label | $(summary $(cat "$work/hw.all")) | $(summary $(cat "$work/ah.all")) |")
+  echo "mttr: $label done" >&2
+}
+# one_case HOW N: one round of case_row; times in $work/hw.times and $work/ah.times
+one_case() {
+  local how=$1 n=$2 i
   remove; start healwatch "$n"; start autoheal "$n"
   # Each case starts with no memory: the crash-loop guard counts only its own restarts.
   rm -f "$work/hw-state.json"
   : >"$work/autoheal.log"
   run_healwatch; run_autoheal
-  sleep 3
+  # A break lands anywhere in each tool's schedule: wait a random 3-8 s first.
+  sleep "$(python3 -c 'import random; print(round(random.uniform(3, 8), 2))')"
   : >"$work/healwatch.breaks"
   : >"$work/autoheal.breaks"
   heal_times healwatch "$n" >"$work/hw.times" &
@@ -158,19 +174,17 @@ case_row() {
   for i in $(seq 1 "$n"); do brk healwatch "$i" "$how"; brk autoheal "$i" "$how"; done
   wait "$hw_waiter" "$ah_waiter"
   stop_loops
-  rows+=("| $label | $(summary $(cat "$work/hw.times")) | $(summary $(cat "$work/ah.times")) |")
-  echo "mttr: $label done" >&2
 }
 restarts() { docker inspect --format '{{.RestartCount}}' "$1"; }
 
 echo "mttr: measuring (smoke=$smoke)" >&2
-case_row "1 container's endpoint broken" fail 1
+case_row "1 container's endpoint broken ($reps breaks)" fail 1 "$reps"
 # The smoke run keeps to one case of each code path: it proves the script, not the numbers.
 if [ "$smoke" = 0 ]; then
   case_row "$many broken at once" fail "$many"
-  case_row "1 paused (hung)" pause 1
+  case_row "1 paused (hung) ($reps breaks)" pause 1 "$reps"
 fi
-case_row "1 SIGSTOPped (hung, TCP still accepts)" sigstop 1
+case_row "1 SIGSTOPped (hung, TCP still accepts) ($reps breaks)" sigstop 1 "$reps"
 [ "$smoke" = 1 ] || case_row "$stops SIGSTOPped" sigstop "$stops"
 
 # A crash loop: a service that never becomes healthy; restarts counted over loop_s.
