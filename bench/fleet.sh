@@ -58,25 +58,32 @@ config() {
     printf '\n[[engine]]\nname = "%s"\nhost = "%s"\ndiscover = true\n' "${pair%%=*}" "${pair#*=}" >>"$file"
   done
 }
-# pass_ms CONFIG [ENV...]: wall time of RUNS passes (after one to warm up), their median
-# in ms; fails when a pass does not exit 0.
+# pass_ms CONFIG [ENV...]: RUNS passes (after one to warm up): the median wall time, the
+# median CPU time of healwatch and its docker children, and the median of the slowest
+# engine's list_ms (its docker ps and docker inspect), all in ms; fails when a pass does
+# not exit 0.
 pass_ms() {
   local cfg=$1
   shift
   env "$@" PATH="$HEALWATCH_SSH_BIN:$PATH" python3 - "$hw" "$cfg" "$work" "$runs" <<'PY'
-import statistics, subprocess, sys, time
+import json, resource, statistics, subprocess, sys, time
 hw, cfg, work, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 cmd = [hw, "-c", cfg, "--state", f"{work}/state.json", "--lock", f"{work}/lock"]
-times = []
+times, cpus, lists = [], [], []
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
 for i in range(runs + 1):
-    start = time.perf_counter()
+    before, start = cpu(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    took = (time.perf_counter() - start) * 1000
+    took, used = (time.perf_counter() - start) * 1000, cpu() - before
     if out.returncode != 0:
         sys.exit(f"fleet: pass exited {out.returncode}: {out.stdout[-2000:]} {out.stderr[-2000:]}")
     if i > 0:
         times.append(took)
-print(f"{statistics.median(times):.0f}")
+        cpus.append(used)
+        lists.append(max(e.get("list_ms", 0) for e in json.loads(out.stdout)["engines"]))
+print(f"{statistics.median(times):.0f} {statistics.median(cpus):.0f} {statistics.median(lists):.0f}")
 PY
 }
 
@@ -84,8 +91,8 @@ others=()
 for k in $(seq 2 "$engines"); do others+=("e$k=${hosts[$((k - 1))]}"); done
 config "$work/one.toml" true
 config "$work/all.toml" true "${others[@]}"
-one=$(pass_ms "$work/one.toml")
-all=$(pass_ms "$work/all.toml")
+read -r one one_cpu one_list < <(pass_ms "$work/one.toml")
+read -r all all_cpu all_list < <(pass_ms "$work/all.toml")
 echo "fleet: one engine ${one} ms, $engines engines ${all} ms" >&2
 
 # 10% unhealthy on every engine: each such pass restarts them all and waits for them.
@@ -115,9 +122,9 @@ config "$work/far-unix.toml" false "far=$far"
 config "$work/far-ssh.toml" false "far=$HEALWATCH_SSH_DOCKER_HOST"
 cp "$work/far-ssh.toml" "$work/far-ssh-plain.toml"
 printf '\n[defaults]\nssh_reuse = false\n' >>"$work/far-ssh-plain.toml"
-unix_ms=$(pass_ms "$work/far-unix.toml")
-plain_ms=$(pass_ms "$work/far-ssh-plain.toml")
-reuse_ms=$(pass_ms "$work/far-ssh.toml")
+read -r unix_ms _ unix_list < <(pass_ms "$work/far-unix.toml")
+read -r plain_ms _ plain_list < <(pass_ms "$work/far-ssh-plain.toml")
+read -r reuse_ms _ reuse_list < <(pass_ms "$work/far-ssh.toml")
 echo "fleet: ssh engine: unix ${unix_ms} ms, ssh ${plain_ms} ms, ssh reused ${reuse_ms} ms" >&2
 "$work/ssh/ssh" -O exit -p "${HEALWATCH_SSH_DOCKER_HOST##*:}" root@127.0.0.1 2>/dev/null || true
 
@@ -127,16 +134,17 @@ ratio=$(python3 -c "print(f'{$all / $one:.2f}')")
   echo
   echo "Measured by \`bench/fleet.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores: private engines on this"
   echo "machine, $per labelled busybox containers each, discovered by one pass; wall time of a whole"
-  echo "pass, median of $runs."
+  echo "pass (median of $runs), the CPU it used (healwatch and its docker children), and the listing"
+  echo "(one docker ps and one docker inspect; of the slowest engine when there are several)."
   echo
-  echo "| pass | time |"
-  echo "| --- | --- |"
-  echo "| 1 engine, $per containers, all healthy | $one ms |"
-  echo "| $engines engines, $per containers each, all healthy | $all ms ($ratio x one engine) |"
-  echo "| $engines engines, $broken of each $per unhealthy: restarted and recovered | $healing ms |"
-  echo "| 1 engine over its unix socket, $per containers | $unix_ms ms |"
-  echo "| the same engine over ssh, a connection per docker command | $plain_ms ms |"
-  echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms |"
+  echo "| pass | wall time | CPU | listing |"
+  echo "| --- | --- | --- | --- |"
+  echo "| 1 engine, $per containers, all healthy | $one ms | $one_cpu ms | $one_list ms |"
+  echo "| $engines engines, $per containers each, all healthy | $all ms ($ratio x one engine) | $all_cpu ms | $all_list ms |"
+  echo "| $engines engines, $broken of each $per unhealthy: restarted and recovered | $healing ms | | |"
+  echo "| 1 engine over its unix socket, $per containers | $unix_ms ms | | $unix_list ms |"
+  echo "| the same engine over ssh, a connection per docker command | $plain_ms ms | | $plain_list ms |"
+  echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms | | $reuse_list ms |"
   echo
   echo "Every engine is listed at once (one docker ps and one docker inspect each), so many engines"
   echo "cost about what the slowest one does. Over ssh each docker command otherwise opens its own"
