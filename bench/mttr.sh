@@ -94,13 +94,18 @@ run_autoheal() {
 
 # brk TOOL I HOW: break one container, then note its port and the time the break took
 # effect in $work/TOOL.breaks
+# (A container a tool is restarting just then cannot be broken: tried again, 10 times at most.)
 brk() {
-  local c="$1-$2"
-  case $3 in
-    fail) docker exec "$c" rm /www/health ;;
-    pause) docker pause "$c" >/dev/null ;;
-    sigstop) kill -STOP "$(pgrep -P "$(docker inspect --format '{{.State.Pid}}' "$c")" httpd)" ;;
-  esac
+  local c="$1-$2" try
+  for try in $(seq 1 10); do
+    case $3 in
+      fail) docker exec "$c" rm /www/health 2>/dev/null && break ;;
+      pause) docker pause "$c" >/dev/null 2>&1 && break ;;
+      sigstop) kill -STOP "$(pgrep -P "$(docker inspect --format '{{.State.Pid}}' "$c")" httpd)" 2>/dev/null && break ;;
+    esac
+    [ "$try" -lt 10 ] || { echo "mttr: could not break $c" >&2; return 1; }
+    sleep 0.5
+  done
   echo "$(sed -n "${2}p" "$work/$1.ports") $(date +%s.%N)" >>"$work/$1.breaks"
 }
 # heal_times TOOL N: for each of the first N containers, the seconds from its own break
