@@ -63,8 +63,25 @@ engine_start_second() {
 engine_start_ssh() {
   local d="$ENGINE_DIR/sshd" port pid i
   if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
-    engine_log "installing openssh-server and openssh-client"
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null
+    engine_log "installing openssh-server and openssh-client (the system's ssh service is not started)"
+    # The package would start the system sshd on every address: policy-rc.d says no
+    # (where the machine has none of its own), and the service is never enabled here.
+    local policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' >"$policy"
+      chmod 755 "$policy"
+    fi
+    local installed=0
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null \
+      || { timeout 300 apt-get update -q >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null; } \
+      || installed=$?
+    [ -z "$policy" ] || rm -f "$policy"
+    [ "$installed" = 0 ] || return "$installed"
+  fi
+  if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE '(^|:)22$'; then
+    engine_log "something listens on port 22 (a system sshd?): not this script's; stop it, it is not needed"
   fi
   engine_boot "$ENGINE_DIR/three"
   export HEALWATCH_SSH_ENGINE_HOST="unix://$ENGINE_DIR/three/docker.sock"

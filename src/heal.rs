@@ -787,15 +787,20 @@ mod tests {
         }
     }
 
+    /// A target with the built-in settings, restarted without waiting for recovery.
+    fn builtin_target(name: &str) -> Target {
+        let mut t = target(name, name);
+        t.settings = crate::settings::BUILTIN;
+        t.settings.recovery_timeout = Duration::ZERO;
+        t
+    }
+
     #[test]
     fn a_hang_is_decided_within_decide_within() {
         let clock = FakeClock::at(now());
         let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let mut t = target("app", "app");
-        t.settings = crate::settings::BUILTIN;
-        t.settings.recovery_timeout = Duration::ZERO;
-        let cfg = config(vec![t], false);
+        let cfg = config(vec![builtin_target("app")], false);
         let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
         assert_eq!(r.outcome, Outcome::Restarted);
         // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
@@ -821,9 +826,7 @@ mod tests {
         let clock = FakeClock::at(now());
         let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
         let docker = FakeDocker::new("running", 0);
-        let mut t = target("app", "app");
-        t.settings = crate::settings::BUILTIN;
-        t.settings.recovery_timeout = Duration::ZERO;
+        let t = builtin_target("app");
         let two = Duration::from_secs(2);
         let seen = Check { http_status: None, latency: two, error: Some(crate::probe::no_answer(two)) };
         let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: two })]);
