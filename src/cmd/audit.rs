@@ -15,7 +15,9 @@ use crate::model::{ContainerStatus, Endpoint, RestartPolicy};
 use crate::report::json_line;
 
 /// Lists every container of every engine (one `docker ps`, one `docker inspect` each,
-/// all engines at once): the config's engines and those its targets name.
+/// all engines at once): the config's engines and those its targets name. An engine that
+/// cannot be listed is a problem (exit 1) when others could be; when none could, it is
+/// an error (exit 2), as it always was with one engine.
 pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
@@ -26,6 +28,11 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
         }
     }
     let (listings, _) = crate::heal::parallel_map(&endpoints, endpoints.len(), |e| docker.inventory(e));
+    // No engine could be listed: nothing was audited, an error as with one engine (exit 2).
+    if listings.iter().all(Result::is_err) {
+        let first = listings.into_iter().find_map(Result::err);
+        return Err(Stop::Usage(first.unwrap_or_else(|| anyhow::anyhow!("no engine to audit"))));
+    }
     let mut report = AuditReport::default();
     for (endpoint, listing) in endpoints.iter().zip(listings) {
         match listing {
