@@ -176,6 +176,31 @@ fn an_engine_that_goes_away_is_engine_down_and_healed_when_back() {
     assert_eq!(remembered["outcome"], "engine_down", "known from the last pass\n{down}");
     // The other engines are healed all the same.
     assert_eq!(down.target(&format!("local/{}", local.name))["outcome"], "restarted", "{down}");
+    // audit says the engine is down and still lists the others.
+    let audit = engine
+        .healwatch()
+        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+        .args(["audit", "--json", "-c"])
+        .arg(&config)
+        .run();
+    audit.expect_code(1);
+    let line = audit.status_line();
+    assert!(
+        line["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("engine two could not be listed")),
+        "{audit}"
+    );
+    assert!(
+        line["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["engine"] == "local" && c["name"] == local.name.as_str()),
+        "{audit}"
+    );
 
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let back = pass(engine, dir.path(), &config, &ssh, &[]);
