@@ -684,29 +684,25 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
     }
 
+    /// A pass with the fake docker for both actions and looks.
+    fn pass_full(
+        config: &Config,
+        probe: &dyn Probe,
+        docker: &FakeDocker,
+        memory: &State,
+        clock: &FakeClock,
+        hints: &Hints,
+    ) -> Vec<TargetResult> {
+        run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints }).0
+    }
+
     fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
-        run_pass(
-            config,
-            &Pass {
-                probe,
-                docker: Some(docker),
-                inspector: Some(docker),
-                memory,
-                clock: &FakeClock::at(now()),
-                hints: &NO_HINTS,
-            },
-        )
-        .0
+        pass_full(config, probe, docker, memory, &FakeClock::at(now()), &NO_HINTS)
     }
 
     /// One pass on a fresh memory with `clock`.
     fn pass_on(config: &Config, probe: &dyn Probe, docker: &FakeDocker, clock: &FakeClock) -> Vec<TargetResult> {
-        let memory = State::default();
-        run_pass(
-            config,
-            &Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, hints: &NO_HINTS },
-        )
-        .0
+        pass_full(config, probe, docker, &State::default(), clock, &NO_HINTS)
     }
 
     fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
@@ -783,7 +779,7 @@ mod tests {
         fn check(&self, _: &Target, timeout: Duration) -> Check {
             self.attempts.fetch_add(1, Ordering::SeqCst);
             self.clock.sleep(timeout);
-            Check { http_status: None, latency: timeout, error: Some(format!("timeout after {timeout:?}")) }
+            Check { http_status: None, latency: timeout, error: Some(crate::probe::no_answer(timeout)) }
         }
     }
 
@@ -816,9 +812,7 @@ mod tests {
         clock: &FakeClock,
         hints: &Hints,
     ) -> TargetResult {
-        let memory = State::default();
-        let pass = Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, hints };
-        run_pass(config, &pass).0.remove(0)
+        pass_full(config, probe, docker, &State::default(), clock, hints).remove(0)
     }
 
     #[test]
@@ -890,15 +884,7 @@ mod tests {
             t.settings.retries = 0;
             t.settings.recovery_timeout = Duration::from_secs(30);
             let cfg = config(vec![t], false);
-            let pass = Pass {
-                probe: &probe,
-                docker: Some(&docker),
-                inspector: Some(&docker),
-                memory: &State::default(),
-                clock: &clock,
-                hints: &NO_HINTS,
-            };
-            let r = &run_pass(&cfg, &pass).0[0];
+            let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
             assert_eq!(r.recovery, Recovery::Recovered, "{at_ms}");
             let late = r.recovery_time.unwrap().saturating_sub(Duration::from_millis(at_ms));
             assert!(late < Duration::from_millis(250), "noticed {late:?} late");
@@ -994,17 +980,7 @@ mod tests {
         let clock = FakeClock::at(now());
         clock.interrupted.store(true, Ordering::SeqCst);
         let cfg = config(vec![target("app", "app")], false);
-        let (results, _) = run_pass(
-            &cfg,
-            &Pass {
-                probe: &probe,
-                docker: Some(&docker),
-                inspector: Some(&docker),
-                memory: &State::default(),
-                clock: &clock,
-                hints: &NO_HINTS,
-            },
-        );
+        let results = pass_on(&cfg, &probe, &docker, &clock);
         assert_eq!(results[0].outcome, Outcome::Interrupted);
         assert_eq!(probe.calls.load(Ordering::SeqCst), 0, "nothing checked");
         assert!(docker.calls().is_empty(), "nothing restarted");

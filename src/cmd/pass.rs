@@ -47,11 +47,13 @@ pub(super) struct Setup<'a> {
     pub(super) probe: HttpProbe,
     /// Why ssh connections are not reused, said by every pass.
     ssh_warning: Option<String>,
+    /// The clock of the invocation's start, for a run that cannot even start its pass.
+    clock: RealClock,
 }
 
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
-/// ones a watch keeps an eye on), the containers it acted on (whose own events are not
-/// news), and whether it discovers containers (so any container's events may be).
+/// ones a watch keeps an eye on), and the containers it acted on (whose own events are
+/// not news).
 pub(super) struct Done {
     pub(super) exit: Exit,
     pub(super) healthy: Vec<Target>,
@@ -77,21 +79,20 @@ impl<'a> Setup<'a> {
         let outputs = Outputs::from_config(&config);
         // Real passes must be able to heal, so a missing CLI is reported even when every
         // target happens to be healthy; a dry run needs it only to list containers.
-        let docker = if config.dry_run && !config.needs_listing() && !config.needs_inspector() {
+        let mut docker = if config.dry_run && !config.needs_listing() && !config.needs_inspector() {
             None
         } else {
             let cli = DockerCli::locate(config.docker.as_deref());
             Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?)
         };
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
-        let mut docker = docker;
         let ssh_warning = match &mut docker {
             Some(cli) if config.ssh_reuse && ssh_engines(&config) => reuse_ssh(cli, &config)
                 .err()
                 .map(|e| format!("{e:#}; each docker command to an ssh engine opens its own connection")),
             _ => None,
         };
-        Ok(Self { args, config, outputs, docker, probe, ssh_warning })
+        Ok(Self { args, config, outputs, docker, probe, ssh_warning, clock })
     }
 
     /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
@@ -119,9 +120,9 @@ impl<'a> Setup<'a> {
                 // ping says this one did nothing.
                 let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
                 let stop = Stop::Locked(format!("{held}; this pass does nothing"));
-                Err(fail(self.args, started, &RealClock::starting_at(started), stop, &quiet))
+                Err(fail(self.args, started, &self.clock, stop, &quiet))
             }
-            Err(stop) => Err(fail(self.args, started, &RealClock::starting_at(started), stop, &self.outputs)),
+            Err(stop) => Err(fail(self.args, started, &self.clock, stop, &self.outputs)),
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::docker_targets::DISCOVERY;
 use crate::engine::{Container, Engine, Spec};
-use crate::util::{Run, write_file};
+use crate::util::{Healwatch, Run, write_file};
 
 /// The ssh engine: its `ssh://` host, the directory whose `ssh` uses the test's key and
 /// known_hosts, and the engine's own socket (to start containers on it directly).
@@ -17,6 +17,13 @@ struct Ssh {
     host: String,
     bin: String,
     engine_host: String,
+}
+
+impl Ssh {
+    /// PATH with the test's ssh first.
+    fn path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin)
+    }
 }
 
 fn ssh() -> Ssh {
@@ -48,9 +55,7 @@ fn fleet_config(dir: &Path, two_host: &str, ssh: &Ssh, extra: &str) -> PathBuf {
 
 /// A pass with `config`, its state in `dir`, the test's ssh on PATH.
 fn pass(engine: &'static Engine, dir: &Path, config: &Path, ssh: &Ssh, args: &[&str]) -> Run {
-    engine
-        .healwatch()
-        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+    with_ssh(engine, ssh)
         .arg("-c")
         .arg(config)
         .arg("--state")
@@ -59,6 +64,16 @@ fn pass(engine: &'static Engine, dir: &Path, config: &Path, ssh: &Ssh, args: &[&
         .arg(dir.join("lock"))
         .args(args)
         .run()
+}
+
+/// healwatch on `engine`, with the test's ssh first on PATH.
+fn with_ssh(engine: &'static Engine, ssh: &Ssh) -> Healwatch {
+    engine.healwatch().env("PATH", ssh.path())
+}
+
+/// `audit --json` of `config`.
+fn audit(engine: &'static Engine, config: &Path, ssh: &Ssh) -> Run {
+    with_ssh(engine, ssh).args(["audit", "--json", "-c"]).arg(config).run()
 }
 
 fn engines(run: &Run) -> Vec<(String, bool)> {
@@ -72,7 +87,7 @@ fn engines(run: &Run) -> Vec<(String, bool)> {
 fn close_ssh(dir: &Path, ssh: &Ssh) {
     let (user_host, port) = ssh.host.trim_start_matches("ssh://").rsplit_once(':').unwrap();
     let _ = std::process::Command::new(dir.join("ssh/ssh"))
-        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
+        .env("PATH", ssh.path())
         .args(["-O", "exit", "-p", port, user_host])
         .output();
 }
@@ -107,12 +122,7 @@ fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
     assert_eq!(sockets, 1, "one connection for the one ssh engine in {}", ssh_dir.display());
 
     // audit lists every engine, each container with its engine.
-    let audit = engine
-        .healwatch()
-        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
-        .args(["audit", "--json", "-c"])
-        .arg(&config)
-        .run();
+    let audit = audit(engine, &config, &ssh);
     let listed = audit.status_line()["containers"].as_array().cloned().unwrap();
     for (engine_name, container) in [("local", &here.name), ("two", &there.name), ("far", &far.name)] {
         assert!(listed.iter().any(|c| c["engine"] == engine_name && &c["name"] == container), "{engine_name}: {audit}");
@@ -177,12 +187,7 @@ fn an_engine_that_goes_away_is_engine_down_and_healed_when_back() {
     // The other engines are healed all the same.
     assert_eq!(down.target(&format!("local/{}", local.name))["outcome"], "restarted", "{down}");
     // audit says the engine is down and still lists the others.
-    let audit = engine
-        .healwatch()
-        .env("PATH", format!("{}:/usr/bin:/bin", ssh.bin))
-        .args(["audit", "--json", "-c"])
-        .arg(&config)
-        .run();
+    let audit = audit(engine, &config, &ssh);
     audit.expect_code(1);
     let line = audit.status_line();
     assert!(
