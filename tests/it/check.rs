@@ -166,17 +166,29 @@ fn check_on_a_real_engine_times_each_target() {
     for c in web.iter().chain([&never]) {
         cmd = cmd.args(["-t", &c.target()]);
     }
-    let run = cmd.arg("--junit").arg(&junit).run();
+    let start = std::time::Instant::now();
+    let running = cmd.arg("--junit").arg(&junit).spawn();
+    // When Docker itself first says healthy, polled beside the check: its probes run
+    // every 1 s but come late on a busy machine, and that lag is Docker's, not the check's.
+    let mut docker_healthy = None;
+    while docker_healthy.is_none() && start.elapsed() < Duration::from_secs(12) {
+        if hc.inspect("{{.State.Health.Status}}") == "healthy" {
+            docker_healthy = Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = running.wait(Duration::from_secs(60));
     run.expect_code(1);
     let line = run.status_line();
     let target = |name: &str| line["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned().unwrap();
+    let docker_ms = docker_healthy.unwrap_or_else(|| panic!("Docker never said healthy\n{run}"));
+    let docker_ms = u64::try_from(docker_ms.as_millis()).unwrap();
     for (c, d) in web.iter().zip(delays).chain([(&hc, 3)]) {
         let ms =
             target(&c.name)["time_to_healthy_ms"].as_u64().unwrap_or_else(|| panic!("{} never healthy\n{run}", c.name));
-        let want = d * 1000;
-        // The exec -d started a moment before the check, and Docker's probe runs every 1 s.
-        let slack = if c.name == hc.name { 1500 } else { 500 };
-        assert!(ms + 500 >= want && ms <= want + slack, "{}: {ms} ms, want {want} ms ±500\n{run}", c.name);
+        // The exec -d started a moment before the check; Docker's answer is polled every 100 ms.
+        let (want, slack) = if c.name == hc.name { (docker_ms, 700) } else { (d * 1000, 500) };
+        assert!(ms + slack >= want && ms <= want + slack, "{}: {ms} ms, want {want} ms ±{slack}\n{run}", c.name);
     }
     assert_eq!(target(&hc.name)["url"], "docker:healthcheck");
     assert_eq!(target(&never.name)["outcome"], "unhealthy", "{run}");
