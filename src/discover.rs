@@ -1,13 +1,13 @@
 //! Targets from Docker itself: containers that declare themselves with `healwatch.*`
 //! labels (`--discover`), containers whose own HEALTHCHECK is unhealthy (`--unhealthy`),
-//! and the replicas of compose services. Pure: it works on one `docker inspect` listing.
+//! and the replicas of compose services. Pure: it works on one engine's listing.
 
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::config::{Config, Engine, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
-use crate::docker::ContainerInfo;
+use crate::docker::{ContainerSummary, HealthInfo};
 use crate::model::{
     Action, ContainerStatus, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
     validate_container_name, validate_name,
@@ -64,7 +64,7 @@ impl Scope<'_> {
 
 /// Finds targets among `containers` (one engine's), as `scope` asks. A container that a
 /// configured target already watches is left to the config, which wins.
-pub fn discover(config: &Config, scope: Scope, containers: &[ContainerInfo]) -> Discovered {
+pub fn discover(config: &Config, scope: Scope, containers: &[ContainerSummary]) -> Discovered {
     let configured: HashSet<&str> = config
         .targets
         .iter()
@@ -73,7 +73,7 @@ pub fn discover(config: &Config, scope: Scope, containers: &[ContainerInfo]) -> 
         .collect();
     let mut names: HashSet<String> = config.targets.iter().map(|t| t.name.clone()).collect();
     let mut found = Discovered::default();
-    let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
+    let mut sorted: Vec<&ContainerSummary> = containers.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for c in sorted {
         // Running containers declare targets; a stopped leftover does not.
@@ -107,7 +107,7 @@ pub fn discover(config: &Config, scope: Scope, containers: &[ContainerInfo]) -> 
 }
 
 /// Whether (and how) a container is watched: by its URL label, by Docker's health, or not.
-fn wanted(engine: &Engine, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> Result<Option<HealthCheck>> {
+fn wanted(engine: &Engine, c: &ContainerSummary, labels: &BTreeMap<&str, &str>) -> Result<Option<HealthCheck>> {
     let enable = match labels.get("enable") {
         None => None,
         Some(v) => Some(parse_bool(v).context("label healwatch.enable")?),
@@ -123,14 +123,27 @@ fn wanted(engine: &Engine, c: &ContainerInfo, labels: &BTreeMap<&str, &str>) -> 
         Unhealthy::Label => enable == Some(true),
         Unhealthy::All => true,
     };
-    if by_health && c.healthcheck {
+    if let (true, HealthInfo::Check { status, output }) = (by_health, &c.health) {
         return Ok(Some(HealthCheck::Docker {
-            observed: c.health.clone(),
-            output: c.health_output.clone(),
+            observed: status.clone(),
+            output: output.clone(),
             paused: c.status == ContainerStatus::Paused,
         }));
     }
     Ok(None)
+}
+
+/// Whether discovery on `engine` may watch `c` by its Docker HEALTHCHECK, so a listing
+/// must read it (`docker inspect`): never when the engine does not heal by health or
+/// the container is not live, and only containers labelled `healwatch.enable` when it
+/// heals by health on that label. A superset of what `discover` takes, never less.
+pub fn needs_health(engine: &Engine, c: &ContainerSummary) -> bool {
+    c.status.is_live()
+        && match engine.unhealthy {
+            Unhealthy::Off => false,
+            Unhealthy::Label => c.labels.contains_key(&format!("{PREFIX}enable")),
+            Unhealthy::All => true,
+        }
 }
 
 /// The check a container's labels ask for: `url` (http, https or tcp), `exec` (a JSON
@@ -176,10 +189,10 @@ fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
 fn from_labels(
     config: &Config,
     scope: Scope,
-    c: &ContainerInfo,
+    c: &ContainerSummary,
     labels: &BTreeMap<&str, &str>,
     health: HealthCheck,
-    containers: &[ContainerInfo],
+    containers: &[ContainerSummary],
 ) -> Result<Target> {
     let known = |k: &&str| OTHER_KEYS.contains(k) || settings::KEYS.contains(k);
     if let Some(unknown) = labels.keys().find(|k| !known(k)) {
@@ -254,7 +267,7 @@ fn parse_bool(value: &str) -> Result<bool> {
 
 /// The replicas of a compose service: every container (any state) with its project and
 /// service labels, by name.
-pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInfo]) -> Vec<String> {
+pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerSummary]) -> Vec<String> {
     let mut names: Vec<String> = containers
         .iter()
         .filter(|c| c.labels.get(COMPOSE_PROJECT).is_some_and(|p| p == project))
@@ -269,21 +282,17 @@ pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerInf
 mod tests {
     use super::*;
     use crate::model::Endpoint;
-    use crate::model::{DockerHealth, RestartPolicy};
+    use crate::model::DockerHealth;
 
-    fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerInfo {
-        ContainerInfo {
+    fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerSummary {
+        ContainerSummary {
             id: format!("{name}-0123456789abcdef"),
             name: name.into(),
             status: ContainerStatus::parse(status),
-            running: status == "running",
-            pid: 1,
-            started_at: None,
-            restart_policy: RestartPolicy::No,
-            restart_count: 0,
-            healthcheck: health.is_some(),
-            health: health.map(DockerHealth::parse),
-            health_output: None,
+            health: match health {
+                Some(h) => HealthInfo::Check { status: Some(DockerHealth::parse(h)), output: None },
+                None => HealthInfo::None,
+            },
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
@@ -297,7 +306,7 @@ mod tests {
     }
 
     /// Discovery on the only engine, `local`.
-    fn discover(config: &Config, containers: &[ContainerInfo]) -> Discovered {
+    fn discover(config: &Config, containers: &[ContainerSummary]) -> Discovered {
         super::discover(config, Scope { engine: &config.engines[0], qualified: false }, containers)
     }
 

@@ -105,6 +105,8 @@ pub struct DockerCli {
     /// PATH for commands to engines that may be reached over ssh: the connection-reuse
     /// wrapper first (see `reuse_ssh`).
     ssh_path: Option<std::ffi::OsString>,
+    /// The connection-reuse wrapper itself, for healwatch's own ssh (see `engine_api`).
+    ssh_wrapper: Option<PathBuf>,
 }
 
 /// How long an ssh connection to an engine stays open after its last use: longer than
@@ -163,7 +165,7 @@ impl DockerCli {
                 path.display()
             );
         }
-        Ok(Self { path, ssh_path: None })
+        Ok(Self { path, ssh_path: None, ssh_wrapper: None })
     }
 
     /// Makes commands to engines reached over ssh share one connection per engine, as
@@ -212,6 +214,7 @@ impl DockerCli {
             path.push(rest);
         }
         self.ssh_path = Some(path);
+        self.ssh_wrapper = Some(wrapper);
         Ok(())
     }
 
@@ -365,10 +368,22 @@ pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
 /// a wrapper script's grandchildren die with it. Its pipes are read in the same loop
 /// that waits for it, so no thread is needed.
 pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+    run_child(command.stdin(Stdio::null()), None, timeout, stdout_limit)
+}
+
+/// As `run_limited`, with `input` (at most a pipe's buffer, so writing never blocks) on
+/// its standard input, which stays open until the child exits: a `docker system
+/// dial-stdio` would otherwise pass the end of input on to the daemon mid-request.
+pub fn run_with_input(command: &mut Command, input: &[u8], timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+    run_child(command.stdin(Stdio::piped()), Some(input), timeout, stdout_limit)
+}
+
+fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+    use std::io::Write;
     use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let program = command.get_program().to_string_lossy().into_owned();
-    let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn();
+    let spawned = command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
@@ -381,6 +396,12 @@ pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize
             };
         }
     };
+    let mut stdin = child.stdin.take();
+    if let (Some(pipe), Some(input)) = (&mut stdin, input) {
+        debug_assert!(input.len() <= 4096, "more input than a pipe surely holds");
+        // A child that exits at once closes the pipe: that shows in its outcome.
+        let _ = pipe.write_all(input);
+    }
     let mut stdout = Stream::new(child.stdout.take(), stdout_limit);
     let mut stderr = Stream::new(child.stderr.take(), OUTPUT_LIMIT);
     let group = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw);
@@ -409,12 +430,16 @@ pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize
                 break (child.wait().ok(), Some(why));
             }
             Ok(None) => {
-                std::thread::sleep(nap.min(deadline.saturating_duration_since(Instant::now())));
-                nap = (nap * 2).min(Duration::from_millis(20));
+                let open = !(stdout.done && stderr.done);
+                wait_for_output(&stdout, &stderr, nap.min(deadline.saturating_duration_since(Instant::now())));
+                // Output that ends means the child is about to exit: look again soon.
+                nap = if open && stdout.done && stderr.done { Duration::from_millis(1) } else { nap * 2 };
+                nap = nap.min(Duration::from_millis(20));
             }
             Err(_) => break (None, None),
         }
     };
+    drop(stdin);
     // A grandchild could hold the pipes open; never wait on them for long.
     let drain_until = Instant::now() + Duration::from_secs(1);
     while !(stdout.done && stderr.done) && Instant::now() < drain_until {
@@ -692,6 +717,20 @@ impl<R: Read + std::os::fd::AsFd> LineStream<R> {
     }
 }
 
+/// Sleeps until one of the pipes still open has output or ends, or `timeout` passes:
+/// a child's answer is read when it comes, not at the next look.
+fn wait_for_output<A: std::os::fd::AsFd, B: std::os::fd::AsFd>(a: &Stream<A>, b: &Stream<B>, timeout: Duration) {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let open = [a.pipe.as_ref().map(|p| p.as_fd()), b.pipe.as_ref().map(|p| p.as_fd())];
+    let mut fds: Vec<PollFd> = open.iter().flatten().map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN)).collect();
+    if fds.is_empty() {
+        std::thread::sleep(timeout);
+        return;
+    }
+    let timeout = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: i64::from(timeout.subsec_nanos()) };
+    let _ = rustix::event::poll(&mut fds, Some(&timeout));
+}
+
 /// One of a child's output pipes, read without blocking; only the last `limit` bytes
 /// are kept.
 struct Stream<R> {
@@ -751,7 +790,7 @@ mod tests {
     use super::*;
 
     fn cli() -> DockerCli {
-        DockerCli { path: PathBuf::from("/usr/bin/docker"), ssh_path: None }
+        DockerCli { path: PathBuf::from("/usr/bin/docker"), ssh_path: None, ssh_wrapper: None }
     }
 
     #[test]
@@ -948,7 +987,97 @@ impl ContainerInfo {
     }
 }
 
+/// One container as a pass's listing sees it: enough to discover targets and to find
+/// compose replicas. Its HEALTHCHECK is read only where discovery needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    /// Full id.
+    pub id: String,
+    /// Name without Docker's leading `/`.
+    pub name: String,
+    /// `State.Status`.
+    pub status: ContainerStatus,
+    /// `Config.Labels`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its Docker HEALTHCHECK, as `docker inspect` tells it.
+    pub health: HealthInfo,
+}
+
+/// A container's Docker HEALTHCHECK, or that the listing did not read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthInfo {
+    /// Listed without `docker inspect` (see `discover::needs_health`).
+    NotRead,
+    /// No HEALTHCHECK, or one disabled with NONE.
+    None,
+    /// It has one.
+    Check {
+        /// `State.Health.Status` (none before the first probe).
+        status: Option<DockerHealth>,
+        /// The last probe's output, trimmed, when there is one.
+        output: Option<String>,
+    },
+}
+
+impl From<ContainerInfo> for ContainerSummary {
+    fn from(c: ContainerInfo) -> Self {
+        let health = match c.healthcheck {
+            true => HealthInfo::Check { status: c.health, output: c.health_output },
+            false => HealthInfo::None,
+        };
+        Self { id: c.id, name: c.name, status: c.status, labels: c.labels, health }
+    }
+}
+
+impl ContainerSummary {
+    /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
+    pub fn is(&self, reference: &str) -> bool {
+        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+    }
+}
+
 impl DockerCli {
+    /// Every container on `endpoint` for a pass, with the HEALTHCHECK of those that
+    /// `needs_health` picks. An engine given by a `unix://` or `ssh://` host is asked
+    /// through its API (one request, see `engine_api`), and only the picked containers
+    /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
+    /// inspect` of everything, as `inventory`.
+    pub fn summaries(
+        &self,
+        endpoint: &Endpoint,
+        needs_health: impl Fn(&ContainerSummary) -> bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        let Some(route) = crate::engine_api::route(endpoint) else {
+            return Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
+        };
+        let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
+        let mut list = crate::engine_api::list(&route, ssh, QUICK_TIMEOUT).with_context(|| format!("on {endpoint}"))?;
+        let picked: Vec<&str> = list.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
+        if picked.is_empty() {
+            return Ok(list);
+        }
+        let mut inspected: std::collections::HashMap<String, ContainerInfo> = self
+            .inspect_on(endpoint, &picked)
+            .with_context(|| format!("on {endpoint}"))?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        // A picked container that inspect no longer finds was removed meanwhile: gone.
+        list.retain_mut(|c| {
+            if !needs_health(c) {
+                return true;
+            }
+            match inspected.remove(&c.id) {
+                Some(info) => {
+                    *c = ContainerSummary::from(info);
+                    true
+                }
+                None => false,
+            }
+        });
+        Ok(list)
+    }
+
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
     pub fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         let ids = self.list_all_on(endpoint)?;

@@ -16,6 +16,7 @@ mod config;
 mod discover;
 pub mod docker;
 pub mod docs;
+mod engine_api;
 pub mod exit;
 mod files;
 mod heal;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use crate::cli::RunArgs;
 use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, Target};
-use crate::docker::{ContainerInfo, Containers, DockerCli};
+use crate::docker::{ContainerSummary, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::heal::{self, Pass};
 use crate::model::{Endpoint, Format, HealthUrl, Outcome, Recovery, TargetResult, one_line};
@@ -300,7 +300,7 @@ fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<En
 
 /// Adds what Docker itself says to the targets: labelled and unhealthy containers on
 /// every engine that asks for discovery, and the replicas of compose services. One
-/// `docker ps` and one `docker inspect` per engine, all engines at once, so a slow or
+/// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
 /// unreachable one costs its own timeout and not the others'. An engine that cannot be
 /// listed is reported in `engines`, and its compose targets fail alone.
 pub(super) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
@@ -310,10 +310,12 @@ pub(super) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Lis
     let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
     let (listings, _) = heal::parallel_map(&endpoints, endpoints.len(), |endpoint| {
         let start = std::time::Instant::now();
-        let listing = docker.inventory(endpoint);
+        let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
+        let listing =
+            docker.summaries(endpoint, |c| discovering.is_some_and(|engine| discover::needs_health(engine, c)));
         (listing, start.elapsed())
     });
-    let listings: BTreeMap<Endpoint, (Result<Vec<ContainerInfo>>, Duration)> =
+    let listings: BTreeMap<Endpoint, (Result<Vec<ContainerSummary>>, Duration)> =
         endpoints.into_iter().zip(listings).collect();
     let engines = listings
         .iter()

@@ -1,0 +1,325 @@
+//! Container listings straight from the Docker Engine API, for engines given by a
+//! `unix://` or `ssh://` host: one HTTP request (`GET /containers/json?all=1`) where the
+//! CLI takes a `docker ps` and a `docker inspect`, that is two Go programs to start here
+//! and one API call per container. Over ssh it goes the way the docker CLI itself goes,
+//! `ssh HOST docker system dial-stdio`, through the same reused connection, so nothing
+//! of healwatch's runs on the remote host.
+//!
+//! The request is HTTP/1.0, so the daemon answers without chunking and closes when
+//! done. The answer is bounded in size and time like every docker command, and is
+//! anyone's text: what does not parse is a one-line error for the whole engine.
+//! Everything else (the default engine, contexts, `tcp://` hosts) is listed with the CLI.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::docker::{ContainerSummary, HealthInfo, INSPECT_LIMIT, exit_text};
+use crate::model::{ContainerStatus, Endpoint, one_line};
+
+/// The one request: every container, running or not.
+const LIST: &str = "/containers/json?all=1";
+
+/// How an engine's API is reached without the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// A socket on this host.
+    Unix(&'a Path),
+    /// `docker system dial-stdio` over ssh, as the CLI does for `ssh://` hosts.
+    Ssh(SshHost<'a>),
+}
+
+/// The parts of `ssh://[USER@]HOST[:PORT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshHost<'a> {
+    pub user: Option<&'a str>,
+    pub host: &'a str,
+    pub port: Option<u16>,
+}
+
+/// The route to `endpoint`'s API, when it is a `unix://` socket (an absolute path) or a
+/// plain `ssh://[USER@]HOST[:PORT]`. `None` for everything the CLI resolves itself
+/// (the default engine, contexts, `tcp://`, TLS) and for any host this parser does not
+/// take exactly: those are listed with the CLI, which has its own rules and errors.
+pub fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
+    let host = match endpoint {
+        Endpoint::Host(host) => host,
+        Endpoint::Engine { via, tls: None, .. } => match &**via {
+            Endpoint::Host(host) => host,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if let Some(path) = host.strip_prefix("unix://") {
+        let path = Path::new(path);
+        return path.is_absolute().then_some(Route::Unix(path));
+    }
+    ssh_host(host.strip_prefix("ssh://")?).map(Route::Ssh)
+}
+
+/// `[USER@]HOST[:PORT]`, without a path, a query, a password or anything ssh could read
+/// as an option.
+fn ssh_host(rest: &str) -> Option<SshHost<'_>> {
+    let plain = |s: &str| {
+        !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    let (user, host_port) = match rest.split_once('@') {
+        Some((user, host_port)) if plain(user) => (Some(user), host_port),
+        Some(_) => return None,
+        None => (None, rest),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok().filter(|p| *p > 0)?)),
+        None => (host_port, None),
+    };
+    plain(host).then_some(SshHost { user, host, port })
+}
+
+/// Every container on the engine at `route`, as the API lists it (no HEALTHCHECK
+/// detail). `ssh` is the ssh program (healwatch's reuse wrapper, or ssh on PATH).
+pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<ContainerSummary>> {
+    let request = format!("GET {LIST} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n");
+    let answer = match route {
+        Route::Unix(path) => {
+            over_unix(path, request.as_bytes(), timeout).with_context(|| format!("Docker API at {}", path.display()))?
+        }
+        Route::Ssh(host) => over_ssh(ssh, host, request.as_bytes(), timeout)?,
+    };
+    parse_list(response_body(&answer)?)
+}
+
+/// Sends `request` on a fresh connection to the socket at `path` and reads the whole
+/// answer, within `timeout` and `INSPECT_LIMIT`.
+fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+    let deadline = Instant::now() + timeout;
+    let mut stream = connect(path, deadline)?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(request).context("sending the request")?;
+    let mut answer = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(signal) = crate::interrupt::requested() {
+            bail!("interrupted by {}", crate::interrupt::name(signal));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("no whole answer within {}", crate::model::show_ms(timeout));
+        }
+        // Short reads, so an interrupt is seen soon.
+        stream.set_read_timeout(Some(left.min(Duration::from_millis(200))))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(answer),
+            Ok(n) if answer.len() + n > INSPECT_LIMIT => {
+                bail!("the answer is longer than {} MiB: not read", INSPECT_LIMIT >> 20)
+            }
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the answer"),
+        }
+    }
+}
+
+/// Connects without blocking: a daemon whose backlog is full is waited for until
+/// `deadline`, not forever.
+fn connect(path: &Path, deadline: Instant) -> Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    let address = SocketAddrUnix::new(path).context("not a socket path")?;
+    loop {
+        match rustix::net::connect(&fd, &address) {
+            Ok(()) | Err(rustix::io::Errno::ISCONN) => break,
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS | rustix::io::Errno::ALREADY)
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e).context("connecting"),
+        }
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+/// Sends `request` through `ssh HOST docker system dial-stdio` and reads the answer.
+fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
+    let mut command = Command::new(ssh);
+    command.args(["-o", "ConnectTimeout=30", "-o", "BatchMode=yes", "-T"]);
+    if let Some(user) = host.user {
+        command.args(["-l", user]);
+    }
+    let port = host.port.map(|p| p.to_string());
+    if let Some(port) = &port {
+        command.args(["-p", port]);
+    }
+    command.args(["--", host.host, "docker", "system", "dial-stdio"]);
+    let out = crate::docker::run_with_input(&mut command, request, timeout, INSPECT_LIMIT);
+    if out.stdout_cut {
+        bail!("the answer over ssh is longer than {} MiB: not read", INSPECT_LIMIT >> 20);
+    }
+    if out.stdout.is_empty() {
+        bail!("ssh ... docker system dial-stdio failed ({}): {}", exit_text(out.exit_code), out.stderr);
+    }
+    Ok(out.stdout.into_bytes())
+}
+
+/// The body of a `200 OK` answer; any other answer is an error with the daemon's
+/// message (one line, cut).
+pub fn response_body(answer: &[u8]) -> Result<&[u8]> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        bail!("the engine's answer is not HTTP ({} bytes without a header end)", answer.len());
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let status_line = head.lines().next().unwrap_or_default();
+    let code = match status_line.split(' ').collect::<Vec<_>>()[..] {
+        [version, code, ..] if version.starts_with("HTTP/1.") => code.parse::<u16>().ok(),
+        _ => None,
+    };
+    let body = &answer[end + 4..];
+    match code {
+        Some(200) => Ok(body),
+        Some(code) => {
+            let message = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+            bail!("the engine answered {code}: {}", one_line(&message, 200))
+        }
+        None => bail!("the engine's answer is not HTTP: '{}'", one_line(status_line, 80)),
+    }
+}
+
+/// `GET /containers/json`'s array: id, names, state and labels of each container.
+pub fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        #[serde(rename = "Id")]
+        id: String,
+        #[serde(rename = "Names", default)]
+        names: Option<Vec<String>>,
+        #[serde(rename = "State")]
+        state: String,
+        #[serde(rename = "Labels", default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    let raw: Vec<Raw> = serde_json::from_slice(body)
+        .map_err(|e| anyhow::anyhow!("the engine's container list is not the API's JSON array ({e})"))?;
+    Ok(raw
+        .into_iter()
+        .map(|c| {
+            // A container's own name is "/name"; links add "/other/alias".
+            let names = c.names.unwrap_or_default();
+            let own = names.iter().map(|n| n.strip_prefix('/').unwrap_or(n)).find(|n| !n.contains('/'));
+            ContainerSummary {
+                name: own.unwrap_or_default().to_string(),
+                id: c.id,
+                status: ContainerStatus::parse(&c.state),
+                labels: c.labels.unwrap_or_default(),
+                health: HealthInfo::NotRead,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(host: &str) -> Endpoint {
+        Endpoint::Engine { name: "e".into(), via: Box::new(Endpoint::Host(host.into())), tls: None }
+    }
+
+    #[test]
+    fn routes_only_hosts_it_reads_exactly() {
+        let socket = engine("unix:///run/e.sock");
+        assert_eq!(route(&socket), Some(Route::Unix(Path::new("/run/e.sock"))));
+        let ssh = engine("ssh://ops@web-2.example:2222");
+        let want = SshHost { user: Some("ops"), host: "web-2.example", port: Some(2222) };
+        assert_eq!(route(&ssh), Some(Route::Ssh(want)));
+        let plain = Endpoint::Host("ssh://10.0.0.7".into());
+        assert_eq!(route(&plain), Some(Route::Ssh(SshHost { user: None, host: "10.0.0.7", port: None })));
+        // Everything else goes to the CLI.
+        for host in [
+            "unix://relative.sock",
+            "tcp://10.0.0.7:2376",
+            "ssh://-oProxyCommand=x",
+            "ssh://ops@-x",
+            "ssh://ops:secret@web",
+            "ssh://web/path",
+            "ssh://web:0",
+            "ssh://web:99999",
+            "ssh://",
+            "ssh://[::1]:22",
+            "ssh://we b",
+        ] {
+            assert_eq!(route(&engine(host)), None, "{host}");
+        }
+        let tls = Endpoint::Engine {
+            name: "e".into(),
+            via: Box::new(Endpoint::Host("unix:///run/e.sock".into())),
+            tls: Some(Box::new(["/a".into(), "/b".into(), "/c".into()])),
+        };
+        assert_eq!(route(&tls), None);
+        assert_eq!(route(&Endpoint::Default), None);
+        assert_eq!(route(&Endpoint::Context("x".into())), None);
+    }
+
+    #[test]
+    fn answers_other_than_200_are_errors_with_the_message() {
+        let ok = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[]";
+        assert_eq!(response_body(ok).unwrap(), b"[]");
+        let denied = b"HTTP/1.0 403 Forbidden\r\n\r\n{\"message\":\"authorization denied\\nby plugin\"}";
+        let e = response_body(denied).unwrap_err().to_string();
+        assert!(e.contains("403") && e.contains("authorization denied") && !e.contains('\n'), "{e}");
+        for junk in [&b""[..], b"SSH-2.0-OpenSSH\r\n", b"garbage\r\n\r\n[]", b"HTTP/1.0 abc\r\n\r\n"] {
+            assert!(response_body(junk).is_err());
+        }
+    }
+
+    #[test]
+    fn list_reads_names_state_and_labels() {
+        let body = br#"[
+            {"Id":"aaa","Names":["/web/db","/db"],"State":"running","Labels":{"healwatch.url":"http://127.0.0.1:1/"}},
+            {"Id":"bbb","Names":null,"State":"exited","Labels":null},
+            {"Id":"ccc","Names":["/x"],"State":"weird","Labels":{}}
+        ]"#;
+        let list = parse_list(body).unwrap();
+        assert_eq!(list[0].name, "db");
+        assert_eq!(list[0].status, ContainerStatus::Running);
+        assert_eq!(list[0].labels["healwatch.url"], "http://127.0.0.1:1/");
+        assert_eq!(list[1].name, "");
+        assert!(list[1].labels.is_empty());
+        assert_eq!(list[2].status, ContainerStatus::parse("weird"));
+        for junk in [
+            &br#"{"Id":"a"}"#[..],
+            br#"[{"Id":1,"State":"running"}]"#,
+            br#"[{"Id":"a","State":"running","Labels":{"k":1}}]"#,
+        ] {
+            assert!(parse_list(junk).is_err(), "{}", String::from_utf8_lossy(junk));
+        }
+    }
+
+    #[test]
+    fn a_socket_that_never_answers_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let start = Instant::now();
+        let e = over_unix(&path, b"GET / HTTP/1.0\r\n\r\n", Duration::from_millis(300)).unwrap_err();
+        assert!(e.to_string().contains("no whole answer within"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(3));
+        let e = over_unix(&dir.path().join("none.sock"), b"", Duration::from_millis(300)).unwrap_err();
+        assert!(format!("{e:#}").contains("connecting"), "{e:#}");
+    }
+}
