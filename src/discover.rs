@@ -281,8 +281,8 @@ pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerSum
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Endpoint;
     use crate::model::DockerHealth;
+    use crate::model::Endpoint;
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerSummary {
         ContainerSummary {

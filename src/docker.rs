@@ -1051,7 +1051,7 @@ impl DockerCli {
             return Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
-        let mut list = crate::engine_api::list(&route, ssh, QUICK_TIMEOUT).with_context(|| format!("on {endpoint}"))?;
+        let mut list = crate::engine_api::list(&route, ssh, QUICK_TIMEOUT)?;
         let picked: Vec<&str> = list.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
         if picked.is_empty() {
             return Ok(list);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::docker::{ContainerSummary, HealthInfo, INSPECT_LIMIT, exit_text};
-use crate::model::{ContainerStatus, Endpoint, one_line};
+use crate::model::{ContainerStatus, Endpoint, one_line, redact_text};
 
 /// The one request: every container, running or not.
 const LIST: &str = "/containers/json?all=1";
@@ -88,7 +88,7 @@ pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<Containe
         Route::Unix(path) => {
             over_unix(path, request.as_bytes(), timeout).with_context(|| format!("Docker API at {}", path.display()))?
         }
-        Route::Ssh(host) => over_ssh(ssh, host, request.as_bytes(), timeout)?,
+        Route::Ssh(host) => over_ssh(ssh, host, request.as_bytes(), timeout).context("Docker API over ssh")?,
     };
     parse_list(response_body(&answer)?)
 }
@@ -169,7 +169,8 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
         bail!("the answer over ssh is longer than {} MiB: not read", INSPECT_LIMIT >> 20);
     }
     if out.stdout.is_empty() {
-        bail!("ssh ... docker system dial-stdio failed ({}): {}", exit_text(out.exit_code), out.stderr);
+        let why = one_line(&redact_text(&out.stderr), 300);
+        bail!("ssh {} docker system dial-stdio failed ({}): {why}", host.host, exit_text(out.exit_code));
     }
     Ok(out.stdout.into_bytes())
 }
@@ -194,7 +195,7 @@ pub fn response_body(answer: &[u8]) -> Result<&[u8]> {
                 .ok()
                 .and_then(|v| v["message"].as_str().map(str::to_string))
                 .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-            bail!("the engine answered {code}: {}", one_line(&message, 200))
+            bail!("the engine answered {code}: {}", one_line(&redact_text(&message), 200))
         }
         None => bail!("the engine's answer is not HTTP: '{}'", one_line(status_line, 80)),
     }
@@ -321,5 +322,24 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(3));
         let e = over_unix(&dir.path().join("none.sock"), b"", Duration::from_millis(300)).unwrap_err();
         assert!(format!("{e:#}").contains("connecting"), "{e:#}");
+    }
+
+    #[test]
+    fn an_answer_past_the_limit_is_refused_not_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..=(INSPECT_LIMIT >> 20) {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let e = over_unix(&path, b"GET / HTTP/1.0\r\n\r\n", Duration::from_secs(20)).unwrap_err();
+        assert!(e.to_string().contains("longer than 64 MiB"), "{e}");
+        server.join().unwrap();
     }
 }

@@ -345,7 +345,7 @@ fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
 }
 
 #[track_caller]
-fn wait_for_health(c: &Container, status: &str) {
+pub fn wait_for_health(c: &Container, status: &str) {
     for _ in 0..150 {
         if c.inspect("{{.State.Health.Status}}") == status {
             return;

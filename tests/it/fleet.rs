@@ -266,3 +266,46 @@ fn a_single_engine_config_keeps_its_plain_names() {
     run.expect_code(0);
     let _: Value = run.target(&there.name);
 }
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_healthcheck_on_an_engine_listed_through_its_api_is_read_and_healed() {
+    // The ssh engine is listed through its API (docker system dial-stdio), which has no
+    // HEALTHCHECK detail: the labelled container alone is inspected, and healed.
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let ssh = ssh();
+    let labels = vec![("healwatch.enable".to_string(), "true".to_string())];
+    let host = Some(ssh.engine_host.clone());
+    let sick =
+        Container::start(engine, "fleet-hc", Spec { init: true, healthcheck: true, labels, host, ..Spec::default() });
+    let plain = Container::start(
+        engine,
+        "fleet-plain",
+        Spec { init: true, healthcheck: true, host: Some(ssh.engine_host.clone()), ..Spec::default() },
+    );
+    crate::docker_targets::wait_for_health(&sick, "healthy");
+    sick.break_health();
+    plain.break_health();
+    crate::docker_targets::wait_for_health(&sick, "unhealthy");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\nrecovery_timeout = \"20s\"\n\n[[engine]]\nname = \"local\"\n\n\
+             [[engine]]\nname = \"far\"\nhost = \"{}\"\nunhealthy = \"label\"\n",
+            ssh.host
+        ),
+    );
+    let before = sick.started_at();
+    let run = pass(engine, dir.path(), &config, &ssh, &[]);
+    run.expect_code(0);
+    let t = run.target(&format!("far/{}", sick.name));
+    assert_eq!((t["outcome"].as_str(), t["url"].as_str()), (Some("restarted"), Some("docker:healthcheck")), "{run}");
+    assert_ne!(sick.started_at(), before);
+    let line = run.status_line();
+    let names: Vec<&str> = line["targets"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(&plain.name)), "unlabelled: not taken under label\n{run}");
+    close_ssh(dir.path(), &ssh);
+}

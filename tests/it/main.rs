@@ -2,6 +2,7 @@
 //! recording `docker` stand-in (`pass`, `config`), and against a real Docker engine (`e2e`).
 
 mod alerting;
+mod api;
 mod check;
 mod checks;
 mod config;

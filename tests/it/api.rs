@@ -1,0 +1,126 @@
+//! Engines given by a `unix://` host are listed through the Docker Engine API itself:
+//! one request, no docker CLI, and `docker inspect` only for the containers discovery
+//! may heal by their HEALTHCHECK. A stand-in API on a unix socket says what it likes:
+//! whatever it says is one engine's trouble, never a panic or a hang.
+
+use serde_json::{Value, json};
+
+use crate::util::{Behaviour, FakeApi, FakeDocker, Healwatch, Run, Server, api_answer, write_file};
+
+/// `GET /containers/json` for these (name, state, labels).
+fn list(containers: &[(&str, &str, Value)]) -> String {
+    let items: Vec<Value> = containers
+        .iter()
+        .enumerate()
+        .map(|(i, (name, state, labels))| {
+            json!({"Id": format!("{i:0>12}0123456789abcdef"), "Names": [format!("/{name}")], "State": state, "Labels": labels})
+        })
+        .collect();
+    Value::from(items).to_string()
+}
+
+/// A pass with the local engine (not discovering) and the stand-in as engine `api`.
+fn pass(api: &FakeApi, docker: &FakeDocker, unhealthy: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[[engine]]\nname = 'local'\ndiscover = false\n\n[[engine]]\nname = 'api'\nhost = '{}'\ndiscover = true\nunhealthy = '{unhealthy}'\n",
+        api.host()
+    );
+    let config = write_file(dir.path(), "c.toml", &config);
+    Healwatch::new().docker(docker).arg("-c").arg(&config).run()
+}
+
+fn engine(run: &Run) -> Value {
+    let engines = run.status_line()["engines"].as_array().cloned().unwrap_or_default();
+    engines.into_iter().find(|e| e["name"] == "api").unwrap_or_else(|| panic!("no engine api\n{run}"))
+}
+
+#[test]
+fn an_engine_given_by_its_socket_is_listed_through_its_api_alone() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let url = up.url("/health");
+    let api = FakeApi::start(api_answer(
+        200,
+        &list(&[
+            ("app", "running", json!({"healwatch.url": url})),
+            ("db", "running", json!({})),
+            ("old", "exited", json!({"healwatch.url": url})),
+            ("bad\u{1b}[31m", "running", json!({"healwatch.url": url})),
+        ]),
+    ));
+    let docker = FakeDocker::new();
+    let run = pass(&api, &docker, "off");
+    assert_eq!(run.target("api/app")["outcome"], "healthy", "{run}");
+    assert_eq!(up.request_count(), 1, "only app is checked\n{run}");
+    let bad = run.status_line()["targets"].as_array().unwrap().iter().find(|t| t["outcome"] == "invalid").cloned();
+    let bad = bad.unwrap_or_else(|| panic!("the badly named container is reported\n{run}"));
+    assert!(!bad["error"].as_str().unwrap().contains('\u{1b}'), "{run}");
+    assert_eq!(engine(&run)["up"], true, "{run}");
+    assert_eq!(engine(&run)["containers"], 4, "{run}");
+    assert_eq!(api.requests(), ["GET /containers/json?all=1 HTTP/1.0"]);
+    assert!(docker.calls().is_empty(), "no docker ps, no docker inspect: {:?}", docker.calls());
+}
+
+#[test]
+fn only_containers_that_may_be_healed_by_their_healthcheck_are_inspected() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let api = FakeApi::start(api_answer(
+        200,
+        &list(&[
+            ("app", "running", json!({"healwatch.url": up.url("/")})),
+            ("hc", "running", json!({"healwatch.enable": "true"})),
+            ("plain", "running", json!({})),
+        ]),
+    ));
+    let docker = FakeDocker::new();
+    // The stand-in prints this for any `docker -H ...` command: hc's inspect, healthy.
+    let hc = json!([{
+        "Id": "0000000000010123456789abcdef", "Name": "/hc",
+        "State": {"Status": "running", "Running": true, "Pid": 7, "Health": {"Status": "healthy", "Log": []}},
+        "HostConfig": {"RestartPolicy": {"Name": "no"}},
+        "Config": {"Labels": {"healwatch.enable": "true"}, "Healthcheck": {"Test": ["CMD", "true"]}},
+    }]);
+    docker.set_output("-H", &hc.to_string());
+    let run = pass(&api, &docker, "label");
+    assert_eq!(run.target("api/hc")["outcome"], "healthy", "{run}");
+    assert_eq!(run.target("api/hc")["check"], "docker", "{run}");
+    assert_eq!(run.target("api/app")["outcome"], "healthy", "{run}");
+    let calls = docker.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains(" inspect ") && calls[0].ends_with("-- 0000000000010123456789abcdef"), "{calls:?}");
+    // Without unhealthy discovery nothing is inspected.
+    let docker = FakeDocker::new();
+    let run = pass(&api, &docker, "off");
+    assert!(run.status_line()["targets"].as_array().unwrap().iter().all(|t| t["name"] != "api/hc"), "{run}");
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
+}
+
+#[test]
+fn whatever_the_api_answers_is_one_engines_trouble() {
+    let secret = "https://ops:hunter2@vault.example/x";
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (api_answer(500, &json!({"message": format!("boom\nsecond line {secret}")}).to_string()), "answered 500: boom"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(), "not HTTP"),
+        (api_answer(200, "<html>proxy</html>"), "not the API's JSON array"),
+        (api_answer(200, "{\"Id\": \"x\"}"), "not the API's JSON array"),
+        (
+            api_answer(200, "[{\"Id\": \"x\", \"State\": \"running\", \"Labels\": {\"k\": 7}}]"),
+            "not the API's JSON array",
+        ),
+        (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{\"Id\"".to_vec(), "not the API's JSON array"),
+        (Vec::new(), "not HTTP"),
+    ];
+    for (answer, want) in cases {
+        let api = FakeApi::start(answer);
+        let docker = FakeDocker::new();
+        let run = pass(&api, &docker, "all");
+        assert!(run.code() == 0 || run.code() == 1, "{run}");
+        let e = engine(&run);
+        assert_eq!(e["up"], false, "{want}\n{run}");
+        let error = e["error"].as_str().unwrap();
+        assert!(error.contains(want) && !error.contains('\n') && !error.contains("hunter2"), "{want}: {error}\n{run}");
+        let warnings = run.status_line()["warnings"].as_array().cloned().unwrap_or_default();
+        assert_eq!(warnings.iter().filter(|w| w.as_str().unwrap().contains("engine api")).count(), 1, "{run}");
+        assert!(docker.calls().is_empty(), "{:?}", docker.calls());
+    }
+}
