@@ -1098,7 +1098,7 @@ impl DockerCli {
         let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
         let tolerable = out.success() || (out.exit_code == Some(1) && only_missing);
         if !tolerable {
-            bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), out.stderr);
+            bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), stderr_line(&out.stderr));
         }
         parse_inspect(&out.stdout)
     }
@@ -1107,7 +1107,7 @@ impl DockerCli {
     pub fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
         let out = self.list_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"])?;
         if !out.success() {
-            bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), out.stderr);
+            bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), stderr_line(&out.stderr));
         }
         Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
@@ -1118,6 +1118,11 @@ pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
     let values: Vec<serde_json::Value> = serde_json::from_str(stdout)
         .map_err(|e| anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})"))?;
     values.iter().map(ContainerInfo::from_inspect).collect()
+}
+
+/// A docker command's stderr for an error message: redacted, on one line, cut.
+fn stderr_line(stderr: &str) -> String {
+    crate::model::one_line(&crate::model::redact_text(stderr), 300)
 }
 
 /// "exit status 1", or why there is none.
