@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Many Docker hosts from one healwatch: private engines with labelled busybox containers
 # (all on 127.0.0.1, --network host), discovered by one pass. Measures the wall time of a
-# whole pass (median of 5) against one engine with PER containers, against ENGINES
-# engines with PER each (all healthy, then 10% unhealthy: restarted and recovered), and
-# against one engine over a real ssh transport (a private sshd on 127.0.0.1, as in the
-# tests) with and without connection reuse, next to the same engine over its unix socket.
-# Writes bench/results-fleet.md.
+# whole pass (median of 5) against one engine with PER containers; against ENGINES
+# engines with a tenth of that each (the same number of containers, so only the number
+# of engines differs); against ENGINES engines with PER each (all healthy, then 10%
+# unhealthy: restarted and recovered), next to the same containers as plain URL targets
+# with no Docker at all (what the health checks alone cost on this machine); against the
+# default engine through the docker CLI; and against one engine over a real ssh transport
+# (a private sshd on 127.0.0.1, as in the tests) with and without connection reuse, next
+# to the same engine over its unix socket. Writes bench/results-fleet.md.
 #   bench/fleet.sh          10 engines x 50 containers (about 10 minutes)
 #   bench/fleet.sh --smoke  2 engines x 3 containers, results to a temp file (the test command runs this)
 set -euo pipefail
@@ -32,68 +35,94 @@ hosts=("$DOCKER_HOST")
 for k in $(seq 2 "$engines"); do hosts+=("unix://$ENGINE_DIR/e$k/docker.sock"); done
 far=$HEALWATCH_SSH_ENGINE_HOST
 
-# populate HOST TAG: PER labelled containers TAG-1..PER on HOST, each on its own port.
+# populate HOST TAG FROM TO: labelled containers TAG-FROM..TO on HOST, each on its own port.
 populate() {
   local host=$1 tag=$2 i port
-  for i in $(seq 1 "$per"); do
+  for i in $(seq "$3" "$4"); do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     DOCKER_HOST=$host timeout 60 docker run -d --name "$tag-$i" --network host --init \
       --label "healwatch.url=http://127.0.0.1:$port/health" "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
   done
 }
-echo "fleet: starting $((engines * per + per)) containers" >&2
-pids=()
-for k in $(seq 1 "$engines"); do populate "${hosts[$((k - 1))]}" "c$k" & pids+=($!); done
-populate "$far" far & pids+=($!)
-for p in "${pids[@]}"; do wait "$p"; done
-sleep 1
+# Every engine gets FROM..TO, the ssh engine 1..PER.
+populate_all() {
+  local pids=() k p
+  for k in $(seq 1 "$engines"); do populate "${hosts[$((k - 1))]}" "c$k" "$1" "$2" & pids+=($!); done
+  [ "$1" != 1 ] || { populate "$far" far 1 "$per" & pids+=($!); }
+  for p in "${pids[@]}"; do wait "$p"; done
+  sleep 1
+}
+small=$(((per + 9) / 10))
+echo "fleet: starting $((engines * small + per)) containers" >&2
+populate_all 1 "$small"
 
 # config FILE LOCAL NAME=HOST...: discovery on each engine given, and on the local one
-# when LOCAL is true.
+# when LOCAL is true: through its socket when LOCAL is "socket", as the default engine
+# (the docker CLI) when it is "cli".
 config() {
   local file=$1 pair
-  printf '[[engine]]\nname = "local"\ndiscover = %s\n' "$2" >"$file"
+  case $2 in
+    socket) printf '[[engine]]\nname = "local"\nhost = "%s"\ndiscover = true\n' "$DOCKER_HOST" >"$file" ;;
+    cli) printf '[[engine]]\nname = "local"\ndiscover = true\n' >"$file" ;;
+    *) printf '[[engine]]\nname = "local"\ndiscover = %s\n' "$2" >"$file" ;;
+  esac
   shift 2
   for pair in "$@"; do
     printf '\n[[engine]]\nname = "%s"\nhost = "%s"\ndiscover = true\n' "${pair%%=*}" "${pair#*=}" >>"$file"
   done
 }
 # pass_ms CONFIG [ENV...]: RUNS passes (after one to warm up): the median wall time, the
-# median CPU time of healwatch and its docker children, and the median of the slowest
-# engine's list_ms (its docker ps and docker inspect), all in ms; fails when a pass does
-# not exit 0.
+# median CPU time of healwatch and its docker children, the median CPU time of the whole
+# machine meanwhile (engines and containers included), and the median of the slowest
+# engine's list_ms (its listing), all in ms; fails when a pass does not exit 0.
 pass_ms() {
   local cfg=$1
   shift
   env "$@" PATH="$HEALWATCH_SSH_BIN:$PATH" python3 - "$hw" "$cfg" "$work" "$runs" <<'PY'
-import json, resource, statistics, subprocess, sys, time
+import json, os, resource, statistics, subprocess, sys, time
 hw, cfg, work, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 cmd = [hw, "-c", cfg, "--state", f"{work}/state.json", "--lock", f"{work}/lock"]
-times, cpus, lists = [], [], []
+times, cpus, machine, lists = [], [], [], []
 def cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (r.ru_utime + r.ru_stime) * 1000
+def busy():
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) * 1000 / os.sysconf("SC_CLK_TCK")
 for i in range(runs + 1):
-    before, start = cpu(), time.perf_counter()
+    before, machine_before, start = cpu(), busy(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     took, used = (time.perf_counter() - start) * 1000, cpu() - before
+    machine_used = busy() - machine_before
     if out.returncode != 0:
         sys.exit(f"fleet: pass exited {out.returncode}: {out.stdout[-2000:]} {out.stderr[-2000:]}")
     if i > 0:
         times.append(took)
         cpus.append(used)
-        lists.append(max(e.get("list_ms", 0) for e in json.loads(out.stdout)["engines"]))
-print(f"{statistics.median(times):.0f} {statistics.median(cpus):.0f} {statistics.median(lists):.0f}")
+        machine.append(machine_used)
+        lists.append(max([e.get("list_ms", 0) for e in json.loads(out.stdout).get("engines", [])] or [0]))
+print(" ".join(f"{statistics.median(v):.0f}" for v in (times, cpus, machine, lists)))
 PY
 }
 
 others=()
 for k in $(seq 2 "$engines"); do others+=("e$k=${hosts[$((k - 1))]}"); done
-config "$work/one.toml" true
-config "$work/all.toml" true "${others[@]}"
-read -r one one_cpu one_list < <(pass_ms "$work/one.toml")
-read -r all all_cpu all_list < <(pass_ms "$work/all.toml")
-echo "fleet: one engine ${one} ms, $engines engines ${all} ms" >&2
+config "$work/one.toml" socket
+config "$work/cli.toml" cli
+config "$work/all.toml" socket "${others[@]}"
+read -r few few_cpu few_machine few_list < <(pass_ms "$work/all.toml")
+echo "fleet: $engines engines x $small: ${few} ms" >&2
+populate_all $((small + 1)) "$per"
+read -r one one_cpu one_machine one_list < <(pass_ms "$work/one.toml")
+read -r cli cli_cpu cli_machine cli_list < <(pass_ms "$work/cli.toml")
+read -r all all_cpu all_machine all_list < <(pass_ms "$work/all.toml")
+echo "fleet: one engine ${one} ms (CLI ${cli} ms), $engines engines ${all} ms" >&2
+# The same containers as plain URL targets: the health checks alone, no Docker at all.
+for host in "${hosts[@]}"; do
+  DOCKER_HOST=$host timeout 30 docker ps --format '{{.Names}} {{.Label "healwatch.url"}}'
+done | awk '{printf "[[target]]\nname = \"%s\"\nurl = \"%s\"\n\n", $1, $2}' >"$work/urls.toml"
+read -r urls urls_cpu urls_machine _ < <(pass_ms "$work/urls.toml")
 
 # 10% unhealthy on every engine: each such pass restarts them all and waits for them.
 broken=$(((per + 9) / 10))
@@ -122,33 +151,38 @@ config "$work/far-unix.toml" false "far=$far"
 config "$work/far-ssh.toml" false "far=$HEALWATCH_SSH_DOCKER_HOST"
 cp "$work/far-ssh.toml" "$work/far-ssh-plain.toml"
 printf '\n[defaults]\nssh_reuse = false\n' >>"$work/far-ssh-plain.toml"
-read -r unix_ms _ unix_list < <(pass_ms "$work/far-unix.toml")
-read -r plain_ms _ plain_list < <(pass_ms "$work/far-ssh-plain.toml")
-read -r reuse_ms _ reuse_list < <(pass_ms "$work/far-ssh.toml")
+read -r unix_ms _ _ unix_list < <(pass_ms "$work/far-unix.toml")
+read -r plain_ms _ _ plain_list < <(pass_ms "$work/far-ssh-plain.toml")
+read -r reuse_ms _ _ reuse_list < <(pass_ms "$work/far-ssh.toml")
 echo "fleet: ssh engine: unix ${unix_ms} ms, ssh ${plain_ms} ms, ssh reused ${reuse_ms} ms" >&2
 "$work/ssh/ssh" -O exit -p "${HEALWATCH_SSH_DOCKER_HOST##*:}" root@127.0.0.1 2>/dev/null || true
 
 ratio=$(python3 -c "print(f'{$all / $one:.2f}')")
+few_ratio=$(python3 -c "print(f'{$few / $one:.2f}')")
 {
   echo "# Several hosts: one pass over many engines"
   echo
   echo "Measured by \`bench/fleet.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores: private engines on this"
-  echo "machine, $per labelled busybox containers each, discovered by one pass; wall time of a whole"
-  echo "pass (median of $runs), the CPU it used (healwatch and its docker children), and the listing"
-  echo "(one docker ps and one docker inspect; of the slowest engine when there are several)."
+  echo "machine with labelled busybox containers, discovered by one pass. Wall time of a whole pass"
+  echo "(median of $runs); the CPU time healwatch and its children used; the CPU time the whole"
+  echo "machine used meanwhile (engines and containers answering included); the listing (of the"
+  echo "slowest engine when there are several)."
   echo
-  echo "| pass | wall time | CPU | listing |"
-  echo "| --- | --- | --- | --- |"
-  echo "| 1 engine, $per containers, all healthy | $one ms | $one_cpu ms | $one_list ms |"
-  echo "| $engines engines, $per containers each, all healthy | $all ms ($ratio x one engine) | $all_cpu ms | $all_list ms |"
-  echo "| $engines engines, $broken of each $per unhealthy: restarted and recovered | $healing ms | | |"
-  echo "| 1 engine over its unix socket, $per containers | $unix_ms ms | | $unix_list ms |"
-  echo "| the same engine over ssh, a connection per docker command | $plain_ms ms | | $plain_list ms |"
-  echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms | | $reuse_list ms |"
+  echo "| pass | wall time | CPU, healwatch | CPU, machine | listing |"
+  echo "| --- | --- | --- | --- | --- |"
+  echo "| 1 engine, $per containers, all healthy | $one ms | $one_cpu ms | $one_machine ms | $one_list ms |"
+  echo "| $engines engines, $small containers each ($((engines * small)) in all) | $few ms ($few_ratio x one engine) | $few_cpu ms | $few_machine ms | $few_list ms |"
+  echo "| $engines engines, $per containers each, all healthy | $all ms ($ratio x one engine) | $all_cpu ms | $all_machine ms | $all_list ms |"
+  echo "| the same $((engines * per)) services as URL targets, no Docker at all | $urls ms | $urls_cpu ms | $urls_machine ms | |"
+  echo "| $engines engines, $broken of each $per unhealthy: restarted and recovered | $healing ms | | | |"
+  echo "| 1 engine, $per containers, as the default engine (docker ps + docker inspect) | $cli ms | $cli_cpu ms | $cli_machine ms | $cli_list ms |"
+  echo "| 1 engine over its unix socket, $per containers | $unix_ms ms | | | $unix_list ms |"
+  echo "| the same engine over ssh, a connection per pass | $plain_ms ms | | | $plain_list ms |"
+  echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms | | | $reuse_list ms |"
   echo
-  echo "Every engine is listed at once (one docker ps and one docker inspect each), so many engines"
-  echo "cost about what the slowest one does. Over ssh each docker command otherwise opens its own"
-  echo "connection (a handshake and a login); with reuse, every pass after the first rides the open"
-  echo "connection (ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker.rs | cut -d'"' -f2))."
+  echo "An engine given by a unix:// or ssh:// host is listed with one Engine API request (over ssh"
+  echo "through \`docker system dial-stdio\`, as the docker CLI does); only containers that may be"
+  echo "healed by their HEALTHCHECK are inspected. Every engine is listed at once. Over ssh, reuse"
+  echo "keeps one connection open for ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker.rs | cut -d'"' -f2) after its last use."
 } >"$results"
 cat "$results"
