@@ -420,4 +420,38 @@ mod tests {
         assert_eq!(compose_replicas("shop", "web", &containers), ["shop-web-1", "shop-web-2"]);
         assert!(compose_replicas("shop", "db", &containers).is_empty());
     }
+
+    #[test]
+    fn the_healthcheck_is_read_for_every_container_discovery_may_heal_by_it() {
+        let cases = [
+            ("plain", "running", vec![]),
+            ("enabled", "running", vec![("healwatch.enable", "true")]),
+            ("disabled", "running", vec![("healwatch.enable", "false")]),
+            ("labelled", "running", vec![("healwatch.url", "http://127.0.0.1:1/")]),
+            ("paused", "paused", vec![("healwatch.enable", "yes")]),
+            ("exited", "exited", vec![("healwatch.enable", "true")]),
+        ];
+        for mode in [Unhealthy::Off, Unhealthy::Label, Unhealthy::All] {
+            let config = config(true, mode);
+            let with_check: Vec<ContainerSummary> =
+                cases.iter().map(|(name, status, labels)| container(name, status, labels, Some("unhealthy"))).collect();
+            let picked: Vec<&str> =
+                with_check.iter().filter(|c| needs_health(&config.engines[0], c)).map(|c| c.name.as_str()).collect();
+            let by_health: Vec<String> = discover(&config, &with_check)
+                .targets
+                .into_iter()
+                .filter(|t| matches!(t.health, HealthCheck::Docker { .. }))
+                .map(|t| t.container)
+                .collect();
+            for name in &by_health {
+                assert!(picked.contains(&name.as_str()), "{mode:?}: {name} is healed by health but was not read");
+            }
+            let want: &[&str] = match mode {
+                Unhealthy::Off => &[],
+                Unhealthy::Label => &["enabled", "disabled", "paused"],
+                Unhealthy::All => &["plain", "enabled", "disabled", "labelled", "paused"],
+            };
+            assert_eq!(picked, want, "{mode:?}");
+        }
+    }
 }
