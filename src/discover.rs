@@ -291,7 +291,7 @@ mod tests {
             status: ContainerStatus::parse(status),
             health: match health {
                 Some(h) => HealthInfo::Check { status: Some(DockerHealth::parse(h)), output: None },
-                None => HealthInfo::None,
+                None => HealthInfo::NoCheck,
             },
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }

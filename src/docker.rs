@@ -1009,7 +1009,7 @@ pub enum HealthInfo {
     /// Listed without `docker inspect` (see `discover::needs_health`).
     NotRead,
     /// No HEALTHCHECK, or one disabled with NONE.
-    None,
+    NoCheck,
     /// It has one.
     Check {
         /// `State.Health.Status` (none before the first probe).
@@ -1023,7 +1023,7 @@ impl From<ContainerInfo> for ContainerSummary {
     fn from(c: ContainerInfo) -> Self {
         let health = match c.healthcheck {
             true => HealthInfo::Check { status: c.health, output: c.health_output },
-            false => HealthInfo::None,
+            false => HealthInfo::NoCheck,
         };
         Self { id: c.id, name: c.name, status: c.status, labels: c.labels, health }
     }
@@ -1056,12 +1056,8 @@ impl DockerCli {
         if picked.is_empty() {
             return Ok(list);
         }
-        let mut inspected: std::collections::HashMap<String, ContainerInfo> = self
-            .inspect_on(endpoint, &picked)
-            .with_context(|| format!("on {endpoint}"))?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
+        let mut inspected: std::collections::HashMap<String, ContainerInfo> =
+            self.inspect_on(endpoint, &picked)?.into_iter().map(|c| (c.id.clone(), c)).collect();
         // A picked container that inspect no longer finds was removed meanwhile: gone.
         list.retain_mut(|c| {
             if !needs_health(c) {
