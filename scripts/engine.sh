@@ -2,7 +2,8 @@
 # A private, bridge-less Docker engine for tests and demos. Source this file, then:
 #   engine_packages   install docker.io and busybox-static when missing
 #   engine_start      start dockerd on a private socket; exports DOCKER_HOST; stops on exit
-#   engine_start_second  a second engine (HEALWATCH_SECOND_DOCKER_HOST), for multi-host tests
+#   engine_start_second  a second engine (HEALWATCH_SECOND_DOCKER_HOST), for multi-host tests,
+#                     also on 127.0.0.1 over mutual TLS (HEALWATCH_TLS_DOCKER_HOST, HEALWATCH_TLS_DIR)
 #   engine_start_ssh  a third engine, reached over ssh: an sshd of its own on 127.0.0.1
 #                     with a key made here (HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_BIN)
 #   engine_image      build the busybox test image (healwatch-test:latest) with docker import
@@ -43,11 +44,38 @@ engine_start() {
   unset DOCKER_CONTEXT
 }
 
-# A second private engine, for tests of one pass across several hosts.
-# Exports HEALWATCH_SECOND_DOCKER_HOST; engine_stop stops it too.
+# A second private engine, for tests of one pass across several hosts. Besides its socket
+# it listens on 127.0.0.1 with mutual TLS, as remote engines are reached over tcp://, with
+# a CA, server and client certificates made here (valid for two days). Exports
+# HEALWATCH_SECOND_DOCKER_HOST, HEALWATCH_TLS_DOCKER_HOST (tcp://127.0.0.1:PORT) and
+# HEALWATCH_TLS_DIR (the client's ca.pem, cert.pem and key.pem); engine_stop stops it too.
 engine_start_second() {
-  engine_boot "$ENGINE_DIR/two"
+  local d="$ENGINE_DIR/tls" port
+  command -v openssl >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssl >/dev/null
+  mkdir -p "$d"
+  chmod 700 "$d"
+  (
+    cd "$d"
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${key[@]}" -days 2 -subj /CN=healwatch-test-ca -keyout ca-key.pem -out ca.pem
+    openssl req "${key[@]}" -subj /CN=127.0.0.1 -keyout server-key.pem -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile server.ext -out server-cert.pem
+    openssl req "${key[@]}" -subj /CN=healwatch-test-client -keyout key.pem -out client.csr
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile client.ext -out cert.pem
+  ) 2>"$d/openssl.log" || { engine_log "making TLS certificates failed:"; cat "$d/openssl.log" >&2; return 1; }
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  engine_boot "$ENGINE_DIR/two" -H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$d/ca.pem" \
+    --tlscert "$d/server-cert.pem" --tlskey "$d/server-key.pem"
   export HEALWATCH_SECOND_DOCKER_HOST="unix://$ENGINE_DIR/two/docker.sock"
+  export HEALWATCH_TLS_DOCKER_HOST="tcp://127.0.0.1:$port" HEALWATCH_TLS_DIR="$d"
+  if ! timeout 10 docker -H "$HEALWATCH_TLS_DOCKER_HOST" --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/cert.pem" \
+    --tlskey "$d/key.pem" version --format '{{.Server.Version}}' >/dev/null; then
+    engine_log "the second engine does not answer over TLS on $HEALWATCH_TLS_DOCKER_HOST"
+    return 1
+  fi
+  engine_log "the second engine answers over mutual TLS on $HEALWATCH_TLS_DOCKER_HOST"
 }
 
 # A third private engine behind a private sshd, as remote engines are reached: Debian's
@@ -148,13 +176,15 @@ engine_start_more() {
   for k in $(seq 2 "$1"); do engine_boot "$ENGINE_DIR/e$k"; done
 }
 
-# engine_boot DIR: one dockerd with its state, socket and pidfile under DIR.
+# engine_boot DIR [DOCKERD ARGS...]: one dockerd with its state, socket and pidfile under
+# DIR (and the extra arguments given).
 engine_boot() {
   local dir=$1 host="unix://$1/docker.sock" pid i
+  shift
   mkdir -p "$dir"
   dockerd --bridge=none --iptables=false --ip-masq=false \
     --data-root "$dir/data" --exec-root "$dir/exec" \
-    -H "$host" --pidfile "$dir/dockerd.pid" \
+    -H "$host" --pidfile "$dir/dockerd.pid" "$@" \
     >"$dir/dockerd.log" 2>&1 &
   pid=$!
   ENGINE_PIDS+=("$pid")

@@ -309,3 +309,72 @@ fn a_healthcheck_on_an_engine_listed_through_its_api_is_read_and_healed() {
     assert!(!names.iter().any(|n| n.ends_with(&plain.name)), "unlabelled: not taken under label\n{run}");
     close_ssh(dir.path(), &ssh);
 }
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
+    // The two ways the docker CLI resolves itself: tcp:// with mutual TLS (the second
+    // engine's listener on 127.0.0.1, certificates made by scripts/engine.sh) and a
+    // docker context (for the ssh engine's socket, in a DOCKER_CONFIG of the test's own).
+    let engine = Engine::get();
+    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let ssh = ssh();
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"));
+    let (tls_host, tls) = (var("HEALWATCH_TLS_DOCKER_HOST"), PathBuf::from(var("HEALWATCH_TLS_DIR")));
+    let over_tls = labelled(engine, "fleet-tls", &engine.second_host());
+    let in_context = labelled(engine, "fleet-ctx", &ssh.engine_host);
+    let dir = tempfile::tempdir().unwrap();
+    let docker_config = dir.path().join("docker-config");
+    let endpoint = format!("host={}", ssh.engine_host);
+    let created = engine.docker_on(
+        &engine.host,
+        &["--config", docker_config.to_str().unwrap(), "context", "create", "hw-far", "--docker", &endpoint],
+    );
+    assert!(created.success(), "{created:?}");
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\ndiscover = true\nretries = 0\nrecovery_timeout = \"20s\"\n\n\
+             [[engine]]\nname = \"local\"\ndiscover = false\n\n\
+             [[engine]]\nname = \"tls\"\nhost = \"{tls_host}\"\ntls_ca = \"{ca}\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\n\n\
+             [[engine]]\nname = \"ctx\"\ncontext = \"hw-far\"\n",
+            ca = tls.join("ca.pem").display(),
+            cert = tls.join("cert.pem").display(),
+            key = tls.join("key.pem").display(),
+        ),
+    );
+    let pass = || {
+        engine
+            .healwatch()
+            .env("DOCKER_CONFIG", &docker_config)
+            .arg("-c")
+            .arg(&config)
+            .arg("--state")
+            .arg(dir.path().join("state.json"))
+            .arg("--lock")
+            .arg(dir.path().join("lock"))
+            .run()
+    };
+    let run = pass();
+    run.expect_code(0);
+    let (tls_name, ctx_name) = (format!("tls/{}", over_tls.name), format!("ctx/{}", in_context.name));
+    for name in [&tls_name, &ctx_name] {
+        assert_eq!(run.target(name)["outcome"], "healthy", "{name}\n{run}");
+    }
+    let mut seen = engines(&run);
+    seen.sort();
+    assert_eq!(seen, [("ctx".into(), true), ("tls".into(), true)], "{run}");
+
+    let (tls_before, ctx_before) = (over_tls.started_at(), in_context.started_at());
+    over_tls.break_health();
+    in_context.break_health();
+    let run = pass();
+    run.expect_code(0);
+    for name in [&tls_name, &ctx_name] {
+        assert_eq!(run.target(name)["outcome"], "restarted", "{name}\n{run}");
+        assert_eq!(run.target(name)["recovered"], true, "{name}\n{run}");
+    }
+    assert_ne!(over_tls.started_at(), tls_before);
+    assert_ne!(in_context.started_at(), ctx_before);
+}
