@@ -1,14 +1,18 @@
 //! Container listings straight from the Docker Engine API, for engines given by a
-//! `unix://` or `ssh://` host: one HTTP request (`GET /containers/json?all=1`) where the
+//! `unix://` or `ssh://` host, or a `tcp://` one with TLS files: one HTTP request (`GET /containers/json?all=1`) where the
 //! CLI takes a `docker ps` and a `docker inspect`, that is two Go programs to start here
 //! and one API call per container. Over ssh it goes the way the docker CLI itself goes,
 //! `ssh HOST docker system dial-stdio`, through the same reused connection, so nothing
 //! of healwatch's runs on the remote host.
 //!
-//! The request is HTTP/1.0, so the daemon answers without chunking and closes when
-//! done. The answer is bounded in size and time like every docker command, and is
-//! anyone's text: what does not parse is a one-line error for the whole engine.
-//! Everything else (the default engine, contexts, `tcp://` hosts) is listed with the CLI.
+//! Over TLS it verifies the engine against `tls_ca` and shows `tls_cert`, as `docker
+//! --tlsverify` does.
+//!
+//! Over a socket or ssh the request is HTTP/1.0, so the daemon answers without chunking
+//! and closes when done. The answer is bounded in size and time like every docker
+//! command, and is anyone's text: what does not parse is a one-line error for the whole
+//! engine. Everything else (the default engine, contexts, `tcp://` hosts without TLS
+//! files, whose TLS the CLI takes from its environment) is listed with the CLI.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -32,6 +36,8 @@ pub enum Route<'a> {
     Unix(&'a Path),
     /// `docker system dial-stdio` over ssh, as the CLI does for `ssh://` hosts.
     Ssh(SshHost<'a>),
+    /// HTTPS to `HOST:PORT` with the engine's CA, certificate and key files.
+    Tls { authority: String, files: &'a [String; 3] },
 }
 
 /// The parts of `ssh://[USER@]HOST[:PORT]`.
@@ -42,19 +48,25 @@ pub struct SshHost<'a> {
     pub port: Option<u16>,
 }
 
-/// The route to `endpoint`'s API, when it is a `unix://` socket (an absolute path) or a
-/// plain `ssh://[USER@]HOST[:PORT]`. `None` for everything the CLI resolves itself
-/// (the default engine, contexts, `tcp://`, TLS) and for any host this parser does not
-/// take exactly: those are listed with the CLI, which has its own rules and errors.
+/// The route to `endpoint`'s API, when it is a `unix://` socket (an absolute path), a
+/// plain `ssh://[USER@]HOST[:PORT]`, or a `tcp://HOST[:PORT]` engine with its TLS files.
+/// `None` for everything the CLI resolves itself (the default engine, contexts, `tcp://`
+/// without TLS files) and for any host this parser does not take exactly: those are
+/// listed with the CLI, which has its own rules and errors.
 pub fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
-    let host = match endpoint {
-        Endpoint::Host(host) => host,
-        Endpoint::Engine { via, tls: None, .. } => match &**via {
-            Endpoint::Host(host) => host,
+    let (host, tls) = match endpoint {
+        Endpoint::Host(host) => (host, None),
+        Endpoint::Engine { via, tls, .. } => match &**via {
+            Endpoint::Host(host) => (host, tls.as_deref()),
             _ => return None,
         },
         _ => return None,
     };
+    if let Some(files) = tls {
+        // Docker's port for TLS when none is given.
+        let (host, port) = host_port(host.strip_prefix("tcp://")?)?;
+        return Some(Route::Tls { authority: format!("{host}:{}", port.unwrap_or(2376)), files });
+    }
     if let Some(path) = host.strip_prefix("unix://") {
         let path = Path::new(path);
         return path.is_absolute().then_some(Route::Unix(path));
@@ -62,22 +74,30 @@ pub fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
     ssh_host(host.strip_prefix("ssh://")?).map(Route::Ssh)
 }
 
+/// A user or host name: letters, digits, `.`, `_` and `-`, not first.
+fn plain(s: &str) -> bool {
+    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// `HOST[:PORT]`, with a plain host and a port from 1, and nothing else.
+fn host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok().filter(|p| *p > 0)?)),
+        None => (text, None),
+    };
+    plain(host).then_some((host, port))
+}
+
 /// `[USER@]HOST[:PORT]`, without a path, a query, a password or anything ssh could read
 /// as an option.
 fn ssh_host(rest: &str) -> Option<SshHost<'_>> {
-    let plain = |s: &str| {
-        !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    };
-    let (user, host_port) = match rest.split_once('@') {
-        Some((user, host_port)) if plain(user) => (Some(user), host_port),
+    let (user, rest) = match rest.split_once('@') {
+        Some((user, rest)) if plain(user) => (Some(user), rest),
         Some(_) => return None,
         None => (None, rest),
     };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port.parse::<u16>().ok().filter(|p| *p > 0)?)),
-        None => (host_port, None),
-    };
-    plain(host).then_some(SshHost { user, host, port })
+    let (host, port) = host_port(rest)?;
+    Some(SshHost { user, host, port })
 }
 
 /// Every container on the engine at `route`, as the API lists it (no HEALTHCHECK
@@ -89,8 +109,67 @@ pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<Containe
             over_unix(path, request.as_bytes(), timeout).with_context(|| format!("Docker API at {}", path.display()))?
         }
         Route::Ssh(host) => over_ssh(ssh, host, request.as_bytes(), timeout).context("Docker API over ssh")?,
+        Route::Tls { authority, files } => {
+            let body = over_tls(authority, files, timeout).with_context(|| format!("Docker API at {authority}"))?;
+            return parse_list(&body);
+        }
     };
     parse_list(response_body(&answer)?)
+}
+
+/// `GET` of the list over HTTPS, verifying the engine with the CA file and showing the
+/// certificate, as `docker --tlsverify --tlscacert --tlscert --tlskey` does. No proxy,
+/// no redirect; the body is bounded by `INSPECT_LIMIT`, the whole exchange by `timeout`.
+fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<Vec<u8>> {
+    use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig, parse_pem};
+    let [ca, cert, key] = files;
+    let roots = crate::config::TrustRoots::load(Path::new(ca)).context("tls_ca")?;
+    let pem = |path: &str| {
+        crate::files::read_bounded(Path::new(path), 1 << 20, crate::files::Link::Follow)
+            .with_context(|| format!("reading {path}"))
+    };
+    let chain: Vec<_> = parse_pem(&pem(cert)?)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(!chain.is_empty(), "tls_cert {cert}: no PEM certificate in it");
+    let key = parse_pem(&pem(key)?)
+        .find_map(|item| match item {
+            Ok(PemItem::PrivateKey(k)) => Some(k),
+            _ => None,
+        })
+        .with_context(|| format!("tls_key {key}: no PEM private key in it"))?;
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&roots.certs))
+        .client_cert(Some(ClientCert::new_with_certs(&chain, key)))
+        .build();
+    let config = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_global(Some(timeout))
+        .user_agent("healwatch")
+        .build();
+    let agent = ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        crate::probe::LiteralFirst::default(),
+    );
+    let mut response = agent.get(&format!("https://{authority}{LIST}")).call().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let code = response.status().as_u16();
+    let body = response.body_mut().with_config().limit(INSPECT_LIMIT as u64).read_to_vec().map_err(|e| match e {
+        ureq::Error::BodyExceedsLimit(_) => {
+            anyhow::anyhow!("the answer is longer than {} MiB: not read", INSPECT_LIMIT >> 20)
+        }
+        e => anyhow::anyhow!("reading the answer: {e}"),
+    })?;
+    if code != 200 {
+        return Err(refusal(code, &body));
+    }
+    Ok(body)
 }
 
 /// Sends `request` on a fresh connection to the socket at `path` and reads the whole
@@ -190,15 +269,18 @@ pub fn response_body(answer: &[u8]) -> Result<&[u8]> {
     let body = &answer[end + 4..];
     match code {
         Some(200) => Ok(body),
-        Some(code) => {
-            let message = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-            bail!("the engine answered {code}: {}", one_line(&redact_text(&message), 200))
-        }
+        Some(code) => Err(refusal(code, body)),
         None => bail!("the engine's answer is not HTTP: '{}'", one_line(status_line, 80)),
     }
+}
+
+/// An answer other than 200, with the daemon's message (redacted, on one line, cut).
+fn refusal(code: u16, body: &[u8]) -> anyhow::Error {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    anyhow::anyhow!("the engine answered {code}: {}", one_line(&redact_text(&message), 200))
 }
 
 /// `GET /containers/json`'s array: id, names, state and labels of each container.
@@ -266,12 +348,20 @@ mod tests {
         ] {
             assert_eq!(route(&engine(host)), None, "{host}");
         }
-        let tls = Endpoint::Engine {
+        let files = ["/a".to_string(), "/b".into(), "/c".into()];
+        let tls = |host: &str| Endpoint::Engine {
             name: "e".into(),
-            via: Box::new(Endpoint::Host("unix:///run/e.sock".into())),
-            tls: Some(Box::new(["/a".into(), "/b".into(), "/c".into()])),
+            via: Box::new(Endpoint::Host(host.into())),
+            tls: Some(Box::new(files.clone())),
         };
-        assert_eq!(route(&tls), None);
+        let with_port = tls("tcp://10.0.0.7:3376");
+        assert_eq!(route(&with_port), Some(Route::Tls { authority: "10.0.0.7:3376".into(), files: &files }));
+        let default_port = tls("tcp://db-1.example");
+        assert_eq!(route(&default_port), Some(Route::Tls { authority: "db-1.example:2376".into(), files: &files }));
+        for host in ["unix:///run/e.sock", "tcp://db/x", "tcp://[::1]:2376", "tcp://u@db:2376", "tcp://db:0"] {
+            assert_eq!(route(&tls(host)), None, "{host}");
+        }
+        assert_eq!(route(&Endpoint::Host("tcp://10.0.0.7:2375".into())), None, "the CLI's env may add TLS");
         assert_eq!(route(&Endpoint::Default), None);
         assert_eq!(route(&Endpoint::Context("x".into())), None);
     }

@@ -89,7 +89,7 @@ impl HttpProbe {
 /// when no thread can be had). An IP address needs no lookup: it is used as is, with no
 /// thread and no DNS. Names go to ureq's resolver.
 #[derive(Debug, Default)]
-struct LiteralFirst(DefaultResolver);
+pub(crate) struct LiteralFirst(DefaultResolver);
 
 impl Resolver for LiteralFirst {
     fn resolve(

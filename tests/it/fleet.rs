@@ -377,4 +377,17 @@ fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
     }
     assert_ne!(over_tls.started_at(), tls_before);
     assert_ne!(in_context.started_at(), ctx_before);
+
+    // The TLS engine is listed through its API, which verifies it as `docker --tlsverify`
+    // would: a CA that did not sign the engine's certificate is one engine down.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let wrong = text.replace(&tls.join("ca.pem").display().to_string(), &tls.join("cert.pem").display().to_string());
+    std::fs::write(&config, wrong).unwrap();
+    let run = pass();
+    assert!(run.code() == 0 || run.code() == 1, "{run}");
+    let line = run.status_line();
+    let down = line["engines"].as_array().unwrap().iter().find(|e| e["name"] == "tls").cloned().unwrap();
+    let error = down["error"].as_str().unwrap_or_else(|| panic!("{run}"));
+    assert!(down["up"] == false && error.contains("Docker API at 127.0.0.1") && error.contains("certificate"), "{run}");
+    assert_eq!(run.target(&ctx_name)["outcome"], "healthy", "{run}");
 }
