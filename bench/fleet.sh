@@ -24,6 +24,7 @@ engine_packages
 engine_start
 engine_start_more "$engines"
 engine_start_ssh
+engine_start_second
 engine_image
 cargo build --release --locked -q
 hw=$PWD/target/release/healwatch
@@ -50,11 +51,12 @@ populate_all() {
   local pids=() k p
   for k in $(seq 1 "$engines"); do populate "${hosts[$((k - 1))]}" "c$k" "$1" "$2" & pids+=($!); done
   [ "$1" != 1 ] || { populate "$far" far 1 "$per" & pids+=($!); }
+  [ "$1" != 1 ] || { populate "$HEALWATCH_SECOND_DOCKER_HOST" tls 1 "$per" & pids+=($!); }
   for p in "${pids[@]}"; do wait "$p"; done
   sleep 1
 }
 small=$(((per + 9) / 10))
-echo "fleet: starting $((engines * small + per)) containers" >&2
+echo "fleet: starting $((engines * small + 2 * per)) containers" >&2
 populate_all 1 "$small"
 
 # config FILE LOCAL NAME=HOST...: discovery on each engine given, and on the local one
@@ -158,6 +160,15 @@ read -r reuse_ms _ _ reuse_list < <(pass_ms "$work/far-ssh.toml")
 echo "fleet: ssh engine: unix ${unix_ms} ms, ssh ${plain_ms} ms, ssh reused ${reuse_ms} ms" >&2
 "$work/ssh/ssh" -O exit -p "${HEALWATCH_SSH_DOCKER_HOST##*:}" root@127.0.0.1 2>/dev/null || true
 
+# The TLS engine (the second one): over its unix socket, over tcp:// with mutual TLS.
+config "$work/tls-unix.toml" false "tls=$HEALWATCH_SECOND_DOCKER_HOST"
+config "$work/tls.toml" false "tls=$HEALWATCH_TLS_DOCKER_HOST"
+printf 'tls_ca = "%s"\ntls_cert = "%s"\ntls_key = "%s"\n' "$HEALWATCH_TLS_DIR/ca.pem" "$HEALWATCH_TLS_DIR/cert.pem" \
+  "$HEALWATCH_TLS_DIR/key.pem" >>"$work/tls.toml"
+read -r tls_unix_ms _ _ tls_unix_list < <(pass_ms "$work/tls-unix.toml")
+read -r tls_ms _ _ tls_list < <(pass_ms "$work/tls.toml")
+echo "fleet: TLS engine: unix ${tls_unix_ms} ms, tcp+TLS ${tls_ms} ms" >&2
+
 ratio=$(python3 -c "print(f'{$all / $one:.2f}')")
 few_ratio=$(python3 -c "print(f'{$few / $one:.2f}')")
 {
@@ -180,9 +191,12 @@ few_ratio=$(python3 -c "print(f'{$few / $one:.2f}')")
   echo "| 1 engine over its unix socket, $per containers | $unix_ms ms | | | $unix_list ms |"
   echo "| the same engine over ssh, a connection per pass | $plain_ms ms | | | $plain_list ms |"
   echo "| the same engine over ssh, one reused connection (the default) | $reuse_ms ms | | | $reuse_list ms |"
+  echo "| 1 engine over its unix socket, $per containers (another engine) | $tls_unix_ms ms | | | $tls_unix_list ms |"
+  echo "| the same engine over tcp:// with mutual TLS (a handshake each pass) | $tls_ms ms | | | $tls_list ms |"
   echo
-  echo "An engine given by a unix:// or ssh:// host is listed with one Engine API request (over ssh"
-  echo "through \`docker system dial-stdio\`, as the docker CLI does); only containers that may be"
+  echo "An engine given by a unix:// or ssh:// host, or a tcp:// one with TLS files, is listed with"
+  echo "one Engine API request (over ssh through \`docker system dial-stdio\`, as the docker CLI does;"
+  echo "over TLS verified as \`docker --tlsverify\` does); only containers that may be"
   echo "healed by their HEALTHCHECK are inspected. Every engine is listed at once. Over ssh, reuse"
   echo "keeps one connection open for ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker.rs | cut -d'"' -f2) after its last use."
 } >"$results"
