@@ -1,11 +1,10 @@
 //! Container listings straight from the Docker Engine API, for engines given by a
-//! `unix://` or `ssh://` host, or a `tcp://` one with TLS files: one HTTP request (`GET /containers/json?all=1`) where the
-//! CLI takes a `docker ps` and a `docker inspect`, that is two Go programs to start here
-//! and one API call per container. Over ssh it goes the way the docker CLI itself goes,
-//! `ssh HOST docker system dial-stdio`, through the same reused connection, so nothing
-//! of healwatch's runs on the remote host.
-//!
-//! Over TLS it verifies the engine against `tls_ca` and shows `tls_cert`, as `docker
+//! `unix://` or `ssh://` host, or a `tcp://` one with TLS files: one HTTP request (`GET
+//! /containers/json?all=1`) where the CLI takes a `docker ps` and a `docker inspect`,
+//! that is two Go programs to start here and one API call per container. Over ssh it
+//! goes the way the docker CLI itself goes, `ssh HOST docker system dial-stdio`, through
+//! the same reused connection, so nothing of healwatch's runs on the remote host. Over
+//! TLS it verifies the engine against `tls_ca` and shows `tls_cert`, as `docker
 //! --tlsverify` does.
 //!
 //! Over a socket or ssh the request is HTTP/1.0, so the daemon answers without chunking
@@ -412,6 +411,32 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(3));
         let e = over_unix(&dir.path().join("none.sock"), b"", Duration::from_millis(300)).unwrap_err();
         assert!(format!("{e:#}").contains("connecting"), "{e:#}");
+    }
+
+    #[test]
+    fn tls_files_that_cannot_serve_are_named_before_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let empty = write("empty.pem", "not a certificate\n");
+        let missing = dir.path().join("missing.pem").display().to_string();
+        // 127.0.0.1:1 would refuse: each case must fail on its file first.
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = write("cert.pem", &made.cert.pem());
+        let cases = [
+            ([missing.clone(), empty.clone(), empty.clone()], "tls_ca"),
+            ([empty.clone(), empty.clone(), empty.clone()], "tls_ca"),
+            ([cert.clone(), missing.clone(), empty.clone()], "missing.pem"),
+            ([cert.clone(), empty.clone(), empty.clone()], "tls_cert"),
+            ([cert.clone(), cert.clone(), empty.clone()], "tls_key"),
+        ];
+        for (files, want) in cases {
+            let e = format!("{:#}", over_tls("127.0.0.1:1", &files, Duration::from_secs(1)).unwrap_err());
+            assert!(e.contains(want) && !e.contains("refused"), "{e}");
+        }
     }
 
     #[test]
