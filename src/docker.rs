@@ -1117,7 +1117,7 @@ pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
 }
 
 /// A docker command's stderr for an error message: redacted, on one line, cut.
-fn stderr_line(stderr: &str) -> String {
+pub(crate) fn stderr_line(stderr: &str) -> String {
     crate::model::one_line(&crate::model::redact_text(stderr), 300)
 }
 

@@ -27,6 +27,8 @@ use crate::model::{ContainerStatus, Endpoint, one_line, redact_text};
 
 /// The one request: every container, running or not.
 const LIST: &str = "/containers/json?all=1";
+/// `LIST` as HTTP/1.0, for a socket or `docker system dial-stdio`.
+const REQUEST: &[u8] = b"GET /containers/json?all=1 HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n";
 
 /// How an engine's API is reached without the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,12 +104,11 @@ fn ssh_host(rest: &str) -> Option<SshHost<'_>> {
 /// Every container on the engine at `route`, as the API lists it (no HEALTHCHECK
 /// detail). `ssh` is the ssh program (healwatch's reuse wrapper, or ssh on PATH).
 pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<ContainerSummary>> {
-    let request = format!("GET {LIST} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n");
     let answer = match route {
         Route::Unix(path) => {
-            over_unix(path, request.as_bytes(), timeout).with_context(|| format!("Docker API at {}", path.display()))?
+            over_unix(path, REQUEST, timeout).with_context(|| format!("Docker API at {}", path.display()))?
         }
-        Route::Ssh(host) => over_ssh(ssh, host, request.as_bytes(), timeout).context("Docker API over ssh")?,
+        Route::Ssh(host) => over_ssh(ssh, host, REQUEST, timeout).context("Docker API over ssh")?,
         Route::Tls { authority, files } => {
             let body = over_tls(authority, files, timeout).with_context(|| format!("Docker API at {authority}"))?;
             return parse_list(&body);
@@ -120,28 +121,21 @@ pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<Containe
 /// certificate, as `docker --tlsverify --tlscacert --tlscert --tlskey` does. No proxy,
 /// no redirect; the body is bounded by `INSPECT_LIMIT`, the whole exchange by `timeout`.
 fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<Vec<u8>> {
+    use crate::config::pem_certificates;
     use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig, parse_pem};
     let [ca, cert, key] = files;
-    let roots = crate::config::TrustRoots::load(Path::new(ca)).context("tls_ca")?;
-    let pem = |path: &str| {
-        crate::files::read_bounded(Path::new(path), 1 << 20, crate::files::Link::Follow)
-            .with_context(|| format!("reading {path}"))
-    };
-    let chain: Vec<_> = parse_pem(&pem(cert)?)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    anyhow::ensure!(!chain.is_empty(), "tls_cert {cert}: no PEM certificate in it");
-    let key = parse_pem(&pem(key)?)
+    let roots = pem_certificates(Path::new(ca), "tls_ca")?;
+    let chain = pem_certificates(Path::new(cert), "tls_cert")?;
+    let key_pem = crate::files::read_bounded(Path::new(key), 1 << 20, crate::files::Link::Follow)
+        .with_context(|| format!("reading tls_key {key}"))?;
+    let key = parse_pem(&key_pem)
         .find_map(|item| match item {
             Ok(PemItem::PrivateKey(k)) => Some(k),
             _ => None,
         })
         .with_context(|| format!("tls_key {key}: no PEM private key in it"))?;
     let tls = TlsConfig::builder()
-        .root_certs(RootCerts::new_with_certs(&roots.certs))
+        .root_certs(RootCerts::new_with_certs(&roots))
         .client_cert(Some(ClientCert::new_with_certs(&chain, key)))
         .build();
     let config = ureq::Agent::config_builder()
@@ -247,7 +241,7 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
         bail!("the answer over ssh is longer than {} MiB: not read", INSPECT_LIMIT >> 20);
     }
     if out.stdout.is_empty() {
-        let why = one_line(&redact_text(&out.stderr), 300);
+        let why = crate::docker::stderr_line(&out.stderr);
         bail!("ssh {} docker system dial-stdio failed ({}): {why}", host.host, exit_text(out.exit_code));
     }
     Ok(out.stdout.into_bytes())

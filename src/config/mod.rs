@@ -176,17 +176,23 @@ pub struct TrustRoots {
 impl TrustRoots {
     /// Reads every certificate in a PEM file; a file without one is an error.
     pub fn load(path: &Path) -> Result<Self> {
-        let pem = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
-            .with_context(|| format!("reading ca_file {}", path.display()))?;
-        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-                _ => None,
-            })
-            .collect();
-        anyhow::ensure!(!certs.is_empty(), "ca_file {}: no PEM certificates in it", path.display());
-        Ok(Self { certs })
+        Ok(Self { certs: pem_certificates(path, "ca_file")? })
     }
+}
+
+/// Every certificate in the PEM file at `path` (the operator's: a link is followed),
+/// which errors call `what`; a file without one is an error.
+pub fn pem_certificates(path: &Path, what: &str) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let pem = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(!certs.is_empty(), "{what} {}: no PEM certificates in it", path.display());
+    Ok(certs)
 }
 
 /// One service to watch: how its health is checked and the container(s) behind it.

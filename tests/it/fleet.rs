@@ -26,8 +26,12 @@ impl Ssh {
     }
 }
 
+/// A variable scripts/test.sh sets.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"))
+}
+
 fn ssh() -> Ssh {
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"));
     Ssh {
         host: var("HEALWATCH_SSH_DOCKER_HOST"),
         bin: var("HEALWATCH_SSH_BIN"),
@@ -55,7 +59,12 @@ fn fleet_config(dir: &Path, two_host: &str, ssh: &Ssh, extra: &str) -> PathBuf {
 
 /// A pass with `config`, its state in `dir`, the test's ssh on PATH.
 fn pass(engine: &'static Engine, dir: &Path, config: &Path, ssh: &Ssh, args: &[&str]) -> Run {
-    with_ssh(engine, ssh)
+    pass_as(with_ssh(engine, ssh), dir, config, args)
+}
+
+/// A pass of `healwatch` with `config`, its state in `dir`.
+fn pass_as(healwatch: Healwatch, dir: &Path, config: &Path, args: &[&str]) -> Run {
+    healwatch
         .arg("-c")
         .arg(config)
         .arg("--state")
@@ -319,7 +328,6 @@ fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
     let engine = Engine::get();
     let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
     let ssh = ssh();
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"));
     let (tls_host, tls) = (var("HEALWATCH_TLS_DOCKER_HOST"), PathBuf::from(var("HEALWATCH_TLS_DIR")));
     let over_tls = labelled(engine, "fleet-tls", &engine.second_host());
     let in_context = labelled(engine, "fleet-ctx", &ssh.engine_host);
@@ -344,18 +352,7 @@ fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
             key = tls.join("key.pem").display(),
         ),
     );
-    let pass = || {
-        engine
-            .healwatch()
-            .env("DOCKER_CONFIG", &docker_config)
-            .arg("-c")
-            .arg(&config)
-            .arg("--state")
-            .arg(dir.path().join("state.json"))
-            .arg("--lock")
-            .arg(dir.path().join("lock"))
-            .run()
-    };
+    let pass = || pass_as(engine.healwatch().env("DOCKER_CONFIG", &docker_config), dir.path(), &config, &[]);
     let run = pass();
     run.expect_code(0);
     let (tls_name, ctx_name) = (format!("tls/{}", over_tls.name), format!("ctx/{}", in_context.name));
