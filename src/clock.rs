@@ -89,3 +89,19 @@ impl Clock for FakeClock {
         self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// Test hook: an RFC 3339 time that replaces the clock, so tests can walk a target
+/// through hours of passes. Only `now` reads it, and only in debug builds (the ones
+/// the tests run): a release build always uses the clock.
+#[cfg(debug_assertions)]
+const TEST_CLOCK_VAR: &str = "HEALWATCH_TEST_NOW";
+
+/// The time a command judges by: the clock, unless the test hook sets it.
+pub(crate) fn now() -> anyhow::Result<SystemTime> {
+    #[cfg(debug_assertions)]
+    if let Ok(text) = std::env::var(TEST_CLOCK_VAR) {
+        use anyhow::Context as _;
+        return humantime::parse_rfc3339(&text).with_context(|| format!("{TEST_CLOCK_VAR}='{text}' is not RFC 3339"));
+    }
+    Ok(SystemTime::now())
+}

@@ -6,9 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::config::{Config, Target};
-use crate::docker::run_bounded;
-use crate::heal::parallel_map;
 use crate::model::{Outcome, Recovery, TargetResult, one_line};
+use crate::pass::parallel_map;
+use crate::process::run_bounded;
 
 /// Bound on one hook run.
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,7 +41,7 @@ fn run_one(target: &Target, result: &TargetResult) -> Option<String> {
         .env("HEALWATCH_ERROR", result.error.as_deref().unwrap_or(""));
     let out = run_bounded(&mut command, HOOK_TIMEOUT);
     (!out.success()).then(|| {
-        let why = if out.stderr.is_empty() { crate::docker::exit_text(out.exit_code) } else { out.stderr };
+        let why = if out.stderr.is_empty() { crate::process::exit_text(out.exit_code) } else { out.stderr };
         format!("on_restart for {}: {} failed: {}", result.name, target.on_restart[0], one_line(&why, 500))
     })
 }

@@ -8,29 +8,26 @@
 //! `atomic`, `lock`; `discover`, `policy`; `heal` (the pass); `report`, `metrics`,
 //! `notify`, `exit`; `cmd` (one edge per subcommand).
 
-mod atomic;
+mod check;
 pub mod cli;
 mod clock;
 mod cmd;
 mod config;
 mod discover;
-pub mod docker;
+mod docker;
 pub mod docs;
-mod engine_api;
 pub mod exit;
 mod files;
-mod heal;
 mod hooks;
 mod interrupt;
-mod lock;
-mod metrics;
+mod memory;
 mod model;
-mod notify;
-mod policy;
-mod probe;
-mod report;
+mod net;
+mod output;
+mod pass;
+mod process;
+mod run;
 mod settings;
-mod state;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -40,7 +37,7 @@ pub use crate::model::one_line;
 /// Runs the command `cli` asks for; `Err` says why it stopped early, and its exit status.
 pub fn run(cli: Cli) -> Result<Exit, Stop> {
     match cli.command.unwrap_or(Command::Run(cli.run)) {
-        Command::Run(args) => cmd::pass::run(&args),
+        Command::Run(args) => cmd::run::run(&args),
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Drill(args) => cmd::drill::run(&args),
         Command::Audit(args) => cmd::audit::run(&args),

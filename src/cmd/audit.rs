@@ -12,7 +12,7 @@ use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{ContainerInfo, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::model::{ContainerStatus, Endpoint, RestartPolicy};
-use crate::report::json_line;
+use crate::output::report::json_line;
 
 /// Lists every container of every engine (one `docker ps`, one `docker inspect` each,
 /// all engines at once): the config's engines and those its targets name. An engine that
@@ -27,7 +27,7 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
             endpoints.push(t.endpoint.clone());
         }
     }
-    let (listings, _) = crate::heal::parallel_map(&endpoints, endpoints.len(), |e| docker.inventory(e));
+    let (listings, _) = crate::pass::parallel_map(&endpoints, endpoints.len(), |e| docker.inventory(e));
     // No engine could be listed: nothing was audited, an error as with one engine (exit 2).
     if listings.iter().all(Result::is_err) {
         let first = listings.into_iter().find_map(Result::err);
@@ -44,7 +44,7 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
         }
     }
     let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
-    super::print(&text)?;
+    crate::output::print(&text)?;
     Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
 }
 

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::check::{Check, HttpProbe, Probe};
 use crate::cli::CheckArgs;
 use crate::config::{self, Config, HealthCheck, Target};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
-use crate::heal::{self, parallel_map};
 use crate::model::{DockerHealth, millis, one_line, rfc3339};
-use crate::probe::{Check, HttpProbe, Probe};
-use crate::report::json_line;
+use crate::output::report::json_line;
+use crate::pass::parallel_map;
 
 /// Pause between rounds of checks: `time_to_healthy_ms` is right to about this.
 const ROUND: Duration = Duration::from_millis(250);
@@ -84,7 +84,7 @@ struct Progress {
 
 /// Waits for every target to become healthy, or `--wait` to pass.
 pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
-    let started_at = super::now()?;
+    let started_at = crate::clock::now()?;
     let start = Instant::now();
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
@@ -96,7 +96,7 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let mut warnings = Vec::new();
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
-        let listed = super::pass::add_docker_targets(&mut config, cli);
+        let listed = crate::run::add_docker_targets(&mut config, cli);
         warnings.extend(listed.engines.into_values().filter_map(|l| l.error));
         warnings.extend(listed.invalid.into_iter().filter_map(|r| r.error));
     }
@@ -150,9 +150,9 @@ pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
         }
     }
     if let Some(path) = &args.junit {
-        crate::atomic::write(path, junit(&report).as_bytes()).context("--junit").map_err(Stop::Io)?;
+        crate::files::atomic::write(path, junit(&report).as_bytes()).context("--junit").map_err(Stop::Io)?;
     }
-    super::print(&out)?;
+    crate::output::print(&out)?;
     Ok(Exit::for_health(report.summary.failed == 0))
 }
 
@@ -162,7 +162,7 @@ fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Targe
     let none = |error: &str| Check { http_status: None, latency: Duration::ZERO, error: Some(error.to_string()) };
     let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
     match (&target.health, docker) {
-        (HealthCheck::Logs, Some(docker)) => heal::running_check(docker, target),
+        (HealthCheck::Logs, Some(docker)) => crate::check::running_check(docker, target),
         (HealthCheck::Logs | HealthCheck::Docker { .. }, None) => none("this check needs the docker CLI"),
         (HealthCheck::Docker { .. }, Some(docker)) => {
             let Some(container) = target.container_refs().into_iter().next() else { return none("no container") };
@@ -173,7 +173,7 @@ fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Targe
                 Err(out) => none(&format!("docker inspect: {}", out.stderr)),
             }
         }
-        _ => heal::attempt(probe, docker, target, timeout),
+        _ => crate::check::attempt(probe, docker, target, timeout),
     }
 }
 

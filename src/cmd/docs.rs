@@ -6,7 +6,7 @@ use crate::exit::{Exit, Stop};
 
 /// Prints the completion script.
 pub fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
-    super::print(&crate::docs::completion(args.shell))?;
+    crate::output::print(&crate::docs::completion(args.shell))?;
     Ok(Exit::Healthy)
 }
 
@@ -16,6 +16,6 @@ pub fn version(args: &VersionArgs) -> Result<Exit, Stop> {
         Ok(cli) => cli.path().display().to_string(),
         Err(e) => format!("none ({e:#})"),
     };
-    super::print(format!("healwatch {LONG_VERSION}\ndocker: {docker}\n").as_bytes())?;
+    crate::output::print(format!("healwatch {LONG_VERSION}\ndocker: {docker}\n").as_bytes())?;
     Ok(Exit::Healthy)
 }

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::check::{HttpProbe, Probe};
 use crate::cli::DrillArgs;
 use crate::clock::RealClock;
 use crate::config::{self, Config, Target};
 use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
 use crate::exit::{Exit, Stop};
-use crate::heal;
-use crate::lock;
+use crate::memory::lock;
+use crate::memory::state::State;
 use crate::model::{ContainerStatus, Endpoint, RestartPolicy, TargetResult, redact_text};
-use crate::probe::{HttpProbe, Probe};
-use crate::report::json_line;
-use crate::state::State;
+use crate::output::report::json_line;
+use crate::pass;
 
 /// Crashes the target's container for real and times its return.
 pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
@@ -34,7 +34,7 @@ pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
     let _lock = lock::acquire(config.lock.as_deref())?;
     let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe)?;
-    super::print(&json_line(&report))?;
+    crate::output::print(&json_line(&report))?;
     Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })
 }
 
@@ -167,15 +167,15 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
     let clock = RealClock::starting_at(SystemTime::now());
-    let pass = heal::Pass {
+    let pass = pass::Pass {
         probe,
         docker: Some(docker),
         inspector: Some(docker),
         memory: &State::default(),
         clock: &clock,
-        hints: &heal::NO_HINTS,
+        hints: &crate::pass::NO_HINTS,
     };
-    heal::run_pass(&one, &pass).0.remove(0)
+    pass::run_pass(&one, &pass).0.remove(0)
 }
 
 fn inspect_one(docker: &DockerCli, target: &Target) -> Result<ContainerInfo> {

@@ -8,9 +8,9 @@ use anyhow::{Context, anyhow};
 use crate::cli::{PauseArgs, ResumeArgs, RunArgs, StateArgs, TargetArgs};
 use crate::config;
 use crate::exit::{Exit, Stop};
-use crate::lock;
+use crate::memory::lock;
+use crate::memory::state::{self, TargetState};
 use crate::model::timestamp;
-use crate::state::{self, TargetState};
 
 /// Pause and resume wait this long for a running pass to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(120);
@@ -50,8 +50,8 @@ fn change_state(
         ..RunArgs::default()
     })?;
     let _lock = lock::acquire_within(config.lock.as_deref(), LOCK_WAIT)?;
-    let now = super::now()?;
-    let path = super::state_path(&config)?;
+    let now = crate::clock::now()?;
+    let path = crate::memory::state_path(&config)?;
     let mut state = state::read_for_command(&path)?;
     // Configured targets, and discovered ones (labels, HEALTHCHECKs) that a pass remembered.
     if !config.targets.iter().any(|t| t.name == target) && !state.targets.contains_key(target) {
@@ -66,6 +66,6 @@ fn change_state(
     }
     let said = change(state.targets.entry(target.to_string()).or_default(), now)?;
     state::save(&path, &state).map_err(Stop::Io)?;
-    super::print(format!("{said}\n").as_bytes())?;
+    crate::output::print(format!("{said}\n").as_bytes())?;
     Ok(Exit::Healthy)
 }

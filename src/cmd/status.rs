@@ -8,10 +8,10 @@ use serde::Serialize;
 use crate::cli::{RunArgs, StatusArgs};
 use crate::config;
 use crate::exit::{Exit, Stop};
+use crate::memory::state;
 use crate::model::{Outcome, rfc3339, timestamp};
-use crate::policy;
-use crate::report::json_line;
-use crate::state;
+use crate::output::report::json_line;
+use crate::pass::policy;
 
 /// One row of `healwatch status`.
 #[derive(Debug, Serialize)]
@@ -43,8 +43,8 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
         state: args.files.state.clone(),
         ..RunArgs::default()
     })?;
-    let now = super::now()?;
-    let path = super::state_path(&config)?;
+    let now = crate::clock::now()?;
+    let path = crate::memory::state_path(&config)?;
     let state = state::read_for_command(&path)?;
     let settings_of =
         |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);
@@ -79,7 +79,7 @@ pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     } else {
         table(&rows).into_bytes()
     };
-    super::print(&text)?;
+    crate::output::print(&text)?;
     Ok(Exit::Healthy)
 }
 

@@ -38,7 +38,7 @@ pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
             exit = Exit::Unhealthy;
         }
     }
-    super::print(out.as_bytes())?;
+    crate::output::print(out.as_bytes())?;
     Ok(exit)
 }
 

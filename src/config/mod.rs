@@ -16,6 +16,7 @@ use crate::model::{
     Action, ContainerRef, DockerHealth, Endpoint, Format, HealthUrl, Outcome, StatusSet, TcpAddr, Unhealthy, one_line,
     redact_text, validate_container_name, validate_header, validate_name,
 };
+use crate::net::TrustRoots;
 use crate::settings::{Layer, Settings};
 
 pub use crate::settings::BUILTIN;
@@ -163,36 +164,6 @@ impl Engine {
     pub fn discovers(&self) -> bool {
         self.discover || self.unhealthy != Unhealthy::Off
     }
-}
-
-/// The CAs HTTPS health checks trust when `ca_file` is set (an internal CA), instead of
-/// the public web roots built in.
-#[derive(Debug, Clone)]
-pub struct TrustRoots {
-    /// The certificates, read once.
-    pub certs: Vec<ureq::tls::Certificate<'static>>,
-}
-
-impl TrustRoots {
-    /// Reads every certificate in a PEM file; a file without one is an error.
-    pub fn load(path: &Path) -> Result<Self> {
-        Ok(Self { certs: pem_certificates(path, "ca_file")? })
-    }
-}
-
-/// Every certificate in the PEM file at `path` (the operator's: a link is followed),
-/// which errors call `what`; a file without one is an error.
-pub fn pem_certificates(path: &Path, what: &str) -> Result<Vec<ureq::tls::Certificate<'static>>> {
-    let pem = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
-        .with_context(|| format!("reading {what} {}", path.display()))?;
-    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    anyhow::ensure!(!certs.is_empty(), "{what} {}: no PEM certificates in it", path.display());
-    Ok(certs)
 }
 
 /// One service to watch: how its health is checked and the container(s) behind it.

@@ -9,9 +9,25 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use healwatch::docker::{CommandOutcome, run_bounded};
-
 use crate::util::Healwatch;
+
+/// What a docker command did (its output trimmed).
+#[derive(Debug)]
+pub struct CommandOutcome {
+    /// Exit code; `None` when it could not run or was killed.
+    pub exit_code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CommandOutcome {
+    /// Whether it exited 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
 
 /// The engine the tests talk to (DOCKER_HOST from scripts/test.sh).
 pub struct Engine {
@@ -51,7 +67,24 @@ impl Engine {
 
     /// Runs the docker CLI against the engine at `host`, bounded to 60 s.
     pub fn docker_on(&self, host: &str, args: &[&str]) -> CommandOutcome {
-        run_bounded(Command::new(&self.docker).args(args).env("DOCKER_HOST", host), Duration::from_secs(60))
+        // coreutils' timeout bounds the CLI (and kills it past the bound).
+        let out = Command::new("timeout")
+            .args(["--kill-after=5", "60"])
+            .arg(&self.docker)
+            .args(args)
+            .env("DOCKER_HOST", host)
+            .stdin(std::process::Stdio::null())
+            .output();
+        match out {
+            Ok(out) => CommandOutcome {
+                exit_code: out.status.code(),
+                stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            },
+            Err(e) => {
+                CommandOutcome { exit_code: None, stdout: String::new(), stderr: format!("could not run timeout: {e}") }
+            }
+        }
     }
 
     /// The second private engine (scripts/test.sh starts it).

@@ -9,17 +9,20 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::Target;
-use crate::docker::EventStream;
-use crate::exit::{Exit, Stop};
-use crate::heal;
-use crate::interrupt;
-use crate::lock;
-use crate::model::{Endpoint, Unhealthy};
-use crate::settings::DEFAULT_WATCH_EVERY;
-use crate::watch::{self, Event, Round};
+mod events;
+mod plan;
 
-use super::pass::Setup;
+use crate::check::attempt;
+use crate::config::Target;
+use crate::exit::{Exit, Stop};
+use crate::interrupt;
+use crate::memory::lock;
+use crate::model::{Endpoint, Unhealthy};
+use crate::pass::{NO_HINTS, parallel_map};
+use crate::run::Setup;
+use crate::settings::DEFAULT_WATCH_EVERY;
+use events::EventStream;
+use plan::{Event, Round};
 
 /// A pass the watch starts waits at most this long for one run by hand to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -29,7 +32,7 @@ const EVENTS_SLACK: Duration = Duration::from_secs(120);
 /// An event stream that ended (its engine went away) is started again at most this often.
 const RESTREAM_EVERY: Duration = Duration::from_secs(10);
 
-pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: Option<Duration>) -> Result<Exit, Stop> {
+pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: Option<Duration>) -> Result<Exit, Stop> {
     let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
     let deadline = Instant::now() + length;
     let watch_lock = lock::watch_lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
@@ -47,10 +50,10 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
             Err(Stop::Locked(_)) => setup.lock(started, None)?,
             taken => taken?,
         };
-        setup.pass(started, &heal::NO_HINTS)?
+        setup.pass(started, &NO_HINTS)?
     };
     let mut exit = done.exit;
-    let mut pending = watch::without_own(streams.events(), &done.acted);
+    let mut pending = plan::without_own(streams.events(), &done.acted);
     let mut next = Instant::now() + every;
     while interrupt::requested().is_none() && next < deadline {
         sleep_until(next);
@@ -59,8 +62,8 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
         }
         next = (next + every).max(Instant::now() + every / 2);
         let round = look(setup, &done.healthy, std::mem::take(&mut pending), &mut streams, &unhealthy_on);
-        let Some(hints) = watch::plan(round, &done.healthy, &unhealthy_on) else { continue };
-        let now = super::now()?;
+        let Some(hints) = plan::plan(round, &done.healthy, &unhealthy_on) else { continue };
+        let now = crate::clock::now()?;
         let _lock = match setup.lock(now, Some(LOCK_WAIT.min(deadline.saturating_duration_since(Instant::now())))) {
             Ok(lock) => lock,
             // Someone else's pass ran meanwhile; the next look sees what it left.
@@ -69,7 +72,7 @@ pub(super) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
         };
         done = setup.pass(now, &hints)?;
         exit = done.exit;
-        pending = watch::without_own(streams.events(), &done.acted);
+        pending = plan::without_own(streams.events(), &done.acted);
         next = next.max(Instant::now() + every / 2);
     }
     Ok(exit)
@@ -88,13 +91,13 @@ fn look(
     let mut events = pending;
     events.extend(streams.events());
     let round = Round { failed: Vec::new(), events };
-    if watch::plan(round.clone(), healthy, unhealthy_on).is_some() {
+    if plan::plan(round.clone(), healthy, unhealthy_on).is_some() {
         return round;
     }
-    let checked: Vec<&Target> = healthy.iter().filter(|t| watch::round_checks(t)).collect();
+    let checked: Vec<&Target> = healthy.iter().filter(|t| plan::round_checks(t)).collect();
     let began = Instant::now();
-    let (checks, _) = heal::parallel_map(&checked, setup.config.concurrency, |target| {
-        heal::attempt(&setup.probe, None, target, target.settings.timeout)
+    let (checks, _) = parallel_map(&checked, setup.config.concurrency, |target| {
+        attempt(&setup.probe, None, target, target.settings.timeout)
     });
     let failed = checked
         .iter()
@@ -138,7 +141,7 @@ impl<'a> Streams<'a> {
             Some(docker) => endpoints
                 .into_iter()
                 .map(|e| {
-                    let stream = docker.follow_events(&e, since, until).ok();
+                    let stream = events::follow(docker, &e, since, until).ok();
                     (e, stream, Instant::now())
                 })
                 .collect(),
@@ -153,7 +156,7 @@ impl<'a> Streams<'a> {
         let mut events = Vec::new();
         for (endpoint, stream, since) in &mut self.streams {
             if let Some(s) = stream.as_mut() {
-                events.extend(s.lines().iter().filter_map(|line| watch::parse_event(endpoint, line)));
+                events.extend(s.lines().iter().filter_map(|line| plan::parse_event(endpoint, line)));
                 if s.ended() {
                     *stream = None;
                     *since = Instant::now();
@@ -162,7 +165,7 @@ impl<'a> Streams<'a> {
                 && let Some(docker) = &self.setup.docker
             {
                 let from = SystemTime::now() - since.elapsed();
-                *stream = docker.follow_events(endpoint, from, self.until).ok();
+                *stream = events::follow(docker, endpoint, from, self.until).ok();
                 *since = Instant::now();
             }
         }

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::exit::Exit;
+use crate::memory::state::State;
 use crate::model::{Outcome, Recovery, TargetResult};
-use crate::report::Report;
-use crate::state::State;
+use crate::output::report::Report;
 
 /// One metric family: name, type, help, and how a target's value is read.
 struct Family {
@@ -144,8 +144,8 @@ pub fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::TargetReport;
-    use crate::state::TargetState;
+    use crate::memory::state::TargetState;
+    use crate::output::report::TargetReport;
 
     fn target(name: &str, outcome: Outcome, error: Option<&str>, recovery: Recovery) -> TargetReport {
         TargetReport::bare(TargetResult {

@@ -5,9 +5,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::config::Target;
+use crate::memory::state::{State, TargetState, VERSION};
 use crate::model::{Outcome, Recovery, TargetResult};
 use crate::settings::Settings;
-use crate::state::{State, TargetState, VERSION};
 
 /// What to do about one target after its check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

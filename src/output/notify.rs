@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::model::{HealthUrl, Outcome, redact_text};
-use crate::report::Report;
+use crate::output::report::Report;
 
 /// Bound on one notification or ping attempt.
 pub const TIMEOUT: Duration = Duration::from_secs(3);

@@ -197,7 +197,7 @@ fn corrupt_name(path: &Path, now: SystemTime) -> PathBuf {
 pub fn save(path: &Path, state: &State) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(state)?;
     json.push(b'\n');
-    crate::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))
+    crate::files::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))
 }
 
 #[cfg(test)]
@@ -322,7 +322,7 @@ mod tests {
                 ..TargetState::default()
             };
             let settings = crate::settings::Settings { restart_window: Duration::from_secs(window), ..crate::settings::BUILTIN };
-            let _ = crate::policy::judge(false, &settings, &t, year_9999(now), false);
+            let _ = crate::pass::policy::judge(false, &settings, &t, year_9999(now), false);
             let json = serde_json::to_string(&t).unwrap();
             proptest::prop_assert_eq!(serde_json::from_str::<TargetState>(&json).unwrap(), t);
         }

@@ -1,58 +1,20 @@
-//! One HTTP health check. `Probe` is the seam the pass uses, so the core runs in unit
-//! tests with a fake; `HttpProbe` is the real one, built on a single shared ureq agent.
+//! HTTP checks: a GET with ureq through one shared agent, no redirects, 4xx/5xx read
+//! as answers, proxies only when asked, the body bounded.
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::DefaultConnector;
 
-use crate::config::{HealthCheck, TCP_READ_LIMIT, Target, TcpCheck, TrustRoots};
-use crate::model::{redact_text, show_ms};
+use super::{Check, Probe, no_answer, tcp};
+use crate::config::{HealthCheck, Target};
+use crate::model::redact_text;
+use crate::net::{LiteralFirst, TrustRoots};
 
 /// At most this much of a body is read and searched for `expect_body`.
 pub const BODY_LIMIT: u64 = 64 * 1024;
 /// Bound on a response's headers (and the read buffer, which must hold them).
 const HEADER_LIMIT: usize = 16 * 1024;
-
-/// The result of one HTTP attempt. A failing check is data, not an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// Status code, when the server answered at all.
-    pub http_status: Option<u16>,
-    /// From the start of the request to the last byte read (or the failure).
-    pub latency: Duration,
-    /// Why the check failed; `None` means healthy.
-    pub error: Option<String>,
-}
-
-impl Check {
-    /// Whether the target answered as expected.
-    pub fn healthy(&self) -> bool {
-        self.error.is_none()
-    }
-
-    /// Whether the attempt got no answer in time: a hung service, not a refused or a
-    /// wrong answer.
-    pub fn timed_out(&self) -> bool {
-        self.error.as_deref().is_some_and(|e| e.starts_with(NO_ANSWER))
-    }
-}
-
-/// How every "no answer in time" error begins (see `Check::timed_out`).
-const NO_ANSWER: &str = "timeout after ";
-
-/// The error of an attempt that got no answer within `timeout`.
-pub fn no_answer(timeout: Duration) -> String {
-    format!("{NO_ANSWER}{}", show_ms(timeout))
-}
-
-/// Something that can check a target once, within `timeout`.
-pub trait Probe: Sync {
-    /// Makes one attempt; never takes (much) longer than `timeout`.
-    fn check(&self, target: &Target, timeout: Duration) -> Check;
-}
 
 /// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.
 pub struct HttpProbe {
@@ -85,40 +47,12 @@ impl HttpProbe {
     }
 }
 
-/// ureq's resolver spawns a thread per lookup to bound it by the timeout (and panics
-/// when no thread can be had). An IP address needs no lookup: it is used as is, with no
-/// thread and no DNS. Names go to ureq's resolver.
-#[derive(Debug, Default)]
-pub(crate) struct LiteralFirst(DefaultResolver);
-
-impl Resolver for LiteralFirst {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let port = uri.port_u16().or_else(|| match uri.scheme_str() {
-            Some("https") => Some(443),
-            Some("http") => Some(80),
-            _ => None,
-        });
-        let ip = uri.host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok());
-        if let (Some(ip), Some(port)) = (ip, port) {
-            let mut addrs = self.empty();
-            addrs.push(SocketAddr::new(ip, port));
-            return Ok(addrs);
-        }
-        self.0.resolve(uri, config, timeout)
-    }
-}
-
 impl Probe for HttpProbe {
     fn check(&self, target: &Target, timeout: Duration) -> Check {
         let start = Instant::now();
         let http = match &target.health {
             HealthCheck::Http(http) => http,
-            HealthCheck::Tcp(tcp) => return tcp_check(tcp, timeout),
+            HealthCheck::Tcp(tcp) => return tcp::tcp_check(tcp, timeout),
             _ => {
                 let error = Some(format!("not a network check: {}", target.health.kind()));
                 return Check { http_status: None, latency: Duration::ZERO, error };
@@ -156,79 +90,7 @@ impl Probe for HttpProbe {
     }
 }
 
-/// One TCP check: connect within `timeout`; then, if asked, send a line and read (at
-/// most 4 KiB) until the answer holds `expect`. The whole check is bounded by `timeout`.
-fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
-    use std::io::Write;
-    let start = Instant::now();
-    let deadline = start + timeout;
-    let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    let fail = |error: String| Check { http_status: None, latency: start.elapsed(), error: Some(error) };
-    let addr = match resolve(check.addr.bare_host(), check.addr.port, timeout) {
-        Ok(addr) => addr,
-        Err(e) => return fail(e),
-    };
-    let mut stream = match std::net::TcpStream::connect_timeout(&addr, left()) {
-        Ok(stream) => stream,
-        Err(e) => return fail(describe_io(&e, timeout, "connecting")),
-    };
-    if let Some(send) = &check.send {
-        let sent = stream.set_write_timeout(Some(left())).and_then(|()| stream.write_all(send.as_bytes()));
-        if let Err(e) = sent {
-            return fail(describe_io(&e, timeout, "sending"));
-        }
-    }
-    let Some(expect) = &check.expect else {
-        return Check { http_status: None, latency: start.elapsed(), error: None };
-    };
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        if contains(&answer, expect.as_bytes()) {
-            return Check { http_status: None, latency: start.elapsed(), error: None };
-        }
-        if answer.len() >= TCP_READ_LIMIT || Instant::now() >= deadline {
-            return fail(format!("answer lacks {expect:?}"));
-        }
-        let read = stream.set_read_timeout(Some(left())).and_then(|()| stream.read(&mut buf));
-        match read {
-            Ok(0) if answer.is_empty() => return fail(format!("connection closed before {expect:?}")),
-            Ok(0) => {
-                let got = crate::model::one_line(&redact_text(String::from_utf8_lossy(&answer).trim()), 100);
-                return fail(format!("answer lacks {expect:?}: {got}"));
-            }
-            Ok(n) => answer.extend_from_slice(&buf[..n.min(TCP_READ_LIMIT - answer.len())]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return fail(format!("answer lacks {expect:?} (timeout after {})", show_ms(timeout)));
-            }
-            Err(e) => return fail(describe_io(&e, timeout, "reading")),
-        }
-    }
-}
-
-/// An address for `host`: an IP address as is (no lookup), a name looked up within
-/// `timeout` (on a thread, when one can be had).
-fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = move |host: String| -> Result<SocketAddr, String> {
-        (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("DNS failure: {e}"))?
-            .next()
-            .ok_or_else(|| "DNS failure: no address".to_string())
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let owned = host.to_string();
-    match std::thread::Builder::new().spawn(move || tx.send(lookup(owned))) {
-        Ok(_) => rx.recv_timeout(timeout).unwrap_or_else(|_| Err(format!("DNS timeout after {}", show_ms(timeout)))),
-        Err(_) => lookup(host.to_string()),
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -246,7 +108,7 @@ fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
     }
 }
 
-fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String {
+pub(super) fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String {
     use std::io::ErrorKind as K;
     if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
         return describe_error(inner, timeout);

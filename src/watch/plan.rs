@@ -1,15 +1,15 @@
 //! `run --watch`: between passes a watch re-checks, with one attempt each, the HTTP and
 //! TCP targets the last pass saw healthy, and reads Docker's events. This is the pure
 //! part: which events matter, and whether what a round saw starts a pass early, with
-//! which hints (see `heal::Hint`). The loop itself is in `cmd/watch.rs`.
+//! which hints (see `pass::Hint`). The loop itself is in `watch/mod.rs`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::check::Check;
 use crate::config::{HealthCheck, Target};
-use crate::heal::{Hint, Hints};
 use crate::model::{Endpoint, validate_container_name};
-use crate::probe::Check;
+use crate::pass::{Hint, Hints};
 
 /// What Docker said happened to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! directory, /tmp): never through a symbolic link at the last component, never
 //! blocking on a FIFO or a device, and never reading more than a bound.
 
+pub(crate) mod atomic;
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;

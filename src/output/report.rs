@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::memory::state::State;
 use crate::model::{Outcome, Recovery, TargetResult, millis, one_line, rfc3339};
-use crate::state::State;
 
 /// Texts from outside (errors, docker's stderr, warnings) are cut to this many characters.
 const TEXT_LIMIT: usize = 1000;

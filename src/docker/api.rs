@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::docker::{ContainerSummary, HealthInfo, INSPECT_LIMIT, exit_text};
+use super::{ContainerSummary, HealthInfo, INSPECT_LIMIT};
 use crate::model::{ContainerStatus, Endpoint, one_line, redact_text};
+use crate::process::exit_text;
 
 /// The one request: every container, running or not.
 const LIST: &str = "/containers/json?all=1";
@@ -121,7 +122,7 @@ pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<Containe
 /// certificate, as `docker --tlsverify --tlscacert --tlscert --tlskey` does. No proxy,
 /// no redirect; the body is bounded by `INSPECT_LIMIT`, the whole exchange by `timeout`.
 fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<Vec<u8>> {
-    use crate::config::pem_certificates;
+    use crate::net::pem_certificates;
     use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig, parse_pem};
     let [ca, cert, key] = files;
     let roots = pem_certificates(Path::new(ca), "tls_ca")?;
@@ -149,7 +150,7 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<V
     let agent = ureq::Agent::with_parts(
         config,
         ureq::unversioned::transport::DefaultConnector::default(),
-        crate::probe::LiteralFirst::default(),
+        crate::net::LiteralFirst::default(),
     );
     let mut response = agent.get(&format!("https://{authority}{LIST}")).call().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = response.status().as_u16();
@@ -236,12 +237,12 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
         command.args(["-p", port]);
     }
     command.args(["--", host.host, "docker", "system", "dial-stdio"]);
-    let out = crate::docker::run_with_input(&mut command, request, timeout, INSPECT_LIMIT);
+    let out = crate::process::run_with_input(&mut command, request, timeout, INSPECT_LIMIT);
     if out.stdout_cut {
         bail!("the answer over ssh is longer than {} MiB: not read", INSPECT_LIMIT >> 20);
     }
     if out.stdout.is_empty() {
-        let why = crate::docker::stderr_line(&out.stderr);
+        let why = super::stderr_line(&out.stderr);
         bail!("ssh {} docker system dial-stdio failed ({}): {why}", host.host, exit_text(out.exit_code));
     }
     Ok(out.stdout.into_bytes())

@@ -1,0 +1,27 @@
+//! Exec checks: a command run in the container with `docker exec` (no shell).
+
+use std::time::Duration;
+
+use super::Check;
+use crate::config::Target;
+use crate::docker::Containers;
+use crate::model::one_line;
+
+/// `docker exec` of the target's command: healthy on exit 0. Past `timeout` the docker
+/// client and its process group are killed; the command inside the container may run on
+/// until it ends by itself (docker has no way to stop an exec), so give it its own
+/// bound where the image has one, e.g. exec = ["timeout", "2", "pg_isready"].
+pub(super) fn exec_check(docker: &dyn Containers, target: &Target, argv: &[String], timeout: Duration) -> Check {
+    let Some(container) = target.container_refs().into_iter().next() else {
+        return Check { http_status: None, latency: Duration::ZERO, error: Some("no container".to_string()) };
+    };
+    let out = docker.exec(&container, argv, timeout);
+    let error = (!out.success()).then(|| {
+        let said = if out.stderr.is_empty() { out.stdout.clone() } else { out.stderr.clone() };
+        match out.exit_code {
+            Some(code) => format!("exec exited {code}: {}", one_line(said.trim(), 300)),
+            None => format!("exec: {}", one_line(said.trim(), 300)),
+        }
+    });
+    Check { http_status: None, latency: out.duration, error }
+}

@@ -1,0 +1,33 @@
+//! Log checks: the container's new log lines matched against a pattern.
+
+use std::time::{Duration, SystemTime};
+
+use super::Check;
+use crate::config::{LogPattern, Target};
+use crate::docker::Containers;
+use crate::model::{one_line, redact_text};
+
+/// Without a last scan, how far back the first log scan of a target reads.
+pub(crate) const FIRST_LOG_WINDOW: Duration = Duration::from_secs(60);
+
+/// The container's new log lines against `pattern`: a match fails the check with the
+/// line (redacted, one line, cut).
+pub(crate) fn log_check(
+    docker: &dyn Containers,
+    target: &Target,
+    pattern: &LogPattern,
+    since: SystemTime,
+    until: SystemTime,
+) -> Check {
+    let found = target
+        .container_refs()
+        .iter()
+        .map(|c| docker.log_match(c, since, until, &pattern.0))
+        .find(|r| !matches!(r, Ok(None)));
+    let error = match found {
+        Some(Ok(Some(line))) => Some(format!("log: {}", one_line(&redact_text(&line), 500))),
+        // Logs that cannot be read say nothing about health; the scan is retried next pass.
+        Some(Err(_)) | Some(Ok(None)) | None => None,
+    };
+    Check { http_status: None, latency: Duration::ZERO, error }
+}

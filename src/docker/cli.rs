@@ -1,0 +1,217 @@
+//! The docker CLI: found once, run as a child process with an argument list (no shell),
+//! the container name always after `--`, and every call bounded by a timeout.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+
+use super::{ContainerState, Containers, INSPECT_LIMIT, whole_seconds};
+use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
+use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
+
+/// Bound on one log scan, in time.
+const LOG_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on one log scan, in bytes: past it the scan stops (no match found).
+const LOG_SCAN_LIMIT: u64 = 1 << 30;
+
+/// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
+/// only /usr/bin:/bin, so the usual install places are tried after PATH.
+pub const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
+
+/// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
+pub const RESTART_MARGIN: Duration = Duration::from_secs(15);
+
+/// Bound on quick docker calls (inspect, unpause).
+pub const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
+#[derive(Debug, Clone)]
+pub struct DockerCli {
+    path: PathBuf,
+    /// PATH for commands to engines that may be reached over ssh: the connection-reuse
+    /// wrapper first (see `reuse_ssh`).
+    pub(super) ssh_path: Option<std::ffi::OsString>,
+    /// The connection-reuse wrapper itself, for healwatch's own ssh (see `api`).
+    pub(super) ssh_wrapper: Option<PathBuf>,
+}
+
+impl DockerCli {
+    /// Finds the CLI: `explicit` (a path, or a name looked up on PATH), else `docker` on
+    /// PATH, else the fallback paths. The error names every place tried.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self> {
+        if let Some(given) = explicit {
+            let found = if given.components().count() > 1 {
+                given.is_file().then(|| given.to_path_buf())
+            } else {
+                which::which(given).ok()
+            };
+            return match found {
+                Some(path) => Self::runnable(path),
+                None => bail!(
+                    "docker CLI '{}' (from --docker or HEALWATCH_DOCKER) not found: give the path of an executable",
+                    given.display()
+                ),
+            };
+        }
+        if let Ok(path) = which::which("docker") {
+            return Self::runnable(path);
+        }
+        if let Some(path) = FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()) {
+            return Self::runnable(path.to_path_buf());
+        }
+        bail!(
+            "docker CLI not found: tried `docker` on PATH ({}), {}; install it or pass --docker PATH",
+            std::env::var("PATH").unwrap_or_default(),
+            FALLBACK_PATHS.join(", ")
+        )
+    }
+
+    /// The CLI at `path`, if it can run: an executable regular file that is a program
+    /// (ELF) or a script (`#!`). Checked once, so a pass never finds out at its first
+    /// restart that it could not have healed anything.
+    fn runnable(path: PathBuf) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&path).with_context(|| format!("docker CLI {}", path.display()))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            bail!(
+                "docker CLI {} is not executable (mode {:o}): chmod +x it, or pass --docker PATH",
+                path.display(),
+                meta.permissions().mode() & 0o7777
+            );
+        }
+        let head =
+            crate::files::read_head(&path, 4).with_context(|| format!("reading docker CLI {}", path.display()))?;
+        if !(head.starts_with(b"\x7fELF") || head.starts_with(b"#!")) {
+            bail!(
+                "docker CLI {} is not a program (neither an ELF binary nor a #! script): pass --docker PATH",
+                path.display()
+            );
+        }
+        Ok(Self { path, ssh_path: None, ssh_wrapper: None })
+    }
+
+    /// be reached over ssh.
+    pub(crate) fn command(&self, endpoint: &Endpoint) -> Command {
+        let mut command = Command::new(&self.path);
+        command.args(endpoint.args());
+        if let (Some(path), true) = (&self.ssh_path, endpoint.may_use_ssh()) {
+            command.env("PATH", path);
+        }
+        command
+    }
+
+    /// The CLI's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `docker ARGS...` and waits at most `timeout`.
+    pub fn run(&self, args: &[&str], timeout: Duration) -> CommandOutcome {
+        self.run_on(&Endpoint::Default, args, timeout)
+    }
+
+    /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
+    pub fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
+        run_bounded(self.command(endpoint).args(args), timeout)
+    }
+
+    /// As `run_on`, for a listing whose whole output is needed: more than `INSPECT_LIMIT`
+    /// of it is an error, never a silently partial list.
+    pub(super) fn list_on(&self, endpoint: &Endpoint, args: &[&str]) -> Result<CommandOutcome> {
+        let out = run_limited(self.command(endpoint).args(args), QUICK_TIMEOUT, INSPECT_LIMIT);
+        if out.stdout_cut {
+            bail!("docker {} on {endpoint} printed more than {} MiB: not read", args[0], INSPECT_LIMIT >> 20);
+        }
+        Ok(out)
+    }
+}
+
+impl Containers for DockerCli {
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        let format = "{{.State.Status}} {{.State.StartedAt}}";
+        let out = self.run_on(
+            &c.endpoint,
+            &["inspect", "--type", "container", "--format", format, "--", &c.name],
+            QUICK_TIMEOUT,
+        );
+        if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }
+    }
+
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        let format = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
+        let out = self.run_on(
+            &c.endpoint,
+            &["inspect", "--type", "container", "--format", format, "--", &c.name],
+            QUICK_TIMEOUT,
+        );
+        if out.success() {
+            Ok(Some(out.stdout).filter(|s| !s.is_empty()).map(|s| DockerHealth::parse(&s)))
+        } else {
+            Err(out)
+        }
+    }
+
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
+    }
+
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        self.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT)
+    }
+
+    fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
+        let mut args: Vec<&str> = vec!["exec", "--", &c.name];
+        args.extend(argv.iter().map(String::as_str));
+        self.run_on(&c.endpoint, &args, timeout)
+    }
+
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        let since = humantime::format_rfc3339_nanos(since).to_string();
+        let until = humantime::format_rfc3339_nanos(until).to_string();
+        let mut command = self.command(&c.endpoint);
+        command.args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
+        scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)
+    }
+
+    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
+        let secs = whole_seconds(stop_timeout).to_string();
+        let bound = stop_timeout + RESTART_MARGIN;
+        match action {
+            Action::Restart => self.run_on(&c.endpoint, &["restart", "-t", &secs, "--", &c.name], bound),
+            Action::Stop => self.run_on(&c.endpoint, &["stop", "-t", &secs, "--", &c.name], bound),
+            Action::Kill => self.run_on(&c.endpoint, &["kill", "--", &c.name], QUICK_TIMEOUT),
+            Action::Notify => CommandOutcome {
+                exit_code: Some(0),
+                duration: Duration::ZERO,
+                stdout: String::new(),
+                stdout_cut: false,
+                stderr: String::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+impl DockerCli {
+    /// A CLI at `path`, for tests that never run it.
+    pub(crate) fn at(path: &str) -> Self {
+        Self { path: PathBuf::from(path), ssh_path: None, ssh_wrapper: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_docker_path_must_exist() {
+        let err = DockerCli::locate(Some(Path::new("/nonexistent/docker"))).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/docker") && err.contains("--docker"), "{err}");
+    }
+}

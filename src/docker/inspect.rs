@@ -1,0 +1,177 @@
+//! One container as `docker inspect` and the Engine API's listing describe it.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use crate::model::{ContainerStatus, DockerHealth, RestartPolicy};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Full id.
+    pub id: String,
+    /// Name without Docker's leading `/`.
+    pub name: String,
+    /// `State.Status`.
+    pub status: ContainerStatus,
+    /// `State.Running` (true while paused or restarting too).
+    pub running: bool,
+    /// `State.Pid` on the engine's host; 0 when not running.
+    pub pid: u32,
+    /// `State.StartedAt`; `None` when never started or unreadable.
+    pub started_at: Option<SystemTime>,
+    /// `HostConfig.RestartPolicy`.
+    pub restart_policy: RestartPolicy,
+    /// `RestartCount`: restarts by the policy since the last manual start.
+    pub restart_count: u64,
+    /// Whether the container has a Docker HEALTHCHECK (not disabled with NONE).
+    pub healthcheck: bool,
+    /// `State.Health.Status` when it has a HEALTHCHECK.
+    pub health: Option<DockerHealth>,
+    /// The last HEALTHCHECK probe's output, trimmed, when there is one.
+    pub health_output: Option<String>,
+    /// `Config.Labels`.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ContainerInfo {
+    /// Reads one element of `docker inspect`'s JSON array.
+    pub fn from_inspect(value: &serde_json::Value) -> Result<Self> {
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let id = text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
+        let state = &value["State"];
+        let status = state["Status"]
+            .as_str()
+            .map(ContainerStatus::parse)
+            .ok_or_else(|| anyhow::anyhow!("docker inspect output for {id} has no State.Status"))?;
+        let policy = &value["HostConfig"]["RestartPolicy"];
+        let restart_policy = RestartPolicy::from_docker(
+            policy["Name"].as_str().unwrap_or(""),
+            policy["MaximumRetryCount"].as_u64().unwrap_or(0),
+        );
+        let test = &value["Config"]["Healthcheck"]["Test"];
+        let healthcheck = test.as_array().is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
+        let health = &state["Health"];
+        let labels = value["Config"]["Labels"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default();
+        Ok(Self {
+            health: health["Status"].as_str().filter(|s| !s.is_empty()).map(DockerHealth::parse),
+            health_output: health["Log"]
+                .as_array()
+                .and_then(|log| log.last())
+                .and_then(|entry| entry["Output"].as_str())
+                .map(|o| o.trim().chars().take(200).collect::<String>())
+                .filter(|o| !o.is_empty()),
+            labels,
+            name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
+            running: state["Running"].as_bool().unwrap_or(false),
+            pid: state["Pid"].as_u64().unwrap_or(0) as u32,
+            // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
+            started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
+            restart_count: value["RestartCount"].as_u64().unwrap_or(0),
+            id,
+            status,
+            restart_policy,
+            healthcheck,
+        })
+    }
+
+    /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
+    pub fn is(&self, reference: &str) -> bool {
+        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+    }
+}
+
+/// One container as a pass's listing sees it: enough to discover targets and to find
+/// compose replicas. Its HEALTHCHECK is read only where discovery needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    /// Full id.
+    pub id: String,
+    /// Name without Docker's leading `/`.
+    pub name: String,
+    /// `State.Status`.
+    pub status: ContainerStatus,
+    /// `Config.Labels`.
+    pub labels: BTreeMap<String, String>,
+    /// Its Docker HEALTHCHECK, as `docker inspect` tells it.
+    pub health: HealthInfo,
+}
+
+/// A container's Docker HEALTHCHECK, or that the listing did not read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthInfo {
+    /// Listed without `docker inspect` (see `discover::needs_health`).
+    NotRead,
+    /// No HEALTHCHECK, or one disabled with NONE.
+    NoCheck,
+    /// It has one.
+    Check {
+        /// `State.Health.Status` (none before the first probe).
+        status: Option<DockerHealth>,
+        /// The last probe's output, trimmed, when there is one.
+        output: Option<String>,
+    },
+}
+
+impl From<ContainerInfo> for ContainerSummary {
+    fn from(c: ContainerInfo) -> Self {
+        let health = match c.healthcheck {
+            true => HealthInfo::Check { status: c.health, output: c.health_output },
+            false => HealthInfo::NoCheck,
+        };
+        Self { id: c.id, name: c.name, status: c.status, labels: c.labels, health }
+    }
+}
+
+impl ContainerSummary {
+    /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
+    pub fn is(&self, reference: &str) -> bool {
+        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+    }
+}
+
+/// Parses `docker inspect`'s JSON array.
+pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(stdout)
+        .map_err(|e| anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})"))?;
+    values.iter().map(ContainerInfo::from_inspect).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_docker_inspect() {
+        let json = r#"[{"Id":"0123456789abcdef0123","Name":"/app","RestartCount":2,
+            "State":{"Status":"running","Running":true,"Pid":4242,"StartedAt":"2026-11-27T20:00:00.1Z"},
+            "HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}},
+            "Config":{"Healthcheck":{"Test":["CMD","true"]}}},
+            {"Id":"fedcba9876543210fedc","Name":"/db","State":{"Status":"exited","Running":false,"Pid":0},
+            "HostConfig":{"RestartPolicy":{"Name":"","MaximumRetryCount":0}},
+            "Config":{"Healthcheck":{"Test":["NONE"]}}}]"#;
+        let infos = parse_inspect(json).unwrap();
+        let app = &infos[0];
+        assert_eq!((app.name.as_str(), app.pid, app.restart_count), ("app", 4242, 2));
+        assert_eq!(app.restart_policy.to_string(), "on-failure:5");
+        assert!(app.healthcheck && app.running);
+        assert!(app.is("app") && app.is("0123456789ab") && !app.is("0123"));
+        let db = &infos[1];
+        assert_eq!(
+            (db.restart_policy.clone(), db.healthcheck, db.status.clone()),
+            (RestartPolicy::No, false, ContainerStatus::Exited)
+        );
+    }
+
+    #[test]
+    fn garbage_from_docker_is_a_clear_error() {
+        for bad in ["", "not json", "[{}]", "{}"] {
+            let err = parse_inspect(bad).unwrap_err().to_string();
+            assert!(err.contains("docker inspect"), "{bad:?}: {err}");
+        }
+    }
+}

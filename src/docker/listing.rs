@@ -1,0 +1,86 @@
+//! Each engine's containers for a pass: through the Engine API where the engine is a
+//! socket, an ssh host or a TLS `tcp://` one, through `docker ps` + `docker inspect`
+//! where the CLI must resolve the engine itself (the default engine, contexts).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::inspect::parse_inspect;
+use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, api, stderr_line};
+use crate::model::Endpoint;
+use crate::process::exit_text;
+
+impl DockerCli {
+    /// Every container on `endpoint` for a pass, with the HEALTHCHECK of those that
+    /// `needs_health` picks. An engine given by a `unix://` or `ssh://` host is asked
+    /// through its API (one request, see `engine_api`), and only the picked containers
+    /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
+    /// inspect` of everything, as `inventory`.
+    pub fn summaries(
+        &self,
+        endpoint: &Endpoint,
+        needs_health: impl Fn(&ContainerSummary) -> bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        let Some(route) = api::route(endpoint) else {
+            return Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
+        };
+        let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
+        let mut list = api::list(&route, ssh, QUICK_TIMEOUT)?;
+        let picked: Vec<&str> = list.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
+        if picked.is_empty() {
+            return Ok(list);
+        }
+        let mut inspected: HashMap<String, ContainerInfo> =
+            self.inspect_on(endpoint, &picked)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        // A picked container that inspect no longer finds was removed meanwhile: gone.
+        list.retain_mut(|c| {
+            if !needs_health(c) {
+                return true;
+            }
+            match inspected.remove(&c.id) {
+                Some(info) => {
+                    *c = ContainerSummary::from(info);
+                    true
+                }
+                None => false,
+            }
+        });
+        Ok(list)
+    }
+
+    /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
+    pub fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        let ids = self.list_all_on(endpoint)?;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))
+    }
+
+    /// `docker inspect` of the given containers on `endpoint`, in one call.
+    pub fn inspect_on(&self, endpoint: &Endpoint, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
+        if containers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["inspect", "--type", "container", "--"];
+        args.extend_from_slice(containers);
+        let out = self.list_on(endpoint, &args)?;
+        // A container removed between listing and inspecting makes inspect exit 1 while it
+        // still prints the others: that race is not an error, anything else is.
+        let only_missing = !out.stderr.is_empty() && out.stderr.lines().all(|l| l.contains("No such container"));
+        let tolerable = out.success() || (out.exit_code == Some(1) && only_missing);
+        if !tolerable {
+            bail!("docker inspect failed ({}): {}", exit_text(out.exit_code), stderr_line(&out.stderr));
+        }
+        parse_inspect(&out.stdout)
+    }
+
+    /// Ids of every container on `endpoint`, running or not.
+    pub fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
+        let out = self.list_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"])?;
+        if !out.success() {
+            bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), stderr_line(&out.stderr));
+        }
+        Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+}

@@ -1,0 +1,138 @@
+//! Docker engines: the `Containers` seam a pass acts through (so the core runs in tests
+//! with a fake), the docker CLI behind it, and each engine's container listing.
+
+pub(crate) mod api;
+mod cli;
+mod inspect;
+mod listing;
+mod ssh;
+
+use std::time::{Duration, SystemTime};
+
+use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth};
+pub(crate) use crate::process::CommandOutcome;
+
+pub(crate) use cli::{DockerCli, QUICK_TIMEOUT};
+pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
+
+/// Container actions a pass needs.
+pub trait Containers: Sync {
+    /// `State.Status` and `State.StartedAt`, or the failed inspect.
+    fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
+    /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
+    fn health(&self, container: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome>;
+    /// `docker unpause`.
+    fn unpause(&self, container: &ContainerRef) -> CommandOutcome;
+    /// `docker kill --signal CONT`: wakes a stopped PID 1 (and, through an init, its child).
+    fn wake(&self, container: &ContainerRef) -> CommandOutcome;
+    /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
+    /// or `docker kill`. `Action::Notify` runs nothing.
+    fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome;
+    /// `docker exec -- CONTAINER ARGV...` (no shell), killed with its process group on this
+    /// host past `timeout`.
+    fn exec(&self, container: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome;
+    /// The first line the container logged (either stream) in `[since, until)` that
+    /// matches `pattern`, read line by line without holding more than one line; `Err`
+    /// says why the logs could not be read.
+    fn log_match(
+        &self,
+        container: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String>;
+}
+
+/// The little a pass needs to know about a container before restarting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// `State.Status`.
+    pub status: ContainerStatus,
+    /// `State.StartedAt`; `None` when never started or unreadable.
+    pub started_at: Option<SystemTime>,
+}
+
+impl ContainerState {
+    /// Reads `{{.State.Status}} {{.State.StartedAt}}`.
+    pub fn parse(text: &str) -> Self {
+        let mut words = text.split_whitespace();
+        let status = ContainerStatus::parse(words.next().unwrap_or_default());
+        // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
+        let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
+        Self { status, started_at }
+    }
+}
+
+/// daemon is down, its socket is gone, ssh failed), not because of the container.
+pub fn engine_unreachable(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    [
+        "cannot connect to the docker daemon",
+        "is the docker daemon running",
+        "error during connect",
+        "connection refused",
+        "connection timed out",
+        "no route to host",
+        "host is unreachable",
+        "could not resolve hostname",
+        "no such host",
+        "ssh: ",
+    ]
+    .iter()
+    .any(|sign| text.contains(sign))
+}
+
+/// Docker takes whole seconds; round up so a 500ms stop timeout does not become a kill.
+pub fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The bound on `docker inspect`'s JSON for a whole engine (about 10,000 containers).
+pub const INSPECT_LIMIT: usize = 64 << 20;
+
+/// A docker command's stderr for an error message: redacted, on one line, cut.
+pub(crate) fn stderr_line(stderr: &str) -> String {
+    crate::model::one_line(&crate::model::redact_text(stderr), 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_state_from_inspect() {
+        let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z\n");
+        assert_eq!(s.status, ContainerStatus::Running);
+        assert_eq!(
+            s.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).as_deref(),
+            Some("2026-11-27T20:44:00.062Z")
+        );
+        assert_eq!(
+            ContainerState::parse("created 0001-01-01T00:00:00Z"),
+            ContainerState { status: ContainerStatus::Created, started_at: None }
+        );
+        assert_eq!(ContainerState::parse("paused").started_at, None);
+    }
+
+    #[test]
+    fn unreachable_engines_are_told_from_container_errors() {
+        for down in [
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+            "error during connect: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/json\": dial unix /x: connect: no such file or directory",
+            "error during connect: ssh: connect to host web-2 port 22: Connection refused",
+        ] {
+            assert!(engine_unreachable(down), "{down}");
+        }
+        for container in ["Error response from daemon: No such container: app", "Error: container app is not running"] {
+            assert!(!engine_unreachable(container), "{container}");
+        }
+    }
+
+    #[test]
+    fn rounds_stop_timeout_up() {
+        assert_eq!(whole_seconds(Duration::ZERO), 0);
+        assert_eq!(whole_seconds(Duration::from_millis(500)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(10)), 10);
+        assert_eq!(whole_seconds(Duration::from_millis(10_001)), 11);
+    }
+}

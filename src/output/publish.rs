@@ -1,0 +1,144 @@
+//! Where a pass's report goes besides stdout, and stdout itself: the metrics file, the
+//! notification and the ping (each failure a warning on the report), the log, and the
+//! line or text on stdout.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::report::{self, Report};
+use super::{metrics, notify, print};
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::exit::{Exit, Stop};
+use crate::files::atomic;
+use crate::memory::state::State;
+use crate::model::{Format, HealthUrl, Outcome, one_line};
+
+/// Where a pass reports besides stdout.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outputs {
+    /// `--log`.
+    pub(crate) log: Option<PathBuf>,
+    /// `--metrics`.
+    pub(crate) metrics: Option<PathBuf>,
+    /// `--notify-url`.
+    pub(crate) notify_url: Option<HealthUrl>,
+    /// `--notify-on`.
+    pub(crate) notify_on: Vec<Outcome>,
+    /// `--ping-url`.
+    pub(crate) ping_url: Option<HealthUrl>,
+}
+
+impl Outputs {
+    pub(crate) fn from_config(config: &Config) -> Self {
+        Self {
+            log: config.log.clone(),
+            metrics: config.metrics.clone(),
+            notify_url: config.notify_url.clone(),
+            notify_on: config.notify_on.clone(),
+            ping_url: config.ping_url.clone(),
+        }
+    }
+
+    /// What the flags alone say, for a config that did not load.
+    pub(crate) fn from_flags(args: &RunArgs) -> Self {
+        Self {
+            log: args.log.clone(),
+            metrics: args.metrics.clone(),
+            notify_url: None,
+            notify_on: Vec::new(),
+            ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse_secret_path(u).ok()),
+        }
+    }
+}
+
+/// Metrics file, notification and ping, in that order of need; each failure becomes a
+/// warning on the report. The notification and the ping run side by side, so a dead
+/// receiver costs one bounded wait, not two.
+pub(crate) fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&State>) {
+    if let Some(path) = &outputs.metrics {
+        if memory.is_some() {
+            // Only a pass that holds the lock writes metrics, so leftovers are a killed pass's.
+            atomic::sweep(path);
+        }
+        let text = match memory {
+            Some(memory) => metrics::render(report, memory, report.time, exit),
+            None => metrics::render_run(report.time, report.duration, exit),
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            report.warnings.push(format!(
+                "metrics: directory {} does not exist: create it (node_exporter's --collector.textfile.directory), \
+                 or drop --metrics",
+                dir.display()
+            ));
+        } else if let Err(e) = atomic::write(path, text.as_bytes()) {
+            report.warnings.push(format!("metrics: {e:#}"));
+        }
+    }
+    let notify_url = outputs.notify_url.as_ref().filter(|_| notify::should_notify(report, &outputs.notify_on));
+    if notify_url.is_none() && outputs.ping_url.is_none() {
+        return;
+    }
+    // The notification carries the line as it stands; its own fate is added after.
+    let body = notify_url.map(|_| report.line()).unwrap_or_default();
+    let sender = notify::Sender::default();
+    let (notified, pinged) = std::thread::scope(|scope| {
+        let notified = notify_url.map(|url| scope.spawn(|| sender.notify(url, &body)));
+        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
+        (notified.map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))), pinged)
+    });
+    report.warnings.extend(notified.and_then(Result::err));
+    report.warnings.extend(pinged.and_then(Result::err));
+}
+
+/// Opens the log (if any) before the report is final, so a log that cannot be opened
+/// is a warning in the line itself.
+pub(crate) fn open_log_for<'a>(report: &mut Report, log: Option<&'a Path>) -> Option<(&'a Path, File)> {
+    let path = log?;
+    match open_log(path) {
+        Ok(file) => Some((path, file)),
+        Err(e) => {
+            warn(report, format!("{e:#}"));
+            None
+        }
+    }
+}
+
+/// Appends the status line to the log and prints the report (when `tell`), as JSON or
+/// as text. The line is serialized once, unless the log write itself fails.
+pub(crate) fn emit(report: &mut Report, log: Option<(&Path, File)>, tell: bool, format: Format) -> Result<(), Stop> {
+    report.tidy_warnings();
+    let mut line = report.line();
+    if let Some((path, mut file)) = log
+        && let Err(e) = file.write_all(&line)
+    {
+        warn(report, format!("appending to log {}: {e}", path.display()));
+        line = report.line();
+    }
+    if !tell {
+        return Ok(());
+    }
+    match format {
+        Format::Json => print(&line),
+        Format::Text => {
+            use std::io::IsTerminal;
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print(report::text(report, color).as_bytes())
+        }
+    }
+}
+
+pub(crate) fn warn(report: &mut Report, warning: String) {
+    eprintln!("healwatch: warning: {}", one_line(&warning, 2000));
+    report.warnings.push(warning);
+}
+
+/// Opens the log for appending: one write per line, so O_APPEND keeps concurrent
+/// writers' lines whole.
+fn open_log(path: &Path) -> Result<File> {
+    crate::files::open_append(path).with_context(|| format!("opening log {}", path.display()))
+}

@@ -1,0 +1,216 @@
+//! Acting on a failing target's containers (unpause, wake, restart, stop or kill), once
+//! per container per pass, then waiting for the target to recover.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::policy;
+use crate::check::{Probe, UNHEALTHY_AFTER_RESTART, attempt, docker_recovery_check, running_check};
+use crate::clock::Clock;
+use crate::config::{HealthCheck, Target};
+use crate::docker::{CommandOutcome, Containers, engine_unreachable};
+use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Endpoint, Outcome, Recovery};
+
+/// Pause between recovery polls: a recovered service is noticed within this (plus one
+/// attempt's latency), and the count of polls is bounded by recovery_timeout / this.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// After a restart, how often a failing poll also asks Docker whether the container
+/// still runs (a crash loop is decided at once instead of waiting the whole timeout).
+const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the action did, or why it did not run.
+#[derive(Debug, Clone)]
+pub(super) enum Acted {
+    /// Not acted on: `Starting` (inside the start period) or `Stopped` (ignore_stopped).
+    Skipped(Outcome),
+    /// The engine could not be reached (docker's message): no attempt was made.
+    EngineDown(String),
+    /// The docker commands ran.
+    Ran(ActionRun),
+}
+
+/// The target's action on each of its containers, then `restart_with` in order.
+/// A paused container is unpaused first: a paused process cannot receive SIGTERM, so a
+/// restart would wait out the whole stop timeout. A container in its start period, or
+/// stopped when `ignore_stopped` is set, is left alone. An inspect that fails does not stop
+/// the action: docker's own error from it is the clearest report. When the check got no
+/// answer at all (`hung`), a running container is sent SIGCONT first: a stopped
+/// (SIGSTOPped) process cannot act on SIGTERM either, and would cost the whole stop
+/// timeout. The signal reaches PID 1, and the init of `--init` passes it on to its child.
+pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, hung: bool) -> Acted {
+    let started = clock.elapsed();
+    let settings = &target.settings;
+    let containers = target.container_refs();
+    let mut runs = Commands::default();
+    if containers.is_empty() {
+        runs.failed(&target.container, None, format!("no containers found for {}", target.container));
+        return Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)));
+    }
+    let mut skipped = None;
+    for container in &containers {
+        let state = docker.state(container);
+        if let Err(out) = &state
+            && engine_unreachable(&out.stderr)
+        {
+            return Acted::EngineDown(out.stderr.clone());
+        }
+        if let Ok(state) = state {
+            if target.ignore_stopped && state.status.is_down() {
+                skipped = Some(Outcome::Stopped);
+                continue;
+            }
+            if policy::in_start_period(state.started_at, clock.now(), settings.start_period) {
+                skipped = Some(Outcome::Starting);
+                continue;
+            }
+            if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
+                continue;
+            }
+            if hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
+                // Best effort: the restart that follows is what is reported.
+                let _ = docker.wake(container);
+            }
+        }
+        let outcome = docker.act(container, target.action, settings.restart_timeout);
+        if !outcome.success() && engine_unreachable(&outcome.stderr) && runs.ran == 0 {
+            return Acted::EngineDown(outcome.stderr);
+        }
+        runs.record(&container.name, outcome);
+    }
+    if runs.ran == 0 {
+        return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
+    }
+    if target.action == Action::Restart && runs.failures.is_empty() && !clock.interrupted() {
+        for dependent in &target.restart_with {
+            let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
+            runs.record(&dependent.name, docker.act(&dependent, Action::Restart, settings.restart_timeout));
+        }
+    }
+    Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
+}
+
+/// The docker commands of one action, gathered into one `ActionRun`.
+#[derive(Debug, Default)]
+struct Commands {
+    ran: usize,
+    /// Each failure: container, exit code, stderr.
+    failures: Vec<(String, Option<i32>, String)>,
+}
+
+impl Commands {
+    /// Notes a command's outcome; true when it succeeded.
+    fn record(&mut self, container: &str, outcome: CommandOutcome) -> bool {
+        self.ran += 1;
+        let ok = outcome.success();
+        if !ok {
+            self.failed(container, outcome.exit_code, outcome.stderr);
+        }
+        ok
+    }
+
+    fn failed(&mut self, container: &str, exit_code: Option<i32>, stderr: String) {
+        self.failures.push((container.to_string(), exit_code, stderr));
+    }
+
+    /// The first failure's exit code, every failure's stderr (named by container when
+    /// several commands ran), the total time.
+    fn into_run(self, action: Action, duration: Duration) -> ActionRun {
+        let several = self.ran > 1;
+        let stderr: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(name, _, err)| if several { format!("{name}: {err}") } else { err.clone() })
+            .collect();
+        ActionRun {
+            action,
+            exit_code: self.failures.first().map_or(Some(0), |(_, code, _)| *code),
+            duration,
+            stderr: stderr.join("; "),
+        }
+    }
+}
+
+/// Polls until the target is healthy or its recovery timeout has passed: the recovery,
+/// the time it took, and the last reason when it did not come. Each HTTP attempt's
+/// timeout is cut to what is left, so the wait never overruns. A Docker-health target
+/// recovers when Docker's status turns `healthy`. The wait stops early when the answer
+/// is already known: the container is no longer running (it exited again), or Docker's
+/// first probe after the restart says unhealthy.
+pub(super) fn await_recovery(
+    probe: &dyn Probe,
+    docker: &dyn Containers,
+    clock: &dyn Clock,
+    target: &Target,
+) -> (Recovery, Duration, Option<String>) {
+    let start = clock.elapsed();
+    let waited = || clock.elapsed().saturating_sub(start);
+    let within = target.settings.recovery_timeout;
+    let mut last_state_check = Duration::ZERO;
+    loop {
+        let left = within.saturating_sub(waited());
+        let check = match &target.health {
+            HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
+            HealthCheck::Logs => running_check(docker, target),
+            _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
+        };
+        if check.healthy() {
+            return (Recovery::Recovered, waited(), None);
+        }
+        if clock.interrupted() {
+            return (Recovery::NotRecovered, waited(), Some("the pass was interrupted while waiting".to_string()));
+        }
+        if matches!(target.health, HealthCheck::Docker { .. })
+            && check.error.as_deref() == Some(UNHEALTHY_AFTER_RESTART)
+        {
+            return (Recovery::NotRecovered, waited(), check.error);
+        }
+        if waited().saturating_sub(last_state_check) >= STATE_CHECK_INTERVAL || last_state_check.is_zero() {
+            last_state_check = waited().max(Duration::from_nanos(1));
+            if let Some(why) = stopped_running(docker, target) {
+                return (Recovery::NotRecovered, waited(), Some(why));
+            }
+        }
+        let left = within.saturating_sub(waited());
+        if left.is_zero() {
+            return (Recovery::NotRecovered, waited(), check.error);
+        }
+        clock.sleep(POLL_INTERVAL.min(left));
+        // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
+        if within <= waited() {
+            return (Recovery::NotRecovered, waited(), check.error);
+        }
+    }
+}
+
+/// Why waiting is pointless, when a container of the target is no longer running.
+fn stopped_running(docker: &dyn Containers, target: &Target) -> Option<String> {
+    target.container_refs().iter().find_map(|c| match docker.state(c) {
+        Ok(state)
+            if matches!(state.status, ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created) =>
+        {
+            Some(format!("container {} is {} again after the restart", c.name, state.status))
+        }
+        _ => None,
+    })
+}
+
+/// The containers one action applies to: the engine and the names, joined.
+pub(super) type ContainerKey = (Endpoint, String);
+
+/// Runs each container's action at most once per pass; later callers for the same
+/// container wait for and share the first one's result.
+#[derive(Default)]
+pub(super) struct RestartOnce {
+    by_container: Mutex<HashMap<ContainerKey, Arc<OnceLock<Acted>>>>,
+}
+
+impl RestartOnce {
+    pub(super) fn run(&self, key: ContainerKey, act: impl FnOnce() -> Acted) -> Acted {
+        let cell = {
+            let mut map = self.by_container.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(map.entry(key).or_default())
+        };
+        cell.get_or_init(act).clone()
+    }
+}

@@ -1,0 +1,206 @@
+//! One pass over the targets: check (with retries), judge, act (restart by default),
+//! verify recovery. Each target yields one `TargetResult`. Targets run in parallel on at
+//! most `concurrency` threads; a container shared by several targets is acted on once
+//! per pass, never twice at once.
+
+mod act;
+mod parallel;
+pub(crate) mod policy;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::check::{Check, FIRST_LOG_WINDOW, Probe, attempt, check_with_retries, docker_health_check, log_check};
+use crate::clock::Clock;
+use crate::config::{Config, HealthCheck, Target};
+use crate::docker::Containers;
+use crate::memory::state::State;
+use crate::model::{Action, ContainerStatus, Outcome, Recovery, TargetResult};
+use act::{Acted, RestartOnce, act, await_recovery};
+pub(crate) use parallel::parallel_map;
+use policy::Verdict;
+
+/// What a pass works with besides the targets: the two I/O seams, memory and the clock.
+pub struct Pass<'a> {
+    /// The HTTP checker.
+    pub probe: &'a dyn Probe,
+    /// The docker CLI for actions; `None` for a dry run.
+    pub docker: Option<&'a dyn Containers>,
+    /// The docker CLI for checks that only look (exec, logs), also in a dry run; `None`
+    /// when there is none.
+    pub inspector: Option<&'a dyn Containers>,
+    /// What earlier passes left.
+    pub memory: &'a State,
+    /// The pass's time (`now`, for every judgement and timestamp) and its sleeps.
+    pub clock: &'a dyn Clock,
+    /// What a watch saw just before it started this pass, by target name.
+    pub hints: &'a Hints,
+}
+
+/// What a watch (`run --watch`) saw of a target between passes, which the pass that it
+/// started early takes as evidence instead of finding it out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// A watch round's attempt failed, `spent` before this pass began: it is the first
+    /// attempt of this pass's check, so the blip rule's clock started with it.
+    Failed { check: Check, spent: Duration },
+    /// Docker's events said a container of the target was paused: if it still is, the
+    /// target is decided at once (a frozen process answers nothing, however long one waits).
+    Paused,
+}
+
+/// Hints by target name.
+pub type Hints = BTreeMap<String, Hint>;
+
+/// No hints: a pass that was not started early by a watch.
+pub static NO_HINTS: Hints = BTreeMap::new();
+
+/// Checks, judges and heals every target; results come back in config order, with any
+/// warning about the pass itself (fewer worker threads than asked for).
+pub fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
+    let restarts = RestartOnce::default();
+    let workers = config.concurrency.min(config.targets.len()).max(1);
+    let (results, not_started) =
+        parallel_map(&config.targets, workers, |target| heal_target(target, config.dry_run, pass, &restarts));
+    let warnings = (not_started > 0)
+        .then(|| {
+            format!(
+                "could not start {not_started} of {workers} worker threads (a process limit?): \
+                 checked with {} at once",
+                workers - not_started
+            )
+        })
+        .into_iter()
+        .collect();
+    (results, warnings)
+}
+
+fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetResult {
+    if pass.clock.interrupted() {
+        return TargetResult {
+            outcome: Outcome::Interrupted,
+            error: Some("the pass was interrupted before this target was checked".to_string()),
+            ..TargetResult::new(&target.name, &target.container, target.url_display())
+        };
+    }
+    let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
+    let now = pass.clock.now();
+    let (mut check, attempts) = first_check(pass, target);
+    let mut logs_until = None;
+    if let (true, Some(pattern), Some(inspector)) = (check.healthy(), &target.log_pattern, pass.inspector) {
+        // Only lines logged since the last scan (or the last restart) count.
+        let since = memory.logs_read_until.or(memory.last_time).unwrap_or(now - FIRST_LOG_WINDOW).min(now);
+        check = log_check(inspector, target, pattern, since, now);
+        logs_until = Some(now);
+    }
+    let mut result = TargetResult {
+        check: target.health.kind(),
+        http_status: check.http_status,
+        latency: check.latency,
+        attempts,
+        error: check.error.clone(),
+        logs_until,
+        ..TargetResult::new(&target.name, &target.container, target.url_display())
+    };
+    let docker = match (policy::judge(check.healthy(), &target.settings, &memory, now, dry_run), pass.docker) {
+        (Verdict::Leave, _) => return result,
+        (Verdict::Paused { until }, _) => {
+            result.outcome = Outcome::Paused;
+            result.paused_until = Some(until);
+            return result;
+        }
+        (Verdict::Failing { .. }, _) => {
+            result.outcome = Outcome::Failing;
+            return result;
+        }
+        (Verdict::GaveUp { next_restart_at }, _) => {
+            result.outcome = Outcome::GaveUp;
+            result.next_restart_at = next_restart_at;
+            return result;
+        }
+        (Verdict::Report, _) | (Verdict::Restart, None) => {
+            result.outcome = Outcome::Unhealthy;
+            return result;
+        }
+        (Verdict::Restart, Some(_)) if target.action == Action::Notify => {
+            result.outcome = Outcome::Unhealthy;
+            return result;
+        }
+        (Verdict::Restart, Some(docker)) => docker,
+    };
+    let key = (target.endpoint.clone(), target.replicas.join(","));
+    let hung = check.timed_out();
+    let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
+        Acted::Skipped(outcome) => {
+            result.outcome = outcome;
+            return result;
+        }
+        Acted::EngineDown(why) => {
+            result.outcome = Outcome::EngineDown;
+            let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+            result.error = Some(format!("docker engine {} is unreachable: {why}{check}", target.endpoint.name()));
+            return result;
+        }
+        Acted::Ran(run) => run,
+    };
+    let success = run.success();
+    result.action = Some(run);
+    if target.log_pattern.is_some() {
+        // Lines the old process wrote never count again.
+        result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
+    }
+    result.outcome = match (success, target.action) {
+        (false, _) => Outcome::RestartFailed,
+        (true, Action::Restart) => Outcome::Restarted,
+        (true, _) => Outcome::Acted,
+    };
+    if result.outcome != Outcome::Restarted {
+        return result;
+    }
+    result.recovery = Recovery::NotWaited;
+    if !target.settings.recovery_timeout.is_zero() {
+        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target);
+        if target.log_pattern.is_some() {
+            result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
+        }
+        result.recovery = recovery;
+        result.recovery_time = (recovery == Recovery::Recovered).then_some(elapsed);
+        result.recovery_error = error;
+    }
+    result
+}
+
+/// The pass's first look at a target: HTTP, TCP or a command in the container, with
+/// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
+/// already retries its own probes); or nothing, for a target that only watches its logs.
+fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
+    let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
+    match &target.health {
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match pass.hints.get(&target.name) {
+            Some(Hint::Paused) if let Some(paused) = paused_container(pass.inspector, target) => {
+                let error = format!("paused: container {paused} is paused and answers nothing");
+                (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+            }
+            Some(Hint::Failed { check, spent }) => check_with_retries(&one, pass.clock, target, Some((check, *spent))),
+            _ => check_with_retries(&one, pass.clock, target, None),
+        },
+        HealthCheck::Docker { paused: true, .. } => {
+            let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing".to_string();
+            (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+        }
+        HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
+        HealthCheck::Logs => (Check { http_status: None, latency: Duration::ZERO, error: None }, 0),
+    }
+}
+
+/// The first of the target's containers that Docker says is paused.
+fn paused_container(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
+    let docker = docker?;
+    target
+        .container_refs()
+        .into_iter()
+        .find(|c| docker.state(c).is_ok_and(|s| s.status == ContainerStatus::Paused))
+        .map(|c| c.name)
+}

@@ -1,0 +1,424 @@
+//! The pass on fakes: a recording docker, scripted probes and the fake clock.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use super::*;
+use crate::check::no_answer;
+use crate::clock::FakeClock;
+use crate::docker::{CommandOutcome, ContainerState};
+use crate::memory::state::TargetState;
+use crate::model::{ContainerRef, DockerHealth, HealthUrl};
+use crate::settings::Settings;
+
+/// A probe that fails its first `failures` checks, then passes.
+struct FlakyProbe {
+    failures: u32,
+    calls: AtomicU32,
+}
+
+impl Probe for FlakyProbe {
+    fn check(&self, _: &Target, _: Duration) -> Check {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let error = (n < self.failures).then(|| "status 503 not in 200-399".to_string());
+        Check { http_status: Some(if error.is_some() { 503 } else { 200 }), latency: Duration::from_millis(1), error }
+    }
+}
+
+/// Records docker calls; `status` is what inspect says, `restart_code` what restart exits with.
+struct FakeDocker {
+    status: &'static str,
+    restart_code: i32,
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeDocker {
+    fn new(status: &'static str, restart_code: i32) -> Self {
+        Self { status, restart_code, calls: Mutex::new(Vec::new()) }
+    }
+    fn outcome(code: i32) -> CommandOutcome {
+        CommandOutcome {
+            exit_code: Some(code),
+            duration: Duration::ZERO,
+            stdout: String::new(),
+            stdout_cut: false,
+            stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
+        }
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Containers for FakeDocker {
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("inspect {c}"));
+        let status = ContainerStatus::parse(self.status);
+        Ok(ContainerState { status, started_at: Some(now() - Duration::from_secs(30)) })
+    }
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        self.calls.lock().unwrap().push(format!("health {}", c.name));
+        Ok(Some(DockerHealth::Healthy))
+    }
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("unpause {c}"));
+        Self::outcome(0)
+    }
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("wake {c}"));
+        Self::outcome(0)
+    }
+    fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
+        self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
+        Self::outcome(self.restart_code)
+    }
+    fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
+        self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
+        Self::outcome(0)
+    }
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        _: SystemTime,
+        _: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        self.calls.lock().unwrap().push(format!("logs {}", c.name));
+        Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
+    }
+}
+
+fn target(name: &str, container: &str) -> Target {
+    let mut t = Target::http(name, container, HealthUrl::parse("http://127.0.0.1:9/health").unwrap());
+    t.settings = Settings {
+        timeout: Duration::from_millis(50),
+        retries: 2,
+        retry_delay: Duration::ZERO,
+        restart_timeout: Duration::from_secs(7),
+        recovery_timeout: Duration::from_secs(5),
+        ..crate::settings::BUILTIN
+    };
+    t
+}
+
+fn config(targets: Vec<Target>, dry_run: bool) -> Config {
+    Config { dry_run, concurrency: 4, ..Config::new(targets) }
+}
+
+/// A fixed "now" for the judgements.
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+}
+
+/// A pass with the fake docker for both actions and looks.
+fn pass_full(
+    config: &Config,
+    probe: &dyn Probe,
+    docker: &FakeDocker,
+    memory: &State,
+    clock: &FakeClock,
+    hints: &Hints,
+) -> Vec<TargetResult> {
+    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints }).0
+}
+
+fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
+    pass_full(config, probe, docker, memory, &FakeClock::at(now()), &NO_HINTS)
+}
+
+/// One pass on a fresh memory with `clock`.
+fn pass_on(config: &Config, probe: &dyn Probe, docker: &FakeDocker, clock: &FakeClock) -> Vec<TargetResult> {
+    pass_full(config, probe, docker, &State::default(), clock, &NO_HINTS)
+}
+
+fn pass(config: &Config, probe: &dyn Probe, docker: &FakeDocker) -> Vec<TargetResult> {
+    pass_with(config, probe, docker, &State::default())
+}
+
+#[test]
+fn a_blip_within_the_retries_is_healthy() {
+    let probe = FlakyProbe { failures: 2, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let reports = pass(&config(vec![target("app", "app")], false), &probe, &docker);
+    assert_eq!((reports[0].outcome, reports[0].attempts), (Outcome::Healthy, 3));
+    assert!(docker.calls().is_empty());
+}
+
+#[test]
+fn failing_target_is_restarted_and_recovers() {
+    let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
+    assert_eq!((r.outcome, r.recovery, r.http_status), (Outcome::Restarted, Recovery::Recovered, Some(503)));
+    assert_eq!(docker.calls(), ["inspect app", "restart app 7"]);
+}
+
+#[test]
+fn paused_container_is_unpaused_first() {
+    let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("paused", 0);
+    pass(&config(vec![target("app", "app")], false), &probe, &docker);
+    assert_eq!(docker.calls(), ["inspect app", "unpause app", "restart app 7"]);
+}
+
+#[test]
+fn dry_run_touches_nothing() {
+    let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let r = &pass(&config(vec![target("app", "app")], true), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Unhealthy);
+    assert!(docker.calls().is_empty());
+}
+
+#[test]
+fn failed_restart_is_reported_with_stderr() {
+    let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 1);
+    let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::RestartFailed);
+    assert_eq!(r.action.as_ref().unwrap().stderr, "Error: No such container");
+    assert_eq!(r.recovery, Recovery::NotRestarted);
+}
+
+#[test]
+fn never_recovering_target_waits_its_recovery_timeout() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::from_secs(30);
+    let calls_before_recovery = 3;
+    let r = &pass(&config(vec![t], false), &probe, &docker)[0];
+    assert_eq!(r.recovery, Recovery::NotRecovered);
+    assert_eq!(r.recovery_error.as_deref(), Some("status 503 not in 200-399"));
+    // One poll every 200 ms: a recovery is noticed within 250 ms, and the polls are bounded.
+    let polls = probe.calls.load(Ordering::SeqCst) - calls_before_recovery;
+    assert!((149..=151).contains(&polls), "{polls} polls in a 30 s recovery wait");
+}
+
+/// A probe that hangs: each attempt takes its whole timeout (on the fake clock).
+struct HangProbe<'a> {
+    clock: &'a FakeClock,
+    attempts: AtomicU32,
+}
+
+impl Probe for HangProbe<'_> {
+    fn check(&self, _: &Target, timeout: Duration) -> Check {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.clock.sleep(timeout);
+        Check { http_status: None, latency: timeout, error: Some(no_answer(timeout)) }
+    }
+}
+
+/// A target with the built-in settings, restarted without waiting for recovery.
+fn builtin_target(name: &str) -> Target {
+    let mut t = target(name, name);
+    t.settings = crate::settings::BUILTIN;
+    t.settings.recovery_timeout = Duration::ZERO;
+    t
+}
+
+#[test]
+fn a_hang_is_decided_within_decide_within() {
+    let clock = FakeClock::at(now());
+    let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let cfg = config(vec![builtin_target("app")], false);
+    let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
+    assert_eq!(r.outcome, Outcome::Restarted);
+    // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
+    assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
+    // No answer at all: a stopped process is woken, so SIGTERM can reach it.
+    assert_eq!(docker.calls(), ["inspect app", "wake app", "restart app 10"]);
+}
+
+fn pass_hinted(
+    config: &Config,
+    probe: &dyn Probe,
+    docker: &FakeDocker,
+    clock: &FakeClock,
+    hints: &Hints,
+) -> TargetResult {
+    pass_full(config, probe, docker, &State::default(), clock, hints).remove(0)
+}
+
+#[test]
+fn a_watchs_failed_attempt_is_the_first_and_its_time_counts() {
+    let clock = FakeClock::at(now());
+    let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let t = builtin_target("app");
+    let two = Duration::from_secs(2);
+    let seen = Check { http_status: None, latency: two, error: Some(no_answer(two)) };
+    let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: two })]);
+    let r = pass_hinted(&config(vec![t], false), &probe, &docker, &clock, &hints);
+    assert_eq!(r.outcome, Outcome::Restarted);
+    // The watch's 2 s, then 250 ms, 2 s, 250 ms and what is left of 5 s: 3 s in this pass.
+    assert_eq!((r.attempts, probe.attempts.load(Ordering::SeqCst)), (3, 2));
+    assert_eq!(clock.elapsed(), Duration::from_secs(3));
+}
+
+#[test]
+fn a_failed_attempt_then_a_good_one_is_still_a_blip() {
+    let clock = FakeClock::at(now());
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let seen = Check { http_status: Some(503), latency: Duration::ZERO, error: Some("status 503".into()) };
+    let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: Duration::ZERO })]);
+    let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+    assert_eq!((r.outcome, r.attempts), (Outcome::Healthy, 2));
+    assert!(docker.calls().is_empty());
+}
+
+#[test]
+fn a_paused_hint_decides_at_once_when_docker_agrees() {
+    let hints = Hints::from([("app".to_string(), Hint::Paused)]);
+    let clock = FakeClock::at(now());
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("paused", 0);
+    let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+    assert_eq!((r.outcome, r.attempts), (Outcome::Restarted, 0));
+    assert_eq!(r.error.as_deref(), Some("paused: container app is paused and answers nothing"));
+    assert_eq!(docker.calls()[..4], ["inspect app", "inspect app", "unpause app", "restart app 7"]);
+    assert_eq!(clock.elapsed(), Duration::ZERO, "no attempt was waited for");
+    // Unpaused meanwhile: the target is checked as usual.
+    let docker = FakeDocker::new("running", 0);
+    let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
+    assert_eq!((r.outcome, r.attempts), (Outcome::Healthy, 1));
+}
+
+/// Healthy once the fake clock has passed `at`.
+struct HealthyAfter<'a> {
+    clock: &'a FakeClock,
+    at: Duration,
+}
+
+impl Probe for HealthyAfter<'_> {
+    fn check(&self, _: &Target, _: Duration) -> Check {
+        let up = self.clock.elapsed() >= self.at;
+        let error = (!up).then(|| "connection refused".to_string());
+        Check { http_status: up.then_some(200), latency: Duration::ZERO, error }
+    }
+}
+
+#[test]
+fn a_recovery_is_noticed_within_250_ms() {
+    for at_ms in [1, 333, 1_000, 7_777] {
+        let clock = FakeClock::at(now());
+        let probe = HealthyAfter { clock: &clock, at: Duration::from_millis(at_ms) };
+        let docker = FakeDocker::new("running", 0);
+        let mut t = target("app", "app");
+        t.settings.retries = 0;
+        t.settings.recovery_timeout = Duration::from_secs(30);
+        let cfg = config(vec![t], false);
+        let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
+        assert_eq!(r.recovery, Recovery::Recovered, "{at_ms}");
+        let late = r.recovery_time.unwrap().saturating_sub(Duration::from_millis(at_ms));
+        assert!(late < Duration::from_millis(250), "noticed {late:?} late");
+    }
+}
+
+#[test]
+fn a_container_that_exits_again_ends_the_wait_at_once() {
+    let clock = FakeClock::at(now());
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("exited", 0);
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::from_secs(60);
+    let cfg = config(vec![t], false);
+    let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
+    assert_eq!(r.recovery, Recovery::NotRecovered);
+    assert!(r.recovery_error.as_deref().unwrap().contains("exited again"), "{:?}", r.recovery_error);
+    assert!(clock.elapsed() < Duration::from_secs(1), "waited {:?}", clock.elapsed());
+}
+
+#[test]
+fn zero_recovery_timeout_does_not_wait() {
+    let probe = FlakyProbe { failures: 3, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::ZERO;
+    let r = &pass(&config(vec![t], false), &probe, &docker)[0];
+    assert_eq!(r.recovery, Recovery::NotWaited);
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 3, "no recovery poll");
+}
+
+#[test]
+fn shared_container_is_restarted_once() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut targets = vec![target("api", "app"), target("admin", "app")];
+    for t in &mut targets {
+        t.settings.recovery_timeout = Duration::ZERO;
+    }
+    let reports = pass(&config(targets, false), &probe, &docker);
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Restarted));
+    assert_eq!(docker.calls().iter().filter(|c| c.starts_with("restart")).count(), 1);
+}
+
+#[test]
+fn start_period_spares_a_young_container() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.start_period = Duration::from_secs(60);
+    t.settings.recovery_timeout = Duration::ZERO;
+    let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Starting);
+    assert_eq!(docker.calls(), ["inspect app"], "no restart inside the start period");
+    t.settings.start_period = Duration::from_secs(20);
+    assert_eq!(pass(&config(vec![t], false), &probe, &docker)[0].outcome, Outcome::Restarted);
+}
+
+#[test]
+fn memory_drives_threshold_guard_and_pause() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.retries = 0;
+    t.settings.failure_threshold = 2;
+    let remembered =
+        |m: TargetState| State { version: 2, targets: [("app".to_string(), m)].into(), ..State::default() };
+    let cfg = config(vec![t], false);
+    let first = pass_with(&cfg, &probe, &docker, &remembered(TargetState::default()));
+    assert_eq!(first[0].outcome, Outcome::Failing);
+    let stamp = |secs: u64| now() - Duration::from_secs(secs);
+    let crash_loop = TargetState {
+        consecutive_failures: 9,
+        recent_restarts: vec![stamp(300), stamp(200), stamp(100)],
+        ..TargetState::default()
+    };
+    let gave_up = pass_with(&cfg, &probe, &docker, &remembered(crash_loop));
+    assert_eq!(gave_up[0].outcome, Outcome::GaveUp);
+    assert_eq!(gave_up[0].next_restart_at, Some(now() - Duration::from_secs(300) + Duration::from_secs(1800)));
+    let paused = TargetState {
+        consecutive_failures: 9,
+        paused_until: Some(now() + Duration::from_secs(60)),
+        ..TargetState::default()
+    };
+    assert_eq!(pass_with(&cfg, &probe, &docker, &remembered(paused))[0].outcome, Outcome::Paused);
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
+}
+
+#[test]
+fn a_signal_stops_new_work() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let clock = FakeClock::at(now());
+    clock.interrupted.store(true, Ordering::SeqCst);
+    let cfg = config(vec![target("app", "app")], false);
+    let results = pass_on(&cfg, &probe, &docker, &clock);
+    assert_eq!(results[0].outcome, Outcome::Interrupted);
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 0, "nothing checked");
+    assert!(docker.calls().is_empty(), "nothing restarted");
+}
+
+#[test]
+fn parallel_map_keeps_order() {
+    let items: Vec<u32> = (0..100).collect();
+    assert_eq!(parallel_map(&items, 7, |i| i * 2), (items.iter().map(|i| i * 2).collect::<Vec<_>>(), 0));
+    assert!(parallel_map(&Vec::<u32>::new(), 3, |i| *i).0.is_empty());
+}

@@ -1,0 +1,131 @@
+//! Each pass's view of its engines: one listing per engine, all at once, that adds
+//! discovered targets and compose replicas to the config, and the engines' status for
+//! the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::config::Config;
+use crate::discover;
+use crate::docker::{ContainerSummary, DockerCli};
+use crate::memory::state::State;
+use crate::model::{Endpoint, Outcome, TargetResult, millis};
+use crate::output::report::EngineStatus;
+use crate::pass::parallel_map;
+
+/// The targets an earlier pass found on an engine that could not be listed now: known
+/// from memory by their `ENGINE/` names, reported `engine_down` and left unchecked (and
+/// their memory untouched).
+pub(super) fn unlisted_targets(config: &Config, listed: &Listed, memory: &State) -> Vec<TargetResult> {
+    let mut found = Vec::new();
+    if config.engines.len() < 2 {
+        return found;
+    }
+    for engine in config.engines.iter().filter(|e| e.discovers()) {
+        let Some(Listing { error: Some(error), .. }) = listed.engines.get(&engine.endpoint) else { continue };
+        let prefix = format!("{}/", engine.name);
+        for name in memory.targets.keys().filter(|n| n.starts_with(&prefix)) {
+            if config.targets.iter().any(|t| &t.name == name) {
+                continue;
+            }
+            found.push(TargetResult {
+                outcome: Outcome::EngineDown,
+                error: Some(format!("docker engine {} is unreachable: {error}", engine.name)),
+                ..TargetResult::new(name, &name[prefix.len()..], String::new())
+            });
+        }
+    }
+    found
+}
+
+/// What listing the engines found: the entries for containers with bad labels, and how
+/// each listed engine's listing went.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    pub(crate) invalid: Vec<TargetResult>,
+    pub(crate) engines: BTreeMap<Endpoint, Listing>,
+}
+
+/// One engine's listing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Listing {
+    /// Why it could not be listed.
+    pub(crate) error: Option<String>,
+    /// How many containers it has (when listed).
+    pub(crate) containers: Option<usize>,
+    /// How long `docker ps` and `docker inspect` took.
+    pub(crate) took: Duration,
+}
+
+/// The engines this pass reached or tried to: listed ones, and those of targets it ran
+/// docker commands for. An engine is down when it could not be listed or a target on
+/// it found it unreachable.
+pub(super) fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<EngineStatus> {
+    let mut seen: BTreeMap<Endpoint, Listing> = listed.engines.clone();
+    for (target, result) in config.targets.iter().zip(results) {
+        let error = match result.outcome {
+            Outcome::EngineDown => result.error.clone(),
+            _ if result.action.is_some() => None,
+            _ => continue,
+        };
+        let entry = seen.entry(target.endpoint.clone()).or_default();
+        if entry.error.is_none() {
+            entry.error = error;
+        }
+    }
+    seen.into_iter()
+        .map(|(endpoint, listing)| EngineStatus {
+            name: endpoint.name(),
+            up: listing.error.is_none(),
+            error: listing.error,
+            containers: listing.containers,
+            list_ms: listing.containers.map(|_| millis(listing.took)),
+        })
+        .collect()
+}
+
+/// Adds what Docker itself says to the targets: labelled and unhealthy containers on
+/// every engine that asks for discovery, and the replicas of compose services. One
+/// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
+/// unreachable one costs its own timeout and not the others'. An engine that cannot be
+/// listed is reported in `engines`, and its compose targets fail alone.
+pub(crate) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
+    let mut endpoints: BTreeSet<Endpoint> =
+        config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
+    endpoints.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
+    let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
+    let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| {
+        let start = Instant::now();
+        let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
+        let listing =
+            docker.summaries(endpoint, |c| discovering.is_some_and(|engine| discover::needs_health(engine, c)));
+        (listing, start.elapsed())
+    });
+    let listings: BTreeMap<Endpoint, (Result<Vec<ContainerSummary>>, Duration)> =
+        endpoints.into_iter().zip(listings).collect();
+    let engines = listings
+        .iter()
+        .map(|(endpoint, (listing, took))| {
+            let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
+            let containers = listing.as_ref().ok().map(Vec::len);
+            (endpoint.clone(), Listing { error, containers, took: *took })
+        })
+        .collect();
+    for target in &mut config.targets {
+        if let (Some((project, service)), Some((Ok(listing), _))) = (&target.compose, listings.get(&target.endpoint)) {
+            target.replicas = discover::compose_replicas(project, service, listing);
+        }
+    }
+    let qualified = config.engines.len() > 1;
+    let mut invalid = Vec::new();
+    for engine in config.engines.clone().iter().filter(|e| e.discovers()) {
+        if let Some((Ok(listing), _)) = listings.get(&engine.endpoint) {
+            let found = discover::discover(config, discover::Scope { engine, qualified }, listing);
+            config.targets.extend(found.targets);
+            invalid.extend(found.invalid);
+        }
+    }
+    Listed { invalid, engines }
+}

@@ -1,0 +1,217 @@
+//! One invocation of `healwatch [run]`: what its passes share (the config as loaded,
+//! the docker CLI, the prober, where reports go), the pass lock, and one whole pass:
+//! list, check, heal, remember, report.
+
+mod listing;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+
+use crate::check::HttpProbe;
+use crate::cli::RunArgs;
+use crate::clock::{Clock, RealClock};
+use crate::config::{self, Config, Target};
+use crate::docker::{Containers, DockerCli};
+use crate::exit::{Exit, Stop};
+use crate::memory::state::{self, State};
+use crate::memory::{lock, state_path};
+use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
+use crate::output::publish::{Outputs, emit, open_log_for, publish, warn};
+use crate::output::report::{Report, TargetReport};
+use crate::pass::{self, Hints, Pass, policy};
+use crate::{files::atomic, hooks, interrupt};
+pub(crate) use listing::add_docker_targets;
+use listing::{Listed, engines, unlisted_targets};
+
+/// What every pass of one invocation shares: the config as loaded (before discovery),
+/// where reports go, the docker CLI and the HTTP prober.
+pub(crate) struct Setup<'a> {
+    args: &'a RunArgs,
+    pub(crate) config: Config,
+    outputs: Outputs,
+    pub(crate) docker: Option<DockerCli>,
+    pub(crate) probe: HttpProbe,
+    /// Why ssh connections are not reused, said by every pass.
+    ssh_warning: Option<String>,
+    /// The clock of the invocation's start, for a run that cannot even start its pass.
+    clock: RealClock,
+}
+
+/// What a pass left for a watch: its exit status, the targets it found healthy (the
+/// ones a watch keeps an eye on), and the containers it acted on (whose own events are
+/// not news).
+pub(crate) struct Done {
+    pub(crate) exit: Exit,
+    pub(crate) healthy: Vec<Target>,
+    pub(crate) acted: BTreeSet<(Endpoint, String)>,
+}
+
+/// A pass that cannot run still tells monitoring so, through whatever outputs it knows.
+fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outputs: &Outputs) -> Stop {
+    let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
+    publish(&mut report, outputs, stop.exit(), None);
+    // The stop itself is what the command reports; a stdout error here adds nothing.
+    let log = open_log_for(&mut report, outputs.log.as_deref());
+    let _ = emit(&mut report, log, true, args.format.unwrap_or_default());
+    stop
+}
+
+impl<'a> Setup<'a> {
+    /// Loads the config and finds the docker CLI.
+    pub(crate) fn load(args: &'a RunArgs, started: SystemTime) -> Result<Self, Stop> {
+        let clock = RealClock::starting_at(started);
+        let config =
+            config::load(args).map_err(|e| fail(args, started, &clock, Stop::Usage(e), &Outputs::from_flags(args)))?;
+        let outputs = Outputs::from_config(&config);
+        // Real passes must be able to heal, so a missing CLI is reported even when every
+        // target happens to be healthy; a dry run needs it only to list containers.
+        let mut docker = if config.dry_run && !config.needs_listing() && !config.needs_inspector() {
+            None
+        } else {
+            let cli = DockerCli::locate(config.docker.as_deref());
+            Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?)
+        };
+        let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
+        let ssh_warning = match &mut docker {
+            Some(cli) if config.ssh_reuse && ssh_engines(&config) => reuse_ssh(cli, &config)
+                .err()
+                .map(|e| format!("{e:#}; each docker command to an ssh engine opens its own connection")),
+            _ => None,
+        };
+        Ok(Self { args, config, outputs, docker, probe, ssh_warning, clock })
+    }
+
+    /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
+    /// so that a pass someone runs by hand can finish first.
+    pub(crate) fn lock(&self, started: SystemTime, wait: Option<Duration>) -> Result<lock::PassLock, Stop> {
+        self.lock_at(self.config.lock.as_deref(), started, wait)
+    }
+
+    /// As `lock`, for the lock file at `path` (`None`: the default one).
+    pub(crate) fn lock_at(
+        &self,
+        path: Option<&Path>,
+        started: SystemTime,
+        wait: Option<Duration>,
+    ) -> Result<lock::PassLock, Stop> {
+        let taken = match wait {
+            None => lock::acquire(path),
+            Some(wait) => lock::acquire_within(path, wait),
+        };
+        match taken {
+            Ok(lock) => Ok(lock),
+            Err(Stop::Locked(held)) if wait.is_some() => Err(Stop::Locked(held)),
+            Err(Stop::Locked(held)) => {
+                // The running pass owns the metrics file and the notifications; only the
+                // ping says this one did nothing.
+                let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
+                let stop = Stop::Locked(format!("{held}; this pass does nothing"));
+                Err(fail(self.args, started, &self.clock, stop, &quiet))
+            }
+            Err(stop) => Err(fail(self.args, started, &self.clock, stop, &self.outputs)),
+        }
+    }
+
+    /// One pass, under the lock the caller holds: list, check, heal, remember, report.
+    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints) -> Result<Done, Stop> {
+        let clock = RealClock::starting_at(started);
+        let mut config = self.config.clone();
+        let outputs = &self.outputs;
+        let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
+        let mut listed = Listed::default();
+        if let (Some(cli), true) = (&self.docker, config.needs_listing()) {
+            listed = add_docker_targets(&mut config, cli);
+            // Said once per engine, however many of its targets went unchecked.
+            warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
+        }
+        let (memory, state_file) = match state_path(&config) {
+            Ok(path) => {
+                let loaded = state::load(&path, started);
+                warnings.extend(loaded.warnings);
+                (loaded.state, loaded.writable.then_some(path))
+            }
+            Err(e) => {
+                warnings.push(format!("{e:#}; going on without memory"));
+                (State::default(), None)
+            }
+        };
+        let unreachable = unlisted_targets(&config, &listed, &memory);
+        let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
+        let pass = Pass {
+            probe: &self.probe,
+            docker: inspector.filter(|_| !config.dry_run),
+            inspector,
+            memory: &memory,
+            clock: &clock,
+            hints,
+        };
+        let (results, pass_warnings) = pass::run_pass(&config, &pass);
+        warnings.extend(pass_warnings);
+        warnings.extend(hooks::run_after_restarts(&config, &results));
+        let mut remembered = policy::remember(&memory, &config.targets, &results, started, config.forget_after);
+        let engines = engines(&config, &results, &listed);
+        let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new() };
+        for (target, result) in config.targets.iter().zip(&results) {
+            if result.action.is_some() {
+                done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
+            }
+            // Seen answering in this pass: not paused, stopped or restarted unseen.
+            if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
+                done.healthy.push(target.clone());
+            }
+        }
+        let targets = results
+            .into_iter()
+            .chain(unreachable)
+            .map(|r| TargetReport::new(r, &remembered))
+            .chain(listed.invalid.into_iter().map(TargetReport::bare))
+            .collect();
+        let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
+        report.warnings = warnings;
+        report.engines = engines;
+        let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
+        if let Some(signal) = interrupt::requested() {
+            report.interrupted = Some(interrupt::name(signal));
+            exit = Exit::Interrupted(signal);
+        }
+        publish(&mut report, outputs, exit, Some(&remembered));
+        let log = open_log_for(&mut report, outputs.log.as_deref());
+        // A dry run is a look, not a pass: it leaves the memory as it found it.
+        if let (Some(path), false) = (state_file, config.dry_run) {
+            remembered.last_warnings = report.warnings.clone();
+            // Under the lock, no other writer runs: any temp file is a killed pass's.
+            atomic::sweep(&path);
+            if let Err(e) = state::save(&path, &remembered) {
+                warn(&mut report, format!("{e:#}; this pass is not remembered"));
+            }
+        }
+        let tell = !config.quiet || report.error.is_some() || report.interrupted.is_some() || {
+            let results: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).collect();
+            policy::worth_telling(&results, &report.warnings, &memory)
+        };
+        emit(&mut report, log, tell, config.format)?;
+        done.exit = exit;
+        Ok(done)
+    }
+}
+
+/// Whether docker commands may go over ssh: an engine or target with an ssh:// host or
+/// a context (which may name one).
+fn ssh_engines(config: &Config) -> bool {
+    config
+        .engines
+        .iter()
+        .map(|e| &e.endpoint)
+        .chain(config.targets.iter().map(|t| &t.endpoint))
+        .any(|e| e.may_use_ssh())
+}
+
+/// Reuses ssh connections through a wrapper in `ssh/` beside the state file.
+fn reuse_ssh(docker: &mut DockerCli, config: &Config) -> Result<()> {
+    let state = state_path(config)?;
+    let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    docker.reuse_ssh(&dir.join("ssh")).context("reusing ssh connections")
+}
