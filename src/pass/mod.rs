@@ -104,32 +104,8 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         logs_until,
         ..TargetResult::new(&target.name, &target.container, target.url_display())
     };
-    let docker = match (policy::judge(check.healthy(), &target.settings, &memory, now, dry_run), pass.docker) {
-        (Verdict::Leave, _) => return result,
-        (Verdict::Paused { until }, _) => {
-            result.outcome = Outcome::Paused;
-            result.paused_until = Some(until);
-            return result;
-        }
-        (Verdict::Failing { .. }, _) => {
-            result.outcome = Outcome::Failing;
-            return result;
-        }
-        (Verdict::GaveUp { next_restart_at }, _) => {
-            result.outcome = Outcome::GaveUp;
-            result.next_restart_at = next_restart_at;
-            return result;
-        }
-        (Verdict::Report, _) | (Verdict::Restart, None) => {
-            result.outcome = Outcome::Unhealthy;
-            return result;
-        }
-        (Verdict::Restart, Some(_)) if target.action == Action::Notify => {
-            result.outcome = Outcome::Unhealthy;
-            return result;
-        }
-        (Verdict::Restart, Some(docker)) => docker,
-    };
+    let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
+    let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
     let hung = check.timed_out();
     let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
@@ -170,6 +146,32 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         result.recovery_error = error;
     }
     result
+}
+
+/// The docker CLI to act with when the verdict is to restart and there is one to act
+/// with; otherwise `None`, with the outcome the verdict means set on `result`.
+fn act_on<'a>(
+    verdict: Verdict,
+    docker: Option<&'a dyn Containers>,
+    target: &Target,
+    result: &mut TargetResult,
+) -> Option<&'a dyn Containers> {
+    result.outcome = match (verdict, docker) {
+        (Verdict::Leave, _) => return None,
+        (Verdict::Paused { until }, _) => {
+            result.paused_until = Some(until);
+            Outcome::Paused
+        }
+        (Verdict::Failing { .. }, _) => Outcome::Failing,
+        (Verdict::GaveUp { next_restart_at }, _) => {
+            result.next_restart_at = next_restart_at;
+            Outcome::GaveUp
+        }
+        (Verdict::Report, _) | (Verdict::Restart, None) => Outcome::Unhealthy,
+        (Verdict::Restart, Some(_)) if target.action == Action::Notify => Outcome::Unhealthy,
+        (Verdict::Restart, Some(docker)) => return Some(docker),
+    };
+    None
 }
 
 /// The pass's first look at a target: HTTP, TCP or a command in the container, with
