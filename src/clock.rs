@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Time as a pass sees it.
-pub trait Clock: Sync {
+pub(crate) trait Clock: Sync {
     /// The wall time the pass judges and stamps by (fixed for a pass).
     fn now(&self) -> SystemTime;
     /// Monotonic time since the clock was made: for measuring, never for judging.
@@ -20,14 +20,14 @@ pub trait Clock: Sync {
 
 /// The real clock; `now` is the pass's start (or what the test hook set).
 #[derive(Debug, Clone, Copy)]
-pub struct RealClock {
+pub(crate) struct RealClock {
     now: SystemTime,
     start: Instant,
 }
 
 impl RealClock {
     /// A clock whose pass time is `now`.
-    pub fn starting_at(now: SystemTime) -> Self {
+    pub(crate) fn starting_at(now: SystemTime) -> Self {
         Self { now, start: Instant::now() }
     }
 }
@@ -58,7 +58,7 @@ impl Clock for RealClock {
 /// A clock for tests: `sleep` only moves it forward.
 #[cfg(test)]
 #[derive(Debug)]
-pub struct FakeClock {
+pub(crate) struct FakeClock {
     now: SystemTime,
     elapsed: Mutex<Duration>,
     /// Set by a test to act as a signal.
@@ -68,7 +68,7 @@ pub struct FakeClock {
 #[cfg(test)]
 impl FakeClock {
     /// A clock at `now`, with nothing elapsed.
-    pub fn at(now: SystemTime) -> Self {
+    pub(crate) fn at(now: SystemTime) -> Self {
         Self { now, elapsed: Mutex::new(Duration::ZERO), interrupted: Default::default() }
     }
 }

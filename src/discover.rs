@@ -15,11 +15,11 @@ use crate::model::{
 use crate::settings::{self, Layer};
 
 /// Label prefix.
-pub const PREFIX: &str = "healwatch.";
+pub(crate) const PREFIX: &str = "healwatch.";
 /// Compose's labels for a container's project and service.
-pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+pub(crate) const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 /// See `COMPOSE_PROJECT`.
-pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+pub(crate) const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 /// The label keys (after `healwatch.`) a container may set besides the settings.
 const OTHER_KEYS: &[&str] = &[
@@ -39,7 +39,7 @@ const OTHER_KEYS: &[&str] = &[
 
 /// What discovery found: targets to watch, and labelled containers it could not use.
 #[derive(Debug, Default)]
-pub struct Discovered {
+pub(crate) struct Discovered {
     /// New targets, by container name.
     pub targets: Vec<Target>,
     /// One `invalid` entry per container with bad labels.
@@ -50,7 +50,7 @@ pub struct Discovered {
 /// the names it finds are qualified with the engine's (`ENGINE/NAME`, when the config has
 /// more than one engine, so that names never collide).
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     pub engine: &'a Engine,
     pub qualified: bool,
 }
@@ -64,7 +64,7 @@ impl Scope<'_> {
 
 /// Finds targets among `containers` (one engine's), as `scope` asks. A container that a
 /// configured target already watches is left to the config, which wins.
-pub fn discover(config: &Config, scope: Scope, containers: &[ContainerSummary]) -> Discovered {
+pub(crate) fn discover(config: &Config, scope: Scope, containers: &[ContainerSummary]) -> Discovered {
     let configured: HashSet<&str> = config
         .targets
         .iter()
@@ -137,7 +137,7 @@ fn wanted(engine: &Engine, c: &ContainerSummary, labels: &BTreeMap<&str, &str>) 
 /// must read it (`docker inspect`): never when the engine does not heal by health or
 /// the container is not live, and only containers labelled `healwatch.enable` when it
 /// heals by health on that label. A superset of what `discover` takes, never less.
-pub fn needs_health(engine: &Engine, c: &ContainerSummary) -> bool {
+pub(crate) fn needs_health(engine: &Engine, c: &ContainerSummary) -> bool {
     c.status.is_live()
         && match engine.unhealthy {
             Unhealthy::Off => false,
@@ -267,7 +267,7 @@ fn parse_bool(value: &str) -> Result<bool> {
 
 /// The replicas of a compose service: every container (any state) with its project and
 /// service labels, by name.
-pub fn compose_replicas(project: &str, service: &str, containers: &[ContainerSummary]) -> Vec<String> {
+pub(crate) fn compose_replicas(project: &str, service: &str, containers: &[ContainerSummary]) -> Vec<String> {
     let mut names: Vec<String> = containers
         .iter()
         .filter(|c| c.labels.get(COMPOSE_PROJECT).is_some_and(|p| p == project))

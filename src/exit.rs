@@ -67,6 +67,11 @@ impl Stop {
             Self::Io(_) => Exit::Failure,
         }
     }
+
+    /// What the binary prints on stderr: the message on one line, whatever input it holds.
+    pub fn line(&self) -> String {
+        crate::model::one_line(&self.to_string(), 2000)
+    }
 }
 
 impl std::fmt::Display for Stop {
@@ -75,13 +80,6 @@ impl std::fmt::Display for Stop {
             Self::Usage(e) | Self::Io(e) => write!(f, "{e:#}"),
             Self::Locked(held) => f.write_str(held),
         }
-    }
-}
-
-/// `?` on an `anyhow` error in a command is a usage or config error unless said otherwise.
-impl From<anyhow::Error> for Stop {
-    fn from(e: anyhow::Error) -> Self {
-        Self::Usage(e)
     }
 }
 

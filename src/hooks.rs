@@ -11,11 +11,11 @@ use crate::pass::parallel_map;
 use crate::process::run_bounded;
 
 /// Bound on one hook run.
-pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs each restarted target's hook (side by side, at most `concurrency` at once);
 /// returns a warning per hook that failed.
-pub fn run_after_restarts(config: &Config, results: &[TargetResult]) -> Vec<String> {
+pub(crate) fn run_after_restarts(config: &Config, results: &[TargetResult]) -> Vec<String> {
     let due: Vec<(&Target, &TargetResult)> = config
         .targets
         .iter()

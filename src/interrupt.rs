@@ -13,7 +13,7 @@ fn flag() -> &'static Arc<AtomicUsize> {
 }
 
 /// Catches the three signals from now on (for a pass; other commands keep the default).
-pub fn install() -> std::io::Result<()> {
+pub(crate) fn install() -> std::io::Result<()> {
     for signal in [SIGTERM, SIGINT, SIGHUP] {
         signal_hook::flag::register_usize(signal, Arc::clone(flag()), signal as usize)?;
     }
@@ -21,7 +21,7 @@ pub fn install() -> std::io::Result<()> {
 }
 
 /// The signal that asked the pass to stop, if one did.
-pub fn requested() -> Option<i32> {
+pub(crate) fn requested() -> Option<i32> {
     match flag().load(Ordering::SeqCst) {
         0 => None,
         n => i32::try_from(n).ok(),
@@ -29,7 +29,7 @@ pub fn requested() -> Option<i32> {
 }
 
 /// A signal's name, for the status line.
-pub fn name(signal: i32) -> String {
+pub(crate) fn name(signal: i32) -> String {
     match signal {
         SIGTERM => "SIGTERM".to_string(),
         SIGINT => "SIGINT".to_string(),

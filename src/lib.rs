@@ -32,7 +32,6 @@ mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Stop};
-pub use crate::model::one_line;
 
 /// Runs the command `cli` asks for; `Err` says why it stopped early, and its exit status.
 pub fn run(cli: Cli) -> Result<Exit, Stop> {

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(stop) => {
             // One line, whatever the input that caused it held.
-            eprintln!("healwatch: {}", healwatch::one_line(&stop.to_string(), 2000));
+            eprintln!("healwatch: {}", stop.line());
             stop.exit().into()
         }
     }

@@ -11,21 +11,21 @@ use ureq::unversioned::transport::NextTimeout;
 /// The CAs HTTPS health checks trust when `ca_file` is set (an internal CA), instead of
 /// the public web roots built in.
 #[derive(Debug, Clone)]
-pub struct TrustRoots {
+pub(crate) struct TrustRoots {
     /// The certificates, read once.
     pub certs: Vec<ureq::tls::Certificate<'static>>,
 }
 
 impl TrustRoots {
     /// Reads every certificate in a PEM file; a file without one is an error.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         Ok(Self { certs: pem_certificates(path, "ca_file")? })
     }
 }
 
 /// Every certificate in the PEM file at `path` (the operator's: a link is followed),
 /// which errors call `what`; a file without one is an error.
-pub fn pem_certificates(path: &Path, what: &str) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+pub(crate) fn pem_certificates(path: &Path, what: &str) -> Result<Vec<ureq::tls::Certificate<'static>>> {
     let pem = crate::files::read_bounded(path, 1 << 20, crate::files::Link::Follow)
         .with_context(|| format!("reading {what} {}", path.display()))?;
     let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)

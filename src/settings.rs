@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::model::parse_duration;
 
 /// A type a per-target setting can have.
-pub trait SettingValue: Copy + PartialOrd + Sized {
+pub(crate) trait SettingValue: Copy + PartialOrd + Sized {
     /// What the config file holds for it (a string for durations, an integer for counts).
     type Raw: DeserializeOwned + Debug + Clone;
     /// From a flag or a label.
@@ -62,7 +62,7 @@ impl SettingValue for u32 {
 }
 
 /// Checks `value` against the setting's range; `hint` says what to write instead.
-pub fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result<T> {
+pub(crate) fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result<T> {
     let problem = if value < min {
         T::below(min)
     } else if value > max {
@@ -74,23 +74,23 @@ pub fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result
 }
 
 /// The shortest duration that is more than 0.
-pub const ANY: Duration = Duration::from_nanos(1);
+pub(crate) const ANY: Duration = Duration::from_nanos(1);
 /// An hour: the longest `drill --wait` and `check --wait`.
-pub const HOUR: Duration = Duration::from_secs(3600);
+pub(crate) const HOUR: Duration = Duration::from_secs(3600);
 /// A year (365.25 days, as humantime prints "1year"): the longest pause.
-pub const YEAR: Duration = Duration::from_secs(31_557_600);
+pub(crate) const YEAR: Duration = Duration::from_secs(31_557_600);
 /// The range of `--forget-after` / `forget_after`.
-pub const FORGET_AFTER: (Duration, Duration) = (HOUR, YEAR);
+pub(crate) const FORGET_AFTER: (Duration, Duration) = (HOUR, YEAR);
 
 /// The range of `run --watch`: a second to an hour.
-pub const WATCH: (Duration, Duration) = (Duration::from_secs(1), HOUR);
+pub(crate) const WATCH: (Duration, Duration) = (Duration::from_secs(1), HOUR);
 /// The range of `run --watch-every`.
-pub const WATCH_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
+pub(crate) const WATCH_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
 /// `run --watch-every` when not given.
-pub const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// A clap value parser for a setting of type `T` within `min..=max`.
-pub fn flag_parser<T: SettingValue + Send + Sync + 'static>(
+pub(crate) fn flag_parser<T: SettingValue + Send + Sync + 'static>(
     min: T,
     max: T,
     hint: &'static str,
@@ -166,10 +166,10 @@ macro_rules! define_settings {
         }
 
         /// The built-in defaults.
-        pub const BUILTIN: Settings = Settings { $( $s: $default, )* };
+        pub(crate) const BUILTIN: Settings = Settings { $( $s: $default, )* };
 
         /// The keys of the settings, as in the config file and after `healwatch.` in labels.
-        pub const KEYS: &[&str] = &[$( stringify!($s), )*];
+        pub(crate) const KEYS: &[&str] = &[$( stringify!($s), )*];
 
         /// The settings one source gives (flags, a `[[target]]`, labels, `[defaults]`),
         /// parsed and checked; unset ones are `None`.

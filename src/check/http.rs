@@ -12,19 +12,19 @@ use crate::model::redact_text;
 use crate::net::{LiteralFirst, TrustRoots};
 
 /// At most this much of a body is read and searched for `expect_body`.
-pub const BODY_LIMIT: u64 = 64 * 1024;
+pub(super) const BODY_LIMIT: u64 = 64 * 1024;
 /// Bound on a response's headers (and the read buffer, which must hold them).
 const HEADER_LIMIT: usize = 16 * 1024;
 
 /// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.
-pub struct HttpProbe {
+pub(crate) struct HttpProbe {
     agent: ureq::Agent,
 }
 
 impl HttpProbe {
     /// Builds the shared agent. `proxy` of `None` ignores HTTP_PROXY/ALL_PROXY on purpose:
     /// a check of a local service must not wander through a proxy cron happens to set.
-    pub fn new(proxy: Option<&ureq::Proxy>, trust: Option<&TrustRoots>) -> Self {
+    pub(crate) fn new(proxy: Option<&ureq::Proxy>, trust: Option<&TrustRoots>) -> Self {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(trust) = trust {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&trust.certs));

@@ -21,7 +21,7 @@ pub(crate) use logs::{FIRST_LOG_WINDOW, log_check};
 
 /// The result of one HTTP attempt. A failing check is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub(crate) struct Check {
     /// Status code, when the server answered at all.
     pub http_status: Option<u16>,
     /// From the start of the request to the last byte read (or the failure).
@@ -32,13 +32,13 @@ pub struct Check {
 
 impl Check {
     /// Whether the target answered as expected.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.error.is_none()
     }
 
     /// Whether the attempt got no answer in time: a hung service, not a refused or a
     /// wrong answer.
-    pub fn timed_out(&self) -> bool {
+    pub(crate) fn timed_out(&self) -> bool {
         self.error.as_deref().is_some_and(|e| e.starts_with(NO_ANSWER))
     }
 }
@@ -47,12 +47,12 @@ impl Check {
 const NO_ANSWER: &str = "timeout after ";
 
 /// The error of an attempt that got no answer within `timeout`.
-pub fn no_answer(timeout: Duration) -> String {
+pub(crate) fn no_answer(timeout: Duration) -> String {
     format!("{NO_ANSWER}{}", show_ms(timeout))
 }
 
 /// Something that can check a target once, within `timeout`.
-pub trait Probe: Sync {
+pub(crate) trait Probe: Sync {
     /// Makes one attempt; never takes (much) longer than `timeout`.
     fn check(&self, target: &Target, timeout: Duration) -> Check;
 }
@@ -77,7 +77,7 @@ pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target
 /// failed answer followed by a good one is healthy; with the defaults a 503 is decided
 /// in about 0.5 s (three attempts) and a hung endpoint in 5 s. `first` is an attempt a
 /// watch already made, and how long ago it started: it counts as the first attempt.
-pub fn check_with_retries(
+pub(crate) fn check_with_retries(
     attempt: &dyn Fn(Duration) -> Check,
     clock: &dyn Clock,
     target: &Target,

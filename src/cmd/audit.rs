@@ -18,9 +18,10 @@ use crate::output::report::json_line;
 /// all engines at once): the config's engines and those its targets name. An engine that
 /// cannot be listed is a problem (exit 1) when others could be; when none could, it is
 /// an error (exit 2), as it always was with one engine.
-pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
-    let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref()))?;
+pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
+    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
+        .map_err(Stop::Usage)?;
+    let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
     let mut endpoints: Vec<Endpoint> = config.engines.iter().map(|e| e.endpoint.clone()).collect();
     for t in &config.targets {
         if !endpoints.contains(&t.endpoint) {
@@ -50,7 +51,7 @@ pub fn run(args: &AuditArgs) -> Result<Exit, Stop> {
 
 /// One container's line in the audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
+pub(crate) struct AuditEntry {
     /// The engine it runs on (`local`, or the engine's name).
     pub engine: String,
     /// Container name.
@@ -70,7 +71,7 @@ pub struct AuditEntry {
 
 /// The whole audit, as printed with `--json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AuditReport {
+pub(crate) struct AuditReport {
     /// Containers, by name.
     pub containers: Vec<AuditEntry>,
     /// What an operator should fix, one sentence each.
@@ -94,7 +95,12 @@ impl AuditReport {
 }
 
 /// Judges `containers`, the listing of the engine at `endpoint`, against the targets on it.
-pub fn audit(endpoint: &Endpoint, containers: &[ContainerInfo], targets: &[Target], targets_only: bool) -> AuditReport {
+pub(crate) fn audit(
+    endpoint: &Endpoint,
+    containers: &[ContainerInfo],
+    targets: &[Target],
+    targets_only: bool,
+) -> AuditReport {
     let mut report = AuditReport::default();
     let targets: Vec<&Target> = targets.iter().filter(|t| &t.endpoint == endpoint).collect();
     let engine = endpoint.name();

@@ -83,16 +83,17 @@ struct Progress {
 }
 
 /// Waits for every target to become healthy, or `--wait` to pass.
-pub fn run(args: &CheckArgs) -> Result<Exit, Stop> {
-    let started_at = crate::clock::now()?;
+pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
+    let started_at = crate::clock::now().map_err(Stop::Usage)?;
     let start = Instant::now();
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
     }
-    let mut config = config::load(&args.run)?;
+    let mut config = config::load(&args.run).map_err(Stop::Usage)?;
     let needs_docker = config.needs_listing()
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
-    let docker = if needs_docker { Some(DockerCli::locate(config.docker.as_deref())?) } else { None };
+    let docker =
+        if needs_docker { Some(DockerCli::locate(config.docker.as_deref()).map_err(Stop::Usage)?) } else { None };
     let mut warnings = Vec::new();
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).

@@ -5,13 +5,13 @@ use crate::docker::DockerCli;
 use crate::exit::{Exit, Stop};
 
 /// Prints the completion script.
-pub fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
     crate::output::print(&crate::docs::completion(args.shell))?;
     Ok(Exit::Healthy)
 }
 
 /// Prints what was built, from what, for where, and the docker CLI a pass would use.
-pub fn version(args: &VersionArgs) -> Result<Exit, Stop> {
+pub(crate) fn version(args: &VersionArgs) -> Result<Exit, Stop> {
     let docker = match DockerCli::locate(args.docker.as_deref()) {
         Ok(cli) => cli.path().display().to_string(),
         Err(e) => format!("none ({e:#})"),

@@ -21,32 +21,32 @@ use crate::output::report::json_line;
 use crate::pass;
 
 /// Crashes the target's container for real and times its return.
-pub fn run(args: &DrillArgs) -> Result<Exit, Stop> {
-    let config = config::load(&args.run)?;
+pub(crate) fn run(args: &DrillArgs) -> Result<Exit, Stop> {
+    let config = config::load(&args.run).map_err(Stop::Usage)?;
     if config.dry_run {
         return Err(Stop::Usage(anyhow::anyhow!("drill kills a process for real; --dry-run does not apply to it")));
     }
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("drill waits with --wait; --watch is for run")));
     }
-    let docker = DockerCli::locate(config.docker.as_deref())?;
+    let docker = DockerCli::locate(config.docker.as_deref()).map_err(Stop::Usage)?;
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
     let _lock = lock::acquire(config.lock.as_deref())?;
-    let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe)?;
+    let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe).map_err(Stop::Usage)?;
     crate::output::print(&json_line(&report))?;
     Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })
 }
 
 /// With `--heal` and a restart policy, how long Docker gets before healwatch steps in.
-pub const HEAL_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const HEAL_GRACE: Duration = Duration::from_secs(5);
 /// Pause between looks at the container and its URL.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Who brought the container back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RecoveredBy {
+pub(crate) enum RecoveredBy {
     /// Docker's restart policy.
     RestartPolicy,
     /// healwatch's heal (`--heal`).
@@ -57,7 +57,7 @@ pub enum RecoveredBy {
 
 /// The drill's one JSON line.
 #[derive(Debug, Clone, Serialize)]
-pub struct DrillReport {
+pub(crate) struct DrillReport {
     /// Target name.
     pub target: String,
     /// Its container.

@@ -17,7 +17,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// A maintenance window: TARGET is a configured target, or a discovered one that a pass
 /// has remembered.
-pub fn pause(args: &PauseArgs) -> Result<Exit, Stop> {
+pub(crate) fn pause(args: &PauseArgs) -> Result<Exit, Stop> {
     let duration = args.duration;
     change_state(&args.target, &args.targets, &args.files, |memory, now| {
         let until = now.checked_add(duration).context("--for: that pause ends past the end of time")?;
@@ -27,7 +27,7 @@ pub fn pause(args: &PauseArgs) -> Result<Exit, Stop> {
 }
 
 /// End a pause and reset the crash-loop guard.
-pub fn resume(args: &ResumeArgs) -> Result<Exit, Stop> {
+pub(crate) fn resume(args: &ResumeArgs) -> Result<Exit, Stop> {
     change_state(&args.target, &args.targets, &args.files, |memory, _| {
         memory.paused_until = None;
         memory.recent_restarts.clear();
@@ -48,11 +48,12 @@ fn change_state(
         state: files.state.clone(),
         lock: files.lock.clone(),
         ..RunArgs::default()
-    })?;
+    })
+    .map_err(Stop::Usage)?;
     let _lock = lock::acquire_within(config.lock.as_deref(), LOCK_WAIT)?;
-    let now = crate::clock::now()?;
-    let path = crate::memory::state_path(&config)?;
-    let mut state = state::read_for_command(&path)?;
+    let now = crate::clock::now().map_err(Stop::Usage)?;
+    let path = crate::memory::state_path(&config).map_err(Stop::Usage)?;
+    let mut state = state::read_for_command(&path).map_err(Stop::Usage)?;
     // Configured targets, and discovered ones (labels, HEALTHCHECKs) that a pass remembered.
     if !config.targets.iter().any(|t| t.name == target) && !state.targets.contains_key(target) {
         let mut known: Vec<&str> =
@@ -64,7 +65,7 @@ fn change_state(
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         )));
     }
-    let said = change(state.targets.entry(target.to_string()).or_default(), now)?;
+    let said = change(state.targets.entry(target.to_string()).or_default(), now).map_err(Stop::Usage)?;
     state::save(&path, &state).map_err(Stop::Io)?;
     crate::output::print(format!("{said}\n").as_bytes())?;
     Ok(Exit::Healthy)

@@ -9,10 +9,10 @@ use crate::run::Setup;
 use crate::{clock, interrupt, watch};
 
 /// `healwatch [run]`: one pass, or with `--watch` a watch of several.
-pub fn run(args: &RunArgs) -> Result<Exit, Stop> {
-    let started = clock::now()?;
+pub(crate) fn run(args: &RunArgs) -> Result<Exit, Stop> {
+    let started = clock::now().map_err(Stop::Usage)?;
     // From here a signal ends the pass in order: see interrupt.rs.
-    interrupt::install().context("installing signal handlers")?;
+    interrupt::install().context("installing signal handlers").map_err(Stop::Io)?;
     let setup = Setup::load(args, started)?;
     match args.watch {
         None => {

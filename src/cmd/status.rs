@@ -37,15 +37,16 @@ struct StatusRow {
 /// Reads without the lock: the file is only ever replaced whole (rename), so a reader
 /// never sees half of it, and a user who may read the state but not write the lock can
 /// still look.
-pub fn run(args: &StatusArgs) -> Result<Exit, Stop> {
+pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs {
         targets: args.targets.clone(),
         state: args.files.state.clone(),
         ..RunArgs::default()
-    })?;
-    let now = crate::clock::now()?;
-    let path = crate::memory::state_path(&config)?;
-    let state = state::read_for_command(&path)?;
+    })
+    .map_err(Stop::Usage)?;
+    let now = crate::clock::now().map_err(Stop::Usage)?;
+    let path = crate::memory::state_path(&config).map_err(Stop::Usage)?;
+    let state = state::read_for_command(&path).map_err(Stop::Usage)?;
     let settings_of =
         |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);
     // The configured targets first, then whatever else the state remembers (ad-hoc

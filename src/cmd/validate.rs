@@ -12,8 +12,9 @@ use crate::exit::{Exit, Stop};
 use crate::model::{Action, Endpoint, MASK};
 
 /// Prints one line per resolved target, then a count, then what is missing.
-pub fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })?;
+pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
+    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
+        .map_err(Stop::Usage)?;
     let mut out = String::new();
     if config.engines.len() > 1 || config.engines[0].endpoint != Endpoint::Default {
         for e in &config.engines {

@@ -10,7 +10,7 @@ use crate::model::{Endpoint, Unhealthy, validate_container_name, validate_name};
 /// A Docker engine: the implicit `local` one (the docker CLI's default: DOCKER_HOST,
 /// DOCKER_CONTEXT or its config) or an `[[engine]]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
+pub(crate) struct Engine {
     /// `local`, or the table's name.
     pub name: String,
     /// How docker commands reach it.
@@ -23,10 +23,10 @@ pub struct Engine {
 
 impl Engine {
     /// The name of the engine docker reaches by default.
-    pub const LOCAL: &'static str = "local";
+    pub(crate) const LOCAL: &'static str = "local";
 
     /// Whether a pass lists it to find targets.
-    pub fn discovers(&self) -> bool {
+    pub(crate) fn discovers(&self) -> bool {
         self.discover || self.unhealthy != Unhealthy::Off
     }
 }
@@ -85,7 +85,7 @@ pub(super) fn engines(
 }
 
 /// The engine named by `docker_host` or `docker_context` (not both).
-pub fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
+pub(super) fn endpoint(host: Option<&str>, context: Option<&str>) -> Result<Endpoint> {
     match (host.filter(|h| !h.is_empty()), context.filter(|c| !c.is_empty())) {
         (None, None) => Ok(Endpoint::Default),
         (Some(host), None) => {

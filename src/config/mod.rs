@@ -20,21 +20,21 @@ use crate::net::TrustRoots;
 use crate::settings::Layer;
 use build::build;
 
-pub use engines::Engine;
-pub use target::{HealthCheck, HttpCheck, LogPattern, TCP_READ_LIMIT, Target, TcpCheck};
-pub use targets::exec_argv;
+pub(crate) use engines::Engine;
+pub(crate) use target::{HealthCheck, HttpCheck, LogPattern, TCP_READ_LIMIT, Target, TcpCheck};
+pub(crate) use targets::exec_argv;
 
-pub use crate::settings::BUILTIN;
+pub(crate) use crate::settings::BUILTIN;
 
 /// Memory of a target no pass has checked for this long is dropped, by default.
-pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Targets checked and healed at once, by default.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Outcomes that trigger a notification by default: something was done, or is wrong
 /// and was not fixed.
-pub const DEFAULT_NOTIFY_ON: &[Outcome] = &[
+pub(crate) const DEFAULT_NOTIFY_ON: &[Outcome] = &[
     Outcome::Restarted,
     Outcome::RestartFailed,
     Outcome::GaveUp,
@@ -45,7 +45,7 @@ pub const DEFAULT_NOTIFY_ON: &[Outcome] = &[
 
 /// Everything one pass needs, validated.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// The targets, in config-file order, then `-t` order.
     pub targets: Vec<Target>,
     /// Check and decide, run no docker command.
@@ -137,19 +137,19 @@ impl Config {
     }
 
     /// Whether some check runs docker even in a dry run: exec, logs.
-    pub fn needs_inspector(&self) -> bool {
+    pub(crate) fn needs_inspector(&self) -> bool {
         self.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_)) || t.log_pattern.is_some())
     }
 
     /// Whether a pass must list containers: discovery, or compose services to resolve.
-    pub fn needs_listing(&self) -> bool {
+    pub(crate) fn needs_listing(&self) -> bool {
         self.engines.iter().any(Engine::discovers) || self.targets.iter().any(|t| t.compose.is_some())
     }
 }
 
 /// Reads the config file (if any) and merges it with the run flags.
 /// No targets at all is an error: a pass with nothing to watch is a mistake.
-pub fn load(args: &RunArgs) -> Result<Config> {
+pub(crate) fn load(args: &RunArgs) -> Result<Config> {
     let config = load_allowing_none(args)?;
     ensure_targets(&config)?;
     Ok(config)
@@ -167,7 +167,7 @@ fn ensure_targets(config: &Config) -> Result<()> {
 
 /// As `load`, but an empty target list is fine (for `audit`, `status`, `pause`).
 /// With neither `-c` nor `-t`, /etc/healwatch/healwatch.toml is read when it exists.
-pub fn load_allowing_none(args: &RunArgs) -> Result<Config> {
+pub(crate) fn load_allowing_none(args: &RunArgs) -> Result<Config> {
     let path = match &args.targets.config {
         Some(path) => Some(path.clone()),
         None if args.targets.targets.is_empty() => Some(default_config_path()).filter(|p| p.exists()),

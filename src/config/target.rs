@@ -7,7 +7,7 @@ use crate::settings::{BUILTIN, Settings};
 
 /// One service to watch: how its health is checked and the container(s) behind it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Unique name used in output.
     pub name: String,
     /// Container acted on when the check fails (validated against Docker's name rules);
@@ -37,7 +37,7 @@ pub struct Target {
 
 /// How a target's health is checked.
 #[derive(Debug, Clone, PartialEq)]
-pub enum HealthCheck {
+pub(crate) enum HealthCheck {
     /// GET a URL.
     Http(HttpCheck),
     /// Connect to a TCP port (and optionally send a line and expect an answer).
@@ -59,7 +59,7 @@ pub enum HealthCheck {
 
 impl HealthCheck {
     /// The kind, as in the status line's `check` and the metrics' `check` label.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
@@ -72,7 +72,7 @@ impl HealthCheck {
 
 /// A TCP check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpCheck {
+pub(crate) struct TcpCheck {
     /// Where to connect.
     pub addr: TcpAddr,
     /// Sent once connected (e.g. `PING\r\n`).
@@ -84,7 +84,12 @@ pub struct TcpCheck {
 impl TcpCheck {
     /// A `tcp://` URL with its optional `send` and `expect`; `place` names a key in errors.
     /// `expect` longer than what is read of the answer could never match, so it is refused.
-    pub fn parse(url: &str, send: Option<&str>, expect: Option<&str>, place: &dyn Fn(&str) -> String) -> Result<Self> {
+    pub(crate) fn parse(
+        url: &str,
+        send: Option<&str>,
+        expect: Option<&str>,
+        place: &dyn Fn(&str) -> String,
+    ) -> Result<Self> {
         let addr = TcpAddr::parse(url).with_context(|| place("url"))?;
         if send.is_some_and(|s| s.len() > 64 * 1024) {
             bail!("{}: at most 64 KiB", place("send"));
@@ -98,16 +103,16 @@ impl TcpCheck {
 }
 
 /// At most this much of a TCP answer is read and searched for `expect`.
-pub const TCP_READ_LIMIT: usize = 4 * 1024;
+pub(crate) const TCP_READ_LIMIT: usize = 4 * 1024;
 
 /// `log_pattern`: a regular expression (linear time, size-bounded) whose match in the
 /// container's new log lines fails the check.
 #[derive(Debug, Clone)]
-pub struct LogPattern(pub regex::Regex);
+pub(crate) struct LogPattern(pub regex::Regex);
 
 impl LogPattern {
     /// Compiles `text`; a pattern that would need more than 1 MiB is refused.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         regex::RegexBuilder::new(text).size_limit(1 << 20).build().map(Self).map_err(|e| {
             anyhow!("'{}' is not a usable regular expression: {}", one_line(text, 100), one_line(&e.to_string(), 300))
         })
@@ -122,7 +127,7 @@ impl PartialEq for LogPattern {
 
 /// An HTTP health check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HttpCheck {
+pub(crate) struct HttpCheck {
     /// The health endpoint; secrets kept apart from its printable form.
     pub url: HealthUrl,
     /// Status codes that count as healthy.
@@ -135,13 +140,13 @@ pub struct HttpCheck {
 
 impl Target {
     /// A target checked by GET `url` (200-399 healthy), with built-in settings, restarting `container`.
-    pub fn http(name: &str, container: &str, url: HealthUrl) -> Self {
+    pub(crate) fn http(name: &str, container: &str, url: HealthUrl) -> Self {
         let check = HttpCheck { url, expect_status: StatusSet::default_set(), expect_body: None, headers: Vec::new() };
         Self::new(name, container, HealthCheck::Http(check))
     }
 
     /// A target checked by `health`, with built-in settings, restarting `container`.
-    pub fn new(name: &str, container: &str, health: HealthCheck) -> Self {
+    pub(crate) fn new(name: &str, container: &str, health: HealthCheck) -> Self {
         Self {
             name: name.to_string(),
             container: container.to_string(),
@@ -159,7 +164,7 @@ impl Target {
     }
 
     /// The URL as printed (secrets masked), or `docker:healthcheck`.
-    pub fn url_display(&self) -> String {
+    pub(crate) fn url_display(&self) -> String {
         match &self.health {
             HealthCheck::Http(h) => h.url.display.clone(),
             HealthCheck::Tcp(t) => t.addr.to_string(),
@@ -170,7 +175,7 @@ impl Target {
     }
 
     /// The containers an action applies to.
-    pub fn container_refs(&self) -> Vec<ContainerRef> {
+    pub(crate) fn container_refs(&self) -> Vec<ContainerRef> {
         self.replicas.iter().map(|name| ContainerRef { endpoint: self.endpoint.clone(), name: name.clone() }).collect()
     }
 }

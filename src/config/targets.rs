@@ -98,7 +98,7 @@ fn http_check(raw: &str, t: &file::FileTarget, place: &dyn Fn(&str) -> String) -
 }
 
 /// `exec`: a command and its arguments, run by `docker exec` without a shell.
-pub fn exec_argv(argv: &[String]) -> Result<Vec<String>> {
+pub(crate) fn exec_argv(argv: &[String]) -> Result<Vec<String>> {
     if argv.is_empty() || argv[0].is_empty() {
         bail!("give the command and its arguments, e.g. exec = [\"pg_isready\", \"-U\", \"postgres\"]");
     }

@@ -33,7 +33,7 @@ const REQUEST: &[u8] = b"GET /containers/json?all=1 HTTP/1.0\r\nHost: docker\r\n
 
 /// How an engine's API is reached without the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route<'a> {
+pub(crate) enum Route<'a> {
     /// A socket on this host.
     Unix(&'a Path),
     /// `docker system dial-stdio` over ssh, as the CLI does for `ssh://` hosts.
@@ -44,7 +44,7 @@ pub enum Route<'a> {
 
 /// The parts of `ssh://[USER@]HOST[:PORT]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshHost<'a> {
+pub(crate) struct SshHost<'a> {
     pub user: Option<&'a str>,
     pub host: &'a str,
     pub port: Option<u16>,
@@ -55,7 +55,7 @@ pub struct SshHost<'a> {
 /// `None` for everything the CLI resolves itself (the default engine, contexts, `tcp://`
 /// without TLS files) and for any host this parser does not take exactly: those are
 /// listed with the CLI, which has its own rules and errors.
-pub fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
+pub(crate) fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
     let (host, tls) = match endpoint {
         Endpoint::Host(host) => (host, None),
         Endpoint::Engine { via, tls, .. } => match &**via {
@@ -104,7 +104,7 @@ fn ssh_host(rest: &str) -> Option<SshHost<'_>> {
 
 /// Every container on the engine at `route`, as the API lists it (no HEALTHCHECK
 /// detail). `ssh` is the ssh program (healwatch's reuse wrapper, or ssh on PATH).
-pub fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<ContainerSummary>> {
+pub(crate) fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<ContainerSummary>> {
     let answer = match route {
         Route::Unix(path) => {
             over_unix(path, REQUEST, timeout).with_context(|| format!("Docker API at {}", path.display()))?
@@ -250,7 +250,7 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
 
 /// The body of a `200 OK` answer; any other answer is an error with the daemon's
 /// message (one line, cut).
-pub fn response_body(answer: &[u8]) -> Result<&[u8]> {
+pub(crate) fn response_body(answer: &[u8]) -> Result<&[u8]> {
     let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
         bail!("the engine's answer is not HTTP ({} bytes without a header end)", answer.len());
     };
@@ -278,7 +278,7 @@ fn refusal(code: u16, body: &[u8]) -> anyhow::Error {
 }
 
 /// `GET /containers/json`'s array: id, names, state and labels of each container.
-pub fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
+pub(crate) fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
     #[derive(serde::Deserialize)]
     struct Raw {
         #[serde(rename = "Id")]

@@ -18,15 +18,15 @@ const LOG_SCAN_LIMIT: u64 = 1 << 30;
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
-pub const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
+pub(super) const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
 
 /// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
-pub const RESTART_MARGIN: Duration = Duration::from_secs(15);
+pub(super) const RESTART_MARGIN: Duration = Duration::from_secs(15);
 
 /// Bound on quick docker calls (inspect, unpause).
-pub const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
-pub struct DockerCli {
+pub(crate) struct DockerCli {
     path: PathBuf,
     /// PATH for commands to engines that may be reached over ssh: the connection-reuse
     /// wrapper first (see `reuse_ssh`).
@@ -38,7 +38,7 @@ pub struct DockerCli {
 impl DockerCli {
     /// Finds the CLI: `explicit` (a path, or a name looked up on PATH), else `docker` on
     /// PATH, else the fallback paths. The error names every place tried.
-    pub fn locate(explicit: Option<&Path>) -> Result<Self> {
+    pub(crate) fn locate(explicit: Option<&Path>) -> Result<Self> {
         if let Some(given) = explicit {
             let found = if given.components().count() > 1 {
                 given.is_file().then(|| given.to_path_buf())
@@ -101,17 +101,17 @@ impl DockerCli {
     }
 
     /// The CLI's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Runs `docker ARGS...` and waits at most `timeout`.
-    pub fn run(&self, args: &[&str], timeout: Duration) -> CommandOutcome {
+    pub(crate) fn run(&self, args: &[&str], timeout: Duration) -> CommandOutcome {
         self.run_on(&Endpoint::Default, args, timeout)
     }
 
     /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
-    pub fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
+    pub(crate) fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
         run_bounded(self.command(endpoint).args(args), timeout)
     }
 

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::model::{ContainerStatus, DockerHealth, RestartPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerInfo {
+pub(crate) struct ContainerInfo {
     /// Full id.
     pub id: String,
     /// Name without Docker's leading `/`.
@@ -37,7 +37,7 @@ pub struct ContainerInfo {
 
 impl ContainerInfo {
     /// Reads one element of `docker inspect`'s JSON array.
-    pub fn from_inspect(value: &serde_json::Value) -> Result<Self> {
+    pub(crate) fn from_inspect(value: &serde_json::Value) -> Result<Self> {
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
         let id = text(&value["Id"]).ok_or_else(|| anyhow::anyhow!("docker inspect output has no Id"))?;
         let state = &value["State"];
@@ -80,7 +80,7 @@ impl ContainerInfo {
     }
 
     /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
-    pub fn is(&self, reference: &str) -> bool {
+    pub(crate) fn is(&self, reference: &str) -> bool {
         self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
     }
 }
@@ -88,7 +88,7 @@ impl ContainerInfo {
 /// One container as a pass's listing sees it: enough to discover targets and to find
 /// compose replicas. Its HEALTHCHECK is read only where discovery needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerSummary {
+pub(crate) struct ContainerSummary {
     /// Full id.
     pub id: String,
     /// Name without Docker's leading `/`.
@@ -103,7 +103,7 @@ pub struct ContainerSummary {
 
 /// A container's Docker HEALTHCHECK, or that the listing did not read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HealthInfo {
+pub(crate) enum HealthInfo {
     /// Listed without `docker inspect` (see `discover::needs_health`).
     NotRead,
     /// No HEALTHCHECK, or one disabled with NONE.
@@ -129,13 +129,13 @@ impl From<ContainerInfo> for ContainerSummary {
 
 impl ContainerSummary {
     /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
-    pub fn is(&self, reference: &str) -> bool {
+    pub(crate) fn is(&self, reference: &str) -> bool {
         self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
     }
 }
 
 /// Parses `docker inspect`'s JSON array.
-pub fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
+pub(super) fn parse_inspect(stdout: &str) -> Result<Vec<ContainerInfo>> {
     let values: Vec<serde_json::Value> = serde_json::from_str(stdout)
         .map_err(|e| anyhow::anyhow!("docker inspect printed something that is not its JSON array ({e})"))?;
     values.iter().map(ContainerInfo::from_inspect).collect()

@@ -18,7 +18,7 @@ impl DockerCli {
     /// through its API (one request, see `engine_api`), and only the picked containers
     /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
     /// inspect` of everything, as `inventory`.
-    pub fn summaries(
+    pub(crate) fn summaries(
         &self,
         endpoint: &Endpoint,
         needs_health: impl Fn(&ContainerSummary) -> bool,
@@ -51,14 +51,14 @@ impl DockerCli {
     }
 
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
-    pub fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+    pub(crate) fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         let ids = self.list_all_on(endpoint)?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))
     }
 
     /// `docker inspect` of the given containers on `endpoint`, in one call.
-    pub fn inspect_on(&self, endpoint: &Endpoint, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
+    pub(crate) fn inspect_on(&self, endpoint: &Endpoint, containers: &[&str]) -> Result<Vec<ContainerInfo>> {
         if containers.is_empty() {
             return Ok(Vec::new());
         }
@@ -76,7 +76,7 @@ impl DockerCli {
     }
 
     /// Ids of every container on `endpoint`, running or not.
-    pub fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
+    pub(crate) fn list_all_on(&self, endpoint: &Endpoint) -> Result<Vec<String>> {
         let out = self.list_on(endpoint, &["ps", "--all", "--quiet", "--no-trunc"])?;
         if !out.success() {
             bail!("docker ps on {endpoint} failed ({}): {}", exit_text(out.exit_code), stderr_line(&out.stderr));

@@ -16,7 +16,7 @@ pub(crate) use cli::{DockerCli, QUICK_TIMEOUT};
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 
 /// Container actions a pass needs.
-pub trait Containers: Sync {
+pub(crate) trait Containers: Sync {
     /// `State.Status` and `State.StartedAt`, or the failed inspect.
     fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
     /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
@@ -45,7 +45,7 @@ pub trait Containers: Sync {
 
 /// The little a pass needs to know about a container before restarting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerState {
+pub(crate) struct ContainerState {
     /// `State.Status`.
     pub status: ContainerStatus,
     /// `State.StartedAt`; `None` when never started or unreadable.
@@ -54,7 +54,7 @@ pub struct ContainerState {
 
 impl ContainerState {
     /// Reads `{{.State.Status}} {{.State.StartedAt}}`.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         let mut words = text.split_whitespace();
         let status = ContainerStatus::parse(words.next().unwrap_or_default());
         // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
@@ -64,7 +64,7 @@ impl ContainerState {
 }
 
 /// daemon is down, its socket is gone, ssh failed), not because of the container.
-pub fn engine_unreachable(stderr: &str) -> bool {
+pub(crate) fn engine_unreachable(stderr: &str) -> bool {
     let text = stderr.to_ascii_lowercase();
     [
         "cannot connect to the docker daemon",
@@ -83,12 +83,12 @@ pub fn engine_unreachable(stderr: &str) -> bool {
 }
 
 /// Docker takes whole seconds; round up so a 500ms stop timeout does not become a kill.
-pub fn whole_seconds(d: Duration) -> u64 {
+pub(crate) fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// The bound on `docker inspect`'s JSON for a whole engine (about 10,000 containers).
-pub const INSPECT_LIMIT: usize = 64 << 20;
+pub(crate) const INSPECT_LIMIT: usize = 64 << 20;
 
 /// A docker command's stderr for an error message: redacted, on one line, cut.
 pub(crate) fn stderr_line(stderr: &str) -> String {

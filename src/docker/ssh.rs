@@ -19,7 +19,7 @@ impl DockerCli {
     /// is made private (0700); an existing one must be a directory of this user that
     /// no one else may write, never a link. The connection outlives the pass by
     /// `SSH_PERSIST`, so the next pass pays no handshake.
-    pub fn reuse_ssh(&mut self, dir: &Path) -> Result<()> {
+    pub(crate) fn reuse_ssh(&mut self, dir: &Path) -> Result<()> {
         let ssh = which::which("ssh").context("ssh is not on PATH")?;
         self.reuse_ssh_with(&ssh, dir)
     }

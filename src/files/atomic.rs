@@ -15,12 +15,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// Atomically replaces `path` with `bytes` (mode 0644: node_exporter and `status` read it).
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with_mode(path, bytes, 0o644)
 }
 
 /// As `write`, the file getting `mode`.
-pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => bail!(
             "{} is a symbolic link: healwatch never writes through one; point it at the file itself",
@@ -44,7 +44,7 @@ pub fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// Removes the temp files of `path` that killed writers left (`.NAME.tmp-*`). Call it
 /// only while no other writer can run: under the pass lock.
-pub fn sweep(path: &Path) -> usize {
+pub(crate) fn sweep(path: &Path) -> usize {
     let Ok((dir, prefix)) = temp_prefix(path) else { return 0 };
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     let mut removed = 0;

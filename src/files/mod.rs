@@ -13,7 +13,7 @@ use rustix::fs::OFlags;
 
 /// How a file may be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
+pub(crate) enum Link {
     /// The operator's own files (`-c`, `--ca-file`): a symlink is theirs to make.
     Follow,
     /// Files healwatch writes or that live in shared directories: a symlink is refused.
@@ -60,19 +60,19 @@ fn describe(kind: std::fs::FileType) -> &'static str {
 }
 
 /// Opens (creating) a file to append to, e.g. the log.
-pub fn open_append(path: &Path) -> io::Result<File> {
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     checked(path, OpenOptions::new().create(true).append(true).custom_flags(flags(Link::Refuse)).open(path))
 }
 
 /// Opens (creating, never truncating) a file to read and write, e.g. the lock.
-pub fn open_rw(path: &Path) -> io::Result<File> {
+pub(crate) fn open_rw(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).truncate(false).read(true).write(true).custom_flags(flags(Link::Refuse));
     checked(path, options.open(path))
 }
 
 /// Reads a whole regular file of at most `limit` bytes.
-pub fn read_bounded(path: &Path, limit: u64, link: Link) -> io::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, limit: u64, link: Link) -> io::Result<Vec<u8>> {
     let file = checked(path, OpenOptions::new().read(true).custom_flags(flags(link)).open(path))?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
@@ -83,7 +83,7 @@ pub fn read_bounded(path: &Path, limit: u64, link: Link) -> io::Result<Vec<u8>> 
 }
 
 /// The first `n` bytes of a regular file (fewer when it is shorter).
-pub fn read_head(path: &Path, n: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_head(path: &Path, n: u64) -> io::Result<Vec<u8>> {
     let file = checked(path, OpenOptions::new().read(true).custom_flags(flags(Link::Follow)).open(path))?;
     let mut bytes = Vec::new();
     file.take(n).read_to_end(&mut bytes)?;

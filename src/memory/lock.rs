@@ -11,11 +11,11 @@ use anyhow::{Context, Result, bail};
 use crate::exit::Stop;
 
 /// The lock file's name inside the state directory.
-pub const LOCK_FILE: &str = "healwatch.lock";
+pub(crate) const LOCK_FILE: &str = "healwatch.lock";
 
 /// Where healwatch keeps its lock (and state): /var/lib/healwatch when writable, else
 /// $XDG_STATE_HOME/healwatch, else ~/.local/state/healwatch.
-pub fn state_dir_candidates() -> Vec<PathBuf> {
+pub(crate) fn state_dir_candidates() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("/var/lib/healwatch")];
     if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         dirs.push(PathBuf::from(xdg).join("healwatch"));
@@ -27,7 +27,7 @@ pub fn state_dir_candidates() -> Vec<PathBuf> {
 }
 
 /// The first state directory that exists (or can be made) and is writable.
-pub fn default_state_dir() -> Result<PathBuf> {
+pub(crate) fn default_state_dir() -> Result<PathBuf> {
     let candidates = state_dir_candidates();
     for dir in &candidates {
         let writable = std::fs::create_dir_all(dir).is_ok() && crate::files::open_rw(&dir.join(LOCK_FILE)).is_ok();
@@ -42,7 +42,7 @@ pub fn default_state_dir() -> Result<PathBuf> {
 /// The lock that keeps two watches (`run --watch`) apart: beside the pass lock, named
 /// after it. A watch holds it throughout, and the pass lock only while a pass runs, so
 /// `pause` or a pass run by hand gets in between its passes.
-pub fn watch_lock_path(pass_lock: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn watch_lock_path(pass_lock: Option<&Path>) -> Result<PathBuf> {
     let pass_lock = match pass_lock {
         Some(p) => p.to_path_buf(),
         None => default_state_dir()?.join(LOCK_FILE),
@@ -54,19 +54,20 @@ pub fn watch_lock_path(pass_lock: Option<&Path>) -> Result<PathBuf> {
 
 /// A held pass lock; released when dropped (or when the process dies).
 #[derive(Debug)]
-pub struct PassLock {
+pub(crate) struct PassLock {
     _file: File,
 }
 
 /// Takes the lock at `path` (default: in the state directory) without waiting.
 /// `Stop::Locked` means another pass holds it; a lock that cannot be opened is `Stop::Usage`.
-pub fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
+pub(crate) fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
     let path = match path {
         Some(p) => p.to_path_buf(),
-        None => default_state_dir()?.join(LOCK_FILE),
+        None => default_state_dir().map_err(Stop::Usage)?.join(LOCK_FILE),
     };
     let mut file = crate::files::open_rw(&path)
-        .with_context(|| format!("opening lock file {} (pass --lock FILE to put it elsewhere)", path.display()))?;
+        .with_context(|| format!("opening lock file {} (pass --lock FILE to put it elsewhere)", path.display()))
+        .map_err(Stop::Usage)?;
     match file.try_lock() {
         Ok(()) => {
             // Who holds it, for the next pass's message; the lock itself is the flock.
@@ -88,7 +89,7 @@ pub fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
 
 /// As `acquire`, but waits (polling, at most `wait`) for a running pass to finish.
 /// For commands a person runs by hand, where exit 3 would only be a nuisance.
-pub fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<PassLock, Stop> {
+pub(crate) fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<PassLock, Stop> {
     let deadline = Instant::now() + wait;
     let mut said = false;
     loop {

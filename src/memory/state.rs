@@ -16,16 +16,16 @@ use crate::model::{Outcome, rfc3339, timestamp};
 /// The state file format this build reads and writes.
 ///
 /// Version 2 added `last_warnings`; a version 1 file reads as version 2 with none.
-pub const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 2;
 /// A state file larger than this is not read (about 20,000 targets' worth).
 const MAX_SIZE: u64 = 16 << 20;
 /// The state file's name inside the state directory.
-pub const STATE_FILE: &str = "state.json";
+pub(crate) const STATE_FILE: &str = "state.json";
 
 /// Everything healwatch remembers, by target name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct State {
+pub(crate) struct State {
     /// Format version; 1 and 2 are read, anything else is treated as corrupt.
     pub version: u32,
     /// Per target.
@@ -39,7 +39,7 @@ pub struct State {
 /// What healwatch remembers about one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TargetState {
+pub(crate) struct TargetState {
     /// Failed passes in a row (0 after a healthy check or a recovery).
     #[serde(default)]
     pub consecutive_failures: u32,
@@ -70,7 +70,7 @@ impl TargetState {
     /// Restart attempts within `window` before `now`. A time in the future (the clock
     /// stepped back since) counts as `now`, so it leaves the window one window from now,
     /// not one window after a time that may be years ahead.
-    pub fn restarts_in_window(&self, now: SystemTime, window: Duration) -> Vec<SystemTime> {
+    pub(crate) fn restarts_in_window(&self, now: SystemTime, window: Duration) -> Vec<SystemTime> {
         self.recent_restarts
             .iter()
             .map(|&t| t.min(now))
@@ -79,14 +79,14 @@ impl TargetState {
     }
 
     /// The pause end, when it is still in the future.
-    pub fn paused_until(&self, now: SystemTime) -> Option<SystemTime> {
+    pub(crate) fn paused_until(&self, now: SystemTime) -> Option<SystemTime> {
         self.paused_until.filter(|&t| t > now)
     }
 }
 
 /// The state as read, with anything worth telling the operator.
 #[derive(Debug, Default)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The state (empty when missing or bad).
     pub state: State,
     /// Problems met while reading, for the status line's `warnings`.
@@ -97,7 +97,7 @@ pub struct Loaded {
 
 /// Why a state file could not be used.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// It exists but is not a regular file (a device, a directory): never touched.
     NotAFile,
     /// It exists but could not be read (permissions...): left alone.
@@ -107,7 +107,7 @@ pub enum ReadError {
 }
 
 /// The one reader of the state file: `Ok(None)` when there is none yet.
-pub fn read(path: &Path) -> Result<Option<State>, ReadError> {
+pub(crate) fn read(path: &Path) -> Result<Option<State>, ReadError> {
     // Never read, move aside or replace something that is not a plain file (/dev/null,
     // a FIFO, a symbolic link someone planted in the state directory...).
     match std::fs::symlink_metadata(path) {
@@ -134,7 +134,7 @@ pub fn read(path: &Path) -> Result<Option<State>, ReadError> {
 /// Reads the state file for a pass, which never stops for it. Missing: empty state.
 /// Unreadable or not a file: empty state, a warning, and no write this pass. Corrupt:
 /// moved aside as `<file>.corrupt-<time>`, empty state, and a warning.
-pub fn load(path: &Path, now: SystemTime) -> Loaded {
+pub(crate) fn load(path: &Path, now: SystemTime) -> Loaded {
     let empty = |warning: Option<String>, writable: bool| Loaded {
         state: State { version: VERSION, ..State::default() },
         warnings: warning.into_iter().collect(),
@@ -168,7 +168,7 @@ pub fn load(path: &Path, now: SystemTime) -> Loaded {
 /// Reads the state for `status`, `pause` and `resume`. Unlike a pass, these stop on a
 /// bad file: they exist to show or change it, and must not move it aside behind a
 /// person's back.
-pub fn read_for_command(path: &Path) -> Result<State> {
+pub(crate) fn read_for_command(path: &Path) -> Result<State> {
     match read(path) {
         Ok(state) => Ok(state.unwrap_or(State { version: VERSION, ..State::default() })),
         Err(ReadError::NotAFile) => {
@@ -194,7 +194,7 @@ fn corrupt_name(path: &Path, now: SystemTime) -> PathBuf {
 
 /// Writes `state` atomically (see `atomic::write`): a crash at any moment leaves the old
 /// file or the new one.
-pub fn save(path: &Path, state: &State) -> Result<()> {
+pub(crate) fn save(path: &Path, state: &State) -> Result<()> {
     let mut json = serde_json::to_vec_pretty(state)?;
     json.push(b'\n');
     crate::files::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))

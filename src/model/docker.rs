@@ -8,7 +8,7 @@ use super::redact_text;
 
 /// Which Docker engine a command goes to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// Whatever DOCKER_HOST / DOCKER_CONTEXT (or the CLI's config) say.
     #[default]
     Default,
@@ -24,7 +24,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The engine's name in the status line and metrics: `local`, the `[[engine]]`'s
     /// name, the host (redacted) or the context's name.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Self::Default => "local".to_string(),
             Self::Host(host) => redact_text(host),
@@ -33,7 +33,7 @@ impl Endpoint {
     }
 
     /// The CLI arguments that select this engine.
-    pub fn args(&self) -> Vec<&str> {
+    pub(crate) fn args(&self) -> Vec<&str> {
         match self {
             Self::Default => Vec::new(),
             Self::Host(host) => vec!["-H", host],
@@ -52,7 +52,7 @@ impl Endpoint {
 
     /// Whether commands to this engine may go over ssh (an `ssh://` host, or a context,
     /// which may name one).
-    pub fn may_use_ssh(&self) -> bool {
+    pub(crate) fn may_use_ssh(&self) -> bool {
         match self {
             Self::Default => false,
             Self::Host(host) => host.starts_with("ssh://"),
@@ -75,7 +75,7 @@ impl fmt::Display for Endpoint {
 
 /// A container on an engine.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContainerRef {
+pub(crate) struct ContainerRef {
     /// The engine.
     pub endpoint: Endpoint,
     /// Its name or id (validated: never an option).
@@ -84,7 +84,7 @@ pub struct ContainerRef {
 
 /// A container's `State.Status`, as Docker names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContainerStatus {
+pub(crate) enum ContainerStatus {
     /// Created, never started.
     Created,
     /// Running.
@@ -111,7 +111,7 @@ impl Serialize for ContainerStatus {
 
 impl ContainerStatus {
     /// Reads Docker's name; anything unknown is kept as `Other`.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         match text {
             "created" => Self::Created,
             "running" => Self::Running,
@@ -125,7 +125,7 @@ impl ContainerStatus {
     }
 
     /// Docker's name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Created => "created",
             Self::Running => "running",
@@ -139,12 +139,12 @@ impl ContainerStatus {
     }
 
     /// Running, paused or restarting: a live container that can declare targets.
-    pub fn is_live(&self) -> bool {
+    pub(crate) fn is_live(&self) -> bool {
         matches!(self, Self::Running | Self::Paused | Self::Restarting)
     }
 
     /// Exited or created: left down (by an operator, or never started).
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         matches!(self, Self::Exited | Self::Created)
     }
 }
@@ -157,7 +157,7 @@ impl fmt::Display for ContainerStatus {
 
 /// A Docker HEALTHCHECK's `State.Health.Status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DockerHealth {
+pub(crate) enum DockerHealth {
     /// Before the first probe (after a start).
     Starting,
     /// The last probes passed.
@@ -170,7 +170,7 @@ pub enum DockerHealth {
 
 impl DockerHealth {
     /// Reads Docker's name.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         match text {
             "starting" => Self::Starting,
             "healthy" => Self::Healthy,
@@ -180,7 +180,7 @@ impl DockerHealth {
     }
 
     /// Docker's name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Self::Starting => "starting",
             Self::Healthy => "healthy",
@@ -192,7 +192,7 @@ impl DockerHealth {
 
 /// A container's `HostConfig.RestartPolicy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RestartPolicy {
+pub(crate) enum RestartPolicy {
     /// `no` (or unset): Docker never restarts it.
     No,
     /// `always`.
@@ -207,7 +207,7 @@ pub enum RestartPolicy {
 
 impl RestartPolicy {
     /// From the policy's `Name` and `MaximumRetryCount`.
-    pub fn from_docker(name: &str, max_retries: u64) -> Self {
+    pub(crate) fn from_docker(name: &str, max_retries: u64) -> Self {
         match name {
             "" | "no" => Self::No,
             "always" => Self::Always,

@@ -6,23 +6,23 @@
 mod docker;
 mod redact;
 mod result;
-pub mod rfc3339;
+pub(crate) mod rfc3339;
 mod values;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use docker::{ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
-pub use redact::{HealthUrl, MASK, TcpAddr, one_line, redact_text};
-pub use result::{ActionRun, TargetResult, millis, show_ms};
-pub use rfc3339::timestamp;
-pub use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
+pub(crate) use docker::{ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+pub(crate) use redact::{HealthUrl, MASK, TcpAddr, one_line, redact_text};
+pub(crate) use result::{ActionRun, TargetResult, millis, show_ms};
+pub(crate) use rfc3339::timestamp;
+pub(crate) use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
 
 /// What a pass did to one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The check passed.
     Healthy,
     /// The check failed and `docker restart` ran and exited 0 (see `recovered`).
@@ -54,7 +54,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub const ALL: [Outcome; 13] = [
+    pub(crate) const ALL: [Outcome; 13] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -71,7 +71,7 @@ impl Outcome {
     ];
 
     /// The outcome named `name` (as in the status line).
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(name: &str) -> anyhow::Result<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == name).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
             anyhow::anyhow!("'{name}' is not an outcome (one of: {})", names.join(", "))
@@ -79,7 +79,7 @@ impl Outcome {
     }
 
     /// The name used in the status line and the state file.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Healthy => "healthy",
             Self::Restarted => "restarted",
@@ -101,7 +101,7 @@ impl Outcome {
     /// exit status): a restart counts unless recovery was waited for and did not come; a
     /// paused target and one an operator stopped (`ignore_stopped`) never fail a pass:
     /// neither is an incident.
-    pub fn healthy_now(self, recovery: Recovery) -> bool {
+    pub(crate) fn healthy_now(self, recovery: Recovery) -> bool {
         match self {
             Self::Healthy | Self::Paused | Self::Stopped => true,
             Self::Restarted => recovery != Recovery::NotRecovered,
@@ -126,7 +126,7 @@ impl fmt::Display for Outcome {
 
 /// After a restart: did the target answer healthy again?
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Recovery {
+pub(crate) enum Recovery {
     /// No restart ran, so there is nothing to recover (the field is left out).
     #[default]
     NotRestarted,
@@ -140,7 +140,7 @@ pub enum Recovery {
 
 impl Recovery {
     /// For `skip_serializing_if`: the status line leaves the field out without a restart.
-    pub fn is_not_restarted(&self) -> bool {
+    pub(crate) fn is_not_restarted(&self) -> bool {
         *self == Self::NotRestarted
     }
 }
@@ -158,7 +158,7 @@ impl Serialize for Recovery {
 /// What to do to a failing target's container.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// `docker restart` (and wait for recovery).
     #[default]
     Restart,
@@ -172,7 +172,7 @@ pub enum Action {
 
 impl Action {
     /// Parses `restart`, `stop`, `kill` or `notify`.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
         match text {
             "restart" => Ok(Self::Restart),
             "stop" => Ok(Self::Stop),
@@ -183,7 +183,7 @@ impl Action {
     }
 
     /// The name, as in config and output.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Restart => "restart",
             Self::Stop => "stop",

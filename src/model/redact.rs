@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 /// What replaces a secret in output.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Query parameter names whose values are treated as secrets (matched anywhere in the
 /// name, case-insensitively: `api_key`, `X-Token`...).
@@ -28,7 +28,7 @@ const SECRET_PARAMS: &[&str] = &[
 /// A health URL, parsed once: the URL to request (without userinfo), the printable
 /// form (secrets masked) and the Basic credentials taken out of `user:pass@`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HealthUrl {
+pub(crate) struct HealthUrl {
     /// The URL sent to the server, userinfo removed.
     pub request: String,
     /// The URL as printed: password and secret query values masked.
@@ -42,7 +42,7 @@ impl HealthUrl {
     /// address or a bracketed IPv6 address; a port of 1-65535; userinfo, path and query
     /// in URL syntax (anything else percent-encoded). Whatever it accepts is requested
     /// exactly as written; anything else is an error saying what to write.
-    pub fn parse(raw: &str) -> Result<Self> {
+    pub(crate) fn parse(raw: &str) -> Result<Self> {
         let parts = split_url(raw).map_err(|why| anyhow::anyhow!("'{}' {why}", safe_for_error(raw)))?;
         let authorization = parts.userinfo.map(|u| {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
@@ -60,7 +60,7 @@ impl HealthUrl {
     /// As `parse`, for a URL whose path is itself a secret (a dead man's switch such as
     /// healthchecks.io's `/<uuid>`, a webhook's `/services/T0/B0/XXXX`): printed as
     /// `scheme://host:port/***`.
-    pub fn parse_secret_path(raw: &str) -> Result<Self> {
+    pub(crate) fn parse_secret_path(raw: &str) -> Result<Self> {
         let mut url = Self::parse(raw)?;
         let after_scheme = url.display.find("://").map_or(0, |i| i + 3);
         let path_start = url.display[after_scheme..].find('/').map(|i| after_scheme + i);
@@ -75,7 +75,7 @@ impl HealthUrl {
 
 /// A `tcp://HOST:PORT` address, parsed as strictly as a health URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpAddr {
+pub(crate) struct TcpAddr {
     /// The host as written: a name, an IPv4 address or a bracketed IPv6 address.
     pub host: String,
     /// The port (required).
@@ -84,7 +84,7 @@ pub struct TcpAddr {
 
 impl TcpAddr {
     /// Parses `tcp://HOST:PORT`: nothing before the host, nothing after the port.
-    pub fn parse(raw: &str) -> Result<Self> {
+    pub(crate) fn parse(raw: &str) -> Result<Self> {
         let fail = |why: String| anyhow::anyhow!("'{}' {why}", safe_for_error(raw));
         let rest = raw
             .strip_prefix("tcp://")
@@ -101,7 +101,7 @@ impl TcpAddr {
     }
 
     /// The host without IPv6 brackets, for connecting.
-    pub fn bare_host(&self) -> &str {
+    pub(crate) fn bare_host(&self) -> &str {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 }
@@ -240,7 +240,7 @@ fn safe_for_error(raw: &str) -> String {
 
 /// `text` as one printable line: control characters escaped (`\n`, `\x1b`), anything
 /// past `max` characters cut with an ellipsis.
-pub fn one_line(text: &str, max: usize) -> String {
+pub(crate) fn one_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max) + 8);
     for (n, c) in text.chars().enumerate() {
         if n >= max {
@@ -259,7 +259,7 @@ pub fn one_line(text: &str, max: usize) -> String {
 }
 
 /// Masks URL passwords and secret query values anywhere in `text`.
-pub fn redact_text(text: &str) -> String {
+pub(crate) fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     // Userinfo passwords: `scheme://user:pass@host` -> `scheme://user:***@host`.

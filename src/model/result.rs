@@ -10,7 +10,7 @@ use super::{Action, Outcome, Recovery};
 
 /// One target's pass: check -> judge -> act -> verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetResult {
+pub(crate) struct TargetResult {
     /// Target name.
     pub name: String,
     /// Container behind it.
@@ -57,7 +57,7 @@ pub struct TargetResult {
 
 impl TargetResult {
     /// A healthy entry with nothing checked or done yet, to be filled in.
-    pub fn new(name: &str, container: &str, url: String) -> Self {
+    pub(crate) fn new(name: &str, container: &str, url: String) -> Self {
         Self {
             name: name.to_string(),
             container: container.to_string(),
@@ -79,14 +79,14 @@ impl TargetResult {
     }
 
     /// Whether this target counts as healthy at the end of the pass (the exit status).
-    pub fn healthy_now(&self) -> bool {
+    pub(crate) fn healthy_now(&self) -> bool {
         self.outcome.healthy_now(self.recovery)
     }
 }
 
 /// The docker commands a target's action ran (unpause, the action, `restart_with`), as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRun {
+pub(crate) struct ActionRun {
     /// The action.
     pub action: Action,
     /// The first failure's exit code, 0 when all succeeded; `None` when one could not run
@@ -100,7 +100,7 @@ pub struct ActionRun {
 
 impl ActionRun {
     /// Whether every command ran and exited 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == Some(0)
     }
 }
@@ -126,12 +126,12 @@ impl Serialize for ActionRun {
 
 /// A duration as a person reads it, to the millisecond: a cut timeout is not
 /// "695ms 238us 534ns".
-pub fn show_ms(d: Duration) -> String {
+pub(crate) fn show_ms(d: Duration) -> String {
     humantime::format_duration(Duration::from_millis(millis(d))).to_string()
 }
 
 /// Whole milliseconds, saturating.
-pub fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -6,18 +6,18 @@ use std::time::SystemTime;
 use serde::Serializer;
 
 /// Writes `t` as RFC 3339 with milliseconds.
-pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_rfc3339_millis(*t))
 }
 
 /// The same for `Option<SystemTime>`.
-pub mod option {
+pub(crate) mod option {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `Some(t)` as RFC 3339 (a `None` is skipped by the field's attribute).
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => super::serialize(t, s),
             None => s.serialize_none(),
@@ -25,7 +25,7 @@ pub mod option {
     }
 
     /// Reads RFC 3339, or null.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
         Option::<String>::deserialize(d)?
             .map(|text| humantime::parse_rfc3339(&text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}"))))
             .transpose()
@@ -33,18 +33,18 @@ pub mod option {
 }
 
 /// The same for a list.
-pub mod list {
+pub(crate) mod list {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes each time as RFC 3339.
-    pub fn serialize<S: Serializer>(ts: &[SystemTime], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(ts: &[SystemTime], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(ts.iter().map(|t| humantime::format_rfc3339_millis(*t).to_string()))
     }
 
     /// Reads a list of RFC 3339 times.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SystemTime>, D::Error> {
         Vec::<String>::deserialize(d)?
             .iter()
             .map(|text| humantime::parse_rfc3339(text).map_err(|e| serde::de::Error::custom(format!("'{text}': {e}"))))
@@ -53,6 +53,6 @@ pub mod list {
 }
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T20:00:00.123Z`.
-pub fn timestamp(t: SystemTime) -> String {
+pub(crate) fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 
 /// Parses a duration written like `500ms`, `5s`, `2m` or `1h 30m`; a bare `0` is zero.
-pub fn parse_duration(text: &str) -> Result<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration> {
     if text.trim() == "0" {
         return Ok(Duration::ZERO);
     }
@@ -17,18 +17,18 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 
 /// A set of HTTP status codes written like `200-399` or `200,204,300-302`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet {
+pub(crate) struct StatusSet {
     ranges: Vec<(u16, u16)>,
 }
 
 impl StatusSet {
     /// Healthy status codes by default, as Kubernetes HTTP probes: 200 <= code < 400.
-    pub fn default_set() -> Self {
+    pub(crate) fn default_set() -> Self {
         Self { ranges: vec![(200, 399)] }
     }
 
     /// Parses `200-399`, `200`, or a comma-separated list of both.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         let hint = "write e.g. \"200-399\" or \"200,204\"";
         let mut ranges = Vec::new();
         for part in text.split(',').map(str::trim) {
@@ -50,7 +50,7 @@ impl StatusSet {
     }
 
     /// Whether `code` is in the set.
-    pub fn contains(&self, code: u16) -> bool {
+    pub(crate) fn contains(&self, code: u16) -> bool {
         self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
     }
 }
@@ -68,7 +68,7 @@ impl fmt::Display for StatusSet {
 }
 
 /// Target names appear in output, file names and commands: keep them plain.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let ok =
         !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:".contains(c));
     if !ok {
@@ -79,7 +79,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// Docker's container name rule (letters, digits, `_.-`, first character alphanumeric),
 /// which also admits hex ids. A name that passes can never be read as an option.
-pub fn validate_container_name(name: &str) -> Result<()> {
+pub(crate) fn validate_container_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
@@ -109,7 +109,7 @@ const FORBIDDEN_HEADERS: &[&str] = &[
 
 /// An HTTP header name (a token, not one of `FORBIDDEN_HEADERS`) and a value of visible
 /// ASCII, spaces and tabs.
-pub fn validate_header(key: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_header(key: &str, value: &str) -> Result<()> {
     let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && !b":()<>@,;\\\"/[]?={}".contains(&b));
     if !key_ok {
         bail!("header name '{}' is not a valid HTTP header name (letters, digits and -)", super::one_line(key, 64));

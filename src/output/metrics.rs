@@ -65,7 +65,7 @@ fn up(t: &TargetResult) -> bool {
 }
 
 /// The whole metrics file for a finished pass. `memory` is the state after the pass.
-pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) -> String {
+pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) -> String {
     let mut out = String::new();
     for family in TARGET_FAMILIES {
         header(&mut out, family.name, family.kind, family.help);
@@ -99,7 +99,7 @@ pub fn render(report: &Report, memory: &State, started: SystemTime, exit: Exit) 
 }
 
 /// Only the run metrics: for a pass that could not check anything (bad config...).
-pub fn render_run(started: SystemTime, duration: Duration, exit: Exit) -> String {
+pub(crate) fn render_run(started: SystemTime, duration: Duration, exit: Exit) -> String {
     let mut out = String::new();
     let seconds = started.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let runs = [
@@ -128,7 +128,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Label values as the exposition format requires: backslash, double quote and newline escaped.
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

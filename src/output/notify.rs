@@ -9,17 +9,17 @@ use crate::model::{HealthUrl, Outcome, redact_text};
 use crate::output::report::Report;
 
 /// Bound on one notification or ping attempt.
-pub const TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause before the one retry.
-pub const RETRY_DELAY: Duration = Duration::from_millis(500);
+pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// Whether `report` has an outcome in `notify_on`.
-pub fn should_notify(report: &Report, notify_on: &[Outcome]) -> bool {
+pub(crate) fn should_notify(report: &Report, notify_on: &[Outcome]) -> bool {
     report.targets.iter().any(|t| notify_on.contains(&t.result.outcome))
 }
 
 /// The ping for a pass: `URL` after success, `URL/fail` otherwise (before any query string).
-pub fn ping_request(url: &str, success: bool) -> String {
+pub(crate) fn ping_request(url: &str, success: bool) -> String {
     if success {
         return url.to_string();
     }
@@ -33,7 +33,7 @@ pub fn ping_request(url: &str, success: bool) -> String {
 
 /// Sends notifications and pings. Unlike health checks, these go where the operator's
 /// proxy settings say (HTTPS_PROXY...): they usually leave the host.
-pub struct Sender {
+pub(crate) struct Sender {
     agent: ureq::Agent,
 }
 
@@ -51,7 +51,7 @@ impl Default for Sender {
 
 impl Sender {
     /// POSTs `body` (the status line) as JSON; one retry. The error names the URL, redacted.
-    pub fn notify(&self, url: &HealthUrl, body: &[u8]) -> Result<(), String> {
+    pub(crate) fn notify(&self, url: &HealthUrl, body: &[u8]) -> Result<(), String> {
         self.twice(|| {
             let mut request = self.agent.post(&url.request).header("Content-Type", "application/json");
             if let Some(auth) = &url.authorization {
@@ -63,7 +63,7 @@ impl Sender {
     }
 
     /// GETs the ping URL for a pass that succeeded or not; one retry.
-    pub fn ping(&self, url: &HealthUrl, success: bool) -> Result<(), String> {
+    pub(crate) fn ping(&self, url: &HealthUrl, success: bool) -> Result<(), String> {
         let target = ping_request(&url.request, success);
         self.twice(|| {
             let mut request = self.agent.get(&target);

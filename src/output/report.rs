@@ -14,7 +14,7 @@ const TEXT_LIMIT: usize = 1000;
 
 /// One target's entry in the status line: what the pass did, and what it remembers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetReport {
+pub(crate) struct TargetReport {
     /// What the pass found and did.
     #[serde(flatten)]
     pub result: TargetResult,
@@ -30,7 +30,7 @@ impl TargetReport {
     /// A result with what the memory after the pass says of it (which keeps only the
     /// restarts inside the window); zeros for a target that is not remembered (a
     /// discovered container with bad labels).
-    pub fn new(result: TargetResult, memory: &State) -> Self {
+    pub(crate) fn new(result: TargetResult, memory: &State) -> Self {
         let mut report = Self::bare(result);
         if let Some(m) = memory.targets.get(&report.result.name) {
             report.consecutive_failures = m.consecutive_failures;
@@ -42,7 +42,7 @@ impl TargetReport {
 
     /// A result alone (memory all zero). Its texts that came from outside (endpoints,
     /// docker, labels) are made one line and cut.
-    pub fn bare(mut result: TargetResult) -> Self {
+    pub(crate) fn bare(mut result: TargetResult) -> Self {
         for text in [&mut result.error, &mut result.recovery_error].into_iter().flatten() {
             *text = one_line(text, TEXT_LIMIT);
         }
@@ -54,14 +54,14 @@ impl TargetReport {
     }
 
     /// Whether this target counts as healthy at the end of the pass (the exit status).
-    pub fn healthy_now(&self) -> bool {
+    pub(crate) fn healthy_now(&self) -> bool {
         self.result.healthy_now()
     }
 }
 
 /// One Docker engine as the pass found it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EngineStatus {
+pub(crate) struct EngineStatus {
     /// `local`, the host (redacted) or the context.
     pub name: String,
     /// Whether it answered.
@@ -79,7 +79,7 @@ pub struct EngineStatus {
 
 /// Counts over the targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Targets checked.
     pub targets: usize,
     /// Healthy at the first check.
@@ -94,7 +94,7 @@ pub struct Summary {
 
 impl Summary {
     /// Counts `targets`.
-    pub fn of(targets: &[TargetReport]) -> Self {
+    pub(crate) fn of(targets: &[TargetReport]) -> Self {
         let count = |f: &dyn Fn(&TargetResult) -> bool| targets.iter().filter(|t| f(&t.result)).count();
         Self {
             targets: targets.len(),
@@ -108,7 +108,7 @@ impl Summary {
 
 /// One pass, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// When the pass started (RFC 3339, UTC, milliseconds).
     #[serde(with = "rfc3339")]
     pub time: SystemTime,
@@ -139,7 +139,7 @@ pub struct Report {
 
 impl Report {
     /// A report of targets, with the summary computed from them.
-    pub fn new(started: SystemTime, duration: Duration, dry_run: bool, targets: Vec<TargetReport>) -> Self {
+    pub(crate) fn new(started: SystemTime, duration: Duration, dry_run: bool, targets: Vec<TargetReport>) -> Self {
         Self {
             time: started,
             version: env!("CARGO_PKG_VERSION"),
@@ -155,30 +155,30 @@ impl Report {
     }
 
     /// A report of a pass that could not run.
-    pub fn failed(started: SystemTime, duration: Duration, dry_run: bool, error: String) -> Self {
+    pub(crate) fn failed(started: SystemTime, duration: Duration, dry_run: bool, error: String) -> Self {
         Self { error: Some(error), ..Self::new(started, duration, dry_run, Vec::new()) }
     }
 
     /// Whether every target is healthy now (exit 0).
-    pub fn all_healthy_now(&self) -> bool {
+    pub(crate) fn all_healthy_now(&self) -> bool {
         self.targets.iter().all(TargetReport::healthy_now)
     }
 
     /// Makes warnings one line each and cuts them (they may quote paths and docker).
-    pub fn tidy_warnings(&mut self) {
+    pub(crate) fn tidy_warnings(&mut self) {
         for w in &mut self.warnings {
             *w = one_line(w, TEXT_LIMIT);
         }
     }
 
     /// The report as one JSON line, newline included.
-    pub fn line(&self) -> Vec<u8> {
+    pub(crate) fn line(&self) -> Vec<u8> {
         json_line(self)
     }
 }
 
 /// Any value as one JSON line (the status line, drill, audit, status).
-pub fn json_line(value: &impl Serialize) -> Vec<u8> {
+pub(crate) fn json_line(value: &impl Serialize) -> Vec<u8> {
     // Serializing plain structs of strings and numbers to memory cannot fail.
     let mut line = serde_json::to_vec(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
     line.push(b'\n');
@@ -188,7 +188,7 @@ pub fn json_line(value: &impl Serialize) -> Vec<u8> {
 /// The report for people (`--format text`): one line per target that is not plainly
 /// healthy (name, outcome, why, what was done and how long), warnings, and a summary.
 /// `color` only when stdout is a terminal and NO_COLOR is unset.
-pub fn text(report: &Report, color: bool) -> String {
+pub(crate) fn text(report: &Report, color: bool) -> String {
     use std::fmt::Write as _;
     let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
     let ms = |d: Duration| format!("{} ms", millis(d));

@@ -23,7 +23,7 @@ pub(crate) use parallel::parallel_map;
 use policy::Verdict;
 
 /// What a pass works with besides the targets: the two I/O seams, memory and the clock.
-pub struct Pass<'a> {
+pub(crate) struct Pass<'a> {
     /// The HTTP checker.
     pub probe: &'a dyn Probe,
     /// The docker CLI for actions; `None` for a dry run.
@@ -42,7 +42,7 @@ pub struct Pass<'a> {
 /// What a watch (`run --watch`) saw of a target between passes, which the pass that it
 /// started early takes as evidence instead of finding it out again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hint {
+pub(crate) enum Hint {
     /// A watch round's attempt failed, `spent` before this pass began: it is the first
     /// attempt of this pass's check, so the blip rule's clock started with it.
     Failed { check: Check, spent: Duration },
@@ -52,14 +52,14 @@ pub enum Hint {
 }
 
 /// Hints by target name.
-pub type Hints = BTreeMap<String, Hint>;
+pub(crate) type Hints = BTreeMap<String, Hint>;
 
 /// No hints: a pass that was not started early by a watch.
-pub static NO_HINTS: Hints = BTreeMap::new();
+pub(crate) static NO_HINTS: Hints = BTreeMap::new();
 
 /// Checks, judges and heals every target; results come back in config order, with any
 /// warning about the pass itself (fewer worker threads than asked for).
-pub fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
+pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
     let workers = config.concurrency.min(config.targets.len()).max(1);
     let (results, not_started) =

@@ -11,7 +11,7 @@ use crate::settings::Settings;
 
 /// What to do about one target after its check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Healthy: nothing to do.
     Leave,
     /// In a maintenance pause: report, never restart.
@@ -37,7 +37,13 @@ pub enum Verdict {
 
 /// Judges one target. `memory` is what the last passes left; the failure being judged
 /// is not in it yet.
-pub fn judge(healthy: bool, settings: &Settings, memory: &TargetState, now: SystemTime, dry_run: bool) -> Verdict {
+pub(crate) fn judge(
+    healthy: bool,
+    settings: &Settings,
+    memory: &TargetState,
+    now: SystemTime,
+    dry_run: bool,
+) -> Verdict {
     if let Some(until) = memory.paused_until(now) {
         return Verdict::Paused { until };
     }
@@ -57,12 +63,12 @@ pub fn judge(healthy: bool, settings: &Settings, memory: &TargetState, now: Syst
 }
 
 /// The crash-loop guard: `max_restarts` (when not 0) restarts within the window.
-pub fn guard_tripped(restarts_in_window: usize, settings: &Settings) -> bool {
+pub(crate) fn guard_tripped(restarts_in_window: usize, settings: &Settings) -> bool {
     settings.max_restarts > 0 && restarts_in_window >= settings.max_restarts as usize
 }
 
 /// Whether a container that started at `started_at` is still in its start period.
-pub fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_period: Duration) -> bool {
+pub(crate) fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_period: Duration) -> bool {
     match started_at {
         Some(started) if !start_period.is_zero() => now.duration_since(started).map_or(true, |age| age < start_period),
         _ => false,
@@ -73,7 +79,7 @@ pub fn in_start_period(started_at: Option<SystemTime>, now: SystemTime, start_pe
 /// updated from their results; every other entry as it was (a cron config's memory,
 /// pauses included, survives an ad-hoc `-t` pass), unless nobody has checked it for
 /// `forget_after` and it is not paused.
-pub fn remember(
+pub(crate) fn remember(
     previous: &State,
     targets: &[Target],
     results: &[TargetResult],
@@ -96,7 +102,7 @@ pub fn remember(
 /// target's outcome differs from the one remembered (a new target counts as healthy
 /// before), or when its warnings differ from the last pass's. A known, unchanged
 /// problem stays silent: metrics, alerts and notifications carry it.
-pub fn worth_telling(results: &[&TargetResult], warnings: &[String], previous: &State) -> bool {
+pub(crate) fn worth_telling(results: &[&TargetResult], warnings: &[String], previous: &State) -> bool {
     let changed = |r: &&TargetResult| {
         let before = previous.targets.get(&r.name).and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy);
         r.outcome != before

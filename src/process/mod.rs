@@ -19,7 +19,7 @@ use stream::{Stream, wait_for_output};
 
 /// What a child process did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandOutcome {
+pub(crate) struct CommandOutcome {
     /// Exit code; `None` when it could not be started, was killed or died by a signal.
     pub exit_code: Option<i32>,
     /// Wall time of the child.
@@ -34,14 +34,14 @@ pub struct CommandOutcome {
 
 impl CommandOutcome {
     /// Whether the command ran and exited 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == Some(0)
     }
 }
 
 /// At most this much of each stream of a command is kept (its tail): enough for any
 /// error message, and a bound on what a misbehaving program can make healwatch hold.
-pub const OUTPUT_LIMIT: usize = 4 * 1024;
+pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024;
 
 /// Starts `command` in a process group of its own, its output piped.
 pub(crate) fn spawn_in_group(command: &mut Command) -> std::io::Result<Child> {
@@ -58,12 +58,12 @@ pub(crate) fn kill_group(child: &mut Child) {
 }
 
 /// "exit status 1", or why there is none.
-pub fn exit_text(code: Option<i32>) -> String {
+pub(crate) fn exit_text(code: Option<i32>) -> String {
     code.map_or_else(|| "no exit status".to_string(), |c| format!("exit status {c}"))
 }
 
 /// stream), and kills it after `timeout`.
-pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
+pub(crate) fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
     run_limited(command, timeout, OUTPUT_LIMIT)
 }
 
@@ -71,14 +71,19 @@ pub fn run_bounded(command: &mut Command, timeout: Duration) -> CommandOutcome {
 /// its own process group: a timeout or a signal to healwatch kills the whole group, so
 /// a wrapper script's grandchildren die with it. Its pipes are read in the same loop
 /// that waits for it, so no thread is needed.
-pub fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+pub(crate) fn run_limited(command: &mut Command, timeout: Duration, stdout_limit: usize) -> CommandOutcome {
     run_child(command.stdin(Stdio::null()), None, timeout, stdout_limit)
 }
 
 /// As `run_limited`, with `input` (at most a pipe's buffer, so writing never blocks) on
 /// its standard input, which stays open until the child exits: a `docker system
 /// dial-stdio` would otherwise pass the end of input on to the daemon mid-request.
-pub fn run_with_input(command: &mut Command, input: &[u8], timeout: Duration, stdout_limit: usize) -> CommandOutcome {
+pub(crate) fn run_with_input(
+    command: &mut Command,
+    input: &[u8],
+    timeout: Duration,
+    stdout_limit: usize,
+) -> CommandOutcome {
     run_child(command.stdin(Stdio::piped()), Some(input), timeout, stdout_limit)
 }
 

@@ -63,7 +63,7 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
         next = (next + every).max(Instant::now() + every / 2);
         let round = look(setup, &done.healthy, std::mem::take(&mut pending), &mut streams, &unhealthy_on);
         let Some(hints) = plan::plan(round, &done.healthy, &unhealthy_on) else { continue };
-        let now = crate::clock::now()?;
+        let now = crate::clock::now().map_err(Stop::Usage)?;
         let _lock = match setup.lock(now, Some(LOCK_WAIT.min(deadline.saturating_duration_since(Instant::now())))) {
             Ok(lock) => lock,
             // Someone else's pass ran meanwhile; the next look sees what it left.

@@ -13,7 +13,7 @@ use crate::pass::{Hint, Hints};
 
 /// What Docker said happened to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
+pub(super) enum EventKind {
     /// Its main process ended (`die`): a crash, or a stop.
     Died,
     /// The kernel killed a process of it for memory (`oom`).
@@ -26,7 +26,7 @@ pub enum EventKind {
 
 /// One event, on the engine it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub(super) struct Event {
     pub endpoint: Endpoint,
     pub container: String,
     pub kind: EventKind,
@@ -35,7 +35,7 @@ pub struct Event {
 /// Reads one line of `docker events --format` `docker::EVENT_FORMAT`. Anything else (another
 /// action, a name Docker would not give, a line cut short) is `None`: events are only a
 /// reason to look sooner, so an unreadable one costs nothing but that.
-pub fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
+pub(super) fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
     let (name, action) = line.trim_end_matches(['\r', '\n']).split_once('\t')?;
     let kind = match action {
         "die" => EventKind::Died,
@@ -51,13 +51,13 @@ pub fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
 /// Whether a round re-checks this target between passes: an HTTP or TCP check costs a
 /// connection; exec and log checks cost a docker process each, so they wait for the
 /// next pass (Docker's events still cover their containers).
-pub fn round_checks(target: &Target) -> bool {
+pub(super) fn round_checks(target: &Target) -> bool {
     matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_))
 }
 
 /// What one round saw.
 #[derive(Debug, Clone, Default)]
-pub struct Round {
+pub(super) struct Round {
     /// Targets whose one attempt failed: the attempt, and how long ago it started.
     pub failed: Vec<(String, Check, Duration)>,
     /// Docker's events since the last look.
@@ -71,7 +71,7 @@ pub struct Round {
 /// them again). Events about containers of
 /// targets that were not healthy (paused, given up, failing) start nothing: the next
 /// scheduled pass deals with those, so a crash loop cannot drive a pass a second.
-pub fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>) -> Option<Hints> {
+pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>) -> Option<Hints> {
     let mut hints = Hints::new();
     let mut start = false;
     for (name, check, spent) in round.failed {
@@ -100,7 +100,7 @@ pub fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>)
 
 /// Drops the events a pass's own actions caused (a restart is a `die`), keeping those
 /// about other containers for the next round.
-pub fn without_own(events: Vec<Event>, acted: &BTreeSet<(Endpoint, String)>) -> Vec<Event> {
+pub(super) fn without_own(events: Vec<Event>, acted: &BTreeSet<(Endpoint, String)>) -> Vec<Event> {
     events.into_iter().filter(|e| !acted.contains(&(e.endpoint.clone(), e.container.clone()))).collect()
 }
 

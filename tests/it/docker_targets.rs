@@ -21,7 +21,7 @@ struct Discovery {
 }
 
 /// Tests that list the second engine take turns: discovery sees every container on it.
-pub static DISCOVERY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static DISCOVERY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn discovery(engine: &'static Engine) -> Discovery {
     let host = engine.second_host();
@@ -345,7 +345,7 @@ fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
 }
 
 #[track_caller]
-pub fn wait_for_health(c: &Container, status: &str) {
+pub(crate) fn wait_for_health(c: &Container, status: &str) {
     for _ in 0..150 {
         if c.inspect("{{.State.Health.Status}}") == status {
             return;

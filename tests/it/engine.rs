@@ -13,7 +13,7 @@ use crate::util::Healwatch;
 
 /// What a docker command did (its output trimmed).
 #[derive(Debug)]
-pub struct CommandOutcome {
+pub(crate) struct CommandOutcome {
     /// Exit code; `None` when it could not run or was killed.
     pub exit_code: Option<i32>,
     /// Standard output.
@@ -24,13 +24,13 @@ pub struct CommandOutcome {
 
 impl CommandOutcome {
     /// Whether it exited 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == Some(0)
     }
 }
 
 /// The engine the tests talk to (DOCKER_HOST from scripts/test.sh).
-pub struct Engine {
+pub(crate) struct Engine {
     pub docker: PathBuf,
     pub host: String,
     pub image: String,
@@ -40,7 +40,7 @@ impl Engine {
     /// The engine. The end-to-end tests are `#[ignore]`d, so they run only when asked
     /// for (scripts/test.sh runs them with `--include-ignored`): then a missing engine
     /// fails them, it never passes them silently.
-    pub fn get() -> &'static Engine {
+    pub(crate) fn get() -> &'static Engine {
         static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
         match ENGINE.get_or_init(Engine::connect) {
             Ok(engine) => engine,
@@ -61,12 +61,12 @@ impl Engine {
     }
 
     /// Runs the docker CLI against the engine, bounded to 60 s.
-    pub fn docker(&self, args: &[&str]) -> CommandOutcome {
+    pub(crate) fn docker(&self, args: &[&str]) -> CommandOutcome {
         self.docker_on(&self.host, args)
     }
 
     /// Runs the docker CLI against the engine at `host`, bounded to 60 s.
-    pub fn docker_on(&self, host: &str, args: &[&str]) -> CommandOutcome {
+    pub(crate) fn docker_on(&self, host: &str, args: &[&str]) -> CommandOutcome {
         // coreutils' timeout bounds the CLI (and kills it past the bound).
         let out = Command::new("timeout")
             .args(["--kill-after=5", "60"])
@@ -88,20 +88,20 @@ impl Engine {
     }
 
     /// The second private engine (scripts/test.sh starts it).
-    pub fn second_host(&self) -> String {
+    pub(crate) fn second_host(&self) -> String {
         std::env::var("HEALWATCH_SECOND_DOCKER_HOST")
             .expect("HEALWATCH_SECOND_DOCKER_HOST is not set: run scripts/test.sh, which starts a second engine")
     }
 
     /// A healwatch command wired to this engine.
-    pub fn healwatch(&self) -> Healwatch {
+    pub(crate) fn healwatch(&self) -> Healwatch {
         Healwatch::new().env("DOCKER_HOST", &self.host).env("HEALWATCH_DOCKER", &self.docker)
     }
 }
 
 /// Options for a test container.
 #[derive(Default, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Labels; `{port}` in a value becomes the container's port.
     pub labels: Vec<(String, String)>,
     /// The engine, when not the default one.
@@ -117,7 +117,7 @@ pub struct Spec {
 }
 
 /// A running test container serving /health on its own 127.0.0.1 port.
-pub struct Container {
+pub(crate) struct Container {
     pub name: String,
     pub port: u16,
     host: String,
@@ -126,7 +126,7 @@ pub struct Container {
 
 impl Container {
     #[track_caller]
-    pub fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
+    pub(crate) fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
         let name = format!("hw-{test}-{}", std::process::id());
         let port = free_port();
         let host = spec.host.clone().unwrap_or_else(|| engine.host.clone());
@@ -159,17 +159,17 @@ impl Container {
         container
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/health", self.port)
     }
 
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("{}={}", self.name, self.url())
     }
 
     /// `docker inspect --format TEMPLATE`.
     #[track_caller]
-    pub fn inspect(&self, template: &str) -> String {
+    pub(crate) fn inspect(&self, template: &str) -> String {
         let out = self.engine.docker_on(&self.host, &["inspect", "--format", template, &self.name]);
         assert!(out.success(), "inspect {}: {out:?}", self.name);
         out.stdout
@@ -178,14 +178,14 @@ impl Container {
     /// `State.StartedAt`, parsed: compared as a time, never as text (Docker trims
     /// trailing zeros of the nanoseconds, so the text does not sort).
     #[track_caller]
-    pub fn started_at(&self) -> std::time::SystemTime {
+    pub(crate) fn started_at(&self) -> std::time::SystemTime {
         let text = self.inspect("{{.State.StartedAt}}");
         humantime::parse_rfc3339(&text).unwrap_or_else(|e| panic!("StartedAt {text:?} of {}: {e}", self.name))
     }
 
     /// Waits (bounded) until `docker inspect --format FORMAT` prints `want`.
     #[track_caller]
-    pub fn wait_for_inspect(&self, format: &str, want: &str, within: Duration) {
+    pub(crate) fn wait_for_inspect(&self, format: &str, want: &str, within: Duration) {
         let deadline = Instant::now() + within;
         let mut last = String::new();
         while Instant::now() < deadline {
@@ -199,7 +199,7 @@ impl Container {
     }
 
     #[track_caller]
-    pub fn docker(&self, args: &[&str]) -> CommandOutcome {
+    pub(crate) fn docker(&self, args: &[&str]) -> CommandOutcome {
         let mut full: Vec<&str> = args.to_vec();
         full.push(&self.name);
         let out = self.engine.docker_on(&self.host, &full);
@@ -209,7 +209,7 @@ impl Container {
 
     /// Waits (bounded) until /health answers `status`.
     #[track_caller]
-    pub fn wait_for_status(&self, status: u16, within: Duration) {
+    pub(crate) fn wait_for_status(&self, status: u16, within: Duration) {
         let deadline = Instant::now() + within;
         let mut last = None;
         while Instant::now() < deadline {
@@ -226,7 +226,7 @@ impl Container {
 impl Container {
     /// Makes /health answer 404 while the process keeps running.
     #[track_caller]
-    pub fn break_health(&self) {
+    pub(crate) fn break_health(&self) {
         let out = self.engine.docker_on(&self.host, &["exec", &self.name, "rm", "/www/health"]);
         assert!(out.success(), "breaking {}: {out:?}", self.name);
         self.wait_for_status(404, Duration::from_secs(5));
@@ -240,12 +240,12 @@ impl Drop for Container {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The status of `GET path` on 127.0.0.1:port, or `None` (refused, timeout, garbage).
-pub fn http_status(port: u16, path: &str) -> Option<u16> {
+pub(crate) fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;

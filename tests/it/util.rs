@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// How a test server answers.
 #[derive(Clone)]
-pub enum Behaviour {
+pub(crate) enum Behaviour {
     /// Always this status and body.
     Fixed(u16, &'static str),
     /// Accept, read the request, never answer (until the server is dropped or 30 s pass).
@@ -29,14 +29,14 @@ pub enum Behaviour {
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records every request head.
-pub struct Server {
+pub(crate) struct Server {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Server {
-    pub fn start(behaviour: Behaviour) -> Self {
+    pub(crate) fn start(behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -56,16 +56,16 @@ impl Server {
         Self { port, requests, stop }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn request_count(&self) -> usize {
+    pub(crate) fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
 
     /// Each request's (request line, head, body).
-    pub fn received(&self) -> Vec<(String, String, String)> {
+    pub(crate) fn received(&self) -> Vec<(String, String, String)> {
         self.requests
             .lock()
             .unwrap()
@@ -145,12 +145,12 @@ fn serve(
 /// A recording `docker` stand-in: appends its arguments to `calls`, says `running` to
 /// inspect, and on restart exits with the code in `restart-exit` (default 0), printing
 /// `restart-stderr` to stderr, and creates `healthy` so a `WhileFileExists` server recovers.
-pub struct FakeDocker {
+pub(crate) struct FakeDocker {
     pub dir: tempfile::TempDir,
 }
 
 impl FakeDocker {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let script = format!(
             r#"#!/bin/sh
@@ -177,54 +177,54 @@ exit 0
         Self { dir }
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("docker")
     }
 
-    pub fn healthy_flag(&self) -> PathBuf {
+    pub(crate) fn healthy_flag(&self) -> PathBuf {
         self.dir.path().join("healthy")
     }
 
-    pub fn fail_restarts(&self, code: i32, stderr: &str) {
+    pub(crate) fn fail_restarts(&self, code: i32, stderr: &str) {
         std::fs::write(self.dir.path().join("restart-exit"), code.to_string()).unwrap();
         std::fs::write(self.dir.path().join("restart-stderr"), stderr).unwrap();
     }
 
     /// Makes `docker exec` exit with `code`.
-    pub fn exec_exits(&self, code: i32) {
+    pub(crate) fn exec_exits(&self, code: i32) {
         std::fs::write(self.dir.path().join("exec-exit"), code.to_string()).unwrap();
     }
 
     /// Makes `docker SUBCOMMAND ...` print `text` and exit 0.
-    pub fn set_output(&self, subcommand: &str, text: &str) {
+    pub(crate) fn set_output(&self, subcommand: &str, text: &str) {
         std::fs::write(self.dir.path().join(format!("out-{subcommand}")), text).unwrap();
     }
 
-    pub fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default().lines().map(String::from).collect()
     }
 }
 
 /// The result of one healwatch run, with everything needed to explain a failure.
-pub struct Run {
+pub(crate) struct Run {
     pub command: String,
     pub output: Output,
     pub elapsed: Duration,
 }
 
 impl Run {
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
     }
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
     /// The single status line, parsed.
     #[track_caller]
-    pub fn status_line(&self) -> Value {
+    pub(crate) fn status_line(&self) -> Value {
         let out = self.stdout();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1, "expected exactly one status line\n{self}");
@@ -232,13 +232,13 @@ impl Run {
     }
     /// The entry for target `name`.
     #[track_caller]
-    pub fn target(&self, name: &str) -> Value {
+    pub(crate) fn target(&self, name: &str) -> Value {
         let line = self.status_line();
         let found = line["targets"].as_array().and_then(|ts| ts.iter().find(|t| t["name"] == name).cloned());
         found.unwrap_or_else(|| panic!("no target {name:?} in the status line\n{self}"))
     }
     #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub(crate) fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.code(), code, "unexpected exit status\n{self}");
         self
     }
@@ -261,13 +261,13 @@ impl std::fmt::Display for Run {
 /// A hermetic healwatch command: its own lock, HOME and state dir; no proxy, docker or
 /// config variables from the caller's environment; DOCKER_HOST points nowhere unless the
 /// test names an engine.
-pub struct Healwatch {
+pub(crate) struct Healwatch {
     cmd: std::process::Command,
     _home: tempfile::TempDir,
 }
 
 impl Healwatch {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let home = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("healwatch"));
         cmd.env_clear()
@@ -281,25 +281,25 @@ impl Healwatch {
         Self { cmd, _home: home }
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
         self.cmd.args(args);
         self
     }
 
-    pub fn arg(self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+    pub(crate) fn arg(self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
         self.args([arg])
     }
 
-    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
         self
     }
 
-    pub fn docker(self, fake: &FakeDocker) -> Self {
+    pub(crate) fn docker(self, fake: &FakeDocker) -> Self {
         self.arg("--docker").arg(fake.path())
     }
 
-    pub fn run(mut self) -> Run {
+    pub(crate) fn run(mut self) -> Run {
         let command = format!(
             "{} {}",
             self.cmd.get_program().to_string_lossy(),
@@ -312,7 +312,7 @@ impl Healwatch {
 }
 
 /// A healwatch started in the background; `wait` collects it as a `Run`.
-pub struct Running {
+pub(crate) struct Running {
     command: String,
     child: std::process::Child,
     start: Instant,
@@ -321,7 +321,7 @@ pub struct Running {
 
 impl Running {
     /// Waits for it, at most `bound` (then kills it, and the test fails on its output).
-    pub fn wait(mut self, bound: Duration) -> Run {
+    pub(crate) fn wait(mut self, bound: Duration) -> Run {
         let deadline = Instant::now() + bound;
         while self.child.try_wait().expect("polling healwatch").is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -334,7 +334,7 @@ impl Running {
 
 impl Healwatch {
     /// Starts it without waiting, its output collected by `Running::wait`.
-    pub fn spawn(mut self) -> Running {
+    pub(crate) fn spawn(mut self) -> Running {
         let command = format!(
             "{} {}",
             self.cmd.get_program().to_string_lossy(),
@@ -347,28 +347,28 @@ impl Healwatch {
 }
 
 /// Writes `text` to a file in `dir` and returns its path.
-pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
 
 /// A port on 127.0.0.1 that refuses connections (bound, then released).
-pub fn refused_port() -> u16 {
+pub(crate) fn refused_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// A Docker Engine API stand-in on a unix socket: answers every request with the raw
 /// HTTP `answer` and records each request line. Served until dropped (at most 60 s).
-pub struct FakeApi {
+pub(crate) struct FakeApi {
     dir: tempfile::TempDir,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl FakeApi {
-    pub fn start(answer: Vec<u8>) -> Self {
+    pub(crate) fn start(answer: Vec<u8>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = std::os::unix::net::UnixListener::bind(dir.path().join("docker.sock")).unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -399,11 +399,11 @@ impl FakeApi {
     }
 
     /// `unix://` and the socket's path.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("unix://{}", self.dir.path().join("docker.sock").display())
     }
 
-    pub fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -415,6 +415,6 @@ impl Drop for FakeApi {
 }
 
 /// An HTTP/1.0 answer with `status` and `body`, as the daemon gives.
-pub fn api_answer(status: u16, body: &str) -> Vec<u8> {
+pub(crate) fn api_answer(status: u16, body: &str) -> Vec<u8> {
     format!("HTTP/1.0 {status} X\r\nContent-Type: application/json\r\n\r\n{body}").into_bytes()
 }
