@@ -198,6 +198,6 @@ few_ratio=$(python3 -c "print(f'{$few / $one:.2f}')")
   echo "one Engine API request (over ssh through \`docker system dial-stdio\`, as the docker CLI does;"
   echo "over TLS verified as \`docker --tlsverify\` does); only containers that may be"
   echo "healed by their HEALTHCHECK are inspected. Every engine is listed at once. Over ssh, reuse"
-  echo "keeps one connection open for ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker.rs | cut -d'"' -f2) after its last use."
+  echo "keeps one connection open for ControlPersist $(grep -o 'SSH_PERSIST: &str = "[^"]*"' src/docker/ssh.rs | cut -d'"' -f2) after its last use."
 } >"$results"
 cat "$results"

@@ -22,7 +22,7 @@ pub(crate) const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub(crate) const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 /// The label keys (after `healwatch.`) a container may set besides the settings.
-const OTHER_KEYS: &[&str] = &[
+pub(crate) const OTHER_KEYS: &[&str] = &[
     "url",
     "exec",
     "log_pattern",

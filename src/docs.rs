@@ -1,10 +1,13 @@
 //! The documentation generated from the clap definitions, so it never drifts from
 //! `--help`: one man page per command (`healwatch(1)`, `healwatch-drill(1)`...) and the
-//! shell completions. The files in `doc/` are these bytes; a test keeps them current.
+//! shell completions, and the reference tables of docs/reference.md (every flag, config
+//! key and label, from the definitions). The files are these bytes; a test keeps them
+//! current.
 
 use clap::CommandFactory;
 
 use crate::cli::Cli;
+use crate::config::file;
 
 /// The shells completions are shipped for, and each file's name.
 pub const SHELLS: [(clap_complete::Shell, &str); 3] = [
@@ -44,4 +47,91 @@ fn render(command: clap::Command) -> Vec<u8> {
         .manual("healwatch manual")
         .render(&mut out);
     out
+}
+
+/// docs/reference.md: the run options from their clap definitions, the per-target
+/// settings from `settings_table!`, and the keys the config file and labels take from
+/// the schema itself.
+pub fn reference() -> String {
+    let settings = crate::settings::reference();
+    let setting_keys: Vec<&str> = settings.iter().map(|row| row[0].as_str()).collect();
+    let defaults = file::keys("[defaults]");
+    let mut out = String::from(
+        "# Reference\n\n<!-- Generated from the definitions by `HEALWATCH_UPDATE_DOCS=1 cargo test docs`; \
+         do not edit. -->\n\nEvery flag, config key and label healwatch takes. The guides in this folder \
+         say how they work together; `healwatch SUBCOMMAND --help` and the man pages say the same.\n\n",
+    );
+    out.push_str("## `healwatch run` options\n\n| option | `[defaults]` key | meaning |\n| --- | --- | --- |\n");
+    let mut run = Cli::command();
+    run.build();
+    let run = run.find_subcommand("run").cloned().unwrap_or_default();
+    let mut flagged = Vec::new();
+    for arg in run.get_arguments().filter(|a| !a.is_hide_set() && a.get_long().is_some()) {
+        let id = arg.get_id().as_str();
+        if id == "help" || setting_keys.contains(&id) {
+            continue;
+        }
+        flagged.push(id.to_string());
+        let key = if defaults.iter().any(|k| k == id) { format!("`{id}`") } else { "-".to_string() };
+        out.push_str(&format!("| {} | {key} | {} |\n", cell(&flag_text(arg)), cell(&help_text(arg))));
+    }
+    out.push_str(
+        "\n## Per-target settings\n\nEach is a flag (`--retry-delay`), a `[defaults]` and `[[target]]` key \
+         (`retry_delay`) and a label (`healwatch.retry_delay`). A flag wins over a target's key (or its \
+         labels), which wins over `[defaults]`, which wins over the default. A value outside its range is \
+         an error wherever it comes from.\n\n| key | default | range | meaning |\n| --- | --- | --- | --- |\n",
+    );
+    for [key, default, least, most, help] in &settings {
+        let meaning = help.split(" [default:").next().unwrap_or(help);
+        out.push_str(&format!("| `{key}` | {default} | {least} to {most} | {} |\n", cell(meaning)));
+    }
+    let file_only: Vec<String> =
+        defaults.iter().filter(|k| !flagged.contains(k) && !setting_keys.contains(&k.as_str())).cloned().collect();
+    out.push_str(&format!(
+        "\n## Config file keys\n\n- `[defaults]`: every per-target setting, the run options above that name a \
+         key, and {} (no flag).\n- `[[target]]`: {}.\n- `[[engine]]`: {}.\n",
+        code_list(&file_only),
+        code_list(&file::keys("[[target]]\nname = \"x\"")),
+        code_list(&file::keys("[[engine]]\nname = \"x\"")),
+    ));
+    let labels: Vec<String> = crate::discover::OTHER_KEYS
+        .iter()
+        .copied()
+        .chain(setting_keys.iter().copied())
+        .map(|k| format!("healwatch.{k}"))
+        .collect();
+    out.push_str(&format!("\n## Labels\n\nWith `--discover` or `--unhealthy`: {}.\n", code_list(&labels)));
+    out
+}
+
+/// `-c, --config FILE` (env `HEALWATCH_CONFIG`).
+fn flag_text(arg: &clap::Arg) -> String {
+    let mut text = String::from("`");
+    if let Some(short) = arg.get_short() {
+        text.push_str(&format!("-{short}, "));
+    }
+    text.push_str(&format!("--{}", arg.get_long().unwrap_or_default()));
+    if arg.get_action().takes_values() {
+        let names = arg.get_value_names().map(|n| n.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "));
+        text.push_str(&format!(" {}", names.unwrap_or_else(|| "VALUE".to_string())));
+    }
+    text.push('`');
+    if let Some(env) = arg.get_env() {
+        text.push_str(&format!(" (env `{}`)", env.to_string_lossy()));
+    }
+    text
+}
+
+/// An argument's help, as `--help` shows it.
+fn help_text(arg: &clap::Arg) -> String {
+    arg.get_long_help().or(arg.get_help()).map(|h| h.to_string()).unwrap_or_default()
+}
+
+/// Text for a table cell: one line, pipes escaped.
+fn cell(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+}
+
+fn code_list(items: &[String]) -> String {
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }

@@ -2,11 +2,11 @@
 //! restarts the container behind each failing one, confirms it recovered, and prints
 //! one JSON status line.
 //!
-//! The modules, from the bottom up (each imports only those above it in this list):
-//! `model` (the vocabulary) and `clock`; `settings` (the per-target settings table);
-//! `cli`; `config` (file + flags -> validated `Config`); `docker`, `probe`, `state`,
-//! `atomic`, `lock`; `discover`, `policy`; `heal` (the pass); `report`, `metrics`,
-//! `notify`, `exit`; `cmd` (one edge per subcommand).
+//! The modules, from the bottom up (DEVELOPERS.md draws the graph; `scripts/layout.py`
+//! checks it is a DAG): `model` (the vocabulary), `clock`, `exit`, `interrupt`, `files`,
+//! `net`; `settings`, `cli`, `config`; `process`, `docker`, `check`; `discover`,
+//! `memory`, `pass` (check -> judge -> act -> verify); `output`; `run` (one invocation's
+//! passes), `watch`; `cmd` (one edge per subcommand).
 
 mod check;
 pub mod cli;

@@ -168,6 +168,17 @@ macro_rules! define_settings {
         /// The built-in defaults.
         pub(crate) const BUILTIN: Settings = Settings { $( $s: $default, )* };
 
+        /// One row of the reference per setting: key, default, least, most, help.
+        pub(crate) fn reference() -> Vec<[String; 5]> {
+            vec![$( [
+                stringify!($s).to_string(),
+                SettingValue::show($default),
+                SettingValue::show($min),
+                SettingValue::show($max),
+                [$($doc),*].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+            ], )*]
+        }
+
         /// The keys of the settings, as in the config file and after `healwatch.` in labels.
         pub(crate) const KEYS: &[&str] = &[$( stringify!($s), )*];
 

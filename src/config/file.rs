@@ -125,6 +125,20 @@ pub(crate) fn parse(text: &str) -> Result<FileConfig, (Option<usize>, String)> {
     })
 }
 
+/// The keys a table takes, in the order the schema defines them: `table` is the TOML
+/// that opens it (`[defaults]`, `[[target]]\nname = "x"`). Read from the schema itself
+/// (serde names every field it expects), so the reference can never list a key the
+/// file does not take, or miss one it does.
+pub(crate) fn keys(table: &str) -> Vec<String> {
+    let probe = format!("{table}\nzz_no_such_key = 1\n");
+    let message = match toml::from_str::<FileConfig>(&probe) {
+        Err(e) => e.message().to_string(),
+        Ok(_) => return Vec::new(),
+    };
+    let Some((_, expected)) = message.split_once("expected one of") else { return Vec::new() };
+    expected.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
 /// serde's "invalid type: string \"2\", expected u32" as what to write instead.
 fn plain_message(message: &str, key: Option<&str>) -> String {
     let message = message.replace('\n', " ");
@@ -141,4 +155,20 @@ fn plain_message(message: &str, key: Option<&str>) -> String {
         return message;
     };
     format!("{wanted} ({message})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_read_from_the_schema() {
+        let defaults = keys("[defaults]");
+        for key in ["metrics", "notify_on", "ssh_reuse", "timeout", "decide_within"] {
+            assert!(defaults.iter().any(|k| k == key), "{key} in {defaults:?}");
+        }
+        let target = keys("[[target]]\nname = \"x\"");
+        assert!(target.iter().any(|k| k == "compose_service") && !target.iter().any(|k| k == "metrics"), "{target:?}");
+        assert!(keys("[[engine]]\nname = \"x\"").iter().any(|k| k == "tls_ca"));
+    }
 }

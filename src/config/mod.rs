@@ -5,7 +5,7 @@
 
 mod build;
 mod engines;
-mod file;
+pub(crate) mod file;
 mod target;
 mod targets;
 

@@ -15,7 +15,7 @@ use crate::process::exit_text;
 impl DockerCli {
     /// Every container on `endpoint` for a pass, with the HEALTHCHECK of those that
     /// `needs_health` picks. An engine given by a `unix://` or `ssh://` host is asked
-    /// through its API (one request, see `engine_api`), and only the picked containers
+    /// through its API (one request, see `api`), and only the picked containers
     /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
     /// inspect` of everything, as `inventory`.
     pub(crate) fn summaries(

@@ -47,7 +47,7 @@ impl TargetReport {
             *text = one_line(text, TEXT_LIMIT);
         }
         if let Some(run) = &mut result.action {
-            // Already only its tail (docker.rs keeps the last 4 KiB, where errors end).
+            // Already only its tail (process/ keeps the last 4 KiB, where errors end).
             run.stderr = one_line(&run.stderr, 8 * 1024);
         }
         Self { result, consecutive_failures: 0, restarts_in_window: 0, restarts_total: 0 }

@@ -1,7 +1,7 @@
 //! `healwatch run --watch DUR`: a pass, then until DUR has passed since the start, a
 //! look every `--watch-every` at the targets that pass saw healthy (one attempt each)
 //! and at Docker's events for their containers; whatever looks wrong starts a pass at
-//! once, with what was seen as evidence (`heal::Hint`). Each pass is a whole pass: it
+//! once, with what was seen as evidence (`pass::Hint`). Each pass is a whole pass: it
 //! takes the pass lock, lists, checks every target, remembers, and writes its status
 //! line. Between passes the watch holds only its own lock, so `pause` and passes run by
 //! hand are not kept waiting. The exit status is the last pass's.

@@ -1,6 +1,7 @@
 //! The generated documentation (man pages, completions) is current with the clap
 //! definitions, the systemd units verify, and `version` says what was built.
-//! To regenerate after changing the CLI: `HEALWATCH_UPDATE_DOCS=1 cargo test docs`.
+//! To regenerate after changing the CLI, a setting or the config schema:
+//! `HEALWATCH_UPDATE_DOCS=1 cargo test docs`.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ fn generated_docs_are_current() {
     for (shell, name) in healwatch::docs::SHELLS {
         expected.push((root().join("doc/completions").join(name), healwatch::docs::completion(shell)));
     }
+    expected.push((root().join("docs/reference.md"), healwatch::docs::reference().into_bytes()));
     let mut stale = Vec::new();
     for (path, bytes) in &expected {
         if update {
