@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Check;
+use super::{Check, Failure};
 use crate::config::Target;
 use crate::docker::Containers;
 use crate::model::one_line;
@@ -13,15 +13,16 @@ use crate::model::one_line;
 /// bound where the image has one, e.g. exec = ["timeout", "2", "pg_isready"].
 pub(super) fn exec_check(docker: &dyn Containers, target: &Target, argv: &[String], timeout: Duration) -> Check {
     let Some(container) = target.container_refs().into_iter().next() else {
-        return Check { http_status: None, latency: Duration::ZERO, error: Some("no container".to_string()) };
+        return Check::failed(Failure::Other, "no container", Duration::ZERO);
     };
     let out = docker.exec(&container, argv, timeout);
-    let error = (!out.success()).then(|| {
-        let said = if out.stderr.is_empty() { out.stdout.clone() } else { out.stderr.clone() };
-        match out.exit_code {
-            Some(code) => format!("exec exited {code}: {}", one_line(said.trim(), 300)),
-            None => format!("exec: {}", one_line(said.trim(), 300)),
-        }
-    });
-    Check { http_status: None, latency: out.duration, error }
+    if out.success() {
+        return Check::passed(None, out.duration);
+    }
+    let said = if out.stderr.is_empty() { out.stdout.clone() } else { out.stderr.clone() };
+    let text = match out.exit_code {
+        Some(code) => format!("exec exited {code}: {}", one_line(said.trim(), 300)),
+        None => format!("exec: {}", one_line(said.trim(), 300)),
+    };
+    Check::failed(Failure::Exec, text, out.duration)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::DefaultConnector;
 
-use super::{Check, Probe, no_answer, tcp};
+use super::{Check, Failed, Failure, Probe, no_answer, tcp};
 use crate::config::{HealthCheck, Target};
 use crate::model::redact_text;
 use crate::net::{LiteralFirst, TrustRoots};
@@ -54,8 +54,8 @@ impl Probe for HttpProbe {
             HealthCheck::Http(http) => http,
             HealthCheck::Tcp(tcp) => return tcp::tcp_check(tcp, timeout),
             _ => {
-                let error = Some(format!("not a network check: {}", target.health.kind()));
-                return Check { http_status: None, latency: Duration::ZERO, error };
+                let text = format!("not a network check: {}", target.health.kind());
+                return Check::failed(Failure::Other, text, Duration::ZERO);
             }
         };
         let mut request = self.agent.get(&http.url.request).config().timeout_global(Some(timeout)).build();
@@ -76,12 +76,15 @@ impl Probe for HttpProbe {
                 let error = if let Err(e) = read {
                     Some(describe_io(&e, timeout, "reading body"))
                 } else if !http.expect_status.contains(status) {
-                    Some(format!("status {status} not in {}", http.expect_status))
+                    Some(Failed {
+                        why: Failure::Status,
+                        text: format!("status {status} not in {}", http.expect_status),
+                    })
                 } else {
                     http.expect_body
                         .as_ref()
                         .filter(|needle| !contains(&body, needle.as_bytes()))
-                        .map(|needle| format!("body lacks {needle:?}"))
+                        .map(|needle| Failed { why: Failure::Body, text: format!("body lacks {needle:?}") })
                 };
                 (Some(status), error)
             }
@@ -94,37 +97,40 @@ pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A short reason a person reads in the status line.
-fn describe_error(error: &ureq::Error, timeout: Duration) -> String {
+/// Why a request failed, as a person reads it in the status line.
+fn describe_error(error: &ureq::Error, timeout: Duration) -> Failed {
     use ureq::Error as E;
+    let connection = |text: String| Failed { why: Failure::Connection, text };
     match error {
-        E::Timeout(_) => no_answer(timeout),
-        E::HostNotFound => "DNS failure: host not found".to_string(),
+        E::Timeout(_) => Failed { why: Failure::Hung, text: no_answer(timeout) },
+        E::HostNotFound => connection("DNS failure: host not found".to_string()),
         E::Io(e) => describe_io(e, timeout, "connecting"),
-        E::ConnectionFailed => "connection failed".to_string(),
-        E::Tls(e) => format!("TLS error: {e}"),
-        E::Rustls(e) => format!("TLS error: {e}"),
-        other => redact_text(&other.to_string()),
+        E::ConnectionFailed => connection("connection failed".to_string()),
+        E::Tls(e) => connection(format!("TLS error: {e}")),
+        E::Rustls(e) => connection(format!("TLS error: {e}")),
+        other => Failed { why: Failure::Other, text: redact_text(&other.to_string()) },
     }
 }
 
-pub(super) fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> String {
+/// As `describe_error`, for an I/O error while `doing` something.
+pub(super) fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> Failed {
     use std::io::ErrorKind as K;
     if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
         return describe_error(inner, timeout);
     }
     let message = error.to_string();
+    let connection = |text: String| Failed { why: Failure::Connection, text };
     if message.contains("lookup address") || message.contains("Name or service not known") {
-        return format!("DNS failure: {message}");
+        return connection(format!("DNS failure: {message}"));
     }
     match error.kind() {
-        K::ConnectionRefused => "connection refused".to_string(),
-        K::TimedOut | K::WouldBlock => no_answer(timeout),
-        K::ConnectionReset => "connection reset by the server".to_string(),
-        K::UnexpectedEof => "connection closed by the server before a whole response".to_string(),
+        K::ConnectionRefused => connection("connection refused".to_string()),
+        K::TimedOut | K::WouldBlock => Failed { why: Failure::Hung, text: no_answer(timeout) },
+        K::ConnectionReset => connection("connection reset by the server".to_string()),
+        K::UnexpectedEof => connection("connection closed by the server before a whole response".to_string()),
         // rustls reports handshake and certificate failures as InvalidData.
-        K::InvalidData => format!("TLS error: {}", redact_text(&message)),
-        _ => format!("{doing}: {}", redact_text(&message)),
+        K::InvalidData => connection(format!("TLS error: {}", redact_text(&message))),
+        _ => Failed { why: Failure::Other, text: format!("{doing}: {}", redact_text(&message)) },
     }
 }
 
@@ -148,11 +154,12 @@ mod tests {
             (Error::new(ErrorKind::InvalidData, "invalid peer certificate: UnknownIssuer"), "TLS error: invalid peer"),
         ];
         for (error, want) in cases {
-            let got = describe_io(&error, t, "connecting");
+            let got = describe_io(&error, t, "connecting").text;
             assert!(got.starts_with(want), "{error:?}: {got}");
         }
         let odd = Duration::from_nanos(695_238_534);
-        assert_eq!(describe_io(&Error::from(ErrorKind::TimedOut), odd, "connecting"), "timeout after 695ms");
+        let hung = describe_io(&Error::from(ErrorKind::TimedOut), odd, "connecting");
+        assert_eq!((hung.why, hung.text.as_str()), (Failure::Hung, "timeout after 695ms"));
     }
 
     #[test]

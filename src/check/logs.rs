@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::Check;
+use super::{Check, Failure};
 use crate::config::{LogPattern, Target};
 use crate::docker::Containers;
 use crate::model::{one_line, redact_text};
@@ -24,10 +24,11 @@ pub(crate) fn log_check(
         .iter()
         .map(|c| docker.log_match(c, since, until, &pattern.0))
         .find(|r| !matches!(r, Ok(None)));
-    let error = match found {
-        Some(Ok(Some(line))) => Some(format!("log: {}", one_line(&redact_text(&line), 500))),
+    match found {
+        Some(Ok(Some(line))) => {
+            Check::failed(Failure::Log, format!("log: {}", one_line(&redact_text(&line), 500)), Duration::ZERO)
+        }
         // Logs that cannot be read say nothing about health; the scan is retried next pass.
-        Some(Err(_)) | Some(Ok(None)) | None => None,
-    };
-    Check { http_status: None, latency: Duration::ZERO, error }
+        Some(Err(_)) | Some(Ok(None)) | None => Check::passed(None, Duration::ZERO),
+    }
 }

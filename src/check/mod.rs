@@ -15,22 +15,66 @@ use crate::config::{HealthCheck, Target};
 use crate::docker::Containers;
 use crate::model::show_ms;
 
-pub(crate) use docker_health::{UNHEALTHY_AFTER_RESTART, docker_health_check, docker_recovery_check, running_check};
+pub(crate) use docker_health::{docker_health_check, docker_recovery_check, running_check};
 pub(crate) use http::HttpProbe;
 pub(crate) use logs::{FIRST_LOG_WINDOW, log_check};
 
-/// The result of one HTTP attempt. A failing check is data, not an error.
+/// The result of one attempt. A failing check is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Check {
     /// Status code, when the server answered at all.
-    pub http_status: Option<u16>,
+    pub(crate) http_status: Option<u16>,
     /// From the start of the request to the last byte read (or the failure).
-    pub latency: Duration,
+    pub(crate) latency: Duration,
     /// Why the check failed; `None` means healthy.
-    pub error: Option<String>,
+    pub(crate) error: Option<Failed>,
+}
+
+/// Why a check failed: what kind of failure, and the words the status line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failed {
+    /// What kind of failure it was: what the pass decides by.
+    pub(crate) why: Failure,
+    /// What people read (`timeout after 2s`, `status 503 not in 200-399`).
+    pub(crate) text: String,
+}
+
+/// The kinds of failure the pass tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No answer within the timeout: a hung (or stopped) process, worth a SIGCONT first.
+    Hung,
+    /// The connection was refused, reset or closed, or its name or TLS failed.
+    Connection,
+    /// An HTTP status outside `expect_status`.
+    Status,
+    /// The answer lacks `expect_body` or `expect`.
+    Body,
+    /// The command in the container failed.
+    Exec,
+    /// A new log line matched `log_pattern`.
+    Log,
+    /// Docker's HEALTHCHECK says unhealthy.
+    DockerUnhealthy,
+    /// Docker's first probe after the restart said unhealthy: the restart did not help.
+    UnhealthyAfterRestart,
+    /// A container of the target is paused, or not running.
+    Container,
+    /// Anything else (no container, no docker CLI, not a network check).
+    Other,
 }
 
 impl Check {
+    /// A healthy attempt that took `latency`.
+    pub(crate) fn passed(http_status: Option<u16>, latency: Duration) -> Self {
+        Self { http_status, latency, error: None }
+    }
+
+    /// A failed attempt.
+    pub(crate) fn failed(why: Failure, text: impl Into<String>, latency: Duration) -> Self {
+        Self { http_status: None, latency, error: Some(Failed { why, text: text.into() }) }
+    }
+
     /// Whether the target answered as expected.
     pub(crate) fn healthy(&self) -> bool {
         self.error.is_none()
@@ -39,16 +83,23 @@ impl Check {
     /// Whether the attempt got no answer in time: a hung service, not a refused or a
     /// wrong answer.
     pub(crate) fn timed_out(&self) -> bool {
-        self.error.as_deref().is_some_and(|e| e.starts_with(NO_ANSWER))
+        self.failed_with(Failure::Hung)
+    }
+
+    /// Whether it failed for `why`.
+    pub(crate) fn failed_with(&self, why: Failure) -> bool {
+        self.error.as_ref().is_some_and(|e| e.why == why)
+    }
+
+    /// Why it failed, as the status line says it.
+    pub(crate) fn error_text(&self) -> Option<String> {
+        self.error.as_ref().map(|e| e.text.clone())
     }
 }
 
-/// How every "no answer in time" error begins (see `Check::timed_out`).
-const NO_ANSWER: &str = "timeout after ";
-
 /// The error of an attempt that got no answer within `timeout`.
 pub(crate) fn no_answer(timeout: Duration) -> String {
-    format!("{NO_ANSWER}{}", show_ms(timeout))
+    format!("timeout after {}", show_ms(timeout))
 }
 
 /// Something that can check a target once, within `timeout`.
@@ -62,11 +113,9 @@ pub(crate) trait Probe: Sync {
 pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, timeout: Duration) -> Check {
     match (&target.health, docker) {
         (HealthCheck::Exec(argv), Some(docker)) => exec::exec_check(docker, target, argv, timeout),
-        (HealthCheck::Exec(_), None) => Check {
-            http_status: None,
-            latency: Duration::ZERO,
-            error: Some("an exec check needs the docker CLI".to_string()),
-        },
+        (HealthCheck::Exec(_), None) => {
+            Check::failed(Failure::Other, "an exec check needs the docker CLI", Duration::ZERO)
+        }
         _ => probe.check(target, timeout),
     }
 }

@@ -5,8 +5,8 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::Check;
 use super::http::{contains, describe_io};
+use super::{Check, Failed, Failure};
 use crate::config::{TCP_READ_LIMIT, TcpCheck};
 use crate::model::{redact_text, show_ms};
 
@@ -17,10 +17,11 @@ pub(super) fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
     let start = Instant::now();
     let deadline = start + timeout;
     let left = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    let fail = |error: String| Check { http_status: None, latency: start.elapsed(), error: Some(error) };
+    let fail = |error: Failed| Check { http_status: None, latency: start.elapsed(), error: Some(error) };
+    let lacks = |text: String| fail(Failed { why: Failure::Body, text });
     let addr = match resolve(check.addr.bare_host(), check.addr.port, timeout) {
         Ok(addr) => addr,
-        Err(e) => return fail(e),
+        Err(text) => return fail(Failed { why: Failure::Connection, text }),
     };
     let mut stream = match std::net::TcpStream::connect_timeout(&addr, left()) {
         Ok(stream) => stream,
@@ -33,27 +34,27 @@ pub(super) fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
         }
     }
     let Some(expect) = &check.expect else {
-        return Check { http_status: None, latency: start.elapsed(), error: None };
+        return Check::passed(None, start.elapsed());
     };
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
         if contains(&answer, expect.as_bytes()) {
-            return Check { http_status: None, latency: start.elapsed(), error: None };
+            return Check::passed(None, start.elapsed());
         }
         if answer.len() >= TCP_READ_LIMIT || Instant::now() >= deadline {
-            return fail(format!("answer lacks {expect:?}"));
+            return lacks(format!("answer lacks {expect:?}"));
         }
         let read = stream.set_read_timeout(Some(left())).and_then(|()| stream.read(&mut buf));
         match read {
-            Ok(0) if answer.is_empty() => return fail(format!("connection closed before {expect:?}")),
+            Ok(0) if answer.is_empty() => return lacks(format!("connection closed before {expect:?}")),
             Ok(0) => {
                 let got = crate::model::one_line(&redact_text(String::from_utf8_lossy(&answer).trim()), 100);
-                return fail(format!("answer lacks {expect:?}: {got}"));
+                return lacks(format!("answer lacks {expect:?}: {got}"));
             }
             Ok(n) => answer.extend_from_slice(&buf[..n.min(TCP_READ_LIMIT - answer.len())]),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return fail(format!("answer lacks {expect:?} (timeout after {})", show_ms(timeout)));
+                return lacks(format!("answer lacks {expect:?} (timeout after {})", show_ms(timeout)));
             }
             Err(e) => return fail(describe_io(&e, timeout, "reading")),
         }

@@ -11,7 +11,7 @@ use crate::config::{self, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{ContainerInfo, DockerCli};
 use crate::exit::{Exit, Stop};
-use crate::model::{ContainerStatus, Endpoint, RestartPolicy};
+use crate::model::{CheckKind, ContainerStatus, Endpoint, RestartPolicy};
 use crate::output::report::json_line;
 
 /// Lists every container of every engine (one `docker ps`, one `docker inspect` each,
@@ -66,7 +66,7 @@ pub(crate) struct AuditEntry {
     pub watched: bool,
     /// How the targets watching it check it (`http`, `tcp`, `exec`, `docker`, `log`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<&'static str>,
+    pub checks: Vec<CheckKind>,
 }
 
 /// The whole audit, as printed with `--json`.
@@ -106,7 +106,7 @@ pub(crate) fn audit(
     let engine = endpoint.name();
     for c in containers {
         let watched = targets.iter().any(|t| watches(t, c));
-        let mut checks: Vec<&'static str> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();
+        let mut checks: Vec<CheckKind> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();
         checks.dedup();
         if targets_only && !watched {
             continue;
@@ -172,7 +172,7 @@ fn table(report: &AuditReport) -> String {
         "HEALTHCHECK"
     );
     let watched = |c: &AuditEntry| match (c.watched, c.checks.is_empty()) {
-        (true, false) => format!("yes ({})", c.checks.join(", ")),
+        (true, false) => format!("yes ({})", c.checks.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")),
         (true, true) => "yes".to_string(),
         (false, _) => "no".to_string(),
     };

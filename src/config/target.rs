@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::model::{Action, ContainerRef, DockerHealth, Endpoint, HealthUrl, StatusSet, TcpAddr, one_line};
+use crate::model::{Action, CheckKind, ContainerRef, DockerHealth, Endpoint, HealthUrl, StatusSet, TcpAddr, one_line};
 use crate::settings::{BUILTIN, Settings};
 
 /// One service to watch: how its health is checked and the container(s) behind it.
@@ -59,13 +59,13 @@ pub(crate) enum HealthCheck {
 
 impl HealthCheck {
     /// The kind, as in the status line's `check` and the metrics' `check` label.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> CheckKind {
         match self {
-            Self::Http(_) => "http",
-            Self::Tcp(_) => "tcp",
-            Self::Exec(_) => "exec",
-            Self::Docker { .. } => "docker",
-            Self::Logs => "log",
+            Self::Http(_) => CheckKind::Http,
+            Self::Tcp(_) => CheckKind::Tcp,
+            Self::Exec(_) => CheckKind::Exec,
+            Self::Docker { .. } => CheckKind::Docker,
+            Self::Logs => CheckKind::Log,
         }
     }
 }

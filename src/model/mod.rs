@@ -193,6 +193,42 @@ impl Action {
     }
 }
 
+/// How a target's health is checked: the status line's `check`, the metrics' `check`
+/// label, `validate` and `audit` say it by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CheckKind {
+    /// An HTTP GET.
+    Http,
+    /// A TCP connection (with an optional exchange).
+    Tcp,
+    /// A command in the container.
+    Exec,
+    /// Docker's own HEALTHCHECK.
+    Docker,
+    /// Only the container's logs.
+    Log,
+}
+
+impl CheckKind {
+    /// The name, as the status line writes it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Exec => "exec",
+            Self::Docker => "docker",
+            Self::Log => "log",
+        }
+    }
+}
+
+impl fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which containers with an unhealthy Docker HEALTHCHECK a pass heals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Unhealthy {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{Action, Outcome, Recovery};
+use super::{Action, CheckKind, Outcome, Recovery};
 
 /// One target's pass: check -> judge -> act -> verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,7 +18,7 @@ pub(crate) struct TargetResult {
     /// Health URL, secrets masked (or `docker:healthcheck`).
     pub url: String,
     /// How it is checked: `http`, `tcp`, `exec`, `docker` or `log`.
-    pub check: &'static str,
+    pub check: CheckKind,
     /// What happened.
     pub outcome: Outcome,
     /// Status of the last attempt of the first check, null when nothing answered.
@@ -62,7 +62,7 @@ impl TargetResult {
             name: name.to_string(),
             container: container.to_string(),
             url,
-            check: "http",
+            check: CheckKind::Http,
             outcome: Outcome::Healthy,
             http_status: None,
             latency: Duration::ZERO,

@@ -1,6 +1,9 @@
 //! What a pass tells: the status line and its text form (`report`), the metrics file,
 //! notifications, and where each goes (`publish`). `check`'s CI formats live here too.
 
+pub(crate) mod check_report;
+pub(crate) mod github;
+pub(crate) mod junit;
 pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod publish;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::policy;
-use crate::check::{Probe, UNHEALTHY_AFTER_RESTART, attempt, docker_recovery_check, running_check};
+use crate::check::{Failure, Probe, attempt, docker_recovery_check, running_check};
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
 use crate::docker::{CommandOutcome, Containers, engine_unreachable};
@@ -160,10 +160,8 @@ pub(super) fn await_recovery(
         if clock.interrupted() {
             return (Recovery::NotRecovered, waited(), Some("the pass was interrupted while waiting".to_string()));
         }
-        if matches!(target.health, HealthCheck::Docker { .. })
-            && check.error.as_deref() == Some(UNHEALTHY_AFTER_RESTART)
-        {
-            return (Recovery::NotRecovered, waited(), check.error);
+        if check.failed_with(Failure::UnhealthyAfterRestart) {
+            return (Recovery::NotRecovered, waited(), check.error_text());
         }
         if waited().saturating_sub(last_state_check) >= STATE_CHECK_INTERVAL || last_state_check.is_zero() {
             last_state_check = waited().max(Duration::from_nanos(1));
@@ -173,12 +171,12 @@ pub(super) fn await_recovery(
         }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
-            return (Recovery::NotRecovered, waited(), check.error);
+            return (Recovery::NotRecovered, waited(), check.error_text());
         }
         clock.sleep(POLL_INTERVAL.min(left));
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if within <= waited() {
-            return (Recovery::NotRecovered, waited(), check.error);
+            return (Recovery::NotRecovered, waited(), check.error_text());
         }
     }
 }

@@ -12,7 +12,9 @@ mod tests;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::check::{Check, FIRST_LOG_WINDOW, Probe, attempt, check_with_retries, docker_health_check, log_check};
+use crate::check::{
+    Check, FIRST_LOG_WINDOW, Failure, Probe, attempt, check_with_retries, docker_health_check, log_check,
+};
 use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
@@ -100,7 +102,7 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         http_status: check.http_status,
         latency: check.latency,
         attempts,
-        error: check.error.clone(),
+        error: check.error_text(),
         logs_until,
         ..TargetResult::new(&target.name, &target.container, target.url_display())
     };
@@ -183,17 +185,17 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
         HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match pass.hints.get(&target.name) {
             Some(Hint::Paused) if let Some(paused) = paused_container(pass.inspector, target) => {
                 let error = format!("paused: container {paused} is paused and answers nothing");
-                (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+                (Check::failed(Failure::Container, error, Duration::ZERO), 0)
             }
             Some(Hint::Failed { check, spent }) => check_with_retries(&one, pass.clock, target, Some((check, *spent))),
             _ => check_with_retries(&one, pass.clock, target, None),
         },
         HealthCheck::Docker { paused: true, .. } => {
-            let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing".to_string();
-            (Check { http_status: None, latency: Duration::ZERO, error: Some(error) }, 0)
+            let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing";
+            (Check::failed(Failure::Container, error, Duration::ZERO), 0)
         }
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
-        HealthCheck::Logs => (Check { http_status: None, latency: Duration::ZERO, error: None }, 0),
+        HealthCheck::Logs => (Check::passed(None, Duration::ZERO), 0),
     }
 }
 

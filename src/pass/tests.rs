@@ -21,8 +21,11 @@ struct FlakyProbe {
 impl Probe for FlakyProbe {
     fn check(&self, _: &Target, _: Duration) -> Check {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        let error = (n < self.failures).then(|| "status 503 not in 200-399".to_string());
-        Check { http_status: Some(if error.is_some() { 503 } else { 200 }), latency: Duration::from_millis(1), error }
+        if n < self.failures {
+            let failed = Check::failed(Failure::Status, "status 503 not in 200-399", Duration::from_millis(1));
+            return Check { http_status: Some(503), ..failed };
+        }
+        Check::passed(Some(200), Duration::from_millis(1))
     }
 }
 
@@ -209,7 +212,7 @@ impl Probe for HangProbe<'_> {
     fn check(&self, _: &Target, timeout: Duration) -> Check {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         self.clock.sleep(timeout);
-        Check { http_status: None, latency: timeout, error: Some(no_answer(timeout)) }
+        Check::failed(Failure::Hung, no_answer(timeout), timeout)
     }
 }
 
@@ -252,7 +255,7 @@ fn a_watchs_failed_attempt_is_the_first_and_its_time_counts() {
     let docker = FakeDocker::new("running", 0);
     let t = builtin_target("app");
     let two = Duration::from_secs(2);
-    let seen = Check { http_status: None, latency: two, error: Some(no_answer(two)) };
+    let seen = Check::failed(Failure::Hung, no_answer(two), two);
     let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: two })]);
     let r = pass_hinted(&config(vec![t], false), &probe, &docker, &clock, &hints);
     assert_eq!(r.outcome, Outcome::Restarted);
@@ -266,7 +269,7 @@ fn a_failed_attempt_then_a_good_one_is_still_a_blip() {
     let clock = FakeClock::at(now());
     let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
     let docker = FakeDocker::new("running", 0);
-    let seen = Check { http_status: Some(503), latency: Duration::ZERO, error: Some("status 503".into()) };
+    let seen = Check { http_status: Some(503), ..Check::failed(Failure::Status, "status 503", Duration::ZERO) };
     let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: Duration::ZERO })]);
     let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
     assert_eq!((r.outcome, r.attempts), (Outcome::Healthy, 2));
@@ -299,8 +302,10 @@ struct HealthyAfter<'a> {
 impl Probe for HealthyAfter<'_> {
     fn check(&self, _: &Target, _: Duration) -> Check {
         let up = self.clock.elapsed() >= self.at;
-        let error = (!up).then(|| "connection refused".to_string());
-        Check { http_status: up.then_some(200), latency: Duration::ZERO, error }
+        if up {
+            return Check::passed(Some(200), Duration::ZERO);
+        }
+        Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
     }
 }
 

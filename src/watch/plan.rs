@@ -149,7 +149,8 @@ mod tests {
     #[test]
     fn a_failed_attempt_starts_a_pass_that_counts_it() {
         let healthy = [http_target("web", "web")];
-        let check = Check { http_status: Some(500), latency: Duration::from_millis(3), error: Some("HTTP 500".into()) };
+        let failed = Check::failed(crate::check::Failure::Status, "HTTP 500", Duration::from_millis(3));
+        let check = Check { http_status: Some(500), ..failed };
         let round = Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], events: vec![] };
         let hints = plan(round, &healthy, &none()).expect("a pass starts");
         assert_eq!(hints.get("web"), Some(&Hint::Failed { check, spent: Duration::from_millis(40) }));
