@@ -2,6 +2,8 @@
 //! command can end, and `Stop`, the typed error of each way it can stop early, mapped to
 //! its status in one place.
 
+use std::fmt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// How a healwatch invocation ended.
@@ -52,8 +54,8 @@ impl From<Exit> for ExitCode {
 pub enum Stop {
     /// Bad flags or config, an unknown target, no docker CLI: exit 2.
     Usage(anyhow::Error),
-    /// Another pass holds the lock (the message says whose): exit 3.
-    Locked(String),
+    /// Another healwatch holds the lock: exit 3.
+    Locked(Held),
     /// An I/O or system error: exit 4.
     Io(anyhow::Error),
 }
@@ -74,11 +76,57 @@ impl Stop {
     }
 }
 
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Usage(e) | Self::Io(e) => write!(f, "{e:#}"),
-            Self::Locked(held) => f.write_str(held),
+            Self::Locked(held) => held.fmt(f),
+        }
+    }
+}
+
+/// Whose lock it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// The pass lock: one pass (or `pause`, `drill`) at a time.
+    Pass,
+    /// A watch's own lock: one `run --watch` at a time.
+    Watch,
+}
+
+/// A lock another healwatch holds, and what this command did about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Whose lock.
+    pub kind: LockKind,
+    /// The lock file.
+    pub path: PathBuf,
+    /// The holder's process id, as it wrote it in the file.
+    pub pid: Option<u32>,
+    /// What this command did about it: waited, gave up, did nothing.
+    pub then: Option<String>,
+}
+
+impl Held {
+    /// The same, saying what this command did about it.
+    pub fn then(self, what: impl Into<String>) -> Self {
+        Self { then: Some(what.into()), ..self }
+    }
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whose = match self.kind {
+            LockKind::Pass => "pass",
+            LockKind::Watch => "watch",
+        };
+        write!(f, "another healwatch {whose} holds the lock {}", self.path.display())?;
+        if let Some(pid) = self.pid {
+            write!(f, " (pid {pid})")?;
+        }
+        match &self.then {
+            Some(then) => write!(f, "; {then}"),
+            None => Ok(()),
         }
     }
 }
@@ -91,7 +139,7 @@ mod tests {
     fn each_stop_has_its_status() {
         let cases = [
             (Stop::Usage(anyhow::anyhow!("bad")), Exit::Usage, 2),
-            (Stop::Locked("held".into()), Exit::Locked, 3),
+            (Stop::Locked(Held { kind: LockKind::Pass, path: "l".into(), pid: None, then: None }), Exit::Locked, 3),
             (Stop::Io(anyhow::anyhow!("disk")), Exit::Failure, 4),
         ];
         for (stop, exit, code) in cases {

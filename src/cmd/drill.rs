@@ -13,7 +13,7 @@ use crate::cli::DrillArgs;
 use crate::clock::RealClock;
 use crate::config::{self, Config, Target};
 use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
-use crate::exit::{Exit, Stop};
+use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock;
 use crate::memory::state::State;
 use crate::model::{ContainerStatus, Endpoint, RestartPolicy, TargetResult, redact_text};
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &DrillArgs) -> Result<Exit, Stop> {
     let docker = DockerCli::locate(config.docker.as_deref()).map_err(Stop::Usage)?;
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     // Hold the pass lock so a cron pass neither races the heal nor muddles the timing.
-    let _lock = lock::acquire(config.lock.as_deref())?;
+    let _lock = lock::acquire(config.lock.as_deref(), LockKind::Pass)?;
     let report = drill(&config, &args.target, args.wait, args.heal, &docker, &probe).map_err(Stop::Usage)?;
     crate::output::print(&json_line(&report))?;
     Ok(if report.time_to_healthy_ms.is_some() { Exit::Healthy } else { Exit::Unhealthy })

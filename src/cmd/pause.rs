@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{PauseArgs, ResumeArgs, RunArgs, StateArgs, TargetArgs};
 use crate::config;
-use crate::exit::{Exit, Stop};
+use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock;
 use crate::memory::state::{self, TargetState};
 use crate::model::timestamp;
@@ -50,7 +50,7 @@ fn change_state(
         ..RunArgs::default()
     })
     .map_err(Stop::Usage)?;
-    let _lock = lock::acquire_within(config.lock.as_deref(), LOCK_WAIT)?;
+    let _lock = lock::acquire_within(config.lock.as_deref(), LockKind::Pass, LOCK_WAIT)?;
     let now = crate::clock::now().map_err(Stop::Usage)?;
     let path = crate::memory::state_path(&config).map_err(Stop::Usage)?;
     let mut state = state::read_for_command(&path).map_err(Stop::Usage)?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::exit::Stop;
+use crate::exit::{Held, LockKind, Stop};
 
 /// The lock file's name inside the state directory.
 pub(crate) const LOCK_FILE: &str = "healwatch.lock";
@@ -60,7 +60,7 @@ pub(crate) struct PassLock {
 
 /// Takes the lock at `path` (default: in the state directory) without waiting.
 /// `Stop::Locked` means another pass holds it; a lock that cannot be opened is `Stop::Usage`.
-pub(crate) fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
+pub(crate) fn acquire(path: Option<&Path>, kind: LockKind) -> Result<PassLock, Stop> {
     let path = match path {
         Some(p) => p.to_path_buf(),
         None => default_state_dir().map_err(Stop::Usage)?.join(LOCK_FILE),
@@ -76,10 +76,8 @@ pub(crate) fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
         }
         Err(TryLockError::WouldBlock) => {
             let holder = crate::files::read_bounded(&path, 64, crate::files::Link::Refuse).unwrap_or_default();
-            let holder = String::from_utf8_lossy(&holder);
-            let holder = holder.trim();
-            let by = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
-            Err(Stop::Locked(format!("another healwatch pass holds the lock {}{by}", path.display())))
+            let pid = String::from_utf8_lossy(&holder).trim().parse().ok();
+            Err(Stop::Locked(Held { kind, path, pid, then: None }))
         }
         Err(TryLockError::Error(e)) => {
             Err(Stop::Usage(anyhow::Error::new(e).context(format!("locking {}", path.display()))))
@@ -89,11 +87,11 @@ pub(crate) fn acquire(path: Option<&Path>) -> Result<PassLock, Stop> {
 
 /// As `acquire`, but waits (polling, at most `wait`) for a running pass to finish.
 /// For commands a person runs by hand, where exit 3 would only be a nuisance.
-pub(crate) fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<PassLock, Stop> {
+pub(crate) fn acquire_within(path: Option<&Path>, kind: LockKind, wait: Duration) -> Result<PassLock, Stop> {
     let deadline = Instant::now() + wait;
     let mut said = false;
     loop {
-        match acquire(path) {
+        match acquire(path, kind) {
             Err(Stop::Locked(held)) if Instant::now() < deadline => {
                 if !said {
                     eprintln!("healwatch: {held}; waiting for it to finish");
@@ -102,7 +100,7 @@ pub(crate) fn acquire_within(path: Option<&Path>, wait: Duration) -> Result<Pass
                 std::thread::sleep(Duration::from_millis(200));
             }
             Err(Stop::Locked(held)) => {
-                return Err(Stop::Locked(format!("{held}; gave up after {}", humantime::format_duration(wait))));
+                return Err(Stop::Locked(held.then(format!("gave up after {}", humantime::format_duration(wait)))));
             }
             result => return result,
         }
@@ -117,10 +115,16 @@ mod tests {
     fn second_lock_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l");
-        let first = acquire(Some(&path)).unwrap();
-        let Err(Stop::Locked(refused)) = acquire(Some(&path)) else { panic!("the second lock is refused") };
-        assert!(refused.contains("holds the lock") && refused.contains(&std::process::id().to_string()), "{refused}");
+        let first = acquire(Some(&path), LockKind::Watch).unwrap();
+        let Err(Stop::Locked(refused)) = acquire(Some(&path), LockKind::Watch) else {
+            panic!("the second lock is refused")
+        };
+        assert_eq!((refused.kind, refused.pid), (LockKind::Watch, Some(std::process::id())));
+        let said = refused.then("this watch does nothing").to_string();
+        assert!(
+            said.starts_with("another healwatch watch holds the lock") && said.ends_with("; this watch does nothing")
+        );
         drop(first);
-        assert!(acquire(Some(&path)).is_ok());
+        assert!(acquire(Some(&path), LockKind::Pass).is_ok());
     }
 }

@@ -15,7 +15,7 @@ use crate::cli::RunArgs;
 use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, Target};
 use crate::docker::{Containers, DockerCli};
-use crate::exit::{Exit, Stop};
+use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
@@ -87,19 +87,20 @@ impl<'a> Setup<'a> {
     /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
     /// so that a pass someone runs by hand can finish first.
     pub(crate) fn lock(&self, started: SystemTime, wait: Option<Duration>) -> Result<lock::PassLock, Stop> {
-        self.lock_at(self.config.lock.as_deref(), started, wait)
+        self.lock_at(self.config.lock.as_deref(), LockKind::Pass, started, wait)
     }
 
     /// As `lock`, for the lock file at `path` (`None`: the default one).
     pub(crate) fn lock_at(
         &self,
         path: Option<&Path>,
+        kind: LockKind,
         started: SystemTime,
         wait: Option<Duration>,
     ) -> Result<lock::PassLock, Stop> {
         let taken = match wait {
-            None => lock::acquire(path),
-            Some(wait) => lock::acquire_within(path, wait),
+            None => lock::acquire(path, kind),
+            Some(wait) => lock::acquire_within(path, kind, wait),
         };
         match taken {
             Ok(lock) => Ok(lock),
@@ -108,7 +109,11 @@ impl<'a> Setup<'a> {
                 // The running pass owns the metrics file and the notifications; only the
                 // ping says this one did nothing.
                 let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
-                let stop = Stop::Locked(format!("{held}; this pass does nothing"));
+                let then = match kind {
+                    LockKind::Pass => "this pass does nothing",
+                    LockKind::Watch => "this watch does nothing",
+                };
+                let stop = Stop::Locked(held.then(then));
                 Err(fail(self.args, started, &self.clock, stop, &quiet))
             }
             Err(stop) => Err(fail(self.args, started, &self.clock, stop, &self.outputs)),

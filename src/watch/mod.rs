@@ -14,7 +14,7 @@ mod plan;
 
 use crate::check::attempt;
 use crate::config::Target;
-use crate::exit::{Exit, Stop};
+use crate::exit::{Exit, LockKind, Stop};
 use crate::interrupt;
 use crate::memory::lock;
 use crate::model::{Endpoint, Unhealthy};
@@ -36,10 +36,7 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
     let deadline = Instant::now() + length;
     let watch_lock = lock::watch_lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
-    let _watching = setup.lock_at(Some(&watch_lock), started, None).map_err(|stop| match stop {
-        Stop::Locked(held) => Stop::Locked(held.replace("healwatch pass", "healwatch watch")),
-        stop => stop,
-    })?;
+    let _watching = setup.lock_at(Some(&watch_lock), LockKind::Watch, started, None)?;
     let unhealthy_on: BTreeSet<Endpoint> =
         setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.

@@ -89,7 +89,11 @@ fn between_passes_others_get_in_but_a_second_watch_does_not() {
     wait_for(&dir.path().join("s.json"));
     let second = hw(&["--watch", "5s"]).run();
     second.expect_code(3);
-    assert!(second.stderr().contains("another healwatch watch holds the lock"), "{second}");
+    // The status line and stderr say the same: whose lock it is, and what this run did.
+    let said = "another healwatch watch holds the lock";
+    assert!(second.stderr().contains(said) && second.stderr().contains("this watch does nothing"), "{second}");
+    let error = second.status_line()["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains(said) && error.ends_with("; this watch does nothing"), "{second}");
     // A pass run by hand and a pause go in between the watch's passes.
     hw(&[]).run().expect_code(0);
     hw(&["pause", "app", "--for", "10m"]).run().expect_code(0);
