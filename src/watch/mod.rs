@@ -5,23 +5,26 @@
 //! takes the pass lock, lists, checks every target, remembers, and writes its status
 //! line. Between passes the watch holds only its own lock, so `pause` and passes run by
 //! hand are not kept waiting. The exit status is the last pass's.
-
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime};
+//!
+//! The loop (`watch`) runs on the `Clock` seam and drives a `Watched`: `live.rs` is the
+//! real one, and the unit tests below drive it with a fake and the fake clock.
 
 mod events;
+mod live;
 mod plan;
 
-use crate::check::attempt;
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use crate::check::Check;
+use crate::clock::{Clock, RealClock};
 use crate::config::Target;
 use crate::exit::{Exit, LockKind, Stop};
-use crate::interrupt;
 use crate::memory::lock;
 use crate::model::{Endpoint, Unhealthy};
-use crate::pass::{NO_HINTS, parallel_map};
-use crate::run::Setup;
+use crate::pass::{Hints, NO_HINTS};
+use crate::run::{Done, Setup};
 use crate::settings::DEFAULT_WATCH_EVERY;
-use events::EventStream;
 use plan::{Event, Round};
 
 /// A pass the watch starts waits at most this long for one run by hand to finish.
@@ -29,48 +32,75 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// `docker events` runs this much past the end of the watch (a pass may still be going),
 /// and then ends by itself.
 const EVENTS_SLACK: Duration = Duration::from_secs(120);
-/// An event stream that ended (its engine went away) is started again at most this often.
-const RESTREAM_EVERY: Duration = Duration::from_secs(10);
 
+/// How a pass the watch starts takes the pass lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockWait {
+    /// Waits at most this long; still held, the pass is skipped (`Ok(None)`).
+    Within(Duration),
+    /// Does not wait: a held lock is reported as a pass reports it (a line, exit 3).
+    Report,
+}
+
+/// What the watch loop drives.
+trait Watched {
+    /// Takes the pass lock as `wait` says and runs one whole pass with `hints`;
+    /// `Ok(None)` when the lock stayed held.
+    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop>;
+    /// Docker's events read since the last call.
+    fn events(&mut self) -> Vec<Event>;
+    /// One attempt at each of `targets`, side by side, in their order.
+    fn attempts(&self, targets: &[&Target]) -> Vec<Check>;
+}
+
+/// `run --watch`: takes the watch's own lock, then watches for `length` from `started`.
 pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: Option<Duration>) -> Result<Exit, Stop> {
-    let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
-    let deadline = Instant::now() + length;
     let watch_lock = lock::watch_lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
     let _watching = setup.lock_at(Some(&watch_lock), LockKind::Watch, started, None)?;
     let unhealthy_on: BTreeSet<Endpoint> =
         setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.
-    let mut streams = Streams::start(setup, started, started + length + EVENTS_SLACK);
-    let mut done = {
-        let _lock = match setup.lock(started, Some(LOCK_WAIT.min(length))) {
-            // Still held: one more try, which reports it as a pass does (a line, exit 3).
-            Err(Stop::Locked(_)) => setup.lock(started, None)?,
-            taken => taken?,
-        };
-        setup.pass(started, &NO_HINTS)?
+    let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK);
+    let clock = RealClock::starting_at(started);
+    watch(&mut live, &clock, length, every.unwrap_or(DEFAULT_WATCH_EVERY), &unhealthy_on)
+}
+
+/// The loop: a first pass, then a look every `every` until `length` has passed on
+/// `clock`, and a pass whenever a look calls for one. Ends early on a signal (the clock
+/// says so); the exit status is the last pass's.
+fn watch(
+    watched: &mut dyn Watched,
+    clock: &dyn Clock,
+    length: Duration,
+    every: Duration,
+    unhealthy_on: &BTreeSet<Endpoint>,
+) -> Result<Exit, Stop> {
+    let deadline = clock.elapsed() + length;
+    let mut done = match watched.pass(&NO_HINTS, LockWait::Within(LOCK_WAIT.min(length)))? {
+        Some(done) => done,
+        // Still held: one more try, which reports it as a pass does (a line, exit 3).
+        None => watched
+            .pass(&NO_HINTS, LockWait::Report)?
+            .ok_or_else(|| Stop::Io(anyhow::anyhow!("the pass lock was reported held without an error")))?,
     };
     let mut exit = done.exit;
-    let mut pending = plan::without_own(streams.events(), &done.acted);
-    let mut next = Instant::now() + every;
-    while interrupt::requested().is_none() && next < deadline {
-        sleep_until(next);
-        if interrupt::requested().is_some() {
+    let mut pending = plan::without_own(watched.events(), &done.acted);
+    let mut next = clock.elapsed() + every;
+    while !clock.interrupted() && next < deadline {
+        clock.sleep(next.saturating_sub(clock.elapsed()));
+        if clock.interrupted() {
             break;
         }
-        next = (next + every).max(Instant::now() + every / 2);
-        let round = look(setup, &done.healthy, std::mem::take(&mut pending), &mut streams, &unhealthy_on);
-        let Some(hints) = plan::plan(round, &done.healthy, &unhealthy_on) else { continue };
-        let now = crate::clock::now().map_err(Stop::Usage)?;
-        let _lock = match setup.lock(now, Some(LOCK_WAIT.min(deadline.saturating_duration_since(Instant::now())))) {
-            Ok(lock) => lock,
-            // Someone else's pass ran meanwhile; the next look sees what it left.
-            Err(Stop::Locked(_)) => continue,
-            Err(stop) => return Err(stop),
-        };
-        done = setup.pass(now, &hints)?;
+        next = (next + every).max(clock.elapsed() + every / 2);
+        let round = look(watched, clock, &done.healthy, std::mem::take(&mut pending), unhealthy_on);
+        let Some(hints) = plan::plan(round, &done.healthy, unhealthy_on) else { continue };
+        let wait = LOCK_WAIT.min(deadline.saturating_sub(clock.elapsed()));
+        // Someone else's pass may hold the lock; the next look sees what it left.
+        let Some(passed) = watched.pass(&hints, LockWait::Within(wait))? else { continue };
+        done = passed;
         exit = done.exit;
-        pending = plan::without_own(streams.events(), &done.acted);
-        next = next.max(Instant::now() + every / 2);
+        pending = plan::without_own(watched.events(), &done.acted);
+        next = next.max(clock.elapsed() + every / 2);
     }
     Ok(exit)
 }
@@ -79,93 +109,227 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
 /// each healthy HTTP or TCP target, side by side (a paused container's attempt could
 /// only time out).
 fn look(
-    setup: &Setup,
+    watched: &mut dyn Watched,
+    clock: &dyn Clock,
     healthy: &[Target],
     pending: Vec<Event>,
-    streams: &mut Streams,
     unhealthy_on: &BTreeSet<Endpoint>,
 ) -> Round {
     let mut events = pending;
-    events.extend(streams.events());
+    events.extend(watched.events());
     let round = Round { failed: Vec::new(), events };
     if plan::plan(round.clone(), healthy, unhealthy_on).is_some() {
         return round;
     }
     let checked: Vec<&Target> = healthy.iter().filter(|t| plan::round_checks(t)).collect();
-    let began = Instant::now();
-    let (checks, _) = parallel_map(&checked, setup.config.concurrency, |target| {
-        attempt(&setup.probe, None, target, target.settings.timeout)
-    });
+    let began = clock.elapsed();
+    let checks = watched.attempts(&checked);
+    let spent = clock.elapsed().saturating_sub(began);
     let failed = checked
         .iter()
         .zip(checks)
         .filter(|(_, check)| !check.healthy())
-        .map(|(target, check)| (target.name.clone(), check, began.elapsed()))
+        .map(|(target, check)| (target.name.clone(), check, spent))
         .collect();
     Round { failed, ..round }
 }
 
-/// Sleeps until `when`, in slices, so a signal ends the watch within 50 ms.
-fn sleep_until(when: Instant) {
-    while interrupt::requested().is_none() {
-        let left = when.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
-    }
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::Ordering;
+    use std::time::UNIX_EPOCH;
 
-/// One `docker events` per engine the watch cares about.
-struct Streams<'a> {
-    setup: &'a Setup<'a>,
-    until: SystemTime,
-    streams: Vec<(Endpoint, Option<EventStream>, Instant)>,
-}
+    use super::*;
+    use crate::check::Failure;
+    use crate::clock::FakeClock;
+    use crate::model::HealthUrl;
+    use crate::pass::Hint;
+    use plan::EventKind;
 
-impl<'a> Streams<'a> {
-    /// Follows the engines of the targets with containers, and those that discover. Without the docker CLI, none.
-    fn start(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
-        let mut endpoints: BTreeSet<Endpoint> = setup
-            .config
-            .targets
-            .iter()
-            .filter(|t| !t.replicas.is_empty() || t.compose.is_some())
-            .map(|t| t.endpoint.clone())
-            .collect();
-        endpoints.extend(setup.config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
-        let streams = match &setup.docker {
-            Some(docker) => endpoints
-                .into_iter()
-                .map(|e| {
-                    let stream = events::follow(docker, &e, since, until).ok();
-                    (e, stream, Instant::now())
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        Self { setup, until, streams }
+    /// A scripted watch: what each look's attempts say, which events come when, whether
+    /// the lock is held; it records every pass and how it took the lock.
+    struct Script<'c> {
+        clock: &'c FakeClock,
+        /// Attempts of the looks, in order; a look past the end finds everything healthy.
+        looks: VecDeque<Vec<Check>>,
+        /// Events handed out at the Nth call of `events`.
+        events: Vec<(usize, Event)>,
+        event_calls: usize,
+        /// Passes that find the lock held, in order.
+        held: VecDeque<bool>,
+        /// Each pass: its hints, how it took the lock, when it ran.
+        passes: Vec<(Hints, LockWait, Duration)>,
+        /// How long each look's attempts take.
+        attempt_time: Duration,
+        /// Set the clock's signal after this many looks.
+        signal_after: Option<usize>,
+        looks_made: usize,
     }
 
-    /// The events read since the last call, from every engine. A stream that ended is
-    /// started again (from when it ended), at most every `RESTREAM_EVERY`.
-    fn events(&mut self) -> Vec<Event> {
-        let mut events = Vec::new();
-        for (endpoint, stream, since) in &mut self.streams {
-            if let Some(s) = stream.as_mut() {
-                events.extend(s.lines().iter().filter_map(|line| plan::parse_event(endpoint, line)));
-                if s.ended() {
-                    *stream = None;
-                    *since = Instant::now();
-                }
-            } else if since.elapsed() >= RESTREAM_EVERY
-                && let Some(docker) = &self.setup.docker
-            {
-                let from = SystemTime::now() - since.elapsed();
-                *stream = events::follow(docker, endpoint, from, self.until).ok();
-                *since = Instant::now();
+    impl<'c> Script<'c> {
+        fn new(clock: &'c FakeClock) -> Self {
+            Self {
+                clock,
+                looks: VecDeque::new(),
+                events: Vec::new(),
+                event_calls: 0,
+                held: VecDeque::new(),
+                passes: Vec::new(),
+                attempt_time: Duration::from_millis(3),
+                signal_after: None,
+                looks_made: 0,
             }
         }
-        events
+    }
+
+    fn app() -> Target {
+        Target::http("app", "app", HealthUrl::parse("http://127.0.0.1:9/health").unwrap())
+    }
+
+    impl Script<'_> {
+        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+            self.passes.push((hints.clone(), wait, self.clock.elapsed()));
+            if self.held.pop_front().unwrap_or(false) {
+                return match wait {
+                    LockWait::Within(d) => {
+                        self.clock.sleep(d);
+                        Ok(None)
+                    }
+                    LockWait::Report => Err(Stop::Locked(crate::exit::Held {
+                        kind: LockKind::Pass,
+                        path: "l".into(),
+                        pid: None,
+                        then: Some("this pass does nothing".into()),
+                    })),
+                };
+            }
+            self.clock.sleep(Duration::from_millis(20));
+            Ok(Some(Done { exit: Exit::Healthy, healthy: vec![app()], acted: BTreeSet::new() }))
+        }
+
+        fn events(&mut self) -> Vec<Event> {
+            self.event_calls += 1;
+            let calls = self.event_calls;
+            self.events.iter().filter(|(at, _)| *at == calls).map(|(_, e)| e.clone()).collect()
+        }
+
+        fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
+            self.clock.sleep(self.attempt_time);
+            targets.iter().map(|_| Check::passed(Some(200), self.attempt_time)).collect()
+        }
+    }
+
+    /// The `Watched` a test drives: `attempts` takes `&self`, so the script sits in a
+    /// cell to pop its looks.
+    struct Scripted<'c>(std::cell::RefCell<Script<'c>>);
+
+    impl Watched for Scripted<'_> {
+        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+            self.0.get_mut().pass(hints, wait)
+        }
+        fn events(&mut self) -> Vec<Event> {
+            self.0.get_mut().events()
+        }
+        fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
+            let mut script = self.0.borrow_mut();
+            script.looks_made += 1;
+            if script.signal_after == Some(script.looks_made) {
+                script.clock.interrupted.store(true, Ordering::SeqCst);
+            }
+            let checks = Script::attempts(&script, targets);
+            script.looks.pop_front().unwrap_or(checks)
+        }
+    }
+
+    fn run(script: Script, length: Duration, every: Duration) -> (Result<Exit, Stop>, Script) {
+        let clock = script.clock;
+        let mut scripted = Scripted(std::cell::RefCell::new(script));
+        let exit = watch(&mut scripted, clock, length, every, &BTreeSet::new());
+        (exit, scripted.0.into_inner())
+    }
+
+    fn clock() -> FakeClock {
+        FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000))
+    }
+
+    #[test]
+    fn a_quiet_watch_makes_one_pass_and_ends_by_its_deadline() {
+        let clock = clock();
+        let (exit, script) = run(Script::new(&clock), Duration::from_secs(14), Duration::from_secs(1));
+        assert_eq!(exit.unwrap(), Exit::Healthy);
+        assert_eq!(script.passes.len(), 1, "only the first pass");
+        assert_eq!(script.passes[0].1, LockWait::Within(LOCK_WAIT.min(Duration::from_secs(14))));
+        assert!((12..=13).contains(&script.looks_made), "a look a second: {}", script.looks_made);
+        assert!(clock.elapsed() <= Duration::from_secs(14), "ended by its deadline: {:?}", clock.elapsed());
+    }
+
+    #[test]
+    fn a_failed_attempt_starts_a_pass_that_counts_it() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.attempt_time = Duration::from_millis(40);
+        let refused = Check::failed(Failure::Connection, "connection refused", Duration::from_millis(1));
+        script.looks = VecDeque::from([vec![Check::passed(Some(200), Duration::ZERO)], vec![refused.clone()]]);
+        let (_, script) = run(script, Duration::from_secs(5), Duration::from_secs(1));
+        assert_eq!(script.passes.len(), 2, "{:?}", script.passes);
+        let (hints, wait, at) = &script.passes[1];
+        assert_eq!(hints.get("app"), Some(&Hint::Failed { check: refused, spent: Duration::from_millis(40) }));
+        assert!(matches!(wait, LockWait::Within(_)));
+        // Started right after the second look (two looks a second apart, after the first pass).
+        assert!(*at >= Duration::from_secs(2) && *at < Duration::from_millis(2200), "{at:?}");
+    }
+
+    #[test]
+    fn an_event_about_a_healthy_container_starts_a_pass_without_an_attempt() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        let paused = Event { endpoint: Endpoint::Default, container: "app".into(), kind: EventKind::Paused };
+        // Call 1 follows the first pass; call 2 is the first look's.
+        script.events = vec![(2, paused)];
+        let (_, script) = run(script, Duration::from_millis(1500), Duration::from_secs(1));
+        assert_eq!(script.passes.len(), 2);
+        assert_eq!(script.passes[1].0.get("app"), Some(&Hint::Paused));
+        assert_eq!(script.looks_made, 0, "the event was enough: no attempt was made");
+    }
+
+    #[test]
+    fn a_held_lock_skips_the_pass_and_the_watch_goes_on() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        let refused = Check::failed(Failure::Connection, "connection refused", Duration::ZERO);
+        script.looks = VecDeque::from([vec![refused.clone()], vec![refused]]);
+        // The first pass gets the lock, the next finds it held, the one after gets it.
+        script.held = VecDeque::from([false, true, false]);
+        let (exit, script) = run(script, Duration::from_secs(40), Duration::from_secs(1));
+        assert_eq!(exit.unwrap(), Exit::Healthy);
+        assert_eq!(script.passes.len(), 3, "{:?}", script.passes);
+        // The skipped pass waited at most what was left of the watch.
+        let LockWait::Within(waited) = script.passes[1].1 else { panic!("waits") };
+        assert!(waited <= Duration::from_secs(39), "{waited:?}");
+        assert!(clock.elapsed() <= Duration::from_secs(40) + Duration::from_millis(100), "{:?}", clock.elapsed());
+    }
+
+    #[test]
+    fn a_first_pass_that_cannot_get_the_lock_is_reported_as_a_pass_would() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.held = VecDeque::from([true, true]);
+        let (exit, script) = run(script, Duration::from_secs(10), Duration::from_secs(1));
+        let Err(Stop::Locked(held)) = exit else { panic!("exit 3") };
+        assert_eq!(held.then.as_deref(), Some("this pass does nothing"));
+        let waits: Vec<LockWait> = script.passes.iter().map(|p| p.1).collect();
+        assert_eq!(waits, [LockWait::Within(Duration::from_secs(10)), LockWait::Report]);
+    }
+
+    #[test]
+    fn a_signal_ends_the_watch_before_its_next_look() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.signal_after = Some(2);
+        let (exit, script) = run(script, Duration::from_secs(60), Duration::from_secs(1));
+        assert_eq!(exit.unwrap(), Exit::Healthy);
+        assert_eq!(script.looks_made, 2);
+        assert!(clock.elapsed() < Duration::from_secs(3), "{:?}", clock.elapsed());
     }
 }

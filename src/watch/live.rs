@@ -1,0 +1,121 @@
+//! The watch's real edges: passes under the pass lock through a `Setup`, one `docker
+//! events` per engine, and attempts through the prober.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::events::{self, EventStream};
+use super::plan::{self, Event};
+use super::{LockWait, Watched};
+use crate::check::{Check, attempt};
+use crate::config::Target;
+use crate::exit::Stop;
+use crate::model::Endpoint;
+use crate::pass::{Hints, parallel_map};
+use crate::run::{Done, Setup};
+
+/// An event stream that ended (its engine went away) is started again at most this often.
+const RESTREAM_EVERY: Duration = Duration::from_secs(10);
+
+/// A watch over a real `Setup`.
+pub(super) struct Live<'a> {
+    setup: &'a Setup<'a>,
+    streams: Streams<'a>,
+    /// The invocation's start: the first pass is stamped with it.
+    started: Option<SystemTime>,
+}
+
+impl<'a> Live<'a> {
+    /// Follows Docker's events from `since` (the watch's start) until `until`.
+    pub(super) fn new(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
+        Self { setup, streams: Streams::start(setup, since, until), started: Some(since) }
+    }
+}
+
+impl Watched for Live<'_> {
+    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+        // The first pass is the invocation's own, stamped with its start.
+        let now = match self.started.take() {
+            Some(started) => started,
+            None => crate::clock::now().map_err(Stop::Usage)?,
+        };
+        let _lock = match wait {
+            LockWait::Within(wait) => match self.setup.lock(now, Some(wait)) {
+                Ok(lock) => lock,
+                Err(Stop::Locked(_)) => {
+                    self.started.get_or_insert(now);
+                    return Ok(None);
+                }
+                Err(stop) => return Err(stop),
+            },
+            LockWait::Report => self.setup.lock(now, None)?,
+        };
+        self.setup.pass(now, hints).map(Some)
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        self.streams.events()
+    }
+
+    fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
+        let setup = self.setup;
+        parallel_map(targets, setup.config.concurrency, |target| {
+            attempt(&setup.probe, None, target, target.settings.timeout)
+        })
+        .0
+    }
+}
+
+/// One `docker events` per engine the watch cares about.
+struct Streams<'a> {
+    setup: &'a Setup<'a>,
+    until: SystemTime,
+    streams: Vec<(Endpoint, Option<EventStream>, Instant)>,
+}
+
+impl<'a> Streams<'a> {
+    /// Follows the engines of the targets with containers, and those that discover. Without the docker CLI, none.
+    fn start(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
+        let mut endpoints: BTreeSet<Endpoint> = setup
+            .config
+            .targets
+            .iter()
+            .filter(|t| !t.replicas.is_empty() || t.compose.is_some())
+            .map(|t| t.endpoint.clone())
+            .collect();
+        endpoints.extend(setup.config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
+        let streams = match &setup.docker {
+            Some(docker) => endpoints
+                .into_iter()
+                .map(|e| {
+                    let stream = events::follow(docker, &e, since, until).ok();
+                    (e, stream, Instant::now())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Self { setup, until, streams }
+    }
+
+    /// The events read since the last call, from every engine. A stream that ended is
+    /// started again (from when it ended), at most every `RESTREAM_EVERY`.
+    fn events(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (endpoint, stream, since) in &mut self.streams {
+            if let Some(s) = stream.as_mut() {
+                events.extend(s.lines().iter().filter_map(|line| plan::parse_event(endpoint, line)));
+                if s.ended() {
+                    *stream = None;
+                    *since = Instant::now();
+                }
+            } else if since.elapsed() >= RESTREAM_EVERY
+                && let Some(docker) = &self.setup.docker
+            {
+                let from = SystemTime::now() - since.elapsed();
+                *stream = events::follow(docker, endpoint, from, self.until).ok();
+                *since = Instant::now();
+            }
+        }
+        events
+    }
+}
