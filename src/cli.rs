@@ -26,7 +26,7 @@ pub const LONG_VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "healwatch", version, long_version = LONG_VERSION, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
-2 usage or config error, 3 another pass holds the lock.")]
+2 usage or config error, 3 another pass holds the lock, 4 an I/O error, 128+N signal N stopped the pass.")]
 pub struct Cli {
     /// What to do; without a subcommand, healwatch makes one pass (`run`).
     #[command(subcommand)]

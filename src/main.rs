@@ -6,7 +6,10 @@ use clap::Parser;
 use healwatch::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return healwatch::reject(error),
+    };
     match healwatch::run(cli) {
         Ok(exit) => exit.into(),
         Err(stop) => {

@@ -49,6 +49,15 @@ pub(crate) struct Done {
     pub(crate) acted: BTreeSet<(Endpoint, String)>,
 }
 
+/// A command line clap rejected, for a pass: reported as a pass that could not run
+/// reports it (status line, `--log`, `--metrics`, `--ping-url`, as far as the flags that
+/// did parse say), as a bad `-t` is.
+pub(crate) fn reject(args: &RunArgs, message: String) {
+    let started = crate::clock::now().unwrap_or_else(|_| SystemTime::now());
+    let clock = RealClock::starting_at(started);
+    let _ = fail(args, started, &clock, Stop::Usage(anyhow::anyhow!(message)), &Outputs::from_flags(args));
+}
+
 /// A pass that cannot run still tells monitoring so, through whatever outputs it knows.
 fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outputs: &Outputs) -> Stop {
     let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());

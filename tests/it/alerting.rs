@@ -144,6 +144,36 @@ fn a_config_error_still_reports_a_failed_run_to_metrics_and_ping() {
 }
 
 #[test]
+fn a_bad_flag_value_is_reported_as_a_bad_target_is() {
+    let ping = Server::start(Behaviour::Fixed(200, "OK"));
+    let dir = tempfile::tempdir().unwrap();
+    let (metrics, log) = (dir.path().join("m.prom"), dir.path().join("l.jsonl"));
+    // A bad value before the outputs, an unknown flag and a stray word after them.
+    let run = Healwatch::new()
+        .args(["--timeout", "banana", "--bogus", "x"])
+        .arg("--metrics")
+        .arg(&metrics)
+        .arg("--log")
+        .arg(&log)
+        .args(["--ping-url", &ping.url("/hc"), "-t", "app=http://127.0.0.1:9/"])
+        .run();
+    run.expect_code(2);
+    let error = run.status_line()["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("--bogus"), "the status line names what clap rejected: {run}");
+    assert!(run.stderr().contains("unexpected argument '--bogus'"), "clap's own message on stderr: {run}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert_eq!(metric(&text, "healwatch_last_run_success"), 0.0);
+    assert_eq!(ping.received()[0].0, "GET /hc/fail HTTP/1.1");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("--bogus") && logged.lines().count() == 1, "{logged}");
+    // Help and version are not errors, and other subcommands keep clap's message alone.
+    Healwatch::new().arg("--help").run().expect_code(0);
+    let validate = Healwatch::new().args(["validate", "--bogus"]).run();
+    validate.expect_code(2);
+    assert!(validate.output.stdout.is_empty(), "{validate}");
+}
+
+#[test]
 fn notification_posts_the_status_line() {
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let receiver = Server::start(Behaviour::Fixed(200, "ok"));
