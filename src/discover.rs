@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::config::{Config, Engine, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::{ContainerSummary, HealthInfo};
 use crate::model::{
-    Action, ContainerStatus, HealthUrl, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
+    Action, ContainerStatus, HealthUrl, Named, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
     validate_container_name, validate_name,
 };
 use crate::settings::{self, Layer};

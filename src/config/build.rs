@@ -12,7 +12,7 @@ use super::file::{self, FileDefaults};
 use super::targets::{file_target, flag_target, on_restart};
 use super::{Config, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER, DEFAULT_NOTIFY_ON, Engine, Target};
 use crate::cli::RunArgs;
-use crate::model::{Action, Endpoint, Format, HealthUrl, Outcome, Unhealthy, redact_text};
+use crate::model::{Action, Endpoint, Format, HealthUrl, Named, Outcome, Unhealthy, redact_text};
 use crate::net::TrustRoots;
 use crate::settings::Layer;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::file;
-use crate::model::{Endpoint, Unhealthy, validate_container_name, validate_name};
+use crate::model::{Endpoint, Named, Unhealthy, validate_container_name, validate_name};
 
 /// A Docker engine: the implicit `local` one (the docker CLI's default: DOCKER_HOST,
 /// DOCKER_CONTEXT or its config) or an `[[engine]]` table.

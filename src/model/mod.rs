@@ -70,14 +70,6 @@ impl Outcome {
         Self::EngineDown,
     ];
 
-    /// The outcome named `name` (as in the status line).
-    pub(crate) fn parse(name: &str) -> anyhow::Result<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == name).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
-            anyhow::anyhow!("'{name}' is not an outcome (one of: {})", names.join(", "))
-        })
-    }
-
     /// The name used in the status line and the state file.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -171,17 +163,6 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    /// Parses `restart`, `stop`, `kill` or `notify`.
-    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
-        match text {
-            "restart" => Ok(Self::Restart),
-            "stop" => Ok(Self::Stop),
-            "kill" => Ok(Self::Kill),
-            "notify" => Ok(Self::Notify),
-            other => anyhow::bail!("'{other}' is not an action (one of: restart, stop, kill, notify)"),
-        }
-    }
-
     /// The name, as in config and output.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -242,16 +223,6 @@ pub enum Unhealthy {
 }
 
 impl Unhealthy {
-    /// Parses `off`, `label` or `all`.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
-        match text {
-            "off" => Ok(Self::Off),
-            "label" => Ok(Self::Label),
-            "all" => Ok(Self::All),
-            other => anyhow::bail!("'{other}' is not a mode: write \"off\", \"label\" or \"all\""),
-        }
-    }
-
     /// The mode as the config writes it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -274,19 +245,86 @@ pub enum Format {
 }
 
 impl Format {
-    /// Parses `json` or `text`.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
-        match text {
-            "json" => Ok(Self::Json),
-            "text" => Ok(Self::Text),
-            other => anyhow::bail!("'{other}' is not a format: write \"json\" or \"text\""),
+    /// The name, as the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Text => "text",
         }
+    }
+}
+
+/// An enum whose values are written as names (in the config file, labels, output): one
+/// parse for all of them, with one kind of error.
+pub(crate) trait Named: Copy + 'static {
+    /// What one value is, for errors: "an action".
+    const WHAT: &'static str;
+    /// Every value.
+    const ALL: &'static [Self];
+    /// Its name.
+    fn name(self) -> &'static str;
+
+    /// The value named `text`, or an error naming every value.
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        Self::ALL.iter().copied().find(|v| v.name() == text).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+            anyhow::anyhow!("'{text}' is not {} (one of: {})", Self::WHAT, names.join(", "))
+        })
+    }
+}
+
+impl Named for Outcome {
+    const WHAT: &'static str = "an outcome";
+    const ALL: &'static [Self] = &Outcome::ALL;
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Named for Action {
+    const WHAT: &'static str = "an action";
+    const ALL: &'static [Self] = &[Self::Restart, Self::Stop, Self::Kill, Self::Notify];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Named for Unhealthy {
+    const WHAT: &'static str = "a mode";
+    const ALL: &'static [Self] = &[Self::Off, Self::Label, Self::All];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Named for Format {
+    const WHAT: &'static str = "a format";
+    const ALL: &'static [Self] = &[Self::Json, Self::Text];
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn round_trips<T: Named + PartialEq + fmt::Debug>() {
+        for &value in T::ALL {
+            assert_eq!(T::parse(value.name()).unwrap(), value);
+        }
+        let err = T::parse("Nope").unwrap_err().to_string();
+        assert!(err.starts_with(&format!("'Nope' is not {} (one of: ", T::WHAT)), "{err}");
+        assert!(T::ALL.iter().all(|v| err.contains(v.name())), "{err}");
+    }
+
+    #[test]
+    fn every_named_value_parses_from_its_name() {
+        round_trips::<Outcome>();
+        round_trips::<Action>();
+        round_trips::<Unhealthy>();
+        round_trips::<Format>();
+    }
 
     /// Every outcome: its serde name, its parse, and whether it fails a pass.
     #[test]
