@@ -6,12 +6,13 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
 use crate::check::{Check, Failure, HttpProbe, Probe};
 use crate::cli::CheckArgs;
+use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, HealthCheck, Target};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
@@ -37,7 +38,8 @@ struct Progress {
 /// Waits for every target to become healthy, or `--wait` to pass.
 pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let started_at = crate::clock::now().map_err(Stop::Usage)?;
-    let start = Instant::now();
+    // Times are from here, the start of the check, listing included.
+    let clock = RealClock::starting_at(started_at);
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
     }
@@ -55,44 +57,19 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     }
     let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
     let docker_ref = docker.as_ref().map(|d| d as &dyn Containers);
-    let deadline = start + args.wait;
-    let mut progress = vec![Progress::default(); config.targets.len()];
     let progress_line = std::io::stderr().is_terminal();
-    loop {
-        let round_start = start.elapsed();
-        let pending: Vec<usize> = (0..config.targets.len()).filter(|&i| progress[i].healthy_at.is_none()).collect();
-        if pending.is_empty() || Instant::now() >= deadline {
-            break;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let checks =
-            parallel_map(&pending, config.concurrency, |&i| check_once(&probe, docker_ref, &config.targets[i], left)).0;
-        for (&i, check) in pending.iter().zip(checks) {
-            let p = &mut progress[i];
-            p.checks += 1;
-            if check.healthy() {
-                p.streak += 1;
-                p.streak_started.get_or_insert(round_start);
-                if p.streak >= args.stable {
-                    p.healthy_at = p.streak_started;
-                }
-            } else {
-                p.streak = 0;
-                p.streak_started = None;
+    let look = |target: &Target, left: Duration| check_once(&probe, docker_ref, target, left);
+    let progress =
+        wait_until_healthy(&config.targets, &clock, args.wait, args.stable, config.concurrency, &look, |p| {
+            if progress_line {
+                show_progress(&config, p, clock.elapsed());
             }
-            p.last = Some(check);
-        }
-        if progress_line {
-            show_progress(&config, &progress, start.elapsed());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        std::thread::sleep(ROUND.min(left));
-    }
+        });
     if progress_line {
         // The live line disappears: what stays is the report.
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
-    let report = build(&config, &progress, started_at, start.elapsed(), args, warnings);
+    let report = build(&config, &progress, started_at, clock.elapsed(), args, warnings);
     let mut out = json_line(&report);
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         out.extend(github::annotations(&report).into_bytes());
@@ -107,6 +84,50 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     }
     crate::output::print(&out)?;
     Ok(Exit::for_health(report.summary.failed == 0))
+}
+
+/// Looks at every target not yet healthy, a round every `ROUND`, until each has been
+/// healthy `stable` times in a row or `wait` has passed since `clock` started (times are
+/// from its start); each look's timeout is cut to what is left. `after_round` sees the
+/// progress after each round.
+fn wait_until_healthy(
+    targets: &[Target],
+    clock: &dyn Clock,
+    wait: Duration,
+    stable: u32,
+    concurrency: usize,
+    look: &(dyn Fn(&Target, Duration) -> Check + Sync),
+    mut after_round: impl FnMut(&[Progress]),
+) -> Vec<Progress> {
+    let waited = || clock.elapsed();
+    let mut progress = vec![Progress::default(); targets.len()];
+    loop {
+        let round_start = waited();
+        let pending: Vec<usize> = (0..targets.len()).filter(|&i| progress[i].healthy_at.is_none()).collect();
+        if pending.is_empty() || round_start >= wait || clock.interrupted() {
+            break;
+        }
+        let left = wait.saturating_sub(round_start);
+        let checks = parallel_map(&pending, concurrency, |&i| look(&targets[i], left)).0;
+        for (&i, check) in pending.iter().zip(checks) {
+            let p = &mut progress[i];
+            p.checks += 1;
+            if check.healthy() {
+                p.streak += 1;
+                p.streak_started.get_or_insert(round_start);
+                if p.streak >= stable {
+                    p.healthy_at = p.streak_started;
+                }
+            } else {
+                p.streak = 0;
+                p.streak_started = None;
+            }
+            p.last = Some(check);
+        }
+        after_round(&progress);
+        clock.sleep(ROUND.min(wait.saturating_sub(waited())));
+    }
+    progress
 }
 
 /// One look at a target: what a pass's attempt is (HTTP, TCP, exec), a running
@@ -201,4 +222,84 @@ fn append(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file = crate::files::open_append(path)?;
     file.write_all(bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::model::HealthUrl;
+
+    fn targets(names: &[&str]) -> Vec<Target> {
+        let url = HealthUrl::parse("http://127.0.0.1:9/health").unwrap();
+        names.iter().map(|n| Target::http(n, n, url.clone())).collect()
+    }
+
+    /// Looks whose answer is scripted per target by the clock: healthy from `up_at`
+    /// (never for `None`). Each records the timeout it was given.
+    struct Script<'c> {
+        clock: &'c FakeClock,
+        up_at: Vec<(&'static str, Option<Duration>)>,
+        timeouts: Mutex<Vec<Duration>>,
+    }
+
+    impl Script<'_> {
+        fn look(&self, target: &Target, left: Duration) -> Check {
+            self.timeouts.lock().unwrap().push(left);
+            let now = self.clock.elapsed();
+            let up = self.up_at.iter().find(|(n, _)| *n == target.name).and_then(|(_, at)| *at);
+            if up.is_some_and(|at| now >= at) {
+                Check::passed(Some(200), Duration::ZERO)
+            } else {
+                Check::failed(Failure::Status, "status 503 not in 200-399", Duration::ZERO)
+            }
+        }
+    }
+
+    fn clock() -> FakeClock {
+        FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000))
+    }
+
+    #[test]
+    fn each_target_counts_from_the_round_it_first_answered() {
+        let clock = clock();
+        let script = Script {
+            clock: &clock,
+            up_at: vec![("up", Some(Duration::ZERO)), ("late", Some(Duration::from_millis(1500))), ("never", None)],
+            timeouts: Mutex::new(Vec::new()),
+        };
+        let look = |t: &Target, left: Duration| script.look(t, left);
+        let wait = Duration::from_secs(4);
+        let progress = wait_until_healthy(&targets(&["up", "late", "never"]), &clock, wait, 1, 4, &look, |_| {});
+        assert_eq!(progress[0].healthy_at, Some(Duration::ZERO));
+        assert_eq!(progress[0].checks, 1, "a healthy target is not looked at again");
+        // Rounds every 250 ms: the first at or after 1.5 s.
+        assert_eq!(progress[1].healthy_at, Some(Duration::from_millis(1500)));
+        assert_eq!(progress[2].healthy_at, None);
+        assert_eq!(progress[2].checks, 16, "a round every 250 ms for 4 s");
+        assert!(clock.elapsed() <= wait, "ended by --wait: {:?}", clock.elapsed());
+        // Every look's timeout was cut to what was left of the wait.
+        let timeouts = script.timeouts.lock().unwrap();
+        assert!(timeouts.iter().all(|t| *t <= wait) && timeouts.last() <= Some(&Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn stable_counts_from_the_first_of_the_healthy_streak() {
+        let clock = clock();
+        let script = Script {
+            clock: &clock,
+            up_at: vec![("web", Some(Duration::from_millis(500)))],
+            timeouts: Mutex::new(Vec::new()),
+        };
+        let look = |t: &Target, left: Duration| script.look(t, left);
+        let mut rounds = 0;
+        let progress =
+            wait_until_healthy(&targets(&["web"]), &clock, Duration::from_secs(10), 3, 1, &look, |_| rounds += 1);
+        // Healthy at 500, 750 and 1000 ms: counted from 500 ms, decided in the third round.
+        assert_eq!(progress[0].healthy_at, Some(Duration::from_millis(500)));
+        assert_eq!((progress[0].checks, rounds), (5, 5));
+    }
 }
