@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::util::{Behaviour, FakeDocker, Healwatch, Server, refused_port, write_file};
+use crate::util::{Behaviour, FakeDocker, Healwatch, Server, free_port, write_file};
 
 const FAST: [&str; 4] = ["--retries", "0", "--recovery-timeout", "0"];
 
@@ -255,7 +255,7 @@ fn dead_or_hung_receivers_are_warnings_within_a_bound() {
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let hung = Server::start(Behaviour::Hang);
     let docker = FakeDocker::new();
-    let dead = format!("http://ops:hunter2@127.0.0.1:{}/hook", refused_port());
+    let dead = format!("http://ops:hunter2@127.0.0.1:{}/hook", free_port());
     let run = Healwatch::new()
         .docker(&docker)
         .args(FAST)

@@ -144,7 +144,7 @@ fn check_on_a_real_engine_times_each_target() {
     let engine = Engine::get();
     let host = engine.second_host();
     // The second engine is the discovery tests' one: take turns with them.
-    let _serial = crate::docker_targets::DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = crate::engine::Turn::take();
     let spec = |healthcheck: bool, labels: Vec<(String, String)>| Spec {
         init: true,
         never_healthy: true,
@@ -173,19 +173,15 @@ fn check_on_a_real_engine_times_each_target() {
     let running = cmd.arg("--junit").arg(&junit).spawn();
     // When Docker itself first says healthy, polled beside the check: its probes run
     // every 1 s but come late on a busy machine, and that lag is Docker's, not the check's.
-    let mut docker_healthy = None;
-    while docker_healthy.is_none() && start.elapsed() < Duration::from_secs(12) {
-        if hc.inspect("{{.State.Health.Status}}") == "healthy" {
-            docker_healthy = Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let docker_healthy = crate::util::eventually(Duration::from_secs(12), "Docker saying healthy", || {
+        let last = hc.inspect("{{.State.Health.Status}}");
+        if last == "healthy" { Ok(start.elapsed()) } else { Err(last) }
+    });
     let run = running.wait(Duration::from_secs(60));
     run.expect_code(1);
     let line = run.status_line();
     let target = |name: &str| line["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned().unwrap();
-    let docker_ms = docker_healthy.unwrap_or_else(|| panic!("Docker never said healthy\n{run}"));
-    let docker_ms = u64::try_from(docker_ms.as_millis()).unwrap();
+    let docker_ms = u64::try_from(docker_healthy.as_millis()).unwrap();
     for (c, d) in web.iter().zip(delays).chain([(&hc, 3)]) {
         let ms =
             target(&c.name)["time_to_healthy_ms"].as_u64().unwrap_or_else(|| panic!("{} never healthy\n{run}", c.name));

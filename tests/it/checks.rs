@@ -29,7 +29,7 @@ fn tcp_targets_connect_send_and_expect() {
     let accepts = tcp_server(None);
     let pong = tcp_server(Some("+PONG\r\n"));
     let wrong = tcp_server(Some("-ERR unknown\r\n"));
-    let refused = crate::util::refused_port();
+    let refused = crate::util::free_port();
     let dir = tempfile::tempdir().unwrap();
     let config = write_file(
         dir.path(),

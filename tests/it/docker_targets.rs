@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Container, Engine, Spec};
+use crate::engine::{Container, Engine, Spec, Turn};
 use crate::util::{Behaviour, Server, write_file};
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -17,15 +17,12 @@ const QUICK: [&str; 6] = ["--retries", "0", "--restart-timeout", "1s", "--recove
 /// engine, which no other test lists.
 struct Discovery {
     host: String,
-    _serial: std::sync::MutexGuard<'static, ()>,
+    _turn: Turn,
 }
-
-/// Tests that list the second engine take turns: discovery sees every container on it.
-pub(crate) static DISCOVERY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn discovery(engine: &'static Engine) -> Discovery {
     let host = engine.second_host();
-    Discovery { host, _serial: DISCOVERY.lock().unwrap_or_else(|e| e.into_inner()) }
+    Discovery { host, _turn: Turn::take() }
 }
 
 impl Discovery {
@@ -346,11 +343,8 @@ fn one_pass_heals_across_two_engines_and_isolates_a_dead_one() {
 
 #[track_caller]
 pub(crate) fn wait_for_health(c: &Container, status: &str) {
-    for _ in 0..150 {
-        if c.inspect("{{.State.Health.Status}}") == status {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{} never became {status}", c.name);
+    crate::util::eventually(Duration::from_secs(15), &format!("{} becoming {status}", c.name), || {
+        let last = c.inspect("{{.State.Health.Status}}");
+        if last == status { Ok(()) } else { Err(last) }
+    });
 }

@@ -87,6 +87,8 @@ fn drill_refuses_a_remote_engine_and_unknown_targets() {
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn audit_finds_watched_containers_without_a_restart_policy() {
     let engine = Engine::get();
+    // `kept` has a HEALTHCHECK, which `--unhealthy all` in another test would act on.
+    let _turn = crate::engine::Turn::take();
     let bare = Container::start(engine, "audit-bare", Spec::default());
     let kept = Container::start(
         engine,

@@ -98,7 +98,7 @@ fn missing_container_fails_alone() {
     let run = engine
         .healwatch()
         .args(QUICK)
-        .args(["-t", &app.target(), "-t", &format!("{ghost}=http://127.0.0.1:{}/health", crate::engine::free_port())])
+        .args(["-t", &app.target(), "-t", &format!("{ghost}=http://127.0.0.1:{}/health", crate::util::free_port())])
         .run();
     run.expect_code(1);
     let g = run.target(&ghost);
@@ -357,10 +357,9 @@ fn watch_and_break(app: &Container, break_it: impl FnOnce()) -> (crate::util::Ru
     let state = dir.path().join("state.json");
     let watch =
         Engine::get().healwatch().args(["--watch", "12s", "--state"]).arg(&state).args(["-t", &app.target()]).spawn();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !state.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::util::eventually(Duration::from_secs(10), "the first pass remembered", || {
+        crate::util::ready(state.exists())
+    });
     break_it();
     let run = watch.wait(Duration::from_secs(60));
     run.expect_code(0);

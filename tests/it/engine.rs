@@ -3,13 +3,13 @@
 //! listens on its own 127.0.0.1 port with --network host, and is removed on drop.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::Healwatch;
+use crate::util::{Healwatch, eventually, free_port};
 
 /// What a docker command did (its output trimmed).
 #[derive(Debug)]
@@ -99,6 +99,37 @@ impl Engine {
     }
 }
 
+/// Discovery (`--discover`, `--unhealthy`) sees every container on an engine, so a test
+/// whose containers it could act on (labelled, or with a HEALTHCHECK) and a test that
+/// runs it take turns. `Container::start` refuses such a container to a test that has
+/// not taken its turn, so none can forget.
+pub(crate) struct Turn {
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    /// Whether this test (its thread) holds the turn.
+    static HOLDS_TURN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Turn {
+    /// Waits for the turn; it ends when the `Turn` is dropped (after the test's
+    /// containers, which it must be taken before).
+    pub(crate) fn take() -> Self {
+        let serial = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+        HOLDS_TURN.set(true);
+        Self { _serial: serial }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        HOLDS_TURN.set(false);
+    }
+}
+
 /// Options for a test container.
 #[derive(Default, Clone)]
 pub(crate) struct Spec {
@@ -127,6 +158,8 @@ pub(crate) struct Container {
 impl Container {
     #[track_caller]
     pub(crate) fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
+        let visible = !spec.labels.is_empty() || spec.healthcheck;
+        assert!(!visible || HOLDS_TURN.get(), "{test}: discovery could act on this container: take Turn::take() first");
         let name = format!("hw-{test}-{}", std::process::id());
         let port = free_port();
         let host = spec.host.clone().unwrap_or_else(|| engine.host.clone());
@@ -186,16 +219,10 @@ impl Container {
     /// Waits (bounded) until `docker inspect --format FORMAT` prints `want`.
     #[track_caller]
     pub(crate) fn wait_for_inspect(&self, format: &str, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            last = self.inspect(format);
-            if last == want {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{}: {format} never printed {want:?} within {within:?} (last: {last:?})", self.name);
+        eventually(within, &format!("{}: {format} printing {want:?}", self.name), || {
+            let last = self.inspect(format);
+            if last == want { Ok(()) } else { Err(format!("{last:?}")) }
+        });
     }
 
     #[track_caller]
@@ -210,16 +237,10 @@ impl Container {
     /// Waits (bounded) until /health answers `status`.
     #[track_caller]
     pub(crate) fn wait_for_status(&self, status: u16, within: Duration) {
-        let deadline = Instant::now() + within;
-        let mut last = None;
-        while Instant::now() < deadline {
-            last = http_status(self.port, "/health");
-            if last == Some(status) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} never answered {status} within {within:?} (last: {last:?})", self.name);
+        eventually(within, &format!("{} answering {status}", self.name), || {
+            let last = http_status(self.port, "/health");
+            if last == Some(status) { Ok(()) } else { Err(format!("{last:?}")) }
+        });
     }
 }
 
@@ -237,11 +258,6 @@ impl Drop for Container {
     fn drop(&mut self) {
         let _ = self.engine.docker_on(&self.host, &["rm", "-f", &self.name]);
     }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The status of `GET path` on 127.0.0.1:port, or `None` (refused, timeout, garbage).

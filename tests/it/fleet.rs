@@ -7,8 +7,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-use crate::docker_targets::DISCOVERY;
-use crate::engine::{Container, Engine, Spec};
+use crate::engine::{Container, Engine, Spec, Turn};
 use crate::util::{Healwatch, Run, write_file};
 
 /// The ssh engine: its `ssh://` host, the directory whose `ssh` uses the test's key and
@@ -105,7 +104,7 @@ fn close_ssh(dir: &Path, ssh: &Ssh) {
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let ssh = ssh();
     // The same container name on the local and the second engine.
     let here = labelled(engine, "fleet-same", &engine.host);
@@ -156,7 +155,7 @@ fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn an_engine_that_goes_away_is_engine_down_and_healed_when_back() {
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let ssh = ssh();
     let dir = tempfile::tempdir().unwrap();
     // The second engine through a link the test removes ("stopped") and puts back: a
@@ -229,7 +228,7 @@ fn an_engine_that_goes_away_is_engine_down_and_healed_when_back() {
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn an_engine_qualified_target_can_be_paused() {
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let ssh = ssh();
     let dir = tempfile::tempdir().unwrap();
     let there = labelled(engine, "fleet-pause", &engine.second_host());
@@ -269,7 +268,7 @@ fn an_engine_qualified_target_can_be_paused() {
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn a_single_engine_config_keeps_its_plain_names() {
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let there = labelled(engine, "fleet-plain", &engine.second_host());
     let run = engine.healwatch().env("DOCKER_HOST", engine.second_host()).arg("--discover").run();
     run.expect_code(0);
@@ -282,7 +281,7 @@ fn a_healthcheck_on_an_engine_listed_through_its_api_is_read_and_healed() {
     // The ssh engine is listed through its API (docker system dial-stdio), which has no
     // HEALTHCHECK detail: the labelled container alone is inspected, and healed.
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let ssh = ssh();
     let labels = vec![("healwatch.enable".to_string(), "true".to_string())];
     let host = Some(ssh.engine_host.clone());
@@ -290,7 +289,7 @@ fn a_healthcheck_on_an_engine_listed_through_its_api_is_read_and_healed() {
         Container::start(engine, "fleet-hc", Spec { init: true, healthcheck: true, labels, host, ..Spec::default() });
     let plain = Container::start(
         engine,
-        "fleet-plain",
+        "fleet-hc-plain",
         Spec { init: true, healthcheck: true, host: Some(ssh.engine_host.clone()), ..Spec::default() },
     );
     crate::docker_targets::wait_for_health(&sick, "healthy");
@@ -326,7 +325,7 @@ fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
     // engine's listener on 127.0.0.1, certificates made by scripts/engine.sh) and a
     // docker context (for the ssh engine's socket, in a DOCKER_CONFIG of the test's own).
     let engine = Engine::get();
-    let _turn = DISCOVERY.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = Turn::take();
     let ssh = ssh();
     let (tls_host, tls) = (var("HEALWATCH_TLS_DOCKER_HOST"), PathBuf::from(var("HEALWATCH_TLS_DIR")));
     let over_tls = labelled(engine, "fleet-tls", &engine.second_host());

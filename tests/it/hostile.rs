@@ -322,11 +322,9 @@ fn a_signal_during_a_restart_ends_the_pass_in_order() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !dir.path().join("child").exists() {
-            assert!(Instant::now() < deadline, "the restart never started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::util::eventually(Duration::from_secs(20), "the restart starting", || {
+            crate::util::ready(dir.path().join("child").exists())
+        });
         let started = Instant::now();
         assert!(
             std::process::Command::new("kill")
@@ -345,15 +343,11 @@ fn a_signal_during_a_restart_ends_the_pass_in_order() {
         assert!(t["restart"]["stderr"].as_str().unwrap().contains("interrupted"), "{line}");
         for who in ["child", "grandchild"] {
             let pid = std::fs::read_to_string(dir.path().join(who)).unwrap().trim().to_string();
-            let gone = (0..100).any(|_| {
+            crate::util::eventually(Duration::from_secs(2), &format!("the {who} {pid} gone with the pass"), || {
                 let alive = Path::new(&format!("/proc/{pid}")).exists()
                     && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z");
-                if alive {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                !alive
+                if alive { Err("still running".to_string()) } else { Ok(()) }
             });
-            assert!(gone, "the {who} {pid} outlived the pass");
         }
         let remembered: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
         assert_eq!(remembered["targets"]["app"]["restart_failures_total"], 1, "the attempt is remembered");
@@ -406,7 +400,7 @@ fn error_text_is_one_line_and_keeps_secrets() {
     let run = Healwatch::new().args(["validate", "-t", "\u{1b}[31mred=http://127.0.0.1:1/"]).run();
     run.expect_code(2);
     assert!(!run.stderr().contains('\u{1b}'), "raw ESC on the terminal: {:?}", run.stderr());
-    let dead = crate::util::refused_port();
+    let dead = crate::util::free_port();
     let up = Server::start(Behaviour::Fixed(200, "ok"));
     let run = Healwatch::new()
         .args(["-n", "--ping-url", &format!("http://127.0.0.1:{dead}/5b2f0e4c-secret-uuid")])

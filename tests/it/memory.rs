@@ -363,14 +363,9 @@ fn overlapping_passes_exit_3_and_leave_the_state_whole() {
     assert_eq!(m.read_state()["targets"]["app"]["restarts_total"], 1);
 }
 
+#[track_caller]
 fn wait_for(ready: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if ready() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("condition not met within 5 s");
+    crate::util::eventually(Duration::from_secs(5), "the condition", || crate::util::ready(ready()));
 }
 
 #[test]

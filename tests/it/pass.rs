@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Behaviour, FakeDocker, Healwatch, Server, refused_port, write_file};
+use crate::util::{Behaviour, FakeDocker, Healwatch, Server, free_port, write_file};
 
 /// Fast settings so failing targets do not wait out production defaults.
 const FAST: [&str; 6] = ["--retries", "0", "--retry-delay", "10ms", "--recovery-timeout", "3s"];
@@ -59,7 +59,7 @@ fn each_kind_of_failure_has_a_short_reason() {
     let wrong_body = Server::start(Behaviour::Fixed(200, "status: degraded"));
     let not_found = Server::start(Behaviour::Fixed(404, "nope"));
     let hang = Server::start(Behaviour::Hang);
-    let refused = refused_port();
+    let refused = free_port();
     let docker = FakeDocker::new();
     let config = format!(
         r#"
@@ -216,7 +216,7 @@ fn secrets_are_sent_but_never_printed() {
 #[test]
 fn proxy_variables_are_ignored_and_redirects_not_followed() {
     let server = Server::start(Behaviour::Redirect);
-    let dead_proxy = format!("http://127.0.0.1:{}", refused_port());
+    let dead_proxy = format!("http://127.0.0.1:{}", free_port());
     let run = Healwatch::new()
         .env("HTTP_PROXY", &dead_proxy)
         .env("http_proxy", &dead_proxy)
@@ -336,7 +336,7 @@ fn version_and_help() {
 #[test]
 fn proxy_is_used_when_asked() {
     let proxy = Server::start(Behaviour::Fixed(200, "ok"));
-    let authority = format!("127.0.0.1:{}", refused_port());
+    let authority = format!("127.0.0.1:{}", free_port());
     let run = Healwatch::new()
         .args(["-n", "--retries", "0", "--proxy", &proxy.url(""), "-t", &format!("app=http://{authority}/health")])
         .run();

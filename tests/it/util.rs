@@ -353,10 +353,29 @@ pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A port on 127.0.0.1 that refuses connections (bound, then released).
-pub(crate) fn refused_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released): nothing
+/// listens there, so a connection is refused, and a test container may take it.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `Ok` when `condition` holds: for `eventually` on a plain condition.
+pub(crate) fn ready(condition: bool) -> Result<(), String> {
+    if condition { Ok(()) } else { Err("not yet".to_string()) }
+}
+
+/// Polls `probe` every 20 ms until it gives `Ok`, for at most `within`; past that the
+/// test fails, saying `what` was awaited and what the last look saw.
+#[track_caller]
+pub(crate) fn eventually<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => panic!("{what}: not within {within:?} (last: {last})"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 /// A Docker Engine API stand-in on a unix socket: answers every request with the raw

@@ -4,7 +4,7 @@
 //! SIGSTOPped container on a real engine) are in e2e.rs.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -12,11 +12,9 @@ use crate::util::{Behaviour, FakeDocker, Healwatch, Server};
 
 /// Waits (at most 10 s) until `path` exists: the watch's first pass has been remembered.
 fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(path.exists(), "{} never appeared", path.display());
+    crate::util::eventually(Duration::from_secs(10), &format!("{} appearing", path.display()), || {
+        crate::util::ready(path.exists())
+    });
 }
 
 fn lines(stdout: &str) -> Vec<Value> {
