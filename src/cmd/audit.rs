@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cli::{AuditArgs, RunArgs};
-use crate::config::{self, Target};
+use crate::config::{self, Config, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
-use crate::docker::{ContainerInfo, DockerCli};
+use crate::docker::{ContainerInfo, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::model::{CheckKind, ContainerStatus, Endpoint, RestartPolicy};
 use crate::output::report::json_line;
@@ -22,6 +22,14 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
         .map_err(Stop::Usage)?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
+    let report = audit_engines(&config, &docker, args.targets_only)?;
+    let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
+    crate::output::print(&text)?;
+    Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
+}
+
+/// The audit of every engine (listed at once): the config's and those its targets name.
+fn audit_engines(config: &Config, docker: &dyn Containers, targets_only: bool) -> Result<AuditReport, Stop> {
     let mut endpoints: Vec<Endpoint> = config.engines.iter().map(|e| e.endpoint.clone()).collect();
     for t in &config.targets {
         if !endpoints.contains(&t.endpoint) {
@@ -37,16 +45,14 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let mut report = AuditReport::default();
     for (endpoint, listing) in endpoints.iter().zip(listings) {
         match listing {
-            Ok(containers) => report.add(audit(endpoint, &containers, &config.targets, args.targets_only)),
+            Ok(containers) => report.add(audit(endpoint, &containers, &config.targets, targets_only)),
             Err(e) => {
                 report.missing = true;
                 report.problems.push(format!("engine {} could not be listed: {e:#}", endpoint.name()));
             }
         }
     }
-    let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
-    crate::output::print(&text)?;
-    Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
+    Ok(report)
 }
 
 /// One container's line in the audit.
@@ -203,20 +209,7 @@ mod tests {
     use crate::model::HealthUrl;
 
     fn container(name: &str, policy: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: format!("{name}0123456789abcdef"),
-            name: name.into(),
-            status: ContainerStatus::Running,
-            running: true,
-            pid: 1,
-            started_at: None,
-            restart_policy: RestartPolicy::from_docker(policy, 0),
-            restart_count: 0,
-            healthcheck: false,
-            health: None,
-            health_output: None,
-            labels: Default::default(),
-        }
+        crate::docker::fake::container(name, policy, &[])
     }
 
     fn target(container: &str) -> Target {
@@ -243,6 +236,28 @@ mod tests {
         let only = audit(&Endpoint::Default, &containers, &[target("db")], true);
         assert_eq!(only.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["db"]);
         assert!(!only.unprotected && only.problems.is_empty());
+    }
+
+    #[test]
+    fn every_engine_is_listed_and_one_that_cannot_be_is_a_problem() {
+        use crate::config::Engine;
+        use crate::docker::fake::{FakeDocker, engine};
+        let web2 = engine("web-2", "ssh://ops@web-2");
+        let mut config = Config::new(vec![target("app")]);
+        config.engines.push(Engine { name: "web-2".into(), endpoint: web2.clone(), ..config.engines[0].clone() });
+        let docker = FakeDocker::new("running", 0)
+            .with_engine(Endpoint::Default, Ok(vec![container("app", "always")]))
+            .with_engine(web2.clone(), Err("ssh: connect to host web-2 port 22: Connection refused"));
+        let report = audit_engines(&config, &docker, false).unwrap();
+        assert!(report.missing && !report.unprotected, "{report:?}");
+        assert_eq!(report.containers.len(), 1);
+        assert!(report.problems[0].starts_with("engine web-2 could not be listed: ssh:"), "{:?}", report.problems);
+        let mut calls = docker.calls();
+        calls.sort();
+        assert_eq!(calls, ["list local", "list web-2"], "each engine listed once");
+        // No engine at all: nothing was audited, an error (exit 2).
+        let nowhere = FakeDocker::new("running", 0);
+        assert!(matches!(audit_engines(&config, &nowhere, false), Err(Stop::Usage(_))));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::cli::{RunArgs, ValidateArgs};
 use crate::config::{self, HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
-use crate::docker::DockerCli;
+use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::model::{Action, Endpoint, MASK};
 
@@ -28,9 +28,18 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
     }
     let _ = writeln!(out, "{} target(s) valid", config.targets.len());
     let mut exit = Exit::Healthy;
-    if !args.offline {
-        let missing =
-            missing_containers(&config.targets, args.docker.as_deref().or(config.docker.as_deref()), &mut out);
+    let docker = match args.offline {
+        true => None,
+        false => match DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())) {
+            Ok(docker) => Some(docker),
+            Err(e) => {
+                let _ = writeln!(out, "containers not checked: {e:#} (or pass --offline)");
+                None
+            }
+        },
+    };
+    if let Some(docker) = &docker {
+        let missing = missing_containers(&config.targets, docker, &mut out);
         if !missing.is_empty() {
             let _ = writeln!(out, "missing:");
             for m in &missing {
@@ -57,14 +66,7 @@ fn via(endpoint: &Endpoint) -> String {
 
 /// The targets whose container (or compose service) does not exist on their engine, one
 /// sentence each. An engine that cannot be asked is noted in `out` and not judged.
-fn missing_containers(targets: &[Target], docker: Option<&std::path::Path>, out: &mut String) -> Vec<String> {
-    let docker = match DockerCli::locate(docker) {
-        Ok(docker) => docker,
-        Err(e) => {
-            let _ = writeln!(out, "containers not checked: {e:#} (or pass --offline)");
-            return Vec::new();
-        }
-    };
+fn missing_containers(targets: &[Target], docker: &dyn Containers, out: &mut String) -> Vec<String> {
     let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> = BTreeMap::new();
     for t in targets {
         by_engine.entry(&t.endpoint).or_default().push(t);
@@ -136,4 +138,32 @@ fn describe(t: &Target) -> String {
         let _ = write!(line, " engine={}", t.endpoint.name());
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::fake::{FakeDocker, container};
+    use crate::model::HealthUrl;
+
+    #[test]
+    fn targets_whose_container_is_not_on_their_engine_are_missing() {
+        let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let mut shop = Target::http("shop/web", "shop/web", url.clone());
+        shop.compose = Some(("shop".into(), "web".into()));
+        let targets = [Target::http("app", "app", url.clone()), Target::http("ghost", "ghost", url), shop];
+        let compose = [(COMPOSE_PROJECT, "shop"), (COMPOSE_SERVICE, "web")];
+        let docker = FakeDocker::new("running", 0).with_engine(
+            Endpoint::Default,
+            Ok(vec![container("app", "no", &[]), container("shop-web-1", "no", &compose)]),
+        );
+        let mut out = String::new();
+        let missing = missing_containers(&targets, &docker, &mut out);
+        assert_eq!(missing, ["target 'ghost': container 'ghost' does not exist on local"]);
+        assert_eq!(docker.calls(), ["list local"], "one listing for the engine");
+        // An engine that cannot be asked is said, not judged.
+        let mut out = String::new();
+        assert!(missing_containers(&targets, &FakeDocker::new("running", 0), &mut out).is_empty());
+        assert!(out.starts_with("containers on local not checked: Cannot connect"), "{out}");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::{ContainerState, Containers, INSPECT_LIMIT, whole_seconds};
+use super::{ContainerInfo, ContainerState, ContainerSummary, Containers, INSPECT_LIMIT, whole_seconds};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
 
@@ -127,6 +127,18 @@ impl DockerCli {
 }
 
 impl Containers for DockerCli {
+    fn summaries(
+        &self,
+        endpoint: &Endpoint,
+        needs_health: &dyn Fn(&ContainerSummary) -> bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        self.list_summaries(endpoint, needs_health)
+    }
+
+    fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        self.list_inventory(endpoint)
+    }
+
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         let format = "{{.State.Status}} {{.State.StartedAt}}";
         let out = self.run_on(

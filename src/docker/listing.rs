@@ -18,13 +18,13 @@ impl DockerCli {
     /// through its API (one request, see `api`), and only the picked containers
     /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
     /// inspect` of everything, as `inventory`.
-    pub(crate) fn summaries(
+    pub(super) fn list_summaries(
         &self,
         endpoint: &Endpoint,
-        needs_health: impl Fn(&ContainerSummary) -> bool,
+        needs_health: &dyn Fn(&ContainerSummary) -> bool,
     ) -> Result<Vec<ContainerSummary>> {
         let Some(route) = api::route(endpoint) else {
-            return Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
+            return Ok(self.list_inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
         let mut list = api::list(&route, ssh, QUICK_TIMEOUT)?;
@@ -51,7 +51,7 @@ impl DockerCli {
     }
 
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
-    pub(crate) fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+    pub(super) fn list_inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         let ids = self.list_all_on(endpoint)?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))

@@ -3,20 +3,33 @@
 
 pub(crate) mod api;
 mod cli;
+#[cfg(test)]
+pub(crate) mod fake;
 mod inspect;
 mod listing;
 mod ssh;
 
 use std::time::{Duration, SystemTime};
 
-use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth};
+use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint};
 pub(crate) use crate::process::CommandOutcome;
 
 pub(crate) use cli::{DockerCli, QUICK_TIMEOUT};
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 
-/// Container actions a pass needs.
+/// What healwatch asks of Docker: every command and every subcommand goes through this
+/// seam, so each runs in unit tests with a recording fake.
 pub(crate) trait Containers: Sync {
+    /// Every container on `endpoint` for a pass's listing, with the HEALTHCHECK of those
+    /// `needs_health` picks (see `DockerCli::summaries`).
+    fn summaries(
+        &self,
+        endpoint: &Endpoint,
+        needs_health: &dyn Fn(&ContainerSummary) -> bool,
+    ) -> anyhow::Result<Vec<ContainerSummary>>;
+    /// Every container on `endpoint`, running or not, as `docker inspect` tells it
+    /// (restart policies, PIDs, restart counts: what audit, validate and drill need).
+    fn inventory(&self, endpoint: &Endpoint) -> anyhow::Result<Vec<ContainerInfo>>;
     /// `State.Status` and `State.StartedAt`, or the failed inspect.
     fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
     /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.

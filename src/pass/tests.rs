@@ -1,15 +1,14 @@
 //! The pass on fakes: a recording docker, scripted probes and the fake clock.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use super::*;
 use crate::check::no_answer;
 use crate::clock::FakeClock;
-use crate::docker::{CommandOutcome, ContainerState};
+use crate::docker::fake::FakeDocker;
 use crate::memory::state::TargetState;
-use crate::model::{ContainerRef, DockerHealth, HealthUrl};
+use crate::model::HealthUrl;
 use crate::settings::Settings;
 
 /// A probe that fails its first `failures` checks, then passes.
@@ -26,72 +25,6 @@ impl Probe for FlakyProbe {
             return Check { http_status: Some(503), ..failed };
         }
         Check::passed(Some(200), Duration::from_millis(1))
-    }
-}
-
-/// Records docker calls; `status` is what inspect says, `restart_code` what restart exits with.
-struct FakeDocker {
-    status: &'static str,
-    restart_code: i32,
-    calls: Mutex<Vec<String>>,
-}
-
-impl FakeDocker {
-    fn new(status: &'static str, restart_code: i32) -> Self {
-        Self { status, restart_code, calls: Mutex::new(Vec::new()) }
-    }
-    fn outcome(code: i32) -> CommandOutcome {
-        CommandOutcome {
-            exit_code: Some(code),
-            duration: Duration::ZERO,
-            stdout: String::new(),
-            stdout_cut: false,
-            stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
-        }
-    }
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl Containers for FakeDocker {
-    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
-        let c = &c.name;
-        self.calls.lock().unwrap().push(format!("inspect {c}"));
-        let status = ContainerStatus::parse(self.status);
-        Ok(ContainerState { status, started_at: Some(now() - Duration::from_secs(30)) })
-    }
-    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
-        self.calls.lock().unwrap().push(format!("health {}", c.name));
-        Ok(Some(DockerHealth::Healthy))
-    }
-    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        let c = &c.name;
-        self.calls.lock().unwrap().push(format!("unpause {c}"));
-        Self::outcome(0)
-    }
-    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        let c = &c.name;
-        self.calls.lock().unwrap().push(format!("wake {c}"));
-        Self::outcome(0)
-    }
-    fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
-        self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
-        Self::outcome(self.restart_code)
-    }
-    fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
-        self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
-        Self::outcome(0)
-    }
-    fn log_match(
-        &self,
-        c: &ContainerRef,
-        _: SystemTime,
-        _: SystemTime,
-        pattern: &regex::Regex,
-    ) -> Result<Option<String>, String> {
-        self.calls.lock().unwrap().push(format!("logs {}", c.name));
-        Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
     }
 }
 

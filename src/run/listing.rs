@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::discover;
-use crate::docker::{ContainerSummary, DockerCli};
+use crate::docker::{ContainerSummary, Containers};
 use crate::memory::state::State;
 use crate::model::{Endpoint, Outcome, TargetResult, millis};
 use crate::output::report::EngineStatus;
@@ -91,7 +91,7 @@ pub(super) fn engines(config: &Config, results: &[TargetResult], listed: &Listed
 /// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
 /// unreachable one costs its own timeout and not the others'. An engine that cannot be
 /// listed is reported in `engines`, and its compose targets fail alone.
-pub(crate) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Listed {
+pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -> Listed {
     let mut endpoints: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
     endpoints.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
@@ -100,7 +100,7 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Lis
         let start = Instant::now();
         let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
         let listing =
-            docker.summaries(endpoint, |c| discovering.is_some_and(|engine| discover::needs_health(engine, c)));
+            docker.summaries(endpoint, &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)));
         (listing, start.elapsed())
     });
     let listings: BTreeMap<Endpoint, (Result<Vec<ContainerSummary>>, Duration)> =
@@ -128,4 +128,46 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &DockerCli) -> Lis
         }
     }
     Listed { invalid, engines }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Engine, Target};
+    use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+    use crate::docker::fake::{FakeDocker, container, engine};
+    use crate::model::HealthUrl;
+
+    #[test]
+    fn engines_are_listed_once_each_and_one_down_leaves_the_others() {
+        let far = engine("far", "ssh://ops@far");
+        let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let mut shop = Target::http("shop/web", "shop/web", url);
+        shop.compose = Some(("shop".into(), "web".into()));
+        let mut config = Config::new(vec![shop]);
+        config.engines[0].discover = true;
+        config.engines.push(Engine { name: "far".into(), endpoint: far.clone(), ..config.engines[0].clone() });
+        let compose = [(COMPOSE_PROJECT, "shop"), (COMPOSE_SERVICE, "web")];
+        let docker = FakeDocker::new("running", 0).with_engine(
+            Endpoint::Default,
+            Ok(vec![
+                container("shop-web-1", "always", &compose),
+                container("shop-web-2", "always", &compose),
+                container("api", "always", &[("healwatch.url", "http://127.0.0.1:2/health")]),
+                container("bad", "always", &[("healwatch.url", "ftp://nope")]),
+            ]),
+        );
+        let listed = add_docker_targets(&mut config, &docker);
+        let mut calls = docker.calls();
+        calls.sort();
+        assert_eq!(calls, ["list far", "list local"], "every engine listed once, the compose one included");
+        assert_eq!(config.targets[0].replicas, ["shop-web-1", "shop-web-2"]);
+        let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["shop/web", "local/api"], "discovered on local, named by engine");
+        assert_eq!(listed.invalid.len(), 1, "the bad label is an invalid entry: {:?}", listed.invalid);
+        let local = &listed.engines[&Endpoint::Default];
+        assert_eq!((local.error.as_deref(), local.containers), (None, Some(4)));
+        let down = &listed.engines[&far];
+        assert!(down.error.as_deref().is_some_and(|e| e.contains("Cannot connect")) && down.containers.is_none());
+    }
 }

@@ -1,0 +1,131 @@
+//! A recording docker for unit tests: what every container's state is, what restarts
+//! exit with, what each engine lists; every call is recorded as `verb container ...`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use super::{CommandOutcome, ContainerInfo, ContainerState, ContainerSummary, Containers};
+use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+
+/// Records docker calls; `status` is what inspect says, `restart_code` what restart exits with.
+/// When every fake container started: 30 s before the unit tests' pass time
+/// (`UNIX_EPOCH` + 1,795,000,000 s).
+fn started_at() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 - 30)
+}
+
+pub(crate) struct FakeDocker {
+    status: &'static str,
+    restart_code: i32,
+    calls: Mutex<Vec<String>>,
+    /// What each engine's listing gives: its containers, or why it cannot be listed.
+    /// An engine not in the map cannot be reached.
+    engines: BTreeMap<Endpoint, Result<Vec<ContainerInfo>, String>>,
+}
+
+impl FakeDocker {
+    /// A docker whose containers are all `status`, whose restarts exit `restart_code`.
+    pub(crate) fn new(status: &'static str, restart_code: i32) -> Self {
+        Self { status, restart_code, calls: Mutex::new(Vec::new()), engines: BTreeMap::new() }
+    }
+
+    /// The same, with `endpoint` listing `containers` (or failing with that error).
+    pub(crate) fn with_engine(mut self, endpoint: Endpoint, containers: Result<Vec<ContainerInfo>, &str>) -> Self {
+        self.engines.insert(endpoint, containers.map_err(str::to_string));
+        self
+    }
+    pub(crate) fn outcome(code: i32) -> CommandOutcome {
+        CommandOutcome {
+            exit_code: Some(code),
+            duration: Duration::ZERO,
+            stdout: String::new(),
+            stdout_cut: false,
+            stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
+        }
+    }
+    /// Every call so far, as `verb container ...`.
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Containers for FakeDocker {
+    fn summaries(
+        &self,
+        endpoint: &Endpoint,
+        _: &dyn Fn(&ContainerSummary) -> bool,
+    ) -> anyhow::Result<Vec<ContainerSummary>> {
+        Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect())
+    }
+    fn inventory(&self, endpoint: &Endpoint) -> anyhow::Result<Vec<ContainerInfo>> {
+        self.calls.lock().unwrap().push(format!("list {}", endpoint.name()));
+        match self.engines.get(endpoint) {
+            Some(Ok(containers)) => Ok(containers.clone()),
+            Some(Err(e)) => Err(anyhow::anyhow!("{e}")),
+            None => Err(anyhow::anyhow!("Cannot connect to the Docker daemon at {endpoint}")),
+        }
+    }
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("inspect {c}"));
+        let status = ContainerStatus::parse(self.status);
+        Ok(ContainerState { status, started_at: Some(started_at()) })
+    }
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        self.calls.lock().unwrap().push(format!("health {}", c.name));
+        Ok(Some(DockerHealth::Healthy))
+    }
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("unpause {c}"));
+        Self::outcome(0)
+    }
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        let c = &c.name;
+        self.calls.lock().unwrap().push(format!("wake {c}"));
+        Self::outcome(0)
+    }
+    fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
+        self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
+        Self::outcome(self.restart_code)
+    }
+    fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
+        self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
+        Self::outcome(0)
+    }
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        _: SystemTime,
+        _: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        self.calls.lock().unwrap().push(format!("logs {}", c.name));
+        Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
+    }
+}
+
+/// A running container named `name` with restart policy `policy` (Docker's words),
+/// labelled `labels`.
+pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> ContainerInfo {
+    ContainerInfo {
+        id: format!("{name}0123456789abcdef"),
+        name: name.into(),
+        status: ContainerStatus::Running,
+        running: true,
+        pid: 1,
+        started_at: None,
+        restart_policy: RestartPolicy::from_docker(policy, 0),
+        restart_count: 0,
+        healthcheck: false,
+        health: None,
+        health_output: None,
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+/// An engine named `name` reached at `host`.
+pub(crate) fn engine(name: &str, host: &str) -> Endpoint {
+    Endpoint::Engine { name: name.into(), via: Box::new(Endpoint::Host(host.into())), tls: None }
+}
