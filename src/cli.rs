@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::{Format, Unhealthy};
-use crate::settings::{ANY, FORGET_AFTER, HOUR, SettingFlags, WATCH, WATCH_EVERY, YEAR, flag_parser};
+use crate::settings::{ANY, HOUR, SettingFlags, WATCH, WATCH_EVERY, YEAR, flag_parser};
 
 /// `--version`: the version, the commit and date it was built from, and the target.
 pub const LONG_VERSION: &str = concat!(
@@ -245,75 +244,29 @@ pub struct TargetArgs {
     pub targets: Vec<String>,
 }
 
-/// Options of one pass. Each has a config-file twin in [defaults]; a flag wins over the file.
-#[derive(Debug, Clone, Default, Args)]
-pub struct RunArgs {
+/// Generates `RunArgs`: the fields `$extra` gives, then one per run option.
+macro_rules! define_run_args {
+    ({ $($extra:tt)* }
+     $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+    ) => {
+        /// Options of one pass. Each run option (see `options.rs`) has a `[defaults]` twin;
+        /// a flag wins over the file.
+        #[derive(Debug, Clone, Default, Args)]
+        pub struct RunArgs {
+            $($extra)*
+            $( $(#[doc = $doc])* #[arg($($arg)*)] pub $name: $flag, )*
+        }
+    };
+}
+
+crate::options::run_options_table!(define_run_args {
     /// The targets.
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// Check and decide, but run no docker command; failing targets are reported as `unhealthy`.
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-
     /// The per-target settings (each also a config key and a label).
     #[command(flatten)]
     pub settings: SettingFlags,
-
-    /// Check and heal at most N targets at once [default: 32].
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-
-    /// Send health checks through this HTTP proxy; by default proxy variables
-    /// (HTTP_PROXY, ALL_PROXY...) are ignored [default: none].
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<String>,
-
-    /// PEM file of the CAs that HTTPS health checks trust, for services with an internal
-    /// CA [default: the public web roots built in].
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Also append the status line to FILE (JSON Lines).
-    #[arg(long, value_name = "FILE")]
-    pub log: Option<PathBuf>,
-
-    /// Also watch running containers that declare themselves with `healwatch.url` labels.
-    #[arg(long)]
-    pub discover: bool,
-
-    /// Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled
-    /// healwatch.enable=true), `all`, or `off` [default: off].
-    #[arg(long, value_name = "off|label|all", value_enum, hide_possible_values = true)]
-    pub unhealthy: Option<Unhealthy>,
-
-    /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
-    #[arg(long, value_name = "FILE")]
-    pub metrics: Option<PathBuf>,
-
-    /// POST the status line (JSON) here when a pass did something, or found something
-    /// wrong that it did not fix (config `notify_on` picks the outcomes).
-    #[arg(long, value_name = "URL")]
-    pub notify_url: Option<String>,
-
-    /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other.
-    #[arg(long, value_name = "URL")]
-    pub ping_url: Option<String>,
-
-    /// Print only when something changed: a docker command ran, an outcome differs from
-    /// the last pass's, or a warning is new. --log still gets every line.
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// How the report is printed: `json` (one status line) or `text` (a short report for
-    /// people and cron mail). --log is always JSON Lines [default: json].
-    #[arg(long, value_name = "json|text", value_enum, hide_possible_values = true)]
-    pub format: Option<Format>,
-
-    /// Forget a target's memory when no pass has checked it for this long; a pause is
-    /// kept until it ends (at most a year) [default: 7d].
-    #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(FORGET_AFTER.0, FORGET_AFTER.1, ""))]
-    pub forget_after: Option<Duration>,
 
     /// Stay up for DUR from the start and watch between passes: every --watch-every, one
     /// attempt at each HTTP and TCP target the last pass saw healthy, and Docker's events
@@ -328,20 +281,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DUR", requires = "watch",
           value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]
     pub watch_every: Option<Duration>,
-
-    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
-    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
-    pub docker: Option<PathBuf>,
-
-    /// State file: memory between passes [default: state.json in the state directory].
-    #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-
-    /// Lock file that keeps two passes from overlapping [default: healwatch.lock in
-    /// /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch].
-    #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
-    pub lock: Option<PathBuf>,
-}
+});
 
 #[cfg(test)]
 mod tests {

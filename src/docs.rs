@@ -72,7 +72,7 @@ pub fn reference() -> String {
             continue;
         }
         flagged.push(id.to_string());
-        let key = if defaults.iter().any(|k| k == id) { format!("`{id}`") } else { "-".to_string() };
+        let key = if crate::config::RUN_OPTION_KEYS.contains(&id) { format!("`{id}`") } else { "-".to_string() };
         out.push_str(&format!("| {} | {key} | {} |\n", cell(&flag_text(arg)), cell(&help_text(arg))));
     }
     out.push_str(

@@ -23,6 +23,7 @@ mod interrupt;
 mod memory;
 mod model;
 mod net;
+mod options;
 mod output;
 mod pass;
 mod process;

@@ -89,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --watch --watch-every --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
+            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,6 +151,14 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -188,14 +196,6 @@ _healwatch() {
                     return 0
                     ;;
                 --forget-after)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --watch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --watch-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -791,7 +791,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --dry-run --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --watch --watch-every --docker --state --lock --help"
+            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -853,6 +853,14 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -890,14 +898,6 @@ _healwatch() {
                     return 0
                     ;;
                 --forget-after)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --watch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --watch-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

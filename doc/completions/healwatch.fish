@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_healwatch_global_optspecs
-    string join \n c/config= t/target= n/dry-run timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= start-period= concurrency= proxy= ca-file= log= discover unhealthy= metrics= notify-url= ping-url= q/quiet format= forget-after= watch= watch-every= docker= state= lock= h/help V/version
+    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= start-period= watch= watch-every= n/dry-run concurrency= proxy= ca-file= log= discover unhealthy= metrics= notify-url= ping-url= q/quiet format= forget-after= docker= state= lock= h/help V/version
 end
 
 function __fish_healwatch_needs_command
@@ -36,6 +36,8 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l failure-threshold -
 complete -c healwatch -n "__fish_healwatch_needs_command" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
@@ -49,8 +51,6 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l ping-url -d 'Dead m
 complete -c healwatch -n "__fish_healwatch_needs_command" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_needs_command" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
@@ -82,6 +82,8 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l failure-thre
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
@@ -95,8 +97,6 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ping-url -d 
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F

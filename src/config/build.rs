@@ -3,16 +3,16 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use super::RunOptions;
 use super::engines::engines;
-use super::file::{self, FileDefaults};
+use super::file;
 use super::targets::{file_target, flag_target, on_restart};
 use super::{Config, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER, DEFAULT_NOTIFY_ON, Engine, Target};
 use crate::cli::RunArgs;
-use crate::model::{Action, Endpoint, Format, HealthUrl, Named, Outcome, Unhealthy, redact_text};
+use crate::model::{Action, Endpoint, HealthUrl, Named, Outcome, Unhealthy, redact_text};
 use crate::net::TrustRoots;
 use crate::settings::Layer;
 
@@ -38,58 +38,52 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         ignore_stopped: d.ignore_stopped.unwrap_or(false),
         on_restart: on_restart(d.on_restart.as_ref()).with_context(|| at("on_restart"))?,
     };
-    let unhealthy = match (args.unhealthy, d.unhealthy.as_deref()) {
-        (Some(mode), _) => mode,
-        (None, Some(text)) => Unhealthy::parse(text).with_context(|| at("unhealthy"))?,
-        (None, None) => Unhealthy::Off,
-    };
-    let discover = args.discover || d.discover.unwrap_or(false);
-    let engines = engines(&file.engines, discover, unhealthy, &file_name)?;
+    let o = args.layer(d, &at)?;
+    let engines = engines(&file.engines, o.discover, o.unhealthy.unwrap_or(Unhealthy::Off), &file_name)?;
     let targets = targets(args, &file, &engines, &base, &file_name)?;
     unique_names(&targets, &file_name)?;
-    distinct_files(args, d)?;
-    let concurrency = args.concurrency.or(d.concurrency).unwrap_or(DEFAULT_CONCURRENCY);
+    distinct_files(&o)?;
+    let concurrency = o.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     if concurrency == 0 {
         bail!("concurrency must be at least 1 (--concurrency or [defaults] concurrency)");
     }
-    let proxy = match args.proxy.as_deref().or(d.proxy.as_deref()).filter(|p| !p.is_empty()) {
+    let proxy = match o.proxy.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => Some(ureq::Proxy::new(p).map_err(|e| anyhow!("proxy '{}': {e}", redact_text(p)))?),
         None => None,
     };
+    // Where a value came from, for its error: the flag when given, else the key.
+    let from = |flag_given: bool, flag: &str, key: &str| if flag_given { flag.to_string() } else { at(key) };
+    let ca_file = match &o.ca_file {
+        Some(path) => Some(TrustRoots::load(path).context(from(args.ca_file.is_some(), "--ca-file", "ca_file"))?),
+        None => None,
+    };
+    let notify_at = from(args.notify_url.is_some(), "--notify-url", "notify_url");
+    let ping_at = from(args.ping_url.is_some(), "--ping-url", "ping_url");
     Ok(Config {
         targets,
-        ca_file: ca_file(args.ca_file.as_ref(), d.ca_file.as_ref(), &file_name)?,
-        dry_run: args.dry_run || d.dry_run.unwrap_or(false),
+        ca_file,
+        dry_run: o.dry_run,
         concurrency,
         proxy,
-        log: args.log.clone().or_else(|| d.log.clone()),
-        quiet: args.quiet || d.quiet.unwrap_or(false),
-        docker: args.docker.clone().or_else(|| d.docker.clone()),
-        lock: args.lock.clone().or_else(|| d.lock.clone()),
-        state: args.state.clone().or_else(|| d.state.clone()),
-        metrics: args.metrics.clone().or_else(|| d.metrics.clone()),
-        notify_url: optional_url(
-            args.notify_url.as_deref(),
-            d.notify_url.as_deref(),
-            "--notify-url",
-            &at("notify_url"),
-        )?,
+        log: o.log,
+        quiet: o.quiet,
+        docker: o.docker,
+        lock: o.lock,
+        state: o.state,
+        metrics: o.metrics,
+        notify_url: secret_url(o.notify_url.as_deref(), &notify_at)?,
         notify_on: match &d.notify_on {
             None => DEFAULT_NOTIFY_ON.to_vec(),
             Some(names) => {
                 names.iter().map(|n| Outcome::parse(n)).collect::<Result<_>>().with_context(|| at("notify_on"))?
             }
         },
-        ping_url: optional_url(args.ping_url.as_deref(), d.ping_url.as_deref(), "--ping-url", &at("ping_url"))?,
+        ping_url: secret_url(o.ping_url.as_deref(), &ping_at)?,
         engines,
         ssh_reuse: d.ssh_reuse.unwrap_or(true),
         trust_labels: d.trust_labels.unwrap_or(false),
-        format: match (args.format, d.format.as_deref()) {
-            (Some(f), _) => f,
-            (None, Some(text)) => Format::parse(text).with_context(|| at("format"))?,
-            (None, None) => Format::Json,
-        },
-        forget_after: forget_after(args.forget_after, d.forget_after.as_deref()).with_context(|| at("forget_after"))?,
+        format: o.format.unwrap_or_default(),
+        forget_after: o.forget_after.unwrap_or(DEFAULT_FORGET_AFTER),
         flags: base.flags,
         defaults: base.defaults,
         default_action: base.action,
@@ -160,12 +154,12 @@ fn unique_names(targets: &[Target], file_name: &str) -> Result<()> {
 }
 
 /// The state, metrics, lock and log files are four different files.
-fn distinct_files(args: &RunArgs, d: &FileDefaults) -> Result<()> {
+fn distinct_files(o: &RunOptions) -> Result<()> {
     let files: [(&str, Option<&PathBuf>); 4] = [
-        ("--state / state", args.state.as_ref().or(d.state.as_ref())),
-        ("--metrics / metrics", args.metrics.as_ref().or(d.metrics.as_ref())),
-        ("--lock / lock", args.lock.as_ref().or(d.lock.as_ref())),
-        ("--log / log", args.log.as_ref().or(d.log.as_ref())),
+        ("--state / state", o.state.as_ref()),
+        ("--metrics / metrics", o.metrics.as_ref()),
+        ("--lock / lock", o.lock.as_ref()),
+        ("--log / log", o.log.as_ref()),
     ];
     for (i, (a, pa)) in files.iter().enumerate() {
         for (b, pb) in &files[i + 1..] {
@@ -177,29 +171,6 @@ fn distinct_files(args: &RunArgs, d: &FileDefaults) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `--ca-file` (which wins) or `[defaults] ca_file`, read.
-fn ca_file(flag: Option<&PathBuf>, key: Option<&PathBuf>, file_name: &str) -> Result<Option<TrustRoots>> {
-    match (flag, key) {
-        (Some(path), _) => Ok(Some(TrustRoots::load(path).context("--ca-file")?)),
-        (None, Some(path)) => {
-            Ok(Some(TrustRoots::load(path).with_context(|| format!("{file_name}: [defaults] ca_file"))?))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-/// `--forget-after` (already checked by clap) or `[defaults] forget_after`, in range.
-fn forget_after(flag: Option<Duration>, key: Option<&str>) -> Result<Duration> {
-    match (flag, key) {
-        (Some(d), _) => Ok(d),
-        (None, Some(text)) => crate::model::parse_duration(text).and_then(|d| {
-            let (min, max) = crate::settings::FORGET_AFTER;
-            crate::settings::in_range(d, min, max, "")
-        }),
-        (None, None) => Ok(DEFAULT_FORGET_AFTER),
-    }
 }
 
 /// Whether two paths name one file: the same text once made absolute, or the same
@@ -216,12 +187,11 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// A URL given by flag (which wins) or `[defaults]` key, parsed; the error names which.
-fn optional_url(flag: Option<&str>, file: Option<&str>, flag_name: &str, key_at: &str) -> Result<Option<HealthUrl>> {
-    // Their paths are secrets (a ping UUID, a webhook token): printed as host/***.
-    match (flag.filter(|s| !s.is_empty()), file.filter(|s| !s.is_empty())) {
-        (Some(url), _) => HealthUrl::parse_secret_path(url).map(Some).with_context(|| flag_name.to_string()),
-        (None, Some(url)) => HealthUrl::parse_secret_path(url).map(Some).with_context(|| key_at.to_string()),
-        (None, None) => Ok(None),
+/// A URL whose path is a secret (a ping UUID, a webhook token), parsed; it is printed
+/// as host/***. `at` names the flag or key it came from in errors.
+fn secret_url(url: Option<&str>, at: &str) -> Result<Option<HealthUrl>> {
+    match url.filter(|s| !s.is_empty()) {
+        Some(url) => HealthUrl::parse_secret_path(url).map(Some).with_context(|| at.to_string()),
+        None => Ok(None),
     }
 }

@@ -2,42 +2,38 @@
 //! gives them (raw values), and reading the file with errors that name its line.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
 use crate::settings::{settings_table, with_file_settings};
 
-settings_table!(with_file_settings {
-    /// The `[defaults]` table: every per-target setting, and the run options.
-    #[derive(Debug, Default, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct FileDefaults {
-        pub(crate) concurrency: Option<usize>,
-        pub(crate) proxy: Option<String>,
-        pub(crate) log: Option<PathBuf>,
-        pub(crate) quiet: Option<bool>,
-        pub(crate) docker: Option<PathBuf>,
-        pub(crate) lock: Option<PathBuf>,
-        pub(crate) state: Option<PathBuf>,
-        pub(crate) dry_run: Option<bool>,
-        pub(crate) metrics: Option<PathBuf>,
-        pub(crate) notify_url: Option<String>,
-        pub(crate) notify_on: Option<Vec<String>>,
-        pub(crate) ping_url: Option<String>,
-        pub(crate) action: Option<String>,
-        pub(crate) ignore_stopped: Option<bool>,
-        pub(crate) discover: Option<bool>,
-        pub(crate) unhealthy: Option<String>,
-        pub(crate) ca_file: Option<PathBuf>,
-        pub(crate) trust_labels: Option<bool>,
-        pub(crate) format: Option<String>,
-        pub(crate) forget_after: Option<String>,
-        pub(crate) on_restart: Option<Vec<String>>,
-        pub(crate) ssh_reuse: Option<bool>,
-    }
-});
+/// Generates `FileDefaults`: a key per run option (see `options.rs`), the keys only the
+/// file has, and every per-target setting.
+macro_rules! file_defaults {
+    ({}
+     $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+    ) => {
+        settings_table!(with_file_settings {
+            /// The `[defaults]` table: every run option, the keys only the file has, and
+            /// every per-target setting.
+            #[derive(Debug, Default, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub(crate) struct FileDefaults {
+                $( pub(crate) $name: Option<$key>, )*
+                pub(crate) notify_on: Option<Vec<String>>,
+                pub(crate) action: Option<String>,
+                pub(crate) ignore_stopped: Option<bool>,
+                pub(crate) trust_labels: Option<bool>,
+                pub(crate) on_restart: Option<Vec<String>>,
+                pub(crate) ssh_reuse: Option<bool>,
+            }
+        });
+    };
+}
+
+crate::options::run_options_table!(file_defaults {});
 
 settings_table!(with_file_settings {
     /// One `[[target]]` table.

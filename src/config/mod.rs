@@ -6,6 +6,7 @@
 mod build;
 mod engines;
 pub(crate) mod file;
+mod layered;
 mod target;
 mod targets;
 
@@ -21,6 +22,7 @@ use crate::settings::Layer;
 use build::build;
 
 pub(crate) use engines::Engine;
+pub(crate) use layered::{KEYS as RUN_OPTION_KEYS, RunOptions};
 pub(crate) use target::{HealthCheck, HttpCheck, LogPattern, TCP_READ_LIMIT, Target, TcpCheck};
 pub(crate) use targets::exec_argv;
 
