@@ -100,8 +100,8 @@ impl Engine {
 }
 
 /// Discovery (`--discover`, `--unhealthy`) sees every container on an engine, so a test
-/// whose containers it could act on (labelled, or with a HEALTHCHECK) and a test that
-/// runs it take turns. `Container::start` refuses such a container to a test that has
+/// whose containers it could act on (`healwatch.` labels, or a HEALTHCHECK) and a test
+/// that runs it take turns. `Container::start` refuses such a container to a test that has
 /// not taken its turn, so none can forget.
 pub(crate) struct Turn {
     _serial: std::sync::MutexGuard<'static, ()>,
@@ -158,7 +158,8 @@ pub(crate) struct Container {
 impl Container {
     #[track_caller]
     pub(crate) fn start(engine: &'static Engine, test: &str, spec: Spec) -> Self {
-        let visible = !spec.labels.is_empty() || spec.healthcheck;
+        // What discovery acts on: `healwatch.` labels, or a HEALTHCHECK (`--unhealthy all`).
+        let visible = spec.labels.iter().any(|(k, _)| k.starts_with("healwatch.")) || spec.healthcheck;
         assert!(!visible || HOLDS_TURN.get(), "{test}: discovery could act on this container: take Turn::take() first");
         let name = format!("hw-{test}-{}", std::process::id());
         let port = free_port();
