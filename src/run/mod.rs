@@ -165,29 +165,12 @@ impl<'a> Setup<'a> {
         let (results, pass_warnings) = pass::run_pass(&config, &pass);
         warnings.extend(pass_warnings);
         warnings.extend(hooks::run_after_restarts(&config, &results));
-        let mut remembered = policy::remember(&memory, &config.targets, &results, started, config.forget_after);
-        let engines = engines(&config, &results, &listed);
-        let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new() };
-        for (target, result) in config.targets.iter().zip(&results) {
-            if result.action.is_some() {
-                done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
-            }
-            // Seen answering in this pass: not paused, stopped or restarted unseen.
-            if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
-                done.healthy.push(target.clone());
-            }
-        }
-        let targets = results
-            .into_iter()
-            .chain(unreachable)
-            .map(|r| TargetReport::new(r, &remembered))
-            .chain(listed.invalid.into_iter().map(TargetReport::bare))
-            .collect();
-        let mut report = Report::new(started, clock.elapsed(), config.dry_run, targets);
+        let interrupted = interrupt::requested();
+        let (mut report, mut remembered, mut done) =
+            conclude(&config, results, unreachable, listed, &memory, started, clock.elapsed());
         report.warnings = warnings;
-        report.engines = engines;
         let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
-        if let Some(signal) = interrupt::requested() {
+        if let Some(signal) = interrupted {
             report.interrupted = Some(interrupt::name(signal));
             exit = Exit::Interrupted(signal);
         }
@@ -212,6 +195,41 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// What a pass found and did, before anything is written: the report (its warnings
+/// still to come), the memory to save, and what a watch needs (`Done`'s exit is set by
+/// the caller). Pure: results, listing and memory in, values out.
+fn conclude(
+    config: &Config,
+    results: Vec<TargetResult>,
+    unreachable: Vec<TargetResult>,
+    listed: Listed,
+    memory: &State,
+    started: SystemTime,
+    took: Duration,
+) -> (Report, State, Done) {
+    let remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
+    let engines = engines(config, &results, &listed);
+    let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new() };
+    for (target, result) in config.targets.iter().zip(&results) {
+        if result.action.is_some() {
+            done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
+        }
+        // Seen answering in this pass: not paused, stopped or restarted unseen.
+        if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
+            done.healthy.push(target.clone());
+        }
+    }
+    let targets = results
+        .into_iter()
+        .chain(unreachable)
+        .map(|r| TargetReport::new(r, &remembered))
+        .chain(listed.invalid.into_iter().map(TargetReport::bare))
+        .collect();
+    let mut report = Report::new(started, took, config.dry_run, targets);
+    report.engines = engines;
+    (report, remembered, done)
+}
+
 /// Whether docker commands may go over ssh: an engine or target with an ssh:// host or
 /// a context (which may name one).
 fn ssh_engines(config: &Config) -> bool {
@@ -228,4 +246,62 @@ fn reuse_ssh(docker: &mut DockerCli, config: &Config) -> Result<()> {
     let state = state_path(config)?;
     let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     docker.reuse_ssh(&dir.join("ssh")).context("reusing ssh connections")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Action, ActionRun, HealthUrl};
+    use crate::output::report::EngineStatus;
+
+    fn target(name: &str) -> Target {
+        Target::http(name, name, HealthUrl::parse("http://127.0.0.1:1/").unwrap())
+    }
+
+    #[test]
+    fn a_pass_concludes_what_a_watch_needs_and_the_report_and_memory() {
+        let config = Config::new(vec![target("app"), target("db"), target("idle")]);
+        let restarted = TargetResult {
+            outcome: Outcome::Restarted,
+            recovery: Recovery::Recovered,
+            action: Some(ActionRun {
+                action: Action::Restart,
+                exit_code: Some(0),
+                duration: Duration::from_millis(800),
+                stderr: String::new(),
+            }),
+            ..TargetResult::new("app", "app", String::new())
+        };
+        let down = TargetResult {
+            outcome: Outcome::EngineDown,
+            error: Some("docker engine local is unreachable: Cannot connect".into()),
+            ..TargetResult::new("db", "db", String::new())
+        };
+        let healthy = TargetResult::new("idle", "idle", String::new());
+        let invalid =
+            TargetResult { outcome: Outcome::Invalid, ..TargetResult::new("local/bad", "bad", String::new()) };
+        let listed = Listed { invalid: vec![invalid], ..Listed::default() };
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let (report, remembered, done) = conclude(
+            &config,
+            vec![restarted, down, healthy],
+            Vec::new(),
+            listed,
+            &State::default(),
+            started,
+            Duration::from_millis(900),
+        );
+        // A watch keeps an eye on what answered in this pass, and ignores its own restarts.
+        let healthy: Vec<&str> = done.healthy.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(healthy, ["app", "idle"]);
+        assert_eq!(done.acted, BTreeSet::from([(Endpoint::Default, "app".to_string())]));
+        // The engine a target found down is down in the report.
+        let engines: Vec<&EngineStatus> = report.engines.iter().collect();
+        assert!(engines.len() == 1 && !engines[0].up, "{engines:?}");
+        assert_eq!(report.targets.len(), 4, "three targets and the invalid entry");
+        assert!(!report.all_healthy_now());
+        // The restart is remembered; the engine down never counts as one.
+        assert_eq!(remembered.targets["app"].restarts_total, 1);
+        assert!(remembered.targets["db"].recent_restarts.is_empty());
+    }
 }
