@@ -9,8 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::config::{Config, Engine, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::{ContainerSummary, HealthInfo};
 use crate::model::{
-    Action, ContainerStatus, HealthUrl, Named, Outcome, StatusSet, TargetResult, Unhealthy, one_line, redact_text,
-    validate_container_name, validate_name,
+    Action, ContainerStatus, Named, Outcome, TargetResult, Unhealthy, one_line, redact_text, validate_container_name,
+    validate_name,
 };
 use crate::settings::{self, Layer};
 
@@ -157,7 +157,17 @@ fn check_from_labels(labels: &BTreeMap<&str, &str>) -> Result<HealthCheck> {
             labels.get("expect").copied(),
             &|key| format!("label healwatch.{key}"),
         )?)),
-        (Some(_), None) => Ok(HealthCheck::Http(http_check(labels)?)),
+        (Some(url), None) => {
+            let place = |key: &str| format!("label {PREFIX}{key}");
+            let check = HttpCheck::parse(
+                url,
+                labels.get("expect_status").copied(),
+                labels.get("expect_body").copied(),
+                &[],
+                &place,
+            )?;
+            Ok(HealthCheck::Http(check))
+        }
         (None, Some(argv)) => {
             let argv: Vec<String> = serde_json::from_str(argv)
                 .context("label healwatch.exec: write a JSON array, e.g. [\"pg_isready\", \"-U\", \"postgres\"]")?;
@@ -165,21 +175,6 @@ fn check_from_labels(labels: &BTreeMap<&str, &str>) -> Result<HealthCheck> {
         }
         (None, None) => Ok(HealthCheck::Logs),
     }
-}
-
-fn http_check(labels: &BTreeMap<&str, &str>) -> Result<HttpCheck> {
-    let url = labels.get("url").context("no healwatch.url label")?;
-    Ok(HttpCheck {
-        url: HealthUrl::parse(url).context("label healwatch.url")?,
-        expect_status: labels
-            .get("expect_status")
-            .map(|s| StatusSet::parse(s))
-            .transpose()
-            .context("label healwatch.expect_status")?
-            .unwrap_or_else(StatusSet::default_set),
-        expect_body: labels.get("expect_body").map(|b| b.to_string()).filter(|b| !b.is_empty()),
-        headers: Vec::new(),
-    })
 }
 
 /// A target from a container's labels: flags win over labels, labels over `[defaults]`.
@@ -281,8 +276,8 @@ pub(crate) fn compose_replicas(project: &str, service: &str, containers: &[Conta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::DockerHealth;
     use crate::model::Endpoint;
+    use crate::model::{DockerHealth, HealthUrl};
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerSummary {
         ContainerSummary {

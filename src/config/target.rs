@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::model::{Action, CheckKind, ContainerRef, DockerHealth, Endpoint, HealthUrl, StatusSet, TcpAddr, one_line};
+use crate::model::{
+    Action, CheckKind, ContainerRef, DockerHealth, Endpoint, HealthUrl, StatusSet, TcpAddr, one_line, validate_header,
+};
 use crate::settings::{BUILTIN, Settings};
 
 /// One service to watch: how its health is checked and the container(s) behind it.
@@ -136,6 +138,40 @@ pub(crate) struct HttpCheck {
     pub expect_body: Option<String>,
     /// Extra request headers; values are never printed.
     pub headers: Vec<(String, String)>,
+}
+
+impl HttpCheck {
+    /// An HTTP check from its parts as the config file or labels write them; `place`
+    /// names a key in errors. The one reading of an HTTP check, for both.
+    pub(crate) fn parse(
+        url: &str,
+        expect_status: Option<&str>,
+        expect_body: Option<&str>,
+        headers: &[(String, String)],
+        place: &dyn Fn(&str) -> String,
+    ) -> Result<Self> {
+        let url = HealthUrl::parse(url).with_context(|| place("url"))?;
+        for (key, value) in headers {
+            validate_header(key, value).with_context(|| place("headers"))?;
+        }
+        if url.authorization.is_some() && headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            bail!(
+                "{}: the URL has a user:password and headers has an Authorization: give one \
+                 (the URL's password is sent as Basic auth)",
+                place("headers")
+            );
+        }
+        Ok(Self {
+            url,
+            expect_status: expect_status
+                .map(StatusSet::parse)
+                .transpose()
+                .with_context(|| place("expect_status"))?
+                .unwrap_or_else(StatusSet::default_set),
+            expect_body: expect_body.filter(|b| !b.is_empty()).map(str::to_string),
+            headers: headers.to_vec(),
+        })
+    }
 }
 
 impl Target {

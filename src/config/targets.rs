@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::engines::endpoint;
 use super::file;
 use super::target::{HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
-use crate::model::{HealthUrl, StatusSet, TcpAddr, one_line, validate_container_name, validate_header, validate_name};
+use crate::model::{HealthUrl, TcpAddr, one_line, validate_container_name, validate_name};
 use crate::settings::Layer;
 
 /// A `[[target]]` table as a target; `layers` are its settings' sources, highest first.
@@ -30,7 +30,13 @@ pub(super) fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, 
         }
         (Some(url), None) => {
             refuse(&tcp_only, "tcp://")?;
-            HealthCheck::Http(http_check(url, t, place)?)
+            HealthCheck::Http(HttpCheck::parse(
+                url,
+                t.expect_status.as_deref(),
+                t.expect_body.as_deref(),
+                &t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>(),
+                place,
+            )?)
         }
         (None, Some(argv)) => {
             refuse(&http_only, "http(s)")?;
@@ -68,33 +74,6 @@ pub(super) fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, 
         _ => bail!("{}: give both compose_project and compose_service", place("compose_project")),
     }
     Ok(target)
-}
-
-/// The HTTP check of a `[[target]]`.
-fn http_check(raw: &str, t: &file::FileTarget, place: &dyn Fn(&str) -> String) -> Result<HttpCheck> {
-    let url = HealthUrl::parse(raw).with_context(|| place("url"))?;
-    for (key, value) in &t.headers {
-        validate_header(key, value).with_context(|| place("headers"))?;
-    }
-    if url.authorization.is_some() && t.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
-        bail!(
-            "{}: the URL has a user:password and headers has an Authorization: give one \
-             (the URL's password is sent as Basic auth)",
-            place("headers")
-        );
-    }
-    Ok(HttpCheck {
-        url,
-        expect_status: t
-            .expect_status
-            .as_deref()
-            .map(StatusSet::parse)
-            .transpose()
-            .with_context(|| place("expect_status"))?
-            .unwrap_or_else(StatusSet::default_set),
-        expect_body: t.expect_body.clone().filter(|b| !b.is_empty()),
-        headers: t.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-    })
 }
 
 /// `exec`: a command and its arguments, run by `docker exec` without a shell.

@@ -81,7 +81,7 @@ impl ContainerInfo {
 
     /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
     pub(crate) fn is(&self, reference: &str) -> bool {
-        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+        refers_to(&self.name, &self.id, reference)
     }
 }
 
@@ -130,8 +130,14 @@ impl From<ContainerInfo> for ContainerSummary {
 impl ContainerSummary {
     /// Whether `reference` (a name or an id prefix of 12+ characters) means this container.
     pub(crate) fn is(&self, reference: &str) -> bool {
-        self.name == reference || (reference.len() >= 12 && self.id.starts_with(reference))
+        refers_to(&self.name, &self.id, reference)
     }
+}
+
+/// Whether `reference` means the container named `name` with id `id`: its name, or an
+/// id prefix of 12+ characters (as `docker ps` shows ids).
+fn refers_to(name: &str, id: &str, reference: &str) -> bool {
+    name == reference || (reference.len() >= 12 && id.starts_with(reference))
 }
 
 /// Parses `docker inspect`'s JSON array.
