@@ -174,6 +174,7 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
         memory: &State::default(),
         clock: &clock,
         hints: &crate::pass::NO_HINTS,
+        ends: None,
     };
     pass::run_pass(&one, &pass).0.remove(0)
 }

@@ -17,7 +17,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<Exit, Stop> {
     match args.watch {
         None => {
             let _lock = setup.lock(started, None)?;
-            Ok(setup.pass(started, &NO_HINTS)?.exit)
+            Ok(setup.pass(started, &NO_HINTS, None)?.exit)
         }
         Some(length) => watch::run(&setup, started, length, args.watch_every),
     }

@@ -19,6 +19,8 @@ pub(crate) struct FakeDocker {
     status: &'static str,
     restart_code: i32,
     calls: Mutex<Vec<String>>,
+    /// What successive inspects say, when scripted (the last one repeats).
+    states: Mutex<std::collections::VecDeque<ContainerState>>,
     /// What each engine's listing gives: its containers, or why it cannot be listed.
     /// An engine not in the map cannot be reached.
     engines: BTreeMap<Endpoint, Result<Vec<ContainerInfo>, String>>,
@@ -27,7 +29,20 @@ pub(crate) struct FakeDocker {
 impl FakeDocker {
     /// A docker whose containers are all `status`, whose restarts exit `restart_code`.
     pub(crate) fn new(status: &'static str, restart_code: i32) -> Self {
-        Self { status, restart_code, calls: Mutex::new(Vec::new()), engines: BTreeMap::new() }
+        Self { status, restart_code, calls: Mutex::new(Vec::new()), states: Mutex::default(), engines: BTreeMap::new() }
+    }
+
+    /// The same, with successive inspects saying `status` and a start this many
+    /// seconds after the usual one, in turn (the last repeats).
+    pub(crate) fn with_states(self, states: &[(&str, u64)]) -> Self {
+        *self.states.lock().unwrap() = states
+            .iter()
+            .map(|(status, later)| ContainerState {
+                status: ContainerStatus::parse(status),
+                started_at: Some(started_at() + Duration::from_secs(*later)),
+            })
+            .collect();
+        self
     }
 
     /// The same, with `endpoint` listing `containers` (or failing with that error).
@@ -69,6 +84,13 @@ impl Containers for FakeDocker {
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         let c = &c.name;
         self.calls.lock().unwrap().push(format!("inspect {c}"));
+        let mut script = self.states.lock().unwrap();
+        if script.len() > 1 {
+            return Ok(script.pop_front().expect("more than one"));
+        }
+        if let Some(last) = script.front() {
+            return Ok(last.clone());
+        }
         let status = ContainerStatus::parse(self.status);
         Ok(ContainerState { status, started_at: Some(started_at()) })
     }

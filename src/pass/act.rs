@@ -131,22 +131,28 @@ impl Commands {
     }
 }
 
-/// Polls until the target is healthy or its recovery timeout has passed: the recovery,
-/// the time it took, and the last reason when it did not come. Each HTTP attempt's
-/// timeout is cut to what is left, so the wait never overruns. A Docker-health target
-/// recovers when Docker's status turns `healthy`. The wait stops early when the answer
-/// is already known: the container is no longer running (it exited again), or Docker's
-/// first probe after the restart says unhealthy.
+/// Polls until the target is healthy or its recovery timeout has passed (or `ends`,
+/// the time on `clock` by which the pass must be done, comes first): the recovery, the
+/// time it took, and the last reason when it did not come. Each HTTP attempt's timeout
+/// is cut to what is left, so the wait never overruns. A Docker-health target recovers
+/// when Docker's status turns `healthy`. The wait stops early when the answer is already
+/// known: a container is no longer running (it exited again), Docker restarted it again
+/// (a crash loop, whatever its restart policy), or Docker's first probe after the
+/// restart says unhealthy.
 pub(super) fn await_recovery(
     probe: &dyn Probe,
     docker: &dyn Containers,
     clock: &dyn Clock,
     target: &Target,
+    ends: Option<Duration>,
 ) -> (Recovery, Duration, Option<String>) {
     let start = clock.elapsed();
     let waited = || clock.elapsed().saturating_sub(start);
-    let within = target.settings.recovery_timeout;
+    let by_end = ends.map(|end| end.saturating_sub(start));
+    let within = by_end.map_or(target.settings.recovery_timeout, |left| left.min(target.settings.recovery_timeout));
+    let cut = within < target.settings.recovery_timeout;
     let mut last_state_check = Duration::ZERO;
+    let mut runs = Runs::default();
     loop {
         let left = within.saturating_sub(waited());
         let check = match &target.health {
@@ -165,32 +171,65 @@ pub(super) fn await_recovery(
         }
         if waited().saturating_sub(last_state_check) >= STATE_CHECK_INTERVAL || last_state_check.is_zero() {
             last_state_check = waited().max(Duration::from_nanos(1));
-            if let Some(why) = stopped_running(docker, target) {
+            if let Some(why) = runs.broken(docker, target) {
                 return (Recovery::NotRecovered, waited(), Some(why));
             }
         }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
-            return (Recovery::NotRecovered, waited(), check.error_text());
+            return (Recovery::NotRecovered, waited(), ended(check.error_text(), cut));
         }
         clock.sleep(POLL_INTERVAL.min(left));
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if within <= waited() {
-            return (Recovery::NotRecovered, waited(), check.error_text());
+            return (Recovery::NotRecovered, waited(), ended(check.error_text(), cut));
         }
     }
 }
 
-/// Why waiting is pointless, when a container of the target is no longer running.
-fn stopped_running(docker: &dyn Containers, target: &Target) -> Option<String> {
-    target.container_refs().iter().find_map(|c| match docker.state(c) {
-        Ok(state)
-            if matches!(state.status, ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created) =>
-        {
-            Some(format!("container {} is {} again after the restart", c.name, state.status))
-        }
-        _ => None,
-    })
+/// The last reason a recovery did not come, saying when the wait was cut short.
+fn ended(error: Option<String>, cut: bool) -> Option<String> {
+    match cut {
+        true => Some(format!(
+            "{}the watch ended before recovery_timeout did",
+            error.map(|e| format!("{e}; ")).unwrap_or_default()
+        )),
+        false => error,
+    }
+}
+
+/// When each of the target's containers started, as first seen after the restart: a
+/// later start means Docker brought it back again, so it is crash-looping.
+#[derive(Debug, Default)]
+struct Runs {
+    started: HashMap<String, Option<std::time::SystemTime>>,
+}
+
+impl Runs {
+    /// Why waiting is pointless: a container is no longer running (exited, dead), is
+    /// being restarted by Docker, or was started again since the restart (it died and its
+    /// restart policy brought it back: a crash loop).
+    fn broken(&mut self, docker: &dyn Containers, target: &Target) -> Option<String> {
+        target.container_refs().iter().find_map(|c| {
+            let state = docker.state(c).ok()?;
+            let first = *self.started.entry(c.name.clone()).or_insert(state.started_at);
+            match state.status {
+                ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Created => {
+                    Some(format!("container {} is {} again after the restart", c.name, state.status))
+                }
+                ContainerStatus::Restarting => Some(format!(
+                    "container {} is restarting: it exited again after the restart and Docker is bringing it back \
+                     (a crash loop)",
+                    c.name
+                )),
+                _ if state.started_at.is_some() && first.is_some() && state.started_at != first => Some(format!(
+                    "container {} was started again by Docker after the restart: it keeps exiting (a crash loop)",
+                    c.name
+                )),
+                _ => None,
+            }
+        })
+    }
 }
 
 /// The containers one action applies to: the engine and the names, joined.

@@ -39,6 +39,9 @@ pub(crate) struct Pass<'a> {
     pub clock: &'a dyn Clock,
     /// What a watch saw just before it started this pass, by target name.
     pub hints: &'a Hints,
+    /// When (on `clock`) the pass must be done, if it must: a watch's passes end with the
+    /// watch, so a recovery wait is cut to it.
+    pub ends: Option<Duration>,
 }
 
 /// What a watch (`run --watch`) saw of a target between passes, which the pass that it
@@ -139,7 +142,7 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target);
+        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends);
         if target.log_pattern.is_some() {
             result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
         }

@@ -59,7 +59,7 @@ fn pass_full(
     clock: &FakeClock,
     hints: &Hints,
 ) -> Vec<TargetResult> {
-    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints }).0
+    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints, ends: None }).0
 }
 
 fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
@@ -271,6 +271,49 @@ fn a_container_that_exits_again_ends_the_wait_at_once() {
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(r.recovery_error.as_deref().unwrap().contains("exited again"), "{:?}", r.recovery_error);
     assert!(clock.elapsed() < Duration::from_secs(1), "waited {:?}", clock.elapsed());
+}
+
+#[test]
+fn a_container_docker_keeps_reviving_is_a_crash_loop_at_once() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::from_secs(60);
+    let cfg = config(vec![t], false);
+    // Restarting, or started again since the restart: either way Docker brought it back.
+    for states in [&[("running", 0), ("restarting", 0)][..], &[("running", 0), ("running", 0), ("running", 3)][..]] {
+        let clock = FakeClock::at(now());
+        // The first inspect is the action's own look before the restart.
+        let mut script = vec![("running", 0)];
+        script.extend_from_slice(states);
+        let docker = FakeDocker::new("running", 0).with_states(&script);
+        let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
+        assert_eq!(r.recovery, Recovery::NotRecovered);
+        assert!(r.recovery_error.as_deref().unwrap().contains("crash loop"), "{:?}", r.recovery_error);
+        assert!(clock.elapsed() < Duration::from_secs(4), "waited {:?} of 60 s", clock.elapsed());
+    }
+}
+
+#[test]
+fn a_recovery_wait_ends_when_the_pass_must() {
+    let clock = FakeClock::at(now());
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::from_secs(60);
+    let cfg = config(vec![t], false);
+    let pass = Pass {
+        probe: &probe,
+        docker: Some(&docker),
+        inspector: Some(&docker),
+        memory: &State::default(),
+        clock: &clock,
+        hints: &NO_HINTS,
+        ends: Some(Duration::from_secs(5)),
+    };
+    let r = &run_pass(&cfg, &pass).0[0];
+    assert_eq!(r.recovery, Recovery::NotRecovered);
+    assert!(r.recovery_error.as_deref().unwrap().ends_with("the watch ended before recovery_timeout did"));
+    assert!(clock.elapsed() <= Duration::from_secs(5) + Duration::from_millis(100), "{:?}", clock.elapsed());
 }
 
 #[test]

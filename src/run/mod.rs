@@ -129,8 +129,9 @@ impl<'a> Setup<'a> {
         }
     }
 
-    /// One pass, under the lock the caller holds: list, check, heal, remember, report.
-    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints) -> Result<Done, Stop> {
+    /// One pass, under the lock the caller holds: list, check, heal, remember, report;
+    /// done within `ends` if given (a recovery wait is cut to it).
+    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints, ends: Option<Duration>) -> Result<Done, Stop> {
         let clock = RealClock::starting_at(started);
         let mut config = self.config.clone();
         let outputs = &self.outputs;
@@ -161,6 +162,7 @@ impl<'a> Setup<'a> {
             memory: &memory,
             clock: &clock,
             hints,
+            ends,
         };
         let (results, pass_warnings) = pass::run_pass(&config, &pass);
         warnings.extend(pass_warnings);

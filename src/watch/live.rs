@@ -23,12 +23,15 @@ pub(super) struct Live<'a> {
     streams: Streams<'a>,
     /// The invocation's start: the first pass is stamped with it.
     started: Option<SystemTime>,
+    /// When the watch ends: every pass is done by then.
+    ends: Instant,
 }
 
 impl<'a> Live<'a> {
-    /// Follows Docker's events from `since` (the watch's start) until `until`.
-    pub(super) fn new(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
-        Self { setup, streams: Streams::start(setup, since, until), started: Some(since) }
+    /// Follows Docker's events from `since` (the watch's start) until `until`; every
+    /// pass is done by `ends`.
+    pub(super) fn new(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime, ends: Instant) -> Self {
+        Self { setup, streams: Streams::start(setup, since, until), started: Some(since), ends }
     }
 }
 
@@ -50,7 +53,8 @@ impl Watched for Live<'_> {
             },
             LockWait::Report => self.setup.lock(now, None)?,
         };
-        self.setup.pass(now, hints).map(Some)
+        let ends = self.ends.saturating_duration_since(Instant::now());
+        self.setup.pass(now, hints, Some(ends)).map(Some)
     }
 
     fn events(&mut self) -> Vec<Event> {

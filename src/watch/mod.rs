@@ -60,8 +60,9 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     let unhealthy_on: BTreeSet<Endpoint> =
         setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.
-    let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK);
     let clock = RealClock::starting_at(started);
+    let ends = std::time::Instant::now() + length;
+    let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK, ends);
     watch(&mut live, &clock, length, every.unwrap_or(DEFAULT_WATCH_EVERY), &unhealthy_on)
 }
 

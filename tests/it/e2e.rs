@@ -399,3 +399,67 @@ fn a_watch_heals_a_sigstopped_service_without_waiting_out_the_stop_timeout() {
     let restart_ms = healed["restart"]["duration_ms"].as_u64().unwrap();
     assert!(restart_ms < 8_000, "restart took {restart_ms} ms: the stop timeout was waited out\n{run}");
 }
+
+/// A container whose process exits a second after every start, with a restart policy:
+/// Docker keeps bringing it back. Removed when dropped.
+struct CrashLoop {
+    engine: &'static Engine,
+    name: String,
+}
+
+impl CrashLoop {
+    fn start(engine: &'static Engine, test: &str) -> Self {
+        let name = format!("hw-{test}-{}", std::process::id());
+        let _ = engine.docker(&["rm", "-f", &name]);
+        let args = ["run", "-d", "--name", &name, "--network", "host", "--restart", "unless-stopped"];
+        let out = engine.docker(&[&args[..], &[&engine.image, "/bin/sh", "-c", "sleep 1; exit 1"]].concat());
+        assert!(out.success(), "{out:?}");
+        Self { engine, name }
+    }
+}
+
+impl Drop for CrashLoop {
+    fn drop(&mut self) {
+        let _ = self.engine.docker(&["rm", "-f", &self.name]);
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_crash_loop_is_decided_at_once_and_does_not_blind_the_watch() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "loop-app", Spec { init: true, ..Spec::default() });
+    let looping = CrashLoop::start(engine, "loop");
+    // Its health endpoint never answers; Docker revives it every time it exits.
+    let never = format!("{}=http://127.0.0.1:{}/health", looping.name, crate::util::free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let watch = engine
+        .healwatch()
+        .args(["--watch", "20s", "--retries", "0", "--recovery-timeout", "60s", "--state"])
+        .arg(&state)
+        .args(["-t", &never, "-t", &app.target()])
+        .spawn();
+    // The first pass restarts the crash loop, sees Docker bring it back again, and ends:
+    // it does not wait out the 60 s recovery timeout.
+    crate::util::eventually(Duration::from_secs(15), "the first pass remembered", || {
+        crate::util::ready(state.exists())
+    });
+    app.break_health();
+    let run = watch.wait(Duration::from_secs(60));
+    // The watch ended on time (20 s and one attempt), having healed the other container.
+    assert!(run.elapsed < Duration::from_secs(30), "{run}");
+    let lines: Vec<serde_json::Value> = run.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let first = lines[0]["targets"].as_array().unwrap().iter().find(|t| t["name"] == looping.name).unwrap().clone();
+    assert_eq!((first["outcome"].as_str(), first["recovered"].as_bool()), (Some("restarted"), Some(false)), "{run}");
+    assert!(first["recovery_error"].as_str().unwrap().contains("crash loop"), "{run}");
+    let healed = lines.iter().skip(1).find_map(|l| {
+        l["targets"].as_array().unwrap().iter().find(|t| t["name"] == app.name && t["outcome"] == "restarted").cloned()
+    });
+    let healed = healed.unwrap_or_else(|| panic!("the watch healed {}\n{run}", app.name));
+    assert_eq!(healed["recovered"], true, "{run}");
+    eprintln!(
+        "the first pass (with the crash loop) took {} ms; {} healed by the watch; the watch ran {:?}",
+        lines[0]["duration_ms"], app.name, run.elapsed
+    );
+}
