@@ -3,20 +3,20 @@
 //! container for real: it kills its main process from the host, then measures how long
 //! until the container runs again and until its health URL answers healthy.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::check::{HttpProbe, Probe};
 use crate::cli::DrillArgs;
-use crate::clock::RealClock;
+use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, Target};
-use crate::docker::{ContainerInfo, DockerCli, QUICK_TIMEOUT};
+use crate::docker::{ContainerInfo, Containers, DockerCli, QUICK_TIMEOUT};
 use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock;
 use crate::memory::state::State;
-use crate::model::{ContainerStatus, Endpoint, RestartPolicy, TargetResult, redact_text};
+use crate::model::{ContainerRef, ContainerStatus, Endpoint, RestartPolicy, TargetResult, redact_text};
 use crate::output::report::json_line;
 use crate::pass;
 
@@ -101,7 +101,7 @@ fn drill(
         );
     }
     ensure_local_engine(docker, &target.endpoint)?;
-    let before = inspect_one(docker, target)?;
+    let before = docker.inspect(&ContainerRef { endpoint: target.endpoint.clone(), name: target.container.clone() })?;
     if before.status != ContainerStatus::Running || before.pid == 0 {
         bail!("container '{}' is {}, not running: start it before a drill", target.container, before.status);
     }
@@ -112,10 +112,30 @@ fn drill(
             before.pid, target.container
         )
     })?;
-    let killed_at = Instant::now();
-    let deadline = killed_at + wait;
-    let ms = |d: Duration| d.as_millis() as u64;
+    let clock = RealClock::starting_at(SystemTime::now());
+    Ok(time_return(config, target, &before, wait, heal, docker, probe, &clock))
+}
 
+/// After the kill: polls the container and its check until it runs with a new process
+/// and answers healthy, or `wait` passes on `clock` (from the kill). With `heal`, a
+/// container still down when its restart policy had its chance (at once without one)
+/// is healed as a pass would.
+#[allow(clippy::too_many_arguments)]
+fn time_return(
+    config: &Config,
+    target: &Target,
+    before: &ContainerInfo,
+    wait: Duration,
+    heal: bool,
+    docker: &dyn Containers,
+    probe: &dyn Probe,
+    clock: &dyn Clock,
+) -> DrillReport {
+    let killed_at = clock.elapsed();
+    let since_kill = || clock.elapsed().saturating_sub(killed_at);
+    let left = || wait.saturating_sub(since_kill());
+    let ms = |d: Duration| d.as_millis() as u64;
+    let container = ContainerRef { endpoint: target.endpoint.clone(), name: target.container.clone() };
     let mut report = DrillReport {
         target: target.name.clone(),
         container: target.container.clone(),
@@ -129,35 +149,40 @@ fn drill(
         heal: None,
     };
     let mut last = before.clone();
-    while Instant::now() < deadline {
-        last = inspect_one(docker, target).unwrap_or(last);
+    while !left().is_zero() {
+        last = docker.inspect(&container).unwrap_or(last);
         if report.time_to_running_ms.is_none() && last.status == ContainerStatus::Running && last.pid != before.pid {
-            report.time_to_running_ms = Some(ms(killed_at.elapsed()));
+            report.time_to_running_ms = Some(ms(since_kill()));
         }
-        if report.time_to_running_ms.is_some() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if probe.check(target, target.settings.timeout.min(left).max(Duration::from_millis(1))).healthy() {
-                report.time_to_healthy_ms = Some(ms(killed_at.elapsed()));
-                report.recovered_by =
-                    if report.heal.is_some() { RecoveredBy::Healwatch } else { RecoveredBy::RestartPolicy };
-                break;
-            }
+        if report.time_to_running_ms.is_some()
+            && probe.check(target, target.settings.timeout.min(left()).max(Duration::from_millis(1))).healthy()
+        {
+            report.time_to_healthy_ms = Some(ms(since_kill()));
+            report.recovered_by =
+                if report.heal.is_some() { RecoveredBy::Healwatch } else { RecoveredBy::RestartPolicy };
+            break;
         }
-        let policy_had_its_chance = before.restart_policy == RestartPolicy::No || killed_at.elapsed() >= HEAL_GRACE;
+        let policy_had_its_chance = before.restart_policy == RestartPolicy::No || since_kill() >= HEAL_GRACE;
         if heal && report.heal.is_none() && policy_had_its_chance {
-            let left = deadline.saturating_duration_since(Instant::now());
-            report.heal = Some(heal_now(config, target, left, docker, probe));
+            report.heal = Some(heal_now(config, target, left(), docker, probe, clock));
             continue;
         }
-        std::thread::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now())));
+        clock.sleep(POLL_INTERVAL.min(left()));
     }
-    report.restart_count_after = inspect_one(docker, target).map_or(last.restart_count, |c| c.restart_count);
-    Ok(report)
+    report.restart_count_after = docker.inspect(&container).map_or(last.restart_count, |c| c.restart_count);
+    report
 }
 
 /// The same heal a pass makes, of this one target, with no retries (it is known down)
 /// and a recovery wait cut to what is left of the drill.
-fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli, probe: &dyn Probe) -> TargetResult {
+fn heal_now(
+    config: &Config,
+    target: &Target,
+    left: Duration,
+    docker: &dyn Containers,
+    probe: &dyn Probe,
+    clock: &dyn Clock,
+) -> TargetResult {
     let mut target = target.clone();
     target.settings.retries = 0;
     target.settings.recovery_timeout = target.settings.recovery_timeout.min(left);
@@ -166,25 +191,16 @@ fn heal_now(config: &Config, target: &Target, left: Duration, docker: &DockerCli
     target.settings.max_restarts = 0;
     target.settings.start_period = Duration::ZERO;
     let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
-    let clock = RealClock::starting_at(SystemTime::now());
     let pass = pass::Pass {
         probe,
         docker: Some(docker),
         inspector: Some(docker),
         memory: &State::default(),
-        clock: &clock,
+        clock,
         hints: &crate::pass::NO_HINTS,
         ends: None,
     };
     pass::run_pass(&one, &pass).0.remove(0)
-}
-
-fn inspect_one(docker: &DockerCli, target: &Target) -> Result<ContainerInfo> {
-    docker
-        .inspect_on(&target.endpoint, &[&target.container])?
-        .into_iter()
-        .next()
-        .with_context(|| format!("docker inspect returned nothing for '{}'", target.container))
 }
 
 /// The drill signals a host PID, so the engine must run on this host.
@@ -237,4 +253,82 @@ fn kill(pid: u32) -> Result<()> {
     let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).context("invalid pid")?;
     rustix::process::kill_process(pid, rustix::process::Signal::KILL)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::check::{Check, Failure};
+    use crate::clock::FakeClock;
+    use crate::docker::fake::{FakeDocker, container};
+    use crate::model::{HealthUrl, Outcome};
+
+    /// A check that fails until the `up`th call.
+    struct UpAfter {
+        up: u32,
+        calls: AtomicU32,
+    }
+
+    impl Probe for UpAfter {
+        fn check(&self, _: &Target, _: Duration) -> Check {
+            if self.calls.fetch_add(1, Ordering::SeqCst) + 1 >= self.up {
+                Check::passed(Some(200), Duration::ZERO)
+            } else {
+                Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
+            }
+        }
+    }
+
+    fn app() -> Target {
+        Target::http("app", "app", HealthUrl::parse("http://127.0.0.1:1/").unwrap())
+    }
+
+    fn info(status: ContainerStatus, pid: u32, policy: &str) -> ContainerInfo {
+        ContainerInfo { status, pid, ..container("app", policy, &[]) }
+    }
+
+    #[test]
+    fn the_restart_policy_brings_it_back_and_is_timed_from_the_kill() {
+        let clock = FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        let before = info(ContainerStatus::Running, 100, "always");
+        // Three polls 100 ms apart see it down, then running with a new process.
+        let down = info(ContainerStatus::Restarting, 0, "always");
+        let docker = FakeDocker::new("running", 0).with_infos(vec![
+            down.clone(),
+            down.clone(),
+            down,
+            info(ContainerStatus::Running, 200, "always"),
+        ]);
+        let probe = UpAfter { up: 2, calls: AtomicU32::new(0) };
+        let config = Config::new(vec![app()]);
+        let report = time_return(&config, &app(), &before, Duration::from_secs(10), true, &docker, &probe, &clock);
+        assert_eq!(report.recovered_by, RecoveredBy::RestartPolicy);
+        assert_eq!((report.time_to_running_ms, report.time_to_healthy_ms), (Some(300), Some(400)));
+        assert!(report.heal.is_none(), "the policy had its chance and took it");
+    }
+
+    #[test]
+    fn without_a_policy_heal_brings_it_back_and_without_heal_nobody_does() {
+        let before = info(ContainerStatus::Running, 100, "no");
+        let exited = info(ContainerStatus::Exited, 0, "no");
+        let config = Config::new(vec![app()]);
+        // Without --heal: nobody, after the whole wait.
+        let clock = FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        let docker = FakeDocker::new("exited", 0).with_infos(vec![exited.clone()]);
+        let probe = UpAfter { up: u32::MAX, calls: AtomicU32::new(0) };
+        let report = time_return(&config, &app(), &before, Duration::from_secs(3), false, &docker, &probe, &clock);
+        assert_eq!((report.recovered_by, report.time_to_healthy_ms), (RecoveredBy::None, None));
+        assert_eq!(clock.elapsed(), Duration::from_secs(3), "waited exactly --wait");
+        // With --heal: healwatch restarts it at once (no policy to wait for).
+        let clock = FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        let docker = FakeDocker::new("exited", 0).with_infos(vec![exited, info(ContainerStatus::Running, 300, "no")]);
+        let probe = UpAfter { up: 2, calls: AtomicU32::new(0) };
+        let report = time_return(&config, &app(), &before, Duration::from_secs(10), true, &docker, &probe, &clock);
+        assert_eq!(report.recovered_by, RecoveredBy::Healwatch);
+        assert_eq!(report.heal.as_ref().map(|h| h.outcome), Some(Outcome::Restarted));
+        assert!(docker.calls().iter().any(|c| c == "restart app 10"), "{:?}", docker.calls());
+    }
 }

@@ -139,6 +139,13 @@ impl Containers for DockerCli {
         self.list_inventory(endpoint)
     }
 
+    fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
+        self.inspect_on(&c.endpoint, &[&c.name])?
+            .into_iter()
+            .next()
+            .with_context(|| format!("docker inspect returned nothing for '{}'", c.name))
+    }
+
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         let format = "{{.State.Status}} {{.State.StartedAt}}";
         let out = self.run_on(

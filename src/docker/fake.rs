@@ -21,6 +21,8 @@ pub(crate) struct FakeDocker {
     calls: Mutex<Vec<String>>,
     /// What successive inspects say, when scripted (the last one repeats).
     states: Mutex<std::collections::VecDeque<ContainerState>>,
+    /// What successive full inspects say, when scripted (the last one repeats).
+    infos: Mutex<std::collections::VecDeque<ContainerInfo>>,
     /// What each engine's listing gives: its containers, or why it cannot be listed.
     /// An engine not in the map cannot be reached.
     engines: BTreeMap<Endpoint, Result<Vec<ContainerInfo>, String>>,
@@ -29,7 +31,20 @@ pub(crate) struct FakeDocker {
 impl FakeDocker {
     /// A docker whose containers are all `status`, whose restarts exit `restart_code`.
     pub(crate) fn new(status: &'static str, restart_code: i32) -> Self {
-        Self { status, restart_code, calls: Mutex::new(Vec::new()), states: Mutex::default(), engines: BTreeMap::new() }
+        Self {
+            status,
+            restart_code,
+            calls: Mutex::new(Vec::new()),
+            states: Mutex::default(),
+            infos: Mutex::default(),
+            engines: BTreeMap::new(),
+        }
+    }
+
+    /// The same, with successive full inspects giving `infos` in turn (the last repeats).
+    pub(crate) fn with_infos(self, infos: Vec<ContainerInfo>) -> Self {
+        *self.infos.lock().unwrap() = infos.into();
+        self
     }
 
     /// The same, with successive inspects saying `status` and a start this many
@@ -79,6 +94,19 @@ impl Containers for FakeDocker {
             Some(Ok(containers)) => Ok(containers.clone()),
             Some(Err(e)) => Err(anyhow::anyhow!("{e}")),
             None => Err(anyhow::anyhow!("Cannot connect to the Docker daemon at {endpoint}")),
+        }
+    }
+    fn inspect(&self, c: &ContainerRef) -> anyhow::Result<ContainerInfo> {
+        self.calls.lock().unwrap().push(format!("inspect-all {}", c.name));
+        let mut script = self.infos.lock().unwrap();
+        match script.len() {
+            0 => self
+                .inventory(&c.endpoint)?
+                .into_iter()
+                .find(|i| i.is(&c.name))
+                .ok_or_else(|| anyhow::anyhow!("Error response from daemon: No such container: {}", c.name)),
+            1 => Ok(script[0].clone()),
+            _ => Ok(script.pop_front().expect("more than one")),
         }
     }
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {

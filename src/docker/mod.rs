@@ -30,6 +30,8 @@ pub(crate) trait Containers: Sync {
     /// Every container on `endpoint`, running or not, as `docker inspect` tells it
     /// (restart policies, PIDs, restart counts: what audit, validate and drill need).
     fn inventory(&self, endpoint: &Endpoint) -> anyhow::Result<Vec<ContainerInfo>>;
+    /// One container as `docker inspect` tells it.
+    fn inspect(&self, container: &ContainerRef) -> anyhow::Result<ContainerInfo>;
     /// `State.Status` and `State.StartedAt`, or the failed inspect.
     fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
     /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
