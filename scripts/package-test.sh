@@ -86,6 +86,18 @@ for suite in "${suites[@]}"; do
   in_root healwatch -n -t "web=http://127.0.0.1:$port/" >"$work/pass" \
     || { say "$suite: the pass failed"; cat "$work/pass" >&2; exit 1; }
   grep -q '"outcome":"healthy"' "$work/pass" || { say "$suite: not healthy"; cat "$work/pass" >&2; exit 1; }
+  # crontab.example's line, as written, on the installed layout with cron's PATH: a
+  # healthy quiet pass prints nothing (so cron mails nothing) and logs its line. The
+  # config and a docker CLI stand-in come from the environment, not the line.
+  cron_line=$(grep -E '^[*0-9][^=]* ' "$root/usr/share/doc/healwatch/crontab.example" | head -1)
+  cron_cmd=$(echo "$cron_line" | cut -d' ' -f6-)
+  printf '[[target]]\nname = "web"\nurl = "http://127.0.0.1:%s/"\n' "$port" >"$root/tmp/cron.toml"
+  timeout 60 chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root HEALWATCH_CONFIG=/tmp/cron.toml \
+    HEALWATCH_DOCKER=/bin/true sh -c "$cron_cmd" >"$work/cron-$suite" 2>&1 \
+    || { say "$suite: crontab.example's line failed: $cron_cmd"; cat "$work/cron-$suite" >&2; exit 1; }
+  [ ! -s "$work/cron-$suite" ] || { say "$suite: the cron line would mail:"; cat "$work/cron-$suite" >&2; exit 1; }
+  grep -q '"outcome":"healthy"' "$root/var/log/healwatch.jsonl" \
+    || { say "$suite: the cron line logged no healthy pass"; exit 1; }
   in_root dpkg -L healwatch >"$work/files-$suite"
 
   say "$suite: apt purge"
