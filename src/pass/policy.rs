@@ -104,7 +104,13 @@ pub(crate) fn remember(
 /// problem stays silent: metrics, alerts and notifications carry it.
 pub(crate) fn worth_telling(results: &[&TargetResult], warnings: &[String], previous: &State) -> bool {
     let changed = |r: &&TargetResult| {
-        let before = previous.targets.get(&r.name).and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy);
+        let memory = previous.targets.get(&r.name);
+        let before = match memory.and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy) {
+            // A restart the last pass saw recover (no failure counted since) ended its
+            // story there: healthy now is no news.
+            Outcome::Restarted if memory.is_some_and(|m| m.consecutive_failures == 0) => Outcome::Healthy,
+            before => before,
+        };
         r.outcome != before
     };
     results.iter().any(|r| r.action.is_some() || changed(r)) || warnings != previous.last_warnings.as_slice()
@@ -308,8 +314,16 @@ mod tests {
         assert!(worth_telling(&[&gave_up], &warning, &previous), "a new warning");
         previous.last_warnings = warning.clone();
         assert!(!worth_telling(&[&gave_up], &warning, &previous), "the same warning");
-        let new_healthy = TargetResult { name: "new".into(), ..healthy };
+        let new_healthy = TargetResult { name: "new".into(), ..healthy.clone() };
         assert!(!worth_telling(&[&new_healthy], &warning, &previous), "a new healthy target");
+        // After a restart: a confirmed recovery was the news; healthy next is not. An
+        // unconfirmed one (a failure counted) makes healthy next the news.
+        let healed = TargetState { last_outcome: Some(Outcome::Restarted), ..TargetState::default() };
+        previous.targets.insert("app".into(), healed.clone());
+        assert!(!worth_telling(&[&healthy], &warning, &previous), "the recovery was already told");
+        let unconfirmed = TargetState { consecutive_failures: 1, ..healed };
+        previous.targets.insert("app".into(), unconfirmed);
+        assert!(worth_telling(&[&healthy], &warning, &previous), "back after a recovery not seen");
     }
 
     #[test]

@@ -63,6 +63,25 @@ fn quiet_cron_mails_only_when_something_changes() {
 }
 
 #[test]
+fn a_confirmed_recovery_is_told_once_not_again_by_the_next_pass() {
+    // 503 once (the pass's only attempt), then healthy: restarted, and the recovery seen.
+    let flaky = Server::start(Behaviour::FailFirst(1));
+    let docker = FakeDocker::new();
+    let cron = Crontab::new();
+    let config = cron.file(
+        "c.toml",
+        &format!(
+            "[defaults]\nquiet = true\nretries = 0\nrecovery_timeout = \"5s\"\n[[target]]\nname = \"app\"\nurl = \"{}\"\n",
+            flaky.url("/")
+        ),
+    );
+    let runs: Vec<Run> =
+        (0..3).map(|minute| cron.cmd(minute * 2).docker(&docker).arg("-c").arg(&config).run()).collect();
+    assert_eq!(runs[0].status_line()["targets"][0]["recovered"], true, "{}", runs[0]);
+    assert_eq!(printed_lines(&runs), [1, 0, 0], "the heal is mailed once\n{}", runs[1]);
+}
+
+#[test]
 fn a_missing_metrics_directory_is_told_once_with_the_fix() {
     let up = Server::start(Behaviour::Fixed(200, "ok"));
     let cron = Crontab::new();
