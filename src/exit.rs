@@ -70,6 +70,11 @@ impl Stop {
         }
     }
 
+    /// Whether the binary prints nothing for it (see `Held::quiet`).
+    pub fn silent(&self) -> bool {
+        matches!(self, Self::Locked(held) if held.quiet)
+    }
+
     /// What the binary prints on stderr: the message on one line, whatever input it holds.
     pub fn line(&self) -> String {
         crate::model::one_line(&self.to_string(), 2000)
@@ -105,6 +110,11 @@ pub struct Held {
     pub pid: Option<u32>,
     /// What this command did about it: waited, gave up, did nothing.
     pub then: Option<String>,
+    /// How long the holder has held it (since it wrote the lock file), when known.
+    pub age: Option<std::time::Duration>,
+    /// Whether this run said nothing of it on stdout or stderr: under `--quiet`, a pass or
+    /// watch still running from the same schedule is routine, and cron mails output.
+    pub quiet: bool,
 }
 
 impl Held {
@@ -139,7 +149,18 @@ mod tests {
     fn each_stop_has_its_status() {
         let cases = [
             (Stop::Usage(anyhow::anyhow!("bad")), Exit::Usage, 2),
-            (Stop::Locked(Held { kind: LockKind::Pass, path: "l".into(), pid: None, then: None }), Exit::Locked, 3),
+            (
+                Stop::Locked(Held {
+                    kind: LockKind::Pass,
+                    path: "l".into(),
+                    pid: None,
+                    then: None,
+                    age: None,
+                    quiet: false,
+                }),
+                Exit::Locked,
+                3,
+            ),
             (Stop::Io(anyhow::anyhow!("disk")), Exit::Failure, 4),
         ];
         for (stop, exit, code) in cases {

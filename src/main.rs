@@ -13,8 +13,10 @@ fn main() -> ExitCode {
     match healwatch::run(cli) {
         Ok(exit) => exit.into(),
         Err(stop) => {
-            // One line, whatever the input that caused it held.
-            eprintln!("healwatch: {}", stop.line());
+            // One line, whatever the input that caused it held; nothing for a routine overlap.
+            if !stop.silent() {
+                eprintln!("healwatch: {}", stop.line());
+            }
             stop.exit().into()
         }
     }

@@ -21,7 +21,7 @@ const LOG_SCAN_LIMIT: u64 = 1 << 30;
 pub(super) const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
 
 /// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
-pub(super) const RESTART_MARGIN: Duration = Duration::from_secs(15);
+pub(crate) const RESTART_MARGIN: Duration = Duration::from_secs(15);
 
 /// Bound on quick docker calls (inspect, unpause).
 pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(10);

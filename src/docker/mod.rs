@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint};
 pub(crate) use crate::process::CommandOutcome;
 
-pub(crate) use cli::{DockerCli, QUICK_TIMEOUT};
+pub(crate) use cli::{DockerCli, QUICK_TIMEOUT, RESTART_MARGIN};
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 
 /// What healwatch asks of Docker: every command and every subcommand goes through this

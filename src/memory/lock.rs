@@ -77,7 +77,9 @@ pub(crate) fn acquire(path: Option<&Path>, kind: LockKind) -> Result<PassLock, S
         Err(TryLockError::WouldBlock) => {
             let holder = crate::files::read_bounded(&path, 64, crate::files::Link::Refuse).unwrap_or_default();
             let pid = String::from_utf8_lossy(&holder).trim().parse().ok();
-            Err(Stop::Locked(Held { kind, path, pid, then: None }))
+            // The holder wrote the file when it took the lock: its age is the hold's.
+            let age = file.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            Err(Stop::Locked(Held { kind, path, pid, then: None, age, quiet: false }))
         }
         Err(TryLockError::Error(e)) => {
             Err(Stop::Usage(anyhow::Error::new(e).context(format!("locking {}", path.display()))))

@@ -15,7 +15,7 @@ use crate::cli::RunArgs;
 use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, Target};
 use crate::docker::{Containers, DockerCli};
-use crate::exit::{Exit, LockKind, Stop};
+use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
@@ -115,15 +115,25 @@ impl<'a> Setup<'a> {
             Ok(lock) => Ok(lock),
             Err(Stop::Locked(held)) if wait.is_some() => Err(Stop::Locked(held)),
             Err(Stop::Locked(held)) => {
-                // The running pass owns the metrics file and the notifications; only the
-                // ping says this one did nothing.
-                let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
                 let then = match kind {
                     LockKind::Pass => "this pass does nothing",
                     LockKind::Watch => "this watch does nothing",
                 };
-                let stop = Stop::Locked(held.then(then));
-                Err(fail(self.args, started, &self.clock, stop, &quiet))
+                let routine = self.config.quiet && held.age.is_some_and(|age| age < longest_hold(&self.config, kind));
+                if routine {
+                    // A pass or watch of the same schedule is still at work: under --quiet
+                    // that is no news (cron mails output), and the holder pings and writes
+                    // the metrics. The log keeps the line.
+                    let stop = Stop::Locked(Held { quiet: true, ..held.then(then) });
+                    let mut report = Report::failed(started, self.clock.elapsed(), self.args.dry_run, stop.to_string());
+                    let log = open_log_for(&mut report, self.outputs.log.as_deref());
+                    let _ = emit(&mut report, log, false, self.config.format);
+                    return Err(stop);
+                }
+                // The running pass owns the metrics file and the notifications; only the
+                // ping says this one did nothing.
+                let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
+                Err(fail(self.args, started, &self.clock, Stop::Locked(held.then(then)), &quiet))
             }
             Err(stop) => Err(fail(self.args, started, &self.clock, stop, &self.outputs)),
         }
@@ -230,6 +240,27 @@ fn conclude(
     let mut report = Report::new(started, took, config.dry_run, targets);
     report.engines = engines;
     (report, remembered, done)
+}
+
+/// How long a lock of `kind` can be held by a healthy healwatch with this config: the
+/// longest pass its targets allow (deciding, a restart and its margin, the recovery wait)
+/// and a minute for listing and hooks; for a watch's lock, the longest watch more. A lock
+/// held longer than that is reported even under `--quiet`.
+fn longest_hold(config: &Config, kind: LockKind) -> Duration {
+    let pass = config
+        .targets
+        .iter()
+        .map(|t| {
+            let s = &t.settings;
+            s.decide_within + s.restart_timeout + crate::docker::RESTART_MARGIN + s.recovery_timeout
+        })
+        .max()
+        .unwrap_or(Duration::ZERO)
+        + Duration::from_secs(60);
+    match kind {
+        LockKind::Pass => pass,
+        LockKind::Watch => pass + crate::settings::WATCH.1,
+    }
 }
 
 /// Whether docker commands may go over ssh: an engine or target with an ssh:// host or

@@ -202,6 +202,8 @@ mod tests {
                         path: "l".into(),
                         pid: None,
                         then: Some("this pass does nothing".into()),
+                        age: None,
+                        quiet: false,
                     })),
                 };
             }

@@ -264,6 +264,38 @@ fn unwritable_log_is_a_warning_not_a_failure() {
 }
 
 #[test]
+fn under_quiet_a_young_held_lock_is_routine_and_an_old_one_is_told() {
+    let server = Server::start(Behaviour::Fixed(200, "ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let (lock_path, log) = (dir.path().join("held.lock"), dir.path().join("log.jsonl"));
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.try_lock().unwrap();
+    let docker = FakeDocker::new();
+    let pass = |quiet: bool| {
+        let run = Healwatch::new().docker(&docker).arg("--lock").arg(&lock_path).arg("--log").arg(&log);
+        let run = if quiet { run.arg("--quiet") } else { run };
+        run.args(["-t", &format!("app={}", server.url("/"))]).run()
+    };
+    // Held a moment ago: another pass of the same schedule still at work.
+    let routine = pass(true);
+    routine.expect_code(3);
+    assert!(routine.output.stdout.is_empty() && routine.output.stderr.is_empty(), "cron would mail: {routine}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("holds the lock") && logged.contains("this pass does nothing"), "{logged}");
+    // Without --quiet it is said, as always.
+    let said = pass(false);
+    said.expect_code(3);
+    assert!(said.stderr().contains("holds the lock"), "{said}");
+    // Held for two hours: longer than any pass this config allows, so it is told.
+    lock.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200)).unwrap();
+    let stuck = pass(true);
+    stuck.expect_code(3);
+    assert!(stuck.status_line()["error"].as_str().unwrap().contains("holds the lock"), "{stuck}");
+    assert!(stuck.stderr().contains("holds the lock"), "{stuck}");
+    assert_eq!(server.request_count(), 0, "a locked-out pass checks nothing");
+}
+
+#[test]
 fn a_held_lock_makes_the_pass_exit_3() {
     let server = Server::start(Behaviour::Fixed(200, "ok"));
     let dir = tempfile::tempdir().unwrap();
