@@ -58,13 +58,14 @@ pub(crate) fn reject(args: &RunArgs, message: String) {
     let _ = fail(args, started, &clock, Stop::Usage(anyhow::anyhow!(message)), &Outputs::from_flags(args));
 }
 
-/// A pass that cannot run still tells monitoring so, through whatever outputs it knows.
+/// A pass that cannot run still tells monitoring so, through whatever outputs it knows
+/// (and stdout, unless the stop is a silent one).
 fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outputs: &Outputs) -> Stop {
     let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
     publish(&mut report, outputs, stop.exit(), None);
     // The stop itself is what the command reports; a stdout error here adds nothing.
     let log = open_log_for(&mut report, outputs.log.as_deref());
-    let _ = emit(&mut report, log, true, args.format.unwrap_or_default());
+    let _ = emit(&mut report, log, !stop.silent(), args.format.unwrap_or_default());
     stop
 }
 
@@ -125,10 +126,8 @@ impl<'a> Setup<'a> {
                     // that is no news (cron mails output), and the holder pings and writes
                     // the metrics. The log keeps the line.
                     let stop = Stop::Locked(Held { quiet: true, ..held.then(then) });
-                    let mut report = Report::failed(started, self.clock.elapsed(), self.args.dry_run, stop.to_string());
-                    let log = open_log_for(&mut report, self.outputs.log.as_deref());
-                    let _ = emit(&mut report, log, false, self.config.format);
-                    return Err(stop);
+                    let log_only = Outputs { log: self.outputs.log.clone(), ..Outputs::default() };
+                    return Err(fail(self.args, started, &self.clock, stop, &log_only));
                 }
                 // The running pass owns the metrics file and the notifications; only the
                 // ping says this one did nothing.
