@@ -96,12 +96,16 @@ fn offending(error: &clap::Error) -> (Option<String>, Option<String>) {
     (flag, text(ContextKind::InvalidValue))
 }
 
-/// Takes `flag` out of `argv`: as `flag=value`, as `flag value`, or alone.
+/// Takes `flag` out of `argv` (never the program's name): as `flag=value`, as
+/// `flag value`, or alone.
 fn drop_argument(argv: &mut Vec<std::ffi::OsString>, flag: &str, value: Option<&str>) {
     let joined = value.map(|v| format!("{flag}={v}"));
-    if let Some(i) = argv.iter().position(|a| joined.as_deref().is_some_and(|j| a == j)) {
+    let find = |argv: &[std::ffi::OsString], wanted: &dyn Fn(&std::ffi::OsString) -> bool| {
+        argv.iter().skip(1).position(wanted).map(|i| i + 1)
+    };
+    if let Some(i) = find(argv, &|a| joined.as_deref().is_some_and(|j| a == j)) {
         argv.remove(i);
-    } else if let Some(i) = argv.iter().position(|a| a == flag) {
+    } else if let Some(i) = find(argv, &|a| a == flag) {
         let takes_value = value.is_some_and(|v| argv.get(i + 1).is_some_and(|next| next == v));
         argv.drain(i..=i + usize::from(takes_value));
     }
