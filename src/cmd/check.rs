@@ -33,6 +33,9 @@ struct Progress {
     healthy_at: Option<Duration>,
     checks: u32,
     last: Option<Check>,
+    /// Its container exited, died or is being restarted after an exit: waiting longer
+    /// cannot make it healthy, so it is not looked at again.
+    down: bool,
 }
 
 /// Waits for every target to become healthy, or `--wait` to pass.
@@ -43,11 +46,16 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
     }
-    let mut config = config::load(&args.run).map_err(Stop::Usage)?;
+    let mut config = config::load_named(&args.run).map_err(Stop::Usage)?;
     let needs_docker = config.needs_listing()
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
-    let docker =
-        if needs_docker { Some(DockerCli::locate(config.docker.as_deref()).map_err(Stop::Usage)?) } else { None };
+    // Without a docker CLI, URL targets are still checked; with one, a failing target's
+    // container is asked whether it exited.
+    let docker = match DockerCli::locate(config.docker.as_deref()) {
+        Ok(cli) => Some(cli),
+        Err(e) if needs_docker => return Err(Stop::Usage(e)),
+        Err(_) => None,
+    };
     let mut warnings = Vec::new();
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
@@ -87,31 +95,33 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
 }
 
 /// Looks at every target not yet healthy, a round every `ROUND`, until each has been
-/// healthy `stable` times in a row or `wait` has passed since `clock` started (times are
-/// from its start); each look's timeout is cut to what is left. `after_round` sees the
-/// progress after each round.
+/// healthy `stable` times in a row, or is down for good (the look's `true`), or `wait`
+/// has passed since `clock` started (times are from its start); each look's timeout is
+/// cut to what is left. `after_round` sees the progress after each round.
 fn wait_until_healthy(
     targets: &[Target],
     clock: &dyn Clock,
     wait: Duration,
     stable: u32,
     concurrency: usize,
-    look: &(dyn Fn(&Target, Duration) -> Check + Sync),
+    look: &(dyn Fn(&Target, Duration) -> (Check, bool) + Sync),
     mut after_round: impl FnMut(&[Progress]),
 ) -> Vec<Progress> {
     let waited = || clock.elapsed();
     let mut progress = vec![Progress::default(); targets.len()];
     loop {
         let round_start = waited();
-        let pending: Vec<usize> = (0..targets.len()).filter(|&i| progress[i].healthy_at.is_none()).collect();
+        let pending: Vec<usize> =
+            (0..targets.len()).filter(|&i| progress[i].healthy_at.is_none() && !progress[i].down).collect();
         if pending.is_empty() || round_start >= wait || clock.interrupted() {
             break;
         }
         let left = wait.saturating_sub(round_start);
         let checks = parallel_map(&pending, concurrency, |&i| look(&targets[i], left)).0;
-        for (&i, check) in pending.iter().zip(checks) {
+        for (&i, (check, down)) in pending.iter().zip(checks) {
             let p = &mut progress[i];
             p.checks += 1;
+            p.down = down;
             if check.healthy() {
                 p.streak += 1;
                 p.streak_started.get_or_insert(round_start);
@@ -130,9 +140,29 @@ fn wait_until_healthy(
     progress
 }
 
+/// One look at a target, and whether it is down for good: a failed look asks Docker
+/// whether the container exited, died or is restarting after an exit, and says so as
+/// compose does ("container web exited (1)") instead of waiting out `--wait`.
+fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> (Check, bool) {
+    let check = look_once(probe, docker, target, left);
+    if check.healthy() {
+        return (check, false);
+    }
+    let down = docker.and_then(|docker| {
+        target.container_refs().into_iter().find_map(|c| {
+            let how = docker.state(&c).ok()?.down()?;
+            Some(format!("container {} {how}", c.name))
+        })
+    });
+    match down {
+        Some(why) => (Check::failed(Failure::Container, &why, check.latency), true),
+        None => (check, false),
+    }
+}
+
 /// One look at a target: what a pass's attempt is (HTTP, TCP, exec), a running
 /// container for a log-only target, or Docker's HEALTHCHECK status now.
-fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> Check {
+fn look_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> Check {
     let none = |error: &str| Check::failed(Failure::Other, error, Duration::ZERO);
     let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
     match (&target.health, docker) {
@@ -193,6 +223,7 @@ fn build(
         duration_ms: millis(duration),
         wait_ms: millis(args.wait),
         stable: args.stable,
+        config: args.run.targets.config.as_ref().map(|p| p.display().to_string()),
         summary: CheckSummary { targets: targets.len(), healthy: targets.len() - failed, failed },
         slowest,
         warnings,
@@ -247,14 +278,14 @@ mod tests {
     }
 
     impl Script<'_> {
-        fn look(&self, target: &Target, left: Duration) -> Check {
+        fn look(&self, target: &Target, left: Duration) -> (Check, bool) {
             self.timeouts.lock().unwrap().push(left);
             let now = self.clock.elapsed();
             let up = self.up_at.iter().find(|(n, _)| *n == target.name).and_then(|(_, at)| *at);
             if up.is_some_and(|at| now >= at) {
-                Check::passed(Some(200), Duration::ZERO)
+                (Check::passed(Some(200), Duration::ZERO), false)
             } else {
-                Check::failed(Failure::Status, "status 503 not in 200-399", Duration::ZERO)
+                (Check::failed(Failure::Status, "status 503 not in 200-399", Duration::ZERO), false)
             }
         }
     }
@@ -301,5 +332,29 @@ mod tests {
         // Healthy at 500, 750 and 1000 ms: counted from 500 ms, decided in the third round.
         assert_eq!(progress[0].healthy_at, Some(Duration::from_millis(500)));
         assert_eq!((progress[0].checks, rounds), (5, 5));
+    }
+
+    #[test]
+    fn a_target_down_for_good_ends_its_wait_at_once() {
+        let clock = clock();
+        let late = Script {
+            clock: &clock,
+            up_at: vec![("late", Some(Duration::from_secs(2)))],
+            timeouts: Mutex::new(Vec::new()),
+        };
+        let look = |t: &Target, left: Duration| {
+            if t.name == "crashed" {
+                (Check::failed(Failure::Container, "container crashed exited (1)", Duration::ZERO), true)
+            } else {
+                late.look(t, left)
+            }
+        };
+        let progress =
+            wait_until_healthy(&targets(&["crashed", "late"]), &clock, Duration::from_secs(60), 1, 4, &look, |_| {});
+        assert!(progress[0].down && progress[0].healthy_at.is_none());
+        assert_eq!(progress[0].checks, 1, "not looked at again once down");
+        // The others are still waited for, and the wait ends when they are decided.
+        assert_eq!(progress[1].healthy_at, Some(Duration::from_secs(2)));
+        assert!(clock.elapsed() < Duration::from_secs(3), "{:?}", clock.elapsed());
     }
 }

@@ -167,6 +167,23 @@ fn ensure_targets(config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// As `load`, but reading only the config file `-c` (or HEALWATCH_CONFIG) names, never
+/// the host's: what `check` in CI uses, so an unrelated target of the operator's cannot
+/// fail a stack's smoke check.
+pub(crate) fn load_named(args: &RunArgs) -> Result<Config> {
+    let path = args.targets.config.as_deref();
+    let config = build(args, file::read(path)?, path)?;
+    ensure_targets(&config).map_err(|e| {
+        let host = default_config_path();
+        if path.is_none() && host.exists() {
+            anyhow::anyhow!("{e}; check reads {} only when -c names it", host.display())
+        } else {
+            e
+        }
+    })?;
+    Ok(config)
+}
+
 /// As `load`, but an empty target list is fine (for `audit`, `status`, `pause`).
 /// With neither `-c` nor `-t`, /etc/healwatch/healwatch.toml is read when it exists.
 pub(crate) fn load_allowing_none(args: &RunArgs) -> Result<Config> {

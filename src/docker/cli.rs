@@ -147,10 +147,9 @@ impl Containers for DockerCli {
     }
 
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
-        let format = "{{.State.Status}} {{.State.StartedAt}}";
         let out = self.run_on(
             &c.endpoint,
-            &["inspect", "--type", "container", "--format", format, "--", &c.name],
+            &["inspect", "--type", "container", "--format", ContainerState::FORMAT, "--", &c.name],
             QUICK_TIMEOUT,
         );
         if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }

@@ -55,6 +55,7 @@ impl FakeDocker {
             .map(|(status, later)| ContainerState {
                 status: ContainerStatus::parse(status),
                 started_at: Some(started_at() + Duration::from_secs(*later)),
+                exit_code: Some(if *status == "running" { 0 } else { 1 }),
             })
             .collect();
         self
@@ -120,7 +121,7 @@ impl Containers for FakeDocker {
             return Ok(last.clone());
         }
         let status = ContainerStatus::parse(self.status);
-        Ok(ContainerState { status, started_at: Some(started_at()) })
+        Ok(ContainerState { status, started_at: Some(started_at()), exit_code: Some(0) })
     }
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
         self.calls.lock().unwrap().push(format!("health {}", c.name));

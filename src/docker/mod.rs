@@ -65,16 +65,33 @@ pub(crate) struct ContainerState {
     pub status: ContainerStatus,
     /// `State.StartedAt`; `None` when never started or unreadable.
     pub started_at: Option<SystemTime>,
+    /// `State.ExitCode`: the last exit's status (0 while running and never exited).
+    pub exit_code: Option<i64>,
 }
 
 impl ContainerState {
-    /// Reads `{{.State.Status}} {{.State.StartedAt}}`.
+    /// The `docker inspect --format` that `parse` reads.
+    pub(crate) const FORMAT: &'static str = "{{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}}";
+
+    /// Reads `FORMAT`'s output.
     pub(crate) fn parse(text: &str) -> Self {
         let mut words = text.split_whitespace();
         let status = ContainerStatus::parse(words.next().unwrap_or_default());
         // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
         let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
-        Self { status, started_at }
+        let exit_code = words.next().and_then(|c| c.parse().ok());
+        Self { status, started_at, exit_code }
+    }
+
+    /// Down for good as far as a wait is concerned: exited, dead, or being restarted by
+    /// its policy after an exit. Says how, as compose does: "exited (1)".
+    pub(crate) fn down(&self) -> Option<String> {
+        let code = self.exit_code.map(|c| format!(" ({c})")).unwrap_or_default();
+        match self.status {
+            ContainerStatus::Exited | ContainerStatus::Dead => Some(format!("{}{code}", self.status.as_str())),
+            ContainerStatus::Restarting => Some(format!("restarting after exiting{code}")),
+            _ => None,
+        }
     }
 }
 
@@ -116,17 +133,22 @@ mod tests {
 
     #[test]
     fn container_state_from_inspect() {
-        let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z\n");
-        assert_eq!(s.status, ContainerStatus::Running);
+        let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z 0\n");
+        assert_eq!((&s.status, s.exit_code, s.down()), (&ContainerStatus::Running, Some(0), None));
         assert_eq!(
             s.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).as_deref(),
             Some("2026-11-27T20:44:00.062Z")
         );
         assert_eq!(
             ContainerState::parse("created 0001-01-01T00:00:00Z"),
-            ContainerState { status: ContainerStatus::Created, started_at: None }
+            ContainerState { status: ContainerStatus::Created, started_at: None, exit_code: None }
         );
         assert_eq!(ContainerState::parse("paused").started_at, None);
+        let exited = ContainerState::parse("exited 2026-11-27T20:44:00Z 137");
+        assert_eq!(exited.down().as_deref(), Some("exited (137)"));
+        let looping = ContainerState::parse("restarting 2026-11-27T20:44:00Z 1");
+        assert_eq!(looping.down().as_deref(), Some("restarting after exiting (1)"));
+        assert_eq!(ContainerState::parse("dead x y").down().as_deref(), Some("dead"));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub(crate) struct CheckReport {
     pub(crate) duration_ms: u64,
     pub(crate) wait_ms: u64,
     pub(crate) stable: u32,
+    /// The config file read (only the one `-c` names), or `None`.
+    pub(crate) config: Option<String>,
     pub(crate) summary: CheckSummary,
     /// The target that took longest (or never came up).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +102,7 @@ pub(crate) mod fixture {
             duration_ms: 10_000,
             wait_ms: 10_000,
             stable: 1,
+            config: None,
             summary: CheckSummary { targets: 2, healthy: 1, failed: 1 },
             slowest: None,
             warnings: Vec::new(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{Container, Engine, Spec};
+use crate::engine::{Container, CrashLoop, Engine, Spec};
 
 /// Quick settings: one attempt, a short stop timeout, a bounded recovery wait.
 const QUICK: [&str; 6] = ["--retries", "0", "--restart-timeout", "1s", "--recovery-timeout", "20s"];
@@ -400,36 +400,12 @@ fn a_watch_heals_a_sigstopped_service_without_waiting_out_the_stop_timeout() {
     assert!(restart_ms < 8_000, "restart took {restart_ms} ms: the stop timeout was waited out\n{run}");
 }
 
-/// A container whose process exits a second after every start, with a restart policy:
-/// Docker keeps bringing it back. Removed when dropped.
-struct CrashLoop {
-    engine: &'static Engine,
-    name: String,
-}
-
-impl CrashLoop {
-    fn start(engine: &'static Engine, test: &str) -> Self {
-        let name = format!("hw-{test}-{}", std::process::id());
-        let _ = engine.docker(&["rm", "-f", &name]);
-        let args = ["run", "-d", "--name", &name, "--network", "host", "--restart", "unless-stopped"];
-        let out = engine.docker(&[&args[..], &[&engine.image, "/bin/sh", "-c", "sleep 1; exit 1"]].concat());
-        assert!(out.success(), "{out:?}");
-        Self { engine, name }
-    }
-}
-
-impl Drop for CrashLoop {
-    fn drop(&mut self) {
-        let _ = self.engine.docker(&["rm", "-f", &self.name]);
-    }
-}
-
 #[test]
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn a_crash_loop_is_decided_at_once_and_does_not_blind_the_watch() {
     let engine = Engine::get();
     let app = Container::start(engine, "loop-app", Spec { init: true, ..Spec::default() });
-    let looping = CrashLoop::start(engine, "loop");
+    let looping = CrashLoop::start(engine, "loop", "unless-stopped");
     // Its health endpoint never answers; Docker revives it every time it exits.
     let never = format!("{}=http://127.0.0.1:{}/health", looping.name, crate::util::free_port());
     let dir = tempfile::tempdir().unwrap();

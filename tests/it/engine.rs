@@ -130,6 +130,31 @@ impl Drop for Turn {
     }
 }
 
+/// A container whose process exits with status 3 a second after every start, with a
+/// restart policy (`unless-stopped`: Docker keeps bringing it back; `no`: it stays
+/// exited). Removed when dropped.
+pub(crate) struct CrashLoop {
+    engine: &'static Engine,
+    pub name: String,
+}
+
+impl CrashLoop {
+    pub(crate) fn start(engine: &'static Engine, test: &str, restart: &str) -> Self {
+        let name = format!("hw-{test}-{}", std::process::id());
+        let _ = engine.docker(&["rm", "-f", &name]);
+        let args = ["run", "-d", "--name", &name, "--network", "host", "--restart", restart];
+        let out = engine.docker(&[&args[..], &[&engine.image, "/bin/sh", "-c", "sleep 1; exit 3"]].concat());
+        assert!(out.success(), "{out:?}");
+        Self { engine, name }
+    }
+}
+
+impl Drop for CrashLoop {
+    fn drop(&mut self) {
+        let _ = self.engine.docker(&["rm", "-f", &self.name]);
+    }
+}
+
 /// Options for a test container.
 #[derive(Default, Clone)]
 pub(crate) struct Spec {

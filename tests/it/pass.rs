@@ -45,7 +45,10 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
     assert!(t["recovery_ms"].is_u64());
     assert_eq!(
         docker.calls(),
-        ["inspect --type container --format {{.State.Status}} {{.State.StartedAt}} -- app", "restart -t 4 -- app"]
+        [
+            "inspect --type container --format {{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} -- app",
+            "restart -t 4 -- app"
+        ]
     );
     let summary = &run.status_line()["summary"];
     assert_eq!(
