@@ -126,8 +126,13 @@ pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target
 /// failed answer followed by a good one is healthy; with the defaults a 503 is decided
 /// in about 0.5 s (three attempts) and a hung endpoint in 5 s. `first` is an attempt a
 /// watch already made, and how long ago it started: it counts as the first attempt.
+/// When the first attempt got no answer (hung, refused, or the exec could not run),
+/// `decided` may say waiting cannot help (Docker reports the container paused, exited or
+/// dead): that check is the answer, with no retries. An answer that was wrong (a status,
+/// a body) came from a running process, so Docker is not asked.
 pub(crate) fn check_with_retries(
     attempt: &dyn Fn(Duration) -> Check,
+    decided: &dyn Fn() -> Option<Check>,
     clock: &dyn Clock,
     target: &Target,
     first: Option<(&Check, Duration)>,
@@ -141,6 +146,10 @@ pub(crate) fn check_with_retries(
         Some((check, _)) => check.clone(),
         None => attempt(settings.timeout.min(left()).max(MIN_ATTEMPT)),
     };
+    let unanswered = [Failure::Hung, Failure::Connection, Failure::Exec].iter().any(|&why| check.failed_with(why));
+    if unanswered && let Some(decided) = decided() {
+        return (decided, attempts);
+    }
     while !check.healthy() && attempts <= settings.retries && !clock.interrupted() {
         // No attempt squeezed into the deadline's last instant: it could only time out.
         if left() < settings.retry_delay + MIN_ATTEMPT {

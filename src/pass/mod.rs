@@ -184,14 +184,14 @@ fn act_on<'a>(
 /// already retries its own probes); or nothing, for a target that only watches its logs.
 fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
     let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
+    let decided = || container_down(pass.inspector, target);
     match &target.health {
         HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match pass.hints.get(&target.name) {
-            Some(Hint::Paused) if let Some(paused) = paused_container(pass.inspector, target) => {
-                let error = format!("paused: container {paused} is paused and answers nothing");
-                (Check::failed(Failure::Container, error, Duration::ZERO), 0)
+            Some(Hint::Paused) if let Some(paused) = container_down(pass.inspector, target) => (paused, 0),
+            Some(Hint::Failed { check, spent }) => {
+                check_with_retries(&one, &decided, pass.clock, target, Some((check, *spent)))
             }
-            Some(Hint::Failed { check, spent }) => check_with_retries(&one, pass.clock, target, Some((check, *spent))),
-            _ => check_with_retries(&one, pass.clock, target, None),
+            _ => check_with_retries(&one, &decided, pass.clock, target, None),
         },
         HealthCheck::Docker { paused: true, .. } => {
             let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing";
@@ -202,12 +202,22 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
     }
 }
 
-/// The first of the target's containers that Docker says is paused.
-fn paused_container(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
+/// Docker's word that waiting cannot help: the first of the target's containers that is
+/// paused (a frozen process answers nothing, however long one waits), exited, dead or
+/// created and never started, as a failed check saying so.
+fn container_down(docker: Option<&dyn Containers>, target: &Target) -> Option<Check> {
     let docker = docker?;
-    target
-        .container_refs()
-        .into_iter()
-        .find(|c| docker.state(c).is_ok_and(|s| s.status == ContainerStatus::Paused))
-        .map(|c| c.name)
+    target.container_refs().into_iter().find_map(|c| {
+        let state = docker.state(&c).ok()?;
+        let name = &c.name;
+        let error = match state.status {
+            ContainerStatus::Paused => format!("paused: container {name} is paused and answers nothing"),
+            ContainerStatus::Created => format!("container {name} was created and never started"),
+            ContainerStatus::Exited | ContainerStatus::Dead => {
+                format!("container {name} {}", state.down().unwrap_or_else(|| "is not running".to_string()))
+            }
+            _ => return None,
+        };
+        Some(Check::failed(Failure::Container, error, Duration::ZERO))
+    })
 }

@@ -167,8 +167,32 @@ fn a_hang_is_decided_within_decide_within() {
     assert_eq!(r.outcome, Outcome::Restarted);
     // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
     assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
-    // No answer at all: a stopped process is woken, so SIGTERM can reach it.
-    assert_eq!(docker.calls(), ["inspect app", "wake app", "restart app 10"]);
+    // No answer at all: Docker is asked once whether waiting can help (it runs: it can);
+    // a stopped process is woken, so SIGTERM can reach it.
+    assert_eq!(docker.calls(), ["inspect app", "inspect app", "wake app", "restart app 10"]);
+}
+
+#[test]
+fn a_container_docker_reports_paused_or_exited_is_decided_at_the_first_failed_attempt() {
+    for (status, error) in [
+        ("paused", "paused: container app is paused and answers nothing"),
+        ("exited", "container app exited (1)"),
+        ("dead", "container app dead (1)"),
+    ] {
+        let clock = FakeClock::at(now());
+        let probe = HangProbe { clock: &clock, attempts: AtomicU32::new(0) };
+        let docker = FakeDocker::new(status, 0).with_states(&[(status, 0)]);
+        let r = &pass_on(&config(vec![builtin_target("app")], false), &probe, &docker, &clock)[0];
+        assert_eq!(r.outcome, Outcome::Restarted, "{status}");
+        // One 2 s attempt, not the 5 s decide window.
+        assert_eq!((r.attempts, clock.elapsed()), (1, Duration::from_secs(2)), "{status}");
+        assert_eq!(r.error.as_deref(), Some(error));
+    }
+    // A wrong answer came from a running process: Docker is not asked, the retries run.
+    let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("exited", 0);
+    let r = &pass(&config(vec![target("app", "app")], true), &probe, &docker)[0];
+    assert_eq!((r.attempts, docker.calls().len()), (3, 0));
 }
 
 fn pass_hinted(

@@ -41,12 +41,14 @@ pub(crate) struct Setup<'a> {
 }
 
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
-/// ones a watch keeps an eye on), and the containers it acted on (whose own events are
-/// not news).
+/// ones a watch keeps an eye on), the containers it acted on (whose own events are
+/// not news), and when the maintenance pauses it honoured end (the watch starts a pass
+/// then).
 pub(crate) struct Done {
     pub(crate) exit: Exit,
     pub(crate) healthy: Vec<Target>,
     pub(crate) acted: BTreeSet<(Endpoint, String)>,
+    pub(crate) pause_ends: Vec<SystemTime>,
 }
 
 /// A command line clap rejected, for a pass: reported as a pass that could not run
@@ -220,8 +222,9 @@ fn conclude(
 ) -> (Report, State, Done) {
     let remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
     let engines = engines(config, &results, &listed);
-    let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new() };
+    let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new(), pause_ends: Vec::new() };
     for (target, result) in config.targets.iter().zip(&results) {
+        done.pause_ends.extend(result.paused_until);
         if result.action.is_some() {
             done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
         }

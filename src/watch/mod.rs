@@ -88,13 +88,22 @@ fn watch(
     let mut pending = plan::without_own(watched.events(), &done.acted);
     let mut next = clock.elapsed() + every;
     while !clock.interrupted() && next < deadline {
-        clock.sleep(next.saturating_sub(clock.elapsed()));
+        let pause_ends = first_pause_end(&done, clock);
+        clock.sleep(pause_ends.map_or(next, |end| end.min(next)).saturating_sub(clock.elapsed()));
         if clock.interrupted() {
             break;
         }
-        next = (next + every).max(clock.elapsed() + every / 2);
-        let round = look(watched, clock, &done.healthy, std::mem::take(&mut pending), unhealthy_on);
-        let Some(hints) = plan::plan(round, &done.healthy, unhealthy_on) else { continue };
+        let hints = if pause_ends.is_some_and(|end| end <= clock.elapsed()) {
+            // A maintenance pause just ended: a pass judges its target now, not at the
+            // next scheduled run.
+            done.pause_ends.clear();
+            Hints::new()
+        } else {
+            next = (next + every).max(clock.elapsed() + every / 2);
+            let round = look(watched, clock, &done.healthy, std::mem::take(&mut pending), unhealthy_on);
+            let Some(hints) = plan::plan(round, &done.healthy, unhealthy_on) else { continue };
+            hints
+        };
         let wait = LOCK_WAIT.min(deadline.saturating_sub(clock.elapsed()));
         // Someone else's pass may hold the lock; the next look sees what it left.
         let Some(passed) = watched.pass(&hints, LockWait::Within(wait))? else { continue };
@@ -104,6 +113,13 @@ fn watch(
         next = next.max(clock.elapsed() + every / 2);
     }
     Ok(exit)
+}
+
+/// When (on `clock`) the first maintenance pause the last pass honoured ends, a moment
+/// after its end so the pass that follows finds it over.
+fn first_pause_end(done: &Done, clock: &dyn Clock) -> Option<Duration> {
+    let end = done.pause_ends.iter().min()?;
+    Some(end.duration_since(clock.now()).unwrap_or(Duration::ZERO) + Duration::from_millis(10))
 }
 
 /// One look: the events so far and, unless they already call for a pass, an attempt at
@@ -166,6 +182,8 @@ mod tests {
         /// Set the clock's signal after this many looks.
         signal_after: Option<usize>,
         looks_made: usize,
+        /// Maintenance pause ends the next pass reports.
+        pause_ends: Vec<SystemTime>,
     }
 
     impl<'c> Script<'c> {
@@ -180,6 +198,7 @@ mod tests {
                 attempt_time: Duration::from_millis(3),
                 signal_after: None,
                 looks_made: 0,
+                pause_ends: Vec::new(),
             }
         }
     }
@@ -208,7 +227,8 @@ mod tests {
                 };
             }
             self.clock.sleep(Duration::from_millis(20));
-            Ok(Some(Done { exit: Exit::Healthy, healthy: vec![app()], acted: BTreeSet::new() }))
+            let pause_ends = std::mem::take(&mut self.pause_ends);
+            Ok(Some(Done { exit: Exit::Healthy, healthy: vec![app()], acted: BTreeSet::new(), pause_ends }))
         }
 
         fn events(&mut self) -> Vec<Event> {
@@ -334,5 +354,21 @@ mod tests {
         assert_eq!(exit.unwrap(), Exit::Healthy);
         assert_eq!(script.looks_made, 2);
         assert!(clock.elapsed() < Duration::from_secs(3), "{:?}", clock.elapsed());
+    }
+
+    #[test]
+    fn a_pass_starts_the_moment_a_maintenance_pause_ends() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        // The first pass honours a pause that ends 4.5 s into the watch, and one that
+        // ends after it.
+        let start = clock.now();
+        script.pause_ends = vec![start + Duration::from_secs(60), start + Duration::from_millis(4500)];
+        let (_, script) = run(script, Duration::from_secs(14), Duration::from_secs(1));
+        assert_eq!(script.passes.len(), 2, "{:?}", script.passes);
+        let (hints, _, at) = &script.passes[1];
+        assert!(hints.is_empty());
+        assert!(*at >= Duration::from_millis(4500) && *at < Duration::from_millis(4600), "{at:?}");
+        assert!(clock.elapsed() <= Duration::from_secs(14), "{:?}", clock.elapsed());
     }
 }

@@ -117,3 +117,29 @@ fn watch_values_are_checked() {
     run.expect_code(2);
     assert!(run.stderr().contains("--watch is for run"), "{run}");
 }
+
+/// A maintenance pause that ends during a watch: the watch starts a pass at its end, which
+/// heals the target that broke during the window, instead of leaving it to the next run.
+#[test]
+fn a_watch_heals_the_moment_a_maintenance_pause_ends() {
+    let fake = FakeDocker::new();
+    // Broken from the start: only the pause keeps it from being restarted.
+    let server = Server::start(Behaviour::WhileFileExists(fake.healthy_flag()));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let target = format!("app={}", server.url("/health"));
+    let pause =
+        Healwatch::new().args(["pause", "app", "--for", "3s", "--state"]).arg(&state).args(["-t", &target]).run();
+    pause.expect_code(0);
+    let run = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "8s", "--retries", "0", "--state"])
+        .arg(&state)
+        .args(["-t", &target])
+        .run();
+    let passes = lines(&run.stdout());
+    assert_eq!(passes.len(), 2, "the first pass, and the one at the pause's end\n{run}");
+    assert_eq!(passes[0]["targets"][0]["outcome"], "paused", "{run}");
+    assert_eq!(passes[1]["targets"][0]["outcome"], "restarted", "{run}");
+    assert_eq!(fake.calls().iter().filter(|c| c.starts_with("restart")).count(), 1, "{:?}", fake.calls());
+}
