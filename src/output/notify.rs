@@ -13,9 +13,13 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause before the one retry.
 pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// Whether `report` has an outcome in `notify_on`.
+/// Whether a target that changed in this pass has an outcome in `notify_on`: a known,
+/// unchanged problem (a target given up on, a pause) is notified once, not every pass.
 pub(crate) fn should_notify(report: &Report, notify_on: &[Outcome]) -> bool {
-    report.targets.iter().any(|t| notify_on.contains(&t.result.outcome))
+    report
+        .targets
+        .iter()
+        .any(|t| notify_on.contains(&t.result.outcome) && report.changes.iter().any(|(name, _)| *name == t.result.name))
 }
 
 /// The ping for a pass: `URL` after success, `URL/fail` otherwise (before any query string).

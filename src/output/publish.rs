@@ -110,7 +110,14 @@ pub(crate) fn open_log_for<'a>(report: &mut Report, log: Option<&'a Path>) -> Op
 
 /// Appends the status line to the log and prints the report (when `tell`), as JSON or
 /// as text. The line is serialized once, unless the log write itself fails.
-pub(crate) fn emit(report: &mut Report, log: Option<(&Path, File)>, tell: bool, format: Format) -> Result<(), Stop> {
+/// Under `quiet`, the text report lists only the targets that changed.
+pub(crate) fn emit(
+    report: &mut Report,
+    log: Option<(&Path, File)>,
+    tell: bool,
+    format: Format,
+    quiet: bool,
+) -> Result<(), Stop> {
     report.tidy_warnings();
     let mut line = report.line();
     if let Some((path, mut file)) = log
@@ -127,7 +134,7 @@ pub(crate) fn emit(report: &mut Report, log: Option<(&Path, File)>, tell: bool, 
         Format::Text => {
             use std::io::IsTerminal;
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            print(report::text(report, color).as_bytes())
+            print(report::text(report, color, quiet).as_bytes())
         }
     }
 }

@@ -133,6 +133,11 @@ pub(crate) struct Report {
     pub engines: Vec<EngineStatus>,
     /// Counts.
     pub summary: Summary,
+    /// The targets whose story moved in this pass (a docker command ran, or the outcome
+    /// differs from the last pass's), each with the outcome it had before; written as
+    /// `changed`, their names, and left out when nothing changed.
+    #[serde(rename = "changed", serialize_with = "names", skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<(String, Outcome)>,
     /// One entry per target, in config order.
     pub targets: Vec<TargetReport>,
 }
@@ -150,8 +155,14 @@ impl Report {
             warnings: Vec::new(),
             engines: Vec::new(),
             summary: Summary::of(&targets),
+            changes: Vec::new(),
             targets,
         }
+    }
+
+    /// The names of the targets that changed.
+    pub(crate) fn changed(&self) -> Vec<String> {
+        self.changes.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// A report of a pass that could not run.
@@ -188,7 +199,7 @@ pub(crate) fn json_line(value: &impl Serialize) -> Vec<u8> {
 /// The report for people (`--format text`): one line per target that is not plainly
 /// healthy (name, outcome, why, what was done and how long), warnings, and a summary.
 /// `color` only when stdout is a terminal and NO_COLOR is unset.
-pub(crate) fn text(report: &Report, color: bool) -> String {
+pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
     use std::fmt::Write as _;
     let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
     let ms = |d: Duration| format!("{} ms", millis(d));
@@ -196,8 +207,16 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
     if let Some(error) = &report.error {
         let _ = writeln!(out, "{} {error}", paint("31", "could not run:"));
     }
-    let shown: Vec<&TargetResult> =
-        report.targets.iter().map(|t| &t.result).filter(|t| t.outcome != Outcome::Healthy).collect();
+    // Every target that is not plainly healthy; under --quiet only those that changed,
+    // a recovery included (what it was before ends its line).
+    let before = |t: &TargetResult| report.changes.iter().find(|(name, _)| *name == t.name).map(|(_, was)| *was);
+    let listed = |t: &&TargetResult| match only_changed {
+        true => before(t).is_some(),
+        false => t.outcome != Outcome::Healthy,
+    };
+    let all = report.targets.iter().map(|t| &t.result);
+    let unlisted = all.clone().filter(|t| t.outcome != Outcome::Healthy && !listed(t)).count();
+    let shown: Vec<&TargetResult> = all.filter(listed).collect();
     let width = shown.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for t in shown {
         let outcome = format!("{:14}", t.outcome.as_str());
@@ -233,6 +252,10 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
         if let Some(until) = t.paused_until {
             let _ = write!(line, "; paused until {}", crate::model::timestamp(until));
         }
+        if let Some(was) = before(t).filter(|was| only_changed && *was != t.outcome && t.action.is_none()) {
+            let bare = line.trim_end() == format!("{:width$}  {}", t.name, t.outcome.as_str());
+            let _ = write!(line, "{}was {}", if bare { "  " } else { "; " }, was.as_str());
+        }
         let _ = writeln!(out, "{line}");
     }
     for e in report.engines.iter().filter(|e| !e.up) {
@@ -247,9 +270,10 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
     let s = &report.summary;
     let failed = format!("{} failing", s.failed);
     let failed = if s.failed > 0 { paint("31", &failed) } else { failed };
+    let unchanged = if unlisted > 0 { format!(" ({unlisted} unchanged, not listed)") } else { String::new() };
     let _ = writeln!(
         out,
-        "{} targets: {} healthy, {} restarted ({} recovered), {failed}; {}{}",
+        "{} targets: {} healthy, {} restarted ({} recovered), {failed}{unchanged}; {}{}",
         s.targets,
         s.healthy,
         s.restarted,
@@ -258,6 +282,10 @@ pub(crate) fn text(report: &Report, color: bool) -> String {
         if report.dry_run { " (dry run)" } else { "" }
     );
     out
+}
+
+fn names<S: serde::Serializer>(changes: &[(String, Outcome)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(changes.iter().map(|(name, _)| name))
 }
 
 fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -330,14 +358,36 @@ mod tests {
         let mut restarted = target(Outcome::Restarted, Recovery::Recovered);
         restarted.result.recovery_time = Some(Duration::from_millis(1530));
         let report = Report::new(t0, Duration::from_millis(412), false, vec![healthy, restarted]);
-        let text = text(&report, false);
+        let text = text(&report, false, false);
         assert_eq!(
             text,
             "app  restarted       status 503 not in 200-399; restart took 812 ms; healthy again after 1530 ms\n\
              2 targets: 1 healthy, 1 restarted (1 recovered), 0 failing; 412 ms\n"
         );
         assert!(!text.contains('\x1b') && text.lines().count() == 2, "the healthy target is not listed");
-        assert!(self::text(&report, true).contains("\x1b[32m"), "colour when asked");
+        assert!(self::text(&report, true, false).contains("\x1b[32m"), "colour when asked");
+    }
+
+    #[test]
+    fn quiet_text_lists_only_what_changed() {
+        let t0 = UNIX_EPOCH + Duration::from_millis(1_795_896_000_123);
+        let mut gave_up = target(Outcome::GaveUp, Recovery::NotRestarted);
+        gave_up.result.name = "loop".into();
+        gave_up.result.action = None;
+        let back = TargetReport::bare(TargetResult::new("db", "db", "http://h/".into()));
+        let healed = target(Outcome::Restarted, Recovery::Recovered);
+        let mut report = Report::new(t0, Duration::from_millis(412), false, vec![gave_up, back, healed]);
+        report.changes = vec![("db".into(), Outcome::GaveUp), ("app".into(), Outcome::Healthy)];
+        let text = text(&report, false, true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], "db   healthy         was gave_up", "{text}");
+        assert!(lines[1].starts_with("app  restarted "), "{text}");
+        assert!(lines[2].ends_with("1 failing (1 unchanged, not listed); 412 ms"), "{text}");
+        let v: serde_json::Value = serde_json::from_slice(&report.line()).unwrap();
+        assert_eq!(v["changed"], serde_json::json!(["db", "app"]));
+        // Without --quiet, every target that is not plainly healthy.
+        assert!(self::text(&report, false, false).starts_with("loop "));
     }
 
     #[test]

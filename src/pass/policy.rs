@@ -98,22 +98,29 @@ pub(crate) fn remember(
     next
 }
 
-/// The `--quiet` rule: a pass is worth printing when it ran a docker command, when a
-/// target's outcome differs from the one remembered (a new target counts as healthy
-/// before), or when its warnings differ from the last pass's. A known, unchanged
-/// problem stays silent: metrics, alerts and notifications carry it.
-pub(crate) fn worth_telling(results: &[&TargetResult], warnings: &[String], previous: &State) -> bool {
-    let changed = |r: &&TargetResult| {
-        let memory = previous.targets.get(&r.name);
-        let before = match memory.and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy) {
-            // A restart the last pass saw recover (no failure counted since) ended its
-            // story there: healthy now is no news.
-            Outcome::Restarted if memory.is_some_and(|m| m.consecutive_failures == 0) => Outcome::Healthy,
-            before => before,
-        };
-        r.outcome != before
-    };
-    results.iter().any(|r| r.action.is_some() || changed(r)) || warnings != previous.last_warnings.as_slice()
+/// The targets whose story moved in this pass, each with the outcome it had before: a
+/// docker command ran for it, or its outcome differs from the one remembered (a new target
+/// counts as healthy before). A restart the last pass saw recover (no failure counted
+/// since) ended its story there: healthy now is no news.
+pub(crate) fn changes(results: &[&TargetResult], previous: &State) -> Vec<(String, Outcome)> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let memory = previous.targets.get(&r.name);
+            let before = match memory.and_then(|m| m.last_outcome).unwrap_or(Outcome::Healthy) {
+                Outcome::Restarted if memory.is_some_and(|m| m.consecutive_failures == 0) => Outcome::Healthy,
+                before => before,
+            };
+            (r.action.is_some() || r.outcome != before).then(|| (r.name.clone(), before))
+        })
+        .collect()
+}
+
+/// The `--quiet` rule: a pass is worth printing when a target changed (`changes`) or its
+/// warnings differ from the last pass's. A known, unchanged problem stays silent:
+/// metrics, alerts and the first notification carry it.
+pub(crate) fn worth_telling(changed: &[String], warnings: &[String], previous: &State) -> bool {
+    !changed.is_empty() || warnings != previous.last_warnings.as_slice()
 }
 
 fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetResult, now: SystemTime) -> TargetState {
@@ -308,6 +315,10 @@ mod tests {
         let restarted = report(Outcome::Restarted, Some("503"), true, Recovery::Recovered);
         let healthy = report(Outcome::Healthy, None, false, Recovery::NotRestarted);
         let warning = vec!["metrics: no dir".to_string()];
+        let worth_telling = |results: &[&TargetResult], warnings: &[String], previous: &State| {
+            let changed: Vec<String> = changes(results, previous).into_iter().map(|(name, _)| name).collect();
+            worth_telling(&changed, warnings, previous)
+        };
         assert!(!worth_telling(&[&gave_up], &[], &previous), "known and unchanged");
         assert!(worth_telling(&[&restarted], &[], &previous), "a docker command ran");
         assert!(worth_telling(&[&healthy], &[], &previous), "recovered: changed");
@@ -324,6 +335,16 @@ mod tests {
         let unconfirmed = TargetState { consecutive_failures: 1, ..healed };
         previous.targets.insert("app".into(), unconfirmed);
         assert!(worth_telling(&[&healthy], &warning, &previous), "back after a recovery not seen");
+        // Each change names its target and what it was before.
+        previous
+            .targets
+            .insert("app".into(), TargetState { last_outcome: Some(Outcome::GaveUp), ..TargetState::default() });
+        let other = TargetResult { name: "db".into(), ..restarted.clone() };
+        assert_eq!(
+            changes(&[&healthy, &other, &new_healthy], &previous),
+            [("app".to_string(), Outcome::GaveUp), ("db".to_string(), Outcome::Healthy)]
+        );
+        assert_eq!(changes(&[&gave_up], &previous), [], "the give-up is old news");
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outp
     publish(&mut report, outputs, stop.exit(), None);
     // The stop itself is what the command reports; a stdout error here adds nothing.
     let log = open_log_for(&mut report, outputs.log.as_deref());
-    let _ = emit(&mut report, log, !stop.silent(), args.format.unwrap_or_default());
+    let _ = emit(&mut report, log, !stop.silent(), args.format.unwrap_or_default(), false);
     stop
 }
 
@@ -198,11 +198,11 @@ impl<'a> Setup<'a> {
                 warn(&mut report, format!("{e:#}; this pass is not remembered"));
             }
         }
-        let tell = !config.quiet || report.error.is_some() || report.interrupted.is_some() || {
-            let results: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).collect();
-            policy::worth_telling(&results, &report.warnings, &memory)
-        };
-        emit(&mut report, log, tell, config.format)?;
+        let tell = !config.quiet
+            || report.error.is_some()
+            || report.interrupted.is_some()
+            || policy::worth_telling(&report.changed(), &report.warnings, &memory);
+        emit(&mut report, log, tell, config.format, config.quiet)?;
         done.exit = exit;
         Ok(done)
     }
@@ -221,6 +221,7 @@ fn conclude(
     took: Duration,
 ) -> (Report, State, Done) {
     let remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
+    let changes = policy::changes(&results.iter().chain(&unreachable).collect::<Vec<_>>(), memory);
     let engines = engines(config, &results, &listed);
     let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new(), pause_ends: Vec::new() };
     for (target, result) in config.targets.iter().zip(&results) {
@@ -241,6 +242,7 @@ fn conclude(
         .collect();
     let mut report = Report::new(started, took, config.dry_run, targets);
     report.engines = engines;
+    report.changes = changes;
     (report, remembered, done)
 }
 

@@ -322,3 +322,45 @@ fn a_reader_that_goes_away_is_not_an_error() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Mail and notifications say what changed: after one target gave up, a later heal of
+/// another is mailed and notified about that one only; the given-up target is not listed
+/// again (the summary counts it) and is not notified again.
+#[test]
+fn mail_and_notifications_name_only_what_changed() {
+    let looping = Server::start(Behaviour::Fixed(503, "down"));
+    let docker = FakeDocker::new();
+    let web = Server::start(Behaviour::WhileFileExists(docker.healthy_flag()));
+    std::fs::write(docker.healthy_flag(), "").unwrap();
+    let receiver = Server::start(Behaviour::Fixed(200, "ok"));
+    let cron = Crontab::new();
+    let config = cron.file(
+        "c.toml",
+        &format!(
+            "[defaults]\nquiet = true\nformat = \"text\"\nretries = 0\nrecovery_timeout = \"0\"\nmax_restarts = 1\n\
+             notify_url = \"{}\"\nnotify_on = [\"restarted\", \"gave_up\"]\n\
+             [[target]]\nname = \"loop\"\nurl = \"{}\"\n[[target]]\nname = \"web\"\nurl = \"{}\"\n",
+            receiver.url("/hook"),
+            looping.url("/"),
+            web.url("/health")
+        ),
+    );
+    let pass = |minute: u64| cron.cmd(minute).docker(&docker).arg("-c").arg(&config).run();
+    let posts = || receiver.received().iter().filter(|r| r.0.starts_with("POST")).count();
+    // Minute 0: loop restarted. Minute 2: loop gave up. Minute 4: nothing new.
+    let first: Vec<Run> = [0, 2, 4].map(pass).into();
+    assert_eq!(printed_lines(&first), [2, 2, 0], "{}\n{}", first[0], first[1]);
+    assert!(first[1].stdout().starts_with("loop  gave_up"), "{}", first[1]);
+    assert_eq!(posts(), 2, "restarted, then gave up: once each");
+    // Web breaks: its heal is the whole mail, loop is only counted.
+    std::fs::remove_file(docker.healthy_flag()).unwrap();
+    let healed = pass(6);
+    let mail = healed.stdout();
+    let lines: Vec<&str> = mail.lines().collect();
+    assert_eq!(lines.len(), 2, "{mail}");
+    assert!(lines[0].starts_with("web  restarted"), "{mail}");
+    assert!(lines[1].contains("(1 unchanged, not listed)"), "{mail}");
+    assert_eq!(posts(), 3, "the heal is notified, the give-up is not again");
+    let posted: Value = serde_json::from_str(&receiver.received().last().unwrap().2).unwrap();
+    assert_eq!(posted["changed"], serde_json::json!(["web"]), "{posted}");
+}
