@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the .deb (scripts/package.sh builds it) in minimal Debian 11 (bullseye) and
-# Debian 13 (trixie) root filesystems made with debootstrap, and in each, by chroot:
-# `healwatch --version`, the man page, `healwatch validate` on the shipped config, a
-# real pass against an HTTP server on 127.0.0.1, then purge, which must leave nothing
-# but the documented state directory. The root filesystems are cached in
+# Checks the .deb (scripts/package.sh builds it): lintian clean, no Depends, Recommends
+# any docker CLI, md5sums, a Debian changelog at this version. Then installs it in
+# minimal Debian 11 (bullseye) and Debian 13 (trixie) root filesystems made with
+# debootstrap, and in each, by chroot: `healwatch --version`, the man page, `healwatch
+# validate` on the shipped config, a real pass against an HTTP server on 127.0.0.1,
+# crontab.example's line as written, `dpkg --verify`; then purge, which must leave
+# nothing but the documented state directory (not the timer's enable link either). The root filesystems are cached in
 # target/rootfs/ (or $HEALWATCH_ROOTFS_CACHE), so reruns take seconds. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,24 @@ if ! command -v debootstrap >/dev/null 2>&1; then
     || { timeout 300 apt-get update -q >/dev/null \
       && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q debootstrap >/dev/null; }
 fi
+
+# lintian: clean, every remaining tag overridden with its reason in packaging/lintian/.
+if ! command -v lintian >/dev/null 2>&1; then
+  say "installing lintian"
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q lintian >/dev/null \
+    || { timeout 300 apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q lintian >/dev/null; }
+fi
+timeout 600 lintian --fail-on error,warning "$deb" 2> >(grep -v 'root privileges' >&2) \
+  || { say "lintian is not clean (above)"; exit 1; }
+say "lintian: clean"
+field() { dpkg-deb -f "$deb" "$1"; }
+[ "$(field Recommends)" = "docker.io | docker-ce-cli | podman-docker" ] \
+  || { say "Recommends is '$(field Recommends)'"; exit 1; }
+[ -z "$(field Depends)" ] || { say "a static binary depends on '$(field Depends)'"; exit 1; }
+dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './md5sums' || { say "no md5sums"; exit 1; }
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/healwatch/changelog.Debian.gz | gzip -dc | head -1 \
+  | grep -q "^healwatch (${version}-1) " || { say "the Debian changelog does not start at ${version}-1"; exit 1; }
 
 work=$(mktemp -d /tmp/healwatch-package-test.XXXXXX)
 server_pid=
@@ -99,6 +119,14 @@ for suite in "${suites[@]}"; do
   grep -q '"outcome":"healthy"' "$root/var/log/healwatch.jsonl" \
     || { say "$suite: the cron line logged no healthy pass"; exit 1; }
   in_root dpkg -L healwatch >"$work/files-$suite"
+  # Every installed file is what the package shipped (md5sums).
+  in_root dpkg --verify healwatch >"$work/verify-$suite" 2>&1 && [ ! -s "$work/verify-$suite" ] \
+    || { say "$suite: dpkg --verify"; cat "$work/verify-$suite" >&2; exit 1; }
+  # What `systemctl enable healwatch.timer` makes (and an other package's timer beside it).
+  wants="$root/etc/systemd/system/timers.target.wants"
+  mkdir -p "$wants"
+  ln -sf /usr/lib/systemd/system/healwatch.timer "$wants/healwatch.timer"
+  ln -sf /usr/lib/systemd/system/other.timer "$wants/other.timer"
 
   say "$suite: apt purge"
   in_root apt-get purge -y -q healwatch >>"$work/apt-$suite.log" 2>&1 || { cat "$work/apt-$suite.log" >&2; exit 1; }
@@ -107,6 +135,8 @@ for suite in "${suites[@]}"; do
     [ -f "$root$path" ] && left+=("$path")
   done <"$work/files-$suite"
   [ -e "$root/etc/healwatch" ] && left+=("/etc/healwatch")
+  [ -L "$wants/healwatch.timer" ] && left+=("/etc/systemd/system/timers.target.wants/healwatch.timer")
+  [ -L "$wants/other.timer" ] || { say "$suite: purge removed another package's timer link"; exit 1; }
   if [ ${#left[@]} -gt 0 ]; then say "$suite: purge left ${left[*]}"; exit 1; fi
   umount "$root/proc"
   say "$suite: ok (purge left only the state directory /var/lib/healwatch, as documented)"

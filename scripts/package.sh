@@ -33,7 +33,17 @@ timeout 1800 cargo deb --locked --target "$target" -q >/dev/null
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 mkdir -p dist
 rm -f dist/healwatch_*.deb dist/healwatch-*-x86_64-linux-musl
-cp "target/$target/debian/healwatch_${version}-1_amd64.deb" dist/
+# What cargo-deb leaves to do: no empty Depends field (the binary is static), and
+# md5sums (for `dpkg --verify` and debsums).
+deb="target/$target/debian/healwatch_${version}-1_amd64.deb"
+tree=$(mktemp -d /tmp/healwatch-deb.XXXXXX)
+trap 'rm -rf "$tree"' EXIT
+dpkg-deb -R "$deb" "$tree/root"
+sed -i '/^Depends: *$/d' "$tree/root/DEBIAN/control"
+(cd "$tree/root" && find . -path ./DEBIAN -prune -o -type f -print | LC_ALL=C sort | sed 's|^\./||' \
+  | xargs md5sum) >"$tree/root/DEBIAN/md5sums"
+chmod 0644 "$tree/root/DEBIAN/md5sums"
+dpkg-deb --root-owner-group -Zxz --build "$tree/root" "dist/healwatch_${version}-1_amd64.deb" >/dev/null
 cp "target/$target/release/healwatch" "dist/healwatch-${version}-x86_64-linux-musl"
 for f in dist/healwatch_"${version}"-1_amd64.deb "dist/healwatch-${version}-x86_64-linux-musl"; do
   say "$(du -k "$f" | cut -f1) KiB  $f"
