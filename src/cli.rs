@@ -43,7 +43,8 @@ pub enum Command {
     /// Make one pass: check every target, heal the failing ones, print one status line (default).
     Run(RunArgs),
     /// Parse the config and targets, print the resolved targets, and check that each
-    /// target's container exists; exit 0, 1 when one is missing, 2 on a config error.
+    /// target's container exists; exit 0, 1 when one is missing or an engine cannot be
+    /// asked (unless --offline), 2 on a config error (no targets included, as for a pass).
     Validate(ValidateArgs),
     /// Crash a target's container for real (kill its main process from the host) and measure
     /// how long until it runs and answers healthy again. Exit 0 when healthy within --wait.

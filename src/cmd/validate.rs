@@ -33,13 +33,20 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
         false => match DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())) {
             Ok(docker) => Some(docker),
             Err(e) => {
+                // What a pass could not do either: a problem, unless asked not to look.
                 let _ = writeln!(out, "containers not checked: {e:#} (or pass --offline)");
+                exit = Exit::Unhealthy;
                 None
             }
         },
     };
     if let Some(docker) = &docker {
-        let missing = missing_containers(&config.targets, docker, &mut out);
+        let discovering: Vec<&Endpoint> =
+            config.engines.iter().filter(|e| e.discovers()).map(|e| &e.endpoint).collect();
+        let (missing, unasked) = missing_containers(&config.targets, &discovering, docker, &mut out);
+        if unasked {
+            exit = Exit::Unhealthy;
+        }
         if !missing.is_empty() {
             let _ = writeln!(out, "missing:");
             for m in &missing {
@@ -49,6 +56,8 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
         }
     }
     crate::output::print(out.as_bytes())?;
+    // Nothing to watch is what a pass would refuse (exit 2), so validate refuses it too.
+    config::ensure_targets(&config).map_err(Stop::Usage)?;
     Ok(exit)
 }
 
@@ -65,18 +74,27 @@ fn via(endpoint: &Endpoint) -> String {
 }
 
 /// The targets whose container (or compose service) does not exist on their engine, one
-/// sentence each. An engine that cannot be asked is noted in `out` and not judged.
-fn missing_containers(targets: &[Target], docker: &dyn Containers, out: &mut String) -> Vec<String> {
-    let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> = BTreeMap::new();
+/// sentence each, and whether an engine (of a target, or one that discovers) could not be
+/// asked (noted in `out`).
+fn missing_containers(
+    targets: &[Target],
+    discovering: &[&Endpoint],
+    docker: &dyn Containers,
+    out: &mut String,
+) -> (Vec<String>, bool) {
+    let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> =
+        discovering.iter().map(|&e| (e, Vec::new())).collect();
     for t in targets {
         by_engine.entry(&t.endpoint).or_default().push(t);
     }
     let mut missing = Vec::new();
+    let mut unasked = false;
     for (endpoint, targets) in by_engine {
         let listing = match docker.inventory(endpoint) {
             Ok(listing) => listing,
             Err(e) => {
                 let _ = writeln!(out, "containers on {} not checked: {e:#}", endpoint.name());
+                unasked = true;
                 continue;
             }
         };
@@ -97,7 +115,7 @@ fn missing_containers(targets: &[Target], docker: &dyn Containers, out: &mut Str
             }
         }
     }
-    missing
+    (missing, unasked)
 }
 
 /// One resolved target as `validate` prints it: every setting, secrets masked.
@@ -158,12 +176,18 @@ mod tests {
             Ok(vec![container("app", "no", &[]), container("shop-web-1", "no", &compose)]),
         );
         let mut out = String::new();
-        let missing = missing_containers(&targets, &docker, &mut out);
+        let (missing, unasked) = missing_containers(&targets, &[&Endpoint::Default], &docker, &mut out);
         assert_eq!(missing, ["target 'ghost': container 'ghost' does not exist on local"]);
+        assert!(!unasked);
         assert_eq!(docker.calls(), ["list local"], "one listing for the engine");
-        // An engine that cannot be asked is said, not judged.
+        // An engine that cannot be asked is said, and is a problem, but judges nothing.
         let mut out = String::new();
-        assert!(missing_containers(&targets, &FakeDocker::new("running", 0), &mut out).is_empty());
+        let (missing, unasked) = missing_containers(&targets, &[], &FakeDocker::new("running", 0), &mut out);
+        assert!(missing.is_empty() && unasked);
         assert!(out.starts_with("containers on local not checked: Cannot connect"), "{out}");
+        // An engine that only discovers is asked too.
+        let mut out = String::new();
+        let (_, unasked) = missing_containers(&[], &[&Endpoint::Default], &FakeDocker::new("running", 0), &mut out);
+        assert!(unasked, "{out}");
     }
 }

@@ -158,7 +158,7 @@ pub(crate) fn load(args: &RunArgs) -> Result<Config> {
 }
 
 /// A pass needs something to watch: targets, or discovery.
-fn ensure_targets(config: &Config) -> Result<()> {
+pub(crate) fn ensure_targets(config: &Config) -> Result<()> {
     if config.targets.is_empty() && !config.engines.iter().any(Engine::discovers) {
         bail!(
             "no targets: give -t NAME=URL, a config file (-c FILE) with [[target]] tables, --discover or --unhealthy"

@@ -66,7 +66,11 @@ fn validate_prints_the_resolved_targets() {
         "ok.toml",
         "[defaults]\ntimeout='3s'\n[[target]]\nname='api'\ncontainer='api-1'\nurl='http://127.0.0.1:5000/health'\nexpect_status='200,204'\nexpect_body='ok'\n",
     );
-    let run = Healwatch::new().arg("validate").arg("-c").arg(&file).args(["-t", "web=http://127.0.0.1:8080/"]).run();
+    let run = Healwatch::new()
+        .args(["validate", "--offline", "-c"])
+        .arg(&file)
+        .args(["-t", "web=http://127.0.0.1:8080/"])
+        .run();
     run.expect_code(0);
     let out = run.stdout();
     assert!(
@@ -77,7 +81,7 @@ fn validate_prints_the_resolved_targets() {
     );
     assert!(out.contains("web\tcheck=http container=web url=http://127.0.0.1:8080/"), "{run}");
     assert!(out.contains("2 target(s) valid"), "{run}");
-    let env = Healwatch::new().env("HEALWATCH_CONFIG", &file).arg("validate").run();
+    let env = Healwatch::new().env("HEALWATCH_CONFIG", &file).args(["validate", "--offline"]).run();
     env.expect_code(0);
     assert!(env.stdout().contains("api\t"), "HEALWATCH_CONFIG is read\n{env}");
 }
@@ -85,7 +89,7 @@ fn validate_prints_the_resolved_targets() {
 #[test]
 fn the_shipped_example_config_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/healwatch.toml");
-    let run = Healwatch::new().args(["validate", "-c", example]).run();
+    let run = Healwatch::new().args(["validate", "--offline", "-c", example]).run();
     run.expect_code(0);
     assert!(run.stdout().contains("4 target(s) valid"), "{run}");
 }

@@ -94,12 +94,34 @@ fn systemd_units_verify() {
     assert!(out.status.success() && problems.is_empty(), "systemd-analyze verify: {stderr}");
 }
 
+/// The conffile parses and names no target: validate says so, and refuses it as a pass
+/// would (exit 2), so an operator who forgot to fill it in is told.
 #[test]
 fn the_shipped_config_is_valid_and_watches_nothing() {
     let run = Healwatch::new()
         .args(["validate", "--offline", "-c"])
         .arg(Path::new(&root()).join("packaging/healwatch.toml"))
         .run();
-    run.expect_code(0);
+    run.expect_code(2);
     assert!(run.stdout().contains("0 target(s) valid"), "{run}");
+    assert!(run.stderr().starts_with("healwatch: no targets: give -t NAME=URL"), "{run}");
+}
+
+/// A down engine, or no docker CLI at all, is a problem validate reports (exit 1) unless
+/// --offline says not to look; zero targets without discovery is a pass's config error.
+#[test]
+fn validate_fails_on_an_engine_it_cannot_ask_and_on_nothing_to_watch() {
+    let down = Healwatch::new()
+        .env("DOCKER_HOST", "unix:///nonexistent/healwatch-test.sock")
+        .args(["validate", "-t", "web=http://127.0.0.1:1/"])
+        .run();
+    down.expect_code(1);
+    assert!(down.stdout().contains("containers on local not checked"), "{down}");
+    let nothing = Healwatch::new().args(["validate", "--offline", "-t", "web=http://127.0.0.1:1/"]).run();
+    nothing.expect_code(0);
+    let dir = tempfile::tempdir().unwrap();
+    let discovering = crate::util::write_file(dir.path(), "d.toml", "[defaults]\ndiscover = true\n");
+    let discover_only = Healwatch::new().args(["validate", "-c"]).arg(&discovering).run();
+    discover_only.expect_code(1);
+    assert!(discover_only.stdout().contains("containers on local not checked"), "{discover_only}");
 }
