@@ -97,6 +97,7 @@ for suite in "${suites[@]}"; do
   in_root healwatch --version | grep -q "^commit: " || { say "$suite: --version lacks the commit"; exit 1; }
   in_root healwatch version >&2
   test -s "$root/usr/share/man/man1/healwatch.1.gz" && test -s "$root/usr/share/man/man1/healwatch-drill.1.gz" \
+    && test -s "$root/usr/share/man/man5/healwatch.toml.5.gz" \
     || { say "$suite: man pages missing"; exit 1; }
   if [ -x "$root/usr/bin/man" ]; then in_root man healwatch >/dev/null; fi
   test -s "$root/usr/share/bash-completion/completions/healwatch" || { say "$suite: no bash completion"; exit 1; }

@@ -25,7 +25,8 @@ pub const LONG_VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "healwatch", version, long_version = LONG_VERSION, args_conflicts_with_subcommands = true)]
 #[command(after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
-2 usage or config error, 3 another pass holds the lock, 4 an I/O error, 128+N signal N stopped the pass.")]
+2 usage or config error, 3 another pass holds the lock, 4 an I/O error, 128+N signal N stopped the pass. \
+The config file: man 5 healwatch.toml.")]
 pub struct Cli {
     /// What to do; without a subcommand, healwatch makes one pass (`run`).
     #[command(subcommand)]
@@ -69,10 +70,26 @@ pub enum Command {
     Version(VersionArgs),
 }
 
-/// Options of `healwatch check`.
+/// `check` reads no config file unless one is named.
+const CHECK_CONFIG_HELP: &str = "TOML config file with [defaults] and [[target]] tables; check reads \
+none unless named here (never the host's /etc/healwatch/healwatch.toml)";
+
+/// Options of `healwatch check`. It shares a pass's targets and check options; the run
+/// options it has no use for (it restarts nothing, remembers nothing and prints JSON)
+/// are hidden from its help, and a warning in its report when given.
 #[derive(Debug, Clone, Args)]
 #[command(mut_arg("dry_run", |a| a.hide(true)))]
 #[command(mut_arg("watch", |a| a.hide(true)), mut_arg("watch_every", |a| a.hide(true)))]
+#[command(mut_arg("retries", |a| a.hide(true)), mut_arg("retry_delay", |a| a.hide(true)))]
+#[command(mut_arg("decide_within", |a| a.hide(true)), mut_arg("restart_timeout", |a| a.hide(true)))]
+#[command(mut_arg("recovery_timeout", |a| a.hide(true)), mut_arg("failure_threshold", |a| a.hide(true)))]
+#[command(mut_arg("max_restarts", |a| a.hide(true)), mut_arg("restart_window", |a| a.hide(true)))]
+#[command(mut_arg("start_period", |a| a.hide(true)), mut_arg("log", |a| a.hide(true)))]
+#[command(mut_arg("metrics", |a| a.hide(true)), mut_arg("notify_url", |a| a.hide(true)))]
+#[command(mut_arg("ping_url", |a| a.hide(true)), mut_arg("quiet", |a| a.hide(true)))]
+#[command(mut_arg("format", |a| a.hide(true)), mut_arg("forget_after", |a| a.hide(true)))]
+#[command(mut_arg("state", |a| a.hide(true)), mut_arg("lock", |a| a.hide(true)))]
+#[command(mut_arg("config", |a| a.help(CHECK_CONFIG_HELP)))]
 pub struct CheckArgs {
     /// How long to wait for every target to become healthy (at most 1h).
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = flag_parser::<Duration>(ANY, HOUR, ""))]
@@ -90,6 +107,38 @@ pub struct CheckArgs {
     /// Targets and check options, as for a pass (--timeout, --discover, --unhealthy...).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl CheckArgs {
+    /// The run options given on the command line that `check` has no use for. `--state`
+    /// and `--lock` are not among them: their environment twins are often set for every
+    /// healwatch command on a host, and check touches neither file.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        let r = &self.run;
+        let s = &r.settings;
+        [
+            ("--retries", s.retries.is_some()),
+            ("--retry-delay", s.retry_delay.is_some()),
+            ("--decide-within", s.decide_within.is_some()),
+            ("--restart-timeout", s.restart_timeout.is_some()),
+            ("--recovery-timeout", s.recovery_timeout.is_some()),
+            ("--failure-threshold", s.failure_threshold.is_some()),
+            ("--max-restarts", s.max_restarts.is_some()),
+            ("--restart-window", s.restart_window.is_some()),
+            ("--start-period", s.start_period.is_some()),
+            ("--dry-run", r.dry_run),
+            ("--log", r.log.is_some()),
+            ("--metrics", r.metrics.is_some()),
+            ("--notify-url", r.notify_url.is_some()),
+            ("--ping-url", r.ping_url.is_some()),
+            ("--quiet", r.quiet),
+            ("--format", r.format.is_some()),
+            ("--forget-after", r.forget_after.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
 }
 
 /// Options of `healwatch completions`.

@@ -26,9 +26,11 @@ pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
 /// Every man page: (file name, roff).
 pub fn man_pages() -> Vec<(String, Vec<u8>)> {
     // The page names the version, not the commit it was built from: it changes per release.
-    let mut command = Cli::command().long_version(None::<&str>);
+    // `healwatch help` stays a command, but it gets no page of its own to point to.
+    let mut command = Cli::command().long_version(None::<&str>).disable_help_subcommand(true);
     command.build();
     let mut pages = vec![("healwatch.1".to_string(), render(command.clone()))];
+    pages.push(("healwatch.toml.5".to_string(), config_page(&command).into_bytes()));
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
         let name = format!("healwatch-{}", sub.get_name());
         let page =
@@ -47,6 +49,71 @@ fn render(command: clap::Command) -> Vec<u8> {
         .manual("healwatch manual")
         .render(&mut out);
     out
+}
+
+/// healwatch.toml(5): the config file, from the same definitions as docs/reference.md
+/// (the run options that name a key, the settings table, the schema's keys) and the
+/// shipped example.
+fn config_page(command: &clap::Command) -> String {
+    let mut page = format!(
+        ".TH HEALWATCH.TOML 5 \"\" \"healwatch {}\" \"healwatch manual\"\n.SH NAME\nhealwatch.toml \\- \
+         the healwatch configuration file\n.SH SYNOPSIS\n/etc/healwatch/healwatch.toml\n.SH DESCRIPTION\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    page += &roff(
+        "A TOML file with a [defaults] table, [[target]] tables and [[engine]] tables. Every \
+         healwatch command reads /etc/healwatch/healwatch.toml when it exists and no -c, -t or \
+         HEALWATCH_CONFIG is given, except check, which reads only the file -c names. Durations \
+         are written like 500ms, 5s, 2m. A flag given on the command line wins over the file; \
+         a value outside its range is an error wherever it comes from. healwatch validate shows \
+         what a file resolves to.",
+    );
+    page += "\n.SH \"[DEFAULTS]\"\n";
+    page += &roff("Every per-target setting below, and these keys (each also a flag of healwatch run):");
+    let run = command.find_subcommand("run").cloned().unwrap_or_default();
+    for arg in run.get_arguments().filter(|a| crate::config::RUN_OPTION_KEYS.contains(&a.get_id().as_str())) {
+        page += &format!("\n.TP\n\\fB{}\\fR\n{}", roff(arg.get_id().as_str()), roff(&help_text(arg)));
+    }
+    let setting_keys: Vec<String> = crate::settings::KEYS.iter().map(|k| k.to_string()).collect();
+    let file_only: Vec<String> = file::keys("[defaults]")
+        .into_iter()
+        .filter(|k| !setting_keys.contains(k) && !crate::config::RUN_OPTION_KEYS.contains(&k.as_str()))
+        .collect();
+    page += &format!("\n.PP\n{}", roff(&format!("And, in the file only: {}.", file_only.join(", "))));
+    page += "\n.SH \"PER-TARGET SETTINGS\"\n";
+    page += &roff(
+        "Each is a [defaults] and a [[target]] key, a flag of healwatch run (--retry-delay for \
+         retry_delay) and a label (healwatch.retry_delay). A flag wins over a target's key or \
+         labels, which win over [defaults], which wins over the default.",
+    );
+    for [key, default, least, most, help] in crate::settings::reference() {
+        let meaning = help.split(" [default:").next().unwrap_or(&help).to_string();
+        page += &format!(
+            "\n.TP\n\\fB{}\\fR (default {}, {} to {})\n{}",
+            roff(&key),
+            roff(&default),
+            roff(&least),
+            roff(&most),
+            roff(&meaning)
+        );
+    }
+    for (table, probe) in [("[[TARGET]]", "[[target]]\nname = \"x\""), ("[[ENGINE]]", "[[engine]]\nname = \"x\"")] {
+        page += &format!("\n.SH \"{table}\"\n{}", roff(&format!("Keys: {}.", file::keys(probe).join(", "))));
+    }
+    page += "\n.SH EXAMPLE\n.nf\n";
+    page += &roff(include_str!("../examples/healwatch.toml"));
+    page += "\n.fi\n.SH \"SEE ALSO\"\nhealwatch(1), healwatch\\-validate(1), /usr/share/doc/healwatch/docs/configuration.md\n";
+    page
+}
+
+/// Text for roff: backslashes and hyphens escaped, no line read as a request.
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .replace('-', "\\-")
+        .lines()
+        .map(|l| if l.starts_with(['.', '\'']) { format!("\\&{l}") } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// docs/reference.md: the run options from their clap definitions, the per-target

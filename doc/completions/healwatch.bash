@@ -253,7 +253,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-c -t -q -n -h --wait --stable --junit --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --dry-run --watch --watch-every --help"
+            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --concurrency --proxy --ca-file --discover --unhealthy --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,14 +271,6 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -288,6 +280,34 @@ _healwatch() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unhealthy)
+                    COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
+                    return 0
+                    ;;
+                --docker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -327,24 +347,8 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --concurrency)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --proxy)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --ca-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --unhealthy)
-                    COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
                     return 0
                     ;;
                 --metrics)
@@ -367,10 +371,6 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --docker)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -379,11 +379,11 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --watch)
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --watch-every)
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -171,9 +171,17 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand resume" -s h -l help
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l wait -d 'How long to wait for every target to become healthy (at most 1h)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable -d 'Consecutive healthy checks that make a target healthy (1-100)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l junit -d 'Also write the result as JUnit XML (one testcase per target), which GitLab, Jenkins and most CI systems show natively' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
+label\t'Those labelled `healwatch.enable=true`'
+all\t'Every one not labelled `healwatch.enable=false`'"
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
@@ -183,27 +191,19 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l failure-th
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
-label\t'Those labelled `healwatch.enable=true`'
-all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l notify-url -d 'POST the status line (JSON) here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables; check reads none unless named here (never the host\'s /etc/healwatch/healwatch.toml)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s h -l help -d 'Print help'
 complete -c healwatch -n "__fish_healwatch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c healwatch -n "__fish_healwatch_using_subcommand version" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F

@@ -57,6 +57,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
         Err(_) => None,
     };
     let mut warnings = Vec::new();
+    let ignored = args.ignored();
+    if !ignored.is_empty() {
+        warnings.push(format!(
+            "check ignores {}: it restarts nothing, remembers nothing, and prints one JSON line (those are for run)",
+            ignored.join(", ")
+        ));
+    }
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
         let listed = crate::run::add_docker_targets(&mut config, cli);

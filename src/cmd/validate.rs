@@ -82,8 +82,7 @@ fn missing_containers(
     docker: &dyn Containers,
     out: &mut String,
 ) -> (Vec<String>, bool) {
-    let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> =
-        discovering.iter().map(|&e| (e, Vec::new())).collect();
+    let mut by_engine: BTreeMap<&Endpoint, Vec<&Target>> = discovering.iter().map(|&e| (e, Vec::new())).collect();
     for t in targets {
         by_engine.entry(&t.endpoint).or_default().push(t);
     }

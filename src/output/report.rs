@@ -219,44 +219,8 @@ pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
     let shown: Vec<&TargetResult> = all.filter(listed).collect();
     let width = shown.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for t in shown {
-        let outcome = format!("{:14}", t.outcome.as_str());
-        let outcome = match (t.healthy_now(), t.outcome) {
-            (true, Outcome::Restarted) => paint("32", &outcome),
-            (true, _) => paint("33", &outcome),
-            (false, _) => paint("31", &outcome),
-        };
-        let mut line = format!("{:width$}  {outcome}", t.name);
-        if let Some(why) = &t.error {
-            let _ = write!(line, "  {why}");
-        }
-        if let Some(run) = &t.action {
-            let verb = if run.action == crate::model::Action::Restart { "restart" } else { run.action.as_str() };
-            if run.success() {
-                let _ = write!(line, "; {verb} took {}", ms(run.duration));
-            } else {
-                let _ = write!(line, "; {verb} failed after {}: {}", ms(run.duration), run.stderr);
-            }
-        }
-        match t.recovery {
-            Recovery::Recovered => {
-                let _ = write!(line, "; healthy again after {}", t.recovery_time.map_or_else(String::new, ms));
-            }
-            Recovery::NotRecovered => {
-                let _ = write!(line, "; not healthy again: {}", t.recovery_error.as_deref().unwrap_or("?"));
-            }
-            Recovery::NotWaited | Recovery::NotRestarted => {}
-        }
-        if let Some(at) = t.next_restart_at {
-            let _ = write!(line, "; next restart allowed at {}", crate::model::timestamp(at));
-        }
-        if let Some(until) = t.paused_until {
-            let _ = write!(line, "; paused until {}", crate::model::timestamp(until));
-        }
-        if let Some(was) = before(t).filter(|was| only_changed && *was != t.outcome && t.action.is_none()) {
-            let bare = line.trim_end() == format!("{:width$}  {}", t.name, t.outcome.as_str());
-            let _ = write!(line, "{}was {}", if bare { "  " } else { "; " }, was.as_str());
-        }
-        let _ = writeln!(out, "{line}");
+        let was = before(t).filter(|was| only_changed && *was != t.outcome && t.action.is_none());
+        let _ = writeln!(out, "{}", target_line(t, width, was, &paint));
     }
     for e in report.engines.iter().filter(|e| !e.up) {
         let _ = writeln!(out, "{} engine {}: {}", paint("31", "down:"), e.name, e.error.as_deref().unwrap_or("?"));
@@ -282,6 +246,51 @@ pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
         if report.dry_run { " (dry run)" } else { "" }
     );
     out
+}
+
+/// One target's line of the text report: name, outcome (coloured by `paint`), why, what
+/// was done and how long, and what it `was` before when that is the news.
+fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn Fn(&str, &str) -> String) -> String {
+    use std::fmt::Write as _;
+    let ms = |d: Duration| format!("{} ms", millis(d));
+    let outcome = format!("{:14}", t.outcome.as_str());
+    let outcome = match (t.healthy_now(), t.outcome) {
+        (true, Outcome::Restarted) => paint("32", &outcome),
+        (true, _) => paint("33", &outcome),
+        (false, _) => paint("31", &outcome),
+    };
+    let mut line = format!("{:width$}  {outcome}", t.name);
+    let bare = line.len();
+    if let Some(why) = &t.error {
+        let _ = write!(line, "  {why}");
+    }
+    if let Some(run) = &t.action {
+        let verb = if run.action == crate::model::Action::Restart { "restart" } else { run.action.as_str() };
+        if run.success() {
+            let _ = write!(line, "; {verb} took {}", ms(run.duration));
+        } else {
+            let _ = write!(line, "; {verb} failed after {}: {}", ms(run.duration), run.stderr);
+        }
+    }
+    match t.recovery {
+        Recovery::Recovered => {
+            let _ = write!(line, "; healthy again after {}", t.recovery_time.map_or_else(String::new, ms));
+        }
+        Recovery::NotRecovered => {
+            let _ = write!(line, "; not healthy again: {}", t.recovery_error.as_deref().unwrap_or("?"));
+        }
+        Recovery::NotWaited | Recovery::NotRestarted => {}
+    }
+    if let Some(at) = t.next_restart_at {
+        let _ = write!(line, "; next restart allowed at {}", crate::model::timestamp(at));
+    }
+    if let Some(until) = t.paused_until {
+        let _ = write!(line, "; paused until {}", crate::model::timestamp(until));
+    }
+    if let Some(was) = was {
+        let _ = write!(line, "{}was {}", if line.len() == bare { "  " } else { "; " }, was.as_str());
+    }
+    line
 }
 
 fn names<S: serde::Serializer>(changes: &[(String, Outcome)], s: S) -> Result<S::Ok, S::Error> {

@@ -253,3 +253,26 @@ fn a_service_that_exits_at_start_fails_the_check_at_once() {
     assert!(line["duration_ms"].as_u64().unwrap() < 30_000, "{run}");
     assert_eq!(line["config"], Value::Null, "no config file was read: {run}");
 }
+
+/// `check --help` lists only what check uses; a run option it has no use for is still
+/// accepted (scripts keep working) but named in a warning, never silently dropped.
+#[test]
+fn check_help_lists_what_it_uses_and_ignored_options_are_warned_about() {
+    let help = Healwatch::new().args(["check", "--help"]).run();
+    help.expect_code(0);
+    let text = help.stdout();
+    for used in ["--wait", "--stable", "--junit", "--config", "--target", "--timeout", "--discover", "--unhealthy"] {
+        assert!(text.contains(used), "{used} missing from\n{text}");
+    }
+    for unused in ["--metrics", "--format", "--state", "--retries", "--notify-url", "--quiet", "--watch"] {
+        assert!(!text.contains(unused), "{unused} in\n{text}");
+    }
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let run = Healwatch::new()
+        .args(["check", "--wait", "5s", "--format", "text", "--metrics", "/nonexistent/m.prom"])
+        .args(["-t", &format!("up={}", up.url("/"))])
+        .run();
+    run.expect_code(0);
+    let warning = run.status_line()["warnings"][0].as_str().unwrap_or_default().to_string();
+    assert!(warning.starts_with("check ignores --metrics, --format:"), "{run}");
+}

@@ -42,8 +42,25 @@ fn generated_docs_are_current() {
     assert!(stale.is_empty(), "out of date, run HEALWATCH_UPDATE_DOCS=1 cargo test docs: {stale:?}");
     let names: Vec<String> =
         expected.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    for page in ["healwatch.1", "healwatch-drill.1", "healwatch-pause.1", "healwatch-completions.1"] {
+    for page in ["healwatch.1", "healwatch-drill.1", "healwatch-pause.1", "healwatch-completions.1", "healwatch.toml.5"]
+    {
         assert!(names.contains(&page.to_string()), "{page} in {names:?}");
+    }
+    // Every page a page points to exists: no healwatch-help(1).
+    for (path, bytes) in &expected {
+        let text = String::from_utf8_lossy(bytes);
+        for word in text.split(|c: char| c.is_whitespace() || c == ',') {
+            let Some(name) = word.strip_suffix("(1)").or_else(|| word.strip_suffix("(5)")) else { continue };
+            let name = name.replace("\\-", "-").replace("\\fB", "").replace("\\fR", "");
+            let wanted = format!("{name}.{}", if word.ends_with("(5)") { 5 } else { 1 });
+            assert!(names.contains(&wanted), "{} points to {word}: no {wanted}", path.display());
+        }
+    }
+    // The config page documents every setting and key.
+    let toml = &expected.iter().find(|(p, _)| p.ends_with("healwatch.toml.5")).unwrap().1;
+    let toml = String::from_utf8_lossy(toml);
+    for key in ["decide_within", "notify_on", "compose_service", "tls_ca", "ssh_reuse"] {
+        assert!(toml.contains(&key.replace('-', "\\-")), "healwatch.toml(5) lacks {key}");
     }
 }
 
