@@ -237,10 +237,21 @@ pub struct ResumeArgs {
     pub files: StateArgs,
 }
 
-/// Options of `healwatch drill`. A drill kills for real, so --dry-run is not one of them.
+/// Options of `healwatch drill`. A drill kills for real, so --dry-run is not one of them;
+/// it is one deliberate act on one configured target, so the memory, the crash-loop
+/// guard, discovery and the pass's outputs are not either (hidden from its help).
 #[derive(Debug, Clone, Args)]
 #[command(mut_arg("dry_run", |a| a.hide(true)))]
 #[command(mut_arg("watch", |a| a.hide(true)), mut_arg("watch_every", |a| a.hide(true)))]
+#[command(mut_arg("retries", |a| a.hide(true)), mut_arg("retry_delay", |a| a.hide(true)))]
+#[command(mut_arg("failure_threshold", |a| a.hide(true)), mut_arg("max_restarts", |a| a.hide(true)))]
+#[command(mut_arg("restart_window", |a| a.hide(true)), mut_arg("start_period", |a| a.hide(true)))]
+#[command(mut_arg("log", |a| a.hide(true)), mut_arg("metrics", |a| a.hide(true)))]
+#[command(mut_arg("notify_url", |a| a.hide(true)), mut_arg("ping_url", |a| a.hide(true)))]
+#[command(mut_arg("quiet", |a| a.hide(true)), mut_arg("format", |a| a.hide(true)))]
+#[command(mut_arg("forget_after", |a| a.hide(true)), mut_arg("state", |a| a.hide(true)))]
+#[command(mut_arg("concurrency", |a| a.hide(true)), mut_arg("discover", |a| a.hide(true)))]
+#[command(mut_arg("unhealthy", |a| a.hide(true)))]
 pub struct DrillArgs {
     /// The target whose container is crashed.
     #[arg(value_name = "TARGET")]

@@ -113,37 +113,37 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l wait -d 'H
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
-label\t'Those labelled `healwatch.enable=true`'
-all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l notify-url -d 'POST the status line (JSON) here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
+label\t'Those labelled `healwatch.enable=true`'
+all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l heal -d 'If the restart policy has not brought it back (at once when the policy is `no`, else after 5s), heal it as a pass would'
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s h -l help -d 'Print help'
 complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
