@@ -128,6 +128,9 @@ pub(crate) enum Recovery {
     Recovered,
     /// Not healthy within `recovery_timeout`: `false`.
     NotRecovered,
+    /// Still recovering when a watch's pass stopped waiting (`HAND_BACK`): the watch
+    /// looks on until `recovery_timeout` and starts a pass when it answers: `null`.
+    HandedBack,
 }
 
 impl Recovery {
@@ -142,7 +145,7 @@ impl Serialize for Recovery {
         match self {
             Self::Recovered => s.serialize_bool(true),
             Self::NotRecovered => s.serialize_bool(false),
-            Self::NotRestarted | Self::NotWaited => s.serialize_none(),
+            Self::NotRestarted | Self::NotWaited | Self::HandedBack => s.serialize_none(),
         }
     }
 }

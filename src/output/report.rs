@@ -279,6 +279,9 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
         Recovery::NotRecovered => {
             let _ = write!(line, "; not healthy again: {}", t.recovery_error.as_deref().unwrap_or("?"));
         }
+        Recovery::HandedBack => {
+            let _ = write!(line, "; {}", t.recovery_error.as_deref().unwrap_or("still recovering"));
+        }
         Recovery::NotWaited | Recovery::NotRestarted => {}
     }
     if let Some(at) = t.next_restart_at {

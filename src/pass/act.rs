@@ -18,6 +18,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// After a restart, how often a failing poll also asks Docker whether the container
 /// still runs (a crash loop is decided at once instead of waiting the whole timeout).
 const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a watch's pass waits for an HTTP or TCP target to recover before it hands
+/// the wait to the watch, which looks on every second: a slow start must not blind the
+/// watch to every other target.
+pub(super) const HAND_BACK: Duration = Duration::from_secs(3);
 
 /// What the action did, or why it did not run.
 #[derive(Debug, Clone)]
@@ -139,18 +143,36 @@ impl Commands {
 /// known: a container is no longer running (it exited again), Docker restarted it again
 /// (a crash loop, whatever its restart policy), or Docker's first probe after the
 /// restart says unhealthy.
+/// With `hand_back`, a recovery still pending after that long is `HandedBack` (the wait
+/// is the watch's from then on).
 pub(super) fn await_recovery(
     probe: &dyn Probe,
     docker: &dyn Containers,
     clock: &dyn Clock,
     target: &Target,
     ends: Option<Duration>,
+    hand_back: Option<Duration>,
 ) -> (Recovery, Duration, Option<String>) {
     let start = clock.elapsed();
     let waited = || clock.elapsed().saturating_sub(start);
     let by_end = ends.map(|end| end.saturating_sub(start));
-    let within = by_end.map_or(target.settings.recovery_timeout, |left| left.min(target.settings.recovery_timeout));
-    let cut = within < target.settings.recovery_timeout;
+    let timeout = target.settings.recovery_timeout;
+    let within = by_end.map_or(timeout, |left| left.min(timeout));
+    let cut = within < timeout;
+    let handed = hand_back.filter(|h| *h < within);
+    let within = handed.unwrap_or(within);
+    let ended = |error: Option<String>| match handed {
+        Some(h) => (
+            Recovery::HandedBack,
+            waited(),
+            Some(format!(
+                "{}still recovering after {}: the watch looks on until recovery_timeout",
+                error.map(|e| format!("{e}; ")).unwrap_or_default(),
+                humantime::format_duration(h)
+            )),
+        ),
+        None => (Recovery::NotRecovered, waited(), ended(error, cut)),
+    };
     let mut last_state_check = Duration::ZERO;
     let mut runs = Runs::default();
     loop {
@@ -177,12 +199,12 @@ pub(super) fn await_recovery(
         }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
-            return (Recovery::NotRecovered, waited(), ended(check.error_text(), cut));
+            return ended(check.error_text());
         }
         clock.sleep(POLL_INTERVAL.min(left));
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if within <= waited() {
-            return (Recovery::NotRecovered, waited(), ended(check.error_text(), cut));
+            return ended(check.error_text());
         }
     }
 }

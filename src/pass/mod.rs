@@ -54,6 +54,10 @@ pub(crate) enum Hint {
     /// Docker's events said a container of the target was paused: if it still is, the
     /// target is decided at once (a frozen process answers nothing, however long one waits).
     Paused,
+    /// An earlier pass of the watch restarted it and handed its recovery to the watch,
+    /// whose recovery_timeout has not run out: still failing, it is left to start
+    /// (`starting`), not restarted again.
+    Recovering,
 }
 
 /// Hints by target name.
@@ -109,6 +113,13 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         logs_until,
         ..TargetResult::new(&target.name, &target.container, target.url_display())
     };
+    if !check.healthy() && pass.hints.get(&target.name) == Some(&Hint::Recovering) {
+        result.outcome = Outcome::Starting;
+        let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
+        result.error =
+            Some(format!("{why}still recovering from its restart: the watch looks on until recovery_timeout"));
+        return result;
+    }
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
@@ -142,7 +153,10 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends);
+        // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery over.
+        let hand_back = (pass.ends.is_some() && matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_)))
+            .then_some(act::HAND_BACK);
+        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends, hand_back);
         if target.log_pattern.is_some() {
             result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
         }

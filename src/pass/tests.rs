@@ -332,12 +332,13 @@ fn a_recovery_wait_ends_when_the_pass_must() {
         memory: &State::default(),
         clock: &clock,
         hints: &NO_HINTS,
-        ends: Some(Duration::from_secs(5)),
+        // Sooner than the hand-back: the end of the watch cuts the wait.
+        ends: Some(Duration::from_secs(2)),
     };
     let r = &run_pass(&cfg, &pass).0[0];
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(r.recovery_error.as_deref().unwrap().ends_with("the watch ended before recovery_timeout did"));
-    assert!(clock.elapsed() <= Duration::from_secs(5) + Duration::from_millis(100), "{:?}", clock.elapsed());
+    assert!(clock.elapsed() <= Duration::from_secs(2) + Duration::from_millis(100), "{:?}", clock.elapsed());
 }
 
 #[test]
@@ -426,4 +427,45 @@ fn parallel_map_keeps_order() {
     let items: Vec<u32> = (0..100).collect();
     assert_eq!(parallel_map(&items, 7, |i| i * 2), (items.iter().map(|i| i * 2).collect::<Vec<_>>(), 0));
     assert!(parallel_map(&Vec::<u32>::new(), 3, |i| *i).0.is_empty());
+}
+
+#[test]
+fn a_watchs_pass_hands_a_slow_recovery_to_the_watch() {
+    let clock = FakeClock::at(now());
+    // Fails the pass's one attempt, and then every recovery poll: a slow start.
+    let probe = FlakyProbe { failures: 1000, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut t = target("app", "app");
+    t.settings.retries = 0;
+    t.settings.recovery_timeout = Duration::from_secs(30);
+    let cfg = config(vec![t], false);
+    let pass = Pass {
+        probe: &probe,
+        docker: Some(&docker),
+        inspector: Some(&docker),
+        memory: &State::default(),
+        clock: &clock,
+        hints: &NO_HINTS,
+        ends: Some(Duration::from_secs(55)),
+    };
+    let r = run_pass(&cfg, &pass).0.remove(0);
+    assert_eq!((r.outcome, r.recovery), (Outcome::Restarted, Recovery::HandedBack));
+    assert!(r.recovery_error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")));
+    assert!(clock.elapsed() <= act::HAND_BACK + Duration::from_millis(500), "{:?}", clock.elapsed());
+    // Outside a watch the same pass waits the whole recovery_timeout.
+    let clock = FakeClock::at(now());
+    let r = run_pass(&cfg, &Pass { clock: &clock, ends: None, ..pass }).0.remove(0);
+    assert_eq!(r.recovery, Recovery::NotRecovered);
+    assert!(clock.elapsed() >= Duration::from_secs(30), "{:?}", clock.elapsed());
+}
+
+#[test]
+fn a_recovery_the_watch_owns_is_not_restarted_again() {
+    let probe = FlakyProbe { failures: 1000, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let hints = Hints::from([("app".to_string(), Hint::Recovering)]);
+    let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &FakeClock::at(now()), &hints);
+    assert_eq!(r.outcome, Outcome::Starting);
+    assert!(r.error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")), "{r:?}");
+    assert!(docker.calls().iter().all(|c| !c.starts_with("restart")), "{:?}", docker.calls());
 }

@@ -42,13 +42,14 @@ pub(crate) struct Setup<'a> {
 
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
 /// ones a watch keeps an eye on), the containers it acted on (whose own events are
-/// not news), and when the maintenance pauses it honoured end (the watch starts a pass
-/// then).
+/// not news), when the maintenance pauses it honoured end (the watch starts a pass
+/// then), and the targets whose recovery it handed to the watch.
 pub(crate) struct Done {
     pub(crate) exit: Exit,
     pub(crate) healthy: Vec<Target>,
     pub(crate) acted: BTreeSet<(Endpoint, String)>,
     pub(crate) pause_ends: Vec<SystemTime>,
+    pub(crate) recovering: Vec<Target>,
 }
 
 /// A command line clap rejected, for a pass: reported as a pass that could not run
@@ -223,9 +224,18 @@ fn conclude(
     let remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
     let changes = policy::changes(&results.iter().chain(&unreachable).collect::<Vec<_>>(), memory);
     let engines = engines(config, &results, &listed);
-    let mut done = Done { exit: Exit::Healthy, healthy: Vec::new(), acted: BTreeSet::new(), pause_ends: Vec::new() };
+    let mut done = Done {
+        exit: Exit::Healthy,
+        healthy: Vec::new(),
+        acted: BTreeSet::new(),
+        pause_ends: Vec::new(),
+        recovering: Vec::new(),
+    };
     for (target, result) in config.targets.iter().zip(&results) {
         done.pause_ends.extend(result.paused_until);
+        if result.recovery == Recovery::HandedBack {
+            done.recovering.push(target.clone());
+        }
         if result.action.is_some() {
             done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
         }

@@ -22,7 +22,7 @@ use crate::config::Target;
 use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock;
 use crate::model::{Endpoint, Unhealthy};
-use crate::pass::{Hints, NO_HINTS};
+use crate::pass::{Hint, Hints, NO_HINTS};
 use crate::run::{Done, Setup};
 use crate::settings::DEFAULT_WATCH_EVERY;
 use plan::{Event, Round};
@@ -86,6 +86,7 @@ fn watch(
     };
     let mut exit = done.exit;
     let mut pending = plan::without_own(watched.events(), &done.acted);
+    let mut recovering = took_over(&done, clock, &[]);
     let mut next = clock.elapsed() + every;
     while !clock.interrupted() && next < deadline {
         let pause_ends = first_pause_end(&done, clock);
@@ -93,23 +94,32 @@ fn watch(
         if clock.interrupted() {
             break;
         }
-        let hints = if pause_ends.is_some_and(|end| end <= clock.elapsed()) {
+        let mut hints = if pause_ends.is_some_and(|end| end <= clock.elapsed()) {
             // A maintenance pause just ended: a pass judges its target now, not at the
             // next scheduled run.
             done.pause_ends.clear();
             Hints::new()
         } else {
             next = (next + every).max(clock.elapsed() + every / 2);
-            let round = look(watched, clock, &done.healthy, std::mem::take(&mut pending), unhealthy_on);
-            let Some(hints) = plan::plan(round, &done.healthy, unhealthy_on) else { continue };
+            let watched_now = Watching { healthy: &done.healthy, recovering: &recovering };
+            let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on);
+            // Events about a container being recovered count as about a healthy one.
+            let mut about: Vec<Target> = done.healthy.clone();
+            about.extend(recovering.iter().map(|(t, _)| t.clone()));
+            let Some(hints) = plan::plan(round, &about, unhealthy_on) else { continue };
             hints
         };
+        // A recovery the watch still owns is not the pass's to restart again.
+        for (target, _) in recovering.iter().filter(|(_, by)| *by > clock.elapsed()) {
+            hints.entry(target.name.clone()).or_insert(Hint::Recovering);
+        }
         let wait = LOCK_WAIT.min(deadline.saturating_sub(clock.elapsed()));
         // Someone else's pass may hold the lock; the next look sees what it left.
         let Some(passed) = watched.pass(&hints, LockWait::Within(wait))? else { continue };
         done = passed;
         exit = done.exit;
         pending = plan::without_own(watched.events(), &done.acted);
+        recovering = took_over(&done, clock, &recovering);
         next = next.max(clock.elapsed() + every / 2);
     }
     Ok(exit)
@@ -122,33 +132,62 @@ fn first_pause_end(done: &Done, clock: &dyn Clock) -> Option<Duration> {
     Some(end.duration_since(clock.now()).unwrap_or(Duration::ZERO) + Duration::from_millis(10))
 }
 
+/// The recoveries the watch owns after a pass, each with when (on `clock`) its
+/// recovery_timeout runs out: those the pass handed over, and those it owned `before`
+/// that are still pending (the pass left them `starting`: not healthy, not acted on).
+fn took_over(done: &Done, clock: &dyn Clock, before: &[(Target, Duration)]) -> Vec<(Target, Duration)> {
+    let now = clock.elapsed();
+    let handed = done.recovering.iter().map(|t| (t.clone(), now + t.settings.recovery_timeout));
+    let pending = before.iter().filter(|(t, by)| {
+        let acted = t.container_refs().into_iter().any(|c| done.acted.contains(&(c.endpoint, c.name)));
+        *by > now && !acted && !done.healthy.iter().any(|h| h.name == t.name)
+    });
+    let mut owned: Vec<(Target, Duration)> = handed.collect();
+    owned.extend(pending.filter(|(t, _)| !done.recovering.iter().any(|r| r.name == t.name)).cloned());
+    owned
+}
+
+/// What a look attempts: the targets the last pass saw healthy, and those whose
+/// recovery it handed over (with when their recovery_timeout runs out).
+#[derive(Clone, Copy)]
+struct Watching<'a> {
+    healthy: &'a [Target],
+    recovering: &'a [(Target, Duration)],
+}
+
 /// One look: the events so far and, unless they already call for a pass, an attempt at
-/// each healthy HTTP or TCP target, side by side (a paused container's attempt could
-/// only time out).
+/// each healthy HTTP or TCP target and each one being recovered, side by side (a paused
+/// container's attempt could only time out).
 fn look(
     watched: &mut dyn Watched,
     clock: &dyn Clock,
-    healthy: &[Target],
+    targets: Watching,
     pending: Vec<Event>,
     unhealthy_on: &BTreeSet<Endpoint>,
 ) -> Round {
     let mut events = pending;
     events.extend(watched.events());
-    let round = Round { failed: Vec::new(), events };
-    if plan::plan(round.clone(), healthy, unhealthy_on).is_some() {
+    let round = Round { events, ..Round::default() };
+    if plan::plan(round.clone(), targets.healthy, unhealthy_on).is_some() {
         return round;
     }
-    let checked: Vec<&Target> = healthy.iter().filter(|t| plan::round_checks(t)).collect();
+    let healthy: Vec<&Target> = targets.healthy.iter().filter(|t| plan::round_checks(t)).collect();
+    let checked: Vec<&Target> = healthy.iter().copied().chain(targets.recovering.iter().map(|(t, _)| t)).collect();
     let began = clock.elapsed();
     let checks = watched.attempts(&checked);
     let spent = clock.elapsed().saturating_sub(began);
-    let failed = checked
-        .iter()
-        .zip(checks)
-        .filter(|(_, check)| !check.healthy())
-        .map(|(target, check)| (target.name.clone(), check, spent))
-        .collect();
-    Round { failed, ..round }
+    let mut round = round;
+    for (i, (target, check)) in checked.iter().zip(checks).enumerate() {
+        let overdue =
+            targets.recovering.get(i.wrapping_sub(healthy.len())).is_some_and(|(_, by)| *by <= clock.elapsed());
+        match (i < healthy.len(), check.healthy()) {
+            (true, false) => round.failed.push((target.name.clone(), check, spent)),
+            (false, true) => round.recovered.push(target.name.clone()),
+            (false, false) if overdue => round.failed.push((target.name.clone(), check, spent)),
+            _ => {}
+        }
+    }
+    round
 }
 
 #[cfg(test)]
@@ -184,6 +223,8 @@ mod tests {
         looks_made: usize,
         /// Maintenance pause ends the next pass reports.
         pause_ends: Vec<SystemTime>,
+        /// Targets whose recovery the next pass hands over.
+        recovering: Vec<Target>,
     }
 
     impl<'c> Script<'c> {
@@ -199,6 +240,7 @@ mod tests {
                 signal_after: None,
                 looks_made: 0,
                 pause_ends: Vec::new(),
+                recovering: Vec::new(),
             }
         }
     }
@@ -228,7 +270,17 @@ mod tests {
             }
             self.clock.sleep(Duration::from_millis(20));
             let pause_ends = std::mem::take(&mut self.pause_ends);
-            Ok(Some(Done { exit: Exit::Healthy, healthy: vec![app()], acted: BTreeSet::new(), pause_ends }))
+            let recovering = std::mem::take(&mut self.recovering);
+            // A recovery the watch owned is found healthy by the pass (the look said so).
+            let mut healthy = vec![app()];
+            healthy.extend(
+                hints
+                    .iter()
+                    .filter(|(_, h)| **h == Hint::Recovering)
+                    .map(|(n, _)| Target::http(n, n, HealthUrl::parse("http://127.0.0.1:8/health").unwrap())),
+            );
+            let done = Done { exit: Exit::Healthy, healthy, acted: BTreeSet::new(), pause_ends, recovering };
+            Ok(Some(done))
         }
 
         fn events(&mut self) -> Vec<Event> {
@@ -370,5 +422,71 @@ mod tests {
         assert!(hints.is_empty());
         assert!(*at >= Duration::from_millis(4500) && *at < Duration::from_millis(4600), "{at:?}");
         assert!(clock.elapsed() <= Duration::from_secs(14), "{:?}", clock.elapsed());
+    }
+
+    fn slow(recovery_timeout: Duration) -> Target {
+        let mut t = Target::http("slow", "slow", HealthUrl::parse("http://127.0.0.1:8/health").unwrap());
+        t.settings.recovery_timeout = recovery_timeout;
+        t
+    }
+
+    #[test]
+    fn a_recovery_handed_over_is_looked_at_and_its_answer_starts_a_pass() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.recovering = vec![slow(Duration::from_secs(60))];
+        let ok = Check::passed(Some(200), Duration::ZERO);
+        let refused = Check::failed(Failure::Connection, "connection refused", Duration::ZERO);
+        // app, then slow: slow answers at the third look.
+        script.looks = VecDeque::from([vec![ok.clone(), refused.clone()], vec![ok, refused]]);
+        let (_, script) = run(script, Duration::from_secs(10), Duration::from_secs(1));
+        assert_eq!(script.passes.len(), 2, "{:?}", script.passes);
+        let (hints, _, at) = &script.passes[1];
+        // The pass sees it healthy; had it failed again, the hint keeps it from a second
+        // restart while the watch still owns its recovery.
+        assert_eq!(hints, &Hints::from([("slow".to_string(), Hint::Recovering)]));
+        assert!(*at >= Duration::from_secs(3) && *at < Duration::from_millis(3200), "{at:?}");
+    }
+
+    #[test]
+    fn a_recovery_handed_over_that_never_comes_starts_a_pass_at_its_recovery_timeout() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.recovering = vec![slow(Duration::from_millis(2500))];
+        let ok = Check::passed(Some(200), Duration::ZERO);
+        let refused = Check::failed(Failure::Connection, "connection refused", Duration::ZERO);
+        script.looks = (0..20).map(|_| vec![ok.clone(), refused.clone()]).collect();
+        let (_, script) = run(script, Duration::from_secs(10), Duration::from_secs(1));
+        let (hints, _, at) = &script.passes[1];
+        assert!(matches!(hints.get("slow"), Some(Hint::Failed { .. })), "{hints:?}");
+        // Looks at 1 s and 2 s are inside the 2.5 s; the one at 3 s is past it.
+        assert!(*at >= Duration::from_secs(3) && *at < Duration::from_millis(3200), "{at:?}");
+    }
+
+    #[test]
+    fn the_watch_keeps_a_recovery_it_owns_until_it_answers_is_restarted_or_runs_out() {
+        let clock = clock();
+        let slow = slow(Duration::from_secs(60));
+        let done = |healthy: Vec<Target>, acted: &[&str], recovering: Vec<Target>| Done {
+            exit: Exit::Healthy,
+            healthy,
+            acted: acted.iter().map(|c| (Endpoint::Default, c.to_string())).collect(),
+            pause_ends: Vec::new(),
+            recovering,
+        };
+        let owned = took_over(&done(vec![], &[], vec![slow.clone()]), &clock, &[]);
+        assert_eq!(owned.len(), 1);
+        let by = owned[0].1;
+        assert_eq!(by, Duration::from_secs(60), "recovery_timeout from now");
+        clock.sleep(Duration::from_secs(5));
+        // A pass that left it starting: kept, with its deadline.
+        let kept = took_over(&done(vec![app()], &["app"], vec![]), &clock, &owned);
+        assert_eq!(kept.iter().map(|(t, by)| (t.name.as_str(), *by)).collect::<Vec<_>>(), [("slow", by)]);
+        // Healthy, or restarted again (and not handed over): no longer the watch's.
+        assert!(took_over(&done(vec![slow.clone()], &[], vec![]), &clock, &owned).is_empty());
+        assert!(took_over(&done(vec![], &["slow"], vec![]), &clock, &owned).is_empty());
+        // Past its deadline: dropped.
+        clock.sleep(Duration::from_secs(60));
+        assert!(took_over(&done(vec![], &[], vec![]), &clock, &owned).is_empty());
     }
 }

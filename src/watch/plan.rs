@@ -58,8 +58,11 @@ pub(super) fn round_checks(target: &Target) -> bool {
 /// What one round saw.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Round {
-    /// Targets whose one attempt failed: the attempt, and how long ago it started.
+    /// Targets whose one attempt failed: the attempt, and how long ago it started. For a
+    /// target whose recovery the watch took over, only once its recovery_timeout passed.
     pub failed: Vec<(String, Check, Duration)>,
+    /// Targets whose recovery the watch took over that answered healthy: a pass says so.
+    pub recovered: Vec<String>,
     /// Docker's events since the last look.
     pub events: Vec<Event>,
 }
@@ -73,7 +76,7 @@ pub(super) struct Round {
 /// scheduled pass deals with those, so a crash loop cannot drive a pass a second.
 pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>) -> Option<Hints> {
     let mut hints = Hints::new();
-    let mut start = false;
+    let mut start = !round.recovered.is_empty();
     for (name, check, spent) in round.failed {
         hints.insert(name, Hint::Failed { check, spent });
         start = true;
@@ -151,7 +154,8 @@ mod tests {
         let healthy = [http_target("web", "web")];
         let failed = Check::failed(crate::check::Failure::Status, "HTTP 500", Duration::from_millis(3));
         let check = Check { http_status: Some(500), ..failed };
-        let round = Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], events: vec![] };
+        let round =
+            Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], ..Round::default() };
         let hints = plan(round, &healthy, &none()).expect("a pass starts");
         assert_eq!(hints.get("web"), Some(&Hint::Failed { check, spent: Duration::from_millis(40) }));
     }
@@ -160,21 +164,24 @@ mod tests {
     fn only_events_about_healthy_targets_start_a_pass() {
         let healthy = [http_target("web", "web-1")];
         assert_eq!(plan(Round::default(), &healthy, &local()), None, "a quiet round starts nothing");
-        let paused = Round { failed: vec![], events: vec![event("web-1", EventKind::Paused)] };
+        let paused = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Paused)] };
         assert_eq!(plan(paused, &healthy, &none()).unwrap().get("web"), Some(&Hint::Paused));
-        let died = Round { failed: vec![], events: vec![event("web-1", EventKind::Died)] };
+        let died = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Died)] };
         assert_eq!(plan(died, &healthy, &none()), Some(Hints::new()));
         // A container of no healthy target (a crash loop given up on, say) starts nothing...
-        let other = || Round { failed: vec![], events: vec![event("db", EventKind::Died)] };
+        let other = || Round { failed: vec![], recovered: vec![], events: vec![event("db", EventKind::Died)] };
         assert_eq!(plan(other(), &healthy, &local()), None);
         // ...unless discovery of unhealthy containers would find it.
-        let unhealthy = || Round { failed: vec![], events: vec![event("db", EventKind::Unhealthy)] };
+        let unhealthy = || Round { failed: vec![], recovered: vec![], events: vec![event("db", EventKind::Unhealthy)] };
         assert_eq!(plan(unhealthy(), &healthy, &none()), None);
         assert_eq!(plan(unhealthy(), &healthy, &local()), Some(Hints::new()));
         // The same name on another engine is another container.
         let elsewhere = Endpoint::Host("unix:///other.sock".to_string());
-        let remote =
-            Round { failed: vec![], events: vec![Event { endpoint: elsewhere, ..event("web-1", EventKind::Died) }] };
+        let remote = Round {
+            failed: vec![],
+            recovered: vec![],
+            events: vec![Event { endpoint: elsewhere, ..event("web-1", EventKind::Died) }],
+        };
         assert_eq!(plan(remote, &healthy, &none()), None);
     }
 
