@@ -504,6 +504,7 @@ fn a_slow_recovery_is_handed_to_the_watch_which_heals_the_others_meanwhile() {
         crate::util::ready(crate::engine::http_status(port, "/health").is_none())
     });
     app.break_health();
+    eprintln!("{} broken at {}", app.name, humantime::format_rfc3339_millis(std::time::SystemTime::now()));
     let run = watch.wait(Duration::from_secs(90));
     assert!(run.elapsed < Duration::from_secs(35), "the watch ended on time\n{run}");
     let lines: Vec<serde_json::Value> = run.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
