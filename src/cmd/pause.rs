@@ -66,7 +66,9 @@ fn change_state(
         )));
     }
     let said = change(state.targets.entry(target.to_string()).or_default(), now).map_err(Stop::Usage)?;
-    state::save(&path, &state).map_err(Stop::Io)?;
+    if let Some(cut) = state::save(&path, &state).map_err(Stop::Io)? {
+        eprintln!("healwatch: warning: {}", crate::model::one_line(&cut, 2000));
+    }
     crate::output::print(format!("{said}\n").as_bytes())?;
     Ok(Exit::Healthy)
 }

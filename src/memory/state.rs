@@ -193,11 +193,79 @@ fn corrupt_name(path: &Path, now: SystemTime) -> PathBuf {
 }
 
 /// Writes `state` atomically (see `atomic::write`): a crash at any moment leaves the old
-/// file or the new one.
-pub(crate) fn save(path: &Path, state: &State) -> Result<()> {
-    let mut json = serde_json::to_vec_pretty(state)?;
-    json.push(b'\n');
-    crate::files::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))
+/// file or the new one. Only what `read` can read back is written: a state over
+/// `MAX_SIZE` (a listing of tens of thousands of labelled containers, or a hostile engine)
+/// is written compact, then without the entries that only say "healthy" (oldest first),
+/// so the crash-loop guard, thresholds and pauses of every target are kept (said in the
+/// returned warning); one that still does not fit is not written (an error; the old file
+/// stays).
+pub(crate) fn save(path: &Path, state: &State) -> Result<Option<String>> {
+    save_within(path, state, MAX_SIZE)
+}
+
+fn save_within(path: &Path, state: &State, limit: u64) -> Result<Option<String>> {
+    let (json, warning) = match fit(state, limit) {
+        Ok(fitted) => fitted,
+        Err(too_big) => anyhow::bail!(
+            "state file {}: {too_big} bytes of memory that matters (failures, restarts, pauses), over the \
+             {limit}-byte bound a pass reads; not written, the last state stays",
+            path.display()
+        ),
+    };
+    crate::files::atomic::write(path, &json).with_context(|| format!("state file {}", path.display()))?;
+    Ok(warning.map(|w| format!("state file {}: {w}", path.display())))
+}
+
+/// The bytes to write for `state` within `limit`, with what was left out; or the size of
+/// what cannot be left out.
+fn fit(state: &State, limit: u64) -> Result<(Vec<u8>, Option<String>), u64> {
+    let encode = |state: &State, pretty: bool| {
+        let mut json =
+            if pretty { serde_json::to_vec_pretty(state) } else { serde_json::to_vec(state) }.unwrap_or_default();
+        json.push(b'\n');
+        json
+    };
+    let fits = |json: &Vec<u8>| json.len() as u64 <= limit;
+    let pretty = encode(state, true);
+    if fits(&pretty) {
+        return Ok((pretty, None));
+    }
+    let compact = encode(state, false);
+    if fits(&compact) {
+        return Ok((compact, None));
+    }
+    // Entries that only say "healthy", oldest first: what can go without losing a guard.
+    let mut plain: Vec<(&Option<SystemTime>, &String)> = state
+        .targets
+        .iter()
+        .filter(|(_, m)| m.consecutive_failures == 0 && m.recent_restarts.is_empty() && m.paused_until.is_none())
+        .map(|(name, m)| (&m.last_time, name))
+        .collect();
+    plain.sort();
+    let mut kept = state.clone();
+    let mut json = compact;
+    let mut dropped = 0;
+    // Each round drops about what is over, by the average entry's size, plus a tenth: a
+    // few rounds at most, each bounded by the entries left.
+    while !fits(&json) && dropped < plain.len() {
+        let per_entry = (json.len() / kept.targets.len().max(1)).max(1) as u64;
+        let over = json.len() as u64 - limit;
+        let more = (over / per_entry + over / per_entry / 10 + 1) as usize;
+        for (_, name) in plain.iter().skip(dropped).take(more) {
+            kept.targets.remove(*name);
+        }
+        dropped = (dropped + more).min(plain.len());
+        json = encode(&kept, false);
+    }
+    if !fits(&json) {
+        return Err(json.len() as u64);
+    }
+    let warning = format!(
+        "over the {limit}-byte bound with {} targets: written without {dropped} healthy targets' entries \
+         (oldest first; their restart totals start again), every failure, restart and pause kept",
+        state.targets.len()
+    );
+    Ok((json, Some(warning)))
 }
 
 #[cfg(test)]
@@ -341,5 +409,41 @@ mod tests {
         let stepped_back = TargetState { recent_restarts: vec![at(100_000)], ..TargetState::default() };
         assert_eq!(stepped_back.restarts_in_window(at(0), Duration::from_secs(60)), [at(0)], "the future is now");
         assert_eq!(t.paused_until(at(500)), None);
+    }
+
+    #[test]
+    fn a_state_over_the_bound_is_cut_to_what_matters_and_always_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = State { version: VERSION, ..State::default() };
+        for i in 0..2000u64 {
+            let plain = TargetState { last_time: Some(at(i)), restarts_total: 1, ..TargetState::default() };
+            state.targets.insert(format!("discovered-{i:05}"), plain);
+        }
+        let guard = TargetState { recent_restarts: vec![at(1), at(2), at(3)], ..TargetState::default() };
+        let pause = TargetState { paused_until: Some(at(9999)), ..TargetState::default() };
+        state.targets.insert("looping".into(), guard.clone());
+        state.targets.insert("maintenance".into(), pause.clone());
+        let limit = 40_000;
+        let warning = save_within(&path, &state, limit).unwrap().expect("cut, and said so");
+        assert!(warning.contains("healthy targets' entries"), "{warning}");
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() as u64 <= limit, "{} bytes", bytes.len());
+        let back: State = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((back.targets["looping"].clone(), back.targets["maintenance"].clone()), (guard, pause));
+        // The oldest healthy entries went first.
+        assert!(!back.targets.contains_key("discovered-00000") && back.targets.contains_key("discovered-01999"));
+        // Memory that matters and still does not fit is not written: the file stays.
+        let mut heavy = State { version: VERSION, ..State::default() };
+        for i in 0..2000u64 {
+            heavy
+                .targets
+                .insert(format!("failing-{i}"), TargetState { consecutive_failures: 1, ..TargetState::default() });
+        }
+        let error = save_within(&path, &heavy, limit).unwrap_err().to_string();
+        assert!(error.contains("not written, the last state stays"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        // Within the bound: pretty, whole, no warning.
+        assert!(save_within(&path, &back, 1 << 20).unwrap().is_none());
     }
 }

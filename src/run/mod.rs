@@ -195,8 +195,10 @@ impl<'a> Setup<'a> {
             remembered.last_warnings = report.warnings.clone();
             // Under the lock, no other writer runs: any temp file is a killed pass's.
             atomic::sweep(&path);
-            if let Err(e) = state::save(&path, &remembered) {
-                warn(&mut report, format!("{e:#}; this pass is not remembered"));
+            match state::save(&path, &remembered) {
+                Ok(None) => {}
+                Ok(Some(cut)) => warn(&mut report, cut),
+                Err(e) => warn(&mut report, format!("{e:#}; this pass is not remembered")),
             }
         }
         let tell = !config.quiet
