@@ -16,7 +16,9 @@ pub(super) const BODY_LIMIT: u64 = 64 * 1024;
 /// Bound on a response's headers (and the read buffer, which must hold them).
 const HEADER_LIMIT: usize = 16 * 1024;
 
-/// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when asked.
+/// The real prober: GET with ureq, no redirects, 4xx/5xx as responses, proxies only when
+/// asked. A clone shares the agent.
+#[derive(Clone)]
 pub(crate) struct HttpProbe {
     agent: ureq::Agent,
 }

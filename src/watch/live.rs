@@ -16,6 +16,10 @@ use crate::run::{Done, Setup};
 
 /// An event stream that ended (its engine went away) is started again at most this often.
 const RESTREAM_EVERY: Duration = Duration::from_secs(10);
+/// The shortest look worth making, even at the very end of a watch.
+const MIN_LOOK: Duration = Duration::from_millis(50);
+/// How often a wait for a look asks whether a signal came.
+const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 /// A watch over a real `Setup`.
 pub(super) struct Live<'a> {
@@ -61,12 +65,37 @@ impl Watched for Live<'_> {
         self.streams.events()
     }
 
+    /// Each attempt is bounded by the target's timeout, its decide_within and the end of
+    /// the watch. They run on a thread of their own: a signal ends the wait for them
+    /// within a slice (they are abandoned, each still bounded), and what comes back then
+    /// says healthy, so no pass starts.
     fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
-        let setup = self.setup;
-        parallel_map(targets, setup.config.concurrency, |target| {
-            attempt(&setup.probe, None, target, target.settings.timeout)
-        })
-        .0
+        let left = self.ends.saturating_duration_since(Instant::now());
+        let owned: Vec<(Target, Duration)> = targets
+            .iter()
+            .map(|t| {
+                let bound = t.settings.timeout.min(t.settings.decide_within).min(left).max(MIN_LOOK);
+                ((*t).clone(), bound)
+            })
+            .collect();
+        let probe = self.setup.probe.clone();
+        let concurrency = self.setup.config.concurrency;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("watch-look".into()).spawn(move || {
+            let checks = parallel_map(&owned, concurrency, |(target, bound)| attempt(&probe, None, target, *bound)).0;
+            let _ = tx.send(checks);
+        });
+        let unseen = || targets.iter().map(|_| Check::passed(None, Duration::ZERO)).collect();
+        if spawned.is_err() {
+            return unseen();
+        }
+        loop {
+            match rx.recv_timeout(SIGNAL_SLICE) {
+                Ok(checks) => return checks,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if crate::interrupt::requested().is_none() => {}
+                Err(_) => return unseen(),
+            }
+        }
     }
 }
 

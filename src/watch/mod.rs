@@ -103,6 +103,10 @@ fn watch(
             next = (next + every).max(clock.elapsed() + every / 2);
             let watched_now = Watching { healthy: &done.healthy, recovering: &recovering };
             let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on);
+            if clock.interrupted() {
+                // A signal during the look: the watch ends here, no pass starts.
+                break;
+            }
             // Events about a container being recovered count as about a healthy one.
             let mut about: Vec<Target> = done.healthy.clone();
             about.extend(recovering.iter().map(|(t, _)| t.clone()));
@@ -488,5 +492,17 @@ mod tests {
         // Past its deadline: dropped.
         clock.sleep(Duration::from_secs(60));
         assert!(took_over(&done(vec![], &[], vec![]), &clock, &owned).is_empty());
+    }
+
+    #[test]
+    fn a_signal_during_a_look_that_failed_starts_no_pass() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        let refused = Check::failed(Failure::Connection, "connection refused", Duration::ZERO);
+        script.looks = VecDeque::from([vec![refused]]);
+        script.signal_after = Some(1);
+        let (exit, script) = run(script, Duration::from_secs(60), Duration::from_secs(1));
+        assert_eq!(exit.unwrap(), Exit::Healthy);
+        assert_eq!(script.passes.len(), 1, "only the first pass: {:?}", script.passes);
     }
 }

@@ -18,6 +18,8 @@ pub(crate) enum Behaviour {
     Fixed(u16, &'static str),
     /// Accept, read the request, never answer (until the server is dropped or 30 s pass).
     Hang,
+    /// 200 "ok" for the first `n` requests, then as `Hang`.
+    HangAfter(usize),
     /// 503 for the first `n` requests, then 200 "ok".
     FailFirst(usize),
     /// 200 "ok" while `path` exists, else 503: the docker stand-in creates it on restart.
@@ -118,7 +120,8 @@ fn serve(
     let n = served.fetch_add(1, Ordering::SeqCst);
     let (status, body, extra) = match behaviour {
         Behaviour::Fixed(status, body) => (*status, *body, ""),
-        Behaviour::Hang => {
+        Behaviour::HangAfter(k) if n < *k => (200, "ok", ""),
+        Behaviour::Hang | Behaviour::HangAfter(_) => {
             let until = Instant::now() + Duration::from_secs(30);
             while !stop.load(Ordering::SeqCst) && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(50));
@@ -320,6 +323,13 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// Sends `signal` (a name such as `TERM`) to it.
+    pub(crate) fn signal(&self, signal: &str) {
+        let sent =
+            std::process::Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} failed");
+    }
+
     /// Waits for it, at most `bound` (then kills it, and the test fails on its output).
     pub(crate) fn wait(mut self, bound: Duration) -> Run {
         let deadline = Instant::now() + bound;

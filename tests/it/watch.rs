@@ -143,3 +143,42 @@ fn a_watch_heals_the_moment_a_maintenance_pause_ends() {
     assert_eq!(passes[1]["targets"][0]["outcome"], "restarted", "{run}");
     assert_eq!(fake.calls().iter().filter(|c| c.starts_with("restart")).count(), 1, "{:?}", fake.calls());
 }
+
+/// A target that answers the first pass and then hangs: the watch's look at it is bounded
+/// by decide_within (not the target's 40 s timeout), so the watch ends on time; and a
+/// SIGTERM while a look hangs ends the watch at once, with no pass started after it.
+#[test]
+fn a_hung_look_is_bounded_and_a_signal_during_it_ends_the_watch_at_once() {
+    let fake = FakeDocker::new();
+    let hangs = Server::start(Behaviour::HangAfter(1));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let run = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "3s", "--timeout", "40s", "--decide-within", "2s", "--recovery-timeout", "0", "--state"])
+        .arg(&state)
+        .args(["-t", &format!("app={}", hangs.url("/health"))])
+        .run();
+    // 3 s, a 2 s look, and the pass it starts (decided by the look's 2 s): not 40 s.
+    assert!(run.elapsed < Duration::from_secs(15), "{run}");
+
+    let hangs = Server::start(Behaviour::HangAfter(1));
+    let state = dir.path().join("state2.json");
+    let watch = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "60s", "--timeout", "30s", "--decide-within", "30s", "--state"])
+        .arg(&state)
+        .args(["-t", &format!("app={}", hangs.url("/health"))])
+        .spawn();
+    wait_for(&state);
+    // The first look begins a second after the pass and hangs.
+    crate::util::eventually(Duration::from_secs(10), "the look hanging", || {
+        crate::util::ready(hangs.request_count() >= 2)
+    });
+    let sent = std::time::Instant::now();
+    watch.signal("TERM");
+    let run = watch.wait(Duration::from_secs(40));
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(2), "ended {took:?} after SIGTERM\n{run}");
+    assert_eq!(lines(&run.stdout()).len(), 1, "no pass after the signal\n{run}");
+}
