@@ -12,16 +12,24 @@ use crate::util::{Healwatch, Run, write_file};
 
 /// The ssh engine: its `ssh://` host, the directory whose `ssh` uses the test's key and
 /// known_hosts, and the engine's own socket (to start containers on it directly).
+/// `runtime` is the test's XDG_RUNTIME_DIR, where ssh's control sockets go.
 struct Ssh {
     host: String,
     bin: String,
     engine_host: String,
+    runtime: tempfile::TempDir,
 }
 
 impl Ssh {
     /// PATH with the test's ssh first.
     fn path(&self) -> String {
         format!("{}:/usr/bin:/bin", self.bin)
+    }
+
+    /// How many control sockets (open connections) there are.
+    fn sockets(&self) -> usize {
+        let dir = self.runtime.path().join("healwatch-ssh");
+        std::fs::read_dir(dir).map(|d| d.flatten().count()).unwrap_or(0)
     }
 }
 
@@ -35,6 +43,7 @@ fn ssh() -> Ssh {
         host: var("HEALWATCH_SSH_DOCKER_HOST"),
         bin: var("HEALWATCH_SSH_BIN"),
         engine_host: var("HEALWATCH_SSH_ENGINE_HOST"),
+        runtime: tempfile::tempdir().unwrap(),
     }
 }
 
@@ -74,9 +83,10 @@ fn pass_as(healwatch: Healwatch, dir: &Path, config: &Path, args: &[&str]) -> Ru
         .run()
 }
 
-/// healwatch on `engine`, with the test's ssh first on PATH.
+/// healwatch on `engine`, with the test's ssh first on PATH, and ssh's control sockets
+/// in the test's own runtime directory.
 fn with_ssh(engine: &'static Engine, ssh: &Ssh) -> Healwatch {
-    engine.healwatch().env("PATH", ssh.path())
+    engine.healwatch().env("PATH", ssh.path()).env("XDG_RUNTIME_DIR", ssh.runtime.path())
 }
 
 /// `audit --json` of `config`.
@@ -96,6 +106,7 @@ fn close_ssh(dir: &Path, ssh: &Ssh) {
     let (user_host, port) = ssh.host.trim_start_matches("ssh://").rsplit_once(':').unwrap();
     let _ = std::process::Command::new(dir.join("ssh/ssh"))
         .env("PATH", ssh.path())
+        .env("XDG_RUNTIME_DIR", ssh.runtime.path())
         .args(["-O", "exit", "-p", port, user_host])
         .output();
 }
@@ -124,10 +135,10 @@ fn discovery_on_three_engines_in_one_pass_over_unix_and_ssh() {
     for e in run.status_line()["engines"].as_array().unwrap() {
         assert!(e["containers"].as_u64().unwrap() >= 1 && e["list_ms"].is_u64(), "{run}");
     }
-    // ssh connections are reused: a wrapper beside the state, and ssh's control socket.
-    let ssh_dir = dir.path().join("ssh");
-    let sockets = std::fs::read_dir(&ssh_dir).unwrap().flatten().filter(|e| e.file_name() != "ssh").count();
-    assert_eq!(sockets, 1, "one connection for the one ssh engine in {}", ssh_dir.display());
+    // ssh connections are reused: a wrapper beside the state, and ssh's control socket in
+    // the runtime directory.
+    assert!(dir.path().join("ssh/ssh").is_file());
+    assert_eq!(ssh.sockets(), 1, "one connection for the one ssh engine");
 
     // audit lists every engine, each container with its engine.
     let audit = audit(engine, &config, &ssh);
@@ -386,4 +397,28 @@ fn engines_over_mutual_tls_and_through_a_context_are_discovered_and_healed() {
     let error = down["error"].as_str().unwrap_or_else(|| panic!("{run}"));
     assert!(down["up"] == false && error.contains("Docker API at 127.0.0.1") && error.contains("certificate"), "{run}");
     assert_eq!(run.target(&ctx_name)["outcome"], "healthy", "{run}");
+}
+
+/// ssh connection reuse works from any state path: one far past the unix socket limit,
+/// with a space and a `%` in it, as a user's long home directory or an odd --state makes.
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn ssh_engines_work_and_reuse_their_connection_from_a_long_odd_state_path() {
+    let engine = Engine::get();
+    let _turn = Turn::take();
+    let ssh = ssh();
+    let far = labelled(engine, "fleet-deep", &ssh.engine_host);
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("state of a user with a long name, 100% past the socket limit of 107 bytes");
+    std::fs::create_dir(&dir).unwrap();
+    let config = fleet_config(&dir, &engine.second_host(), &ssh, "");
+    for _ in 0..2 {
+        let run = pass(engine, &dir, &config, &ssh, &[]);
+        run.expect_code(0);
+        assert!(engines(&run).contains(&("far".to_string(), true)), "{run}");
+        assert_eq!(run.target(&format!("far/{}", far.name))["outcome"], "healthy", "{run}");
+        assert!(run.status_line().get("warnings").is_none(), "{run}");
+    }
+    assert_eq!(ssh.sockets(), 1, "the two passes shared one connection");
+    close_ssh(&dir, &ssh);
 }
