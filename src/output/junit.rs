@@ -79,6 +79,31 @@ mod tests {
         assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000, failure_persistence: None, ..Default::default()
+        })]
+        /// Whatever a target's name, URL and error hold (any Unicode, from a TCP answer,
+        /// an exec's output, a HEALTHCHECK's status), the report parses as XML, and what
+        /// XML can hold reads back as it was.
+        #[test]
+        fn any_text_makes_well_formed_xml(name in ".*", url in ".*", error in "\\PC*|.*") {
+            let mut report = report();
+            report.targets[1].name = name.clone();
+            report.targets[1].url = url;
+            report.targets[1].error = Some(error);
+            let xml = junit(&report);
+            let doc = roxmltree::Document::parse(&xml);
+            proptest::prop_assert!(doc.is_ok(), "{:?}\n{xml}", doc.err());
+            let doc = doc.unwrap();
+            let case = doc.descendants().filter(|n| n.has_tag_name("testcase")).nth(1).unwrap();
+            let kept = |c: char| !(c.is_control() && !matches!(c, '\n' | '\t')) && !matches!(c, '\u{fffe}' | '\u{ffff}');
+            if name.chars().all(kept) && !name.contains('\n') && !name.contains('\t') {
+                proptest::prop_assert_eq!(case.attribute("name"), Some(name.as_str()));
+            }
+        }
+    }
+
     #[test]
     fn characters_xml_has_no_place_for_are_replaced() {
         assert_eq!(escape("a\u{1}b\u{fffe}c\u{ffff}d\te"), "a\u{fffd}b\u{fffd}c\u{fffd}d\te");
