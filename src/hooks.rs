@@ -34,11 +34,11 @@ fn run_one(target: &Target, result: &TargetResult) -> Option<String> {
     let mut command = Command::new(&target.on_restart[0]);
     command
         .args(&target.on_restart[1..])
-        .env("HEALWATCH_TARGET", &result.name)
-        .env("HEALWATCH_CONTAINER", &result.container)
+        .env("HEALWATCH_TARGET", one_line(&result.name, 1000))
+        .env("HEALWATCH_CONTAINER", one_line(&result.container, 1000))
         .env("HEALWATCH_OUTCOME", result.outcome.as_str())
         .env("HEALWATCH_RECOVERED", recovered)
-        .env("HEALWATCH_ERROR", result.error.as_deref().unwrap_or(""));
+        .env("HEALWATCH_ERROR", one_line(result.error.as_deref().unwrap_or(""), 2000));
     let out = run_bounded(&mut command, HOOK_TIMEOUT);
     (!out.success()).then(|| {
         let why = if out.stderr.is_empty() { crate::process::exit_text(out.exit_code) } else { out.stderr };

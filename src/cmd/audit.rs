@@ -23,7 +23,7 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
         .map_err(Stop::Usage)?;
     let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
     let report = audit_engines(&config, &docker, args.targets_only)?;
-    let text = if args.json { json_line(&report) } else { table(&report).into_bytes() };
+    let text = if args.json { json_line(&report) } else { crate::model::printable(&table(&report)).into_bytes() };
     crate::output::print(&text)?;
     Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
 }

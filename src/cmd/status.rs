@@ -78,7 +78,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     let text = if args.json {
         json_line(&serde_json::json!({ "state": path, "targets": rows }))
     } else {
-        table(&rows).into_bytes()
+        crate::model::printable(&table(&rows)).into_bytes()
     };
     crate::output::print(&text)?;
     Ok(Exit::Healthy)

@@ -55,7 +55,7 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
             exit = Exit::Unhealthy;
         }
     }
-    crate::output::print(out.as_bytes())?;
+    crate::output::print(crate::model::printable(&out).as_bytes())?;
     // Nothing to watch is what a pass would refuse (exit 2), so validate refuses it too.
     config::ensure_targets(&config).map_err(Stop::Usage)?;
     Ok(exit)

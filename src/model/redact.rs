@@ -238,8 +238,19 @@ fn safe_for_error(raw: &str) -> String {
     one_line(&redact_query(&masked), 200)
 }
 
-/// `text` as one printable line: control characters escaped (`\n`, `\x1b`), anything
-/// past `max` characters cut with an ellipsis.
+/// Whether `c` must not reach a terminal, a mail or a CI log as it is: C0 and C1 controls
+/// and DEL (escape sequences, `\r`), and the invisible format characters that reorder or
+/// hide text (bidi overrides and isolates, zero-width marks, the BOM).
+pub(crate) fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}')
+        || matches!(c, '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `text` as one printable line: every `unprintable` character escaped (`\n`, `\u{1b}`),
+/// anything past `max` characters cut with an ellipsis. What every human-facing output
+/// (the text report, audit, validate, status, hooks' environment, the step summary) shows
+/// of a value from outside.
 pub(crate) fn one_line(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max) + 8);
     for (n, c) in text.chars().enumerate() {
@@ -247,15 +258,32 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
+        push_printable(&mut out, c);
+    }
+    out
+}
+
+/// Output for people, several lines of it: `unprintable` characters escaped as in
+/// `one_line`, except the newlines and tabs that lay it out.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-            c => out.push(c),
+            '\n' | '\t' => out.push(c),
+            c => push_printable(&mut out, c),
         }
     }
     out
+}
+
+fn push_printable(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if unprintable(c) => out.push_str(&c.escape_unicode().to_string()),
+        c => out.push(c),
+    }
 }
 
 /// Masks URL passwords and secret query values anywhere in `text`.
@@ -484,6 +512,21 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(base64(raw), want);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000, failure_persistence: None, ..Default::default()
+        })]
+        /// No C0, C1, DEL, bidi or zero-width character survives the escaping, whatever
+        /// comes in; printable keeps only the newlines and tabs of its layout.
+        #[test]
+        fn no_control_survives_the_escaping(text in "(\\PC|\\p{Cc}|\\p{Cf}|[\u{202a}-\u{202e}\u{2066}-\u{2069}])*") {
+            let line = one_line(&text, usize::MAX);
+            proptest::prop_assert!(!line.chars().any(unprintable), "{line:?}");
+            let shown = printable(&text);
+            proptest::prop_assert!(!shown.chars().any(|c| unprintable(c) && c != '\n' && c != '\t'), "{shown:?}");
         }
     }
 }

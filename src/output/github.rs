@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::check_report::{CheckOutcome, CheckReport};
+use crate::model::{one_line, printable};
 
 /// One `::error` workflow command per target that did not become healthy.
 pub(crate) fn annotations(report: &CheckReport) -> String {
@@ -13,8 +14,8 @@ pub(crate) fn annotations(report: &CheckReport) -> String {
         let _ = writeln!(
             out,
             "::error title={}::{}",
-            property(&format!("healwatch: {} not healthy", t.name)),
-            data(&format!("{} ({}): {}", t.name, t.url, t.error.as_deref().unwrap_or("unhealthy")))
+            property(&format!("healwatch: {} not healthy", one_line(&t.name, 500))),
+            data(&printable(&format!("{} ({}): {}", t.name, t.url, t.error.as_deref().unwrap_or("unhealthy"))))
         );
     }
     out
@@ -22,7 +23,7 @@ pub(crate) fn annotations(report: &CheckReport) -> String {
 
 /// A Markdown summary for the job's page.
 pub(crate) fn summary(report: &CheckReport) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let cell = |s: &str| one_line(&s.replace('\n', " "), 1000).replace('|', "\\|");
     let mut md = format!(
         "### healwatch check: {} of {} healthy\n\n| target | outcome | time to healthy | error |\n| --- | --- | --- | --- |\n",
         report.summary.healthy, report.summary.targets

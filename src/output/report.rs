@@ -189,11 +189,23 @@ impl Report {
 }
 
 /// Any value as one JSON line (the status line, drill, audit, status).
+/// serde_json escapes C0 controls; DEL, C1 controls and the bidi and zero-width
+/// characters (`model::unprintable`) are escaped here too (`\u009b`), so a line printed
+/// to a terminal or a mail shows them instead of acting on them. The JSON means the same.
 pub(crate) fn json_line(value: &impl Serialize) -> Vec<u8> {
     // Serializing plain structs of strings and numbers to memory cannot fail.
-    let mut line = serde_json::to_vec(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
-    line.push(b'\n');
-    line
+    let line = serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut out = String::with_capacity(line.len() + 1);
+    for c in line.chars() {
+        // Only inside strings: JSON's own syntax is plain ASCII.
+        if crate::model::unprintable(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out.into_bytes()
 }
 
 /// The report for people (`--format text`): one line per target that is not plainly
@@ -205,7 +217,7 @@ pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
     let ms = |d: Duration| format!("{} ms", millis(d));
     let mut out = String::new();
     if let Some(error) = &report.error {
-        let _ = writeln!(out, "{} {error}", paint("31", "could not run:"));
+        let _ = writeln!(out, "{} {}", paint("31", "could not run:"), one_line(error, TEXT_LIMIT));
     }
     // Every target that is not plainly healthy; under --quiet only those that changed,
     // a recovery included (what it was before ends its line).
@@ -217,16 +229,17 @@ pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
     let all = report.targets.iter().map(|t| &t.result);
     let unlisted = all.clone().filter(|t| t.outcome != Outcome::Healthy && !listed(t)).count();
     let shown: Vec<&TargetResult> = all.filter(listed).collect();
-    let width = shown.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let width = shown.iter().map(|t| one_line(&t.name, TEXT_LIMIT).chars().count()).max().unwrap_or(0);
     for t in shown {
         let was = before(t).filter(|was| only_changed && *was != t.outcome && t.action.is_none());
         let _ = writeln!(out, "{}", target_line(t, width, was, &paint));
     }
     for e in report.engines.iter().filter(|e| !e.up) {
-        let _ = writeln!(out, "{} engine {}: {}", paint("31", "down:"), e.name, e.error.as_deref().unwrap_or("?"));
+        let why = one_line(e.error.as_deref().unwrap_or("?"), TEXT_LIMIT);
+        let _ = writeln!(out, "{} engine {}: {why}", paint("31", "down:"), one_line(&e.name, TEXT_LIMIT));
     }
     for w in &report.warnings {
-        let _ = writeln!(out, "{} {w}", paint("33", "warning:"));
+        let _ = writeln!(out, "{} {}", paint("33", "warning:"), one_line(w, TEXT_LIMIT));
     }
     if let Some(signal) = &report.interrupted {
         let _ = writeln!(out, "{} by {signal}", paint("31", "interrupted"));
@@ -259,17 +272,17 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
         (true, _) => paint("33", &outcome),
         (false, _) => paint("31", &outcome),
     };
-    let mut line = format!("{:width$}  {outcome}", t.name);
+    let mut line = format!("{:width$}  {outcome}", one_line(&t.name, TEXT_LIMIT));
     let bare = line.len();
     if let Some(why) = &t.error {
-        let _ = write!(line, "  {why}");
+        let _ = write!(line, "  {}", one_line(why, TEXT_LIMIT));
     }
     if let Some(run) = &t.action {
         let verb = if run.action == crate::model::Action::Restart { "restart" } else { run.action.as_str() };
         if run.success() {
             let _ = write!(line, "; {verb} took {}", ms(run.duration));
         } else {
-            let _ = write!(line, "; {verb} failed after {}: {}", ms(run.duration), run.stderr);
+            let _ = write!(line, "; {verb} failed after {}: {}", ms(run.duration), one_line(&run.stderr, TEXT_LIMIT));
         }
     }
     match t.recovery {
@@ -277,10 +290,15 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
             let _ = write!(line, "; healthy again after {}", t.recovery_time.map_or_else(String::new, ms));
         }
         Recovery::NotRecovered => {
-            let _ = write!(line, "; not healthy again: {}", t.recovery_error.as_deref().unwrap_or("?"));
+            let _ = write!(
+                line,
+                "; not healthy again: {}",
+                one_line(t.recovery_error.as_deref().unwrap_or("?"), TEXT_LIMIT)
+            );
         }
         Recovery::HandedBack => {
-            let _ = write!(line, "; {}", t.recovery_error.as_deref().unwrap_or("still recovering"));
+            let _ =
+                write!(line, "; {}", one_line(t.recovery_error.as_deref().unwrap_or("still recovering"), TEXT_LIMIT));
         }
         Recovery::NotWaited | Recovery::NotRestarted => {}
     }
@@ -411,5 +429,32 @@ mod tests {
         ];
         let s = Summary::of(&targets);
         assert_eq!((s.targets, s.healthy, s.restarted, s.recovered, s.failed), (3, 0, 2, 1, 2));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 1000, failure_persistence: None, ..Default::default()
+        })]
+        /// A JSON line shows no control, bidi or zero-width character as it is, and means
+        /// the same; the text report shows none either, whatever a name, an error, an
+        /// engine or a warning holds.
+        #[test]
+        fn outputs_for_people_carry_no_control(text in "(\\PC|\\p{Cc}|\\p{Cf})*") {
+            let json = String::from_utf8(json_line(&serde_json::json!({ "v": text }))).unwrap();
+            proptest::prop_assert!(!json.trim_end().chars().any(crate::model::unprintable), "{json:?}");
+            let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(back["v"].as_str(), Some(text.as_str()));
+            let mut t = target(Outcome::RestartFailed, Recovery::NotRestarted);
+            t.result.name = text.clone();
+            t.result.error = Some(text.clone());
+            t.result.action.as_mut().unwrap().stderr = text.clone();
+            t.result.action.as_mut().unwrap().exit_code = Some(1);
+            let mut report = Report::new(UNIX_EPOCH, Duration::ZERO, false, vec![t]);
+            report.error = Some(text.clone());
+            report.warnings = vec![text.clone()];
+            report.engines = vec![EngineStatus { name: text.clone(), up: false, error: Some(text.clone()), containers: None, list_ms: None }];
+            let shown = self::text(&report, false, false);
+            proptest::prop_assert!(!shown.chars().any(|c| crate::model::unprintable(c) && c != '\n'), "{shown:?}");
+        }
     }
 }

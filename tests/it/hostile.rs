@@ -449,3 +449,27 @@ proptest::proptest! {
         }
     }
 }
+
+/// What docker says reaches people escaped: an escape sequence, a terminal title, a bell,
+/// a carriage return, a bidi override or a GitHub workflow command on a line of its own
+/// in docker's stderr shows as text in the report for people and in the JSON line, and
+/// acts on nothing.
+#[test]
+fn control_characters_from_docker_never_reach_a_terminal_raw() {
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    let docker = FakeDocker::new();
+    docker.fail_restarts(1, "boom\u{1b}[2J\u{1b}]0;pwned\u{7}\r\n::add-mask::secret \u{202e}txt.exe\u{9b}31m");
+    for format in ["text", "json"] {
+        let run = Healwatch::new()
+            .docker(&docker)
+            .args(["--retries", "0", "--format", format, "-t", &format!("app={}", down.url("/"))])
+            .run();
+        run.expect_code(1);
+        let out = run.stdout();
+        assert!(out.contains("boom"), "{run}");
+        for raw in ['\u{1b}', '\u{7}', '\r', '\u{202e}', '\u{9b}'] {
+            assert!(!out.contains(raw), "{format}: {raw:?} raw in\n{out}");
+        }
+        assert!(!out.lines().any(|l| l.starts_with("::")), "{format}: a workflow command on its own line\n{out}");
+    }
+}
