@@ -97,8 +97,9 @@ mod tests {
             proptest::prop_assert!(doc.is_ok(), "{:?}\n{xml}", doc.err());
             let doc = doc.unwrap();
             let case = doc.descendants().filter(|n| n.has_tag_name("testcase")).nth(1).unwrap();
-            let kept = |c: char| !(c.is_control() && !matches!(c, '\n' | '\t')) && !matches!(c, '\u{fffe}' | '\u{ffff}');
-            if name.chars().all(kept) && !name.contains('\n') && !name.contains('\t') {
+            // What XML keeps in an attribute as it is (tab and newline become spaces there).
+            let kept = |c: char| !c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}');
+            if name.chars().all(kept) {
                 proptest::prop_assert_eq!(case.attribute("name"), Some(name.as_str()));
             }
         }
