@@ -313,8 +313,6 @@ class Soak:
         pidfile = os.path.join(os.environ["ENGINE_DIR"], "one", "dockerd.pid")
         pid = int(open(pidfile).read().strip())
         cmdline = open(f"/proc/{pid}/cmdline").read().split("\0")[:-1]
-        with self.lock:
-            self.excuse_all_until = time.monotonic() + 600
         os.kill(pid, 15)
         for _ in range(300):
             if not os.path.exists(f"/proc/{pid}"):
@@ -433,13 +431,13 @@ class Soak:
         while self.active and time.monotonic() < deadline:
             time.sleep(1)
         self.stop.set()
+        # The timer thread reaps its last run (a watch ends within 15 s); past that, kill it.
+        threads[0].join(timeout=30)
         with self.lock:
             proc = self.proc
-        if proc:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc and proc.returncode is None:
+            proc.kill()
+            threads[0].join(timeout=10)
         time.sleep(0.5)
         self.between_runs()
         self.events.terminate()

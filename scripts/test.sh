@@ -36,6 +36,11 @@ else
   echo "test: bench/mttr.sh smoke NOT run: ../shared/bench/peers/autoheal is not beside this checkout" >&2
 fi
 
+# The chaos soak for two minutes (its own engine; bench/soak.sh 1h is the real one):
+# fails when a fault is missed, a healthy service restarted, a process leaked or a
+# file left unreadable.
+bash bench/soak.sh 2m
+
 export HEALWATCH_E2E=1
 # The end-to-end tests are #[ignore]d so a bare `cargo test` says it did not run them;
 # here the engine is up, so they run with the rest. Four test threads on two cores:
