@@ -481,6 +481,8 @@ class Soak:
             "runs": len(self.runs),
             "run_exit_codes": codes,
             "max_rss_kb": max((r for _, r in self.runs), default=0),
+            # Flat over the soak: the first run's and the last run's peak.
+            "rss_kb_first_last": [self.runs[0][1], self.runs[-1][1]] if self.runs else [],
             "max_open_files": self.max_fds,
             "max_state_bytes": self.max_state,
         }
