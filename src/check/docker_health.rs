@@ -21,6 +21,31 @@ pub(crate) fn docker_health_check(status: Option<&DockerHealth>, output: Option<
     }
 }
 
+/// healwatch's own look when Docker's HEALTHCHECK says unhealthy: the HEALTHCHECK's own
+/// command (`CMD` argv, or `CMD-SHELL` through `/bin/sh -c`) run once in the container
+/// through `docker exec`, bounded by the target's timeout. A probe that merely timed out
+/// on a busy host passes now, and nothing is restarted on Docker's word alone. `None`
+/// when it cannot look (no such container, no command): Docker's word stands.
+pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Option<Check> {
+    let container = target.container_refs().into_iter().next()?;
+    let info = docker.inspect(&container).ok()?;
+    let argv: Vec<String> = match info.health_test.split_first() {
+        Some((kind, args)) if kind == "CMD" && !args.is_empty() => args.to_vec(),
+        Some((kind, [command])) if kind == "CMD-SHELL" => vec!["/bin/sh".into(), "-c".into(), command.clone()],
+        _ => return None,
+    };
+    let out = docker.exec(&container, &argv, target.settings.timeout);
+    Some(match out.success() {
+        true => Check::passed(None, out.duration),
+        false => {
+            let why = crate::docker::stderr_line(if out.stderr.is_empty() { &out.stdout } else { &out.stderr });
+            let code = crate::process::exit_text(out.exit_code);
+            let text = format!("docker health unhealthy; its check, run by healwatch, failed too ({code}): {why}");
+            Check::failed(Failure::DockerUnhealthy, text, out.duration)
+        }
+    })
+}
+
 /// A target that only watches its logs has recovered once its container runs again.
 pub(crate) fn running_check(docker: &dyn Containers, target: &Target) -> Check {
     let error = target.container_refs().iter().find_map(|c| match docker.state(c) {

@@ -15,7 +15,7 @@ use crate::config::{HealthCheck, Target};
 use crate::docker::Containers;
 use crate::model::show_ms;
 
-pub(crate) use docker_health::{docker_health_check, docker_recovery_check, running_check};
+pub(crate) use docker_health::{confirm_unhealthy, docker_health_check, docker_recovery_check, running_check};
 pub(crate) use http::HttpProbe;
 pub(crate) use logs::{FIRST_LOG_WINDOW, log_check};
 

@@ -26,6 +26,8 @@ pub(crate) struct FakeDocker {
     /// What each engine's listing gives: its containers, or why it cannot be listed.
     /// An engine not in the map cannot be reached.
     engines: BTreeMap<Endpoint, Result<Vec<ContainerInfo>, String>>,
+    /// What every `docker exec` exits with.
+    exec_code: i32,
 }
 
 impl FakeDocker {
@@ -38,7 +40,14 @@ impl FakeDocker {
             states: Mutex::default(),
             infos: Mutex::default(),
             engines: BTreeMap::new(),
+            exec_code: 0,
         }
+    }
+
+    /// The same, with every `docker exec` exiting `code`.
+    pub(crate) fn with_exec_code(mut self, code: i32) -> Self {
+        self.exec_code = code;
+        self
     }
 
     /// The same, with successive full inspects giving `infos` in turn (the last repeats).
@@ -143,7 +152,7 @@ impl Containers for FakeDocker {
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
-        Self::outcome(0)
+        Self::outcome(self.exec_code)
     }
     fn log_match(
         &self,
@@ -170,6 +179,7 @@ pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> Co
         restart_policy: RestartPolicy::from_docker(policy, 0),
         restart_count: 0,
         healthcheck: false,
+        health_test: Vec::new(),
         health: None,
         health_output: None,
         labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

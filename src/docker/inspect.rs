@@ -27,6 +27,8 @@ pub(crate) struct ContainerInfo {
     pub restart_count: u64,
     /// Whether the container has a Docker HEALTHCHECK (not disabled with NONE).
     pub healthcheck: bool,
+    /// `Config.Healthcheck.Test`: `["CMD", argv...]` or `["CMD-SHELL", command]`.
+    pub health_test: Vec<String>,
     /// `State.Health.Status` when it has a HEALTHCHECK.
     pub health: Option<DockerHealth>,
     /// The last HEALTHCHECK probe's output, trimmed, when there is one.
@@ -52,6 +54,10 @@ impl ContainerInfo {
         );
         let test = &value["Config"]["Healthcheck"]["Test"];
         let healthcheck = test.as_array().is_some_and(|t| !t.is_empty() && t[0].as_str() != Some("NONE"));
+        let health_test: Vec<String> = test
+            .as_array()
+            .map(|t| t.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
         let health = &state["Health"];
         let labels = value["Config"]["Labels"]
             .as_object()
@@ -76,6 +82,7 @@ impl ContainerInfo {
             status,
             restart_policy,
             healthcheck,
+            health_test,
         })
     }
 

@@ -31,6 +31,10 @@ pub(crate) struct TargetResult {
     /// Why the check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `unhealthy` when Docker's HEALTHCHECK said so but its command, run by healwatch,
+    /// passed: nothing was restarted on Docker's word alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_said: Option<&'static str>,
     /// The docker command(s) the action ran, when any ran.
     #[serde(flatten)]
     pub action: Option<ActionRun>,
@@ -68,6 +72,7 @@ impl TargetResult {
             latency: Duration::ZERO,
             attempts: 0,
             error: None,
+            docker_said: None,
             action: None,
             recovery: Recovery::NotRestarted,
             recovery_time: None,

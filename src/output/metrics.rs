@@ -54,6 +54,12 @@ const TARGET_FAMILIES: &[Family] = &[
         help: "1 while the target is in a maintenance pause (healwatch pause).",
         value: |t, _| f64::from(u8::from(t.outcome == Outcome::Paused)),
     },
+    Family {
+        name: "healwatch_target_docker_disagreed",
+        kind: "gauge",
+        help: "1 when Docker's HEALTHCHECK said unhealthy in the last pass but its command, run by healwatch, passed.",
+        value: |t, _| f64::from(u8::from(t.docker_said.is_some())),
+    },
 ];
 
 /// Whether the last check of the pass passed: the first check, or the recovery poll.
@@ -189,7 +195,7 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.matches("# HELP ").count(), 9);
+        assert_eq!(text.matches("# HELP ").count(), 10);
     }
 
     #[test]

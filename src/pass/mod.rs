@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::check::{
-    Check, FIRST_LOG_WINDOW, Failure, Probe, attempt, check_with_retries, docker_health_check, log_check,
+    Check, FIRST_LOG_WINDOW, Failure, Probe, attempt, check_with_retries, confirm_unhealthy, docker_health_check,
+    log_check,
 };
 use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
@@ -97,6 +98,17 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
     let (mut check, attempts) = first_check(pass, target);
+    let mut docker_said = None;
+    if let (HealthCheck::Docker { .. }, true, Some(inspector)) =
+        (&target.health, check.failed_with(Failure::DockerUnhealthy), pass.inspector)
+        && let Some(own) = confirm_unhealthy(inspector, target)
+    {
+        // Docker's word is confirmed before anything is restarted on it.
+        if own.healthy() {
+            docker_said = Some("unhealthy");
+        }
+        check = own;
+    }
     let mut logs_until = None;
     if let (true, Some(pattern), Some(inspector)) = (check.healthy(), &target.log_pattern, pass.inspector) {
         // Only lines logged since the last scan (or the last restart) count.
@@ -110,6 +122,7 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         latency: check.latency,
         attempts,
         error: check.error_text(),
+        docker_said,
         logs_until,
         ..TargetResult::new(&target.name, &target.container, target.url_display())
     };

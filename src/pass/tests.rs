@@ -469,3 +469,30 @@ fn a_recovery_the_watch_owns_is_not_restarted_again() {
     assert!(r.error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")), "{r:?}");
     assert!(docker.calls().iter().all(|c| !c.starts_with("restart")), "{:?}", docker.calls());
 }
+
+#[test]
+fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
+    let mut t = builtin_target("app");
+    t.health =
+        HealthCheck::Docker { observed: Some(crate::model::DockerHealth::Unhealthy), output: None, paused: false };
+    let mut info = crate::docker::fake::container("app", "no", &[]);
+    info.healthcheck = true;
+    info.health_test = vec!["CMD-SHELL".into(), "wget -q -O- http://127.0.0.1/health".into()];
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    // Its check passes here: a probe that timed out on a busy host restarts nothing.
+    let docker = FakeDocker::new("running", 0).with_infos(vec![info.clone()]);
+    let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+    assert_eq!((r.outcome, r.docker_said), (Outcome::Healthy, Some("unhealthy")));
+    assert_eq!(docker.calls(), ["inspect-all app", "exec app /bin/sh -c wget -q -O- http://127.0.0.1/health"]);
+    // It fails here too: restarted, as before.
+    let docker = FakeDocker::new("running", 0).with_infos(vec![info]).with_exec_code(1);
+    let r = &pass(&config(vec![t], false), &probe, &docker)[0];
+    assert_eq!((r.outcome, r.docker_said), (Outcome::Restarted, None));
+    assert!(
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("docker health unhealthy; its check, run by healwatch, failed too")),
+        "{r:?}"
+    );
+    assert!(docker.calls().iter().any(|c| c.starts_with("restart app")), "{:?}", docker.calls());
+}

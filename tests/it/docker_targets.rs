@@ -155,6 +155,65 @@ fn unhealthy_healthcheck_is_healed_once_not_twice() {
     assert_eq!(sick.started_at(), restarted_at, "healed once, not twice");
 }
 
+/// Docker's probe times out (its 1 s is too short for a check that takes 2 s, as on a
+/// busy host): Docker says unhealthy, but healwatch runs the same command with the
+/// target's own timeout before it acts. It passes, so nothing is restarted, and the
+/// disagreement is in the status line and the metrics.
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn dockers_unhealthy_is_confirmed_before_anything_is_restarted() {
+    let engine = Engine::get();
+    let d = discovery(engine);
+    let name = format!("hw-hc-slow-{}", std::process::id());
+    let port = crate::util::free_port().to_string();
+    let docker = |args: &[&str]| engine.docker_on(&d.host, args);
+    let _ = docker(&["rm", "-f", &name]);
+    let health = ["--health-cmd", "sleep 2; test -f /www/health", "--health-timeout", "1s", "--health-interval", "1s"];
+    let run = [
+        &["run", "-d", "--init", "--name", &name, "--network", "host", "--label", "healwatch.enable=true"][..],
+        &health[..],
+        &["--health-retries", "1", &engine.image, "/bin/serve", &port][..],
+    ]
+    .concat();
+    let out = docker(&run);
+    assert!(out.success(), "{out:?}");
+    struct Remove<'a>(Box<dyn Fn() + 'a>);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let _remove = Remove(Box::new(|| drop(docker(&["rm", "-f", &name]))));
+    crate::util::eventually(Duration::from_secs(20), "Docker saying unhealthy", || {
+        let status = docker(&["inspect", "--format", "{{.State.Health.Status}}", &name]).stdout.trim().to_string();
+        if status == "unhealthy" { Ok(()) } else { Err(status) }
+    });
+    let started = docker(&["inspect", "--format", "{{.State.StartedAt}}", &name]).stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.prom");
+    let run = d
+        .healwatch(engine)
+        .env("HEALWATCH_STATE", dir.path().join("s.json"))
+        .args(["--unhealthy", "label", "--timeout", "5s", "--metrics"])
+        .arg(&metrics)
+        .run();
+    run.expect_code(0);
+    let t = run.target(&name);
+    assert_eq!((t["outcome"].as_str(), t["docker_said"].as_str()), (Some("healthy"), Some("unhealthy")), "{run}");
+    assert_eq!(docker(&["inspect", "--format", "{{.State.StartedAt}}", &name]).stdout, started, "not restarted");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let prefix = format!("healwatch_target_docker_disagreed{{target=\"{name}\"");
+    assert!(text.lines().any(|l| l.starts_with(&prefix) && l.ends_with(" 1")), "{text}");
+    // With the probe's own 1 s, healwatch agrees with Docker and restarts it.
+    let run = d
+        .healwatch(engine)
+        .env("HEALWATCH_STATE", dir.path().join("s.json"))
+        .args(["--unhealthy", "label", "--timeout", "1s"])
+        .args(QUICK)
+        .run();
+    assert_eq!(run.target(&name)["outcome"], "restarted", "{run}");
+}
+
 #[test]
 #[ignore = "needs a Docker engine: scripts/test.sh"]
 fn unhealthy_all_takes_unlabelled_containers() {
