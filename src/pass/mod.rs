@@ -19,7 +19,7 @@ use crate::check::{
 use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
-use crate::memory::state::State;
+use crate::memory::state::{State, TargetState};
 use crate::model::{Action, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, act, await_recovery};
 pub(crate) use parallel::parallel_map;
@@ -97,35 +97,7 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
-    let (mut check, attempts) = first_check(pass, target);
-    let mut docker_said = None;
-    if let (HealthCheck::Docker { .. }, true, Some(inspector)) =
-        (&target.health, check.failed_with(Failure::DockerUnhealthy), pass.inspector)
-        && let Some(own) = confirm_unhealthy(inspector, target)
-    {
-        // Docker's word is confirmed before anything is restarted on it.
-        if own.healthy() {
-            docker_said = Some("unhealthy");
-        }
-        check = own;
-    }
-    let mut logs_until = None;
-    if let (true, Some(pattern), Some(inspector)) = (check.healthy(), &target.log_pattern, pass.inspector) {
-        // Only lines logged since the last scan (or the last restart) count.
-        let since = memory.logs_read_until.or(memory.last_time).unwrap_or(now - FIRST_LOG_WINDOW).min(now);
-        check = log_check(inspector, target, pattern, since, now);
-        logs_until = Some(now);
-    }
-    let mut result = TargetResult {
-        check: target.health.kind(),
-        http_status: check.http_status,
-        latency: check.latency,
-        attempts,
-        error: check.error_text(),
-        docker_said,
-        logs_until,
-        ..TargetResult::new(&target.name, &target.container, target.url_display())
-    };
+    let (check, mut result) = look(pass, target, &memory);
     if !check.healthy() && pass.hints.get(&target.name) == Some(&Hint::Recovering) {
         result.outcome = Outcome::Starting;
         let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
@@ -178,6 +150,43 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         result.recovery_error = error;
     }
     result
+}
+
+/// The pass's look at a target: its first check (with retries), Docker's `unhealthy`
+/// confirmed by running the HEALTHCHECK's command, and its new log lines; the check, and
+/// the result with what was seen.
+fn look(pass: &Pass, target: &Target, memory: &TargetState) -> (Check, TargetResult) {
+    let now = pass.clock.now();
+    let (mut check, attempts) = first_check(pass, target);
+    let mut docker_said = None;
+    if let (HealthCheck::Docker { .. }, true, Some(inspector)) =
+        (&target.health, check.failed_with(Failure::DockerUnhealthy), pass.inspector)
+        && let Some(own) = confirm_unhealthy(inspector, target)
+    {
+        // Docker's word is confirmed before anything is restarted on it.
+        if own.healthy() {
+            docker_said = Some("unhealthy");
+        }
+        check = own;
+    }
+    let mut logs_until = None;
+    if let (true, Some(pattern), Some(inspector)) = (check.healthy(), &target.log_pattern, pass.inspector) {
+        // Only lines logged since the last scan (or the last restart) count.
+        let since = memory.logs_read_until.or(memory.last_time).unwrap_or(now - FIRST_LOG_WINDOW).min(now);
+        check = log_check(inspector, target, pattern, since, now);
+        logs_until = Some(now);
+    }
+    let result = TargetResult {
+        check: target.health.kind(),
+        http_status: check.http_status,
+        latency: check.latency,
+        attempts,
+        error: check.error_text(),
+        docker_said,
+        logs_until,
+        ..TargetResult::new(&target.name, &target.container, target.url_display())
+    };
+    (check, result)
 }
 
 /// The docker CLI to act with when the verdict is to restart and there is one to act
