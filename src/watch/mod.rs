@@ -181,14 +181,18 @@ fn look(
     let checks = watched.attempts(&checked);
     let spent = clock.elapsed().saturating_sub(began);
     let mut round = round;
-    for (i, (target, check)) in checked.iter().zip(checks).enumerate() {
-        let overdue =
-            targets.recovering.get(i.wrapping_sub(healthy.len())).is_some_and(|(_, by)| *by <= clock.elapsed());
-        match (i < healthy.len(), check.healthy()) {
-            (true, false) => round.failed.push((target.name.clone(), check, spent)),
-            (false, true) => round.recovered.push(target.name.clone()),
-            (false, false) if overdue => round.failed.push((target.name.clone(), check, spent)),
-            _ => {}
+    let mut checks = checks.into_iter();
+    for (target, check) in healthy.iter().zip(checks.by_ref()) {
+        if !check.healthy() {
+            round.failed.push((target.name.clone(), check, spent));
+        }
+    }
+    // A recovery that came is news; one that has not, only once its time is up.
+    for ((target, by), check) in targets.recovering.iter().zip(checks) {
+        if check.healthy() {
+            round.recovered.push(target.name.clone());
+        } else if *by <= clock.elapsed() {
+            round.failed.push((target.name.clone(), check, spent));
         }
     }
     round
