@@ -96,6 +96,8 @@ class Soak:
         self.metrics = os.path.join(a.work, "metrics", "healwatch.prom")
         self.events = None
         self.errors = []
+        self.orphans = []
+        self.last_sigkill = -1e9
 
     # --- set-up -------------------------------------------------------------------
     def run_service(self, name, slow=False):
@@ -159,17 +161,22 @@ class Soak:
         self.check_files()
 
     def between_runs(self):
-        """No healwatch and no docker CLI but the soak's own events stream may be left."""
+        """No healwatch and no docker CLI may be left between runs but the soak's own. A
+        pass SIGKILLed cannot end what it started: its docker child (a `docker events`
+        ends by its `--until`, a command when docker is done) is an orphan, counted as
+        such for 150 s after the kill, and a leak after that."""
         ps = subprocess.run(["ps", "-eo", "pid=,comm=,args="], capture_output=True, text=True).stdout
         for line in ps.splitlines():
             pid, comm, args = (line.strip().split(None, 2) + ["", ""])[:3]
-            if int(pid) in (os.getpid(), self.events.pid if self.events else -1):
-                continue
-            if args.startswith(self.a.binary) or (comm == "docker" and "events" not in args):
-                # `docker` commands the soak itself runs are its own children: skip them.
+            if args.startswith(self.a.binary) or comm == "docker":
+                # What the soak itself runs (its events stream, its docker commands) is its own.
                 if self.is_own(int(pid)):
                     continue
-                self.leaks.append({"t": self.t(), "process": args[:200]})
+                seen = {"t": self.t(), "process": args[:200]}
+                if comm == "docker" and time.monotonic() - self.last_sigkill < 150:
+                    self.orphans.append(seen)
+                else:
+                    self.leaks.append(seen)
 
     def is_own(self, pid):
         try:
@@ -298,6 +305,7 @@ class Soak:
             if proc and proc.returncode is None:
                 try:
                     os.kill(proc.pid, 9)
+                    self.last_sigkill = time.monotonic()
                 except ProcessLookupError:
                     pass
         elif kind == "maintenance":
@@ -326,7 +334,11 @@ class Soak:
             if docker("version", timeout=10).returncode == 0:
                 break
             time.sleep(0.2)
-        # The events stream ended with the old daemon: follow the new one.
+        # The events stream ended with the old daemon: reap it, and follow the new one.
+        try:
+            self.events.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.events.kill()
         self.events = subprocess.Popen(
             ["docker", "events", "--filter", "type=container", "--filter", "event=start",
              "--format", "{{.Actor.Attributes.name}}"],
@@ -476,6 +488,7 @@ class Soak:
             "missed": missed,
             "false_restarts": self.false_restarts,
             "leaked_processes": self.leaks,
+            "orphans_after_sigkill": len(self.orphans),
             "unparsable": self.unparsable,
             "harness_errors": self.errors,
             "runs": len(self.runs),
