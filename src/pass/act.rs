@@ -161,7 +161,7 @@ pub(super) fn await_recovery(
     let cut = within < timeout;
     let handed = hand_back.filter(|h| *h < within);
     let within = handed.unwrap_or(within);
-    let ended = |error: Option<String>| match handed {
+    let stop_waiting = |error: Option<String>| match handed {
         Some(h) => (
             Recovery::HandedBack,
             waited(),
@@ -199,12 +199,12 @@ pub(super) fn await_recovery(
         }
         let left = within.saturating_sub(waited());
         if left.is_zero() {
-            return ended(check.error_text());
+            return stop_waiting(check.error_text());
         }
         clock.sleep(POLL_INTERVAL.min(left));
         // No attempt squeezed into the last instant: it would only say "timeout after 1ms".
         if within <= waited() {
-            return ended(check.error_text());
+            return stop_waiting(check.error_text());
         }
     }
 }

@@ -62,6 +62,20 @@ fn pass_full(
     run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints, ends: None }).0
 }
 
+/// A pass inside a watch that ends `ends` from now on `clock`, on a fresh memory.
+fn in_watch<'a>(probe: &'a dyn Probe, docker: &'a FakeDocker, clock: &'a FakeClock, ends: Duration) -> Pass<'a> {
+    static FRESH: std::sync::LazyLock<State> = std::sync::LazyLock::new(State::default);
+    Pass {
+        probe,
+        docker: Some(docker),
+        inspector: Some(docker),
+        memory: &FRESH,
+        clock,
+        hints: &NO_HINTS,
+        ends: Some(ends),
+    }
+}
+
 fn pass_with(config: &Config, probe: &dyn Probe, docker: &FakeDocker, memory: &State) -> Vec<TargetResult> {
     pass_full(config, probe, docker, memory, &FakeClock::at(now()), &NO_HINTS)
 }
@@ -325,16 +339,8 @@ fn a_recovery_wait_ends_when_the_pass_must() {
     let mut t = target("app", "app");
     t.settings.recovery_timeout = Duration::from_secs(60);
     let cfg = config(vec![t], false);
-    let pass = Pass {
-        probe: &probe,
-        docker: Some(&docker),
-        inspector: Some(&docker),
-        memory: &State::default(),
-        clock: &clock,
-        hints: &NO_HINTS,
-        // Sooner than the hand-back: the end of the watch cuts the wait.
-        ends: Some(Duration::from_secs(2)),
-    };
+    // Sooner than the hand-back: the end of the watch cuts the wait.
+    let pass = in_watch(&probe, &docker, &clock, Duration::from_secs(2));
     let r = &run_pass(&cfg, &pass).0[0];
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(r.recovery_error.as_deref().unwrap().ends_with("the watch ended before recovery_timeout did"));
@@ -439,15 +445,7 @@ fn a_watchs_pass_hands_a_slow_recovery_to_the_watch() {
     t.settings.retries = 0;
     t.settings.recovery_timeout = Duration::from_secs(30);
     let cfg = config(vec![t], false);
-    let pass = Pass {
-        probe: &probe,
-        docker: Some(&docker),
-        inspector: Some(&docker),
-        memory: &State::default(),
-        clock: &clock,
-        hints: &NO_HINTS,
-        ends: Some(Duration::from_secs(55)),
-    };
+    let pass = in_watch(&probe, &docker, &clock, Duration::from_secs(55));
     let r = run_pass(&cfg, &pass).0.remove(0);
     assert_eq!((r.outcome, r.recovery), (Outcome::Restarted, Recovery::HandedBack));
     assert!(r.recovery_error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")));
