@@ -76,8 +76,9 @@ pub(crate) fn discover(config: &Config, scope: Scope, containers: &[ContainerSum
     let mut sorted: Vec<&ContainerSummary> = containers.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for c in sorted {
-        // Running containers declare targets; a stopped leftover does not.
-        if !c.status.is_live() || configured.contains(c.name.as_str()) {
+        // A labelled container that exited is a target that is down, not one that vanished
+        // (after a daemon restart, a crash with restart policy `no`): `wanted` keeps it.
+        if c.status == ContainerStatus::Removing || configured.contains(c.name.as_str()) {
             continue;
         }
         let labels: BTreeMap<&str, &str> =
@@ -123,7 +124,12 @@ fn wanted(engine: &Engine, c: &ContainerSummary, labels: &BTreeMap<&str, &str>) 
         Unhealthy::Label => enable == Some(true),
         Unhealthy::All => true,
     };
-    if let (true, HealthInfo::Check { status, output }) = (by_health, &c.health) {
+    if by_health && enable == Some(true) && !c.status.is_live() {
+        // Labelled to be healed by its HEALTHCHECK, and not running: down, and started.
+        // An unlabelled one that exited is a leftover, never an opt-in.
+        return Ok(Some(HealthCheck::Docker { observed: None, output: None, paused: false }));
+    }
+    if let (true, true, HealthInfo::Check { status, output }) = (by_health, c.status.is_live(), &c.health) {
         return Ok(Some(HealthCheck::Docker {
             observed: status.clone(),
             output: output.clone(),
@@ -249,6 +255,7 @@ fn from_labels(
             .map(|p| LogPattern::parse(p))
             .transpose()
             .context("label healwatch.log_pattern")?,
+        listed_down: None,
     })
 }
 
@@ -281,6 +288,7 @@ mod tests {
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerSummary {
         ContainerSummary {
+            exit_code: None,
             id: format!("{name}-0123456789abcdef"),
             name: name.into(),
             status: ContainerStatus::parse(status),
@@ -352,14 +360,15 @@ mod tests {
                 &[("healwatch.url", "http://127.0.0.1:7/"), ("healwatch.enable", "false")],
                 None,
             ),
-            container("old", "exited", &[("healwatch.url", "http://127.0.0.1:6/")], None),
+            container("down", "exited", &[("healwatch.url", "http://127.0.0.1:6/")], None),
+            container("going", "removing", &[("healwatch.url", "http://127.0.0.1:5/")], None),
             container("plain", "running", &[], None),
         ];
         let found = discover(&config(true, Unhealthy::Off), &containers);
         assert!(found.invalid.is_empty(), "{:?}", found.invalid);
         let names: Vec<&str> = found.targets.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["web"]);
-        let web = &found.targets[0];
+        assert_eq!(names, ["down", "web"], "a labelled container that exited is a target that is down");
+        let web = &found.targets[1];
         assert_eq!(web.settings.retries, 0);
         let HealthCheck::Http(h) = &web.health else { panic!("an HTTP target") };
         assert_eq!((h.url.display.as_str(), h.expect_body.as_deref()), ("http://127.0.0.1:8080/h", Some("ok")));
@@ -398,12 +407,18 @@ mod tests {
             container("opted-in", "running", &[("healwatch.enable", "true")], Some("unhealthy")),
             container("opted-out", "running", &[("healwatch.enable", "false")], Some("unhealthy")),
             container("no-check", "running", &[("healwatch.enable", "true")], None),
+            container("exited-in", "exited", &[("healwatch.enable", "true")], Some("unhealthy")),
+            container("leftover", "exited", &[], Some("unhealthy")),
         ];
         let label = discover(&config(false, Unhealthy::Label), &containers);
-        assert_eq!(label.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in"]);
+        assert_eq!(label.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["exited-in", "opted-in"]);
         let all = discover(&config(false, Unhealthy::All), &containers);
-        assert_eq!(all.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["opted-in", "sick"]);
-        assert!(matches!(&all.targets[1].health, HealthCheck::Docker { observed: Some(DockerHealth::Unhealthy), .. }));
+        assert_eq!(
+            all.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["exited-in", "opted-in", "sick"],
+            "an exited container is started only when labelled: a leftover is no opt-in"
+        );
+        assert!(matches!(&all.targets[2].health, HealthCheck::Docker { observed: Some(DockerHealth::Unhealthy), .. }));
     }
 
     #[test]
@@ -435,7 +450,8 @@ mod tests {
             let by_health: Vec<String> = discover(&config, &with_check)
                 .targets
                 .into_iter()
-                .filter(|t| matches!(t.health, HealthCheck::Docker { .. }))
+                // Judged by the status read (an exited one is down whatever it says).
+                .filter(|t| matches!(t.health, HealthCheck::Docker { observed: Some(_), .. }))
                 .map(|t| t.container)
                 .collect();
             for name in &by_health {

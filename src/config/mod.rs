@@ -143,9 +143,10 @@ impl Config {
         self.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_)) || t.log_pattern.is_some())
     }
 
-    /// Whether a pass must list containers: discovery, or compose services to resolve.
+    /// Whether a pass must list containers: discovery, or targets whose containers' state
+    /// the pass reads before their checks.
     pub(crate) fn needs_listing(&self) -> bool {
-        self.engines.iter().any(Engine::discovers) || self.targets.iter().any(|t| t.compose.is_some())
+        self.engines.iter().any(Engine::discovers) || self.targets.iter().any(Target::watches_containers)
     }
 }
 

@@ -35,6 +35,9 @@ pub(crate) struct Target {
     pub on_restart: Vec<String>,
     /// New log lines matching this fail the check.
     pub log_pattern: Option<LogPattern>,
+    /// What the pass's listing found wrong with one of its containers, whatever its
+    /// check would say: "container web exited (1)" (see `ContainerStatus::not_serving`).
+    pub listed_down: Option<String>,
 }
 
 /// How a target's health is checked.
@@ -190,6 +193,7 @@ impl Target {
             settings: BUILTIN,
             action: Action::Restart,
             ignore_stopped: false,
+            listed_down: None,
             restart_with: Vec::new(),
             endpoint: Endpoint::Default,
             compose: None,
@@ -208,6 +212,11 @@ impl Target {
             HealthCheck::Docker { .. } => "docker:healthcheck".to_string(),
             HealthCheck::Logs => "docker:logs".to_string(),
         }
+    }
+
+    /// Whether it has containers a listing can show: a compose service, or a container.
+    pub(crate) fn watches_containers(&self) -> bool {
+        self.compose.is_some() || !self.replicas.is_empty()
     }
 
     /// The containers an action applies to.

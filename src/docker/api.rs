@@ -287,6 +287,8 @@ pub(crate) fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
         names: Option<Vec<String>>,
         #[serde(rename = "State")]
         state: String,
+        #[serde(rename = "Status", default)]
+        status: Option<String>,
         #[serde(rename = "Labels", default)]
         labels: Option<BTreeMap<String, String>>,
     }
@@ -302,11 +304,18 @@ pub(crate) fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
                 name: own.unwrap_or_default().to_string(),
                 id: c.id,
                 status: ContainerStatus::parse(&c.state),
+                exit_code: c.status.as_deref().and_then(exit_code_in),
                 labels: c.labels.unwrap_or_default(),
                 health: HealthInfo::NotRead,
             }
         })
         .collect())
+}
+
+/// The exit status in the listing's human `Status`, "Exited (137) 2 minutes ago".
+fn exit_code_in(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest[..rest.find(')')?].parse().ok()
 }
 
 #[cfg(test)]
@@ -376,8 +385,8 @@ mod tests {
     fn list_reads_names_state_and_labels() {
         let body = br#"[
             {"Id":"aaa","Names":["/web/db","/db"],"State":"running","Labels":{"healwatch.url":"http://127.0.0.1:1/"}},
-            {"Id":"bbb","Names":null,"State":"exited","Labels":null},
-            {"Id":"ccc","Names":["/x"],"State":"weird","Labels":{}}
+            {"Id":"bbb","Names":null,"State":"exited","Status":"Exited (137) 2 minutes ago","Labels":null},
+            {"Id":"ccc","Names":["/x"],"State":"weird","Status":"Exited (nine) ago","Labels":{}}
         ]"#;
         let list = parse_list(body).unwrap();
         assert_eq!(list[0].name, "db");
@@ -385,6 +394,7 @@ mod tests {
         assert_eq!(list[0].labels["healwatch.url"], "http://127.0.0.1:1/");
         assert_eq!(list[1].name, "");
         assert!(list[1].labels.is_empty());
+        assert_eq!(list.iter().map(|c| c.exit_code).collect::<Vec<_>>(), [None, Some(137), None]);
         assert_eq!(list[2].status, ContainerStatus::parse("weird"));
         for junk in [
             &br#"{"Id":"a"}"#[..],

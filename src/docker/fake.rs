@@ -176,6 +176,7 @@ pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> Co
         running: true,
         pid: 1,
         started_at: None,
+        exit_code: Some(0),
         restart_policy: RestartPolicy::from_docker(policy, 0),
         restart_count: 0,
         healthcheck: false,

@@ -21,6 +21,8 @@ pub(crate) struct ContainerInfo {
     pub pid: u32,
     /// `State.StartedAt`; `None` when never started or unreadable.
     pub started_at: Option<SystemTime>,
+    /// `State.ExitCode`: the last exit's status.
+    pub exit_code: Option<i64>,
     /// `HostConfig.RestartPolicy`.
     pub restart_policy: RestartPolicy,
     /// `RestartCount`: restarts by the policy since the last manual start.
@@ -78,6 +80,7 @@ impl ContainerInfo {
             // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
             started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
+            exit_code: state["ExitCode"].as_i64(),
             id,
             status,
             restart_policy,
@@ -102,6 +105,9 @@ pub(crate) struct ContainerSummary {
     pub name: String,
     /// `State.Status`.
     pub status: ContainerStatus,
+    /// The last exit's status, where the listing says (`None` from the API's listing of
+    /// a container that never exited).
+    pub exit_code: Option<i64>,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
     /// Its Docker HEALTHCHECK, as `docker inspect` tells it.
@@ -130,7 +136,7 @@ impl From<ContainerInfo> for ContainerSummary {
             true => HealthInfo::Check { status: c.health, output: c.health_output },
             false => HealthInfo::NoCheck,
         };
-        Self { id: c.id, name: c.name, status: c.status, labels: c.labels, health }
+        Self { id: c.id, name: c.name, status: c.status, exit_code: c.exit_code, labels: c.labels, health }
     }
 }
 

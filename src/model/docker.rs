@@ -143,6 +143,20 @@ impl ContainerStatus {
         matches!(self, Self::Running | Self::Paused | Self::Restarting)
     }
 
+    /// Why a container in this status serves nothing, whatever a check of it finds (the
+    /// kernel still completes a TCP handshake for a paused process): "is paused",
+    /// "exited (1)", as compose words it. `None` while it runs or is being removed.
+    pub(crate) fn not_serving(&self, exit_code: Option<i64>) -> Option<String> {
+        let code = exit_code.map(|c| format!(" ({c})")).unwrap_or_default();
+        match self {
+            Self::Paused => Some("is paused and answers nothing".to_string()),
+            Self::Created => Some("was created and never started".to_string()),
+            Self::Exited | Self::Dead => Some(format!("{}{code}", self.as_str())),
+            Self::Restarting => Some(format!("is restarting after exiting{code}")),
+            _ => None,
+        }
+    }
+
     /// Exited or created: left down (by an operator, or never started).
     pub(crate) fn is_down(&self) -> bool {
         matches!(self, Self::Exited | Self::Created)

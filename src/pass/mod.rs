@@ -98,7 +98,8 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
     let (check, mut result) = look(pass, target, &memory);
-    if !check.healthy() && pass.hints.get(&target.name) == Some(&Hint::Recovering) {
+    let recovering = pass.hints.get(&target.name) == Some(&Hint::Recovering) && target.listed_down.is_none();
+    if !check.healthy() && recovering {
         result.outcome = Outcome::Starting;
         let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
         result.error =
@@ -129,6 +130,9 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
     }
     result.outcome = match (success, target.action) {
+        // Cut short by a signal (the docker CLI killed with the pass): not a failure of
+        // the restart, and not one the crash-loop guard counts.
+        (false, _) if pass.clock.interrupted() => Outcome::Interrupted,
         (false, _) => Outcome::RestartFailed,
         (true, Action::Restart) => Outcome::Restarted,
         (true, _) => Outcome::Acted,
@@ -219,6 +223,11 @@ fn act_on<'a>(
 /// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
 /// already retries its own probes); or nothing, for a target that only watches its logs.
 fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
+    if let Some(down) = &target.listed_down {
+        // Nothing a check finds can make it healthy (a paused process still completes a
+        // TCP handshake), and no wait helps: decided at once.
+        return (Check::failed(Failure::Container, down, Duration::ZERO), 0);
+    }
     let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
     let decided = || container_down(pass.inspector, target);
     match &target.health {
@@ -230,7 +239,7 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
             _ => check_with_retries(&one, &decided, pass.clock, target, None),
         },
         HealthCheck::Docker { paused: true, .. } => {
-            let error = "paused: a frozen container runs no HEALTHCHECK and answers nothing";
+            let error = "the container is paused: frozen, it runs no HEALTHCHECK and answers nothing";
             (Check::failed(Failure::Container, error, Duration::ZERO), 0)
         }
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
@@ -245,15 +254,11 @@ fn container_down(docker: Option<&dyn Containers>, target: &Target) -> Option<Ch
     let docker = docker?;
     target.container_refs().into_iter().find_map(|c| {
         let state = docker.state(&c).ok()?;
-        let name = &c.name;
-        let error = match state.status {
-            ContainerStatus::Paused => format!("paused: container {name} is paused and answers nothing"),
-            ContainerStatus::Created => format!("container {name} was created and never started"),
-            ContainerStatus::Exited | ContainerStatus::Dead => {
-                format!("container {name} {}", state.down().unwrap_or_else(|| "is not running".to_string()))
-            }
-            _ => return None,
-        };
-        Some(Check::failed(Failure::Container, error, Duration::ZERO))
+        if state.status == ContainerStatus::Restarting {
+            // Docker is bringing it back: the retries see whether it comes.
+            return None;
+        }
+        let why = state.status.not_serving(state.exit_code)?;
+        Some(Check::failed(Failure::Container, format!("container {} {why}", c.name), Duration::ZERO))
     })
 }

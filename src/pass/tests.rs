@@ -189,7 +189,7 @@ fn a_hang_is_decided_within_decide_within() {
 #[test]
 fn a_container_docker_reports_paused_or_exited_is_decided_at_the_first_failed_attempt() {
     for (status, error) in [
-        ("paused", "paused: container app is paused and answers nothing"),
+        ("paused", "container app is paused and answers nothing"),
         ("exited", "container app exited (1)"),
         ("dead", "container app dead (1)"),
     ] {
@@ -255,7 +255,7 @@ fn a_paused_hint_decides_at_once_when_docker_agrees() {
     let docker = FakeDocker::new("paused", 0);
     let r = pass_hinted(&config(vec![target("app", "app")], false), &probe, &docker, &clock, &hints);
     assert_eq!((r.outcome, r.attempts), (Outcome::Restarted, 0));
-    assert_eq!(r.error.as_deref(), Some("paused: container app is paused and answers nothing"));
+    assert_eq!(r.error.as_deref(), Some("container app is paused and answers nothing"));
     assert_eq!(docker.calls()[..4], ["inspect app", "inspect app", "unpause app", "restart app 7"]);
     assert_eq!(clock.elapsed(), Duration::ZERO, "no attempt was waited for");
     // Unpaused meanwhile: the target is checked as usual.
@@ -493,4 +493,22 @@ fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
         "{r:?}"
     );
     assert!(docker.calls().iter().any(|c| c.starts_with("restart app")), "{:?}", docker.calls());
+}
+
+#[test]
+fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
+    // A paused container still completes a TCP handshake, so a check could pass: the
+    // listing's word wins, and no check runs.
+    for down in ["container app is paused and answers nothing", "container app exited (137)"] {
+        let clock = FakeClock::at(now());
+        let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+        let docker = FakeDocker::new("paused", 0);
+        let mut app = target("app", "app");
+        app.listed_down = Some(down.to_string());
+        let r = &pass_on(&config(vec![app], false), &probe, &docker, &clock)[0];
+        assert_eq!((r.outcome, r.attempts, r.error.as_deref()), (Outcome::Restarted, 0, Some(down)));
+        assert!(docker.calls().iter().any(|c| c.starts_with("restart app")), "{:?}", docker.calls());
+        // The only probe was the recovery's (the fake probe passes).
+        assert_eq!(probe.calls.load(Ordering::SeqCst), 1, "{down}");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::discover;
 use crate::docker::{ContainerSummary, Containers};
 use crate::memory::state::State;
@@ -90,11 +90,16 @@ pub(super) fn engines(config: &Config, results: &[TargetResult], listed: &Listed
 /// every engine that asks for discovery, and the replicas of compose services. One
 /// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
 /// unreachable one costs its own timeout and not the others'. An engine that cannot be
-/// listed is reported in `engines`, and its compose targets fail alone.
+/// listed is reported in `engines`, and its compose targets fail alone. The engines of
+/// the other targets are listed too, for their containers' state (see `listed_down`);
+/// when such a listing fails, the targets' checks decide as if it had not been made,
+/// and an action that finds the engine down reports it.
 pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -> Listed {
-    let mut endpoints: BTreeSet<Endpoint> =
+    let mut needed: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
-    endpoints.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
+    needed.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
+    let mut endpoints = needed.clone();
+    endpoints.extend(config.targets.iter().filter(|t| t.watches_containers()).map(|t| t.endpoint.clone()));
     let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
     let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| {
         let start = Instant::now();
@@ -107,6 +112,7 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
         endpoints.into_iter().zip(listings).collect();
     let engines = listings
         .iter()
+        .filter(|(endpoint, (listing, _))| listing.is_ok() || needed.contains(*endpoint))
         .map(|(endpoint, (listing, took))| {
             let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
             let containers = listing.as_ref().ok().map(Vec::len);
@@ -127,16 +133,32 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
             invalid.extend(found.invalid);
         }
     }
+    for target in &mut config.targets {
+        if let Some((Ok(listing), _)) = listings.get(&target.endpoint) {
+            target.listed_down = listed_down(target, listing);
+        }
+    }
     Listed { invalid, engines }
+}
+
+/// The first of the target's containers that the listing shows not serving (paused,
+/// exited, dead, restarting, never started), said as its check's failure will say it. A
+/// container the listing does not show is left to the check and the action to find.
+fn listed_down(target: &Target, listing: &[ContainerSummary]) -> Option<String> {
+    target.replicas.iter().find_map(|name| {
+        let c = listing.iter().find(|c| c.is(name))?;
+        Some(format!("container {name} {}", c.status.not_serving(c.exit_code)?))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Engine, Target};
+    use crate::config::Engine;
     use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+    use crate::docker::ContainerInfo;
     use crate::docker::fake::{FakeDocker, container, engine};
-    use crate::model::HealthUrl;
+    use crate::model::{ContainerStatus, HealthUrl};
 
     #[test]
     fn engines_are_listed_once_each_and_one_down_leaves_the_others() {
@@ -169,5 +191,19 @@ mod tests {
         assert_eq!((local.error.as_deref(), local.containers), (None, Some(4)));
         let down = &listed.engines[&far];
         assert!(down.error.as_deref().is_some_and(|e| e.contains("Cannot connect")) && down.containers.is_none());
+    }
+
+    #[test]
+    fn a_plain_targets_engine_is_listed_and_a_container_down_there_is_marked() {
+        let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let mut config = Config::new(vec![Target::http("web", "web", url.clone()), Target::http("db", "db", url)]);
+        assert!(config.needs_listing(), "a target with a container: its state is read before its check");
+        let paused = ContainerInfo { status: ContainerStatus::Paused, ..container("web", "always", &[]) };
+        let docker =
+            FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![paused, container("db", "no", &[])]));
+        add_docker_targets(&mut config, &docker);
+        assert_eq!(docker.calls(), ["list local"]);
+        assert_eq!(config.targets[0].listed_down.as_deref(), Some("container web is paused and answers nothing"));
+        assert_eq!(config.targets[1].listed_down, None, "running: its check decides");
     }
 }

@@ -407,3 +407,41 @@ pub(crate) fn wait_for_health(c: &Container, status: &str) {
         if last == status { Ok(()) } else { Err(last) }
     });
 }
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_labelled_container_that_exited_is_started_and_a_paused_one_never_reads_healthy() {
+    let engine = Engine::get();
+    let d = discovery(engine);
+    let labelled = labels(&[("healwatch.url", "http://127.0.0.1:{port}/health")]);
+    let exited =
+        Container::start(engine, "lbl-exited", d.spec(Spec { init: true, labels: labelled, ..Spec::default() }));
+    let paused = Container::start(engine, "tcp-paused", d.spec(Spec { init: true, ..Spec::default() }));
+    // A real crash with restart policy `no`: it stays exited, and drops out of `docker ps`.
+    let pid = exited.inspect("{{.State.Pid}}");
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    exited.wait_for_inspect("{{.State.Status}}", "exited", Duration::from_secs(10));
+    // A frozen process: the kernel still completes its TCP handshake.
+    assert!(paused.docker(&["pause"]).success());
+    let tcp = format!("{}=tcp://127.0.0.1:{}", paused.name, paused.port);
+    let dir = tempfile::tempdir().unwrap();
+    let run = d
+        .healwatch(engine)
+        .env("HEALWATCH_STATE", dir.path().join("s.json"))
+        .args(QUICK)
+        .args(["--discover", "-t", &tcp])
+        .run();
+    run.expect_code(0);
+    let started = run.target(&exited.name);
+    assert_eq!(
+        (started["outcome"].as_str(), started["error"].as_str(), started["recovered"].as_bool()),
+        (Some("restarted"), Some(format!("container {} exited (137)", exited.name).as_str()), Some(true)),
+        "{run}"
+    );
+    let woken = run.target(&paused.name);
+    assert_eq!((woken["outcome"].as_str(), woken["attempts"].as_u64()), (Some("restarted"), Some(0)), "{run}");
+    assert_eq!(woken["error"], format!("container {} is paused and answers nothing", paused.name), "{run}");
+    for c in [&exited, &paused] {
+        assert_eq!(c.inspect("{{.State.Status}}"), "running", "{}", c.name);
+    }
+}

@@ -44,7 +44,7 @@ fn paused_service_is_unpaused_before_the_restart() {
         .run();
     run.expect_code(0);
     let t = run.target(&app.name);
-    let paused = format!("paused: container {} is paused and answers nothing", app.name);
+    let paused = format!("container {} is paused and answers nothing", app.name);
     assert_eq!((t["outcome"].as_str(), t["error"].as_str()), (Some("restarted"), Some(paused.as_str())), "{run}");
     assert_eq!((t["attempts"].as_u64(), t["recovered"].as_bool()), (Some(1), Some(true)), "{run}");
     // A paused process cannot take SIGTERM: without the unpause the restart would wait
@@ -385,7 +385,7 @@ fn a_watch_heals_a_container_paused_after_its_first_pass_without_waiting_for_a_t
     let (run, healed) = watch_and_break(&app, || assert!(app.docker(&["pause"]).success()));
     // Docker's pause event started the pass, which asked Docker instead of timing out.
     assert_eq!(healed["attempts"], 0, "{run}");
-    assert_eq!(healed["error"], format!("paused: container {} is paused and answers nothing", app.name), "{run}");
+    assert_eq!(healed["error"], format!("container {} is paused and answers nothing", app.name), "{run}");
     assert_eq!(app.inspect("{{.State.Status}}"), "running");
 }
 

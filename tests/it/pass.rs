@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Behaviour, FakeDocker, Healwatch, Server, free_port, write_file};
+use crate::util::{Behaviour, FakeDocker, Healwatch, LISTING, Server, free_port, write_file};
 
 /// Fast settings so failing targets do not wait out production defaults.
 const FAST: [&str; 6] = ["--retries", "0", "--retry-delay", "10ms", "--recovery-timeout", "3s"];
@@ -23,7 +23,7 @@ fn healthy_target_is_left_alone() {
         (Some("healthy"), Some(200), Some(1))
     );
     assert!(t.get("error").is_none() && t.get("restart").is_none(), "{run}");
-    assert!(docker.calls().is_empty(), "docker was called: {:?}", docker.calls());
+    assert_eq!(docker.calls(), [LISTING], "only the listing, for the container's state");
 }
 
 #[test]
@@ -46,6 +46,7 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
     assert_eq!(
         docker.calls(),
         [
+            LISTING,
             "inspect --type container --format {{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} -- app",
             "restart -t 4 -- app"
         ]
@@ -115,7 +116,7 @@ fn a_blip_inside_the_retries_restarts_nothing() {
     run.expect_code(0);
     assert_eq!(run.target("app")["attempts"], 3, "{run}");
     assert_eq!(server.request_count(), 3);
-    assert!(docker.calls().is_empty());
+    assert_eq!(docker.calls(), [LISTING]);
 }
 
 #[test]
@@ -173,7 +174,7 @@ fn dry_run_reports_and_runs_no_docker_command() {
     run.expect_code(1);
     assert_eq!(run.status_line()["dry_run"], true);
     assert_eq!(run.target("app")["outcome"], "unhealthy");
-    assert!(docker.calls().is_empty());
+    assert_eq!(docker.calls(), [LISTING], "only the read-only listing");
 }
 
 #[test]

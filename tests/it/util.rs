@@ -148,6 +148,10 @@ fn serve(
 /// A recording `docker` stand-in: appends its arguments to `calls`, says `running` to
 /// inspect, and on restart exits with the code in `restart-exit` (default 0), printing
 /// `restart-stderr` to stderr, and creates `healthy` so a `WhileFileExists` server recovers.
+/// The listing a pass makes through the CLI before its checks, for its containers' state
+/// (the stand-in lists no containers).
+pub(crate) const LISTING: &str = "ps --all --quiet --no-trunc";
+
 pub(crate) struct FakeDocker {
     pub dir: tempfile::TempDir,
 }
