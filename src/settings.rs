@@ -144,6 +144,11 @@ macro_rules! settings_table {
             restart_window: std::time::Duration = std::time::Duration::from_secs(30 * 60);
             range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(30 * 24 * 3600);
             hint "to never give up, set max_restarts = 0"; value "DUR";
+            /// A restart after which the target stays healthy this long held: it no longer
+            /// counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s].
+            stable_after: std::time::Duration = std::time::Duration::from_secs(30);
+            range std::time::Duration::ZERO, std::time::Duration::from_secs(30 * 24 * 3600);
+            hint ""; value "DUR";
             /// Do not restart a container started less than this long ago [default: 0s].
             start_period: std::time::Duration = std::time::Duration::ZERO;
             range std::time::Duration::ZERO, std::time::Duration::from_secs(24 * 3600);

@@ -89,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
+            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,6 +144,10 @@ _healwatch() {
                     return 0
                     ;;
                 --restart-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -253,7 +257,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --concurrency --proxy --ca-file --discover --unhealthy --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --help"
+            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --stable-after --concurrency --proxy --ca-file --discover --unhealthy --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +284,10 @@ _healwatch() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -409,7 +417,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__drill)
-            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --proxy --ca-file --docker --lock --dry-run --watch --watch-every --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --concurrency --discover --unhealthy --help"
+            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --stable-after --proxy --ca-file --docker --lock --dry-run --watch --watch-every --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --concurrency --discover --unhealthy --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,6 +456,10 @@ _healwatch() {
                     return 0
                     ;;
                 --recovery-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -791,7 +803,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
+            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --watch --watch-every --dry-run --concurrency --proxy --ca-file --log --discover --unhealthy --metrics --notify-url --ping-url --quiet --format --forget-after --docker --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -846,6 +858,10 @@ _healwatch() {
                     return 0
                     ;;
                 --restart-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

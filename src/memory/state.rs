@@ -64,6 +64,10 @@ pub(crate) struct TargetState {
     /// With `log_pattern`: the container's logs are read up to here (RFC 3339).
     #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub logs_read_until: Option<SystemTime>,
+    /// Healthy in every pass since this time (RFC 3339), while restarts are in the window:
+    /// once it is `stable_after` ago, they held and no longer count.
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub healthy_since: Option<SystemTime>,
 }
 
 impl TargetState {
@@ -352,6 +356,7 @@ mod tests {
             last_time: Some(at(60)),
             paused_until: None,
             logs_read_until: None,
+            healthy_since: None,
         };
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(

@@ -109,7 +109,8 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
-    let hung = check.timed_out();
+    // A HEALTHCHECK that failed may have timed out on a stopped process as well.
+    let hung = check.timed_out() || matches!(target.health, HealthCheck::Docker { .. });
     let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
         Acted::Skipped(outcome) => {
             result.outcome = outcome;

@@ -130,16 +130,28 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
     }
     let check_failed = result.error.is_some();
     let recovered = result.recovery == Recovery::Recovered;
-    memory.consecutive_failures =
-        if !check_failed || recovered { 0 } else { memory.consecutive_failures.saturating_add(1) };
+    let healthy = !check_failed || recovered;
+    memory.consecutive_failures = if healthy { 0 } else { memory.consecutive_failures.saturating_add(1) };
 
     let mut recent: Vec<SystemTime> = memory.restarts_in_window(now, settings.restart_window);
+    memory.healthy_since = match (result.action.is_some(), healthy) {
+        (true, _) => recovered.then_some(now),
+        (false, true) => memory.healthy_since.or(Some(now)),
+        (false, false) => None,
+    };
     if result.action.is_some() {
         recent.push(now);
     }
-    if !check_failed && guard_tripped(recent.len(), settings) {
-        // Healthy again after the guard stopped restarting: a fresh start.
+    let held =
+        memory.healthy_since.is_some_and(|since| now.duration_since(since).is_ok_and(|d| d >= settings.stable_after));
+    let gave_up = memory.last_outcome == Some(Outcome::GaveUp);
+    if (!check_failed && gave_up) || (held && result.action.is_none()) {
+        // Healthy again after the guard stopped restarting, or healthy for stable_after
+        // since the last restart (every restart so far held): a fresh start.
         recent.clear();
+    }
+    if recent.is_empty() {
+        memory.healthy_since = None;
     }
     memory.recent_restarts = recent;
     match result.outcome {
@@ -270,7 +282,8 @@ mod tests {
         );
 
         let healthy = report(Outcome::Healthy, None, false, Recovery::NotRestarted);
-        let m = remember_one(memory(4, &[990, 995, 999], None), &s, &healthy, now);
+        let gave_up = TargetState { last_outcome: Some(Outcome::GaveUp), ..memory(4, &[990, 995, 999], None) };
+        let m = remember_one(gave_up, &s, &healthy, now);
         assert!(
             m.recent_restarts.is_empty() && m.consecutive_failures == 0,
             "healthy after giving up resets the guard"
@@ -281,6 +294,52 @@ mod tests {
             (1, None),
             "below the limit restarts stay; an old pause is dropped"
         );
+    }
+
+    /// Passes every 15 s for `secs` seconds; the target breaks at each of `breaks` and a
+    /// restart `holds` (recovers) or not. The verdicts each failed pass got.
+    fn story(settings: Settings, secs: u64, breaks: &[u64], holds: bool) -> Vec<Verdict> {
+        let mut m = TargetState::default();
+        let mut verdicts = Vec::new();
+        let mut broken = false;
+        for t in (0..secs).step_by(15) {
+            broken |= breaks.contains(&t);
+            let result = match (broken, judge(!broken, &settings, &m, at(t), false)) {
+                (false, _) => report(Outcome::Healthy, None, false, Recovery::NotRestarted),
+                (true, v @ Verdict::Restart) => {
+                    verdicts.push(v);
+                    broken = !holds;
+                    let recovery = if holds { Recovery::Recovered } else { Recovery::NotRecovered };
+                    report(Outcome::Restarted, Some("503"), true, recovery)
+                }
+                (true, v) => {
+                    verdicts.push(v);
+                    report(Outcome::GaveUp, Some("503"), false, Recovery::NotRestarted)
+                }
+            };
+            m = remember_one(m, &settings, &result, at(t));
+        }
+        verdicts
+    }
+
+    #[test]
+    fn the_guard_counts_restarts_that_did_not_hold() {
+        // Broken five times in four minutes, healthy after each restart: healed all five
+        // times (it gave up at the fourth when every restart counted).
+        let breaks = [0, 45, 105, 150, 210];
+        assert_eq!(story(BUILTIN, 240, &breaks, true), [Verdict::Restart; 5]);
+        let every_restart_counts = Settings { stable_after: Duration::from_secs(3600), ..BUILTIN };
+        let verdicts = story(every_restart_counts, 240, &breaks, true);
+        assert!(matches!(
+            verdicts[..],
+            [Verdict::Restart, Verdict::Restart, Verdict::Restart, Verdict::GaveUp { .. }, ..]
+        ));
+        // Restarts that never hold: three, then the guard.
+        let verdicts = story(BUILTIN, 120, &[0], false);
+        assert!(matches!(
+            verdicts[..],
+            [Verdict::Restart, Verdict::Restart, Verdict::Restart, Verdict::GaveUp { .. }, ..]
+        ));
     }
 
     #[test]

@@ -492,7 +492,11 @@ fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
             .is_some_and(|e| e.starts_with("docker health unhealthy; its check, run by healwatch, failed too")),
         "{r:?}"
     );
-    assert!(docker.calls().iter().any(|c| c.starts_with("restart app")), "{:?}", docker.calls());
+    // Woken before the restart: a SIGSTOPped process would wait out the stop timeout.
+    let calls = docker.calls();
+    let wake = calls.iter().position(|c| c == "wake app");
+    let restart = calls.iter().position(|c| c.starts_with("restart app"));
+    assert!(wake.is_some() && wake < restart, "{calls:?}");
 }
 
 #[test]
