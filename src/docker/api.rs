@@ -200,7 +200,7 @@ fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> 
 
 /// Connects without blocking: a daemon whose backlog is full is waited for until
 /// `deadline`, not forever.
-fn connect(path: &Path, deadline: Instant) -> Result<UnixStream> {
+pub(crate) fn connect(path: &Path, deadline: Instant) -> Result<UnixStream> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let fd = rustix::net::socket_with(
         AddressFamily::UNIX,

@@ -33,6 +33,10 @@ pub(crate) struct DockerCli {
     pub(super) ssh_path: Option<std::ffi::OsString>,
     /// The connection-reuse wrapper itself, for healwatch's own ssh (see `api`).
     pub(super) ssh_wrapper: Option<PathBuf>,
+    /// The socket of the default engine, when healwatch may list it through the API
+    /// (see `default_engine`): never when the CLI was named (`--docker`), whose own
+    /// idea of the default engine is then trusted.
+    pub(super) default_socket: Option<PathBuf>,
 }
 
 impl DockerCli {
@@ -53,11 +57,11 @@ impl DockerCli {
                 ),
             };
         }
-        if let Ok(path) = which::which("docker") {
-            return Self::runnable(path);
-        }
-        if let Some(path) = FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()) {
-            return Self::runnable(path.to_path_buf());
+        let found = which::which("docker")
+            .ok()
+            .or_else(|| FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()).map(Path::to_path_buf));
+        if let Some(path) = found {
+            return Ok(Self { default_socket: super::default_engine::from_environment(), ..Self::runnable(path)? });
         }
         bail!(
             "docker CLI not found: tried `docker` on PATH ({}), {}; install it or pass --docker PATH",
@@ -87,7 +91,7 @@ impl DockerCli {
                 path.display()
             );
         }
-        Ok(Self { path, ssh_path: None, ssh_wrapper: None })
+        Ok(Self { path, ssh_path: None, ssh_wrapper: None, default_socket: None })
     }
 
     /// be reached over ssh.
@@ -219,7 +223,7 @@ impl Containers for DockerCli {
 impl DockerCli {
     /// A CLI at `path`, for tests that never run it.
     pub(crate) fn at(path: &str) -> Self {
-        Self { path: PathBuf::from(path), ssh_path: None, ssh_wrapper: None }
+        Self { path: PathBuf::from(path), ssh_path: None, ssh_wrapper: None, default_socket: None }
     }
 }
 

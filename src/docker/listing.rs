@@ -23,7 +23,8 @@ impl DockerCli {
         endpoint: &Endpoint,
         needs_health: &dyn Fn(&ContainerSummary) -> bool,
     ) -> Result<Vec<ContainerSummary>> {
-        let Some(route) = api::route(endpoint) else {
+        let socket = self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default);
+        let Some(route) = api::route(endpoint).or(socket.map(api::Route::Unix)) else {
             return Ok(self.list_inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
@@ -48,6 +49,16 @@ impl DockerCli {
             }
         });
         Ok(list)
+    }
+
+    /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
+    /// this host (a `unix://` engine, or the default engine where it is a socket).
+    pub(crate) fn api_socket<'a>(&'a self, endpoint: &'a Endpoint) -> Option<&'a Path> {
+        match api::route(endpoint) {
+            Some(api::Route::Unix(path)) => Some(path),
+            Some(_) => None,
+            None => self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default),
+        }
     }
 
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.

@@ -3,6 +3,7 @@
 
 pub(crate) mod api;
 mod cli;
+mod default_engine;
 #[cfg(test)]
 pub(crate) mod fake;
 mod inspect;

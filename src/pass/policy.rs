@@ -135,7 +135,11 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
 
     let mut recent: Vec<SystemTime> = memory.restarts_in_window(now, settings.restart_window);
     memory.healthy_since = match (result.action.is_some(), healthy) {
-        (true, _) => recovered.then_some(now),
+        // A restart that has not failed yet: held if no pass finds it failing within
+        // stable_after and a later one finds it healthy.
+        (true, _) => {
+            matches!(result.recovery, Recovery::Recovered | Recovery::NotWaited | Recovery::HandedBack).then_some(now)
+        }
         (false, true) => memory.healthy_since.or(Some(now)),
         (false, false) => None,
     };

@@ -1,11 +1,15 @@
-//! `docker events` for a watch: one stream per engine, read without blocking, killed
-//! with its process group when dropped.
+//! Docker's container events for a watch: one stream per engine, read without blocking.
+//! Where the engine is a socket on this host, healwatch asks its API itself (`GET
+//! /events`: a quiet watch then starts no process at all); elsewhere `docker events`
+//! runs in its own process group, killed when the stream is dropped.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::docker::DockerCli;
+use crate::docker::{DockerCli, api};
 use crate::model::Endpoint;
 use crate::process::{LineReader, kill_group, nonblocking, spawn_in_group};
 
@@ -18,9 +22,13 @@ const EVENT_FILTERS: [&str; 4] = ["die", "oom", "pause", "health_status: unhealt
 pub(super) const EVENT_FORMAT: &str = "{{.Actor.Attributes.name}}\t{{.Action}}";
 
 /// A longer event line is not Docker's: it is skipped.
-const EVENT_LINE_LIMIT: usize = 1024;
+const EVENT_LINE_LIMIT: usize = 4096;
 /// At most this much is read per look at the events; the rest waits for the next.
 const EVENT_READ_LIMIT: usize = 256 * 1024;
+/// Bound on the API's answer head (status line and headers).
+const HEAD_LIMIT: usize = 16 * 1024;
+/// Bound on connecting to the socket and sending the request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starts `docker events` for the container events a watch cares about, from `since`
 /// until `until` (when the CLI ends by itself, even if healwatch was killed), on
@@ -33,10 +41,9 @@ pub(super) fn follow(
     since: SystemTime,
     until: SystemTime,
 ) -> std::io::Result<EventStream> {
-    let unix = |t: SystemTime| {
-        let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
-    };
+    if let Some(socket) = docker.api_socket(endpoint) {
+        return from_api(socket, since, until);
+    }
     let mut command = docker.command(endpoint);
     command.args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
     command.arg("--since").arg(unix(since)).arg("--until").arg(unix(until));
@@ -45,44 +52,115 @@ pub(super) fn follow(
     }
     let mut child = spawn_in_group(command.stdin(Stdio::null()).stderr(Stdio::null()))?;
     let stdout = child.stdout.take().filter(nonblocking);
-    Ok(EventStream { child, stdout, lines: LineReader::new(EVENT_LINE_LIMIT) })
+    Ok(EventStream { source: Source::Cli { child, stdout }, lines: LineReader::new(EVENT_LINE_LIMIT) })
 }
 
-/// A running `docker events`, read without blocking; killed with its group when dropped.
+/// Seconds since the epoch, as Docker takes `since` and `until`.
+fn unix(t: SystemTime) -> String {
+    let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+}
+
+/// `GET /events` on the engine's socket, as HTTP/1.0: the daemon streams one JSON object
+/// per line, unchunked, and closes at `until`.
+fn from_api(socket: &Path, since: SystemTime, until: SystemTime) -> std::io::Result<EventStream> {
+    let stream = api::connect(socket, Instant::now() + CONNECT_TIMEOUT).map_err(std::io::Error::other)?;
+    stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+    (&stream).write_all(events_request(since, until).as_bytes())?;
+    stream.set_nonblocking(true)?;
+    let source = Source::Api { socket: Some(stream), head: Some(Vec::new()) };
+    Ok(EventStream { source, lines: LineReader::new(EVENT_LINE_LIMIT) })
+}
+
+/// The request for the events a watch wants, between `since` and `until`.
+fn events_request(since: SystemTime, until: SystemTime) -> String {
+    let filters = serde_json::json!({"type": ["container"], "event": EVENT_FILTERS}).to_string();
+    let encoded: String = filters
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!(
+        "GET /events?since={}&until={}&filters={encoded} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
+        unix(since),
+        unix(until)
+    )
+}
+
+/// One event of the API's stream as `EVENT_FORMAT` would print it; `None` for anything
+/// that is not a container event with a name and an action.
+fn api_event_line(json: &[u8]) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let action = event.get("Action")?.as_str()?;
+    let name = event.get("Actor")?.get("Attributes")?.get("name")?.as_str()?;
+    (!name.contains(['\t', '\n']) && !action.contains(['\t', '\n'])).then(|| format!("{name}\t{action}"))
+}
+
+/// A stream of events, read without blocking; a `docker events` child is killed with
+/// its group when dropped.
 #[derive(Debug)]
 pub(super) struct EventStream {
-    child: Child,
-    stdout: Option<ChildStdout>,
+    source: Source,
     lines: LineReader,
 }
 
+#[derive(Debug)]
+enum Source {
+    /// `docker events`, printing `EVENT_FORMAT` lines.
+    Cli { child: Child, stdout: Option<ChildStdout> },
+    /// The API's answer: its head while `head` is `Some`, then JSON lines.
+    Api { socket: Option<UnixStream>, head: Option<Vec<u8>> },
+}
+
 impl EventStream {
-    /// The whole lines written since the last call (at most `EVENT_READ_LIMIT` of
-    /// output is read per call); a line longer than `EVENT_LINE_LIMIT` is not Docker's
-    /// and is skipped.
+    /// The whole lines written since the last call, as `EVENT_FORMAT` prints them (at
+    /// most `EVENT_READ_LIMIT` of output is read per call); a line longer than
+    /// `EVENT_LINE_LIMIT` is not Docker's and is skipped.
     pub(super) fn lines(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
-        let Some(pipe) = self.stdout.as_mut() else { return lines };
         let mut buf = [0u8; 16 * 1024];
         let mut read = 0;
         while read < EVENT_READ_LIMIT {
-            let n = match pipe.read(&mut buf) {
-                Ok(0) => {
-                    self.stdout = None;
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.stdout = None;
-                    break;
-                }
+            let got = match &mut self.source {
+                Source::Cli { stdout, .. } => read_some(stdout, &mut buf),
+                Source::Api { socket, .. } => read_some(socket, &mut buf),
             };
+            let Some(n) = got else { break };
             read += n;
-            self.lines.feed(&buf[..n], |line, cut| {
-                if !cut {
-                    lines.push(String::from_utf8_lossy(line).into_owned());
+            let data = &buf[..n];
+            if let Source::Api { socket, head: head @ Some(_) } = &mut self.source {
+                let so_far = head.as_mut().expect("matched Some");
+                so_far.extend_from_slice(data);
+                let Some(end) = so_far.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    if so_far.len() > HEAD_LIMIT {
+                        *socket = None;
+                    }
+                    continue;
+                };
+                let (status, rest) = so_far.split_at(end + 4);
+                let ok = status.starts_with(b"HTTP/1.") && status.get(8..13) == Some(b" 200 ");
+                let rest = rest.to_vec();
+                *head = None;
+                if !ok {
+                    *socket = None;
+                    break;
+                }
+                self.lines.feed(&rest, |line, cut| {
+                    if !cut {
+                        lines.extend(api_event_line(line));
+                    }
+                    false
+                });
+                continue;
+            }
+            let api = matches!(self.source, Source::Api { .. });
+            self.lines.feed(data, |line, cut| {
+                match (cut, api) {
+                    (true, _) => {}
+                    (false, true) => lines.extend(api_event_line(line)),
+                    (false, false) => lines.push(String::from_utf8_lossy(line).into_owned()),
                 }
                 false
             });
@@ -90,14 +168,92 @@ impl EventStream {
         lines
     }
 
-    /// Whether the stream has ended (the child exited or its output closed).
+    /// Whether the stream has ended (the child exited, or its output or the socket closed).
     pub(super) fn ended(&mut self) -> bool {
-        self.stdout.is_none() || !matches!(self.child.try_wait(), Ok(None))
+        match &mut self.source {
+            Source::Cli { child, stdout } => stdout.is_none() || !matches!(child.try_wait(), Ok(None)),
+            Source::Api { socket, .. } => socket.is_none(),
+        }
+    }
+}
+
+/// Reads what is there without blocking: `None` when nothing is, and at the end (when
+/// the reader is dropped, so the stream reads as ended).
+fn read_some<R: Read>(reader: &mut Option<R>, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match reader.as_mut()?.read(buf) {
+            Ok(0) => {
+                *reader = None;
+                return None;
+            }
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return None,
+            Err(_) => {
+                *reader = None;
+                return None;
+            }
+        }
     }
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        kill_group(&mut self.child);
+        if let Source::Cli { child, .. } = &mut self.source {
+            kill_group(child);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_asks_for_the_watchs_events_only() {
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let request = events_request(at(100), at(114));
+        assert!(request.starts_with("GET /events?since=100.000000000&until=114.000000000&filters=%7B%22"), "{request}");
+        assert!(request.contains("health_status%3A%20unhealthy") && request.ends_with("\r\n\r\n"), "{request}");
+        let first = request.lines().next().unwrap();
+        assert_eq!(first.split(' ').count(), 3, "the filters are encoded whole: {first}");
+    }
+
+    #[test]
+    fn api_events_read_as_the_cli_prints_them() {
+        let die =
+            br#"{"Type":"container","Action":"die","Actor":{"ID":"abc","Attributes":{"name":"web","exitCode":"1"}}}"#;
+        assert_eq!(api_event_line(die).as_deref(), Some("web\tdie"));
+        for junk in [&b"{}"[..], b"not json", br#"{"Action":"die","Actor":{"Attributes":{"name":"a\tb"}}}"#] {
+            assert_eq!(api_event_line(junk), None, "{}", String::from_utf8_lossy(junk));
+        }
+    }
+
+    #[test]
+    fn a_stream_from_a_socket_reads_lines_after_the_head_and_ends_when_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request).unwrap();
+            let event = |name: &str| format!(r#"{{"Action":"pause","Actor":{{"Attributes":{{"name":"{name}"}}}}}}"#);
+            let body =
+                format!("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}\n{}\n", event("a"), event("b"));
+            conn.write_all(body.as_bytes()).unwrap();
+        });
+        let mut stream = from_api(&path, SystemTime::now(), SystemTime::now()).unwrap();
+        server.join().unwrap();
+        let mut lines = Vec::new();
+        for _ in 0..200 {
+            lines.extend(stream.lines());
+            if stream.ended() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(lines, ["a\tpause", "b\tpause"]);
+        assert!(stream.ended());
     }
 }

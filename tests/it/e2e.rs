@@ -357,6 +357,39 @@ fn a_fatal_log_line_is_healed_once_and_not_again() {
     assert_eq!(run.target("app")["outcome"], "healthy", "{run}");
 }
 
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_quiet_watch_starts_no_process_and_hears_docker_through_its_api() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "watch-api", Spec { init: true, ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    // A look at a paused container hangs past the watch's end: only Docker's pause event,
+    // read from the engine's socket, can start the pass that heals it.
+    let watch = engine
+        .healwatch()
+        .args(["--timeout", "30s", "--decide-within", "30s", "--watch", "10s", "--state"])
+        .arg(&state)
+        .args(["-t", &app.target()])
+        .spawn();
+    crate::util::eventually(Duration::from_secs(10), "the first pass remembered", || {
+        crate::util::ready(state.exists())
+    });
+    for _ in 0..20 {
+        // Looks over HTTP, events over the socket: no docker CLI, no process at all.
+        assert_eq!(watch.children(), Vec::<String>::new(), "a quiet watch started a process");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(app.docker(&["pause"]).success());
+    let run = watch.wait(Duration::from_secs(60));
+    run.expect_code(0);
+    let lines: Vec<serde_json::Value> = run.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "the first pass, and the one the pause event started\n{run}");
+    let healed = &lines[1]["targets"][0];
+    assert_eq!((healed["outcome"].as_str(), healed["recovered"].as_bool()), (Some("restarted"), Some(true)), "{run}");
+    assert_eq!(app.inspect("{{.State.Status}}"), "running");
+}
+
 /// Runs `--watch 12s` on `app`, calls `break_it` once the first pass is remembered, and
 /// returns the watch's run and the pass it started.
 fn watch_and_break(app: &Container, break_it: impl FnOnce()) -> (crate::util::Run, serde_json::Value) {

@@ -93,9 +93,16 @@ impl Engine {
             .expect("HEALWATCH_SECOND_DOCKER_HOST is not set: run scripts/test.sh, which starts a second engine")
     }
 
-    /// A healwatch command wired to this engine.
+    /// A healwatch command wired to this engine, finding the docker CLI as shipped (on
+    /// PATH, so the default engine's socket is asked through its API for listings and
+    /// events), or told where it is when it is elsewhere.
     pub(crate) fn healwatch(&self) -> Healwatch {
-        Healwatch::new().env("DOCKER_HOST", &self.host).env("HEALWATCH_DOCKER", &self.docker)
+        let healwatch = Healwatch::new().env("DOCKER_HOST", &self.host);
+        let found = ["/usr/bin/docker", "/bin/docker", "/usr/local/bin/docker"];
+        match found.iter().any(|p| std::path::Path::new(p).is_file()) {
+            true => healwatch,
+            false => healwatch.env("HEALWATCH_DOCKER", &self.docker),
+        }
     }
 }
 

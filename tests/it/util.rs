@@ -327,6 +327,15 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// The processes it has started and not yet reaped (its threads' children).
+    pub(crate) fn children(&self) -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).into_iter().flatten().flatten();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| c.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .collect()
+    }
+
     /// Sends `signal` (a name such as `TERM`) to it.
     pub(crate) fn signal(&self, signal: &str) {
         let sent =

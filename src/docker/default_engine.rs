@@ -1,0 +1,108 @@
+//! Where the docker CLI sends the default engine, when that is a socket healwatch can ask
+//! itself: so a pass lists the default engine with one Engine API request instead of
+//! starting `docker ps` and `docker inspect` (two Go programs) every time.
+
+use std::path::{Path, PathBuf};
+
+use crate::files::{Link, read_bounded};
+
+/// The CLI's default when nothing else is said.
+const DOCKER_SOCK: &str = "/var/run/docker.sock";
+/// Bound on the CLI's config file: it holds contexts and credentials helpers, not data.
+const CONFIG_LIMIT: u64 = 1 << 20;
+
+/// What the docker CLI reads to pick the default engine.
+#[derive(Debug, Default)]
+pub(crate) struct CliEnv<'a> {
+    /// `DOCKER_HOST`.
+    pub docker_host: Option<&'a str>,
+    /// `DOCKER_CONTEXT`.
+    pub docker_context: Option<&'a str>,
+    /// The CLI's `config.json`, when there is one.
+    pub config: Option<&'a [u8]>,
+}
+
+/// The socket the CLI would use for the default engine, or `None` when the CLI must
+/// resolve it itself (another kind of host, a context, a config it cannot be sure of).
+/// As the CLI: an empty variable is unset, `DOCKER_HOST` wins over contexts, and the
+/// context `default` is the plain socket.
+pub(crate) fn default_socket(env: &CliEnv) -> Option<PathBuf> {
+    fn set(v: Option<&str>) -> Option<&str> {
+        v.filter(|v| !v.is_empty())
+    }
+    if let Some(host) = set(env.docker_host) {
+        let path = Path::new(host.strip_prefix("unix://")?);
+        return path.is_absolute().then(|| path.to_path_buf());
+    }
+    if set(env.docker_context).is_some_and(|c| c != "default") {
+        return None;
+    }
+    if let Some(config) = env.config {
+        let config: serde_json::Value = serde_json::from_slice(config).ok()?;
+        match config.get("currentContext") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(c)) if c.is_empty() || c == "default" => {}
+            Some(_) => return None,
+        }
+    }
+    Some(PathBuf::from(DOCKER_SOCK))
+}
+
+/// `default_socket` for this process's environment and the CLI's config file
+/// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`). A config that cannot be
+/// read leaves the choice to the CLI.
+pub(crate) fn from_environment() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var(k).ok();
+    let (host, context) = (var("DOCKER_HOST"), var("DOCKER_CONTEXT"));
+    let dir = var("DOCKER_CONFIG")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".docker")));
+    let config = match dir.map(|d| read_bounded(&d.join("config.json"), CONFIG_LIMIT, Link::Follow)) {
+        None => None,
+        Some(Ok(bytes)) => Some(bytes),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Some(Err(_)) => return None,
+    };
+    default_socket(&CliEnv {
+        docker_host: host.as_deref(),
+        docker_context: context.as_deref(),
+        config: config.as_deref(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_is_the_clis_only_where_it_is_sure() {
+        let env = |host, context, config: Option<&'static str>| CliEnv {
+            docker_host: host,
+            docker_context: context,
+            config: config.map(str::as_bytes),
+        };
+        let sock = Some(PathBuf::from(DOCKER_SOCK));
+        let cases: &[(CliEnv, Option<PathBuf>)] = &[
+            (env(None, None, None), sock.clone()),
+            (env(Some(""), Some(""), None), sock.clone()),
+            (
+                env(Some("unix:///run/user/1000/docker.sock"), Some("prod"), None),
+                Some("/run/user/1000/docker.sock".into()),
+            ),
+            (env(Some("unix://relative.sock"), None, None), None),
+            (env(Some("tcp://127.0.0.1:2375"), None, None), None),
+            (env(Some("ssh://ops@far"), None, None), None),
+            (env(None, Some("default"), None), sock.clone()),
+            (env(None, Some("prod"), None), None),
+            (env(None, None, Some(r#"{"auths":{}}"#)), sock.clone()),
+            (env(None, None, Some(r#"{"currentContext":"default"}"#)), sock.clone()),
+            (env(None, None, Some(r#"{"currentContext":"rootless"}"#)), None),
+            (env(None, None, Some(r#"{"currentContext":7}"#)), None),
+            (env(None, None, Some("not json")), None),
+        ];
+        for (env, want) in cases {
+            assert_eq!(&default_socket(env), want, "{env:?}");
+        }
+    }
+}
