@@ -143,10 +143,15 @@ impl Config {
         self.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_)) || t.log_pattern.is_some())
     }
 
-    /// Whether a pass must list containers: discovery, or targets whose containers' state
-    /// the pass reads before their checks.
+    /// Whether a pass cannot do without a listing: discovery, or compose services to resolve.
     pub(crate) fn needs_listing(&self) -> bool {
-        self.engines.iter().any(Engine::discovers) || self.targets.iter().any(Target::watches_containers)
+        self.engines.iter().any(Engine::discovers) || self.targets.iter().any(|t| t.compose.is_some())
+    }
+
+    /// Whether a pass lists containers: when it must, and to read the state of its
+    /// targets' containers before their checks (which can do without it).
+    pub(crate) fn lists(&self) -> bool {
+        self.needs_listing() || self.targets.iter().any(Target::watches_containers)
     }
 }
 

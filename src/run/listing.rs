@@ -197,7 +197,7 @@ mod tests {
     fn a_plain_targets_engine_is_listed_and_a_container_down_there_is_marked() {
         let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
         let mut config = Config::new(vec![Target::http("web", "web", url.clone()), Target::http("db", "db", url)]);
-        assert!(config.needs_listing(), "a target with a container: its state is read before its check");
+        assert!(config.lists() && !config.needs_listing(), "its state is read before its check, if it can be");
         let paused = ContainerInfo { status: ContainerStatus::Paused, ..container("web", "always", &[]) };
         let docker =
             FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![paused, container("db", "no", &[])]));

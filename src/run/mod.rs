@@ -80,12 +80,12 @@ impl<'a> Setup<'a> {
             config::load(args).map_err(|e| fail(args, started, &clock, Stop::Usage(e), &Outputs::from_flags(args)))?;
         let outputs = Outputs::from_config(&config);
         // Real passes must be able to heal, so a missing CLI is reported even when every
-        // target happens to be healthy; a dry run needs it only to list containers.
-        let mut docker = if config.dry_run && !config.needs_listing() && !config.needs_inspector() {
-            None
-        } else {
-            let cli = DockerCli::locate(config.docker.as_deref());
-            Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?)
+        // target happens to be healthy; a dry run needs it only to discover, resolve
+        // compose services or look inside containers, and without one reads no state.
+        let cli = DockerCli::locate(config.docker.as_deref());
+        let mut docker = match cli {
+            Err(_) if config.dry_run && !config.needs_listing() && !config.needs_inspector() => None,
+            cli => Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?),
         };
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
         let ssh_warning = match &mut docker {
@@ -149,7 +149,7 @@ impl<'a> Setup<'a> {
         let outputs = &self.outputs;
         let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
         let mut listed = Listed::default();
-        if let (Some(cli), true) = (&self.docker, config.needs_listing()) {
+        if let (Some(cli), true) = (&self.docker, config.lists()) {
             listed = add_docker_targets(&mut config, cli);
             // Said once per engine, however many of its targets went unchecked.
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
