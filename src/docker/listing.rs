@@ -23,8 +23,7 @@ impl DockerCli {
         endpoint: &Endpoint,
         needs_health: &dyn Fn(&ContainerSummary) -> bool,
     ) -> Result<Vec<ContainerSummary>> {
-        let socket = self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default);
-        let Some(route) = api::route(endpoint).or(socket.map(api::Route::Unix)) else {
+        let Some(route) = self.api_route(endpoint) else {
             return Ok(self.list_inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
@@ -54,11 +53,17 @@ impl DockerCli {
     /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
     /// this host (a `unix://` engine, or the default engine where it is a socket).
     pub(crate) fn api_socket<'a>(&'a self, endpoint: &'a Endpoint) -> Option<&'a Path> {
-        match api::route(endpoint) {
-            Some(api::Route::Unix(path)) => Some(path),
-            Some(_) => None,
-            None => self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default),
+        match self.api_route(endpoint)? {
+            api::Route::Unix(path) => Some(path),
+            _ => None,
         }
+    }
+
+    /// The route to `endpoint`'s API (see `api::route`), the default engine's socket
+    /// included where healwatch may use it (see `default_socket`).
+    fn api_route<'a>(&'a self, endpoint: &'a Endpoint) -> Option<api::Route<'a>> {
+        let socket = self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default);
+        api::route(endpoint).or(socket.map(api::Route::Unix))
     }
 
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.

@@ -87,10 +87,12 @@ impl ContainerState {
     /// Down for good as far as a wait is concerned: exited, dead, or being restarted by
     /// its policy after an exit. Says how, as compose does: "exited (1)".
     pub(crate) fn down(&self) -> Option<String> {
-        let code = self.exit_code.map(|c| format!(" ({c})")).unwrap_or_default();
         match self.status {
-            ContainerStatus::Exited | ContainerStatus::Dead => Some(format!("{}{code}", self.status.as_str())),
-            ContainerStatus::Restarting => Some(format!("restarting after exiting{code}")),
+            ContainerStatus::Exited | ContainerStatus::Dead => self.status.not_serving(self.exit_code),
+            ContainerStatus::Restarting => Some(format!(
+                "restarting after exiting{}",
+                self.exit_code.map(|c| format!(" ({c})")).unwrap_or_default()
+            )),
             _ => None,
         }
     }

@@ -109,13 +109,8 @@ struct Streams<'a> {
 impl<'a> Streams<'a> {
     /// Follows the engines of the targets with containers, and those that discover. Without the docker CLI, none.
     fn start(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime) -> Self {
-        let mut endpoints: BTreeSet<Endpoint> = setup
-            .config
-            .targets
-            .iter()
-            .filter(|t| !t.replicas.is_empty() || t.compose.is_some())
-            .map(|t| t.endpoint.clone())
-            .collect();
+        let mut endpoints: BTreeSet<Endpoint> =
+            setup.config.targets.iter().filter(|t| t.watches_containers()).map(|t| t.endpoint.clone()).collect();
         endpoints.extend(setup.config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
         let streams = match &setup.docker {
             Some(docker) => endpoints
