@@ -39,9 +39,13 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Recommends)" = "docker.io | docker-ce-cli | podman-docker" ] \
   || { say "Recommends is '$(field Recommends)'"; exit 1; }
 [ -z "$(field Depends)" ] || { say "a static binary depends on '$(field Depends)'"; exit 1; }
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './md5sums' || { say "no md5sums"; exit 1; }
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/healwatch/changelog.Debian.gz | gzip -dc | head -1 \
-  | grep -q "^healwatch (${version}-1) " || { say "the Debian changelog does not start at ${version}-1"; exit 1; }
+# Read whole before matching: `grep -q` leaving early would make the writer die of
+# SIGPIPE, which pipefail reports as a failure (it did, now and then).
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -qx './md5sums' <<<"$control" || { say "no md5sums"; exit 1; }
+changelog=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/healwatch/changelog.Debian.gz | gzip -dc)
+grep -q "^healwatch (${version}-1) " <<<"${changelog%%$'\n'*}" \
+  || { say "the Debian changelog does not start at ${version}-1"; exit 1; }
 
 work=$(mktemp -d /tmp/healwatch-package-test.XXXXXX)
 server_pid=
