@@ -170,8 +170,21 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<V
 /// answer, within `timeout` and `INSPECT_LIMIT`.
 fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
-    let mut stream = connect(path, deadline)?;
-    stream.set_write_timeout(Some(timeout))?;
+    let stream = connect(path, deadline)?;
+    exchange(stream, request, deadline, timeout)
+}
+
+/// Sends `request` on `stream` and reads until the engine closes it, by `deadline` (the
+/// end of the call's `timeout`) and within `INSPECT_LIMIT`; a signal ends the wait
+/// within 200 ms.
+pub(super) fn exchange(
+    mut stream: UnixStream,
+    request: &[u8],
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
     stream.write_all(request).context("sending the request")?;
     let mut answer = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -251,6 +264,14 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
 /// The body of a `200 OK` answer; any other answer is an error with the daemon's
 /// message (one line, cut).
 pub(crate) fn response_body(answer: &[u8]) -> Result<&[u8]> {
+    match status_and_body(answer)? {
+        (200, body) => Ok(body),
+        (code, body) => Err(refusal(code, body)),
+    }
+}
+
+/// An HTTP/1.x answer's status code and body.
+pub(super) fn status_and_body(answer: &[u8]) -> Result<(u16, &[u8])> {
     let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
         bail!("the engine's answer is not HTTP ({} bytes without a header end)", answer.len());
     };
@@ -260,21 +281,25 @@ pub(crate) fn response_body(answer: &[u8]) -> Result<&[u8]> {
         [version, code, ..] if version.starts_with("HTTP/1.") => code.parse::<u16>().ok(),
         _ => None,
     };
-    let body = &answer[end + 4..];
     match code {
-        Some(200) => Ok(body),
-        Some(code) => Err(refusal(code, body)),
+        Some(code) => Ok((code, &answer[end + 4..])),
         None => bail!("the engine's answer is not HTTP: '{}'", one_line(status_line, 80)),
     }
 }
 
-/// An answer other than 200, with the daemon's message (redacted, on one line, cut).
-fn refusal(code: u16, body: &[u8]) -> anyhow::Error {
+/// The daemon's message in an error answer's body (`{"message": …}`), redacted, on
+/// one line, cut.
+pub(super) fn daemon_message(body: &[u8]) -> String {
     let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    anyhow::anyhow!("the engine answered {code}: {}", one_line(&redact_text(&message), 200))
+    one_line(&redact_text(&message), 200)
+}
+
+/// An answer other than 200, with the daemon's message (redacted, on one line, cut).
+fn refusal(code: u16, body: &[u8]) -> anyhow::Error {
+    anyhow::anyhow!("the engine answered {code}: {}", daemon_message(body))
 }
 
 /// `GET /containers/json`'s array: id, names, state and labels of each container.

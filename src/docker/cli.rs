@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
+use super::calls::{Call, call};
 use super::{ContainerInfo, ContainerState, ContainerSummary, Containers, INSPECT_LIMIT, whole_seconds};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
@@ -144,6 +145,15 @@ impl Containers for DockerCli {
     }
 
     fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            let out = call(socket, &Call::inspect(&c.name), QUICK_TIMEOUT);
+            if !out.success() {
+                bail!("inspecting {} through the Docker API: {}", c.name, super::stderr_line(&out.stderr));
+            }
+            let value: serde_json::Value = serde_json::from_str(&out.stdout)
+                .map_err(|e| anyhow::anyhow!("the engine's inspect of {} is not JSON ({e})", c.name))?;
+            return ContainerInfo::from_inspect(&value);
+        }
         self.inspect_on(&c.endpoint, &[&c.name])?
             .into_iter()
             .next()
@@ -151,6 +161,9 @@ impl Containers for DockerCli {
     }
 
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            return Ok(ContainerState::from_inspect(&inspected(socket, c)?));
+        }
         let out = self.run_on(
             &c.endpoint,
             &["inspect", "--type", "container", "--format", ContainerState::FORMAT, "--", &c.name],
@@ -160,6 +173,11 @@ impl Containers for DockerCli {
     }
 
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            let value = inspected(socket, c)?;
+            let status = value["State"]["Health"]["Status"].as_str().filter(|s| !s.is_empty());
+            return Ok(status.map(DockerHealth::parse));
+        }
         let format = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
         let out = self.run_on(
             &c.endpoint,
@@ -174,11 +192,17 @@ impl Containers for DockerCli {
     }
 
     fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
+        match self.api_socket(&c.endpoint) {
+            Some(socket) => call(socket, &Call::unpause(&c.name), QUICK_TIMEOUT),
+            None => self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT),
+        }
     }
 
     fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        self.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT)
+        match self.api_socket(&c.endpoint) {
+            Some(socket) => call(socket, &Call::wake(&c.name), QUICK_TIMEOUT),
+            None => self.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT),
+        }
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
@@ -202,21 +226,45 @@ impl Containers for DockerCli {
     }
 
     fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
-        let secs = whole_seconds(stop_timeout).to_string();
-        let bound = stop_timeout + RESTART_MARGIN;
-        match action {
-            Action::Restart => self.run_on(&c.endpoint, &["restart", "-t", &secs, "--", &c.name], bound),
-            Action::Stop => self.run_on(&c.endpoint, &["stop", "-t", &secs, "--", &c.name], bound),
-            Action::Kill => self.run_on(&c.endpoint, &["kill", "--", &c.name], QUICK_TIMEOUT),
-            Action::Notify => CommandOutcome {
+        let secs = whole_seconds(stop_timeout);
+        let bound = match action {
+            Action::Restart | Action::Stop => stop_timeout + RESTART_MARGIN,
+            Action::Kill | Action::Notify => QUICK_TIMEOUT,
+        };
+        let Some(api_call) = Call::action(&c.name, action, secs) else {
+            return CommandOutcome {
                 exit_code: Some(0),
                 duration: Duration::ZERO,
                 stdout: String::new(),
                 stdout_cut: false,
                 stderr: String::new(),
-            },
+            };
+        };
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            return call(socket, &api_call, bound);
         }
+        let secs = secs.to_string();
+        let args: &[&str] = match action {
+            Action::Restart => &["restart", "-t", &secs, "--", &c.name],
+            Action::Stop => &["stop", "-t", &secs, "--", &c.name],
+            _ => &["kill", "--", &c.name],
+        };
+        self.run_on(&c.endpoint, args, bound)
     }
+}
+
+/// One container's inspect JSON through the API at `socket`, or the failed call.
+fn inspected(socket: &Path, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
+    let out = call(socket, &Call::inspect(&c.name), QUICK_TIMEOUT);
+    if !out.success() {
+        return Err(out);
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| CommandOutcome {
+        exit_code: Some(1),
+        stdout: String::new(),
+        stderr: format!("the engine's inspect of {} is not JSON ({e})", c.name),
+        ..out
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::calls::{Call, call};
 use super::inspect::parse_inspect;
 use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, api, stderr_line};
 use crate::model::Endpoint;
@@ -32,8 +33,11 @@ impl DockerCli {
         if picked.is_empty() {
             return Ok(list);
         }
-        let mut inspected: HashMap<String, ContainerInfo> =
-            self.inspect_on(endpoint, &picked)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        let inspected = match self.api_socket(endpoint) {
+            Some(socket) => inspect_each(socket, &picked)?,
+            None => self.inspect_on(endpoint, &picked)?,
+        };
+        let mut inspected: HashMap<String, ContainerInfo> = inspected.into_iter().map(|c| (c.id.clone(), c)).collect();
         // A picked container that inspect no longer finds was removed meanwhile: gone.
         list.retain_mut(|c| {
             if !needs_health(c) {
@@ -99,4 +103,24 @@ impl DockerCli {
         }
         Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
+}
+
+/// Each of `ids` inspected through the API at `socket`, one request each (on a socket a
+/// request costs the engine less than a docker CLI costs this host). One that is gone
+/// meanwhile is left out, as `inspect_on` leaves it.
+fn inspect_each(socket: &Path, ids: &[&str]) -> Result<Vec<ContainerInfo>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let out = call(socket, &Call::inspect(id), QUICK_TIMEOUT);
+        if out.exit_code == Some(1) && out.stderr.contains("No such container") {
+            continue;
+        }
+        if !out.success() {
+            bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr));
+        }
+        let value: serde_json::Value = serde_json::from_str(&out.stdout)
+            .map_err(|e| anyhow::anyhow!("the engine's inspect of {id} is not JSON ({e})"))?;
+        found.push(ContainerInfo::from_inspect(&value)?);
+    }
+    Ok(found)
 }

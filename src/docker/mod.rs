@@ -2,6 +2,7 @@
 //! with a fake), the docker CLI behind it, and each engine's container listing.
 
 pub(crate) mod api;
+mod calls;
 mod cli;
 mod default_engine;
 #[cfg(test)]
@@ -82,6 +83,16 @@ impl ContainerState {
         let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
         let exit_code = words.next().and_then(|c| c.parse().ok());
         Self { status, started_at, exit_code }
+    }
+
+    /// The same from an inspect's JSON (the Engine API's `GET /containers/NAME/json`).
+    pub(crate) fn from_inspect(value: &serde_json::Value) -> Self {
+        let state = &value["State"];
+        Self {
+            status: ContainerStatus::parse(state["Status"].as_str().unwrap_or_default()),
+            started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
+            exit_code: state["ExitCode"].as_i64(),
+        }
     }
 
     /// Down for good as far as a wait is concerned: exited, dead, or being restarted by

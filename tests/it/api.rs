@@ -1,6 +1,6 @@
-//! Engines given by a `unix://` host are listed through the Docker Engine API itself:
-//! one request, no docker CLI, and `docker inspect` only for the containers discovery
-//! may heal by their HEALTHCHECK. A stand-in API on a unix socket says what it likes:
+//! Engines given by a `unix://` host are reached through the Docker Engine API itself:
+//! one request lists them, one more inspects each container discovery may heal by its
+//! HEALTHCHECK, and a restart is one more; the docker CLI is never started. A stand-in API on a unix socket says what it likes:
 //! whatever it says is one engine's trouble, never a panic or a hang.
 
 use serde_json::{Value, json};
@@ -39,15 +39,21 @@ fn engine(run: &Run) -> Value {
 fn an_engine_given_by_its_socket_is_listed_through_its_api_alone() {
     let up = Server::start(Behaviour::Fixed(200, "ok"));
     let url = up.url("/health");
-    let api = FakeApi::start(api_answer(
-        200,
-        &list(&[
-            ("app", "running", json!({"healwatch.url": url})),
-            ("db", "running", json!({})),
-            ("old", "exited", json!({"healwatch.url": url})),
-            ("bad\u{1b}[31m", "running", json!({"healwatch.url": url})),
-        ]),
-    ));
+    let listing = list(&[
+        ("app", "running", json!({"healwatch.url": url})),
+        ("db", "running", json!({})),
+        ("old", "exited", json!({"healwatch.url": url})),
+        ("bad\u{1b}[31m", "running", json!({"healwatch.url": url})),
+    ]);
+    let old_running = json!({"Id": "0000000000020123456789abcdef", "Name": "/old", "State": {"Status": "running"}});
+    let api = FakeApi::routed(
+        vec![
+            ("GET /containers/json".into(), api_answer(200, &listing)),
+            ("POST /containers/old/restart?t=10 ".into(), api_answer(204, "")),
+            ("GET /containers/old/json ".into(), api_answer(200, &old_running.to_string())),
+        ],
+        api_answer(404, "{\"message\": \"page not found\"}"),
+    );
     let docker = FakeDocker::new();
     let run = pass(&api, &docker, "off");
     assert_eq!(run.target("api/app")["outcome"], "healthy", "{run}");
@@ -61,45 +67,56 @@ fn an_engine_given_by_its_socket_is_listed_through_its_api_alone() {
     assert!(!bad["error"].as_str().unwrap().contains('\u{1b}'), "{run}");
     assert_eq!(engine(&run)["up"], true, "{run}");
     assert_eq!(engine(&run)["containers"], 4, "{run}");
-    assert_eq!(api.requests(), ["GET /containers/json?all=1 HTTP/1.0"]);
-    let calls = docker.calls();
-    assert!(
-        calls.iter().all(|c| !c.starts_with("ps") && !c.ends_with("-- app")),
-        "no docker ps, no inspect: {calls:?}"
+    // Everything through the API: the listing, then old's inspect and restart, and its
+    // state while the recovery is awaited; the docker CLI is never started.
+    let requests = api.requests();
+    assert_eq!(requests[0], "GET /containers/json?all=1 HTTP/1.0");
+    assert_eq!(
+        requests.iter().filter(|r| r.starts_with("POST")).collect::<Vec<_>>(),
+        ["POST /containers/old/restart?t=10 HTTP/1.0"]
     );
+    assert!(requests[1..].iter().all(|r| r.contains("/containers/old/")), "{requests:?}");
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
 }
 
 #[test]
 fn only_containers_that_may_be_healed_by_their_healthcheck_are_inspected() {
     let up = Server::start(Behaviour::Fixed(200, "ok"));
-    let api = FakeApi::start(api_answer(
-        200,
-        &list(&[
-            ("app", "running", json!({"healwatch.url": up.url("/")})),
-            ("hc", "running", json!({"healwatch.enable": "true"})),
-            ("plain", "running", json!({})),
-        ]),
-    ));
-    let docker = FakeDocker::new();
-    // The stand-in prints this for any `docker -H ...` command: hc's inspect, healthy.
-    let hc = json!([{
+    let listing = list(&[
+        ("app", "running", json!({"healwatch.url": up.url("/")})),
+        ("hc", "running", json!({"healwatch.enable": "true"})),
+        ("plain", "running", json!({})),
+    ]);
+    // hc's inspect, healthy.
+    let hc = json!({
         "Id": "0000000000010123456789abcdef", "Name": "/hc",
         "State": {"Status": "running", "Running": true, "Pid": 7, "Health": {"Status": "healthy", "Log": []}},
         "HostConfig": {"RestartPolicy": {"Name": "no"}},
         "Config": {"Labels": {"healwatch.enable": "true"}, "Healthcheck": {"Test": ["CMD", "true"]}},
-    }]);
-    docker.set_output("-H", &hc.to_string());
+    });
+    let api = FakeApi::routed(
+        vec![
+            ("GET /containers/json".into(), api_answer(200, &listing)),
+            ("GET /containers/0000000000010123456789abcdef/json ".into(), api_answer(200, &hc.to_string())),
+        ],
+        api_answer(404, "{\"message\": \"page not found\"}"),
+    );
+    let docker = FakeDocker::new();
     let run = pass(&api, &docker, "label");
     assert_eq!(run.target("api/hc")["outcome"], "healthy", "{run}");
     assert_eq!(run.target("api/hc")["check"], "docker", "{run}");
     assert_eq!(run.target("api/app")["outcome"], "healthy", "{run}");
-    let calls = docker.calls();
-    assert_eq!(calls.len(), 1, "{calls:?}");
-    assert!(calls[0].contains(" inspect ") && calls[0].ends_with("-- 0000000000010123456789abcdef"), "{calls:?}");
+    // hc alone is inspected, through the API: the docker CLI is never started.
+    assert_eq!(
+        api.requests(),
+        ["GET /containers/json?all=1 HTTP/1.0", "GET /containers/0000000000010123456789abcdef/json HTTP/1.0"]
+    );
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
     // Without unhealthy discovery nothing is inspected.
     let docker = FakeDocker::new();
     let run = pass(&api, &docker, "off");
     assert!(run.status_line()["targets"].as_array().unwrap().iter().all(|t| t["name"] != "api/hc"), "{run}");
+    assert_eq!(api.requests().len(), 3, "one more listing only: {:?}", api.requests());
     assert!(docker.calls().is_empty(), "{:?}", docker.calls());
 }
 
@@ -131,4 +148,27 @@ fn whatever_the_api_answers_is_one_engines_trouble() {
         assert_eq!(warnings.iter().filter(|w| w.as_str().unwrap().contains("engine api")).count(), 1, "{run}");
         assert!(docker.calls().is_empty(), "{:?}", docker.calls());
     }
+}
+
+#[test]
+fn a_restart_the_engine_refuses_is_reported_with_its_message() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let listing = list(&[("old", "exited", json!({"healwatch.url": up.url("/health")}))]);
+    let refusal = json!({"message": "driver failed programming external connectivity: port is already allocated"});
+    let api = FakeApi::routed(
+        vec![
+            ("GET /containers/json".into(), api_answer(200, &listing)),
+            ("POST /containers/old/restart".into(), api_answer(500, &refusal.to_string())),
+        ],
+        api_answer(404, "{\"message\": \"No such container: old\"}"),
+    );
+    let docker = FakeDocker::new();
+    let run = pass(&api, &docker, "off");
+    let old = run.target("api/old");
+    assert_eq!(old["outcome"], "restart_failed", "{run}");
+    let stderr = old["restart"]["stderr"].as_str().unwrap_or_default();
+    assert_eq!(stderr, format!("Error response from daemon: {}", refusal["message"].as_str().unwrap()), "{run}");
+    assert_eq!(old["restart"]["exit_code"], 1, "{run}");
+    assert_eq!(up.request_count(), 0, "{run}");
+    assert!(docker.calls().is_empty(), "{:?}", docker.calls());
 }

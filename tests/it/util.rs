@@ -410,7 +410,14 @@ pub(crate) struct FakeApi {
 }
 
 impl FakeApi {
+    /// Answers every request with `answer`.
     pub(crate) fn start(answer: Vec<u8>) -> Self {
+        Self::routed(Vec::new(), answer)
+    }
+
+    /// Answers a request whose line ("GET /containers/web/json HTTP/1.0") starts with a
+    /// route's prefix with that route's answer, any other with `otherwise`.
+    pub(crate) fn routed(routes: Vec<(String, Vec<u8>)>, otherwise: Vec<u8>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = std::os::unix::net::UnixListener::bind(dir.path().join("docker.sock")).unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -433,8 +440,9 @@ impl FakeApi {
                     head.push(byte[0]);
                 }
                 let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                let answer = routes.iter().find(|(prefix, _)| line.starts_with(prefix.as_str())).map(|(_, a)| a);
+                let _ = stream.write_all(answer.unwrap_or(&otherwise));
                 seen.lock().unwrap().push(line);
-                let _ = stream.write_all(&answer);
             }
         });
         Self { dir, requests, stop }

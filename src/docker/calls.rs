@@ -1,0 +1,170 @@
+//! A pass's container calls through the Engine API, where healwatch reaches the engine's
+//! socket itself (see `DockerCli::api_socket`): an inspect, an unpause, a signal, a
+//! restart is one HTTP request on the socket, where the CLI starts a Go program for each.
+//! Every answer is read as the CLI's run would have ended (`CommandOutcome`): exit 0;
+//! exit 1 with Docker's own "Error response from daemon: …"; or no exit, with "Cannot
+//! connect to the Docker daemon …" when the socket does not answer, so a pass tells an
+//! engine that is down from a container that is not, whichever way it asked.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::api::{connect, daemon_message, exchange, status_and_body};
+use crate::model::Action;
+use crate::process::CommandOutcome;
+
+/// A call to the engine: `method` and the path under the API's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Call {
+    method: &'static str,
+    path: String,
+}
+
+impl Call {
+    /// `GET /containers/NAME/json`: what `docker inspect` prints for one container.
+    pub(super) fn inspect(container: &str) -> Self {
+        Self { method: "GET", path: format!("/containers/{}/json", segment(container)) }
+    }
+
+    /// `POST /containers/NAME/unpause`.
+    pub(super) fn unpause(container: &str) -> Self {
+        Self { method: "POST", path: format!("/containers/{}/unpause", segment(container)) }
+    }
+
+    /// `POST /containers/NAME/kill?signal=CONT`: wakes a stopped PID 1.
+    pub(super) fn wake(container: &str) -> Self {
+        Self { method: "POST", path: format!("/containers/{}/kill?signal=CONT", segment(container)) }
+    }
+
+    /// The call `docker restart -t SECS`, `docker stop -t SECS` or `docker kill` makes;
+    /// `None` for `Action::Notify`, which runs nothing.
+    pub(super) fn action(container: &str, action: Action, stop_secs: u64) -> Option<Self> {
+        let name = segment(container);
+        let path = match action {
+            Action::Restart => format!("/containers/{name}/restart?t={stop_secs}"),
+            Action::Stop => format!("/containers/{name}/stop?t={stop_secs}"),
+            Action::Kill => format!("/containers/{name}/kill"),
+            Action::Notify => return None,
+        };
+        Some(Self { method: "POST", path })
+    }
+
+    /// The request, HTTP/1.0 and without a body: the daemon answers without chunking and
+    /// closes when done.
+    fn request(&self) -> String {
+        format!(
+            "{} {} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\nContent-Length: 0\r\n\r\n",
+            self.method, self.path
+        )
+    }
+}
+
+/// A name or id as one path segment: the characters Docker allows in names are kept,
+/// anything else is percent-encoded, so no input can reach another endpoint.
+fn segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
+pub(super) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let answer = connect(socket, deadline)
+        .map_err(|e| format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()))
+        .and_then(|stream| {
+            exchange(stream, call.request().as_bytes(), deadline, timeout).map_err(|e| format!("{e:#}"))
+        });
+    let duration = started.elapsed();
+    match answer {
+        Ok(answer) => outcome(&answer, duration),
+        Err(why) => CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why },
+    }
+}
+
+/// The engine's answer as the CLI's run would have ended: exit 0 with the body for a
+/// 2xx (and 304, "already so", which the CLI takes as done), exit 1 with the daemon's
+/// message otherwise.
+fn outcome(answer: &[u8], duration: Duration) -> CommandOutcome {
+    let (exit_code, stdout, stderr) = match status_and_body(answer) {
+        Ok((200..=299 | 304, body)) => (Some(0), String::from_utf8_lossy(body).into_owned(), String::new()),
+        Ok((_, body)) => (Some(1), String::new(), format!("Error response from daemon: {}", daemon_message(body))),
+        Err(e) => (Some(1), String::new(), format!("{e:#}")),
+    };
+    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn calls_are_the_clis_and_names_stay_one_segment() {
+        assert_eq!(Call::inspect("web-1").request().lines().next(), Some("GET /containers/web-1/json HTTP/1.0"));
+        let restart = Call::action("web", Action::Restart, 10).unwrap();
+        assert_eq!(restart.path, "/containers/web/restart?t=10");
+        assert_eq!(restart.method, "POST");
+        assert_eq!(Call::action("web", Action::Stop, 3).unwrap().path, "/containers/web/stop?t=3");
+        assert_eq!(Call::action("web", Action::Kill, 3).unwrap().path, "/containers/web/kill");
+        assert_eq!(Call::action("web", Action::Notify, 3), None);
+        assert_eq!(Call::wake("a.b_c").path, "/containers/a.b_c/kill?signal=CONT");
+        assert_eq!(Call::unpause("../x?y=1 #").path, "/containers/..%2Fx%3Fy%3D1%20%23/unpause");
+        assert_eq!(segment("w\r\nHost: x"), "w%0D%0AHost%3A%20x");
+    }
+
+    #[test]
+    fn answers_read_as_the_clis_exits() {
+        let ok = outcome(b"HTTP/1.0 204 No Content\r\n\r\n", Duration::ZERO);
+        assert_eq!((ok.exit_code, ok.stderr.as_str()), (Some(0), ""));
+        assert!(outcome(b"HTTP/1.1 304 Not Modified\r\n\r\n", Duration::ZERO).success());
+        let body = outcome(b"HTTP/1.0 200 OK\r\n\r\n{\"Id\":\"x\"}", Duration::ZERO);
+        assert_eq!(body.stdout, "{\"Id\":\"x\"}");
+        let missing =
+            outcome(b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"No such container: web\"}", Duration::ZERO);
+        assert_eq!(missing.exit_code, Some(1));
+        assert_eq!(missing.stderr, "Error response from daemon: No such container: web");
+        let garbage = outcome(b"SSH-2.0-OpenSSH\r\n", Duration::ZERO);
+        assert_eq!(garbage.exit_code, Some(1));
+        assert!(garbage.stderr.contains("not HTTP"), "{}", garbage.stderr);
+    }
+
+    #[test]
+    fn a_socket_that_is_not_there_is_an_engine_that_cannot_be_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = call(&dir.path().join("docker.sock"), &Call::inspect("web"), Duration::from_secs(1));
+        assert_eq!(out.exit_code, None);
+        assert!(super::super::engine_unreachable(&out.stderr), "{}", out.stderr);
+    }
+
+    #[test]
+    fn a_call_goes_over_the_socket_and_an_engine_that_never_answers_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = conn.read(&mut request).unwrap();
+            conn.write_all(b"HTTP/1.0 204 No Content\r\n\r\n").unwrap();
+            drop(conn);
+            // The second connection is held open, unanswered.
+            let (held, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+            drop(held);
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let restart = call(&path, &Call::action("web", Action::Restart, 10).unwrap(), Duration::from_secs(5));
+        assert!(restart.success(), "{restart:?}");
+        let hung = call(&path, &Call::inspect("web"), Duration::from_millis(300));
+        assert_eq!(hung.exit_code, None);
+        assert!(hung.stderr.contains("no whole answer within 300ms"), "{}", hung.stderr);
+        let request = server.join().unwrap();
+        assert!(request.starts_with("POST /containers/web/restart?t=10 HTTP/1.0\r\n"), "{request}");
+    }
+}
