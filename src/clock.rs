@@ -40,15 +40,8 @@ impl Clock for RealClock {
         self.start.elapsed()
     }
     fn sleep(&self, d: Duration) {
-        // In slices, so a signal cuts a long retry delay short.
-        let until = Instant::now() + d;
-        while !self.interrupted() {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
-        }
+        // Ends at once when a signal comes: it cuts a long retry delay short.
+        crate::interrupt::sleep(d);
     }
     fn interrupted(&self) -> bool {
         crate::interrupt::requested().is_some()

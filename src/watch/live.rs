@@ -5,21 +5,20 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::events::{self, EventStream};
+use super::looks;
 use super::plan::{self, Event};
 use super::{LockWait, Watched};
-use crate::check::{Check, attempt};
+use crate::check::Check;
 use crate::config::Target;
 use crate::exit::Stop;
 use crate::model::Endpoint;
-use crate::pass::{Hints, parallel_map};
+use crate::pass::Hints;
 use crate::run::{Done, Setup};
 
 /// An event stream that ended (its engine went away) is started again at most this often.
 const RESTREAM_EVERY: Duration = Duration::from_secs(10);
 /// The shortest look worth making, even at the very end of a watch.
 const MIN_LOOK: Duration = Duration::from_millis(50);
-/// How often a wait for a look asks whether a signal came.
-const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
 /// A watch over a real `Setup`.
 pub(super) struct Live<'a> {
@@ -66,9 +65,9 @@ impl Watched for Live<'_> {
     }
 
     /// Each attempt is bounded by the target's timeout, its decide_within and the end of
-    /// the watch. They run on a thread of their own: a signal ends the wait for them
-    /// within a slice (they are abandoned, each still bounded), and what comes back then
-    /// says healthy, so no pass starts.
+    /// the watch. They run on threads of their own (see `looks`): a signal ends the wait
+    /// for them within `looks::PATIENCE` (they are abandoned, each still bounded), and
+    /// what comes back then says healthy, so no pass starts.
     fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
         let left = self.ends.saturating_duration_since(Instant::now());
         let owned: Vec<(Target, Duration)> = targets
@@ -78,23 +77,10 @@ impl Watched for Live<'_> {
                 ((*t).clone(), bound)
             })
             .collect();
-        let probe = self.setup.probe.clone();
-        let concurrency = self.setup.config.concurrency;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new().name("watch-look".into()).spawn(move || {
-            let checks = parallel_map(&owned, concurrency, |(target, bound)| attempt(&probe, None, target, *bound)).0;
-            let _ = tx.send(checks);
-        });
-        let unseen = || targets.iter().map(|_| Check::passed(None, Duration::ZERO)).collect();
-        if spawned.is_err() {
-            return unseen();
-        }
-        loop {
-            match rx.recv_timeout(SIGNAL_SLICE) {
-                Ok(checks) => return checks,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if crate::interrupt::requested().is_none() => {}
-                Err(_) => return unseen(),
-            }
+        let stop = || crate::interrupt::requested().is_some();
+        match looks::look(self.setup.probe.clone(), owned, self.setup.config.concurrency, &stop) {
+            looks::Looked::Done(checks) => checks,
+            looks::Looked::Abandoned => targets.iter().map(|_| Check::passed(None, Duration::ZERO)).collect(),
         }
     }
 }

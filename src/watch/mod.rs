@@ -11,6 +11,7 @@
 
 mod events;
 mod live;
+mod looks;
 mod plan;
 
 use std::collections::BTreeSet;
