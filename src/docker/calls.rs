@@ -13,27 +13,28 @@ use super::api::{connect, daemon_message, exchange, status_and_body};
 use crate::model::Action;
 use crate::process::CommandOutcome;
 
-/// A call to the engine: `method` and the path under the API's root.
+/// A call to the engine: `method`, the path under the API's root, and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Call {
     method: &'static str,
     path: String,
+    body: Option<String>,
 }
 
 impl Call {
     /// `GET /containers/NAME/json`: what `docker inspect` prints for one container.
     pub(super) fn inspect(container: &str) -> Self {
-        Self { method: "GET", path: format!("/containers/{}/json", segment(container)) }
+        Self { method: "GET", path: format!("/containers/{}/json", segment(container)), body: None }
     }
 
     /// `POST /containers/NAME/unpause`.
     pub(super) fn unpause(container: &str) -> Self {
-        Self { method: "POST", path: format!("/containers/{}/unpause", segment(container)) }
+        Self { method: "POST", path: format!("/containers/{}/unpause", segment(container)), body: None }
     }
 
     /// `POST /containers/NAME/kill?signal=CONT`: wakes a stopped PID 1.
     pub(super) fn wake(container: &str) -> Self {
-        Self { method: "POST", path: format!("/containers/{}/kill?signal=CONT", segment(container)) }
+        Self { method: "POST", path: format!("/containers/{}/kill?signal=CONT", segment(container)), body: None }
     }
 
     /// The call `docker restart -t SECS`, `docker stop -t SECS` or `docker kill` makes;
@@ -46,15 +47,37 @@ impl Call {
             Action::Kill => format!("/containers/{name}/kill"),
             Action::Notify => return None,
         };
-        Some(Self { method: "POST", path })
+        Some(Self { method: "POST", path, body: None })
     }
 
-    /// The request, HTTP/1.0 and without a body: the daemon answers without chunking and
-    /// closes when done.
+    /// `POST /containers/NAME/exec`: makes an exec of `argv` (no shell, no TTY) whose
+    /// output is attached.
+    fn exec_create(container: &str, argv: &[String]) -> Self {
+        let body = serde_json::json!({"AttachStdout": true, "AttachStderr": true, "Tty": false, "Cmd": argv});
+        let path = format!("/containers/{}/exec", segment(container));
+        Self { method: "POST", path, body: Some(body.to_string()) }
+    }
+
+    /// `POST /exec/ID/start`: runs it; the answer is its output until it ends.
+    fn exec_start(id: &str) -> Self {
+        let body = r#"{"Detach":false,"Tty":false}"#.to_string();
+        Self { method: "POST", path: format!("/exec/{}/start", segment(id)), body: Some(body) }
+    }
+
+    /// `GET /exec/ID/json`: whether it still runs, and its exit code.
+    fn exec_inspect(id: &str) -> Self {
+        Self { method: "GET", path: format!("/exec/{}/json", segment(id)), body: None }
+    }
+
+    /// The request, HTTP/1.0: the daemon answers without chunking and closes when done.
     fn request(&self) -> String {
+        let body = self.body.as_deref().unwrap_or_default();
+        let kind = if self.body.is_some() { "Content-Type: application/json\r\n" } else { "" };
         format!(
-            "{} {} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\nContent-Length: 0\r\n\r\n",
-            self.method, self.path
+            "{} {} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n{kind}Content-Length: {}\r\n\r\n{body}",
+            self.method,
+            self.path,
+            body.len()
         )
     }
 }
@@ -73,17 +96,93 @@ fn segment(name: &str) -> String {
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
 pub(super) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
-    let deadline = started + timeout;
-    let answer = connect(socket, deadline)
-        .map_err(|e| format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()))
-        .and_then(|stream| {
-            exchange(stream, call.request().as_bytes(), deadline, timeout).map_err(|e| format!("{e:#}"))
-        });
+    let answer = answer(socket, call, timeout);
     let duration = started.elapsed();
     match answer {
         Ok(answer) => outcome(&answer, duration),
-        Err(why) => CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why },
+        Err(why) => unreachable_engine(why, duration),
     }
+}
+
+/// The engine's whole answer to `call` (head and body, as bytes), or why there is none.
+fn answer(socket: &Path, call: &Call, timeout: Duration) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + timeout;
+    let stream = connect(socket, deadline)
+        .map_err(|e| format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()))?;
+    exchange(stream, call.request().as_bytes(), deadline, timeout).map_err(|e| format!("{e:#}"))
+}
+
+/// A call that got no answer, as a CLI run that could not finish.
+fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
+    CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why }
+}
+
+/// `docker exec -- CONTAINER ARGV...` through the API at `socket`: the exec is made,
+/// started with its output attached, and asked for its exit code, all within `timeout`.
+/// Past it the wait ends; the command in the container runs on until it ends by itself,
+/// as it does when the CLI is killed. stdout and stderr are kept (their tails), as the
+/// CLI's run keeps them.
+pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Duration) -> CommandOutcome {
+    let started = Instant::now();
+    let left = || timeout.saturating_sub(started.elapsed());
+    let made = call(socket, &Call::exec_create(container, argv), timeout);
+    if !made.success() {
+        return CommandOutcome { duration: started.elapsed(), ..made };
+    }
+    let id = serde_json::from_str::<serde_json::Value>(&made.stdout)
+        .ok()
+        .and_then(|v| v["Id"].as_str().map(str::to_string))
+        .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let Some(id) = id else {
+        let why = "the engine's answer to an exec has no Id".to_string();
+        return CommandOutcome { exit_code: Some(1), ..unreachable_engine(why, started.elapsed()) };
+    };
+    let output = match answer(socket, &Call::exec_start(&id), left()) {
+        Ok(answer) => match status_and_body(&answer) {
+            Ok((200, body)) => demultiplex(body),
+            _ => return outcome(&answer, started.elapsed()),
+        },
+        Err(_) if started.elapsed() >= timeout => {
+            let why = format!("killed after {} (timeout)", crate::model::show_ms(timeout));
+            return unreachable_engine(why, started.elapsed());
+        }
+        Err(why) => return unreachable_engine(why, started.elapsed()),
+    };
+    let (stdout, stderr) = output;
+    let ended = call(socket, &Call::exec_inspect(&id), left().max(Duration::from_secs(1)));
+    let exit_code = serde_json::from_str::<serde_json::Value>(&ended.stdout)
+        .ok()
+        .filter(|v| v["Running"] == false)
+        .and_then(|v| v["ExitCode"].as_i64())
+        .and_then(|c| i32::try_from(c).ok());
+    let stderr = match exit_code {
+        Some(_) => stderr,
+        None => format!("{stderr} (the engine did not say how the exec ended: {})", ended.stderr).trim().to_string(),
+    };
+    CommandOutcome { exit_code, duration: started.elapsed(), stdout, stdout_cut: false, stderr }
+}
+
+/// The two streams of an exec's output, as Docker frames them without a TTY: each frame
+/// an 8-byte header (stream 1 or 2, three zero bytes, a big-endian length) and that many
+/// bytes. Each is trimmed and kept to its last `OUTPUT_LIMIT` bytes, as the CLI's run
+/// keeps them; a frame cut short ends the reading.
+fn demultiplex(mut raw: &[u8]) -> (String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while raw.len() >= 8 {
+        let size = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
+        let Some(frame) = raw.get(8..8 + size) else { break };
+        match raw[0] {
+            1 => out.extend_from_slice(frame),
+            2 => err.extend_from_slice(frame),
+            _ => {}
+        }
+        raw = &raw[8 + size..];
+    }
+    let tail = |bytes: &[u8]| {
+        let from = bytes.len().saturating_sub(crate::process::OUTPUT_LIMIT);
+        String::from_utf8_lossy(&bytes[from..]).trim().to_string()
+    };
+    (tail(&out), tail(&err))
 }
 
 /// The engine's answer as the CLI's run would have ended: exit 0 with the body for a
@@ -116,6 +215,28 @@ mod tests {
         assert_eq!(Call::wake("a.b_c").path, "/containers/a.b_c/kill?signal=CONT");
         assert_eq!(Call::unpause("../x?y=1 #").path, "/containers/..%2Fx%3Fy%3D1%20%23/unpause");
         assert_eq!(segment("w\r\nHost: x"), "w%0D%0AHost%3A%20x");
+        let argv = vec!["pg_isready".to_string(), "-h".to_string(), "a\"b".to_string()];
+        let create = Call::exec_create("db", &argv).request();
+        let body = r#"{"AttachStderr":true,"AttachStdout":true,"Cmd":["pg_isready","-h","a\"b"],"Tty":false}"#;
+        assert!(create.starts_with("POST /containers/db/exec HTTP/1.0\r\n"), "{create}");
+        assert!(create.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())), "{create}");
+        assert_eq!(Call::exec_start("abc123").path, "/exec/abc123/start");
+    }
+
+    #[test]
+    fn an_execs_output_is_split_into_its_streams() {
+        let mut raw = vec![1, 0, 0, 0, 0, 0, 0, 3];
+        raw.extend_from_slice(b"ok\n");
+        raw.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 5]);
+        raw.extend_from_slice(b"oops\n");
+        raw.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 2]);
+        raw.extend_from_slice(b"!!");
+        assert_eq!(demultiplex(&raw), ("ok\n!!".to_string(), "oops".to_string()));
+        // A frame cut short, or a header claiming more than there is, ends the reading.
+        let cut = [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, b'x'];
+        assert_eq!(demultiplex(&cut), (String::new(), String::new()));
+        let huge: Vec<u8> = [&[2u8, 0, 0, 0, 0, 0, 0x27, 0x10][..], &[b'e'; 10_000]].concat();
+        assert_eq!(demultiplex(&huge).1.len(), crate::process::OUTPUT_LIMIT);
     }
 
     #[test]

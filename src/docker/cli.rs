@@ -206,6 +206,9 @@ impl Containers for DockerCli {
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            return super::calls::exec(socket, &c.name, argv, timeout);
+        }
         let mut args: Vec<&str> = vec!["exec", "--", &c.name];
         args.extend(argv.iter().map(String::as_str));
         self.run_on(&c.endpoint, &args, timeout)

@@ -143,9 +143,10 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery over.
-        let hand_back = (pass.ends.is_some() && matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_)))
-            .then_some(act::HAND_BACK);
+        // A watch looks at HTTP and TCP targets between passes, and hears Docker's
+        // HEALTHCHECK turn: it takes a slow recovery over.
+        let watched = matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Docker { .. });
+        let hand_back = (pass.ends.is_some() && watched).then_some(act::HAND_BACK);
         let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends, hand_back);
         if target.log_pattern.is_some() {
             result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());

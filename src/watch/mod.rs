@@ -177,11 +177,25 @@ fn look(
         return round;
     }
     let healthy: Vec<&Target> = targets.healthy.iter().filter(|t| plan::round_checks(t)).collect();
-    let checked: Vec<&Target> = healthy.iter().copied().chain(targets.recovering.iter().map(|(t, _)| t)).collect();
+    // A recovering HEALTHCHECK target is not looked at: Docker's turn to healthy says it
+    // came; one that never comes drops out at its recovery_timeout, and Docker's next
+    // `unhealthy` starts a pass as for any other.
+    let (looked_at, by_docker): (Vec<&(Target, Duration)>, Vec<&(Target, Duration)>) =
+        targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
+    let mut round = round;
+    for (target, _) in by_docker {
+        let turned = round.events.iter().any(|e| {
+            e.kind == plan::EventKind::Healthy
+                && target.container_refs().iter().any(|c| c.endpoint == e.endpoint && c.name == e.container)
+        });
+        if turned {
+            round.recovered.push(target.name.clone());
+        }
+    }
+    let checked: Vec<&Target> = healthy.iter().copied().chain(looked_at.iter().map(|(t, _)| t)).collect();
     let began = clock.elapsed();
     let checks = watched.attempts(&checked);
     let spent = clock.elapsed().saturating_sub(began);
-    let mut round = round;
     let mut checks = checks.into_iter();
     for (target, check) in healthy.iter().zip(checks.by_ref()) {
         if !check.healthy() {
@@ -189,7 +203,7 @@ fn look(
         }
     }
     // A recovery that came is news; one that has not, only once its time is up.
-    for ((target, by), check) in targets.recovering.iter().zip(checks) {
+    for ((target, by), check) in looked_at.into_iter().zip(checks) {
         if check.healthy() {
             round.recovered.push(target.name.clone());
         } else if *by <= clock.elapsed() {
@@ -234,6 +248,8 @@ mod tests {
         pause_ends: Vec<SystemTime>,
         /// Targets whose recovery the next pass hands over.
         recovering: Vec<Target>,
+        /// The names of the targets each look attempted.
+        attempted: Vec<Vec<String>>,
     }
 
     impl<'c> Script<'c> {
@@ -250,6 +266,7 @@ mod tests {
                 looks_made: 0,
                 pause_ends: Vec::new(),
                 recovering: Vec::new(),
+                attempted: Vec::new(),
             }
         }
     }
@@ -318,6 +335,7 @@ mod tests {
         fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
             let mut script = self.0.borrow_mut();
             script.looks_made += 1;
+            script.attempted.push(targets.iter().map(|t| t.name.clone()).collect());
             if script.signal_after == Some(script.looks_made) {
                 script.clock.interrupted.store(true, Ordering::SeqCst);
             }
@@ -455,6 +473,26 @@ mod tests {
         // restart while the watch still owns its recovery.
         assert_eq!(hints, &Hints::from([("slow".to_string(), Hint::Recovering)]));
         assert!(*at >= Duration::from_secs(3) && *at < Duration::from_millis(3200), "{at:?}");
+    }
+
+    #[test]
+    fn a_healthcheck_recovery_handed_over_is_not_looked_at_and_dockers_turn_to_healthy_starts_a_pass() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        let mut db = Target::http("db", "db", HealthUrl::parse("http://127.0.0.1:8/health").unwrap());
+        db.settings.recovery_timeout = Duration::from_secs(60);
+        db.health = crate::config::HealthCheck::Docker { observed: None, output: None, paused: false };
+        script.recovering = vec![db];
+        // The first call of `events` follows the first pass; the third is the second look's.
+        let turned = Event { endpoint: Endpoint::Default, container: "db".into(), kind: EventKind::Healthy };
+        script.events = vec![(3, turned)];
+        let (_, script) = run(script, Duration::from_secs(10), Duration::from_secs(1));
+        // Until that pass (the script's passes then find db healthy, as an HTTP target).
+        assert_eq!(script.attempted[..2], [vec!["app".to_string()], vec!["app".to_string()]]);
+        assert_eq!(script.passes.len(), 2, "{:?}", script.passes);
+        let (hints, _, at) = &script.passes[1];
+        assert_eq!(hints, &Hints::from([("db".to_string(), Hint::Recovering)]));
+        assert!(*at >= Duration::from_secs(2) && *at < Duration::from_millis(2200), "{at:?}");
     }
 
     #[test]

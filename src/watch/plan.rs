@@ -22,6 +22,8 @@ pub(super) enum EventKind {
     Paused,
     /// Its HEALTHCHECK turned unhealthy.
     Unhealthy,
+    /// Its HEALTHCHECK turned healthy: news only about a recovery the watch owns.
+    Healthy,
 }
 
 /// One event, on the engine it came from.
@@ -42,6 +44,7 @@ pub(super) fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
         "oom" => EventKind::OutOfMemory,
         "pause" => EventKind::Paused,
         "health_status: unhealthy" => EventKind::Unhealthy,
+        "health_status: healthy" => EventKind::Healthy,
         _ => return None,
     };
     validate_container_name(name).ok()?;
@@ -50,7 +53,8 @@ pub(super) fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
 
 /// Whether a round re-checks this target between passes: an HTTP or TCP check costs a
 /// connection; exec and log checks cost a docker process each, so they wait for the
-/// next pass (Docker's events still cover their containers).
+/// next pass (Docker's events still cover their containers). A HEALTHCHECK target is
+/// Docker's to probe: its events say when it turns.
 pub(super) fn round_checks(target: &Target) -> bool {
     matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_))
 }
@@ -82,7 +86,8 @@ pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<End
         start = true;
     }
     let mut about_healthy = BTreeSet::new();
-    for event in &round.events {
+    // A turn to healthy is news only as a recovery (`look` makes it one).
+    for event in round.events.iter().filter(|e| e.kind != EventKind::Healthy) {
         let mut ours = false;
         for target in healthy {
             let holds =
@@ -102,9 +107,11 @@ pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<End
 }
 
 /// Drops the events a pass's own actions caused (a restart is a `die`), keeping those
-/// about other containers for the next round.
+/// about other containers for the next round, and every turn to healthy: that may be
+/// the recovery the pass just handed over.
 pub(super) fn without_own(events: Vec<Event>, acted: &BTreeSet<(Endpoint, String)>) -> Vec<Event> {
-    events.into_iter().filter(|e| !acted.contains(&(e.endpoint.clone(), e.container.clone()))).collect()
+    let own = |e: &Event| acted.contains(&(e.endpoint.clone(), e.container.clone()));
+    events.into_iter().filter(|e| e.kind == EventKind::Healthy || !own(e)).collect()
 }
 
 #[cfg(test)]
@@ -135,8 +142,9 @@ mod tests {
         assert_eq!(parse_event(&e, "app\thealth_status: unhealthy"), Some(event("app", EventKind::Unhealthy)));
         assert_eq!(parse_event(&e, "app\tpause"), Some(event("app", EventKind::Paused)));
         assert_eq!(parse_event(&e, "app\toom"), Some(event("app", EventKind::OutOfMemory)));
+        assert_eq!(parse_event(&e, "app\thealth_status: healthy"), Some(event("app", EventKind::Healthy)));
         for odd in [
-            "app\thealth_status: healthy",
+            "app\thealth_status: starting",
             "app\texec_die",
             "app die",
             "\tdie",
@@ -175,6 +183,9 @@ mod tests {
         let unhealthy = || Round { failed: vec![], recovered: vec![], events: vec![event("db", EventKind::Unhealthy)] };
         assert_eq!(plan(unhealthy(), &healthy, &none()), None);
         assert_eq!(plan(unhealthy(), &healthy, &local()), Some(Hints::new()));
+        // A turn to healthy starts nothing by itself, even about a healthy target.
+        let turned = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Healthy)] };
+        assert_eq!(plan(turned, &healthy, &local()), None);
         // The same name on another engine is another container.
         let elsewhere = Endpoint::Host("unix:///other.sock".to_string());
         let remote = Round {
@@ -188,7 +199,9 @@ mod tests {
     #[test]
     fn a_pass_own_restarts_are_not_news() {
         let acted = BTreeSet::from([(Endpoint::Default, "web-1".to_string())]);
-        let kept = without_own(vec![event("web-1", EventKind::Died), event("db", EventKind::Died)], &acted);
-        assert_eq!(kept, vec![event("db", EventKind::Died)]);
+        let events =
+            vec![event("web-1", EventKind::Died), event("db", EventKind::Died), event("web-1", EventKind::Healthy)];
+        let kept = without_own(events, &acted);
+        assert_eq!(kept, vec![event("db", EventKind::Died), event("web-1", EventKind::Healthy)]);
     }
 }
