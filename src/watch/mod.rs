@@ -180,8 +180,7 @@ fn look(
     // A recovering HEALTHCHECK target is not looked at: Docker's turn to healthy says it
     // came; one that never comes drops out at its recovery_timeout, and Docker's next
     // `unhealthy` starts a pass as for any other.
-    let (looked_at, by_docker): (Vec<&(Target, Duration)>, Vec<&(Target, Duration)>) =
-        targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
+    let (looked_at, by_docker): (Vec<_>, Vec<_>) = targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
     let mut round = round;
     for (target, _) in by_docker {
         let turned = round.events.iter().any(|e| {
