@@ -112,10 +112,13 @@ run_tool() {
       rm -f "$work/$tool-state.json"
       # shellcheck disable=SC2086
       # The schedule in bash alone (microseconds), so the loop adds no CPU of its own.
-      ( while true; do
-          next=$((${EPOCHREALTIME/./} + 15000000))
-          "$hw" --quiet --watch 14s $mode --state "$work/$tool-state.json" --lock "$work/$tool.lock" >>"$work/$tool.log" 2>&1 || true
-          left=$((next - ${EPOCHREALTIME/./}))
+      # (Microseconds from EPOCHREALTIME by cutting at its decimal point: a pattern
+      # substitution once left it whole, and the loop died of the arithmetic error.)
+      ( set +e
+        while true; do
+          t=$EPOCHREALTIME; next=$(( ${t%[.,]*} * 1000000 + 10#${t#*[.,]} + 15000000 ))
+          "$hw" --quiet --watch 14s $mode --state "$work/$tool-state.json" --lock "$work/$tool.lock" >>"$work/$tool.log" 2>&1
+          t=$EPOCHREALTIME; left=$(( next - ${t%[.,]*} * 1000000 - 10#${t#*[.,]} ))
           [ "$left" -le 0 ] || sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
         done ) &
       ;;

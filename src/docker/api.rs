@@ -171,17 +171,18 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<V
 fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
     let stream = connect(path, deadline)?;
-    exchange(stream, request, deadline, timeout)
+    exchange(stream, request, deadline, timeout, INSPECT_LIMIT)
 }
 
 /// Sends `request` on `stream` and reads until the engine closes it, by `deadline` (the
-/// end of the call's `timeout`) and within `INSPECT_LIMIT`; a signal ends the wait
-/// within 200 ms.
+/// end of the call's `timeout`) and within `limit` bytes; a signal ends the wait within
+/// 200 ms.
 pub(super) fn exchange(
     mut stream: UnixStream,
     request: &[u8],
     deadline: Instant,
     timeout: Duration,
+    limit: usize,
 ) -> Result<Vec<u8>> {
     let left = deadline.saturating_duration_since(Instant::now());
     stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
@@ -200,8 +201,8 @@ pub(super) fn exchange(
         stream.set_read_timeout(Some(left.min(Duration::from_millis(200))))?;
         match stream.read(&mut chunk) {
             Ok(0) => return Ok(answer),
-            Ok(n) if answer.len() + n > INSPECT_LIMIT => {
-                bail!("the answer is longer than {} MiB: not read", INSPECT_LIMIT >> 20)
+            Ok(n) if answer.len() + n > limit => {
+                bail!("the answer is longer than {} KiB: not read", limit >> 10)
             }
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}

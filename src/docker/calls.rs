@@ -9,9 +9,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::INSPECT_LIMIT;
 use super::api::{connect, daemon_message, exchange, status_and_body};
 use crate::model::Action;
 use crate::process::CommandOutcome;
+
+/// Bound on an exec's output as read from the engine: past it the exec is a failure,
+/// and healwatch holds no more than this of what a container prints.
+const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
+/// How often the end of an exec is asked for before its exit code is called unknown.
+const EXIT_READS: usize = 5;
 
 /// A call to the engine: `method`, the path under the API's root, and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +103,7 @@ fn segment(name: &str) -> String {
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
 pub(super) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
-    let answer = answer(socket, call, timeout);
+    let answer = answer(socket, call, timeout, INSPECT_LIMIT);
     let duration = started.elapsed();
     match answer {
         Ok(answer) => outcome(&answer, duration),
@@ -104,12 +111,13 @@ pub(super) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutc
     }
 }
 
-/// The engine's whole answer to `call` (head and body, as bytes), or why there is none.
-fn answer(socket: &Path, call: &Call, timeout: Duration) -> Result<Vec<u8>, String> {
+/// The engine's whole answer to `call` (head and body, as bytes, at most `limit` of
+/// them), or why there is none.
+fn answer(socket: &Path, call: &Call, timeout: Duration, limit: usize) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + timeout;
     let stream = connect(socket, deadline)
         .map_err(|e| format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()))?;
-    exchange(stream, call.request().as_bytes(), deadline, timeout).map_err(|e| format!("{e:#}"))
+    exchange(stream, call.request().as_bytes(), deadline, timeout, limit).map_err(|e| format!("{e:#}"))
 }
 
 /// A call that got no answer, as a CLI run that could not finish.
@@ -137,7 +145,7 @@ pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
         let why = "the engine's answer to an exec has no Id".to_string();
         return CommandOutcome { exit_code: Some(1), ..unreachable_engine(why, started.elapsed()) };
     };
-    let output = match answer(socket, &Call::exec_start(&id), left()) {
+    let output = match answer(socket, &Call::exec_start(&id), left(), EXEC_OUTPUT_LIMIT) {
         Ok(answer) => match status_and_body(&answer) {
             Ok((200, body)) => demultiplex(body),
             _ => return outcome(&answer, started.elapsed()),
@@ -149,15 +157,27 @@ pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
         Err(why) => return unreachable_engine(why, started.elapsed()),
     };
     let (stdout, stderr) = output;
-    let ended = call(socket, &Call::exec_inspect(&id), left().max(Duration::from_secs(1)));
-    let exit_code = serde_json::from_str::<serde_json::Value>(&ended.stdout)
-        .ok()
-        .filter(|v| v["Running"] == false)
-        .and_then(|v| v["ExitCode"].as_i64())
-        .and_then(|c| i32::try_from(c).ok());
+    // The output ends when the command does; the engine may note its exit a moment later.
+    let mut asked = 0;
+    let (exit_code, ended) = loop {
+        let ended = call(socket, &Call::exec_inspect(&id), left().max(Duration::from_secs(1)));
+        let exit_code = serde_json::from_str::<serde_json::Value>(&ended.stdout)
+            .ok()
+            .filter(|v| v["Running"] == false)
+            .and_then(|v| v["ExitCode"].as_i64())
+            .and_then(|c| i32::try_from(c).ok());
+        asked += 1;
+        if exit_code.is_some() || asked == EXIT_READS || !ended.success() {
+            break (exit_code, ended);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let stderr = match exit_code {
         Some(_) => stderr,
-        None => format!("{stderr} (the engine did not say how the exec ended: {})", ended.stderr).trim().to_string(),
+        None => {
+            let why = if ended.success() { "it still ran" } else { ended.stderr.as_str() };
+            format!("{stderr} (the engine did not say how the exec ended: {why})").trim().to_string()
+        }
     };
     CommandOutcome { exit_code, duration: started.elapsed(), stdout, stdout_cut: false, stderr }
 }

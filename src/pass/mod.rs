@@ -143,10 +143,15 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        // A watch looks at HTTP and TCP targets between passes, and hears Docker's
-        // HEALTHCHECK turn: it takes a slow recovery over.
-        let watched = matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Docker { .. });
-        let hand_back = (pass.ends.is_some() && watched).then_some(act::HAND_BACK);
+        // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery
+        // over. It hears Docker's HEALTHCHECK turn healthy, which takes a probe interval
+        // at least: that wait is the watch's at once, after one look at the container.
+        let hand_back = match target.health {
+            _ if pass.ends.is_none() => None,
+            HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(act::HAND_BACK),
+            HealthCheck::Docker { .. } => Some(Duration::ZERO),
+            _ => None,
+        };
         let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends, hand_back);
         if target.log_pattern.is_some() {
             result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
