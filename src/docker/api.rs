@@ -202,7 +202,7 @@ pub(super) fn exchange(
         match stream.read(&mut chunk) {
             Ok(0) => return Ok(answer),
             Ok(n) if answer.len() + n > limit => {
-                bail!("the answer is longer than {} KiB: not read", limit >> 10)
+                bail!("the answer is longer than {}: not read", show_size(limit))
             }
             Ok(n) => answer.extend_from_slice(&chunk[..n]),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
@@ -210,6 +210,11 @@ pub(super) fn exchange(
             Err(e) => return Err(e).context("reading the answer"),
         }
     }
+}
+
+/// `limit` bytes as a person reads them: whole MiB, else KiB.
+fn show_size(limit: usize) -> String {
+    if limit >= 1 << 20 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) }
 }
 
 /// Connects without blocking: a daemon whose backlog is full is waited for until
