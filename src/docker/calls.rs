@@ -125,6 +125,21 @@ fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
     CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why }
 }
 
+/// One container's inspect JSON (`GET /containers/NAME/json`), or the failed call as the
+/// CLI's run would have ended.
+pub(super) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Result<serde_json::Value, CommandOutcome> {
+    let out = call(socket, &Call::inspect(container), timeout);
+    if !out.success() {
+        return Err(out);
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| CommandOutcome {
+        exit_code: Some(1),
+        stdout: String::new(),
+        stderr: format!("the engine's inspect of {container} is not JSON ({e})"),
+        ..out
+    })
+}
+
 /// `docker exec -- CONTAINER ARGV...` through the API at `socket`: the exec is made,
 /// started with its output attached, and asked for its exit code, all within `timeout`.
 /// Past it the wait ends; the command in the container runs on until it ends by itself,

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::calls::{Call, call};
+use super::calls::{self, Call, call};
 use super::{ContainerInfo, ContainerState, ContainerSummary, Containers, INSPECT_LIMIT, whole_seconds};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
@@ -146,12 +146,9 @@ impl Containers for DockerCli {
 
     fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            let out = call(socket, &Call::inspect(&c.name), QUICK_TIMEOUT);
-            if !out.success() {
-                bail!("inspecting {} through the Docker API: {}", c.name, super::stderr_line(&out.stderr));
-            }
-            let value: serde_json::Value = serde_json::from_str(&out.stdout)
-                .map_err(|e| anyhow::anyhow!("the engine's inspect of {} is not JSON ({e})", c.name))?;
+            let value = calls::inspect(socket, &c.name, QUICK_TIMEOUT).map_err(|out| {
+                anyhow::anyhow!("inspecting {} through the Docker API: {}", c.name, super::stderr_line(&out.stderr))
+            })?;
             return ContainerInfo::from_inspect(&value);
         }
         self.inspect_on(&c.endpoint, &[&c.name])?
@@ -162,7 +159,7 @@ impl Containers for DockerCli {
 
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            return Ok(ContainerState::from_inspect(&inspected(socket, c)?));
+            return Ok(ContainerState::from_inspect(&calls::inspect(socket, &c.name, QUICK_TIMEOUT)?));
         }
         let out = self.run_on(
             &c.endpoint,
@@ -174,7 +171,7 @@ impl Containers for DockerCli {
 
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            let value = inspected(socket, c)?;
+            let value = calls::inspect(socket, &c.name, QUICK_TIMEOUT)?;
             let status = value["State"]["Health"]["Status"].as_str().filter(|s| !s.is_empty());
             return Ok(status.map(DockerHealth::parse));
         }
@@ -207,7 +204,7 @@ impl Containers for DockerCli {
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            return super::calls::exec(socket, &c.name, argv, timeout);
+            return calls::exec(socket, &c.name, argv, timeout);
         }
         let mut args: Vec<&str> = vec!["exec", "--", &c.name];
         args.extend(argv.iter().map(String::as_str));
@@ -254,20 +251,6 @@ impl Containers for DockerCli {
         };
         self.run_on(&c.endpoint, args, bound)
     }
-}
-
-/// One container's inspect JSON through the API at `socket`, or the failed call.
-fn inspected(socket: &Path, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
-    let out = call(socket, &Call::inspect(&c.name), QUICK_TIMEOUT);
-    if !out.success() {
-        return Err(out);
-    }
-    serde_json::from_str(&out.stdout).map_err(|e| CommandOutcome {
-        exit_code: Some(1),
-        stdout: String::new(),
-        stderr: format!("the engine's inspect of {} is not JSON ({e})", c.name),
-        ..out
-    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::calls::{Call, call};
+use super::calls;
 use super::inspect::parse_inspect;
 use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, api, stderr_line};
 use crate::model::Endpoint;
@@ -111,15 +111,11 @@ impl DockerCli {
 fn inspect_each(socket: &Path, ids: &[&str]) -> Result<Vec<ContainerInfo>> {
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
-        let out = call(socket, &Call::inspect(id), QUICK_TIMEOUT);
-        if out.exit_code == Some(1) && out.stderr.contains("No such container") {
-            continue;
-        }
-        if !out.success() {
-            bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr));
-        }
-        let value: serde_json::Value = serde_json::from_str(&out.stdout)
-            .map_err(|e| anyhow::anyhow!("the engine's inspect of {id} is not JSON ({e})"))?;
+        let value = match calls::inspect(socket, id, QUICK_TIMEOUT) {
+            Ok(value) => value,
+            Err(out) if out.exit_code == Some(1) && out.stderr.contains("No such container") => continue,
+            Err(out) => bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr)),
+        };
         found.push(ContainerInfo::from_inspect(&value)?);
     }
     Ok(found)

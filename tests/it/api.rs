@@ -19,6 +19,14 @@ fn list(containers: &[(&str, &str, Value)]) -> String {
     Value::from(items).to_string()
 }
 
+/// A stand-in API that lists `listing`, answers each of `routes` (a request line's
+/// prefix and the answer), and anything else with 404.
+fn api_with(listing: &str, routes: Vec<(&str, Vec<u8>)>) -> FakeApi {
+    let mut all = vec![("GET /containers/json".to_string(), api_answer(200, listing))];
+    all.extend(routes.into_iter().map(|(prefix, answer)| (prefix.to_string(), answer)));
+    FakeApi::routed(all, api_answer(404, "{\"message\": \"page not found\"}"))
+}
+
 /// A pass with the local engine (not discovering) and the stand-in as engine `api`.
 fn pass(api: &FakeApi, docker: &FakeDocker, unhealthy: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
@@ -46,13 +54,12 @@ fn an_engine_given_by_its_socket_is_listed_through_its_api_alone() {
         ("bad\u{1b}[31m", "running", json!({"healwatch.url": url})),
     ]);
     let old_running = json!({"Id": "0000000000020123456789abcdef", "Name": "/old", "State": {"Status": "running"}});
-    let api = FakeApi::routed(
+    let api = api_with(
+        &listing,
         vec![
-            ("GET /containers/json".into(), api_answer(200, &listing)),
-            ("POST /containers/old/restart?t=10 ".into(), api_answer(204, "")),
-            ("GET /containers/old/json ".into(), api_answer(200, &old_running.to_string())),
+            ("POST /containers/old/restart?t=10 ", api_answer(204, "")),
+            ("GET /containers/old/json ", api_answer(200, &old_running.to_string())),
         ],
-        api_answer(404, "{\"message\": \"page not found\"}"),
     );
     let docker = FakeDocker::new();
     let run = pass(&api, &docker, "off");
@@ -94,12 +101,9 @@ fn only_containers_that_may_be_healed_by_their_healthcheck_are_inspected() {
         "HostConfig": {"RestartPolicy": {"Name": "no"}},
         "Config": {"Labels": {"healwatch.enable": "true"}, "Healthcheck": {"Test": ["CMD", "true"]}},
     });
-    let api = FakeApi::routed(
-        vec![
-            ("GET /containers/json".into(), api_answer(200, &listing)),
-            ("GET /containers/0000000000010123456789abcdef/json ".into(), api_answer(200, &hc.to_string())),
-        ],
-        api_answer(404, "{\"message\": \"page not found\"}"),
+    let api = api_with(
+        &listing,
+        vec![("GET /containers/0000000000010123456789abcdef/json ", api_answer(200, &hc.to_string()))],
     );
     let docker = FakeDocker::new();
     let run = pass(&api, &docker, "label");
@@ -155,13 +159,7 @@ fn a_restart_the_engine_refuses_is_reported_with_its_message() {
     let up = Server::start(Behaviour::Fixed(200, "ok"));
     let listing = list(&[("old", "exited", json!({"healwatch.url": up.url("/health")}))]);
     let refusal = json!({"message": "driver failed programming external connectivity: port is already allocated"});
-    let api = FakeApi::routed(
-        vec![
-            ("GET /containers/json".into(), api_answer(200, &listing)),
-            ("POST /containers/old/restart".into(), api_answer(500, &refusal.to_string())),
-        ],
-        api_answer(404, "{\"message\": \"No such container: old\"}"),
-    );
+    let api = api_with(&listing, vec![("POST /containers/old/restart", api_answer(500, &refusal.to_string()))]);
     let docker = FakeDocker::new();
     let run = pass(&api, &docker, "off");
     let old = run.target("api/old");
