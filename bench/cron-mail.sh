@@ -66,7 +66,8 @@ chmod 755 "$root/usr/sbin/sendmail"
 
 # Four services on the private engine.
 image=$HEALWATCH_TEST_IMAGE
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port for a service, never the one another service got (scripts/port.py says why).
+port() { python3 scripts/port.py "$work/.last-port"; }
 declare -A ports
 for name in web frozen maint; do
   ports[$name]=$(port)

@@ -41,7 +41,7 @@ far=$HEALWATCH_SSH_ENGINE_HOST
 populate() {
   local host=$1 tag=$2 i port
   for i in $(seq "$3" "$4"); do
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(python3 scripts/port.py "$work/.last-port")
     DOCKER_HOST=$host timeout 60 docker run -d --name "$tag-$i" --network host --init \
       --label "healwatch.url=http://127.0.0.1:$port/health" "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
   done

@@ -69,7 +69,8 @@ else
   many=20; stops=5; loop_s=300; load_s=600; load_n=5; idle_s=${MTTR_IDLE_S:-180}; exec_s=60; give_up=90; reps=5; results=bench/results-mttr.md
 fi
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port for a service, never the one another service got (scripts/port.py says why).
+port() { python3 scripts/port.py "$work/.last-port"; }
 # labels TOOL PORT: what makes TOOL watch a container
 labels() {
   case $1 in

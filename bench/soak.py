@@ -25,7 +25,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,10 +56,13 @@ def docker(*args, timeout=60):
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(state):
+    """A port no other service of this run got (scripts/port.py says why)."""
+    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts", "port.py"), state],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise SystemExit(f"soak: {out.stderr.strip()}")
+    return int(out.stdout)
 
 
 def healthy(port):
@@ -78,7 +80,7 @@ class Soak:
         self.end = self.start + a.seconds
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.ports = {f"svc{i:02d}": free_port() for i in range(SERVICES)}
+        self.ports = {f"svc{i:02d}": free_port(os.path.join(a.work, ".last-port")) for i in range(SERVICES)}
         self.active = {}  # service or "*": fault dict
         self.faults = []
         self.false_restarts = []

@@ -378,8 +378,24 @@ pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A port on 127.0.0.1 that was free a moment ago (bound, then released): nothing
 /// listens there, so a connection is refused, and a test container may take it.
+///
+/// No two calls in this process get the same port (tests run side by side), and the
+/// ports lie below the kernel's ephemeral range, so no client's source port lands on
+/// one while its container restarts. Binding port 0 gives neither promise.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Where this process starts in the span, so two test binaries seldom meet.
+    let _ = NEXT.compare_exchange(0, 1 + std::process::id() * 97 % SPAN, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..SPAN {
+        let port = LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 /// `Ok` when `condition` holds: for `eventually` on a plain condition.
