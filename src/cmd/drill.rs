@@ -198,7 +198,7 @@ fn heal_now(
         memory: &State::default(),
         clock,
         hints: &crate::pass::NO_HINTS,
-        ends: None,
+        watch: None,
     };
     pass::run_pass(&one, &pass).0.remove(0)
 }

@@ -1,13 +1,15 @@
 //! One pass over the targets: check (with retries), judge, act (restart by default),
 //! verify recovery. Each target yields one `TargetResult`. Targets run in parallel on at
 //! most `concurrency` threads; a container shared by several targets is acted on once
-//! per pass, never twice at once.
+//! per pass, never twice at once. In a watch's pass, targets found healthy are looked at
+//! again while others are healed (`vigil`).
 
 mod act;
 mod parallel;
 pub(crate) mod policy;
 #[cfg(test)]
 mod tests;
+mod vigil;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,6 +26,7 @@ use crate::model::{Action, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, act, await_recovery};
 pub(crate) use parallel::parallel_map;
 use policy::Verdict;
+use vigil::Vigil;
 
 /// What a pass works with besides the targets: the two I/O seams, memory and the clock.
 pub(crate) struct Pass<'a> {
@@ -40,9 +43,18 @@ pub(crate) struct Pass<'a> {
     pub clock: &'a dyn Clock,
     /// What a watch saw just before it started this pass, by target name.
     pub hints: &'a Hints,
-    /// When (on `clock`) the pass must be done, if it must: a watch's passes end with the
-    /// watch, so a recovery wait is cut to it.
-    pub ends: Option<Duration>,
+    /// Set in a watch's pass: when it must be done, and how often the watch looks.
+    pub watch: Option<InWatch>,
+}
+
+/// What a pass that a watch runs keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InWatch {
+    /// When (on the pass's clock) the watch ends: a recovery wait is cut to it.
+    pub ends: Duration,
+    /// How often the watch looks at its healthy targets: while the pass heals some, it
+    /// looks at the others this often (see `vigil`).
+    pub every: Duration,
 }
 
 /// What a watch (`run --watch`) saw of a target between passes, which the pass that it
@@ -72,8 +84,14 @@ pub(crate) static NO_HINTS: Hints = BTreeMap::new();
 pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
     let workers = config.concurrency.min(config.targets.len()).max(1);
-    let (results, not_started) =
-        parallel_map(&config.targets, workers, |target| heal_target(target, config.dry_run, pass, &restarts));
+    let vigil = Vigil::new(pass.watch, config.targets.len(), workers);
+    let (results, not_started) = parallel_map(&config.targets, workers, |target| {
+        let heal = |hint: Option<&Hint>, judged: &dyn Fn(bool)| {
+            heal_target(target, hint, judged, config.dry_run, pass, &restarts)
+        };
+        let look = |timeout| attempt(pass.probe, pass.inspector, target, timeout);
+        vigil.keep(target, pass.hints.get(&target.name), pass.clock, heal, look)
+    });
     let warnings = (not_started > 0)
         .then(|| {
             format!(
@@ -87,7 +105,16 @@ pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<
     (results, warnings)
 }
 
-fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOnce) -> TargetResult {
+/// Looks at `target` (`hint` is what the watch saw), judges it (and calls `judged` with
+/// whether it is to be acted on) and heals it.
+fn heal_target(
+    target: &Target,
+    hint: Option<&Hint>,
+    judged: &dyn Fn(bool),
+    dry_run: bool,
+    pass: &Pass,
+    restarts: &RestartOnce,
+) -> TargetResult {
     if pass.clock.interrupted() {
         return TargetResult {
             outcome: Outcome::Interrupted,
@@ -97,8 +124,8 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
-    let (check, mut result) = look(pass, target, &memory);
-    let recovering = pass.hints.get(&target.name) == Some(&Hint::Recovering) && target.listed_down.is_none();
+    let (check, mut result) = look(pass, target, hint, &memory);
+    let recovering = hint == Some(&Hint::Recovering) && target.listed_down.is_none();
     if !check.healthy() && recovering {
         result.outcome = Outcome::Starting;
         let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
@@ -107,6 +134,7 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
         return result;
     }
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
+    judged(verdict == Verdict::Restart);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
     // A HEALTHCHECK that failed may have timed out on a stopped process as well.
@@ -143,32 +171,38 @@ fn heal_target(target: &Target, dry_run: bool, pass: &Pass, restarts: &RestartOn
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery
-        // over. It hears Docker's HEALTHCHECK turn healthy, which takes a probe interval
-        // at least: that wait is the watch's at once, after one look at the container.
-        let hand_back = match target.health {
-            _ if pass.ends.is_none() => None,
-            HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(act::HAND_BACK),
-            HealthCheck::Docker { .. } => Some(Duration::ZERO),
-            _ => None,
-        };
-        let (recovery, elapsed, error) = await_recovery(pass.probe, docker, pass.clock, target, pass.ends, hand_back);
-        if target.log_pattern.is_some() {
-            result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
-        }
-        result.recovery = recovery;
-        result.recovery_time = (recovery == Recovery::Recovered).then_some(elapsed);
-        result.recovery_error = error;
+        recover(pass, docker, target, &mut result);
     }
     result
+}
+
+/// Waits for a restarted target to recover, as long as the pass should, and records it.
+fn recover(pass: &Pass, docker: &dyn Containers, target: &Target, result: &mut TargetResult) {
+    // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery
+    // over. It hears Docker's HEALTHCHECK turn healthy, which takes a probe interval at
+    // least: that wait is the watch's at once, after one look at the container.
+    let hand_back = match target.health {
+        _ if pass.watch.is_none() => None,
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(act::HAND_BACK),
+        HealthCheck::Docker { .. } => Some(Duration::ZERO),
+        _ => None,
+    };
+    let (recovery, elapsed, error) =
+        await_recovery(pass.probe, docker, pass.clock, target, pass.watch.map(|w| w.ends), hand_back);
+    if target.log_pattern.is_some() {
+        result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
+    }
+    result.recovery = recovery;
+    result.recovery_time = (recovery == Recovery::Recovered).then_some(elapsed);
+    result.recovery_error = error;
 }
 
 /// The pass's look at a target: its first check (with retries), Docker's `unhealthy`
 /// confirmed by running the HEALTHCHECK's command, and its new log lines; the check, and
 /// the result with what was seen.
-fn look(pass: &Pass, target: &Target, memory: &TargetState) -> (Check, TargetResult) {
+fn look(pass: &Pass, target: &Target, hint: Option<&Hint>, memory: &TargetState) -> (Check, TargetResult) {
     let now = pass.clock.now();
-    let (mut check, attempts) = first_check(pass, target);
+    let (mut check, attempts) = first_check(pass, target, hint);
     let mut docker_said = None;
     if let (HealthCheck::Docker { .. }, true, Some(inspector)) =
         (&target.health, check.failed_with(Failure::DockerUnhealthy), pass.inspector)
@@ -229,7 +263,7 @@ fn act_on<'a>(
 /// The pass's first look at a target: HTTP, TCP or a command in the container, with
 /// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
 /// already retries its own probes); or nothing, for a target that only watches its logs.
-fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
+fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32) {
     if let Some(down) = &target.listed_down {
         // Nothing a check finds can make it healthy (a paused process still completes a
         // TCP handshake), and no wait helps: decided at once.
@@ -238,7 +272,7 @@ fn first_check(pass: &Pass, target: &Target) -> (Check, u32) {
     let one = |timeout: Duration| attempt(pass.probe, pass.inspector, target, timeout);
     let decided = || container_down(pass.inspector, target);
     match &target.health {
-        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match pass.hints.get(&target.name) {
+        HealthCheck::Http(_) | HealthCheck::Tcp(_) | HealthCheck::Exec(_) => match hint {
             Some(Hint::Paused) if let Some(paused) = container_down(pass.inspector, target) => (paused, 0),
             Some(Hint::Failed { check, spent }) => {
                 check_with_retries(&one, &decided, pass.clock, target, Some((check, *spent)))

@@ -59,7 +59,8 @@ fn pass_full(
     clock: &FakeClock,
     hints: &Hints,
 ) -> Vec<TargetResult> {
-    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints, ends: None }).0
+    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints, watch: None })
+        .0
 }
 
 /// A pass inside a watch that ends `ends` from now on `clock`, on a fresh memory.
@@ -72,7 +73,7 @@ fn in_watch<'a>(probe: &'a dyn Probe, docker: &'a FakeDocker, clock: &'a FakeClo
         memory: &FRESH,
         clock,
         hints: &NO_HINTS,
-        ends: Some(ends),
+        watch: Some(InWatch { ends, every: Duration::from_secs(1) }),
     }
 }
 
@@ -452,7 +453,7 @@ fn a_watchs_pass_hands_a_slow_recovery_to_the_watch() {
     assert!(clock.elapsed() <= act::HAND_BACK + Duration::from_millis(500), "{:?}", clock.elapsed());
     // Outside a watch the same pass waits the whole recovery_timeout.
     let clock = FakeClock::at(now());
-    let r = run_pass(&cfg, &Pass { clock: &clock, ends: None, ..pass }).0.remove(0);
+    let r = run_pass(&cfg, &Pass { clock: &clock, watch: None, ..pass }).0.remove(0);
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(clock.elapsed() >= Duration::from_secs(30), "{:?}", clock.elapsed());
 }
@@ -515,4 +516,45 @@ fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
         // The only probe was the recovery's (the fake probe passes).
         assert_eq!(probe.calls.load(Ordering::SeqCst), 1, "{down}");
     }
+}
+
+/// A probe that asks `healthy` about each target's name and the fake clock's time.
+struct ByTime<'a> {
+    clock: &'a FakeClock,
+    healthy: fn(&str, Duration) -> bool,
+}
+
+impl Probe for ByTime<'_> {
+    fn check(&self, target: &Target, _: Duration) -> Check {
+        if (self.healthy)(&target.name, self.clock.elapsed()) {
+            return Check::passed(Some(200), Duration::ZERO);
+        }
+        Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
+    }
+}
+
+#[test]
+fn a_watchs_pass_with_nothing_to_heal_does_not_linger() {
+    let cfg = config(vec![target("a", "a"), target("b", "b")], false);
+    let docker = FakeDocker::new("running", 0);
+    let clock = FakeClock::at(now());
+    let probe = ByTime { clock: &clock, healthy: |_, _| true };
+    let r = run_pass(&cfg, &in_watch(&probe, &docker, &clock, Duration::from_secs(55))).0;
+    assert!(r.iter().all(|r| r.outcome == Outcome::Healthy));
+    assert_eq!(clock.elapsed(), Duration::ZERO);
+}
+
+#[test]
+fn a_target_is_never_kept_from_its_first_look_by_looks_at_another() {
+    // More targets than threads: no thread keeps looking at "a", so "slow" is not kept
+    // waiting for one.
+    let healthy = |name: &str, t: Duration| name != "slow" && t < Duration::from_secs(1);
+    let mut cfg = config(vec![target("a", "a"), target("slow", "slow")], false);
+    cfg.concurrency = 1;
+    let docker = FakeDocker::new("running", 0);
+    let clock = FakeClock::at(now());
+    let probe = ByTime { clock: &clock, healthy };
+    let r = run_pass(&cfg, &in_watch(&probe, &docker, &clock, Duration::from_secs(55))).0;
+    assert_eq!((r[0].outcome, r[1].outcome), (Outcome::Healthy, Outcome::Restarted));
+    assert!(clock.elapsed() < Duration::from_secs(5), "{:?}", clock.elapsed());
 }

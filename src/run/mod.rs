@@ -21,7 +21,7 @@ use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
 use crate::output::publish::{Outputs, emit, open_log_for, publish, warn};
 use crate::output::report::{Report, TargetReport};
-use crate::pass::{self, Hints, Pass, policy};
+use crate::pass::{self, Hints, InWatch, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
 pub(crate) use listing::add_docker_targets;
 use listing::{Listed, engines, unlisted_targets};
@@ -142,8 +142,8 @@ impl<'a> Setup<'a> {
     }
 
     /// One pass, under the lock the caller holds: list, check, heal, remember, report;
-    /// done within `ends` if given (a recovery wait is cut to it).
-    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints, ends: Option<Duration>) -> Result<Done, Stop> {
+    /// in a watch, done by its end (a recovery wait is cut to it).
+    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints, watch: Option<InWatch>) -> Result<Done, Stop> {
         let clock = RealClock::starting_at(started);
         let mut config = self.config.clone();
         let outputs = &self.outputs;
@@ -174,7 +174,7 @@ impl<'a> Setup<'a> {
             memory: &memory,
             clock: &clock,
             hints,
-            ends,
+            watch,
         };
         let (results, pass_warnings) = pass::run_pass(&config, &pass);
         warnings.extend(pass_warnings);

@@ -12,7 +12,7 @@ use crate::check::Check;
 use crate::config::Target;
 use crate::exit::Stop;
 use crate::model::Endpoint;
-use crate::pass::Hints;
+use crate::pass::{Hints, InWatch};
 use crate::run::{Done, Setup};
 
 /// An event stream that ended (its engine went away) is started again at most this often.
@@ -28,13 +28,21 @@ pub(super) struct Live<'a> {
     started: Option<SystemTime>,
     /// When the watch ends: every pass is done by then.
     ends: Instant,
+    /// How often the watch looks.
+    every: Duration,
 }
 
 impl<'a> Live<'a> {
     /// Follows Docker's events from `since` (the watch's start) until `until`; every
-    /// pass is done by `ends`.
-    pub(super) fn new(setup: &'a Setup<'a>, since: SystemTime, until: SystemTime, ends: Instant) -> Self {
-        Self { setup, streams: Streams::start(setup, since, until), started: Some(since), ends }
+    /// pass is done by `ends`, and looks every `every`.
+    pub(super) fn new(
+        setup: &'a Setup<'a>,
+        since: SystemTime,
+        until: SystemTime,
+        ends: Instant,
+        every: Duration,
+    ) -> Self {
+        Self { setup, streams: Streams::start(setup, since, until), started: Some(since), ends, every }
     }
 }
 
@@ -57,7 +65,7 @@ impl Watched for Live<'_> {
             LockWait::Report => self.setup.lock(now, None)?,
         };
         let ends = self.ends.saturating_duration_since(Instant::now());
-        self.setup.pass(now, hints, Some(ends)).map(Some)
+        self.setup.pass(now, hints, Some(InWatch { ends, every: self.every })).map(Some)
     }
 
     fn events(&mut self) -> Vec<Event> {

@@ -63,8 +63,9 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     // Events from the start on: none between the first pass and the first look is lost.
     let clock = RealClock::starting_at(started);
     let ends = std::time::Instant::now() + length;
-    let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK, ends);
-    watch(&mut live, &clock, length, every.unwrap_or(DEFAULT_WATCH_EVERY), &unhealthy_on)
+    let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
+    let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK, ends, every);
+    watch(&mut live, &clock, length, every, &unhealthy_on)
 }
 
 /// The loop: a first pass, then a look every `every` until `length` has passed on

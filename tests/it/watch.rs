@@ -52,6 +52,36 @@ fn a_watch_heals_what_breaks_between_passes_with_a_line_per_pass() {
 }
 
 #[test]
+fn a_watchs_pass_heals_what_breaks_while_it_waits_for_a_recovery() {
+    let fake = FakeDocker::new();
+    let dir = tempfile::tempdir().unwrap();
+    // "slow" never answers 200 again: its pass waits 3 s for it, then hands it over.
+    let slow = Server::start(Behaviour::Fixed(503, "no"));
+    let up = dir.path().join("late-up");
+    std::fs::write(&up, "").unwrap();
+    let late = Server::start(Behaviour::WhileFileExists(up.clone()));
+    let watch = Healwatch::new()
+        .docker(&fake)
+        .args(["--watch", "8s", "--state"])
+        .arg(dir.path().join("state.json"))
+        .args(["-t", &format!("slow={}", slow.url("/health")), "-t", &format!("late={}", late.url("/health"))])
+        .spawn();
+    // "late" breaks while the first pass waits for "slow" to recover.
+    crate::util::eventually(Duration::from_secs(10), "the restart of slow", || {
+        crate::util::ready(fake.calls().iter().any(|c| c.starts_with("restart") && c.ends_with(" slow")))
+    });
+    std::fs::remove_file(&up).unwrap();
+    let run = watch.wait(Duration::from_secs(30));
+    let passes = lines(&run.stdout());
+    let first = &passes[0]["targets"];
+    assert_eq!(first[0]["outcome"], "restarted", "{run}");
+    assert_eq!(first[1]["outcome"], "restarted", "healed in the pass that was waiting, not after it\n{run}");
+    assert_eq!(first[1]["attempts"], 3, "the failed look was the first attempt of the blip rule\n{run}");
+    let restarts = fake.calls().into_iter().filter(|c| c.starts_with("restart") && c.ends_with(" late")).count();
+    assert!(restarts >= 1, "{:?}", fake.calls());
+}
+
+#[test]
 fn one_failed_look_then_a_good_answer_restarts_nothing() {
     let fake = FakeDocker::new();
     // Healthy for the first pass's attempt, 503 for the watch's first look, then healthy.
