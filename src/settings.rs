@@ -115,8 +115,8 @@ macro_rules! settings_table {
             retries: u32 = 2;
             range 0, 100;
             hint ""; value "N";
-            /// Pause between those attempts [default: 250ms].
-            retry_delay: std::time::Duration = std::time::Duration::from_millis(250);
+            /// Pause between those attempts [default: 100ms].
+            retry_delay: std::time::Duration = std::time::Duration::from_millis(100);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(600);
             hint ""; value "DUR";
             /// Deadline for the first check and its retries: a target still failing then is
@@ -330,6 +330,6 @@ mod tests {
         for key in KEYS {
             assert!(text.contains(&format!("{key}=")), "{key} in {text}");
         }
-        assert!(text.starts_with("timeout=2s retries=2 retry_delay=250ms decide_within=5s"), "{text}");
+        assert!(text.starts_with("timeout=2s retries=2 retry_delay=100ms decide_within=5s"), "{text}");
     }
 }

@@ -28,7 +28,7 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -s c -l config -d 'TOM
 complete -c healwatch -n "__fish_healwatch_needs_command" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
@@ -75,7 +75,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -s c -l config 
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
@@ -126,7 +126,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l lock -d 'L
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
@@ -187,7 +187,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 250ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r

@@ -124,7 +124,7 @@ pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target
 /// the first healthy one, all within `decide_within` (each attempt's timeout is cut to
 /// what is left). A target fails only when every attempt made failed, so one slow or
 /// failed answer followed by a good one is healthy; with the defaults a 503 is decided
-/// in about 0.5 s (three attempts) and a hung endpoint in 5 s. `first` is an attempt a
+/// in about 0.2 s (three attempts) and a hung endpoint in 5 s. `first` is an attempt a
 /// watch already made, and how long ago it started: it counts as the first attempt.
 /// When the first attempt got no answer (hung, refused, or the exec could not run),
 /// `decided` may say waiting cannot help (Docker reports the container paused, exited or

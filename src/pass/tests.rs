@@ -180,7 +180,7 @@ fn a_hang_is_decided_within_decide_within() {
     let cfg = config(vec![builtin_target("app")], false);
     let r = &pass_on(&cfg, &probe, &docker, &clock)[0];
     assert_eq!(r.outcome, Outcome::Restarted);
-    // 2 s, 250 ms, 2 s, 250 ms, then what is left of 5 s.
+    // 2 s, 100 ms, 2 s, 100 ms, then what is left of 5 s.
     assert_eq!((r.attempts, clock.elapsed()), (3, Duration::from_secs(5)));
     // No answer at all: Docker is asked once whether waiting can help (it runs: it can);
     // a stopped process is woken, so SIGTERM can reach it.
@@ -231,7 +231,7 @@ fn a_watchs_failed_attempt_is_the_first_and_its_time_counts() {
     let hints = Hints::from([("app".to_string(), Hint::Failed { check: seen, spent: two })]);
     let r = pass_hinted(&config(vec![t], false), &probe, &docker, &clock, &hints);
     assert_eq!(r.outcome, Outcome::Restarted);
-    // The watch's 2 s, then 250 ms, 2 s, 250 ms and what is left of 5 s: 3 s in this pass.
+    // The watch's 2 s, then 100 ms, 2 s, 100 ms and what is left of 5 s: 3 s in this pass.
     assert_eq!((r.attempts, probe.attempts.load(Ordering::SeqCst)), (3, 2));
     assert_eq!(clock.elapsed(), Duration::from_secs(3));
 }

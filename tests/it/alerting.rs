@@ -267,7 +267,7 @@ fn dead_or_hung_receivers_are_warnings_within_a_bound() {
     assert!(warnings.contains("notifying http://ops:***@127.0.0.1"), "{run}");
     assert!(warnings.contains("pinging"), "{run}");
     assert!(!run.stdout().contains("hunter2"));
-    // Two 3 s attempts with a 0.5 s pause, notify and ping side by side: about 6.5 s.
+    // Two 3 s attempts with a pause between, notify and ping side by side: about 6.5 s.
     assert!(run.elapsed < Duration::from_secs(12), "{run}");
 }
 

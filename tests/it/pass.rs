@@ -356,7 +356,7 @@ fn version_and_help() {
         "--dry-run",
         "[default: 2s]",
         "[default: 2]",
-        "[default: 250ms]",
+        "[default: 100ms]",
         "[default: 5s]",
         "[default: 10s]",
         "[default: 60s]",
