@@ -251,11 +251,12 @@ for _ in $(seq 1 "$reps"); do
 done
 
 echo "mttr: measuring (smoke=$smoke)" >&2
-# MTTR_ONLY=many: only the many-broken row, printed (to rerun that row alone).
-# MTTR_ONLY=idle: only the rows at rest, printed.
+# MTTR_ONLY=one, many: only the one-broken or the many-broken row, printed (to rerun
+# that row alone). MTTR_ONLY=idle: only the rows at rest, printed.
 only=${MTTR_ONLY:-}
-if [ "$only" = many ]; then
-  case_row "$many broken at once" fail "$many"
+if [ "$only" = one ] || [ "$only" = many ]; then
+  if [ "$only" = one ]; then case_row "1 endpoint broken ($reps breaks)" fail 1 "$reps"; fi
+  if [ "$only" = many ]; then case_row "$many broken at once" fail "$many"; fi
   printf '%s\n' "${rows[@]}"
   exit 0
 fi

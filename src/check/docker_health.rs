@@ -37,6 +37,10 @@ pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Opt
     let out = docker.exec(&container, &argv, target.settings.timeout);
     Some(match out.success() {
         true => Check::passed(None, out.duration),
+        false if !out.ran => {
+            let text = format!("docker health unhealthy; its check, run by healwatch, did not run: {}", out.stderr);
+            Check::failed(Failure::Unconfirmed, text, out.duration)
+        }
         false => {
             let why = crate::docker::stderr_line(if out.stderr.is_empty() { &out.stdout } else { &out.stderr });
             let code = crate::process::exit_text(out.exit_code);

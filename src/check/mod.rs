@@ -56,6 +56,10 @@ pub(crate) enum Failure {
     Log,
     /// Docker's HEALTHCHECK says unhealthy.
     DockerUnhealthy,
+    /// Docker's HEALTHCHECK says unhealthy, and healwatch's own run of its command could
+    /// not be made (the engine did not start it in time): Docker's probe may have timed
+    /// out for the same reason, so this is not yet evidence to restart on.
+    Unconfirmed,
     /// Docker's first probe after the restart said unhealthy: the restart did not help.
     UnhealthyAfterRestart,
     /// A container of the target is paused, or not running.

@@ -19,6 +19,8 @@ use crate::process::CommandOutcome;
 const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
 /// How often the end of an exec is asked for before its exit code is called unknown.
 const EXIT_READS: usize = 5;
+/// Bound on the question, after an exec ran out of time, whether it was started at all.
+const EXEC_STARTED_WAIT: Duration = Duration::from_secs(1);
 
 /// A call to the engine: `method`, the path under the API's root, and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +124,7 @@ fn answer(socket: &Path, call: &Call, timeout: Duration, limit: usize) -> Result
 
 /// A call that got no answer, as a CLI run that could not finish.
 fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
-    CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why }
+    CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why, ran: false }
 }
 
 /// One container's inspect JSON (`GET /containers/NAME/json`), or the failed call as the
@@ -165,10 +167,7 @@ pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
             Ok((200, body)) => demultiplex(body),
             _ => return outcome(&answer, started.elapsed()),
         },
-        Err(_) if started.elapsed() >= timeout => {
-            let why = format!("killed after {} (timeout)", crate::model::show_ms(timeout));
-            return unreachable_engine(why, started.elapsed());
-        }
+        Err(_) if started.elapsed() >= timeout => return timed_out(socket, &id, timeout, started),
         Err(why) => return unreachable_engine(why, started.elapsed()),
     };
     let (stdout, stderr) = output;
@@ -194,7 +193,23 @@ pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
             format!("{stderr} (the engine did not say how the exec ended: {why})").trim().to_string()
         }
     };
-    CommandOutcome { exit_code, duration: started.elapsed(), stdout, stdout_cut: false, stderr }
+    CommandOutcome { exit_code, duration: started.elapsed(), stdout, stdout_cut: false, stderr, ran: true }
+}
+
+/// An exec whose output did not end within `timeout`: the command ran too long, as the
+/// CLI's run would be killed; or, when the engine says it has no process yet (a busy
+/// engine), it never ran, and its timeout says nothing about the command.
+fn timed_out(socket: &Path, id: &str, timeout: Duration, started: Instant) -> CommandOutcome {
+    let shown = crate::model::show_ms(timeout);
+    let asked = call(socket, &Call::exec_inspect(id), EXEC_STARTED_WAIT);
+    let pid = serde_json::from_str::<serde_json::Value>(&asked.stdout).ok().and_then(|v| v["Pid"].as_i64());
+    match pid {
+        Some(pid) if pid > 0 => {
+            let why = format!("killed after {shown} (timeout)");
+            CommandOutcome { ran: true, ..unreachable_engine(why, started.elapsed()) }
+        }
+        _ => unreachable_engine(format!("the engine did not start it within {shown}"), started.elapsed()),
+    }
 }
 
 /// The two streams of an exec's output, as Docker frames them without a TTY: each frame
@@ -229,7 +244,7 @@ fn outcome(answer: &[u8], duration: Duration) -> CommandOutcome {
         Ok((_, body)) => (Some(1), String::new(), format!("Error response from daemon: {}", daemon_message(body))),
         Err(e) => (Some(1), String::new(), format!("{e:#}")),
     };
-    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr }
+    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr, ran: true }
 }
 
 #[cfg(test)]
@@ -322,5 +337,46 @@ mod tests {
         assert!(hung.stderr.contains("no whole answer within 300ms"), "{}", hung.stderr);
         let request = server.join().unwrap();
         assert!(request.starts_with("POST /containers/web/restart?t=10 HTTP/1.0\r\n"), "{request}");
+    }
+
+    /// An engine that makes execs but never starts them (their output never comes), and
+    /// says `pid` when asked about one.
+    fn slow_engine(path: &std::path::Path, pid: i64) -> std::thread::JoinHandle<()> {
+        let listener = UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for _ in 0..3 {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut request = [0u8; 1024];
+                let n = conn.read(&mut request).unwrap();
+                let line = String::from_utf8_lossy(&request[..n]).lines().next().unwrap_or_default().to_string();
+                let body = match line.split(' ').nth(1).unwrap_or_default() {
+                    "/containers/db/exec" => r#"{"Id":"abc"}"#.to_string(),
+                    "/exec/abc/json" => format!(r#"{{"Running":{},"Pid":{pid},"ExitCode":0}}"#, pid > 0),
+                    _ => {
+                        held.push(conn);
+                        continue;
+                    }
+                };
+                let answer = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                conn.write_all(answer.as_bytes()).unwrap();
+            }
+        })
+    }
+
+    #[test]
+    fn an_exec_the_engine_never_started_did_not_run_and_one_that_hung_did() {
+        let argv = vec!["pg_isready".to_string()];
+        for (pid, ran, says) in
+            [(0, false, "the engine did not start it within 300ms"), (42, true, "killed after 300ms")]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("docker.sock");
+            let engine = slow_engine(&path, pid);
+            let out = exec(&path, "db", &argv, Duration::from_millis(300));
+            assert_eq!((out.exit_code, out.ran), (None, ran), "{out:?}");
+            assert!(out.stderr.starts_with(says), "{}", out.stderr);
+            engine.join().unwrap();
+        }
     }
 }

@@ -238,6 +238,7 @@ impl Containers for DockerCli {
                 stdout: String::new(),
                 stdout_cut: false,
                 stderr: String::new(),
+                ran: true,
             };
         };
         if let Some(socket) = self.api_socket(&c.endpoint) {

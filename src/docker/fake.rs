@@ -28,6 +28,8 @@ pub(crate) struct FakeDocker {
     engines: BTreeMap<Endpoint, Result<Vec<ContainerInfo>, String>>,
     /// What every `docker exec` exits with.
     exec_code: i32,
+    /// Whether the engine starts the execs (`false`: each runs out of time unstarted).
+    exec_ran: bool,
 }
 
 impl FakeDocker {
@@ -41,12 +43,19 @@ impl FakeDocker {
             infos: Mutex::default(),
             engines: BTreeMap::new(),
             exec_code: 0,
+            exec_ran: true,
         }
     }
 
     /// The same, with every `docker exec` exiting `code`.
     pub(crate) fn with_exec_code(mut self, code: i32) -> Self {
         self.exec_code = code;
+        self
+    }
+
+    /// The same, with an engine too busy to start any exec in time.
+    pub(crate) fn with_execs_unstarted(mut self) -> Self {
+        self.exec_ran = false;
         self
     }
 
@@ -82,6 +91,7 @@ impl FakeDocker {
             stdout: String::new(),
             stdout_cut: false,
             stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
+            ran: true,
         }
     }
     /// Every call so far, as `verb container ...`.
@@ -152,6 +162,10 @@ impl Containers for FakeDocker {
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
+        if !self.exec_ran {
+            let stderr = "the engine did not start it within 2s".to_string();
+            return CommandOutcome { exit_code: None, stderr, ran: false, ..Self::outcome(0) };
+        }
         Self::outcome(self.exec_code)
     }
     fn log_match(

@@ -73,6 +73,10 @@ pub(crate) enum Hint {
     Recovering,
 }
 
+/// How many passes in a row Docker's `unhealthy` must go unconfirmed (healwatch's run of
+/// its check did not start) before healwatch restarts on Docker's word alone.
+const UNCONFIRMED_PASSES: u32 = 3;
+
 /// Hints by target name.
 pub(crate) type Hints = BTreeMap<String, Hint>;
 
@@ -133,6 +137,9 @@ fn heal_target(
             Some(format!("{why}still recovering from its restart: the watch looks on until recovery_timeout"));
         return result;
     }
+    if held_back(&check, &memory, &mut result) {
+        return result;
+    }
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
     judged(verdict == Verdict::Restart);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
@@ -174,6 +181,21 @@ fn heal_target(
         recover(pass, docker, target, &mut result);
     }
     result
+}
+
+/// Docker's `unhealthy` that healwatch's run of the check could not confirm (the engine
+/// did not start it in time) is held back, as `failing`, until it has been so for
+/// `UNCONFIRMED_PASSES` passes in a row: on a busy engine Docker's own probe may have timed
+/// out for the same reason. Whether `result` was held back.
+fn held_back(check: &Check, memory: &TargetState, result: &mut TargetResult) -> bool {
+    if !check.failed_with(Failure::Unconfirmed) || memory.consecutive_failures + 1 >= UNCONFIRMED_PASSES {
+        return false;
+    }
+    result.outcome = Outcome::Failing;
+    let why = result.error.take().unwrap_or_default();
+    result.error =
+        Some(format!("{why}; not restarted on Docker's word alone before {UNCONFIRMED_PASSES} passes in a row"));
+    true
 }
 
 /// Waits for a restarted target to recover, as long as the pass should, and records it.

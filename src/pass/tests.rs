@@ -501,6 +501,29 @@ fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
 }
 
 #[test]
+fn dockers_unhealthy_on_an_engine_too_busy_to_run_the_check_waits_three_passes() {
+    let mut t = builtin_target("app");
+    t.health =
+        HealthCheck::Docker { observed: Some(crate::model::DockerHealth::Unhealthy), output: None, paused: false };
+    let mut info = crate::docker::fake::container("app", "no", &[]);
+    info.healthcheck = true;
+    info.health_test = vec!["CMD".into(), "pg_isready".into()];
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let cfg = config(vec![t], false);
+    for (failures, outcome) in [(0, Outcome::Failing), (1, Outcome::Failing), (2, Outcome::Restarted)] {
+        let docker = FakeDocker::new("running", 0).with_infos(vec![info.clone()]).with_execs_unstarted();
+        let mut memory = State::default();
+        memory.targets.insert("app".into(), TargetState { consecutive_failures: failures, ..TargetState::default() });
+        let r = &pass_with(&cfg, &probe, &docker, &memory)[0];
+        assert_eq!(r.outcome, outcome, "after {failures} passes: {r:?}");
+        let error = r.error.as_deref().unwrap_or_default();
+        assert!(error.contains("its check, run by healwatch, did not run: the engine did not start it"), "{error}");
+        let restarted = docker.calls().iter().any(|c| c.starts_with("restart"));
+        assert_eq!(restarted, outcome == Outcome::Restarted, "{:?}", docker.calls());
+    }
+}
+
+#[test]
 fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
     // A paused container still completes a TCP handshake, so a check could pass: the
     // listing's word wins, and no check runs.

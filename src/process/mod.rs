@@ -30,6 +30,10 @@ pub(crate) struct CommandOutcome {
     pub stdout_cut: bool,
     /// Its standard error, trimmed; or why it could not run or was killed.
     pub stderr: String,
+    /// Whether it ran at all: `false` when the process could not be started, or the
+    /// engine did not answer a call or start an exec in time. Then a timeout or a
+    /// missing exit code says nothing about the command itself.
+    pub ran: bool,
 }
 
 impl CommandOutcome {
@@ -99,6 +103,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
                 stdout: String::new(),
                 stdout_cut: false,
                 stderr: format!("could not run {program}: {e}"),
+                ran: false,
             };
         }
     };
@@ -163,6 +168,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
         stdout: stdout_text,
         stdout_cut,
         stderr: stderr_text,
+        ran: true,
     }
 }
 
