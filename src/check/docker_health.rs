@@ -23,9 +23,11 @@ pub(crate) fn docker_health_check(status: Option<&DockerHealth>, output: Option<
 
 /// healwatch's own look when Docker's HEALTHCHECK says unhealthy: the HEALTHCHECK's own
 /// command (`CMD` argv, or `CMD-SHELL` through `/bin/sh -c`) run once in the container
-/// through `docker exec`, bounded by the target's timeout. A probe that merely timed out
-/// on a busy host passes now, and nothing is restarted on Docker's word alone. `None`
-/// when it cannot look (no such container, no command): Docker's word stands.
+/// through `docker exec`, given the target's `decide_within` (not only its `timeout`: on a
+/// host busy enough that Docker's probe timed out, the command needs longer, and a hung
+/// service is still decided within it). A probe that merely timed out on a busy host
+/// passes now, and nothing is restarted on Docker's word alone. `None` when it cannot
+/// look (no such container, no command): Docker's word stands.
 pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Option<Check> {
     let container = target.container_refs().into_iter().next()?;
     let info = docker.inspect(&container).ok()?;
@@ -34,7 +36,7 @@ pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Opt
         Some((kind, [command])) if kind == "CMD-SHELL" => vec!["/bin/sh".into(), "-c".into(), command.clone()],
         _ => return None,
     };
-    let out = docker.exec(&container, &argv, target.settings.timeout);
+    let out = docker.exec(&container, &argv, target.settings.decide_within.max(target.settings.timeout));
     Some(match out.success() {
         true => Check::passed(None, out.duration),
         false if !out.ran => {
