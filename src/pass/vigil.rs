@@ -17,6 +17,9 @@ use crate::model::{Outcome, TargetResult};
 /// the pass ends at most this long after its last heal.
 const SLICE: Duration = Duration::from_millis(50);
 
+/// The shortest look worth making (as the watch's own looks).
+const MIN_LOOK: Duration = Duration::from_millis(50);
+
 /// How long one wait for the pass's other targets to be judged lasts before it looks
 /// at the clock (a signal, the watch's end) again.
 const JUDGED_WAIT: Duration = Duration::from_secs(1);
@@ -88,12 +91,14 @@ impl Vigil {
             while self.busy() && clock.elapsed() < next && !clock.interrupted() {
                 clock.sleep(SLICE.min(next.saturating_sub(clock.elapsed())));
             }
-            if !self.busy() || clock.interrupted() || clock.elapsed() + bound > watch.ends {
+            // Near the watch's end a look is cut to what is left, as the watch's own are.
+            let left = watch.ends.saturating_sub(clock.elapsed());
+            if !self.busy() || clock.interrupted() || left < MIN_LOOK {
                 break;
             }
             next = clock.elapsed() + watch.every;
             let began = clock.elapsed();
-            let check = look(bound);
+            let check = look(bound.min(left));
             if check.healthy() {
                 continue;
             }
@@ -226,8 +231,8 @@ mod tests {
             vigil.keep(&target("late"), None, &clock, |_, _| result("late", Outcome::Healthy), look)
         });
         assert_eq!((late.outcome, looks.get()), (Outcome::Healthy, 1));
-        // A watch that ends before a look could be done: none.
-        let short = Some(InWatch { ends: Duration::from_millis(1_020), every: Duration::from_secs(1) });
+        // A watch that ends too soon after the next look is due: none.
+        let short = Some(InWatch { ends: Duration::from_millis(1_030), every: Duration::from_secs(1) });
         let vigil = Vigil::new(short, 2, 2);
         let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
         std::thread::scope(|scope| {
@@ -246,6 +251,29 @@ mod tests {
             release.send(()).unwrap();
             assert_eq!((r.outcome, looked.get()), (Outcome::Healthy, false));
         });
+    }
+
+    #[test]
+    fn a_look_near_the_watchs_end_is_cut_to_what_is_left() {
+        let ends = Some(InWatch { ends: Duration::from_millis(1_500), every: Duration::from_secs(1) });
+        let vigil = Vigil::new(ends, 2, 2);
+        let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
+        let bounds = Cell::new(Vec::new());
+        std::thread::scope(|scope| {
+            let release = slow(scope, &vigil, &clock);
+            let look = |bound| {
+                let mut seen = bounds.take();
+                seen.push(bound);
+                bounds.set(seen);
+                Check::passed(Some(200), Duration::ZERO)
+            };
+            let mut late = target("late");
+            late.settings.timeout = Duration::from_secs(2);
+            vigil.keep(&late, None, &clock, |_, _| result("late", Outcome::Healthy), look);
+            release.send(()).unwrap();
+        });
+        // At 1 s, 0.5 s before the end, a look of 0.5 s (not the 2 s timeout); none at 2 s.
+        assert_eq!(bounds.take(), [Duration::from_millis(500)]);
     }
 
     #[test]
