@@ -156,8 +156,8 @@ fn unhealthy_healthcheck_is_healed_once_not_twice() {
 }
 
 /// Docker's probe times out (its 1 s is too short for a check that takes 2 s, as on a
-/// busy host): Docker says unhealthy, but healwatch runs the same command with the
-/// target's own timeout before it acts. It passes, so nothing is restarted, and the
+/// busy host): Docker says unhealthy, but healwatch runs the same command, given the
+/// target's decide_within, before it acts. It passes, so nothing is restarted, and the
 /// disagreement is in the status line and the metrics.
 #[test]
 #[ignore = "needs a Docker engine: scripts/test.sh"]
@@ -204,11 +204,11 @@ fn dockers_unhealthy_is_confirmed_before_anything_is_restarted() {
     let text = std::fs::read_to_string(&metrics).unwrap();
     let prefix = format!("healwatch_target_docker_disagreed{{target=\"{name}\"");
     assert!(text.lines().any(|l| l.starts_with(&prefix) && l.ends_with(" 1")), "{text}");
-    // With the probe's own 1 s, healwatch agrees with Docker and restarts it.
+    // Given the probe's own 1 s to decide in, healwatch agrees with Docker and restarts it.
     let run = d
         .healwatch(engine)
         .env("HEALWATCH_STATE", dir.path().join("s.json"))
-        .args(["--unhealthy", "label", "--timeout", "1s"])
+        .args(["--unhealthy", "label", "--timeout", "1s", "--decide-within", "1s"])
         .args(QUICK)
         .run();
     assert_eq!(run.target(&name)["outcome"], "restarted", "{run}");

@@ -562,7 +562,8 @@ fn a_slow_recovery_is_handed_to_the_watch_which_heals_the_others_meanwhile() {
     let back =
         lines.iter().skip(handed + 1).position(|l| outcome(l, &name)["outcome"] == "healthy").map(|i| i + handed + 1);
     let back = back.unwrap_or_else(|| panic!("the slow one's recovery was reported\n{run}"));
-    assert!(handed < other && other < back, "the other was healed while the slow one started\n{run}");
+    // In the pass that handed the slow one over (it looks on while it heals), or after.
+    assert!(handed <= other && other < back, "the other was healed while the slow one started\n{run}");
     assert_eq!(outcome(&lines[other], &app.name)["recovered"], true, "{run}");
     for l in &lines {
         let said: Vec<String> =
