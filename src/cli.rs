@@ -129,7 +129,7 @@ impl CheckArgs {
             ("--dry-run", r.dry_run),
             ("--log", r.log.is_some()),
             ("--metrics", r.metrics.is_some()),
-            ("--notify-url", r.notify_url.is_some()),
+            ("--notify-url", !r.notify_url.is_empty()),
             ("--ping-url", r.ping_url.is_some()),
             ("--quiet", r.quiet),
             ("--format", r.format.is_some()),

@@ -55,6 +55,29 @@ impl<T: Named> Layered<NameKey> for Option<T> {
     }
 }
 
+/// One URL or a list of them in the config file: `notify_url = "https://…"` or
+/// `notify_url = ["slack://…", "ntfy://…"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum UrlList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A repeatable flag over a key of one or more values: the flags, when any is given,
+/// replace the key's (as a single flag wins over its key). Empty strings are dropped.
+impl Layered<UrlList> for Vec<String> {
+    type Value = Vec<String>;
+    fn layer(flag: &Vec<String>, file: Option<&UrlList>, _: &str) -> Result<Vec<String>> {
+        let all = match (flag.is_empty(), file) {
+            (false, _) | (true, None) => flag.clone(),
+            (true, Some(UrlList::One(url))) => vec![url.clone()],
+            (true, Some(UrlList::Many(urls))) => urls.clone(),
+        };
+        Ok(all.into_iter().filter(|u| !u.is_empty()).collect())
+    }
+}
+
 /// A duration from the config file, within `MIN..=MAX` seconds (the flag's clap parser
 /// checks the same range): `forget_after = "7d"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -109,10 +132,12 @@ macro_rules! run_options_table {
             /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
             #[arg(long, value_name = "FILE")]
             metrics: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// POST the status line (JSON) here when a pass did something, or found something
-            /// wrong that it did not fix (config `notify_on` picks the outcomes).
+            /// Notify here when a pass did something, or found something wrong that it did not
+            /// fix (config `notify_on` picks the outcomes): an https:// webhook gets the status
+            /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message.
+            /// Repeatable.
             #[arg(long, value_name = "URL")]
-            notify_url: Option<String> => String;
+            notify_url: Vec<String> => $crate::options::UrlList;
             /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other.
             #[arg(long, value_name = "URL")]
             ping_url: Option<String> => String;

@@ -14,6 +14,7 @@ use super::{Config, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER, DEFAULT_NOTIFY_ON
 use crate::cli::RunArgs;
 use crate::model::{Action, Endpoint, HealthUrl, Named, Outcome, Unhealthy, redact_text};
 use crate::net::TrustRoots;
+use crate::output::notify::Service;
 use crate::settings::Layer;
 
 /// What every target gets unless it says otherwise: the layers of its settings below
@@ -57,7 +58,7 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         Some(path) => Some(TrustRoots::load(path).context(from(args.ca_file.is_some(), "--ca-file", "ca_file"))?),
         None => None,
     };
-    let notify_at = from(args.notify_url.is_some(), "--notify-url", "notify_url");
+    let notify_at = from(!args.notify_url.is_empty(), "--notify-url", "notify_url");
     let ping_at = from(args.ping_url.is_some(), "--ping-url", "ping_url");
     Ok(Config {
         targets,
@@ -71,7 +72,11 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         lock: o.lock,
         state: o.state,
         metrics: o.metrics,
-        notify_url: secret_url(o.notify_url.as_deref(), &notify_at)?,
+        notify: o
+            .notify_url
+            .iter()
+            .map(|url| Service::parse(url).with_context(|| notify_at.clone()))
+            .collect::<Result<_>>()?,
         notify_on: match &d.notify_on {
             None => DEFAULT_NOTIFY_ON.to_vec(),
             Some(names) => {

@@ -18,6 +18,7 @@ use anyhow::{Result, bail};
 use crate::cli::RunArgs;
 use crate::model::{Action, Format, HealthUrl, Outcome};
 use crate::net::TrustRoots;
+use crate::output::notify::Service;
 use crate::settings::Layer;
 use build::build;
 
@@ -71,7 +72,7 @@ pub(crate) struct Config {
     /// node_exporter textfile written after every pass.
     pub metrics: Option<PathBuf>,
     /// Where the status line is POSTed when a pass did or found something worth telling.
-    pub notify_url: Option<HealthUrl>,
+    pub notify: Vec<Service>,
     /// The outcomes that trigger a notification.
     pub notify_on: Vec<Outcome>,
     /// Dead man's switch: GET after every pass (URL/fail when the exit status is not 0).
@@ -117,7 +118,7 @@ impl Config {
             lock: None,
             state: None,
             metrics: None,
-            notify_url: None,
+            notify: Vec::new(),
             notify_on: DEFAULT_NOTIFY_ON.to_vec(),
             ping_url: None,
             ssh_reuse: true,

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::notify::{self, Message, Service};
 use super::report::{self, Report};
-use super::{metrics, notify, print};
+use super::{metrics, print};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::exit::{Exit, Stop};
@@ -24,8 +25,8 @@ pub(crate) struct Outputs {
     pub(crate) log: Option<PathBuf>,
     /// `--metrics`.
     pub(crate) metrics: Option<PathBuf>,
-    /// `--notify-url`.
-    pub(crate) notify_url: Option<HealthUrl>,
+    /// `--notify-url`, each.
+    pub(crate) notify: Vec<Service>,
     /// `--notify-on`.
     pub(crate) notify_on: Vec<Outcome>,
     /// `--ping-url`.
@@ -37,7 +38,7 @@ impl Outputs {
         Self {
             log: config.log.clone(),
             metrics: config.metrics.clone(),
-            notify_url: config.notify_url.clone(),
+            notify: config.notify.clone(),
             notify_on: config.notify_on.clone(),
             ping_url: config.ping_url.clone(),
         }
@@ -48,7 +49,7 @@ impl Outputs {
         Self {
             log: args.log.clone(),
             metrics: args.metrics.clone(),
-            notify_url: None,
+            notify: Vec::new(),
             notify_on: Vec::new(),
             ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse_secret_path(u).ok()),
         }
@@ -79,19 +80,26 @@ pub(crate) fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory
             report.warnings.push(format!("metrics: {e:#}"));
         }
     }
-    let notify_url = outputs.notify_url.as_ref().filter(|_| notify::should_notify(report, &outputs.notify_on));
-    if notify_url.is_none() && outputs.ping_url.is_none() {
+    let message = Message::from_report(report, &outputs.notify_on).filter(|_| !outputs.notify.is_empty());
+    if message.is_none() && outputs.ping_url.is_none() {
         return;
     }
-    // The notification carries the line as it stands; its own fate is added after.
-    let body = notify_url.map(|_| report.line()).unwrap_or_default();
+    // A webhook gets the line as it stands; the notifications' own fate is added after.
+    let line = message.as_ref().map(|_| report.line()).unwrap_or_default();
     let sender = notify::Sender::default();
     let (notified, pinged) = std::thread::scope(|scope| {
-        let notified = notify_url.map(|url| scope.spawn(|| sender.notify(url, &body)));
+        // Side by side: a dead receiver costs one bounded wait, not one per service.
+        let notified: Vec<_> = message
+            .iter()
+            .flat_map(|m| outputs.notify.iter().map(move |s| (s, m)))
+            .map(|(service, m)| scope.spawn(|| sender.notify(service, m, &line)))
+            .collect();
         let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
-        (notified.map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))), pinged)
+        let notified: Vec<_> =
+            notified.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))).collect();
+        (notified, pinged)
     });
-    report.warnings.extend(notified.and_then(Result::err));
+    report.warnings.extend(notified.into_iter().filter_map(Result::err));
     report.warnings.extend(pinged.and_then(Result::err));
 }
 

@@ -134,7 +134,7 @@ impl<'a> Setup<'a> {
                 }
                 // The running pass owns the metrics file and the notifications; only the
                 // ping says this one did nothing.
-                let quiet = Outputs { metrics: None, notify_url: None, ..self.outputs.clone() };
+                let quiet = Outputs { metrics: None, notify: Vec::new(), ..self.outputs.clone() };
                 Err(fail(self.args, started, &self.clock, Stop::Locked(held.then(then)), &quiet))
             }
             Err(stop) => Err(fail(self.args, started, &self.clock, stop, &self.outputs)),

@@ -28,6 +28,9 @@ pub(crate) enum Behaviour {
     Redirect,
     /// These statuses for the first requests, one each, then 200 "ok".
     Sequence(Vec<u16>),
+    /// Whatever this says of the request's head and body: a stand-in for a service that
+    /// checks what it is sent (the status, and the body to answer).
+    Judge(fn(&str, &str) -> (u16, &'static str)),
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records every request head.
@@ -116,7 +119,8 @@ fn serve(
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    requests.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+    let body = String::from_utf8_lossy(&body).into_owned();
+    requests.lock().unwrap().push(format!("{head}\r\n{body}"));
     let n = served.fetch_add(1, Ordering::SeqCst);
     let (status, body, extra) = match behaviour {
         Behaviour::Fixed(status, body) => (*status, *body, ""),
@@ -134,6 +138,10 @@ fn serve(
         Behaviour::WhileFileExists(_) => (503, "down", ""),
         Behaviour::Redirect => (302, "", "Location: /elsewhere\r\n"),
         Behaviour::Sequence(statuses) => (statuses.get(n).copied().unwrap_or(200), "seq", ""),
+        Behaviour::Judge(judge) => {
+            let (status, answer) = judge(&head, &body);
+            (status, answer, "")
+        }
     };
     let mut stream = stream;
     let _ = write!(

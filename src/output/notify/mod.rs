@@ -1,26 +1,23 @@
-//! Telling the outside world: POST the status line to `--notify-url` when a pass did or
-//! found something worth telling, and ping `--ping-url` (a dead man's switch in the
-//! healthchecks.io convention) after every pass. Both are bounded and retried once;
+//! Telling the outside world: each `--notify-url` when a pass did or found something
+//! worth telling (a webhook gets the status line; Slack, Discord, Teams, ntfy, Gotify
+//! and Telegram a message in words), and a ping to `--ping-url` (a dead man's switch in
+//! the healthchecks.io convention) after every pass. All are bounded and retried once;
 //! their failures become warnings, never a reason to skip or fail healing.
+
+mod message;
+mod service;
 
 use std::time::Duration;
 
-use crate::model::{HealthUrl, Outcome, redact_text};
-use crate::output::report::Report;
+pub(crate) use message::Message;
+pub(crate) use service::Service;
+
+use crate::model::{HealthUrl, redact_text};
 
 /// Bound on one notification or ping attempt.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause before the one retry.
 pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(500);
-
-/// Whether a target that changed in this pass has an outcome in `notify_on`: a known,
-/// unchanged problem (a target given up on, a pause) is notified once, not every pass.
-pub(crate) fn should_notify(report: &Report, notify_on: &[Outcome]) -> bool {
-    report
-        .targets
-        .iter()
-        .any(|t| notify_on.contains(&t.result.outcome) && report.changes.iter().any(|(name, _)| *name == t.result.name))
-}
 
 /// The ping for a pass: `URL` after success, `URL/fail` otherwise (before any query string).
 pub(crate) fn ping_request(url: &str, success: bool) -> String {
@@ -54,16 +51,23 @@ impl Default for Sender {
 }
 
 impl Sender {
-    /// POSTs `body` (the status line) as JSON; one retry. The error names the URL, redacted.
-    pub(crate) fn notify(&self, url: &HealthUrl, body: &[u8]) -> Result<(), String> {
-        self.twice(|| {
-            let mut request = self.agent.post(&url.request).header("Content-Type", "application/json");
-            if let Some(auth) = &url.authorization {
-                request = request.header("Authorization", auth);
-            }
-            request.send(body).map(drop)
-        })
-        .map_err(|e| format!("notifying {}: {e}", url.display))
+    /// POSTs `message` to `service` as JSON (a webhook gets `status_line`), each of its
+    /// requests retried once. The error names the service, redacted.
+    pub(crate) fn notify(&self, service: &Service, message: &Message, status_line: &[u8]) -> Result<(), String> {
+        for post in service.posts(message, status_line) {
+            self.twice(|| {
+                let mut request = self.agent.post(&post.url).header("Content-Type", "application/json");
+                if let Some(auth) = service.authorization() {
+                    request = request.header("Authorization", auth);
+                }
+                for (name, value) in &post.headers {
+                    request = request.header(*name, value);
+                }
+                request.send(&post.body[..]).map(drop)
+            })
+            .map_err(|e| format!("notifying {}: {}", service.display, hide(&e, &post.url, &service.display)))?;
+        }
+        Ok(())
     }
 
     /// GETs the ping URL for a pass that succeeded or not; one retry.
@@ -88,6 +92,11 @@ impl Sender {
             }
         }
     }
+}
+
+/// An error as printed: the request URL (which holds a service's token) never shows.
+fn hide(error: &str, url: &str, display: &str) -> String {
+    error.replace(url, display)
 }
 
 #[cfg(test)]
