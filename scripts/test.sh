@@ -9,12 +9,15 @@ source scripts/engine.sh
 source scripts/promtool.sh
 # shellcheck source=scripts/junit-schema.sh
 source scripts/junit-schema.sh
+# shellcheck source=scripts/smtpd.sh
+source scripts/smtpd.sh
 
 # The alert rules and their unit tests (examples/prometheus).
 promtool_ensure
 (cd examples/prometheus && "$HEALWATCH_PROMTOOL" check rules alerts.yml && "$HEALWATCH_PROMTOOL" test rules alerts_test.yml)
 
 junit_schema_ensure
+smtpd_ensure
 engine_packages
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then

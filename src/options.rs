@@ -134,8 +134,8 @@ macro_rules! run_options_table {
             metrics: Option<std::path::PathBuf> => std::path::PathBuf;
             /// Notify here when a pass did something, or found something wrong that it did not
             /// fix (config `notify_on` picks the outcomes): an https:// webhook gets the status
-            /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message.
-            /// Repeatable.
+            /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message;
+            /// smtp:// a mail. Repeatable.
             #[arg(long, value_name = "URL")]
             notify_url: Vec<String> => $crate::options::UrlList;
             /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other.

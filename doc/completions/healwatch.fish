@@ -47,7 +47,7 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l unhealthy -d 'Also 
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_needs_command" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
-complete -c healwatch -n "__fish_healwatch_needs_command" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message. Repeatable' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
@@ -94,7 +94,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l unhealthy -d
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message. Repeatable' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
@@ -133,7 +133,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-wi
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message. Repeatable' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
@@ -197,7 +197,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-wi
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message. Repeatable' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"

@@ -246,3 +246,75 @@ fn a_target_that_stays_broken_notifies_once() {
     }
     assert_eq!(receiver.received().len(), 1, "{:?}", receiver.received());
 }
+
+/// An SMTP server that checks AUTH (aiosmtpd, started by the test on 127.0.0.1); its
+/// messages as JSON files in `dir`. Stopped when dropped (its stdin closes).
+struct Smtpd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Smtpd {
+    fn start(dir: &std::path::Path) -> Self {
+        let python = std::env::var("HEALWATCH_SMTPD_PYTHON").expect("HEALWATCH_SMTPD_PYTHON: run scripts/test.sh");
+        let port = crate::util::free_port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtpd.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(dir)
+            .arg(port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting tests/smtpd.py");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "tests/smtpd.py did not start");
+        Self { child, port }
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs aiosmtpd: scripts/test.sh"]
+fn a_mail_goes_through_an_smtp_relay_with_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtpd = Smtpd::start(dir.path());
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    let url = format!(
+        "smtp://ops:s3cr3t@127.0.0.1:{}/?from=healwatch@host.example&to=oncall@example.org,ops@example.org&encryption=none",
+        smtpd.port
+    );
+    let run = Healwatch::new()
+        .docker(&FakeDocker::new())
+        .args(FAST)
+        .args(["--notify-url", &url, "-t", &format!("web-2={}", down.url("/"))])
+        .run();
+    run.expect_code(0);
+    assert!(run.status_line().get("warnings").is_none(), "{run}");
+    let mail: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("1.json")).unwrap()).unwrap();
+    assert_eq!((mail["from"].as_str(), mail["authenticated"].as_bool()), (Some("healwatch@host.example"), Some(true)));
+    assert_eq!(mail["to"], serde_json::json!(["oncall@example.org", "ops@example.org"]));
+    let text = mail["message"].as_str().unwrap();
+    assert!(text.contains("Subject: web-2 restarted"), "{text}");
+    assert!(text.contains("\"outcome\":\"restarted\""), "the status line is in the mail\n{text}");
+    // A wrong password is a warning naming the relay, never the password.
+    let wrong = url.replace("s3cr3t", "wr0ng");
+    let run = Healwatch::new()
+        .docker(&FakeDocker::new())
+        .args(FAST)
+        .args(["--notify-url", &wrong, "-t", &format!("web-2={}", down.url("/"))])
+        .run();
+    let warnings = run.status_line()["warnings"].to_string();
+    assert!(warnings.contains(&format!("notifying smtp://ops:***@127.0.0.1:{}", smtpd.port)), "{warnings}");
+    assert!(!run.stdout().contains("wr0ng") && !run.stderr().contains("wr0ng"), "{run}");
+    assert!(!dir.path().join("2.json").exists());
+}

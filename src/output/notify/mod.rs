@@ -4,6 +4,7 @@
 //! the healthchecks.io convention) after every pass. All are bounded and retried once;
 //! their failures become warnings, never a reason to skip or fail healing.
 
+mod mail;
 mod message;
 mod service;
 
@@ -54,6 +55,15 @@ impl Sender {
     /// POSTs `message` to `service` as JSON (a webhook gets `status_line`), each of its
     /// requests retried once. The error names the service, redacted.
     pub(crate) fn notify(&self, service: &Service, message: &Message, status_line: &[u8]) -> Result<(), String> {
+        if let Some(mail) = &service.mail {
+            let send = || mail.send(message, status_line, TIMEOUT);
+            return send()
+                .or_else(|_| {
+                    std::thread::sleep(RETRY_DELAY);
+                    send()
+                })
+                .map_err(|e| format!("notifying {}: {e}", service.display));
+        }
         for post in service.posts(message, status_line) {
             self.twice(|| {
                 let mut request = self.agent.post(&post.url).header("Content-Type", "application/json");

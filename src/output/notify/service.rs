@@ -7,6 +7,7 @@
 use anyhow::{Result, bail};
 use serde_json::json;
 
+use super::mail::Mail;
 use super::message::Message;
 use crate::model::{HealthUrl, MASK};
 
@@ -29,6 +30,8 @@ pub(crate) struct Service {
     key: Option<String>,
     /// Telegram's chats; ntfy's topic.
     to: Vec<String>,
+    /// An SMTP relay and its mail: no HTTP request.
+    pub mail: Option<Box<Mail>>,
     /// As printed: secrets masked.
     pub display: String,
 }
@@ -44,6 +47,8 @@ enum Kind {
     Ntfy,
     Gotify,
     Telegram,
+    /// `smtp://…`: a mail, sent by `mail` (no POST).
+    Smtp,
 }
 
 /// One HTTP POST a notification makes.
@@ -69,9 +74,13 @@ impl Service {
             "ntfy" => ntfy(head, &query),
             "gotify" => gotify(head, &query),
             "telegram" => telegram(head, &query),
+            "smtp" => Mail::parse(raw.split_once("://").map_or("", |(_, rest)| rest)).map(|(mail, display)| {
+                let url = HealthUrl { request: String::new(), display: display.clone(), authorization: None };
+                Service { mail: Some(Box::new(mail)), display, ..Service::new(Kind::Smtp, url) }
+            }),
             _ => bail!(
                 "{shown} is not a notification URL: write https://… (a webhook that gets the status line), \
-                 or slack://, discord://, teams://, ntfy://, gotify:// or telegram:// (docs/notifications.md)"
+                 or slack://, discord://, teams://, ntfy://, gotify://, telegram:// or smtp:// (docs/alerting.md)"
             ),
         };
         parsed.map_err(|e| anyhow::anyhow!("{shown}: {e:#}"))
@@ -79,7 +88,7 @@ impl Service {
 
     fn new(kind: Kind, url: HealthUrl) -> Self {
         let display = url.display.clone();
-        Self { kind, url, key: None, to: Vec::new(), display }
+        Self { kind, url, key: None, to: Vec::new(), mail: None, display }
     }
 
     /// The `Authorization` header its URL's userinfo gives (ntfy, a webhook).
@@ -122,6 +131,7 @@ impl Service {
                 let body = json!({ "title": message.title, "message": text, "priority": message.priority * 2 });
                 vec![Post { url: self.url.request.clone(), headers: vec![("X-Gotify-Key", key)], body: bytes(&body) }]
             }
+            Kind::Smtp => Vec::new(),
             Kind::Telegram => self
                 .to
                 .iter()
@@ -362,6 +372,11 @@ mod tests {
                 "https://hooks.example/services/s3cr3t",
                 "https://hooks.example/services/s3cr3t",
                 "https://hooks.example/***",
+            ),
+            (
+                "smtp://ops:s3cr3t@mail.example/?from=a@b.example&to=c@d.example",
+                "",
+                "smtp://ops:***@mail.example:587/?to=c@d.example",
             ),
         ];
         for (raw, request, display) in cases {
