@@ -11,6 +11,8 @@ source scripts/promtool.sh
 source scripts/junit-schema.sh
 # shellcheck source=scripts/smtpd.sh
 source scripts/smtpd.sh
+# shellcheck source=scripts/monitoring.sh
+source scripts/monitoring.sh
 
 # The alert rules and their unit tests (examples/prometheus).
 promtool_ensure
@@ -18,6 +20,7 @@ promtool_ensure
 
 junit_schema_ensure
 smtpd_ensure
+monitoring_ensure
 engine_packages
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then

@@ -15,6 +15,7 @@ mod engine;
 mod fleet;
 mod hostile;
 mod memory;
+mod monitoring;
 mod notify;
 mod pass;
 mod tls;
