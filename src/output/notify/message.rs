@@ -9,6 +9,9 @@ use crate::output::report::{Report, TargetReport};
 
 /// The longest line about one target (its error cut to fit).
 const LINE_LIMIT: usize = 300;
+/// At most this many targets are named one per line; the rest are counted. A message
+/// stays short enough for every service (about 6 kB at most).
+const MAX_LINES: usize = 20;
 
 /// A notification in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +37,14 @@ impl Message {
         if changed.is_empty() {
             return None;
         }
-        let lines: Vec<String> = changed.iter().map(|t| line(t)).collect();
+        let mut lines: Vec<String> = changed.iter().take(MAX_LINES).map(|t| line(t)).collect();
+        if changed.len() > MAX_LINES {
+            lines.push(format!("… and {} more: see the status line", changed.len() - MAX_LINES));
+        }
         let priority = changed.iter().map(|t| priority(t)).max().unwrap_or(3);
         let title = match lines.as_slice() {
             [one] => one.clone(),
-            many => format!("healwatch: {} targets changed", many.len()),
+            _ => format!("healwatch: {} targets changed", changed.len()),
         };
         Some(Self { title, lines, priority })
     }
@@ -154,6 +160,17 @@ mod tests {
         assert_eq!(Message::from_report(&r, &[Outcome::GaveUp]), None);
         let one = Message::from_report(&r, &[Outcome::Restarted]).unwrap();
         assert_eq!((one.title.as_str(), one.priority), ("web restarted", 3));
+    }
+
+    #[test]
+    fn many_changes_are_counted_past_twenty_lines() {
+        let targets: Vec<TargetReport> = (0..25).map(|i| target(&format!("t{i}"), "", Outcome::Restarted)).collect();
+        let names: Vec<String> = (0..25).map(|i| format!("t{i}")).collect();
+        let changed: Vec<&str> = names.iter().map(String::as_str).collect();
+        let m = Message::from_report(&report(targets, &changed), &Outcome::ALL).unwrap();
+        assert_eq!(m.lines.len(), MAX_LINES + 1);
+        assert_eq!(m.lines.last().unwrap(), "… and 5 more: see the status line");
+        assert_eq!(m.title, "healwatch: 25 targets changed");
     }
 
     #[test]
