@@ -1,13 +1,15 @@
 """An SMTP server on 127.0.0.1 for the SMTP notification test (aiosmtpd).
 
-    python3 tests/smtpd.py OUT_DIR PORT
+    python3 tests/smtpd.py OUT_DIR PORT [CERT KEY]
 
 Accepts AUTH PLAIN/LOGIN as ops / s3cr3t only (without TLS: it is a local relay), and
 writes each message it is given to OUT_DIR/N.json (sender, recipients, the message).
+With CERT and KEY (PEM files) it offers STARTTLS with them.
 Prints "ready" once it serves, then serves until stdin closes, for 120 s at most.
 """
 import json
 import os
+import ssl
 import sys
 import threading
 
@@ -38,8 +40,12 @@ def authenticate(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok)
 
 
+tls = None
+if len(sys.argv) > 4:
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(sys.argv[3], sys.argv[4])
 controller = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=authenticate,
-                        auth_require_tls=False, auth_required=True)
+                        auth_require_tls=False, auth_required=True, tls_context=tls)
 controller.start()
 print("ready", flush=True)
 done = threading.Event()

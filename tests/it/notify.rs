@@ -255,7 +255,8 @@ struct Smtpd {
 }
 
 impl Smtpd {
-    fn start(dir: &std::path::Path) -> Self {
+    /// `tls`: PEM files of a certificate and its key, to offer STARTTLS with.
+    fn start(dir: &std::path::Path, tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
         let python = std::env::var("HEALWATCH_SMTPD_PYTHON").expect("HEALWATCH_SMTPD_PYTHON: run scripts/test.sh");
         let port = crate::util::free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtpd.py");
@@ -263,6 +264,7 @@ impl Smtpd {
             .arg(script)
             .arg(dir)
             .arg(port.to_string())
+            .args(tls.into_iter().flat_map(|(cert, key)| [cert, key]))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -287,7 +289,7 @@ impl Drop for Smtpd {
 #[ignore = "needs aiosmtpd: scripts/test.sh"]
 fn a_mail_goes_through_an_smtp_relay_with_auth() {
     let dir = tempfile::tempdir().unwrap();
-    let smtpd = Smtpd::start(dir.path());
+    let smtpd = Smtpd::start(dir.path(), None);
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let url = format!(
         "smtp://ops:s3cr3t@127.0.0.1:{}/?from=healwatch@host.example&to=oncall@example.org,ops@example.org&encryption=none",
@@ -317,4 +319,32 @@ fn a_mail_goes_through_an_smtp_relay_with_auth() {
     assert!(warnings.contains(&format!("notifying smtp://ops:***@127.0.0.1:{}", smtpd.port)), "{warnings}");
     assert!(!run.stdout().contains("wr0ng") && !run.stderr().contains("wr0ng"), "{run}");
     assert!(!dir.path().join("2.json").exists());
+}
+
+#[test]
+#[ignore = "needs aiosmtpd: scripts/test.sh"]
+fn starttls_offered_is_taken_and_a_certificate_not_trusted_sends_nothing_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().self_signed(&key).unwrap();
+    let (cert_file, key_file) =
+        (write_file(dir.path(), "cert.pem", &cert.pem()), write_file(dir.path(), "key.pem", &key.serialize_pem()));
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let smtpd = Smtpd::start(&inbox, Some((&cert_file, &key_file)));
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    // No `encryption`: STARTTLS when offered. The relay offers it with a certificate no
+    // public root signed: the mail is not sent, in the clear or otherwise.
+    let url = format!("smtp://ops:s3cr3t@127.0.0.1:{}/?from=healwatch@host.example&to=oncall@example.org", smtpd.port);
+    let run = Healwatch::new()
+        .docker(&FakeDocker::new())
+        .args(FAST)
+        .args(["--notify-url", &url, "-t", &format!("web={}", down.url("/"))])
+        .run();
+    run.expect_code(0);
+    let warnings = run.status_line()["warnings"].to_string();
+    assert!(warnings.contains(&format!("notifying smtp://ops:***@127.0.0.1:{}", smtpd.port)), "{warnings}");
+    assert!(warnings.to_lowercase().contains("certificate") || warnings.to_lowercase().contains("tls"), "{warnings}");
+    assert!(!run.stdout().contains("s3cr3t"), "{run}");
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0, "nothing was delivered");
 }
