@@ -87,16 +87,27 @@ pub(crate) fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory
     // A webhook gets the line as it stands; the notifications' own fate is added after.
     let line = message.as_ref().map(|_| report.line()).unwrap_or_default();
     let sender = notify::Sender::default();
+    let (sender, line) = (&sender, &line);
     let (notified, pinged) = std::thread::scope(|scope| {
-        // Side by side: a dead receiver costs one bounded wait, not one per service.
-        let notified: Vec<_> = message
+        // Side by side: a dead receiver costs one bounded wait, not one per service. A
+        // thread that cannot be started (a process limit) leaves its service to this one.
+        let (started, inline): (Vec<_>, Vec<_>) = message
             .iter()
             .flat_map(|m| outputs.notify.iter().map(move |s| (s, m)))
-            .map(|(service, m)| scope.spawn(|| sender.notify(service, m, &line)))
-            .collect();
+            .map(|(service, m)| {
+                let notify = move || sender.notify(service, m, line);
+                std::thread::Builder::new().spawn_scoped(scope, notify).map_err(|_| (service, m))
+            })
+            .partition(Result::is_ok);
         let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
-        let notified: Vec<_> =
-            notified.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))).collect();
+        let mut notified: Vec<_> =
+            inline.into_iter().filter_map(Result::err).map(|(s, m)| sender.notify(s, m, line)).collect();
+        notified.extend(
+            started
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))),
+        );
         (notified, pinged)
     });
     report.warnings.extend(notified.into_iter().filter_map(Result::err));
