@@ -355,7 +355,8 @@ fn redact_query(text: &str) -> String {
     out
 }
 
-fn percent_decode(text: &str) -> String {
+/// `text` with its `%XX` escapes decoded (invalid UTF-8 replaced).
+pub(crate) fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 

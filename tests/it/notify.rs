@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::util::{Behaviour, FakeDocker, Healwatch, Server, write_file};
+use crate::util::{Behaviour, FakeDocker, Healwatch, Run, Server, write_file};
 
 const FAST: [&str; 4] = ["--retries", "0", "--recovery-timeout", "0"];
 
@@ -116,18 +116,23 @@ fn telegram(head: &str, body: &str) -> (u16, &'static str) {
     }
 }
 
+/// One pass that restarts the broken target `name` (its service is `down`) and notifies
+/// `url`.
+fn heal_and_notify(url: &str, name: &str, down: &Server) -> Run {
+    Healwatch::new()
+        .docker(&FakeDocker::new())
+        .args(FAST)
+        .args(["--notify-url", url, "-t", &format!("{name}={}", down.url("/"))])
+        .run()
+}
+
 /// Runs one pass that restarts a broken target and notifies `url` (with `{}` replaced by
 /// the receiver's `host:port`); what the receiver got, and the status line.
 fn notify(judge: Judge, url: &str) -> (Vec<(String, String, String)>, Value) {
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let receiver = Server::start(Behaviour::Judge(judge));
     let url = url.replace("{}", &format!("127.0.0.1:{}", receiver.port));
-    let docker = FakeDocker::new();
-    let run = Healwatch::new()
-        .docker(&docker)
-        .args(FAST)
-        .args(["--notify-url", &url, "-t", &format!("web-2={}", down.url("/"))])
-        .run();
+    let run = heal_and_notify(&url, "web-2", &down);
     run.expect_code(0);
     let line = run.status_line();
     assert!(line.get("warnings").is_none(), "the receiver accepted it\n{run}");
@@ -189,11 +194,7 @@ fn a_service_that_refuses_is_a_warning_that_names_it_without_its_token() {
         // A receiver that checks for another token: the request is refused.
         let receiver = Server::start(Behaviour::Judge(|_, _| (401, "unauthorized")));
         let url = format!("discord://wr0ngs3cr3t@42?api={}", receiver.url(""));
-        let run = Healwatch::new()
-            .docker(&FakeDocker::new())
-            .args(FAST)
-            .args(["--notify-url", &url, "-t", &format!("web={}", down.url("/"))])
-            .run();
+        let run = heal_and_notify(&url, "web", &down);
         run.expect_code(0);
         assert!(!run.stdout().contains("s3cr3t") && !run.stderr().contains("s3cr3t"), "{run}");
         (receiver.received(), run.status_line())
@@ -295,11 +296,7 @@ fn a_mail_goes_through_an_smtp_relay_with_auth() {
         "smtp://ops:s3cr3t@127.0.0.1:{}/?from=healwatch@host.example&to=oncall@example.org,ops@example.org&encryption=none",
         smtpd.port
     );
-    let run = Healwatch::new()
-        .docker(&FakeDocker::new())
-        .args(FAST)
-        .args(["--notify-url", &url, "-t", &format!("web-2={}", down.url("/"))])
-        .run();
+    let run = heal_and_notify(&url, "web-2", &down);
     run.expect_code(0);
     assert!(run.status_line().get("warnings").is_none(), "{run}");
     let mail: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("1.json")).unwrap()).unwrap();
@@ -310,11 +307,7 @@ fn a_mail_goes_through_an_smtp_relay_with_auth() {
     assert!(text.contains("\"outcome\":\"restarted\""), "the status line is in the mail\n{text}");
     // A wrong password is a warning naming the relay, never the password.
     let wrong = url.replace("s3cr3t", "wr0ng");
-    let run = Healwatch::new()
-        .docker(&FakeDocker::new())
-        .args(FAST)
-        .args(["--notify-url", &wrong, "-t", &format!("web-2={}", down.url("/"))])
-        .run();
+    let run = heal_and_notify(&wrong, "web-2", &down);
     let warnings = run.status_line()["warnings"].to_string();
     assert!(warnings.contains(&format!("notifying smtp://ops:***@127.0.0.1:{}", smtpd.port)), "{warnings}");
     assert!(!run.stdout().contains("wr0ng") && !run.stderr().contains("wr0ng"), "{run}");
@@ -336,11 +329,7 @@ fn starttls_offered_is_taken_and_a_certificate_not_trusted_sends_nothing_in_the_
     // No `encryption`: STARTTLS when offered. The relay offers it with a certificate no
     // public root signed: the mail is not sent, in the clear or otherwise.
     let url = format!("smtp://ops:s3cr3t@127.0.0.1:{}/?from=healwatch@host.example&to=oncall@example.org", smtpd.port);
-    let run = Healwatch::new()
-        .docker(&FakeDocker::new())
-        .args(FAST)
-        .args(["--notify-url", &url, "-t", &format!("web={}", down.url("/"))])
-        .run();
+    let run = heal_and_notify(&url, "web", &down);
     run.expect_code(0);
     let warnings = run.status_line()["warnings"].to_string();
     assert!(warnings.contains(&format!("notifying smtp://ops:***@127.0.0.1:{}", smtpd.port)), "{warnings}");

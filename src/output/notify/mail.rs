@@ -12,7 +12,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message as Email, SmtpTransport, Transport};
 
 use super::message::Message;
-use crate::model::{HealthUrl, MASK};
+use crate::model::{HealthUrl, MASK, percent_decode};
 
 /// How the connection to the relay is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Mail {
         let (userinfo, hostport) = authority.rsplit_once('@').map_or((None, authority), |(u, h)| (Some(u), h));
         let credentials = userinfo.map(|u| {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
-            (decode(user), decode(pass))
+            (percent_decode(user), percent_decode(pass))
         });
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) if !p.contains(']') => (h, Some(p.parse::<u16>().context("its port")?)),
@@ -69,7 +69,7 @@ impl Mail {
         let mut encryption = Encryption::Auto;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = decode(value);
+            let value = percent_decode(value);
             match key.to_ascii_lowercase().as_str() {
                 "from" => from = Some(address(&value, "from")?),
                 "to" => {
@@ -114,17 +114,11 @@ impl Mail {
         }
         let body = format!("{}\n\n{}\n", message.text(), String::from_utf8_lossy(status_line).trim_end());
         let email = email.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| format!("the mail: {e}"))?;
-        let tls = |required: bool| -> Result<Tls, String> {
-            let parameters =
-                TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host))?;
-            Ok(if required { Tls::Required(parameters) } else { Tls::Opportunistic(parameters) })
-        };
+        let parameters = || TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host));
         let tls = match self.encryption {
-            Encryption::Auto => tls(false)?,
-            Encryption::StartTls => tls(true)?,
-            Encryption::Implicit => {
-                Tls::Wrapper(TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host))?)
-            }
+            Encryption::Auto => Tls::Opportunistic(parameters()?),
+            Encryption::StartTls => Tls::Required(parameters()?),
+            Encryption::Implicit => Tls::Wrapper(parameters()?),
             Encryption::None => Tls::None,
         };
         let mut relay = SmtpTransport::builder_dangerous(&self.host).port(self.port).tls(tls).timeout(Some(timeout));
@@ -133,10 +127,6 @@ impl Mail {
         }
         relay.build().send(&email).map(drop).map_err(|e| crate::model::redact_text(&e.to_string()))
     }
-}
-
-fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn address(text: &str, what: &str) -> Result<Mailbox> {

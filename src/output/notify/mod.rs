@@ -55,13 +55,9 @@ impl Sender {
     /// POSTs `message` to `service` as JSON (a webhook gets `status_line`), each of its
     /// requests retried once. The error names the service, redacted.
     pub(crate) fn notify(&self, service: &Service, message: &Message, status_line: &[u8]) -> Result<(), String> {
-        if let Some(mail) = &service.mail {
-            let send = || mail.send(message, status_line, TIMEOUT);
-            return send()
-                .or_else(|_| {
-                    std::thread::sleep(RETRY_DELAY);
-                    send()
-                })
+        if let Some(mail) = service.mail() {
+            return self
+                .twice(|| mail.send(message, status_line, TIMEOUT))
                 .map_err(|e| format!("notifying {}: {e}", service.display));
         }
         for post in service.posts(message, status_line) {
@@ -93,7 +89,7 @@ impl Sender {
         .map_err(|e| format!("pinging {}: {e}", ping_request(&url.display, success)))
     }
 
-    fn twice(&self, attempt: impl Fn() -> Result<(), ureq::Error>) -> Result<(), String> {
+    fn twice<E: std::fmt::Display>(&self, attempt: impl Fn() -> Result<(), E>) -> Result<(), String> {
         match attempt() {
             Ok(()) => Ok(()),
             Err(_) => {

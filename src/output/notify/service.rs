@@ -30,14 +30,12 @@ pub(crate) struct Service {
     key: Option<String>,
     /// Telegram's chats; ntfy's topic.
     to: Vec<String>,
-    /// An SMTP relay and its mail: no HTTP request.
-    pub mail: Option<Box<Mail>>,
     /// As printed: secrets masked.
     pub display: String,
 }
 
 /// The services, each with its own payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Kind {
     /// `https://…`: the status line as JSON, unchanged.
     Webhook,
@@ -47,8 +45,8 @@ enum Kind {
     Ntfy,
     Gotify,
     Telegram,
-    /// `smtp://…`: a mail, sent by `mail` (no POST).
-    Smtp,
+    /// `smtp://…`: a mail to this relay (no POST; `url` is only its printable form).
+    Smtp(Box<Mail>),
 }
 
 /// One HTTP POST a notification makes.
@@ -63,9 +61,9 @@ pub(crate) struct Post {
 impl Service {
     /// Parses a notification URL; the error says what to write, without the URL's secrets.
     pub(crate) fn parse(raw: &str) -> Result<Self> {
-        let scheme = raw.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        let (scheme, rest) = raw.split_once("://").map_or((String::new(), ""), |(s, r)| (s.to_ascii_lowercase(), r));
         let shown = if scheme.is_empty() { "it".to_string() } else { format!("'{scheme}://…'") };
-        let (head, query) = split_query(raw.split_once("://").map_or("", |(_, rest)| rest));
+        let (head, query) = split_query(rest);
         let parsed = match scheme.as_str() {
             "http" | "https" => HealthUrl::parse_secret_path(raw).map(|url| Self::new(Kind::Webhook, url)),
             "slack" => slack(head, &query),
@@ -74,9 +72,9 @@ impl Service {
             "ntfy" => ntfy(head, &query),
             "gotify" => gotify(head, &query),
             "telegram" => telegram(head, &query),
-            "smtp" => Mail::parse(raw.split_once("://").map_or("", |(_, rest)| rest)).map(|(mail, display)| {
-                let url = HealthUrl { request: String::new(), display: display.clone(), authorization: None };
-                Service { mail: Some(Box::new(mail)), display, ..Service::new(Kind::Smtp, url) }
+            "smtp" => Mail::parse(rest).map(|(mail, display)| {
+                let url = HealthUrl { request: String::new(), display, authorization: None };
+                Self::new(Kind::Smtp(Box::new(mail)), url)
             }),
             _ => bail!(
                 "{shown} is not a notification URL: write https://… (a webhook that gets the status line), \
@@ -88,7 +86,15 @@ impl Service {
 
     fn new(kind: Kind, url: HealthUrl) -> Self {
         let display = url.display.clone();
-        Self { kind, url, key: None, to: Vec::new(), mail: None, display }
+        Self { kind, url, key: None, to: Vec::new(), display }
+    }
+
+    /// The relay, for a mail (`smtp://`); `None` for a service reached by POSTs.
+    pub(crate) fn mail(&self) -> Option<&Mail> {
+        match &self.kind {
+            Kind::Smtp(mail) => Some(mail),
+            _ => None,
+        }
     }
 
     /// The `Authorization` header its URL's userinfo gives (ntfy, a webhook).
@@ -101,7 +107,7 @@ impl Service {
         let post =
             |body: serde_json::Value| Post { url: self.url.request.clone(), headers: Vec::new(), body: bytes(&body) };
         let text = message.text();
-        match self.kind {
+        match &self.kind {
             Kind::Webhook => {
                 vec![Post { url: self.url.request.clone(), headers: Vec::new(), body: status_line.to_vec() }]
             }
@@ -131,7 +137,7 @@ impl Service {
                 let body = json!({ "title": message.title, "message": text, "priority": message.priority * 2 });
                 vec![Post { url: self.url.request.clone(), headers: vec![("X-Gotify-Key", key)], body: bytes(&body) }]
             }
-            Kind::Smtp => Vec::new(),
+            Kind::Smtp(_) => Vec::new(),
             Kind::Telegram => self
                 .to
                 .iter()
