@@ -196,6 +196,11 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Exit 1 (and say why on stderr) unless a pass was remembered less than DUR ago:
+    /// healwatch's own liveness, e.g. its image's HEALTHCHECK (`status --max-age 5m`)
+    #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(ANY, YEAR, ""))]
+    pub max_age: Option<Duration>,
+
     /// The state and lock files.
     #[command(flatten)]
     pub files: StateArgs,

@@ -13,7 +13,7 @@ pub(crate) fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
 /// Prints what was built, from what, for where, and the docker CLI a pass would use.
 pub(crate) fn version(args: &VersionArgs) -> Result<Exit, Stop> {
     let docker = match DockerCli::locate(args.docker.as_deref()) {
-        Ok(cli) => cli.path().display().to_string(),
+        Ok(cli) => cli.describe(),
         Err(e) => format!("none ({e:#})"),
     };
     crate::output::print(format!("healwatch {LONG_VERSION}\ndocker: {docker}\n").as_bytes())?;

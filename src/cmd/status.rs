@@ -75,13 +75,32 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
             }
         })
         .collect();
+    // Every pass that is not a dry run replaces the file whole: its time is the last pass's.
+    let last_pass = std::fs::symlink_metadata(&path).and_then(|m| m.modified()).ok();
     let text = if args.json {
-        json_line(&serde_json::json!({ "state": path, "targets": rows }))
+        let last = last_pass.map(timestamp);
+        json_line(&serde_json::json!({ "state": path, "last_pass": last, "targets": rows }))
     } else {
         crate::model::printable(&table(&rows)).into_bytes()
     };
     crate::output::print(&text)?;
-    Ok(Exit::Healthy)
+    match args.max_age.and_then(|max| stale(last_pass, now, max)) {
+        Some(why) => {
+            eprintln!("healwatch status: {why} (state file {})", path.display());
+            Ok(Exit::Unhealthy)
+        }
+        None => Ok(Exit::Healthy),
+    }
+}
+
+/// Why the last pass, remembered at `last_pass`, is more than `max` before `now`, if it is.
+fn stale(last_pass: Option<SystemTime>, now: SystemTime, max: std::time::Duration) -> Option<String> {
+    let Some(last) = last_pass else {
+        return Some("no pass is remembered yet".to_string());
+    };
+    let age = now.duration_since(last).unwrap_or_default();
+    let show = |d: std::time::Duration| humantime::format_duration(std::time::Duration::from_secs(d.as_secs()));
+    (age > max).then(|| format!("the last pass was {} ago, more than --max-age {}", show(age), show(max)))
 }
 
 /// The engine of the target called `name`: a configured target's own; for a name only
@@ -124,4 +143,23 @@ fn table(rows: &[StatusRow]) -> String {
         let _ = writeln!(out, "{}", line.trim_end());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_pass_is_stale_only_past_max_age_and_none_is_stale() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let max = Duration::from_secs(300);
+        assert_eq!(stale(Some(now - Duration::from_secs(299)), now, max), None);
+        assert_eq!(stale(Some(now - max), now, max), None);
+        // A clock set back makes the pass look fresh, not an error.
+        assert_eq!(stale(Some(now + Duration::from_secs(60)), now, max), None);
+        let old = stale(Some(now - Duration::from_secs(3723)), now, max).unwrap();
+        assert_eq!(old, "the last pass was 1h 2m 3s ago, more than --max-age 5m");
+        assert_eq!(stale(None, now, max).unwrap(), "no pass is remembered yet");
+    }
 }

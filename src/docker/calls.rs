@@ -93,7 +93,7 @@ impl Call {
 
 /// A name or id as one path segment: the characters Docker allows in names are kept,
 /// anything else is percent-encoded, so no input can reach another endpoint.
-fn segment(name: &str) -> String {
+pub(super) fn segment(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => char::from(b).to_string(),

@@ -28,7 +28,9 @@ pub(crate) const RESTART_MARGIN: Duration = Duration::from_secs(15);
 pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct DockerCli {
-    path: PathBuf,
+    /// The CLI; `None` where there is none but the default engine is a socket on this
+    /// host, which healwatch then asks for everything itself (see `locate`).
+    path: Option<PathBuf>,
     /// PATH for commands to engines that may be reached over ssh: the connection-reuse
     /// wrapper first (see `reuse_ssh`).
     pub(super) ssh_path: Option<std::ffi::OsString>,
@@ -61,14 +63,29 @@ impl DockerCli {
         let found = which::which("docker")
             .ok()
             .or_else(|| FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()).map(Path::to_path_buf));
+        let default_socket = super::default_engine::from_environment();
         if let Some(path) = found {
-            return Ok(Self { default_socket: super::default_engine::from_environment(), ..Self::runnable(path)? });
+            return Ok(Self { default_socket, ..Self::runnable(path)? });
+        }
+        // No CLI (healwatch's own image has none): the default engine's socket is enough
+        // when it is there, since every call to a socket goes through the Engine API.
+        if let Some(socket) = default_socket.filter(|s| is_socket(s)) {
+            return Ok(Self { path: None, ssh_path: None, ssh_wrapper: None, default_socket: Some(socket) });
         }
         bail!(
-            "docker CLI not found: tried `docker` on PATH ({}), {}; install it or pass --docker PATH",
+            "docker CLI not found: tried `docker` on PATH ({}), {}, and no Docker socket is at {}; install the CLI, \
+             pass --docker PATH, or set DOCKER_HOST=unix:///PATH/TO/docker.sock",
             std::env::var("PATH").unwrap_or_default(),
-            FALLBACK_PATHS.join(", ")
+            FALLBACK_PATHS.join(", "),
+            super::default_engine::from_environment()
+                .map_or_else(|| "the default place".into(), |p| p.display().to_string())
         )
+    }
+
+    /// Whether `endpoint` can only be reached through the CLI and there is none: a
+    /// context, an ssh or `tcp://` engine, when healwatch found only a socket.
+    pub(crate) fn lacks_cli_for(&self, endpoint: &Endpoint) -> bool {
+        self.path.is_none() && self.api_socket(endpoint).is_none()
     }
 
     /// The CLI at `path`, if it can run: an executable regular file that is a program
@@ -92,12 +109,14 @@ impl DockerCli {
                 path.display()
             );
         }
-        Ok(Self { path, ssh_path: None, ssh_wrapper: None, default_socket: None })
+        Ok(Self { path: Some(path), ssh_path: None, ssh_wrapper: None, default_socket: None })
     }
 
     /// be reached over ssh.
     pub(crate) fn command(&self, endpoint: &Endpoint) -> Command {
-        let mut command = Command::new(&self.path);
+        // Without a CLI, `Setup` refuses every engine that needs one (`lacks_cli_for`), so
+        // this name is never run; were it run, it fails to start, naming `docker`.
+        let mut command = Command::new(self.path.as_deref().unwrap_or(Path::new("docker")));
         command.args(endpoint.args());
         if let (Some(path), true) = (&self.ssh_path, endpoint.may_use_ssh()) {
             command.env("PATH", path);
@@ -105,9 +124,13 @@ impl DockerCli {
         command
     }
 
-    /// The CLI's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    /// What reaches the default engine, as `healwatch version` says it.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.path, &self.default_socket) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(socket)) => format!("none: the Engine API at unix://{}", socket.display()),
+            (None, None) => "none".to_string(),
+        }
     }
 
     /// Runs `docker ARGS...` and waits at most `timeout`.
@@ -218,6 +241,15 @@ impl Containers for DockerCli {
         until: SystemTime,
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            return super::logs::log_match(
+                socket,
+                &c.name,
+                (since, until),
+                pattern,
+                (LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT),
+            );
+        }
         let since = humantime::format_rfc3339_nanos(since).to_string();
         let until = humantime::format_rfc3339_nanos(until).to_string();
         let mut command = self.command(&c.endpoint);
@@ -254,11 +286,17 @@ impl Containers for DockerCli {
     }
 }
 
+/// Whether `path` is a socket (following links, as connecting does).
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
 #[cfg(test)]
 impl DockerCli {
     /// A CLI at `path`, for tests that never run it.
     pub(crate) fn at(path: &str) -> Self {
-        Self { path: PathBuf::from(path), ssh_path: None, ssh_wrapper: None, default_socket: None }
+        Self { path: Some(PathBuf::from(path)), ssh_path: None, ssh_wrapper: None, default_socket: None }
     }
 }
 

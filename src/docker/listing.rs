@@ -70,8 +70,14 @@ impl DockerCli {
         api::route(endpoint).or(socket.map(api::Route::Unix))
     }
 
-    /// Every container on `endpoint`, running or not: one `docker ps` and one `docker inspect`.
+    /// Every container on `endpoint`, running or not: through the API where it is a socket
+    /// here (one listing, one inspect each), else one `docker ps` and one `docker inspect`.
     pub(super) fn list_inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        if let Some(socket) = self.api_socket(endpoint) {
+            let list = api::list(&api::Route::Unix(socket), Path::new("ssh"), QUICK_TIMEOUT)?;
+            let ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+            return inspect_each(socket, &ids).with_context(|| format!("on {endpoint}"));
+        }
         let ids = self.list_all_on(endpoint)?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))

@@ -9,6 +9,7 @@ mod default_engine;
 pub(crate) mod fake;
 mod inspect;
 mod listing;
+mod logs;
 mod ssh;
 
 use std::time::{Duration, SystemTime};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::show_ms;
 
-pub(crate) use lines::scan_lines;
+pub(crate) use lines::{LINE_LIMIT, scan_lines};
 pub(crate) use stream::{LineReader, nonblocking};
 use stream::{Stream, wait_for_output};
 

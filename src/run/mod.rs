@@ -87,6 +87,9 @@ impl<'a> Setup<'a> {
             Err(_) if config.dry_run && !config.needs_listing() && !config.needs_inspector() => None,
             cli => Some(cli.map_err(|e| fail(args, started, &clock, Stop::Usage(e), &outputs))?),
         };
+        if let Some(e) = docker.as_ref().and_then(|cli| without_cli(&config, cli)) {
+            return Err(fail(args, started, &clock, Stop::Usage(e), &outputs));
+        }
         let probe = HttpProbe::new(config.proxy.as_ref(), config.ca_file.as_ref());
         let ssh_warning = match &mut docker {
             Some(cli) if config.ssh_reuse && ssh_engines(&config) => reuse_ssh(cli, &config)
@@ -209,6 +212,16 @@ impl<'a> Setup<'a> {
         done.exit = exit;
         Ok(done)
     }
+}
+
+/// The error for a config that names an engine only the docker CLI reaches (a context,
+/// an ssh or `tcp://` host) where there is no CLI, only the default engine's socket.
+fn without_cli(config: &Config, cli: &DockerCli) -> Option<anyhow::Error> {
+    let engines = config.engines.iter().map(|e| &e.endpoint);
+    let endpoint = engines.chain(config.targets.iter().map(|t| &t.endpoint)).find(|e| cli.lacks_cli_for(e))?;
+    Some(anyhow::anyhow!(
+        "engine {endpoint} is reached through the docker CLI, and there is none here: install it, or pass --docker PATH"
+    ))
 }
 
 /// What a pass found and did, before anything is written: the report (its warnings

@@ -1,0 +1,289 @@
+//! `docker logs --since --until` through the Engine API, for an engine that is a socket
+//! here: the first line in a time span that matches a pattern, read as it streams, with
+//! no more than one line of it held and the whole read bounded in time and bytes, as the
+//! CLI's run is (`process::scan_lines`).
+
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::api::{connect, daemon_message, status_and_body};
+use super::calls::{inspect, segment};
+use crate::process::{LINE_LIMIT, LineReader};
+
+/// Bound on the answer's head, before its body streams.
+const HEAD_LIMIT: usize = 16 * 1024;
+
+/// Where the lines of a log come from: the frames Docker sends without a TTY (an 8-byte
+/// header, stream 1 or 2 and a big-endian length, then that many bytes), or one raw
+/// stream with a TTY.
+enum Framing {
+    Raw,
+    /// Frames: the header read so far, and what is left of the current frame's body,
+    /// with the stream it belongs to (0 for stdout, 1 for stderr).
+    Frames {
+        header: Vec<u8>,
+        left: usize,
+        stream: usize,
+    },
+}
+
+/// A log's lines as they arrive: one reader per stream, so a line split across frames
+/// of one stream is whole, and a line of the other stream never splits it.
+struct LogLines {
+    framing: Framing,
+    lines: [LineReader; 2],
+}
+
+impl LogLines {
+    fn new(tty: bool) -> Self {
+        let framing = if tty { Framing::Raw } else { Framing::Frames { header: Vec::new(), left: 0, stream: 0 } };
+        Self { framing, lines: [LineReader::new(LINE_LIMIT), LineReader::new(LINE_LIMIT)] }
+    }
+
+    /// Feeds `bytes`; `line` gets each whole line until it returns true, which is returned.
+    fn feed(&mut self, mut bytes: &[u8], line: &mut impl FnMut(&[u8], bool) -> bool) -> bool {
+        let Framing::Frames { header, left, stream } = &mut self.framing else {
+            return self.lines[0].feed(bytes, line);
+        };
+        while !bytes.is_empty() {
+            if *left == 0 {
+                let take = (8 - header.len()).min(bytes.len());
+                header.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                if header.len() == 8 {
+                    *stream = usize::from(header[0] == 2);
+                    *left = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+                    header.clear();
+                }
+                continue;
+            }
+            let take = (*left).min(bytes.len());
+            *left -= take;
+            if self.lines[*stream].feed(&bytes[..take], &mut *line) {
+                return true;
+            }
+            bytes = &bytes[take..];
+        }
+        false
+    }
+
+    /// The end of the log: each stream's last line, if it did not end in a newline.
+    fn flush(&mut self, line: &mut impl FnMut(&[u8], bool) -> bool) -> bool {
+        self.lines.iter_mut().any(|reader| reader.flush(&mut *line))
+    }
+}
+
+/// Seconds since the epoch with nanoseconds, as the engine takes `since` and `until`.
+fn unix(t: SystemTime) -> String {
+    let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+}
+
+/// The first line `container` logged (either stream) in `[since, until)` that matches
+/// `pattern`, asked of the engine at `socket`, within `timeout` and `byte_limit` bytes of
+/// log (past it: no match). `Err` says why the logs could not be read.
+pub(super) fn log_match(
+    socket: &Path,
+    container: &str,
+    span: (SystemTime, SystemTime),
+    pattern: &regex::Regex,
+    (timeout, byte_limit): (Duration, u64),
+) -> Result<Option<String>, String> {
+    let deadline = Instant::now() + timeout;
+    let info = inspect(socket, container, timeout).map_err(|out| format!("docker logs failed: {}", out.stderr))?;
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let request = format!(
+        "GET /containers/{}/logs?stdout=1&stderr=1&since={}&until={} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
+        segment(container),
+        unix(span.0),
+        unix(span.1)
+    );
+    let stream = connect(socket, deadline).map_err(|e| format!("docker logs failed: {e:#}"))?;
+    let mut found = None;
+    let mut matches = |line: &[u8], _cut: bool| {
+        let text = String::from_utf8_lossy(line);
+        found = pattern.is_match(&text).then(|| text.trim().to_string());
+        found.is_some()
+    };
+    let mut log = LogLines::new(tty);
+    let mut read = Reader { stream, deadline, total: 0 };
+    let body = read.head(&request)?;
+    if log.feed(&body, &mut matches) {
+        return Ok(found);
+    }
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = read.some(&mut chunk, timeout)?;
+        if n == 0 {
+            log.flush(&mut matches);
+            return Ok(found);
+        }
+        if log.feed(&chunk[..n], &mut matches) {
+            return Ok(found);
+        }
+        if read.total > byte_limit {
+            return Ok(None);
+        }
+    }
+}
+
+/// The answer's stream, read by a deadline, counting bytes.
+struct Reader {
+    stream: UnixStream,
+    deadline: Instant,
+    total: u64,
+}
+
+impl Reader {
+    /// Sends `request` and reads the answer's head: the start of the body when it is a
+    /// 200, the daemon's message otherwise.
+    fn head(&mut self, request: &str) -> Result<Vec<u8>, String> {
+        use std::io::Write;
+        let failed = |e: std::io::Error| format!("docker logs failed: {e}");
+        self.stream.set_write_timeout(Some(Duration::from_secs(2))).map_err(failed)?;
+        self.stream.write_all(request.as_bytes()).map_err(failed)?;
+        let mut answer = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let end = loop {
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            if answer.len() > HEAD_LIMIT {
+                return Err("docker logs failed: the engine's answer has no end to its head".into());
+            }
+            let n = self.some(&mut chunk, Duration::ZERO)?;
+            if n == 0 {
+                break answer.len();
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        };
+        match status_and_body(&answer) {
+            Ok((200, _)) => Ok(answer.split_off(end + 4)),
+            Ok((_, body)) => Err(format!("docker logs failed: {}", daemon_message(body))),
+            Err(e) => Err(format!("docker logs failed: {e:#}")),
+        }
+    }
+
+    /// Reads what is there (0 at the end), waiting until the deadline; a signal ends the
+    /// wait within 200 ms. `timeout` is the whole read's, for the error.
+    fn some(&mut self, chunk: &mut [u8], timeout: Duration) -> Result<usize, String> {
+        loop {
+            if crate::interrupt::requested().is_some() {
+                return Err("reading the logs was interrupted".into());
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("reading the logs took longer than {}", crate::model::show_ms(timeout)));
+            }
+            let wait = left.min(Duration::from_millis(200));
+            self.stream.set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
+            match self.stream.read(chunk) {
+                Ok(n) => {
+                    self.total += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("docker logs failed: {e}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixListener;
+
+    fn frame(stream: u8, text: &[u8]) -> Vec<u8> {
+        let mut f = vec![stream, 0, 0, 0];
+        f.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        f.extend_from_slice(text);
+        f
+    }
+
+    fn all_lines(tty: bool, pieces: &[&[u8]]) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut keep = |l: &[u8], _: bool| {
+            seen.push(String::from_utf8_lossy(l).into_owned());
+            false
+        };
+        let mut log = LogLines::new(tty);
+        for piece in pieces {
+            log.feed(piece, &mut keep);
+        }
+        log.flush(&mut keep);
+        seen
+    }
+
+    #[test]
+    fn frames_are_split_into_whole_lines_per_stream_however_they_arrive() {
+        let raw = [frame(1, b"starting\nrea"), frame(2, b"warn: slow\n"), frame(1, b"dy\nlast")].concat();
+        let want = ["starting", "warn: slow", "ready", "last"];
+        assert_eq!(all_lines(false, &[&raw]), want);
+        // Byte by byte: headers and bodies split anywhere.
+        let bytes: Vec<&[u8]> = raw.chunks(1).collect();
+        assert_eq!(all_lines(false, &bytes), want);
+        // With a TTY the stream is the text itself.
+        assert_eq!(all_lines(true, &[b"a\nb", b"c\n"]), ["a", "bc"]);
+    }
+
+    /// An engine at `path` that answers the inspect with `tty`, then the logs with `log`,
+    /// and returns the logs request it got.
+    fn engine(path: &Path, tty: bool, log: Vec<u8>) -> std::thread::JoinHandle<String> {
+        let listener = UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let mut got = String::new();
+            for answer in [format!(r#"{{"Config":{{"Tty":{tty}}}}}"#).into_bytes(), log] {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut request = [0u8; 2048];
+                let n = conn.read(&mut request).unwrap();
+                got = String::from_utf8_lossy(&request[..n]).into_owned();
+                conn.write_all(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+                let _ = conn.write_all(&answer);
+            }
+            got
+        })
+    }
+
+    #[test]
+    fn the_first_matching_line_of_either_stream_is_found_over_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let log = [frame(1, b"ok\n"), frame(2, b"FATAL: out of memory\n"), frame(1, b"FATAL again\n")].concat();
+        let server = engine(&path, false, log);
+        let span =
+            (SystemTime::UNIX_EPOCH + Duration::from_secs(100), SystemTime::UNIX_EPOCH + Duration::from_secs(160));
+        let pattern = regex::Regex::new("FATAL").unwrap();
+        let bounds = (Duration::from_secs(5), 1 << 20);
+        let found = log_match(&path, "web/../x", span, &pattern, bounds).unwrap();
+        assert_eq!(found.as_deref(), Some("FATAL: out of memory"));
+        let request = server.join().unwrap();
+        let want = "GET /containers/web%2F..%2Fx/logs?stdout=1&stderr=1&since=100.000000000&until=160.000000000 ";
+        assert!(request.starts_with(want), "{request}");
+    }
+
+    #[test]
+    fn no_match_a_log_past_the_limit_and_no_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let pattern = regex::Regex::new("FATAL").unwrap();
+        let span = (SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+        let path = dir.path().join("a.sock");
+        let server = engine(&path, true, b"all fine\nstill fine".to_vec());
+        assert_eq!(log_match(&path, "web", span, &pattern, (Duration::from_secs(5), 1 << 20)), Ok(None));
+        server.join().unwrap();
+        // Past the byte limit the read stops, as if nothing matched.
+        let path = dir.path().join("b.sock");
+        let mut log = vec![b'x'; 200_000];
+        log.extend_from_slice(b"\nFATAL late\n");
+        let server = engine(&path, true, log);
+        assert_eq!(log_match(&path, "web", span, &pattern, (Duration::from_secs(5), 1000)), Ok(None));
+        server.join().unwrap();
+        // No engine: an error that says so.
+        let e = log_match(&dir.path().join("none.sock"), "web", span, &pattern, (Duration::from_secs(1), 1000));
+        assert!(e.unwrap_err().starts_with("docker logs failed"));
+    }
+}
