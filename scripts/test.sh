@@ -30,6 +30,9 @@ engine_start
 engine_start_second
 engine_start_ssh
 engine_image
+# healwatch's own image, built offline from the static binary (tests/it/image.rs).
+HEALWATCH_IMAGE=$(bash scripts/image.sh healwatch:test)
+export HEALWATCH_IMAGE
 
 # The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not
 # timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.

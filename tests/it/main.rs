@@ -14,6 +14,7 @@ mod e2e;
 mod engine;
 mod fleet;
 mod hostile;
+mod image;
 mod memory;
 mod monitoring;
 mod notify;
