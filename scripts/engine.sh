@@ -223,6 +223,8 @@ engine_stop() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # What Podman's services leave behind (scripts/podman.sh), when they were started.
+  if declare -F podman_stop >/dev/null; then podman_stop; fi
   # Leftover mounts under the data roots would make rm fail; unmount them first.
   grep -o " $ENGINE_DIR[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$ENGINE_DIR" 2>/dev/null || true

@@ -13,6 +13,8 @@ source scripts/junit-schema.sh
 source scripts/smtpd.sh
 # shellcheck source=scripts/monitoring.sh
 source scripts/monitoring.sh
+# shellcheck source=scripts/podman.sh
+source scripts/podman.sh
 
 # The alert rules and their unit tests (examples/prometheus).
 promtool_ensure
@@ -22,6 +24,7 @@ junit_schema_ensure
 smtpd_ensure
 monitoring_ensure
 engine_packages
+podman_packages
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q systemd >/dev/null
@@ -29,6 +32,10 @@ fi
 engine_start
 engine_start_second
 engine_start_ssh
+# Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
+# the test image into them too.
+podman_start
+podman_start_rootless
 engine_image
 # healwatch's own image, built offline from the static binary (tests/it/image.rs).
 HEALWATCH_IMAGE=$(bash scripts/image.sh healwatch:test)

@@ -19,6 +19,7 @@ mod memory;
 mod monitoring;
 mod notify;
 mod pass;
+mod podman;
 mod tls;
 mod util;
 mod watch;

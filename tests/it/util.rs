@@ -296,6 +296,28 @@ impl Healwatch {
         Self { cmd, _home: home }
     }
 
+    /// The same, run as `user` (with runuser, keeping this environment), its home, lock
+    /// and state in a folder of that user's.
+    pub(crate) fn as_user(user: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let id = |flag: &str| {
+            let out = std::process::Command::new("id").args([flag, user]).output().expect("running id");
+            String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().unwrap_or_else(|_| panic!("no user {user}"))
+        };
+        std::os::unix::fs::chown(home.path(), Some(id("-u")), Some(id("-g"))).expect("giving the home to the user");
+        let runuser = which::which("runuser").expect("runuser (util-linux)");
+        let mut cmd = std::process::Command::new(runuser);
+        cmd.args(["-u", user, "-m", "--"]).arg(assert_cmd::cargo::cargo_bin!("healwatch"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"))
+            .env("HEALWATCH_STATE", home.path().join("state.json"))
+            .env("DOCKER_HOST", "unix:///nonexistent/healwatch-test-no-engine.sock")
+            .env("HEALWATCH_DEFAULT_CONFIG", home.path().join("no-default-config.toml"));
+        Self { cmd, _home: home }
+    }
+
     pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
         self.cmd.args(args);
         self
