@@ -13,6 +13,8 @@
 
 HEALWATCH_TEST_IMAGE=${HEALWATCH_TEST_IMAGE:-healwatch-test:latest}
 export HEALWATCH_TEST_IMAGE
+# Port 9 (discard) on loopback, where nothing listens: the engines' proxy (engine_boot).
+ENGINE_NO_PROXY=http://127.0.0.1:9
 
 engine_log() { echo "engine: $*" >&2; }
 
@@ -182,7 +184,10 @@ engine_boot() {
   local dir=$1 host="unix://$1/docker.sock" pid i
   shift
   mkdir -p "$dir"
-  dockerd --bridge=none --iptables=false --ip-masq=false \
+  # A proxy that is not there: were an image ever missing, the daemon's pull would fail
+  # here, on 127.0.0.1, instead of looking up and calling a registry.
+  HTTP_PROXY=$ENGINE_NO_PROXY HTTPS_PROXY=$ENGINE_NO_PROXY NO_PROXY= \
+    dockerd --bridge=none --iptables=false --ip-masq=false \
     --data-root "$dir/data" --exec-root "$dir/exec" \
     -H "$host" --pidfile "$dir/dockerd.pid" "$@" \
     >"$dir/dockerd.log" 2>&1 &
@@ -240,6 +245,8 @@ engine_image() {
   local root busybox
   busybox=$(command -v busybox || echo /bin/busybox)
   root=$(mktemp -d "$ENGINE_DIR/rootfs.XXXXXX")
+  # mktemp makes it 0700: the image's / must let any user through.
+  chmod 755 "$root"
   mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc"
   cp "$busybox" "$root/bin/busybox"
   local applet

@@ -69,7 +69,17 @@ EOF
 podman_serve() {
   local dir=$1 i pid
   shift
-  local env=(env "HOME=$dir/home" "XDG_RUNTIME_DIR=$dir/xdg" "CONTAINERS_CONF=$dir/containers.conf")
+  # Short names never go to a registry, docker.io is blocked, and any other pull meets a
+  # proxy that is not there (as the engines' in engine_boot): nothing leaves this host.
+  cat >"$dir/registries.conf" <<'EOF'
+unqualified-search-registries = []
+short-name-mode = "disabled"
+[[registry]]
+location = "docker.io"
+blocked = true
+EOF
+  local env=(env "HOME=$dir/home" "XDG_RUNTIME_DIR=$dir/xdg" "CONTAINERS_CONF=$dir/containers.conf"
+    "CONTAINERS_REGISTRIES_CONF=$dir/registries.conf" "HTTP_PROXY=$ENGINE_NO_PROXY" "HTTPS_PROXY=$ENGINE_NO_PROXY")
   "$@" "${env[@]}" podman --root "$dir/root" --runroot "$dir/run" --storage-driver "$PODMAN_DRIVER" \
     system service --time=0 "unix://$dir/docker.sock" >"$dir/service.log" 2>&1 &
   pid=$!
@@ -93,6 +103,8 @@ podman_start() {
   chmod 700 "$dir/xdg"
   podman_config "$dir"
   PODMAN_DRIVER=overlay podman_serve "$dir"
+  # As Debian's podman.socket unit makes /run/podman/podman.sock (SocketMode=0660).
+  chmod 0660 "$dir/docker.sock"
   export HEALWATCH_PODMAN_HOST="unix://$dir/docker.sock"
 }
 

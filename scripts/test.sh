@@ -40,6 +40,10 @@ engine_image
 # healwatch's own image, built offline from the static binary (tests/it/image.rs).
 HEALWATCH_IMAGE=$(bash scripts/image.sh healwatch:test)
 export HEALWATCH_IMAGE
+# The same image in each Podman, as `docker save | docker load` brings it to a host.
+for host in "$HEALWATCH_PODMAN_HOST" "$HEALWATCH_PODMAN_USER_HOST"; do
+  timeout 120 docker save "$HEALWATCH_IMAGE" | DOCKER_HOST=$host timeout 120 docker load >/dev/null
+done
 
 # The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not
 # timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.

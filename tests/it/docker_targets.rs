@@ -170,7 +170,19 @@ fn dockers_unhealthy_is_confirmed_before_anything_is_restarted() {
     let _ = docker(&["rm", "-f", &name]);
     let health = ["--health-cmd", "sleep 2; test -f /www/health", "--health-timeout", "1s", "--health-interval", "1s"];
     let run = [
-        &["run", "-d", "--init", "--name", &name, "--network", "host", "--label", "healwatch.enable=true"][..],
+        &[
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--init",
+            "--name",
+            &name,
+            "--network",
+            "host",
+            "--label",
+            "healwatch.enable=true",
+        ][..],
         &health[..],
         &["--health-retries", "1", &engine.image, "/bin/serve", &port][..],
     ]

@@ -29,6 +29,26 @@ impl CommandOutcome {
     }
 }
 
+/// Runs `argv` (which bounds itself, e.g. under `timeout`) with no stdin, its output trimmed.
+pub(crate) fn run_bounded(argv: &[&str]) -> CommandOutcome {
+    run_bounded_with(argv, &[])
+}
+
+fn run_bounded_with(argv: &[&str], env: &[(&str, &str)]) -> CommandOutcome {
+    let out =
+        Command::new(argv[0]).args(&argv[1..]).envs(env.iter().copied()).stdin(std::process::Stdio::null()).output();
+    match out {
+        Ok(out) => CommandOutcome {
+            exit_code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        },
+        Err(e) => {
+            CommandOutcome { exit_code: None, stdout: String::new(), stderr: format!("could not run {}: {e}", argv[0]) }
+        }
+    }
+}
+
 /// The engine the tests talk to (DOCKER_HOST from scripts/test.sh).
 pub(crate) struct Engine {
     pub docker: PathBuf,
@@ -68,23 +88,10 @@ impl Engine {
     /// Runs the docker CLI against the engine at `host`, bounded to 60 s.
     pub(crate) fn docker_on(&self, host: &str, args: &[&str]) -> CommandOutcome {
         // coreutils' timeout bounds the CLI (and kills it past the bound).
-        let out = Command::new("timeout")
-            .args(["--kill-after=5", "60"])
-            .arg(&self.docker)
-            .args(args)
-            .env("DOCKER_HOST", host)
-            .stdin(std::process::Stdio::null())
-            .output();
-        match out {
-            Ok(out) => CommandOutcome {
-                exit_code: out.status.code(),
-                stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            },
-            Err(e) => {
-                CommandOutcome { exit_code: None, stdout: String::new(), stderr: format!("could not run timeout: {e}") }
-            }
-        }
+        let docker = self.docker.to_string_lossy();
+        let full: Vec<&str> =
+            ["timeout", "--kill-after=5", "60", &docker].into_iter().chain(args.iter().copied()).collect();
+        run_bounded_with(&full, &[("DOCKER_HOST", host)])
     }
 
     /// The second private engine (scripts/test.sh starts it).
@@ -149,7 +156,7 @@ impl CrashLoop {
     pub(crate) fn start(engine: &'static Engine, test: &str, restart: &str) -> Self {
         let name = format!("hw-{test}-{}", std::process::id());
         let _ = engine.docker(&["rm", "-f", &name]);
-        let args = ["run", "-d", "--name", &name, "--network", "host", "--restart", restart];
+        let args = ["run", "-d", "--pull", "never", "--name", &name, "--network", "host", "--restart", restart];
         let out = engine.docker(&[&args[..], &[&engine.image, "/bin/sh", "-c", "sleep 1; exit 3"]].concat());
         assert!(out.success(), "{out:?}");
         Self { engine, name }
@@ -200,7 +207,7 @@ impl Container {
         let labels: Vec<String> =
             spec.labels.iter().map(|(k, v)| format!("{k}={}", v.replace("{port}", &port.to_string()))).collect();
         let port_arg = port.to_string();
-        let mut args = vec!["run", "-d", "--name", &name, "--network", "host"];
+        let mut args = vec!["run", "-d", "--pull", "never", "--name", &name, "--network", "host"];
         if spec.init {
             args.push("--init");
         }

@@ -17,39 +17,79 @@ fn image() -> String {
 /// A sidecar container and its state volume, removed when dropped.
 struct Sidecar {
     engine: &'static Engine,
+    /// The engine it runs on, whose socket it is given.
+    host: String,
     name: String,
     volume: String,
+}
+
+/// Where a sidecar runs, and as whom.
+#[derive(Debug, Clone, Copy)]
+enum Runtime {
+    Docker,
+    /// Rootful Podman: its socket is root's, mode 0660 as its systemd unit makes it.
+    Podman,
+    /// Rootless Podman: the sidecar's user is the rootless user (`--userns keep-id`).
+    PodmanRootless,
+}
+
+impl Runtime {
+    fn host(self, engine: &Engine) -> String {
+        let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh"));
+        match self {
+            Self::Docker => engine.host.clone(),
+            Self::Podman => var("HEALWATCH_PODMAN_HOST"),
+            Self::PodmanRootless => var("HEALWATCH_PODMAN_USER_HOST"),
+        }
+    }
 }
 
 impl Sidecar {
     /// Starts the image as the README's compose example does: non-root with the socket's
     /// group, read-only, no capabilities, state on a named volume, `unless-stopped`.
     /// `args` replace the image's command.
-    fn start(engine: &'static Engine, test: &str, args: &[&str]) -> Self {
+    fn start(engine: &'static Engine, runtime: Runtime, test: &str, args: &[&str]) -> Self {
+        let host = runtime.host(engine);
         let name = format!("hw-{test}-{}", std::process::id());
         let volume = format!("{name}-state");
-        let _ = engine.docker(&["rm", "-f", &name]);
-        let _ = engine.docker(&["volume", "rm", "-f", &volume, &format!("{volume}-metrics")]);
-        let socket = engine.host.strip_prefix("unix://").expect("the test engine is a unix socket");
-        let gid = std::fs::metadata(socket).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap().to_string();
+        let _ = engine.docker_on(&host, &["rm", "-f", &name]);
+        let _ = engine.docker_on(&host, &["volume", "rm", "-f", &volume, &format!("{volume}-metrics")]);
+        let socket = host.strip_prefix("unix://").expect("the test engine is a unix socket").to_string();
+        let gid = std::fs::metadata(&socket).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap().to_string();
         let mount = format!("{socket}:/var/run/docker.sock");
         let state = format!("{volume}:/var/lib/healwatch");
         let metrics = format!("{volume}-metrics:/metrics");
         let image = image();
-        let mut run = vec!["run", "-d", "--name", &name, "--network", "host", "--read-only", "--cap-drop", "ALL"];
+        let mut run = vec!["run", "-d", "--pull", "never", "--name", &name, "--network", "host", "--read-only"];
+        run.extend(["--cap-drop", "ALL"]);
         run.extend(["--security-opt", "no-new-privileges", "--group-add", &gid, "-v", &mount, "-v", &state]);
         run.extend(["-v", &metrics]);
         // The image's HEALTHCHECK, asked every second instead of every minute.
         run.extend(["--restart", "unless-stopped", "--health-interval", "1s", "--health-start-period", "0s"]);
         run.push(&image);
         run.extend(args);
-        let out = engine.docker(&run);
-        assert!(out.success(), "docker {run:?}: {out:?}");
-        Self { engine, name, volume }
+        let out = match runtime {
+            // The docker CLI takes no Podman user namespace: the sidecar's user is made the
+            // rootless user itself (keep-id), so it owns the socket and its volumes.
+            Runtime::PodmanRootless => {
+                let run: Vec<&str> = run.into_iter().filter(|a| *a != "--group-add" && *a != gid).collect();
+                let mut podman = vec!["timeout", "60", "podman", "--remote", "--url", &host];
+                podman.extend(["run", "--userns", "keep-id:uid=65532,gid=65532"]);
+                podman.extend(&run[1..]);
+                crate::engine::run_bounded(&podman)
+            }
+            _ => engine.docker_on(&host, &run),
+        };
+        assert!(out.success(), "{runtime:?} {run:?}: {out:?}", run = args);
+        Self { engine, host, name, volume }
+    }
+
+    fn docker(&self, args: &[&str]) -> crate::engine::CommandOutcome {
+        self.engine.docker_on(&self.host, args)
     }
 
     fn inspect(&self, template: &str) -> String {
-        let out = self.engine.docker(&["inspect", "--format", template, &self.name]);
+        let out = self.docker(&["inspect", "--format", template, &self.name]);
         assert!(out.success(), "inspect {}: {out:?}", self.name);
         out.stdout.trim().to_string()
     }
@@ -57,7 +97,7 @@ impl Sidecar {
     /// `healwatch status --json` run inside the sidecar (no shell: the exec is the binary),
     /// or why not (between two of its runs, it is restarting).
     fn status(&self) -> Result<Value, String> {
-        let out = self.engine.docker(&["exec", &self.name, "/usr/bin/healwatch", "status", "--json"]);
+        let out = self.docker(&["exec", &self.name, "/usr/bin/healwatch", "status", "--json"]);
         if !out.success() {
             return Err(format!("status in {}: {out:?}", self.name));
         }
@@ -65,15 +105,15 @@ impl Sidecar {
     }
 
     fn logs(&self) -> String {
-        let out = self.engine.docker(&["logs", &self.name]);
+        let out = self.docker(&["logs", &self.name]);
         format!("{}{}", out.stdout, out.stderr)
     }
 }
 
 impl Drop for Sidecar {
     fn drop(&mut self) {
-        let _ = self.engine.docker(&["rm", "-f", &self.name]);
-        let _ = self.engine.docker(&["volume", "rm", "-f", &self.volume, &format!("{}-metrics", self.volume)]);
+        let _ = self.docker(&["rm", "-f", &self.name]);
+        let _ = self.docker(&["volume", "rm", "-f", &self.volume, &format!("{}-metrics", self.volume)]);
     }
 }
 
@@ -104,11 +144,35 @@ fn the_image_holds_only_healwatch_and_runs_unprivileged() {
     let want = r#"65532:65532 ["CMD","/usr/bin/healwatch","status","--max-age","10m"]"#;
     assert_eq!(rest, want);
     // No shell, nothing else to run.
-    let shell = engine.docker(&["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", &image, "-c", "true"]);
+    let shell = engine.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/sh",
+        &image,
+        "-c",
+        "true",
+    ]);
     assert!(!shell.success(), "{shell:?}");
     let socket = engine.host.strip_prefix("unix://").unwrap();
     let mount = format!("{socket}:/var/run/docker.sock:ro");
-    let version = engine.docker(&["run", "--rm", "--network", "none", "--read-only", "-v", &mount, &image, "version"]);
+    let version = engine.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--read-only",
+        "-v",
+        &mount,
+        &image,
+        "version",
+    ]);
     assert!(version.success(), "{version:?}");
     assert!(version.stdout.contains("docker: none: the Engine API at unix:///var/run/docker.sock"), "{version:?}");
 }
@@ -116,22 +180,43 @@ fn the_image_holds_only_healwatch_and_runs_unprivileged() {
 #[test]
 #[ignore = "needs a Docker engine and the image: scripts/test.sh"]
 fn the_sidecar_heals_keeps_its_state_across_its_own_restarts_and_stops_cleanly() {
+    sidecar_scenario(Runtime::Docker, "docker");
+}
+
+#[test]
+#[ignore = "needs Podman and the image: scripts/test.sh"]
+fn the_sidecar_does_the_same_on_rootful_podman() {
+    sidecar_scenario(Runtime::Podman, "podman");
+}
+
+#[test]
+#[ignore = "needs Podman and the image: scripts/test.sh"]
+fn the_sidecar_does_the_same_on_rootless_podman() {
+    sidecar_scenario(Runtime::PodmanRootless, "podman-user");
+}
+
+/// The image beside two labelled services with only the socket mounted: it heals a
+/// broken one and a frozen one (paused; SIGSTOPped where the runtime cannot pause),
+/// keeps its memory across its own exit and restart, shares its metrics through a
+/// volume, and ends on `docker stop` with nothing left behind.
+fn sidecar_scenario(runtime: Runtime, label: &str) {
     let engine = Engine::get();
     let _turn = Turn::take();
+    let host = runtime.host(engine);
     let labels = vec![("healwatch.url".to_string(), "http://127.0.0.1:{port}/health".to_string())];
-    let spec = Spec { init: true, labels, ..Spec::default() };
-    let broken = Container::start(engine, "image-broken", spec.clone());
-    let paused = Container::start(engine, "image-paused", spec);
+    let spec = Spec { init: true, labels, host: Some(host.clone()), ..Spec::default() };
+    let broken = Container::start(engine, &format!("{label}-image-broken"), spec.clone());
+    let paused = Container::start(engine, &format!("{label}-image-frozen"), spec);
     // Watches of 6 s, so the test sees the sidecar exit and Docker start the next one.
     let quick = ["run", "--watch", "6s", "--discover", "--restart-timeout", "1s", "--recovery-timeout", "20s"];
     let quick = [&quick[..], &["--metrics", "/metrics/healwatch.prom"]].concat();
-    let sidecar = Sidecar::start(engine, "sidecar", &quick);
-    sidecar_is_healthy(&sidecar);
+    let sidecar = Sidecar::start(engine, runtime, &format!("{label}-sidecar"), &quick);
+    sidecar_is_healthy(&sidecar, runtime);
 
     let (broken_at, paused_at) = (broken.started_at(), paused.started_at());
     let started = Instant::now();
     broken.break_health();
-    assert!(paused.docker(&["pause"]).success());
+    freeze(engine, &host, &paused, runtime);
     broken.wait_for_status(200, Duration::from_secs(30));
     let healed_broken = started.elapsed();
     paused.wait_for_inspect("{{.State.Status}}", "running", Duration::from_secs(30));
@@ -139,7 +224,9 @@ fn the_sidecar_heals_keeps_its_state_across_its_own_restarts_and_stops_cleanly()
     let healed_paused = started.elapsed();
     assert_ne!(broken.started_at(), broken_at, "{}", sidecar.logs());
     assert_ne!(paused.started_at(), paused_at, "{}", sidecar.logs());
-    eprintln!("sidecar healed a broken service in {healed_broken:?} and a paused one in {healed_paused:?}");
+    eprintln!(
+        "{label}: the sidecar healed a broken service in {healed_broken:?} and a frozen one in {healed_paused:?}"
+    );
 
     // The watch ends, the container exits, Docker starts the next: the memory is kept.
     let cycles: u32 = eventually(Duration::from_secs(30), "the sidecar restarted by its policy", || {
@@ -154,23 +241,34 @@ fn the_sidecar_heals_keeps_its_state_across_its_own_restarts_and_stops_cleanly()
             other => Err(format!("restarts_total {other:?}: {status}")),
         }
     });
-    eprintln!("sidecar ran {} watches, {cycles} started by its restart policy", cycles + 1);
-    eprintln!("gaps between a watch's exit and the next start: {:?}", gaps(&sidecar));
+    eprintln!("{label}: the sidecar ran {} watches, {cycles} started by its restart policy", cycles + 1);
+    eprintln!("{label}: gaps between a watch's exit and the next start: {:?}", gaps(&sidecar));
 
     // The metrics reach another container through the shared volume, readable by
     // node_exporter's user (nobody).
     let shared = format!("{}-metrics:/textfile:ro", sidecar.volume);
-    let read = ["run", "--rm", "--network", "none", "--user", "65534", "-v", &shared, &engine.image];
-    let metrics = engine.docker(&[&read[..], &["cat", "/textfile/healwatch.prom"]].concat());
+    let read = ["run", "--rm", "--pull", "never", "--network", "none", "--user", "65534", "-v", &shared, &engine.image];
+    let read = [&read[..], &["/bin/cat", "/textfile/healwatch.prom"]].concat();
+    let metrics = match runtime {
+        // Rootless Podman's Docker API cannot attach to a container it has just started
+        // ("unable to upgrade to tcp, received 409"): its own client can.
+        Runtime::PodmanRootless => {
+            let podman = ["timeout", "60", "podman", "--remote", "--url", &host];
+            crate::engine::run_bounded(&[&podman[..], &read[..]].concat())
+        }
+        _ => sidecar.docker(&read),
+    };
     let want = format!("healwatch_restarts_total{{target=\"{}\"", broken.name);
     assert!(metrics.success() && metrics.stdout.contains(&want), "{want} not in {metrics:?}");
 
     // Nothing runs in it but healwatch, and `docker stop` ends it with SIGTERM, not SIGKILL.
-    let top = engine.docker(&["top", &sidecar.name, "-o", "pid,comm"]);
-    let processes: Vec<&str> = top.stdout.lines().skip(1).collect();
-    assert_eq!(processes.len(), 1, "{top:?}");
-    assert!(processes[0].ends_with("healwatch"), "{top:?}");
-    let stop = engine.docker(&["stop", "-t", "10", &sidecar.name]);
+    let pid = sidecar.inspect("{{.State.Pid}}");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "healwatch", "PID 1 of the sidecar is host PID {pid}");
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten();
+    let children: String = tasks.filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok()).collect();
+    assert_eq!(children.trim(), "", "the sidecar's healwatch has children");
+    let stop = sidecar.docker(&["stop", "-t", "10", &sidecar.name]);
     assert!(stop.success(), "{stop:?}");
     let exit: i32 = sidecar.inspect("{{.State.ExitCode}}").parse().unwrap();
     assert_ne!(exit, 137, "killed: {}", sidecar.logs());
@@ -188,7 +286,7 @@ fn gaps(sidecar: &Sidecar) -> Vec<Duration> {
     let filter = format!("container={}", sidecar.name);
     let args =
         ["events", "--since", &since, "--until", &until, "--filter", &filter, "--format", "{{.TimeNano}} {{.Action}}"];
-    let out = sidecar.engine.docker(&args);
+    let out = sidecar.docker(&args);
     let mut died = None;
     let mut gaps = Vec::new();
     for line in out.stdout.lines() {
@@ -203,10 +301,33 @@ fn gaps(sidecar: &Sidecar) -> Vec<Duration> {
     gaps
 }
 
-/// Waits until the image's own HEALTHCHECK (`status --max-age`) says healthy.
-fn sidecar_is_healthy(sidecar: &Sidecar) {
+/// Waits until the image's own HEALTHCHECK (`status --max-age`) says healthy. Podman
+/// without systemd schedules no health checks: there it is run as its timer would.
+fn sidecar_is_healthy(sidecar: &Sidecar, runtime: Runtime) {
     eventually(Duration::from_secs(30), "the sidecar's HEALTHCHECK saying healthy", || {
+        if !matches!(runtime, Runtime::Docker) {
+            let ran = std::process::Command::new("timeout")
+                .args(["30", "podman", "--remote", "--url", &sidecar.host, "healthcheck", "run", &sidecar.name])
+                .output()
+                .map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(200));
+            drop(ran);
+        }
         let health = sidecar.inspect("{{.State.Health.Status}}");
         if health == "healthy" { Ok(()) } else { Err(format!("{health}: {}", sidecar.logs())) }
     });
+}
+
+/// Freezes `app`: `docker pause`, or where the runtime cannot pause (rootless Podman on
+/// cgroup v1) SIGSTOP to its service process, which hangs it the same way.
+fn freeze(engine: &Engine, host: &str, app: &Container, runtime: Runtime) {
+    let paused = engine.docker_on(host, &["pause", &app.name]);
+    if paused.success() {
+        return;
+    }
+    assert!(matches!(runtime, Runtime::PodmanRootless), "pause {}: {paused:?}", app.name);
+    let init = app.inspect("{{.State.Pid}}");
+    let children = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap();
+    let service = children.split_whitespace().next().expect("the init's child, httpd");
+    assert!(std::process::Command::new("kill").args(["-STOP", service]).status().unwrap().success());
 }
