@@ -6,6 +6,8 @@
 #                     also on 127.0.0.1 over mutual TLS (HEALWATCH_TLS_DOCKER_HOST, HEALWATCH_TLS_DIR)
 #   engine_start_ssh  a third engine, reached over ssh: an sshd of its own on 127.0.0.1
 #                     with a key made here (HEALWATCH_SSH_DOCKER_HOST, HEALWATCH_SSH_BIN)
+#   engine_start_swarm  an engine of its own as a one-node swarm on 127.0.0.1
+#                     (HEALWATCH_SWARM_DOCKER_HOST), left again by engine_stop
 #   engine_image      build the busybox test image (healwatch-test:latest) with docker import
 #                     on every engine started
 # Every container runs with --network host and listens on 127.0.0.1: the daemon is started
@@ -173,6 +175,20 @@ EOF
 
 # engine_start_more N: engines e2..eN beside the first, for the fleet benchmark; their
 # hosts are unix://$ENGINE_DIR/eK/docker.sock. engine_stop stops them too.
+# A one-node Docker Swarm on an engine of its own: advertising and listening on
+# 127.0.0.1 only (its gossip port, 7946, too), for the global-service test. The daemon
+# runs tasks from images it has (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE), never pulling.
+# Exports HEALWATCH_SWARM_DOCKER_HOST; engine_stop leaves the swarm before stopping it.
+engine_start_swarm() {
+  local dir="$ENGINE_DIR/swarm" port
+  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 engine_boot "$dir"
+  port=$(python3 scripts/port.py "$ENGINE_DIR/.last-port")
+  DOCKER_HOST="unix://$dir/docker.sock" timeout 60 docker swarm init \
+    --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$port" >/dev/null
+  export HEALWATCH_SWARM_DOCKER_HOST="unix://$dir/docker.sock"
+  engine_log "a one-node swarm on $HEALWATCH_SWARM_DOCKER_HOST, listening on 127.0.0.1:$port"
+}
+
 engine_start_more() {
   local k
   for k in $(seq 2 "$1"); do engine_boot "$ENGINE_DIR/e$k"; done
@@ -213,6 +229,13 @@ engine_stop() {
   for dir in "$ENGINE_DIR"/*/; do
     dir=${dir%/}
     [ -S "$dir/docker.sock" ] || continue
+    # A swarm's services go first (their tasks would come back), then the swarm itself.
+    if [ "$(DOCKER_HOST="unix://$dir/docker.sock" timeout 10 docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = active ]; then
+      ids=$(DOCKER_HOST="unix://$dir/docker.sock" timeout 10 docker service ls -q 2>/dev/null || true)
+      # shellcheck disable=SC2086
+      [ -z "$ids" ] || DOCKER_HOST="unix://$dir/docker.sock" timeout 30 docker service rm $ids >/dev/null 2>&1 || true
+      DOCKER_HOST="unix://$dir/docker.sock" timeout 60 docker swarm leave --force >/dev/null 2>&1 || true
+    fi
     ids=$(DOCKER_HOST="unix://$dir/docker.sock" timeout 10 docker ps -aq 2>/dev/null || true)
     # shellcheck disable=SC2086
     [ -z "$ids" ] || DOCKER_HOST="unix://$dir/docker.sock" timeout 30 docker rm -f $ids >/dev/null 2>&1 || true

@@ -36,12 +36,14 @@ engine_start_ssh
 # the test image into them too.
 podman_start
 podman_start_rootless
+# A one-node swarm (tests/it/swarm.rs), an engine of its own.
+engine_start_swarm
 engine_image
 # healwatch's own image, built offline from the static binary (tests/it/image.rs).
 HEALWATCH_IMAGE=$(bash scripts/image.sh healwatch:test)
 export HEALWATCH_IMAGE
-# The same image in each Podman, as `docker save | docker load` brings it to a host.
-for host in "$HEALWATCH_PODMAN_HOST" "$HEALWATCH_PODMAN_USER_HOST"; do
+# The same image in each Podman and the swarm, as `docker save | docker load` brings it to a host.
+for host in "$HEALWATCH_PODMAN_HOST" "$HEALWATCH_PODMAN_USER_HOST" "$HEALWATCH_SWARM_DOCKER_HOST"; do
   timeout 120 docker save "$HEALWATCH_IMAGE" | DOCKER_HOST=$host timeout 120 docker load >/dev/null
 done
 
