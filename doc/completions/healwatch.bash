@@ -937,7 +937,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__status)
-            opts="-c -t -h --config --target --json --state --lock --help"
+            opts="-c -t -h --config --target --json --max-age --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -956,6 +956,10 @@ _healwatch() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

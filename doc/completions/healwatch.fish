@@ -156,6 +156,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -l json -d 'O
 complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c healwatch -n "__fish_healwatch_using_subcommand status" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand status" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand status" -l max-age -d 'Exit 1 (and say why on stderr) unless a pass was remembered less than DUR ago: healwatch\'s own liveness, e.g. its image\'s HEALTHCHECK (`status --max-age 5m`)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand status" -l state -d 'State file [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand status" -l lock -d 'Lock file shared with passes (status reads without taking it) [default: as for a pass]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand status" -l json -d 'One JSON line instead of a table'
