@@ -8,19 +8,13 @@
 #   monit_http NAME PORT      a check of http://127.0.0.1:PORT/health that restarts NAME
 #   monit_run DIR             monit -I in the background; its PID in MONIT_PID
 
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt.sh"
+
 monit_install() {
   command -v monit >/dev/null 2>&1 && return 0
-  local policy=
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
   local installed=0
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q monit >/dev/null \
-    || { timeout 300 apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q monit >/dev/null; } \
-    || installed=$?
-  [ -z "$policy" ] || rm -f "$policy"
+  apt_install monit || installed=$?
   # Where policy-rc.d was the machine's own, make sure no system monit was left running.
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now monit >/dev/null 2>&1 || true

@@ -13,6 +13,9 @@
 # Every container runs with --network host and listens on 127.0.0.1: the daemon is started
 # with --bridge=none --iptables=false --ip-masq=false, so it creates no network at all.
 
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 HEALWATCH_TEST_IMAGE=${HEALWATCH_TEST_IMAGE:-healwatch-test:latest}
 export HEALWATCH_TEST_IMAGE
 # Port 9 (discard) on loopback, where nothing listens: the engines' proxy (engine_boot).
@@ -96,21 +99,9 @@ engine_start_ssh() {
   local d="$ENGINE_DIR/sshd" port pid i
   if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
     engine_log "installing openssh-server and openssh-client (the system's ssh service is not started)"
-    # The package would start the system sshd on every address: policy-rc.d says no
-    # (where the machine has none of its own), and the service is never enabled here.
-    local policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      policy=/usr/sbin/policy-rc.d
-      printf '#!/bin/sh\nexit 101\n' >"$policy"
-      chmod 755 "$policy"
-    fi
-    local installed=0
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null \
-      || { timeout 300 apt-get update -q >/dev/null \
-        && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q openssh-server openssh-client >/dev/null; } \
-      || installed=$?
-    [ -z "$policy" ] || rm -f "$policy"
-    [ "$installed" = 0 ] || return "$installed"
+    # The package would start the system sshd on every address: apt_install's
+    # policy-rc.d says no, and the service is never enabled here.
+    apt_install openssh-server openssh-client || return
   fi
   if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE '(^|:)22$'; then
     engine_log "something listens on port 22 (a system sshd?): not this script's; stop it, it is not needed"
@@ -209,16 +200,23 @@ engine_boot() {
     >"$dir/dockerd.log" 2>&1 &
   pid=$!
   ENGINE_PIDS+=("$pid")
-  for i in $(seq 1 150); do # at most 30 s
+  engine_answers "$host" "$pid" "$dir/dockerd.log" dockerd
+}
+
+# engine_answers HOST PID LOG WHAT: waits (at most 30 s) until the engine at HOST, served
+# by process PID, answers; past that, or when PID ends, prints the end of its LOG.
+engine_answers() {
+  local host=$1 pid=$2 log=$3 what=$4 i
+  for i in $(seq 1 150); do
     if DOCKER_HOST=$host timeout 5 docker info >/dev/null 2>&1; then
-      engine_log "dockerd $pid ready on $host after ${i}x0.2s"
+      engine_log "$what $pid ready on $host after ${i}x0.2s"
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
-  engine_log "dockerd did not answer on $host; its log:"
-  tail -20 "$dir/dockerd.log" >&2
+  engine_log "$what did not answer on $host; its log:"
+  tail -20 "$log" >&2
   return 1
 }
 

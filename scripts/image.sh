@@ -6,25 +6,14 @@
 #   scripts/image.sh [TAG]     default: healwatch:VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=x86_64-unknown-linux-musl
+# shellcheck source=scripts/musl.sh
+source scripts/musl.sh
+target=$MUSL_TARGET
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 tag=${1:-healwatch:$version}
 say() { echo "image: $*" >&2; }
 
-if ! command -v musl-gcc >/dev/null 2>&1; then
-  say "installing musl-tools"
-  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q musl-tools >/dev/null \
-    || { "${sudo[@]}" timeout 300 apt-get update -q >/dev/null \
-      && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q musl-tools >/dev/null; }
-fi
-if ! rustup target list --installed | grep -qx "$target"; then
-  say "adding the Rust target $target"
-  timeout 600 rustup target add "$target" >/dev/null
-fi
-export CC_x86_64_unknown_linux_musl=musl-gcc
-SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
-export SOURCE_DATE_EPOCH
+musl_toolchain
 say "building the static binary"
 timeout 1800 cargo build --release --locked --target "$target" -q
 

@@ -5,29 +5,17 @@
 # Rust musl target, and cargo-deb from crates.io. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=x86_64-unknown-linux-musl
+# shellcheck source=scripts/musl.sh
+source scripts/musl.sh
+target=$MUSL_TARGET
 
 say() { echo "package: $*" >&2; }
-if ! command -v musl-gcc >/dev/null 2>&1; then
-  say "installing musl-tools"
-  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q musl-tools >/dev/null \
-    || { "${sudo[@]}" timeout 300 apt-get update -q >/dev/null \
-      && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q musl-tools >/dev/null; }
-fi
-if ! rustup target list --installed | grep -qx "$target"; then
-  say "adding the Rust target $target"
-  timeout 600 rustup target add "$target" >/dev/null
-fi
+musl_toolchain
 if ! cargo deb --version >/dev/null 2>&1; then
   say "installing cargo-deb (a few minutes, once)"
   timeout 1200 cargo install cargo-deb --version 3.8.0 --locked -q
 fi
 
-export CC_x86_64_unknown_linux_musl=musl-gcc
-# Reproducible: the build date is the last commit's.
-SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
-export SOURCE_DATE_EPOCH
 say "building the static release binary and the .deb"
 timeout 1800 cargo deb --locked --target "$target" -q >/dev/null
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)

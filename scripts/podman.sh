@@ -26,19 +26,7 @@ podman_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   podman_log "installing ${missing[*]} (no system service is started)"
-  local policy=
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
-  local status=0
-  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-    || { timeout 300 apt-get update -q >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
-    || status=$?
-  [ -z "$policy" ] || rm -f "$policy"
-  return "$status"
+  apt_install --no-recommends "${missing[@]}"
 }
 
 # podman_config DIR: a containers.conf for a service whose files are all under DIR.
@@ -67,7 +55,7 @@ EOF
 # podman_serve DIR [runuser -u USER --]: starts the service on DIR/docker.sock and waits
 # for it to answer (at most 30 s).
 podman_serve() {
-  local dir=$1 i pid
+  local dir=$1 pid
   shift
   # Short names never go to a registry, docker.io is blocked, and any other pull meets a
   # proxy that is not there (as the engines' in engine_boot): nothing leaves this host.
@@ -84,17 +72,7 @@ EOF
     system service --time=0 "unix://$dir/docker.sock" >"$dir/service.log" 2>&1 &
   pid=$!
   ENGINE_PIDS+=("$pid")
-  for i in $(seq 1 150); do
-    if DOCKER_HOST="unix://$dir/docker.sock" timeout 5 docker version >/dev/null 2>&1; then
-      podman_log "podman system service $pid ready on unix://$dir/docker.sock after ${i}x0.2s"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  podman_log "podman did not answer on unix://$dir/docker.sock; its log:"
-  tail -20 "$dir/service.log" >&2
-  return 1
+  engine_answers "unix://$dir/docker.sock" "$pid" "$dir/service.log" "podman system service"
 }
 
 podman_start() {

@@ -283,8 +283,15 @@ pub(crate) struct Healwatch {
 
 impl Healwatch {
     pub(crate) fn new() -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("healwatch"));
+        Self::hermetic(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin!("healwatch")),
+            tempfile::tempdir().unwrap(),
+        )
+    }
+
+    /// `cmd` (which runs healwatch) with nothing of the caller's environment, `home` its
+    /// home and the place of its lock and state.
+    fn hermetic(mut cmd: std::process::Command, home: tempfile::TempDir) -> Self {
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", home.path())
@@ -308,14 +315,7 @@ impl Healwatch {
         let runuser = which::which("runuser").expect("runuser (util-linux)");
         let mut cmd = std::process::Command::new(runuser);
         cmd.args(["-u", user, "-m", "--"]).arg(assert_cmd::cargo::cargo_bin!("healwatch"));
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", home.path())
-            .env("HEALWATCH_LOCK", home.path().join("healwatch.lock"))
-            .env("HEALWATCH_STATE", home.path().join("state.json"))
-            .env("DOCKER_HOST", "unix:///nonexistent/healwatch-test-no-engine.sock")
-            .env("HEALWATCH_DEFAULT_CONFIG", home.path().join("no-default-config.toml"));
-        Self { cmd, _home: home }
+        Self::hermetic(cmd, home)
     }
 
     pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
