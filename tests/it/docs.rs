@@ -92,23 +92,29 @@ fn systemd_units_verify() {
     let Ok(analyze) = which::which("systemd-analyze") else {
         panic!("systemd-analyze is missing: scripts/test.sh installs Debian's systemd package");
     };
-    let dir = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin!("healwatch");
-    for unit in ["healwatch.service", "healwatch.timer"] {
-        let text = std::fs::read_to_string(root().join("packaging/systemd").join(unit)).unwrap();
-        // The unit names /usr/bin/healwatch; verify it against the binary just built.
-        std::fs::write(dir.path().join(unit), text.replace("/usr/bin/healwatch", &bin.display().to_string())).unwrap();
+    // The system's units, and the example for a user's rootless Podman.
+    for (folder, scope) in [("packaging/systemd", "--system"), ("examples/podman-user", "--user")] {
+        let dir = tempfile::tempdir().unwrap();
+        for unit in ["healwatch.service", "healwatch.timer"] {
+            let text = std::fs::read_to_string(root().join(folder).join(unit)).unwrap();
+            // The unit names /usr/bin/healwatch; verify it against the binary just built.
+            let text = text.replace("/usr/bin/healwatch", &bin.display().to_string());
+            std::fs::write(dir.path().join(unit), text).unwrap();
+        }
+        let out = std::process::Command::new(&analyze)
+            // The man pages are checked where they are installed: scripts/package-test.sh.
+            .args(["verify", scope, "--man=no"])
+            .args(["healwatch.service", "healwatch.timer"].map(|u| dir.path().join(u)))
+            .env("SYSTEMD_LOG_LEVEL", "warning")
+            // A user's manager needs a runtime directory (%t).
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("healwatch")).collect();
+        assert!(out.status.success() && problems.is_empty(), "systemd-analyze verify of {folder}: {stderr}");
     }
-    let out = std::process::Command::new(analyze)
-        // The man pages are checked where they are installed: scripts/package-test.sh.
-        .args(["verify", "--man=no"])
-        .args(["healwatch.service", "healwatch.timer"].map(|u| dir.path().join(u)))
-        .env("SYSTEMD_LOG_LEVEL", "warning")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("healwatch")).collect();
-    assert!(out.status.success() && problems.is_empty(), "systemd-analyze verify: {stderr}");
 }
 
 /// The conffile parses and names no target: validate says so, and refuses it as a pass
