@@ -242,7 +242,7 @@ fn ensure_process_is_the_container(pid: u32, container: &ContainerInfo) -> Resul
     })?;
     if !cgroup.contains(&container.id) {
         bail!(
-            "pid {pid} on this host does not belong to container '{}' (its cgroup does not name {}): the engine runs in another PID namespace; run drill where the engine runs",
+            "pid {pid} on this host is not known to be container '{}''s (its cgroup does not name {}): the engine runs in another PID namespace (run drill where the engine runs), or gives containers no cgroup of their own (rootless Podman on cgroup v1), so drill will not kill it",
             container.name,
             &container.id[..12.min(container.id.len())]
         );

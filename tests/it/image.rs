@@ -215,7 +215,7 @@ fn sidecar_scenario(runtime: Runtime, label: &str) {
 
     let (broken_at, paused_at) = (broken.started_at(), paused.started_at());
     let started = Instant::now();
-    broken.break_health();
+    break_for_sure(&broken);
     freeze(engine, &host, &paused, runtime);
     broken.wait_for_status(200, Duration::from_secs(30));
     let healed_broken = started.elapsed();
@@ -316,6 +316,24 @@ fn sidecar_is_healthy(sidecar: &Sidecar, runtime: Runtime) {
         let health = sidecar.inspect("{{.State.Health.Status}}");
         if health == "healthy" { Ok(()) } else { Err(format!("{health}: {}", sidecar.logs())) }
     });
+}
+
+/// Breaks `app`'s health endpoint and sees it answer 404: Podman's Docker API has been
+/// seen to end a `docker exec` well without running it, once in a while, so a break that
+/// did not take is made again (at most three times).
+fn break_for_sure(app: &Container) {
+    for attempt in 1..=3 {
+        app.break_health();
+        let answered = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            crate::engine::http_status(app.port, "/health") == Some(404)
+        });
+        if answered {
+            return;
+        }
+        eprintln!("{}: the break did not take (attempt {attempt}), again", app.name);
+    }
+    panic!("{}: /health never answered 404 after three breaks", app.name);
 }
 
 /// Freezes `app`: `docker pause`, or where the runtime cannot pause (rootless Podman on

@@ -34,6 +34,11 @@ fn outcome(run: &Run, name: &str) -> (String, String) {
     (t["outcome"].as_str().unwrap_or_default().to_string(), t["error"].as_str().unwrap_or_default().to_string())
 }
 
+/// Whether this host has only cgroup v1 (no unified hierarchy at /sys/fs/cgroup).
+fn cgroup_v1_only() -> bool {
+    !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 /// `podman --remote` on the service at `host`: what has no docker command (running a
 /// HEALTHCHECK now; without systemd, Podman 4.3 schedules none itself).
 fn podman(host: &str, args: &[&str]) -> std::process::Output {
@@ -193,6 +198,20 @@ fn rootless_podman_heals_as_its_user_and_says_what_podman_cannot_do() {
     assert!(why.starts_with("timeout after"), "{run}");
     for app in [&broken, &hung] {
         assert_eq!(run.target(&app.name)["recovered"], true, "{run}");
+    }
+
+    // audit lists the user's containers; drill kills a process only when the container's
+    // cgroup names it, which rootless Podman on cgroup v1 does not give.
+    let audit = as_user().args(["audit", "--json"]).run();
+    assert!(audit.stdout().contains(&broken.name) && audit.stdout().contains(&hung.name), "{audit}");
+    let drill = as_user().args(["drill", "--heal", "--wait", "30s", "-t", &broken.target(), &broken.name]).run();
+    let no_cgroup = cgroup_v1_only();
+    if no_cgroup {
+        drill.expect_code(2);
+        assert!(drill.stderr().contains("rootless Podman on cgroup v1"), "{drill}");
+        assert_eq!(broken.inspect("{{.State.Running}}"), "true", "drill killed nothing");
+    } else {
+        drill.expect_code(0);
     }
 
     // Rootless Podman on cgroup v1 has no cgroup to freeze: it refuses to pause, so there
