@@ -49,6 +49,15 @@ fn run_bounded_with(argv: &[&str], env: &[(&str, &str)]) -> CommandOutcome {
     }
 }
 
+/// Waits until `app` was started again after `before` (its `State.StartedAt`).
+#[track_caller]
+pub(crate) fn restarted(app: &Container, before: std::time::SystemTime, within: Duration) {
+    eventually(within, &format!("{} started again", app.name), || {
+        let now = app.started_at();
+        if now != before { Ok(()) } else { Err(format!("StartedAt still {now:?}")) }
+    });
+}
+
 /// The engine the tests talk to (DOCKER_HOST from scripts/test.sh).
 pub(crate) struct Engine {
     pub docker: PathBuf,

@@ -217,13 +217,14 @@ fn sidecar_scenario(runtime: Runtime, label: &str) {
     let started = Instant::now();
     break_for_sure(&broken);
     freeze(engine, &host, &paused, runtime);
+    // Healed: started again (a frozen process answers again as soon as it is woken,
+    // before its restart), then answering.
+    crate::engine::restarted(&broken, broken_at, Duration::from_secs(30));
     broken.wait_for_status(200, Duration::from_secs(30));
     let healed_broken = started.elapsed();
-    paused.wait_for_inspect("{{.State.Status}}", "running", Duration::from_secs(30));
+    crate::engine::restarted(&paused, paused_at, Duration::from_secs(30));
     paused.wait_for_status(200, Duration::from_secs(30));
     let healed_paused = started.elapsed();
-    assert_ne!(broken.started_at(), broken_at, "{}", sidecar.logs());
-    assert_ne!(paused.started_at(), paused_at, "{}", sidecar.logs());
     eprintln!(
         "{label}: the sidecar healed a broken service in {healed_broken:?} and a frozen one in {healed_paused:?}"
     );
