@@ -108,14 +108,14 @@ pub(super) fn log_match(
         found.is_some()
     };
     let mut log = LogLines::new(tty);
-    let mut read = Reader { stream, deadline, total: 0 };
+    let mut read = Reader { stream, deadline, timeout, total: 0 };
     let body = read.head(&request)?;
     if log.feed(&body, &mut matches) {
         return Ok(found);
     }
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let n = read.some(&mut chunk, timeout)?;
+        let n = read.some(&mut chunk)?;
         if n == 0 {
             log.flush(&mut matches);
             return Ok(found);
@@ -129,10 +129,12 @@ pub(super) fn log_match(
     }
 }
 
-/// The answer's stream, read by a deadline, counting bytes.
+/// The answer's stream, read by a deadline (the end of the whole read's `timeout`),
+/// counting bytes.
 struct Reader {
     stream: UnixStream,
     deadline: Instant,
+    timeout: Duration,
     total: u64,
 }
 
@@ -153,7 +155,7 @@ impl Reader {
             if answer.len() > HEAD_LIMIT {
                 return Err("docker logs failed: the engine's answer has no end to its head".into());
             }
-            let n = self.some(&mut chunk, Duration::ZERO)?;
+            let n = self.some(&mut chunk)?;
             if n == 0 {
                 break answer.len();
             }
@@ -167,15 +169,15 @@ impl Reader {
     }
 
     /// Reads what is there (0 at the end), waiting until the deadline; a signal ends the
-    /// wait within 200 ms. `timeout` is the whole read's, for the error.
-    fn some(&mut self, chunk: &mut [u8], timeout: Duration) -> Result<usize, String> {
+    /// wait within 200 ms.
+    fn some(&mut self, chunk: &mut [u8]) -> Result<usize, String> {
         loop {
             if crate::interrupt::requested().is_some() {
                 return Err("reading the logs was interrupted".into());
             }
             let left = self.deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!("reading the logs took longer than {}", crate::model::show_ms(timeout)));
+                return Err(format!("reading the logs took longer than {}", crate::model::show_ms(self.timeout)));
             }
             let wait = left.min(Duration::from_millis(200));
             self.stream.set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
@@ -267,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn no_match_a_log_past_the_limit_and_no_engine() {
+    fn no_match_a_log_past_the_limit_one_that_never_ends_and_no_engine() {
         let dir = tempfile::tempdir().unwrap();
         let pattern = regex::Regex::new("FATAL").unwrap();
         let span = (SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
@@ -281,6 +283,22 @@ mod tests {
         log.extend_from_slice(b"\nFATAL late\n");
         let server = engine(&path, true, log);
         assert_eq!(log_match(&path, "web", span, &pattern, (Duration::from_secs(5), 1000)), Ok(None));
+        server.join().unwrap();
+        // An engine that starts the answer and never ends it: bounded by the timeout.
+        let path = dir.path().join("c.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let _ = conn.read(&mut [0u8; 2048]);
+            conn.write_all(b"HTTP/1.0 200 OK\r\n\r\n{\"Config\":{\"Tty\":true}}").unwrap();
+            drop(conn);
+            let (mut held, _) = listener.accept().unwrap();
+            let _ = held.read(&mut [0u8; 2048]);
+            held.write_all(b"HTTP/1.0 200 OK\r\n\r\nstill going").unwrap();
+            std::thread::sleep(Duration::from_millis(1200));
+        });
+        let hung = log_match(&path, "web", span, &pattern, (Duration::from_millis(400), 1 << 20));
+        assert_eq!(hung, Err("reading the logs took longer than 400ms".to_string()));
         server.join().unwrap();
         // No engine: an error that says so.
         let e = log_match(&dir.path().join("none.sock"), "web", span, &pattern, (Duration::from_secs(1), 1000));
