@@ -1,7 +1,7 @@
 //! `healwatch status`: what the state file remembers, per target, as a table or JSON.
 
 use std::fmt::Write as _;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -94,12 +94,12 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
 }
 
 /// Why the last pass, remembered at `last_pass`, is more than `max` before `now`, if it is.
-fn stale(last_pass: Option<SystemTime>, now: SystemTime, max: std::time::Duration) -> Option<String> {
+fn stale(last_pass: Option<SystemTime>, now: SystemTime, max: Duration) -> Option<String> {
     let Some(last) = last_pass else {
         return Some("no pass is remembered yet".to_string());
     };
     let age = now.duration_since(last).unwrap_or_default();
-    let show = |d: std::time::Duration| humantime::format_duration(std::time::Duration::from_secs(d.as_secs()));
+    let show = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
     (age > max).then(|| format!("the last pass was {} ago, more than --max-age {}", show(age), show(max)))
 }
 
@@ -148,7 +148,6 @@ fn table(rows: &[StatusRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_pass_is_stale_only_past_max_age_and_none_is_stale() {

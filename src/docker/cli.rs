@@ -69,17 +69,18 @@ impl DockerCli {
         }
         // No CLI (healwatch's own image has none): the default engine's socket is enough
         // when it is there, since every call to a socket goes through the Engine API.
-        if let Some(socket) = default_socket.filter(|s| is_socket(s)) {
-            return Ok(Self { path: None, ssh_path: None, ssh_wrapper: None, default_socket: Some(socket) });
+        match default_socket {
+            Some(socket) if is_socket(&socket) => {
+                Ok(Self { path: None, ssh_path: None, ssh_wrapper: None, default_socket: Some(socket) })
+            }
+            socket => bail!(
+                "docker CLI not found: tried `docker` on PATH ({}), {}, and no Docker socket is at {}; install the CLI, \
+                 pass --docker PATH, or set DOCKER_HOST=unix:///PATH/TO/docker.sock",
+                std::env::var("PATH").unwrap_or_default(),
+                FALLBACK_PATHS.join(", "),
+                socket.map_or_else(|| "the default place".into(), |p| p.display().to_string())
+            ),
         }
-        bail!(
-            "docker CLI not found: tried `docker` on PATH ({}), {}, and no Docker socket is at {}; install the CLI, \
-             pass --docker PATH, or set DOCKER_HOST=unix:///PATH/TO/docker.sock",
-            std::env::var("PATH").unwrap_or_default(),
-            FALLBACK_PATHS.join(", "),
-            super::default_engine::from_environment()
-                .map_or_else(|| "the default place".into(), |p| p.display().to_string())
-        )
     }
 
     /// Whether `endpoint` can only be reached through the CLI and there is none: a
