@@ -72,11 +72,15 @@ impl Vigil {
             let mut progress = self.lock();
             if !judged.replace(true) {
                 progress.unjudged = progress.unjudged.saturating_sub(1);
+                // Only the last verdict wakes the waiters: a wake-up per verdict woke every
+                // healthy target's thread once per target (20 targets: 400 wake-ups a pass).
+                if progress.unjudged == 0 {
+                    self.judged.notify_all();
+                }
             }
             if !acting && !done.replace(true) {
                 progress.busy = progress.busy.saturating_sub(1);
             }
-            self.judged.notify_all();
         };
         let mut result = heal(first, &mark);
         mark(false);
