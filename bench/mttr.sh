@@ -13,7 +13,9 @@
 # polling every 100 ms; measures the floor (a `docker restart` and the service's start on
 # their own); counts restarts of a crash loop and false restarts under CPU load; and, one
 # tool at a time beside 20 healthy containers, each tool's CPU with its children, the
-# engine's CPU above a run with no tool, and the programs each starts per minute.
+# engine's CPU above a run with no tool, and the programs each starts per minute, with
+# the floor for URL checks (bench/url-floor.c, the least a client making the same
+# requests can spend).
 # Writes bench/results-mttr.md.
 #   bench/mttr.sh          the full run (about 55 minutes)
 #   bench/mttr.sh --smoke  tiny sizes, results to a temp file (the test command runs this)
@@ -38,6 +40,8 @@ cargo build --release --locked -q
 hw=$PWD/target/release/healwatch
 work=$ENGINE_DIR/mttr
 mkdir -p "$work"
+# The floor at rest for URL checks: a minimal C client (cc is there wherever cargo links).
+cc -O2 -Wall -Wextra -o "$work/url-floor" bench/url-floor.c
 sock=${DOCKER_HOST#unix://}
 tools=(hwlabels hwhealth autoheal monit)
 declare -A loop_pid=()
@@ -126,6 +130,11 @@ run_tool() {
     autoheal)
       # Its image runs it with busybox ash (dash has no pipefail) and the argument autoheal.
       DOCKER_SOCK=$sock AUTOHEAL_CONTAINER_LABEL=autoheal AUTOHEAL_INTERVAL=5 busybox sh "$autoheal" autoheal >>"$work/autoheal.log" 2>&1 &
+      ;;
+    floor)
+      # Not a tool: the least CPU any URL checker spends (bench/url-floor.c), bounded.
+      # shellcheck disable=SC2046
+      "$work/url-floor" "$((idle_s + exec_s + 30))" $(cat "$work/$prefix.ports") &
       ;;
     monit)
       rm -rf "$work/monit"
@@ -353,7 +362,7 @@ print(sum(int(b[p]) - int(a[p]) for p in a if p in b) / int(sys.argv[3]))
 PY
 }
 declare -A idle_cpu=() idle_engine=() idle_execs=()
-for tool in none "${tools[@]}" none2; do
+for tool in none "${tools[@]}" floor none2; do
   if [ "$tool" != none ] && [ "$tool" != none2 ]; then run_tool "$tool" all; sleep 2; fi
   engine_sample >"$work/engine.before"
   case $tool in none*) ;; *) t0=$(tool_ticks "${loop_pid[$tool]}") ;; esac
@@ -362,6 +371,8 @@ for tool in none "${tools[@]}" none2; do
   idle_engine[$tool]=$(engine_delta "$work/engine.before" "$work/engine.after")
   case $tool in none*) continue ;; esac
   idle_cpu[$tool]=$(python3 -c "print(f'{($(tool_ticks "${loop_pid[$tool]}") - $t0) / $hz:.2f}')")
+  # The floor starts no program: nothing to count.
+  if [ "$tool" = floor ]; then stop_loops; continue; fi
   timeout "$exec_s" strace -f -qq -e trace=execve -o "$work/$tool.execs" -p "${loop_pid[$tool]}" 2>/dev/null || true
   # Each program once: a successful execve (the shell's PATH search fails first); the
   # healwatch loops' `sleep` stands for systemd's timer.
@@ -382,6 +393,10 @@ idle_rows() {
   row="| at rest: programs started per minute |"
   for tool in "${tools[@]}"; do row+=" $(python3 -c "print(f'{${idle_execs[$tool]} * 60 / $exec_s:.1f}')") |"; done
   echo "$row"
+  echo
+  echo "The floor at rest for a URL checker (bench/url-floor.c: one GET a second to each of the"
+  echo "20 services, each on a fresh connection, bounded, read to its end, nothing else):"
+  echo "$(per5 "${idle_cpu[floor]}") CPU-s per 5 min."
 }
 if [ "$only" = idle ]; then
   idle_rows
