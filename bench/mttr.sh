@@ -70,7 +70,7 @@ trap 'stop_hogs; stop_loops; if [ -n "${MTTR_KEEP:-}" ]; then cp -r "$work" "$MT
 if [ "$smoke" = 1 ]; then
   many=2; stops=2; loop_s=20; load_s=10; load_n=1; idle_s=10; exec_s=5; give_up=20; reps=1; results=$work/results.md
 else
-  many=20; stops=5; loop_s=300; load_s=600; load_n=5; idle_s=${MTTR_IDLE_S:-180}; exec_s=60; give_up=90; reps=5; results=bench/results-mttr.md
+  many=20; stops=5; loop_s=300; load_s=600; load_n=5; idle_s=${MTTR_IDLE_S:-180}; exec_s=60; give_up=90; reps=${MTTR_REPS:-5}; results=bench/results-mttr.md
 fi
 
 # A port for a service, never the one another service got (scripts/port.py says why).
@@ -122,10 +122,10 @@ run_tool() {
       ( set +e
         while true; do
           t=$EPOCHREALTIME; next=$(( ${t%[.,]*} * 1000000 + 10#${t#*[.,]} + 15000000 ))
-          "$hw" --quiet --watch 14s $mode --state "$work/$tool-state.json" --lock "$work/$tool.lock" >>"$work/$tool.log" 2>&1
+          "$hw" --quiet --watch 14s $mode ${MTTR_HW_ARGS:-} --state "$work/$tool-state.json" --lock "$work/$tool.lock" >>"$work/$tool.log" 2>&1
           t=$EPOCHREALTIME; left=$(( next - ${t%[.,]*} * 1000000 - 10#${t#*[.,]} ))
           [ "$left" -le 0 ] || sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
-        done ) &
+        done ) 2>>"$work/$tool.log" &
       ;;
     autoheal)
       # Its image runs it with busybox ash (dash has no pipefail) and the argument autoheal.
@@ -261,7 +261,9 @@ done
 
 echo "mttr: measuring (smoke=$smoke)" >&2
 # MTTR_ONLY=one, many: only the one-broken or the many-broken row, printed (to rerun
-# that row alone). MTTR_ONLY=idle: only the rows at rest, printed.
+# that row alone). MTTR_ONLY=idle: only the rows at rest, printed. MTTR_HW_ARGS: more
+# flags for both healwatch columns (e.g. "--retries 0", to see what the blip rule costs).
+# MTTR_REPS: breaks per single-container row (5 unless set).
 only=${MTTR_ONLY:-}
 if [ "$only" = one ] || [ "$only" = many ]; then
   if [ "$only" = one ]; then case_row "1 endpoint broken ($reps breaks)" fail 1 "$reps"; fi
