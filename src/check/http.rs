@@ -43,6 +43,13 @@ impl HttpProbe {
             .input_buffer_size(HEADER_LIMIT)
             .output_buffer_size(4 * 1024)
             .max_response_header_size(HEADER_LIMIT)
+            // Every look on a fresh connection, as Kubernetes' prober and the classic
+            // script's curl make theirs: a kept-alive connection reads a service healthy
+            // that takes no new client (out of file descriptors, a stuck accept loop),
+            // and one the server closes just as it is reused fails a healthy service.
+            // ureq kept 10 (3 per host), so fleets of up to 10 targets were judged so.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .build();
         let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
         Self { agent }
@@ -162,6 +169,41 @@ mod tests {
         let odd = Duration::from_nanos(695_238_534);
         let hung = describe_io(&Error::from(ErrorKind::TimedOut), odd, "connecting");
         assert_eq!((hung.why, hung.text.as_str()), (Failure::Hung, "timeout after 695ms"));
+    }
+
+    /// A service that takes no new connection but still answers on one it kept alive
+    /// (out of file descriptors) is not healthy: every look connects afresh.
+    #[test]
+    fn every_look_is_a_new_connection() {
+        use std::io::Write;
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // No new client from here on; the first one is answered for as long as it asks.
+            drop(listener);
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let (mut answered, mut request) = (0, Vec::new());
+            let mut buffer = [0u8; 1024];
+            while let Ok(n @ 1..) = conn.read(&mut buffer) {
+                request.extend_from_slice(&buffer[..n]);
+                while let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                    request.drain(..end + 4);
+                    conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+                    answered += 1;
+                }
+            }
+            answered
+        });
+        let url = crate::model::HealthUrl::parse(&format!("http://127.0.0.1:{port}/health")).unwrap();
+        let target = Target::http("web", "web", url);
+        let probe = HttpProbe::new(None, None);
+        assert!(probe.check(&target, Duration::from_secs(2)).healthy());
+        let second = probe.check(&target, Duration::from_secs(2));
+        assert!(!second.healthy(), "the kept-alive connection was reused: {second:?}");
+        assert_eq!(second.error.map(|e| e.why), Some(Failure::Connection));
+        assert_eq!(server.join().unwrap(), 1);
     }
 
     #[test]
