@@ -2,7 +2,7 @@
 //! within the target's timeout.
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::http::{contains, describe_io};
@@ -62,23 +62,11 @@ pub(super) fn tcp_check(check: &TcpCheck, timeout: Duration) -> Check {
 }
 
 /// An address for `host`: an IP address as is (no lookup), a name looked up within
-/// `timeout` (on a thread, when one can be had).
+/// `timeout`.
 fn resolve(host: &str, port: u16, timeout: Duration) -> Result<SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = move |host: String| -> Result<SocketAddr, String> {
-        (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("DNS failure: {e}"))?
-            .next()
-            .ok_or_else(|| "DNS failure: no address".to_string())
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let owned = host.to_string();
-    match std::thread::Builder::new().spawn(move || tx.send(lookup(owned))) {
-        Ok(_) => rx.recv_timeout(timeout).unwrap_or_else(|_| Err(format!("DNS timeout after {}", show_ms(timeout)))),
-        Err(_) => lookup(host.to_string()),
-    }
+    let found = crate::net::lookup_within(host, port, timeout).map_err(|e| match e.kind() {
+        std::io::ErrorKind::TimedOut => format!("DNS timeout after {}", show_ms(timeout)),
+        _ => format!("DNS failure: {e}"),
+    })?;
+    found.into_iter().next().ok_or_else(|| "DNS failure: no address".to_string())
 }

@@ -43,7 +43,12 @@ impl HealthUrl {
     /// in URL syntax (anything else percent-encoded). Whatever it accepts is requested
     /// exactly as written; anything else is an error saying what to write.
     pub(crate) fn parse(raw: &str) -> Result<Self> {
-        let parts = split_url(raw).map_err(|why| anyhow::anyhow!("'{}' {why}", safe_for_error(raw)))?;
+        Self::parse_shown(raw, safe_for_error)
+    }
+
+    /// As `parse`; an error shows the URL as `shown` prints it.
+    fn parse_shown(raw: &str, shown: fn(&str) -> String) -> Result<Self> {
+        let parts = split_url(raw).map_err(|why| anyhow::anyhow!("'{}' {why}", shown(raw)))?;
         let authorization = parts.userinfo.map(|u| {
             let (user, pass) = u.split_once(':').unwrap_or((u, ""));
             let creds = format!("{}:{}", percent_decode(user), percent_decode(pass));
@@ -61,7 +66,8 @@ impl HealthUrl {
     /// healthchecks.io's `/<uuid>`, a webhook's `/services/T0/B0/XXXX`): printed as
     /// `scheme://host:port/***`.
     pub(crate) fn parse_secret_path(raw: &str) -> Result<Self> {
-        let mut url = Self::parse(raw)?;
+        // An error shows no more of the path than the printable form does.
+        let mut url = Self::parse_shown(raw, |raw| safe_for_error(&mask_path(raw)))?;
         let after_scheme = url.display.find("://").map_or(0, |i| i + 3);
         let path_start = url.display[after_scheme..].find('/').map(|i| after_scheme + i);
         if let Some(i) = path_start {
@@ -229,6 +235,15 @@ fn check_chars(text: &str, extra: &str, what: &str) -> std::result::Result<(), S
 /// A URL for an error message: everything between `://` and the last `@` masked, since
 /// a malformed URL may hold a password where the parser could not find it; control
 /// characters escaped and long input cut.
+/// `raw` with everything from the path on masked: `scheme://host:port/***`.
+fn mask_path(raw: &str) -> String {
+    let after_scheme = raw.find("://").map_or(0, |i| i + 3);
+    match raw[after_scheme..].find(['/', '?', '#']) {
+        Some(i) => format!("{}/{MASK}", &raw[..after_scheme + i]),
+        None => raw.to_string(),
+    }
+}
+
 fn safe_for_error(raw: &str) -> String {
     let masked = match (raw.find("://"), raw.rfind('@')) {
         (Some(i), Some(at)) if at > i + 3 => format!("{}{MASK}{}", &raw[..i + 3], &raw[at..]),

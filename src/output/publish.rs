@@ -57,51 +57,63 @@ impl Outputs {
 }
 
 /// Metrics file, notification and ping, in that order of need; each failure becomes a
-/// warning on the report. The notification and the ping run side by side, so a dead
-/// receiver costs one bounded wait, not two.
+/// warning on the report.
 pub(crate) fn publish(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&State>) {
-    if let Some(path) = &outputs.metrics {
-        if memory.is_some() {
-            // Only a pass that holds the lock writes metrics, so leftovers are a killed pass's.
-            atomic::sweep(path);
-        }
-        let text = match memory {
-            Some(memory) => metrics::render(report, memory, report.time, exit),
-            None => metrics::render_run(report.time, report.duration, exit),
-        };
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            report.warnings.push(format!(
-                "metrics: directory {} does not exist: create it (node_exporter's --collector.textfile.directory), \
-                 or drop --metrics",
-                dir.display()
-            ));
-        } else if let Err(e) = atomic::write(path, text.as_bytes()) {
-            report.warnings.push(format!("metrics: {e:#}"));
-        }
+    write_metrics(report, outputs, exit, memory);
+    send(report, outputs, exit);
+}
+
+/// The metrics file, from the report and the memory the pass leaves (`None`: a run that
+/// never got to a pass).
+pub(crate) fn write_metrics(report: &mut Report, outputs: &Outputs, exit: Exit, memory: Option<&State>) {
+    let Some(path) = &outputs.metrics else { return };
+    if memory.is_some() {
+        // Only a pass that holds the lock writes metrics, so leftovers are a killed pass's.
+        atomic::sweep(path);
     }
+    let text = match memory {
+        Some(memory) => metrics::render(report, memory, report.time, exit),
+        None => metrics::render_run(report.time, report.duration, exit),
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        report.warnings.push(format!(
+            "metrics: directory {} does not exist: create it (node_exporter's --collector.textfile.directory), \
+             or drop --metrics",
+            dir.display()
+        ));
+    } else if let Err(e) = atomic::write(path, text.as_bytes()) {
+        report.warnings.push(format!("metrics: {e:#}"));
+    }
+}
+
+/// The notification (when the report has news for it) and the ping, side by side, all
+/// done within `notify::DEADLINE` (a signal cuts it short): a dead or dawdling receiver
+/// costs one bounded wait, never one per service, and never holds the pass. Failures
+/// become warnings on the report.
+pub(crate) fn send(report: &mut Report, outputs: &Outputs, exit: Exit) {
     let message = Message::from_report(report, &outputs.notify_on).filter(|_| !outputs.notify.is_empty());
     if message.is_none() && outputs.ping_url.is_none() {
         return;
     }
     // A webhook gets the line as it stands; the notifications' own fate is added after.
     let line = message.as_ref().map(|_| report.line()).unwrap_or_default();
+    let deadline = std::time::Instant::now() + notify::DEADLINE;
     let sender = notify::Sender::default();
     let (sender, line) = (&sender, &line);
     let (notified, pinged) = std::thread::scope(|scope| {
-        // Side by side: a dead receiver costs one bounded wait, not one per service. A
-        // thread that cannot be started (a process limit) leaves its service to this one.
+        // A thread that cannot be started (a process limit) leaves its service to this one.
         let (started, inline): (Vec<_>, Vec<_>) = message
             .iter()
             .flat_map(|m| outputs.notify.iter().map(move |s| (s, m)))
             .map(|(service, m)| {
-                let notify = move || sender.notify(service, m, line);
+                let notify = move || sender.notify(service, m, line, deadline);
                 std::thread::Builder::new().spawn_scoped(scope, notify).map_err(|_| (service, m))
             })
             .partition(Result::is_ok);
-        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy));
+        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy, deadline));
         let mut notified: Vec<_> =
-            inline.into_iter().filter_map(Result::err).map(|(s, m)| sender.notify(s, m, line)).collect();
+            inline.into_iter().filter_map(Result::err).map(|(s, m)| sender.notify(s, m, line, deadline)).collect();
         notified.extend(
             started
                 .into_iter()

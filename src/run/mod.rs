@@ -19,7 +19,7 @@ use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
-use crate::output::publish::{Outputs, emit, open_log_for, publish, warn};
+use crate::output::publish::{Outputs, emit, open_log_for, publish, send, warn, write_metrics};
 use crate::output::report::{Report, TargetReport};
 use crate::pass::{self, Hints, InWatch, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
@@ -191,18 +191,23 @@ impl<'a> Setup<'a> {
             report.interrupted = Some(interrupt::name(signal));
             exit = Exit::Interrupted(signal);
         }
-        publish(&mut report, outputs, exit, Some(&remembered));
+        // What the pass did is saved before anything is sent: a receiver that hangs, or a
+        // process limit that stops a notifier, can never lose a restart from the guard's
+        // count or the metrics.
+        write_metrics(&mut report, outputs, exit, Some(&remembered));
         let log = open_log_for(&mut report, outputs.log.as_deref());
         // A dry run is a look, not a pass: it leaves the memory as it found it.
-        if let (Some(path), false) = (state_file, config.dry_run) {
-            remembered.last_warnings = report.warnings.clone();
+        let state_file = state_file.filter(|_| !config.dry_run);
+        if let Some(path) = &state_file {
             // Under the lock, no other writer runs: any temp file is a killed pass's.
-            atomic::sweep(&path);
-            match state::save(&path, &remembered) {
-                Ok(None) => {}
-                Ok(Some(cut)) => warn(&mut report, cut),
-                Err(e) => warn(&mut report, format!("{e:#}; this pass is not remembered")),
-            }
+            atomic::sweep(path);
+            remember(&mut report, path, &mut remembered);
+        }
+        let before = report.warnings.len();
+        send(&mut report, outputs, exit);
+        if let (Some(path), true) = (&state_file, report.warnings.len() > before) {
+            // The notifications' failures are remembered too, so --quiet says them once.
+            remember(&mut report, path, &mut remembered);
         }
         let tell = !config.quiet
             || report.error.is_some()
@@ -211,6 +216,17 @@ impl<'a> Setup<'a> {
         emit(&mut report, log, tell, config.format, config.quiet)?;
         done.exit = exit;
         Ok(done)
+    }
+}
+
+/// Saves the memory a pass leaves, with the report's warnings as they stand; a failure
+/// to save is one more warning.
+fn remember(report: &mut Report, path: &Path, remembered: &mut State) {
+    remembered.last_warnings = report.warnings.clone();
+    match state::save(path, remembered) {
+        Ok(None) => {}
+        Ok(Some(cut)) => warn(report, cut),
+        Err(e) => warn(report, format!("{e:#}; this pass is not remembered")),
     }
 }
 

@@ -3,29 +3,16 @@
 //! the first byte, `none` for a local relay), with lettre. The message says what changed
 //! in its subject and first lines, then carries the status line.
 
-use std::time::Duration;
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use lettre::Message as Email;
 use lettre::message::{Mailbox, header::ContentType};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{Message as Email, SmtpTransport, Transport};
 
 use super::message::Message;
+use super::ordinal;
+use super::smtp::{self, Delivery, Encryption};
 use crate::model::{HealthUrl, MASK, percent_decode};
-
-/// How the connection to the relay is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encryption {
-    /// STARTTLS when the relay offers it (the default).
-    Auto,
-    /// STARTTLS, or no mail.
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Implicit,
-    /// Plain text: a relay on the host itself.
-    None,
-}
 
 /// A relay and the mail it is given.
 #[derive(Clone, PartialEq)]
@@ -61,13 +48,15 @@ impl Mail {
             (percent_decode(user), percent_decode(pass))
         });
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !p.contains(']') => (h, Some(p.parse::<u16>().context("its port")?)),
+            Some((h, p)) if !p.contains(']') => {
+                (h, Some(p.parse::<u16>().map_err(|_| anyhow::anyhow!("its port is not a port number"))?))
+            }
             _ => (hostport, None),
         };
         let mut from = None;
         let mut to = Vec::new();
         let mut encryption = Encryption::Auto;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
+        for (n, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_decode(value);
             match key.to_ascii_lowercase().as_str() {
@@ -83,10 +72,11 @@ impl Mail {
                         "starttls" => Encryption::StartTls,
                         "implicit" => Encryption::Implicit,
                         "none" => Encryption::None,
-                        _ => bail!("encryption is auto, starttls, implicit or none, not '{value}'"),
+                        _ => bail!("encryption is auto, starttls, implicit or none"),
                     }
                 }
-                other => bail!("has no parameter '{other}': it takes from, to, encryption"),
+                // Never echoed: a `?` left unencoded in a password puts its tail here.
+                _ => bail!("its {} parameter is not one it takes: from, to, encryption", ordinal(n + 1)),
             }
         }
         let Some(from) = from else { bail!("names no sender: add ?from=ADDRESS") };
@@ -98,6 +88,18 @@ impl Mail {
             Encryption::None => 25,
             Encryption::Auto | Encryption::StartTls => 587,
         });
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if credentials.is_some() && encryption == Encryption::None && !loopback {
+            bail!(
+                "sends its password in the clear (encryption=none) to a relay not on this host: \
+                 use encryption=starttls or implicit, or a relay on 127.0.0.1"
+            );
+        }
         let user = userinfo.map(|u| format!("{}:{MASK}@", u.split_once(':').map_or(u, |(name, _)| name)));
         let to_list: Vec<String> = to.iter().map(|m| m.email.to_string()).collect();
         let display = format!("smtp://{}{host}:{port}/?to={}", user.unwrap_or_default(), to_list.join(","));
@@ -105,32 +107,31 @@ impl Mail {
         Ok((Self { host, port, credentials, from, to, encryption }, display))
     }
 
-    /// Sends `message` (and the status line) to every recipient in one mail, each step
-    /// bounded by `timeout`.
-    pub(crate) fn send(&self, message: &Message, status_line: &[u8], timeout: Duration) -> Result<(), String> {
+    /// Sends `message` (and the status line) to every recipient in one mail, the whole
+    /// session done by `deadline`.
+    pub(crate) fn send(&self, message: &Message, status_line: &[u8], deadline: Instant) -> Result<(), String> {
         let mut email = Email::builder().from(self.from.clone()).subject(&message.title);
         for to in &self.to {
             email = email.to(to.clone());
         }
         let body = format!("{}\n\n{}\n", message.text(), String::from_utf8_lossy(status_line).trim_end());
         let email = email.header(ContentType::TEXT_PLAIN).body(body).map_err(|e| format!("the mail: {e}"))?;
-        let parameters = || TlsParameters::new(self.host.clone()).map_err(|e| format!("TLS for {}: {e}", self.host));
-        let tls = match self.encryption {
-            Encryption::Auto => Tls::Opportunistic(parameters()?),
-            Encryption::StartTls => Tls::Required(parameters()?),
-            Encryption::Implicit => Tls::Wrapper(parameters()?),
-            Encryption::None => Tls::None,
+        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
+        let delivery = Delivery {
+            host: &self.host,
+            port: self.port,
+            encryption: self.encryption,
+            credentials: self.credentials.as_ref(),
+            from: &self.from.email.to_string(),
+            to: &to,
+            data: &email.formatted(),
         };
-        let mut relay = SmtpTransport::builder_dangerous(&self.host).port(self.port).tls(tls).timeout(Some(timeout));
-        if let Some((user, pass)) = &self.credentials {
-            relay = relay.credentials(Credentials::new(user.clone(), pass.clone()));
-        }
-        relay.build().send(&email).map(drop).map_err(|e| crate::model::redact_text(&e.to_string()))
+        smtp::deliver(&delivery, deadline)
     }
 }
 
 fn address(text: &str, what: &str) -> Result<Mailbox> {
-    text.parse::<Mailbox>().map_err(|_| anyhow::anyhow!("{what} '{text}' is not an email address"))
+    text.parse::<Mailbox>().map_err(|_| anyhow::anyhow!("{what} is not an email address"))
 }
 
 #[cfg(test)]
@@ -158,16 +159,18 @@ mod tests {
         let cases = [
             ("h.example/?to=a@b.example", "names no sender"),
             ("h.example/?from=a@b.example", "names no recipient"),
-            ("h.example/?from=nobody&to=a@b.example", "from 'nobody' is not an email address"),
+            ("h.example/?from=nobody&to=a@b.example", "from is not an email address"),
             ("h.example/?from=a@b.example&to=c@d.example&encryption=ssl", "encryption is auto, starttls"),
-            ("h.example/?from=a@b.example&to=c@d.example&cc=e@f.example", "has no parameter 'cc'"),
+            ("h.example/?from=a@b.example&to=c@d.example&cc=e@f.example", "its 3rd parameter is not one it takes"),
+            ("u:s3cr3t@h.example/?from=a@b.example&to=c@d.example&encryption=none", "in the clear"),
+            ("u:s3?cr3t@h.example/?from=a@b.example&to=c@d.example", ""),
             ("u:s3cr3t@h ost/?from=a@b.example&to=c@d.example", "cannot be in a URL"),
             ("h.example/inbox?from=a@b.example&to=c@d.example", "has a path"),
         ];
         for (raw, want) in cases {
             let err = format!("{:#}", Mail::parse(raw).unwrap_err());
             assert!(err.contains(want), "{raw}: {err}");
-            assert!(!err.contains("s3cr3t"), "{raw}: {err}");
+            assert!(!err.contains("s3cr3t") && !err.contains("cr3t"), "{raw}: {err}");
         }
     }
 }

@@ -56,6 +56,8 @@ pub(crate) struct Post {
     /// Header name and value pairs besides `Content-Type: application/json`.
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Whom it is for, when a service makes one per recipient (a Telegram chat).
+    pub to: Option<String>,
 }
 
 impl Service {
@@ -104,12 +106,16 @@ impl Service {
 
     /// The POSTs that carry `message` (a webhook carries `status_line` instead).
     pub(crate) fn posts(&self, message: &Message, status_line: &[u8]) -> Vec<Post> {
-        let post =
-            |body: serde_json::Value| Post { url: self.url.request.clone(), headers: Vec::new(), body: bytes(&body) };
+        let post = |body: serde_json::Value| Post {
+            url: self.url.request.clone(),
+            headers: Vec::new(),
+            body: bytes(&body),
+            to: None,
+        };
         let text = message.text();
         match &self.kind {
             Kind::Webhook => {
-                vec![Post { url: self.url.request.clone(), headers: Vec::new(), body: status_line.to_vec() }]
+                vec![Post { body: status_line.to_vec(), ..post(serde_json::Value::Null) }]
             }
             Kind::Slack => vec![post(json!({ "text": text }))],
             Kind::Discord => vec![post(json!({ "content": cut(&text, DISCORD_LIMIT), "username": "healwatch" }))],
@@ -135,13 +141,16 @@ impl Service {
             Kind::Gotify => {
                 let key = self.key.clone().unwrap_or_default();
                 let body = json!({ "title": message.title, "message": text, "priority": message.priority * 2 });
-                vec![Post { url: self.url.request.clone(), headers: vec![("X-Gotify-Key", key)], body: bytes(&body) }]
+                vec![Post { headers: vec![("X-Gotify-Key", key)], ..post(body) }]
             }
             Kind::Smtp(_) => Vec::new(),
             Kind::Telegram => self
                 .to
                 .iter()
-                .map(|chat| post(json!({ "chat_id": chat, "text": cut(&text, TELEGRAM_LIMIT) })))
+                .map(|chat| Post {
+                    to: Some(format!("chat {chat}")),
+                    ..post(json!({ "chat_id": chat, "text": cut(&text, TELEGRAM_LIMIT) }))
+                })
                 .collect(),
         }
     }
@@ -178,10 +187,11 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Only the parameters `allowed`: any other is a typo, said as one.
+/// Never echoed: a `?` left unencoded in a token puts the token's tail in a name here.
 fn only(query: &[(String, String)], allowed: &[&str]) -> Result<()> {
-    match query.iter().find(|(k, _)| !allowed.iter().any(|a| k.eq_ignore_ascii_case(a))) {
-        Some((k, _)) if allowed.is_empty() => bail!("takes no parameter, not '{k}'"),
-        Some((k, _)) => bail!("has no parameter '{k}': it takes {}", allowed.join(", ")),
+    match query.iter().position(|(k, _)| !allowed.iter().any(|a| k.eq_ignore_ascii_case(a))) {
+        Some(_) if allowed.is_empty() => bail!("takes no parameter"),
+        Some(n) => bail!("its {} parameter is not one it takes: {}", super::ordinal(n + 1), allowed.join(", ")),
         None => Ok(()),
     }
 }
@@ -275,7 +285,7 @@ fn gotify(head: &str, query: &[(String, String)]) -> Result<Service> {
     let scheme = match param(query, "disabletls") {
         None | Some("no") => "https",
         Some("yes") => "http",
-        Some(other) => bail!("disabletls is 'yes' or 'no', not '{other}'"),
+        Some(_) => bail!("disabletls is 'yes' or 'no'"),
     };
     let Some((base, key)) = head.trim_end_matches('/').rsplit_once('/') else {
         bail!("write gotify://HOST[:PORT]/APP_TOKEN");
@@ -301,11 +311,11 @@ fn telegram(head: &str, query: &[(String, String)]) -> Result<Service> {
     if chats.is_empty() {
         bail!("names no chat: add ?chats=@CHANNEL or ?chats=CHAT_ID (several with commas)");
     }
-    for chat in &chats {
+    for (n, chat) in chats.iter().enumerate() {
         let name = chat.strip_prefix('@').map(|n| n.bytes().all(word) && !n.is_empty());
         let id = chat.strip_prefix('-').unwrap_or(chat).bytes().all(|b| b.is_ascii_digit());
         if !name.unwrap_or(id) {
-            bail!("chat '{chat}' is neither @CHANNEL nor a number");
+            bail!("its {} chat is neither @CHANNEL nor a number", super::ordinal(n + 1));
         }
     }
     let url = url(&format!("{}/bot{secret}/sendMessage", api(query, TELEGRAM_API)?))?;
@@ -323,7 +333,7 @@ fn scheme_of(query: &[(String, String)]) -> Result<&'static str> {
     match param(query, "scheme") {
         None | Some("https") => Ok("https"),
         Some("http") => Ok("http"),
-        Some(other) => bail!("scheme is 'http' or 'https', not '{other}'"),
+        Some(_) => bail!("scheme is 'http' or 'https'"),
     }
 }
 
@@ -431,7 +441,11 @@ mod tests {
         let cases = [
             ("smtp2://user:s3cr3t@h", "is not a notification URL"),
             ("slack://T01/s3cr3t", "write slack://hook:T000-B000-XXXX@webhook"),
-            ("slack://T01/B02/s3cr3t?chanel=x", "has no parameter 'chanel'"),
+            ("slack://T01/B02/s3cr3t?chanel=x", "its 1st parameter is not one it takes: api"),
+            // A `?` left unencoded in a token: its tail is neither a parameter nor echoed.
+            ("telegram://1:s3cr?3tTAIL@telegram?chats=5", "its 1st parameter is not one it takes"),
+            ("https://hooks.example/services/T0/s3cr3t here", "'https://hooks.example/***' has a space"),
+            ("telegram://1:t@telegram?chats=s3cr3t", "its 1st chat is neither @CHANNEL nor a number"),
             ("discord://s3cr3t", "write discord://TOKEN@WEBHOOK_ID"),
             ("discord://s3cr3t@abc", "its webhook id is missing or has a character"),
             ("ntfy://h.example/al erts", "its topic"),
@@ -444,7 +458,7 @@ mod tests {
         for (raw, want) in cases {
             let err = format!("{:#}", Service::parse(raw).unwrap_err());
             assert!(err.contains(want), "{raw}: {err}");
-            assert!(!err.contains("s3cr3t"), "{raw}: {err}");
+            assert!(!err.contains("s3cr3t") && !err.contains("3tTAIL"), "{raw}: {err}");
         }
     }
 }
