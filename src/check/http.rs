@@ -51,7 +51,7 @@ impl HttpProbe {
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
             .build();
-        let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
+        let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst);
         Self { agent }
     }
 }

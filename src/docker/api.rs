@@ -150,7 +150,7 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<V
     let agent = ureq::Agent::with_parts(
         config,
         ureq::unversioned::transport::DefaultConnector::default(),
-        crate::net::LiteralFirst::default(),
+        crate::net::LiteralFirst,
     );
     let mut response = agent.get(&format!("https://{authority}{LIST}")).call().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = response.status().as_u16();

@@ -205,6 +205,11 @@ impl<'a> Setup<'a> {
         }
         let before = report.warnings.len();
         send(&mut report, outputs, exit);
+        if let (None, Some(signal)) = (interrupted, interrupt::requested()) {
+            // Cut short while notifying: the pass was done, its news was not all sent.
+            report.interrupted = Some(interrupt::name(signal));
+            exit = Exit::Interrupted(signal);
+        }
         if let (Some(path), true) = (&state_file, report.warnings.len() > before) {
             // The notifications' failures are remembered too, so --quiet says them once.
             remember(&mut report, path, &mut remembered);

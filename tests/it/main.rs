@@ -20,6 +20,7 @@ mod monitoring;
 mod notify;
 mod pass;
 mod podman;
+mod receivers;
 mod swarm;
 mod tls;
 mod util;

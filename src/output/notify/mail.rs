@@ -122,7 +122,7 @@ impl Mail {
             port: self.port,
             encryption: self.encryption,
             credentials: self.credentials.as_ref(),
-            from: &self.from.email.to_string(),
+            from: self.from.email.as_ref(),
             to: &to,
             data: &email.formatted(),
         };
