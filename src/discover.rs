@@ -95,11 +95,12 @@ pub(crate) fn discover(config: &Config, scope: Scope, containers: &[ContainerSum
             Err(e) => {
                 // Labels are anyone's text: shown redacted, on one line, cut.
                 let url = labels.get("url").map(|u| one_line(&redact_text(u), 200)).unwrap_or_default();
-                let name = labels.get("name").filter(|n| validate_name(n).is_ok()).copied().unwrap_or(&c.name);
+                // Named by the container, never by its label: a label must not put an
+                // entry under a name that is another's.
                 found.invalid.push(TargetResult {
                     outcome: Outcome::Invalid,
                     error: Some(format!("container '{}': {e:#}", c.name)),
-                    ..TargetResult::new(&scope.name(name), &c.name, url)
+                    ..TargetResult::new(&scope.name(&c.name), &c.name, url)
                 });
             }
         }
@@ -185,8 +186,7 @@ fn check_from_labels(labels: &BTreeMap<&str, &str>) -> Result<HealthCheck> {
 
 /// A target from a container's labels: flags win over labels, labels over `[defaults]`.
 /// Labels are set by whoever built the image, so unless `[defaults] trust_labels` they
-/// may only tighten: `max_restarts = 0` (never give up) is refused, and `restart_with`
-/// may name only containers of the labelled container's own compose project.
+/// may only tighten what the operator allows (`only_tightens`).
 fn from_labels(
     config: &Config,
     scope: Scope,
@@ -201,49 +201,27 @@ fn from_labels(
         bail!("unknown label healwatch.{unknown} (known: {})", keys.join(", "));
     }
     let own = Layer::from_text(|key| labels.get(key).copied(), |key| format!("label healwatch.{key}"))?;
-    if own.max_restarts == Some(0) && !config.trust_labels {
-        bail!(
-            "label healwatch.max_restarts: 0 (never give up) is not taken from a label; \
-             set [defaults] trust_labels = true to allow it"
-        );
+    let action = labels.get("action").map(|a| Action::parse(a)).transpose().context("label healwatch.action")?;
+    let ignore_stopped =
+        labels.get("ignore_stopped").map(|v| parse_bool(v)).transpose().context("label healwatch.ignore_stopped")?;
+    if !config.trust_labels {
+        only_tightens(config, &own, action, ignore_stopped)?;
     }
     let settings = Layer::resolve(&[&config.flags, &own, &config.defaults]);
     let name = labels.get("name").copied().unwrap_or(&c.name);
     validate_name(name).context("label healwatch.name (or the container name)")?;
-    validate_container_name(&c.name)?;
-    let restart_with: Vec<String> = labels
-        .get("restart_with")
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-        .unwrap_or_default();
-    let project = c.labels.get(COMPOSE_PROJECT);
-    for dependent in &restart_with {
-        validate_container_name(dependent).context("label healwatch.restart_with")?;
-        let same_project =
-            containers.iter().any(|o| o.is(dependent) && project.is_some() && o.labels.get(COMPOSE_PROJECT) == project);
-        if !same_project && !config.trust_labels {
-            bail!(
-                "label healwatch.restart_with: '{dependent}' is not a container of this container's compose project; \
-                 labels may only restart their own project's containers (or set [defaults] trust_labels = true)"
-            );
-        }
+    if name != c.name && containers.iter().any(|o| o.name == name) {
+        bail!("label healwatch.name: '{name}' is another container's name, and a label never takes it from it");
     }
+    validate_container_name(&c.name)?;
+    let restart_with = restart_with(config, c, labels, containers)?;
     Ok(Target {
         name: scope.name(name),
         container: c.name.clone(),
         health,
         settings,
-        action: labels
-            .get("action")
-            .map(|a| Action::parse(a))
-            .transpose()
-            .context("label healwatch.action")?
-            .unwrap_or(config.default_action),
-        ignore_stopped: labels
-            .get("ignore_stopped")
-            .map(|v| parse_bool(v))
-            .transpose()
-            .context("label healwatch.ignore_stopped")?
-            .unwrap_or(config.default_ignore_stopped),
+        action: action.unwrap_or(config.default_action),
+        ignore_stopped: ignore_stopped.unwrap_or(config.default_ignore_stopped),
         restart_with,
         endpoint: scope.engine.endpoint.clone(),
         compose: None,
@@ -257,6 +235,75 @@ fn from_labels(
             .context("label healwatch.log_pattern")?,
         listed_down: None,
     })
+}
+
+/// The one rule for what a label may say, every key in one place: a setting only within
+/// its `LabelRule` of what the operator's flags and `[defaults]` make it; an action only
+/// the operator's or `notify`; `ignore_stopped = false` only where the operator's is
+/// `false` too.
+fn only_tightens(config: &Config, own: &Layer, action: Option<Action>, ignore_stopped: Option<bool>) -> Result<()> {
+    let operator = Layer::resolve(&[&config.flags, &config.defaults]);
+    own.under(&config.flags).only_tightens(&operator)?;
+    let loosen = |key: &str, value: &str, theirs: &str| {
+        anyhow!(
+            "label healwatch.{key}: '{value}' would loosen the operator's {theirs}; a label may only tighten what \
+             the operator allows: change it in the config, or set [defaults] trust_labels = true"
+        )
+    };
+    if let Some(a) = action.filter(|a| *a != config.default_action && *a != Action::Notify) {
+        return Err(loosen("action", a.as_str(), config.default_action.as_str()));
+    }
+    if ignore_stopped == Some(false) && config.default_ignore_stopped {
+        return Err(loosen("ignore_stopped", "false", "ignore_stopped = true"));
+    }
+    Ok(())
+}
+
+/// The containers a label's `restart_with` names, restarted after this one. Only the
+/// running containers of this container's own compose project, and only when that
+/// project is its own: compose names a container `PROJECT-SERVICE-N` and the operator
+/// names it, while any image can carry a `com.docker.compose.project` label. A container
+/// stopped by its operator is never started by another container's label.
+fn restart_with(
+    config: &Config,
+    c: &ContainerSummary,
+    labels: &BTreeMap<&str, &str>,
+    containers: &[ContainerSummary],
+) -> Result<Vec<String>> {
+    let named: Vec<String> = labels
+        .get("restart_with")
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    for dependent in &named {
+        validate_container_name(dependent).context("label healwatch.restart_with")?;
+    }
+    if config.trust_labels {
+        return Ok(named);
+    }
+    let project = c.labels.get(COMPOSE_PROJECT).filter(|p| compose_named(&c.name, p));
+    let mut running = Vec::new();
+    for dependent in named {
+        let other = containers.iter().find(|o| o.is(&dependent));
+        let same = other.is_some_and(|o| {
+            project.is_some_and(|p| o.labels.get(COMPOSE_PROJECT) == Some(p) && compose_named(&o.name, p))
+        });
+        if !same {
+            bail!(
+                "label healwatch.restart_with: '{dependent}' is not a container of this container's compose project; \
+                 labels may only restart their own project's containers (or set [defaults] trust_labels = true)"
+            );
+        }
+        if other.is_some_and(|o| o.status.is_live()) {
+            running.push(dependent);
+        }
+    }
+    Ok(running)
+}
+
+/// Whether `name` is one compose gave a container of `project` (`PROJECT-…`, or
+/// `PROJECT_…` before Compose v2).
+fn compose_named(name: &str, project: &str) -> bool {
+    name.strip_prefix(project).is_some_and(|rest| rest.starts_with(['-', '_']))
 }
 
 fn parse_bool(value: &str) -> Result<bool> {
@@ -285,6 +332,7 @@ mod tests {
     use super::*;
     use crate::model::Endpoint;
     use crate::model::{DockerHealth, HealthUrl};
+    use std::time::Duration;
 
     fn container(name: &str, status: &str, labels: &[(&str, &str)], health: Option<&str>) -> ContainerSummary {
         ContainerSummary {
@@ -398,6 +446,89 @@ mod tests {
             assert!(errors[i].contains(want), "{}: {}", i, errors[i]);
             assert_eq!(found.invalid[i].outcome, Outcome::Invalid);
         }
+    }
+
+    /// Every label key against the one rule: what tightens is taken, what loosens is
+    /// refused (naming the key), and `trust_labels` takes both.
+    #[test]
+    fn labels_may_only_tighten_what_the_operator_allows() {
+        let cases: &[(&str, &str, &str)] = &[
+            // key, a tighter (or neutral) value, a looser one ("" where none exists)
+            ("timeout", "1s", "3s"),
+            ("decide_within", "2s", "10s"),
+            ("restart_timeout", "5s", "11s"),
+            ("recovery_timeout", "30s", "61s"),
+            ("max_restarts", "2", "4"),
+            ("restart_window", "1h", "29m"),
+            ("stable_after", "1m", "0s"),
+            ("retries", "5", ""),
+            ("retry_delay", "1s", ""),
+            ("failure_threshold", "2", ""),
+            ("start_period", "1m", ""),
+            ("ignore_stopped", "true", ""),
+            ("action", "notify", "kill"),
+        ];
+        for key in settings::KEYS {
+            assert!(cases.iter().any(|(k, ..)| k == key), "{key} has a case here");
+        }
+        let url = ("healwatch.url", "http://127.0.0.1:1/");
+        for (key, tight, loose) in cases {
+            let label = format!("healwatch.{key}");
+            let taken = discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, tight)], None)]);
+            assert_eq!(taken.targets.len(), 1, "{key}={tight}: {:?}", taken.invalid);
+            if loose.is_empty() {
+                continue;
+            }
+            let refused = discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, loose)], None)]);
+            let error = refused.invalid.first().and_then(|r| r.error.clone()).unwrap_or_default();
+            assert!(error.contains(&label) && error.contains("only tighten"), "{key}={loose}: {error}");
+            let mut trusting = config(true, Unhealthy::Off);
+            trusting.trust_labels = true;
+            let trusted = discover(&trusting, &[container("c", "running", &[url, (&label, loose)], None)]);
+            assert_eq!(trusted.targets.len(), 1, "{key}={loose} with trust_labels: {:?}", trusted.invalid);
+        }
+        // Against the operator's own values, not the built-in ones; 0 is "never give up".
+        let mut strict = config(true, Unhealthy::Off);
+        strict.defaults.max_restarts = Some(1);
+        strict.default_ignore_stopped = true;
+        for (key, value) in [("max_restarts", "2"), ("max_restarts", "0"), ("ignore_stopped", "false")] {
+            let label = format!("healwatch.{key}");
+            let found = discover(&strict, &[container("c", "running", &[url, (&label, value)], None)]);
+            assert_eq!(found.invalid.len(), 1, "{key}={value}");
+        }
+        strict.defaults.max_restarts = Some(0);
+        let found = discover(&strict, &[container("c", "running", &[url, ("healwatch.max_restarts", "0")], None)]);
+        assert_eq!(found.targets.len(), 1, "the operator's own 0 may be repeated");
+        // A flag wins over a label, so a label under it is not judged.
+        let mut flagged = config(true, Unhealthy::Off);
+        flagged.flags.timeout = Some(Duration::from_secs(1));
+        let found = discover(&flagged, &[container("c", "running", &[url, ("healwatch.timeout", "9s")], None)]);
+        assert_eq!(found.targets[0].settings.timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_label_never_takes_another_containers_name_or_restarts_another_project() {
+        let url = ("healwatch.url", "http://127.0.0.1:1/");
+        let project = (COMPOSE_PROJECT, "shop");
+        let containers = [
+            // Claims the project by label, but compose did not name it: not of the project.
+            container("evil", "running", &[url, project, ("healwatch.restart_with", "shop-db-1")], None),
+            container("aaa", "running", &[url, ("healwatch.name", "web")], None),
+            container("web", "running", &[url], None),
+            container("shop-db-1", "exited", &[project], None),
+            container("shop-cache-1", "running", &[project], None),
+            container("shop-api-1", "running", &[url, project, ("healwatch.restart_with", "shop-db-1,shop-cache-1")], None),
+        ];
+        let found = discover(&config(true, Unhealthy::Off), &containers);
+        let names: Vec<&str> = found.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["shop-api-1", "web"], "{:?}", found.invalid);
+        let invalid: Vec<(&str, String)> =
+            found.invalid.iter().map(|r| (r.name.as_str(), r.error.clone().unwrap_or_default())).collect();
+        assert!(invalid[0].0 == "aaa" && invalid[0].1.contains("another container's name"), "{invalid:?}");
+        assert!(invalid[1].0 == "evil" && invalid[1].1.contains("compose project"), "{invalid:?}");
+        // The project's own label reaches its running containers only: the database its
+        // operator stopped stays stopped.
+        assert_eq!(found.targets[0].restart_with, ["shop-cache-1"]);
     }
 
     #[test]

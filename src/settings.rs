@@ -100,7 +100,8 @@ pub(crate) fn flag_parser<T: SettingValue + Send + Sync + 'static>(
 
 /// The table of per-target settings. `$callback` receives `{ extra tokens }` and then one
 /// row per setting: doc lines (the `--help` text), `name: Type = default;`,
-/// `range MIN, MAX;`, `hint "what to write instead";`, `value "VALUE_NAME";`.
+/// `range MIN, MAX;`, `hint "what to write instead";`, `value "VALUE_NAME";`,
+/// `label RULE;` (how far a label may move it from what the operator set: see `LabelRule`).
 /// Every value from a flag, the file or a label is checked against its range, so no
 /// setting can make a pass hang (a timeout of years) or its arithmetic overflow.
 macro_rules! settings_table {
@@ -111,58 +112,132 @@ macro_rules! settings_table {
             timeout: std::time::Duration = std::time::Duration::from_secs(2);
             range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
+            label AtMost;
             /// Extra HTTP attempts inside the pass before a target counts as failed [default: 2].
             retries: u32 = 2;
             range 0, 100;
             hint ""; value "N";
+            label Any;
             /// Pause between those attempts [default: 100ms].
             retry_delay: std::time::Duration = std::time::Duration::from_millis(100);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(600);
             hint ""; value "DUR";
+            label Any;
             /// Deadline for the first check and its retries: a target still failing then is
             /// failing (a hung endpoint is decided within this) [default: 5s].
             decide_within: std::time::Duration = std::time::Duration::from_secs(5);
             range std::time::Duration::from_millis(1), std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
+            label AtMost;
             /// Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s].
             restart_timeout: std::time::Duration = std::time::Duration::from_secs(10);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
+            label AtMost;
             /// After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s].
             recovery_timeout: std::time::Duration = std::time::Duration::from_secs(60);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(3600);
             hint ""; value "DUR";
+            label AtMost;
             /// Restart only after this many failed passes in a row [default: 1].
             failure_threshold: u32 = 1;
             range 1, 1000;
             hint "1 restarts at the first failed pass"; value "N";
+            label Any;
             /// Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3].
             max_restarts: u32 = 3;
             range 0, 1000;
             hint ""; value "N";
+            label FewerRestarts;
             /// The crash-loop guard's window [default: 30m].
             restart_window: std::time::Duration = std::time::Duration::from_secs(30 * 60);
             range std::time::Duration::from_nanos(1), std::time::Duration::from_secs(30 * 24 * 3600);
             hint "to never give up, set max_restarts = 0"; value "DUR";
+            label AtLeast;
             /// A restart after which the target stays healthy this long held: it no longer
             /// counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s].
             stable_after: std::time::Duration = std::time::Duration::from_secs(30);
             range std::time::Duration::ZERO, std::time::Duration::from_secs(30 * 24 * 3600);
             hint ""; value "DUR";
+            label AtLeast;
             /// Do not restart a container started less than this long ago [default: 0s].
             start_period: std::time::Duration = std::time::Duration::ZERO;
             range std::time::Duration::ZERO, std::time::Duration::from_secs(24 * 3600);
             hint ""; value "DUR";
+            label Any;
         }
     };
 }
 pub(crate) use settings_table;
 
+/// How far a label, which is the image author's text and not the operator's, may move a
+/// setting from what the operator's flags, `[defaults]` and the built-in default say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LabelRule {
+    /// Anything in range: it changes only how the labelled container itself is judged,
+    /// and the waits around it are bounded by the settings below.
+    Any,
+    /// At most the operator's: a wait that holds the pass (and every other target's heal).
+    AtMost,
+    /// At least the operator's: the crash-loop guard's window and patience.
+    AtLeast,
+    /// Fewer restarts than the operator's before giving up; 0 (never give up) only
+    /// where the operator's is 0.
+    FewerRestarts,
+}
+
+impl LabelRule {
+    /// Whether a label's value may replace the operator's.
+    pub(crate) fn allows<T: SettingValue + LabelOrder>(self, label: T, operator: T) -> bool {
+        match self {
+            Self::Any => true,
+            Self::AtMost => label <= operator,
+            Self::AtLeast => label >= operator,
+            Self::FewerRestarts => label.unlimited_last() <= operator.unlimited_last(),
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Any => "is not refused by",
+            Self::AtMost => "is over",
+            Self::AtLeast => "is under",
+            Self::FewerRestarts => "allows more restarts than",
+        }
+    }
+
+    fn meaning(self) -> &'static str {
+        match self {
+            Self::Any => "",
+            Self::AtMost => "a longer wait would hold up every other target",
+            Self::AtLeast | Self::FewerRestarts => "it would loosen the crash-loop guard",
+        }
+    }
+}
+
+/// The order `LabelRule::fewer_restarts` needs: a count where 0 means no limit.
+pub(crate) trait LabelOrder: Copy {
+    /// The value with "no limit" (0) ordered after every other.
+    fn unlimited_last(self) -> u64;
+}
+
+impl LabelOrder for u32 {
+    fn unlimited_last(self) -> u64 {
+        if self == 0 { u64::MAX } else { u64::from(self) }
+    }
+}
+
+impl LabelOrder for Duration {
+    fn unlimited_last(self) -> u64 {
+        u64::try_from(self.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 /// The row grammar of `settings_table!`, for the generators below.
 macro_rules! define_settings {
     ({}
      $( $(#[doc = $doc:literal])* $s:ident : $ty:ty = $default:expr;
-        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; )*
+        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; label $rule:ident; )*
     ) => {
         /// Per-target settings, resolved: what a pass needs to check, heal and judge one target.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +274,31 @@ macro_rules! define_settings {
             /// the built-in default. Pass them as flag, target, labels, `[defaults]`.
             pub fn resolve(layers: &[&Layer]) -> Settings {
                 Settings { $( $s: layers.iter().find_map(|l| l.$s).unwrap_or(BUILTIN.$s), )* }
+            }
+
+            /// Checks a label layer against what the operator's own layers resolve to: a
+            /// label may only tighten (each key's `label` rule); the error names the first
+            /// key that would loosen, the operator's value and how to allow it.
+            pub fn only_tightens(&self, operator: &Settings) -> Result<()> {
+                $(
+                    if let Some(label) = self.$s {
+                        let rule = LabelRule::$rule;
+                        if !rule.allows(label, operator.$s) {
+                            bail!(
+                                "label healwatch.{}: {} {} the operator's {} ({}); a label may only tighten what the \
+                                 operator allows: change it in the config, or set [defaults] trust_labels = true",
+                                stringify!($s), SettingValue::show(label), rule.refusal(), SettingValue::show(operator.$s),
+                                rule.meaning(),
+                            );
+                        }
+                    }
+                )*
+                Ok(())
+            }
+
+            /// This layer without the keys `over` sets (they win over it anyway).
+            pub fn under(&self, over: &Layer) -> Layer {
+                Layer { $( $s: if over.$s.is_some() { None } else { self.$s }, )* }
             }
 
             /// Reads labels: `get(key)` is the value of `healwatch.<key>`, if set.
@@ -248,7 +348,7 @@ settings_table!(define_settings {});
 macro_rules! with_file_settings {
     ({ $(#[$meta:meta])* $vis:vis struct $name:ident { $($body:tt)* } }
      $( $(#[doc = $doc:literal])* $s:ident : $ty:ty = $default:expr;
-        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; )*
+        range $min:expr, $max:expr; hint $hint:literal; value $vn:literal; label $rule:ident; )*
     ) => {
         $(#[$meta])*
         $vis struct $name {
