@@ -474,12 +474,14 @@ mod tests {
         let url = ("healwatch.url", "http://127.0.0.1:1/");
         for (key, tight, loose) in cases {
             let label = format!("healwatch.{key}");
-            let taken = discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, tight)], None)]);
+            let taken =
+                discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, tight)], None)]);
             assert_eq!(taken.targets.len(), 1, "{key}={tight}: {:?}", taken.invalid);
             if loose.is_empty() {
                 continue;
             }
-            let refused = discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, loose)], None)]);
+            let refused =
+                discover(&config(true, Unhealthy::Off), &[container("c", "running", &[url, (&label, loose)], None)]);
             let error = refused.invalid.first().and_then(|r| r.error.clone()).unwrap_or_default();
             assert!(error.contains(&label) && error.contains("only tighten"), "{key}={loose}: {error}");
             let mut trusting = config(true, Unhealthy::Off);
@@ -517,7 +519,12 @@ mod tests {
             container("web", "running", &[url], None),
             container("shop-db-1", "exited", &[project], None),
             container("shop-cache-1", "running", &[project], None),
-            container("shop-api-1", "running", &[url, project, ("healwatch.restart_with", "shop-db-1,shop-cache-1")], None),
+            container(
+                "shop-api-1",
+                "running",
+                &[url, project, ("healwatch.restart_with", "shop-db-1,shop-cache-1")],
+                None,
+            ),
         ];
         let found = discover(&config(true, Unhealthy::Off), &containers);
         let names: Vec<&str> = found.targets.iter().map(|t| t.name.as_str()).collect();

@@ -98,6 +98,17 @@ pub(crate) fn remember(
     next
 }
 
+/// Remembers the containers discovery could not make targets of (`invalid`), so that
+/// `changes` tells of one once, when it turns invalid, and again when it is a target
+/// once more.
+pub(crate) fn remember_invalid(next: &mut State, invalid: &[TargetResult], now: SystemTime) {
+    for result in invalid {
+        let memory = next.targets.entry(result.name.clone()).or_default();
+        memory.last_outcome = Some(Outcome::Invalid);
+        memory.last_time = Some(now);
+    }
+}
+
 /// The targets whose story moved in this pass, each with the outcome it had before: a
 /// docker command ran for it, or its outcome differs from the one remembered (a new target
 /// counts as healthy before). A restart the last pass saw recover (no failure counted

@@ -257,8 +257,10 @@ fn conclude(
     started: SystemTime,
     took: Duration,
 ) -> (Report, State, Done) {
-    let remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
-    let changes = policy::changes(&results.iter().chain(&unreachable).collect::<Vec<_>>(), memory);
+    let mut remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
+    policy::remember_invalid(&mut remembered, &listed.invalid, started);
+    let changes =
+        policy::changes(&results.iter().chain(&unreachable).chain(&listed.invalid).collect::<Vec<_>>(), memory);
     let engines = engines(config, &results, &listed);
     let mut done = Done {
         exit: Exit::Healthy,

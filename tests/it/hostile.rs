@@ -198,6 +198,40 @@ fn hostile_labels_make_only_their_own_container_invalid() {
 }
 
 #[test]
+fn a_container_that_cannot_be_watched_is_notified_once_and_its_name_is_never_taken() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let hook = Server::start(Behaviour::Fixed(200, "ok"));
+    let url = up.url("/");
+    let docker = FakeDocker::new();
+    // "aaa" lists before "app" and claims its name; "loose" asks for a looser guard.
+    let containers: [(&str, &[(&str, &str)]); 3] = [
+        ("aaa", &[("healwatch.url", &url), ("healwatch.name", "app")]),
+        ("app", &[("healwatch.url", &url)]),
+        ("loose", &[("healwatch.url", &url), ("healwatch.stable_after", "0s")]),
+    ];
+    docker.set_output("ps", "ids\n");
+    docker.set_output("inspect", &inspect_json(&containers));
+    let dir = tempfile::tempdir().unwrap();
+    let pass = || {
+        Healwatch::new()
+            .docker(&docker)
+            .env("HEALWATCH_STATE", dir.path().join("state.json"))
+            .args(["--discover", "--notify-url", &hook.url("/hook")])
+            .run()
+    };
+    let first = pass();
+    assert_eq!(first.target("app")["outcome"], "healthy", "the real app keeps its name\n{first}");
+    assert_eq!(first.target("aaa")["outcome"], "invalid", "{first}");
+    assert!(first.target("loose")["error"].as_str().unwrap().contains("healwatch.stable_after"), "{first}");
+    let posted: Vec<String> = hook.received().into_iter().map(|r| r.2).collect();
+    assert_eq!(posted.len(), 1, "one notification for both: {posted:?}");
+    assert!(posted[0].contains("\"aaa\"") && posted[0].contains("\"loose\""), "{}", posted[0]);
+    // Still invalid: no news, no second notification.
+    pass();
+    assert_eq!(hook.received().len(), 1, "{:?}", hook.received());
+}
+
+#[test]
 fn planted_links_are_never_followed() {
     let dir = tempfile::tempdir().unwrap();
     let shadow = dir.path().join("shadow");
