@@ -77,7 +77,8 @@ pub(crate) fn read_bounded(path: &Path, limit: u64, link: Link) -> io::Result<Ve
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(io::Error::other(format!("{} is larger than {} KiB", path.display(), limit / 1024)));
+        let why = format!("{} is larger than {} KiB", path.display(), limit / 1024);
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, why));
     }
     Ok(bytes)
 }

@@ -122,6 +122,11 @@ pub(crate) fn read(path: &Path) -> Result<Option<State>, ReadError> {
     let bytes = match files::read_bounded(path, MAX_SIZE, Link::Refuse) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        // No pass ever writes one this large: moved aside like any other bad file, or
+        // memory would be off for good.
+        Err(e) if e.kind() == ErrorKind::FileTooLarge => {
+            return Err(ReadError::Corrupt(format!("over {} MiB", MAX_SIZE >> 20)));
+        }
         Err(e) => return Err(ReadError::Unreadable(e)),
     };
     match serde_json::from_slice::<State>(&bytes) {
@@ -293,6 +298,22 @@ mod tests {
         assert_eq!(load(&path, at(0)).state, state);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, ["state.json"], "no temp file is left behind");
+    }
+
+    #[test]
+    fn a_state_file_too_large_to_read_is_moved_aside_and_memory_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_SIZE + 1).unwrap();
+        let loaded = load(&path, SystemTime::UNIX_EPOCH);
+        assert!(loaded.writable, "the next pass writes a fresh one");
+        assert!(
+            loaded.warnings[0].contains("over 16 MiB") && loaded.warnings[0].contains("moved to"),
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(!path.exists());
     }
 
     #[test]

@@ -279,16 +279,35 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
 }
 
 /// Output for people, several lines of it: `unprintable` characters escaped as in
-/// `one_line`, except the newlines and tabs that lay it out.
+/// `one_line`, except the newlines and tabs that lay it out; and no line a CI runner
+/// would take for a command (`defuse`), wherever a name from an engine lands.
 pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c => push_printable(&mut out, c),
+    for line in text.split_inclusive('\n') {
+        for c in defuse(line).chars() {
+            match c {
+                '\n' | '\t' => out.push(c),
+                c => push_printable(&mut out, c),
+            }
         }
     }
     out
+}
+
+/// `line` as no CI runner reads it as a command: GitHub's runner takes a line that
+/// starts with `::` (after blanks) as a workflow command, and `##[` anywhere as an old
+/// one. Their first character is escaped with a backslash.
+fn defuse(line: &str) -> std::borrow::Cow<'_, str> {
+    let blanks = line.len() - line.trim_start().len();
+    let command = line[blanks..].starts_with("::");
+    if !command && !line.contains("##[") {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = line.replace("##[", "\\##[");
+    if command {
+        out.insert(blanks, '\\');
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn push_printable(out: &mut String, c: char) {
@@ -482,6 +501,15 @@ mod tests {
             let url = HealthUrl::parse(&format!("http://h/x?{param}=s3cr3t")).unwrap();
             assert!(!url.display.contains("s3cr3t"), "{}", url.display);
         }
+    }
+
+    #[test]
+    fn no_line_reads_as_a_ci_command() {
+        let text = "NAME  STATE\n::error::owned  running\n  ::set-env name=X::1\nweb ##[error]x\nok :: fine\n";
+        assert_eq!(
+            printable(text),
+            "NAME  STATE\n\\::error::owned  running\n  \\::set-env name=X::1\nweb \\##[error]x\nok :: fine\n"
+        );
     }
 
     #[test]

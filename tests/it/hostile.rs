@@ -232,6 +232,18 @@ fn a_container_that_cannot_be_watched_is_notified_once_and_its_name_is_never_tak
 }
 
 #[test]
+fn names_from_an_engine_never_start_a_ci_command() {
+    let docker = FakeDocker::new();
+    docker.set_output("ps", "ids\n");
+    docker.set_output("inspect", &inspect_json(&[("::error title=owned::pwned", &[]), ("web", &[])]));
+    let run = Healwatch::new().arg("audit").arg("--docker").arg(docker.path()).run();
+    assert!(run.stdout().contains("owned"), "{run}");
+    for line in run.stdout().lines() {
+        assert!(!line.trim_start().starts_with("::"), "a workflow command: {line}\n{run}");
+    }
+}
+
+#[test]
 fn planted_links_are_never_followed() {
     let dir = tempfile::tempdir().unwrap();
     let shadow = dir.path().join("shadow");
