@@ -135,10 +135,12 @@ macro_rules! run_options_table {
             /// Notify here when a pass did something, or found something wrong that it did not
             /// fix (config `notify_on` picks the outcomes): an https:// webhook gets the status
             /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message;
-            /// smtp:// a mail. Repeatable.
+            /// smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the
+            /// config file keeps a token out of the process list.
             #[arg(long, value_name = "URL")]
             notify_url: Vec<String> => $crate::options::UrlList;
-            /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other.
+            /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other
+            /// (or HEALWATCH_PING_URL, out of the process list).
             #[arg(long, value_name = "URL")]
             ping_url: Option<String> => String;
             /// Print only when something changed: a docker command ran, an outcome differs from

@@ -58,8 +58,16 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         Some(path) => Some(TrustRoots::load(path).context(from(args.ca_file.is_some(), "--ca-file", "ca_file"))?),
         None => None,
     };
-    let notify_at = from(!args.notify_url.is_empty(), "--notify-url", "notify_url");
-    let ping_at = from(args.ping_url.is_some(), "--ping-url", "ping_url");
+    // The environment keeps a token out of the process list (`ps` shows every flag for
+    // as long as a watch runs): between the flag and the key, as a flag would be.
+    let (notify_urls, notify_at) = match secret_env(NOTIFY_ENV, args.notify_url.is_empty()) {
+        Some(urls) => (urls.split_whitespace().map(String::from).collect(), NOTIFY_ENV.to_string()),
+        None => (o.notify_url.clone(), from(!args.notify_url.is_empty(), "--notify-url", "notify_url")),
+    };
+    let (ping_url, ping_at) = match secret_env(PING_ENV, args.ping_url.is_none()) {
+        Some(url) => (Some(url), PING_ENV.to_string()),
+        None => (o.ping_url.clone(), from(args.ping_url.is_some(), "--ping-url", "ping_url")),
+    };
     Ok(Config {
         targets,
         ca_file,
@@ -72,8 +80,7 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         lock: o.lock,
         state: o.state,
         metrics: o.metrics,
-        notify: o
-            .notify_url
+        notify: notify_urls
             .iter()
             .map(|url| Service::parse(url).with_context(|| notify_at.clone()))
             .collect::<Result<_>>()?,
@@ -83,7 +90,7 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
                 names.iter().map(|n| Outcome::parse(n)).collect::<Result<_>>().with_context(|| at("notify_on"))?
             }
         },
-        ping_url: secret_url(o.ping_url.as_deref(), &ping_at)?,
+        ping_url: secret_url(ping_url.as_deref(), &ping_at)?,
         engines,
         ssh_reuse: d.ssh_reuse.unwrap_or(true),
         trust_labels: d.trust_labels.unwrap_or(false),
@@ -95,6 +102,17 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         default_ignore_stopped: base.ignore_stopped,
         default_on_restart: base.on_restart,
     })
+}
+
+/// `--notify-url`'s twin in the environment: URLs separated by blanks.
+pub(crate) const NOTIFY_ENV: &str = "HEALWATCH_NOTIFY_URL";
+/// `--ping-url`'s twin in the environment.
+pub(crate) const PING_ENV: &str = "HEALWATCH_PING_URL";
+
+/// The value of the environment variable `name` when `wanted` (no flag gave it) and set
+/// to something other than blanks.
+fn secret_env(name: &str, wanted: bool) -> Option<String> {
+    wanted.then(|| std::env::var(name).ok()).flatten().filter(|v| !v.trim().is_empty())
 }
 
 /// The `[[target]]` tables, then the `-t` flags, each on its engine with its layers.

@@ -337,3 +337,29 @@ fn starttls_offered_is_taken_and_a_certificate_not_trusted_sends_nothing_in_the_
     assert!(!run.stdout().contains("s3cr3t"), "{run}");
     assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0, "nothing was delivered");
 }
+
+#[test]
+fn urls_from_the_environment_keep_tokens_out_of_the_process_list() {
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    let receiver = Server::start(Behaviour::Judge(slack));
+    let pings = Server::start(Behaviour::Fixed(200, "ok"));
+    let url = format!("slack://T01/B02/s3cr3t?api={}", receiver.url(""));
+    let run = Healwatch::new()
+        .docker(&FakeDocker::new())
+        .env("HEALWATCH_NOTIFY_URL", format!("  {url}\n"))
+        .env("HEALWATCH_PING_URL", pings.url("/ping/s3cr3t"))
+        .args(FAST)
+        .args(["-t", &format!("web={}", down.url("/"))])
+        .run();
+    run.expect_code(0);
+    assert_eq!(receiver.received().len(), 1, "{run}");
+    assert_eq!(pings.received()[0].0, "GET /ping/s3cr3t HTTP/1.1");
+    // A bad one is named by the variable, never shown.
+    let bad = Healwatch::new()
+        .env("HEALWATCH_NOTIFY_URL", "discord://s3cr3t")
+        .args(["-t", &format!("web={}", down.url("/"))])
+        .run();
+    bad.expect_code(2);
+    let said = format!("{}{}", bad.stdout(), bad.stderr());
+    assert!(said.contains("HEALWATCH_NOTIFY_URL") && !said.contains("s3cr3t"), "{said}");
+}
