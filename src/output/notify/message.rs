@@ -51,9 +51,38 @@ impl Message {
 
     /// The lines as one text, one per line.
     pub(crate) fn text(&self) -> String {
-        self.lines.join("\n")
+        self.text_within(usize::MAX)
+    }
+
+    /// The lines as one text of at most `limit` bytes (and so characters): whole lines
+    /// while they fit, then a count of the rest. A service's size limit holds however
+    /// many targets changed at once.
+    pub(crate) fn text_within(&self, limit: usize) -> String {
+        let mut text = String::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            let rest = self.lines.len() - i - 1;
+            // Room for this line, and for the count of what would follow it.
+            let tail = if rest == 0 { 0 } else { TAIL_ROOM };
+            if text.len() + 1 + line.len() + tail > limit {
+                let more = format!("… and {} more: see the status line", self.lines.len() - i);
+                let mut cut = text;
+                if !cut.is_empty() {
+                    cut.push('\n');
+                }
+                cut.push_str(&more);
+                return cut;
+            }
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(line);
+        }
+        text
     }
 }
+
+/// Bytes kept for "… and N more: see the status line".
+const TAIL_ROOM: usize = 48;
 
 /// "NAME" or "NAME/CONTAINER" when the container is named otherwise.
 fn who(t: &TargetReport) -> String {
@@ -64,12 +93,12 @@ fn who(t: &TargetReport) -> String {
 /// One target's line.
 fn line(t: &TargetReport) -> String {
     let r = &t.result;
-    let why = || r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+    let why = || r.error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default();
     let text = match r.outcome {
         Outcome::Restarted => match (r.recovery, r.recovery_time) {
             (Recovery::Recovered, Some(after)) => format!("{} restarted and recovered in {}", who(t), seconds(after)),
             (Recovery::NotRecovered, _) => {
-                let cause = r.recovery_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                let cause = r.recovery_error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default();
                 format!("{} restarted but did not recover{cause}", who(t))
             }
             _ => format!("{} restarted{}", who(t), why()),
@@ -81,7 +110,11 @@ fn line(t: &TargetReport) -> String {
         }
         Outcome::RestartFailed => {
             let stderr = r.action.as_ref().map(|a| a.stderr.clone()).filter(|s| !s.is_empty());
-            format!("{} could not be restarted{}", who(t), stderr.map(|s| format!(": {s}")).unwrap_or_default())
+            format!(
+                "{} could not be restarted{}",
+                who(t),
+                stderr.map(|s| format!(": {}", defang(&s))).unwrap_or_default()
+            )
         }
         Outcome::Healthy => format!("{} is healthy again", who(t)),
         Outcome::EngineDown => format!("{}: its Docker engine cannot be reached", who(t)),
@@ -90,6 +123,13 @@ fn line(t: &TargetReport) -> String {
     };
     // Line breaks in an error become spaces; anything else unprintable is escaped.
     one_line(&text.replace(['\r', '\n', '\t'], " "), LINE_LIMIT)
+}
+
+/// Text a container controls (a check's output, docker's stderr) as no chat reads it:
+/// no `@` that mentions a person or a whole channel (`@channel`, `@everyone`), and no
+/// live link (`https://…` becomes `https[:]//…`, as security reports write them).
+fn defang(text: &str) -> String {
+    text.replace('@', "＠").replace("://", "[:]//")
 }
 
 /// 5 for what healwatch stopped trying to fix, 4 for what it could not, 3 for a heal, 2
@@ -171,6 +211,35 @@ mod tests {
         assert_eq!(m.lines.len(), MAX_LINES + 1);
         assert_eq!(m.lines.last().unwrap(), "… and 5 more: see the status line");
         assert_eq!(m.title, "healwatch: 25 targets changed");
+    }
+
+    #[test]
+    fn any_number_of_changes_fits_a_services_limit_in_whole_lines() {
+        let targets: Vec<TargetReport> = (0..300)
+            .map(|i| {
+                let mut t = target(&format!("service-{i:03}"), "", Outcome::Unhealthy);
+                t.result.error = Some(format!("status 503 {}", "x".repeat(400)));
+                t
+            })
+            .collect();
+        let names: Vec<String> = (0..300).map(|i| format!("service-{i:03}")).collect();
+        let changed: Vec<&str> = names.iter().map(String::as_str).collect();
+        let m = Message::from_report(&report(targets, &changed), &Outcome::ALL).unwrap();
+        for limit in [2_000, 4_096] {
+            let text = m.text_within(limit);
+            assert!(text.len() <= limit, "{limit}: {} bytes", text.len());
+            assert!(text.ends_with("more: see the status line"), "{text}");
+            assert!(text.lines().all(|l| l.starts_with("service-") || l.starts_with('…')), "whole lines: {text}");
+        }
+        assert_eq!(m.text_within(usize::MAX), m.lines.join("\n"));
+    }
+
+    #[test]
+    fn text_a_container_controls_mentions_nobody_and_links_nowhere() {
+        let mut t = target("web", "web", Outcome::Unhealthy);
+        t.result.error = Some("body: @channel @everyone see https://evil.example/x".into());
+        let m = Message::from_report(&report(vec![t], &["web"]), &Outcome::ALL).unwrap();
+        assert!(!m.lines[0].contains('@') && !m.lines[0].contains("://"), "{}", m.lines[0]);
     }
 
     #[test]

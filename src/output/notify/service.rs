@@ -15,6 +15,10 @@ use crate::model::{HealthUrl, MASK};
 const DISCORD_LIMIT: usize = 2_000;
 /// Telegram's limit on a message's text.
 const TELEGRAM_LIMIT: usize = 4_096;
+/// ntfy's limit on a message (bytes); Gotify's and Slack's are larger, and held to it too.
+const NTFY_LIMIT: usize = 4_096;
+/// An Adaptive Card's payload is limited to about 28 KB; its lines are held well under.
+const TEAMS_LIMIT: usize = 16_000;
 /// Where the services with a fixed host live; `?api=URL` replaces it (a stand-in, a relay).
 const SLACK_API: &str = "https://hooks.slack.com";
 const DISCORD_API: &str = "https://discord.com";
@@ -112,13 +116,24 @@ impl Service {
             body: bytes(&body),
             to: None,
         };
-        let text = message.text();
+        let text = message.text_within(NTFY_LIMIT);
         match &self.kind {
             Kind::Webhook => {
                 vec![Post { body: status_line.to_vec(), ..post(serde_json::Value::Null) }]
             }
-            Kind::Slack => vec![post(json!({ "text": text }))],
-            Kind::Discord => vec![post(json!({ "content": cut(&text, DISCORD_LIMIT), "username": "healwatch" }))],
+            // Slack's control characters escaped, as its docs ask; no previews of links.
+            Kind::Slack => vec![post(json!({
+                "text": text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"),
+                "unfurl_links": false,
+                "unfurl_media": false,
+            }))],
+            // No mention pings anyone, and no link is embedded (flag 4: SUPPRESS_EMBEDS).
+            Kind::Discord => vec![post(json!({
+                "content": message.text_within(DISCORD_LIMIT),
+                "username": "healwatch",
+                "allowed_mentions": { "parse": [] },
+                "flags": 4,
+            }))],
             Kind::Teams => vec![post(json!({
                 "type": "message",
                 "attachments": [{
@@ -127,7 +142,7 @@ impl Service {
                         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                         "type": "AdaptiveCard",
                         "version": "1.4",
-                        "body": message.lines.iter().map(|l| json!({ "type": "TextBlock", "text": l, "wrap": true })).collect::<Vec<_>>(),
+                        "body": message.text_within(TEAMS_LIMIT).lines().map(|l| json!({ "type": "TextBlock", "text": l, "wrap": true })).collect::<Vec<_>>(),
                     },
                 }],
             }))],
@@ -149,7 +164,11 @@ impl Service {
                 .iter()
                 .map(|chat| Post {
                     to: Some(format!("chat {chat}")),
-                    ..post(json!({ "chat_id": chat, "text": cut(&text, TELEGRAM_LIMIT) }))
+                    ..post(json!({
+                        "chat_id": chat,
+                        "text": message.text_within(TELEGRAM_LIMIT),
+                        "link_preview_options": { "is_disabled": true },
+                    }))
                 })
                 .collect(),
         }
@@ -158,16 +177,6 @@ impl Service {
 
 fn bytes(value: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// At most `limit` characters, the last one an ellipsis when cut.
-fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(limit - 1).collect();
-    out.push('…');
-    out
 }
 
 /// The part before `?`, and the query's `name=value` pairs.
@@ -405,9 +414,14 @@ mod tests {
     #[test]
     fn the_payloads_are_each_services_own() {
         let slack = Service::parse("slack://T01/B02/x").unwrap();
-        assert_eq!(body(&slack), json!({ "text": "web restarted" }));
+        assert_eq!(body(&slack)["text"], "web restarted");
+        assert_eq!(body(&slack)["unfurl_links"], false);
+        let loud = Message { lines: vec!["<!channel> & <https://x.example|click>".into()], ..message() };
+        let text = serde_json::from_slice::<serde_json::Value>(&slack.posts(&loud, b"")[0].body).unwrap();
+        assert_eq!(text["text"], "&lt;!channel&gt; &amp; &lt;https://x.example|click&gt;", "Slack's controls escaped");
         let discord = Service::parse("discord://t@1").unwrap();
         assert_eq!(body(&discord)["content"], "web restarted");
+        assert_eq!(body(&discord)["allowed_mentions"], json!({ "parse": [] }), "no mention pings anyone");
         let teams = Service::parse("teams://h.example/p").unwrap();
         assert_eq!(body(&teams)["attachments"][0]["content"]["body"][0]["text"], "web restarted");
         let ntfy = Service::parse("ntfy://:tk_s3cr3t@h.example/alerts").unwrap();
