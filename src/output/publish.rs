@@ -87,43 +87,110 @@ pub(crate) fn write_metrics(report: &mut Report, outputs: &Outputs, exit: Exit, 
     }
 }
 
-/// The notification (when the report has news for it) and the ping, side by side, all
-/// done within `notify::DEADLINE` (a signal cuts it short): a dead or dawdling receiver
-/// costs one bounded wait, never one per service, and never holds the pass. Failures
-/// become warnings on the report.
+/// The notification (when the report has news for it) and the ping, sent now; their
+/// failures become warnings on the report.
 pub(crate) fn send(report: &mut Report, outputs: &Outputs, exit: Exit) {
-    let message = Message::from_report(report, &outputs.notify_on).filter(|_| !outputs.notify.is_empty());
-    if message.is_none() && outputs.ping_url.is_none() {
-        return;
+    if let Some(parcel) = Parcel::from_report(report, outputs, exit) {
+        report.warnings.extend(parcel.deliver());
     }
-    // A webhook gets the line as it stands; the notifications' own fate is added after.
-    let line = message.as_ref().map(|_| report.line()).unwrap_or_default();
-    let deadline = std::time::Instant::now() + notify::DEADLINE;
-    let sender = notify::Sender::default();
-    let (sender, line) = (&sender, &line);
-    let (notified, pinged) = std::thread::scope(|scope| {
-        // A thread that cannot be started (a process limit) leaves its service to this one.
-        let (started, inline): (Vec<_>, Vec<_>) = message
-            .iter()
-            .flat_map(|m| outputs.notify.iter().map(move |s| (s, m)))
-            .map(|(service, m)| {
-                let notify = move || sender.notify(service, m, line, deadline);
-                std::thread::Builder::new().spawn_scoped(scope, notify).map_err(|_| (service, m))
-            })
-            .partition(Result::is_ok);
-        let pinged = outputs.ping_url.as_ref().map(|url| sender.ping(url, exit == Exit::Healthy, deadline));
-        let mut notified: Vec<_> =
-            inline.into_iter().filter_map(Result::err).map(|(s, m)| sender.notify(s, m, line, deadline)).collect();
-        notified.extend(
-            started
-                .into_iter()
-                .filter_map(Result::ok)
-                .map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))),
-        );
-        (notified, pinged)
-    });
-    report.warnings.extend(notified.into_iter().filter_map(Result::err));
-    report.warnings.extend(pinged.and_then(Result::err));
+}
+
+/// What a pass sends, owned, so that it can go on a thread of its own.
+pub(crate) struct Parcel {
+    message: Option<Message>,
+    /// The status line as it stood, for webhooks.
+    line: Vec<u8>,
+    services: Vec<Service>,
+    ping: Option<HealthUrl>,
+    success: bool,
+}
+
+impl Parcel {
+    /// What `report` has to send; `None` when nothing (no news and no ping).
+    pub(crate) fn from_report(report: &Report, outputs: &Outputs, exit: Exit) -> Option<Self> {
+        let message = Message::from_report(report, &outputs.notify_on).filter(|_| !outputs.notify.is_empty());
+        if message.is_none() && outputs.ping_url.is_none() {
+            return None;
+        }
+        // A webhook gets the line as it stands; the notifications' own fate is added after.
+        let line = message.as_ref().map(|_| report.line()).unwrap_or_default();
+        let services = if message.is_some() { outputs.notify.clone() } else { Vec::new() };
+        Some(Self { message, line, services, ping: outputs.ping_url.clone(), success: exit == Exit::Healthy })
+    }
+
+    /// Sends it: every notification and the ping side by side, all done within
+    /// `notify::DEADLINE` (a signal cuts it short), so a dead or dawdling receiver costs
+    /// one bounded wait, never one per service. The failures, as warnings.
+    pub(crate) fn deliver(&self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + notify::DEADLINE;
+        let sender = notify::Sender::default();
+        let (sender, line) = (&sender, &self.line);
+        let (notified, pinged) = std::thread::scope(|scope| {
+            // A thread that cannot be started (a process limit) leaves its service to this one.
+            let (started, inline): (Vec<_>, Vec<_>) = self
+                .message
+                .iter()
+                .flat_map(|m| self.services.iter().map(move |s| (s, m)))
+                .map(|(service, m)| {
+                    let notify = move || sender.notify(service, m, line, deadline);
+                    std::thread::Builder::new().spawn_scoped(scope, notify).map_err(|_| (service, m))
+                })
+                .partition(Result::is_ok);
+            let pinged = self.ping.as_ref().map(|url| sender.ping(url, self.success, deadline));
+            let mut notified: Vec<_> =
+                inline.into_iter().filter_map(Result::err).map(|(s, m)| sender.notify(s, m, line, deadline)).collect();
+            notified.extend(
+                started
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .map(|h| h.join().unwrap_or_else(|_| Err("notifier panicked".to_string()))),
+            );
+            (notified, pinged)
+        });
+        notified.into_iter().filter_map(Result::err).chain(pinged.and_then(Result::err)).collect()
+    }
+}
+
+/// Deliveries off the pass's thread, for a watch: a silent receiver must not hold up the
+/// next look, and with it the next heal. Each delivery is bounded by its deadline; their
+/// failures are said by the pass after (`finished`), or when the watch ends (`drain`).
+#[derive(Default)]
+pub(crate) struct Courier {
+    under_way: std::sync::Mutex<Vec<std::thread::JoinHandle<Vec<String>>>>,
+}
+
+impl Courier {
+    /// Starts delivering `parcel` on a thread of its own; where the OS gives none, it is
+    /// delivered now and its failures returned.
+    pub(crate) fn dispatch(&self, parcel: Parcel) -> Vec<String> {
+        let parcel = std::sync::Arc::new(parcel);
+        let theirs = std::sync::Arc::clone(&parcel);
+        match std::thread::Builder::new().name("courier".into()).spawn(move || theirs.deliver()) {
+            Ok(handle) => {
+                self.lock().push(handle);
+                Vec::new()
+            }
+            Err(_) => parcel.deliver(),
+        }
+    }
+
+    /// The failures of deliveries that have ended since the last call.
+    pub(crate) fn finished(&self) -> Vec<String> {
+        let mut under_way = self.lock();
+        let (done, going): (Vec<_>, Vec<_>) = under_way.drain(..).partition(|h| h.is_finished());
+        *under_way = going;
+        done.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    }
+
+    /// Waits for every delivery still under way (each ends by its deadline).
+    pub(crate) fn drain(&self) -> Vec<String> {
+        let all: Vec<_> = self.lock().drain(..).collect();
+        all.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<std::thread::JoinHandle<Vec<String>>>> {
+        self.under_way.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Opens the log (if any) before the report is final, so a log that cannot be opened

@@ -19,7 +19,7 @@ use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
-use crate::output::publish::{Outputs, emit, open_log_for, publish, send, warn, write_metrics};
+use crate::output::publish::{Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
 use crate::output::report::{Report, TargetReport};
 use crate::pass::{self, Hints, InWatch, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
@@ -38,6 +38,8 @@ pub(crate) struct Setup<'a> {
     ssh_warning: Option<String>,
     /// The clock of the invocation's start, for a run that cannot even start its pass.
     clock: RealClock,
+    /// A watch's notifications, sent off the pass's thread.
+    pub(crate) courier: Courier,
 }
 
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
@@ -97,7 +99,7 @@ impl<'a> Setup<'a> {
                 .map(|e| format!("{e:#}; each docker command to an ssh engine opens its own connection")),
             _ => None,
         };
-        Ok(Self { args, config, outputs, docker, probe, ssh_warning, clock })
+        Ok(Self { args, config, outputs, docker, probe, ssh_warning, clock, courier: Courier::default() })
     }
 
     /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
@@ -151,6 +153,8 @@ impl<'a> Setup<'a> {
         let mut config = self.config.clone();
         let outputs = &self.outputs;
         let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
+        // What the last pass's notifications met, now that they are done.
+        warnings.extend(self.courier.finished());
         let mut listed = Listed::default();
         if let (Some(cli), true) = (&self.docker, config.lists()) {
             listed = add_docker_targets(&mut config, cli);
@@ -204,7 +208,13 @@ impl<'a> Setup<'a> {
             remember(&mut report, path, &mut remembered);
         }
         let before = report.warnings.len();
-        send(&mut report, outputs, exit);
+        match (watch.is_some(), Parcel::from_report(&report, outputs, exit)) {
+            // In a watch the next look must not wait for a receiver: its failures are
+            // said by the next pass.
+            (true, Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel)),
+            (false, Some(parcel)) => report.warnings.extend(parcel.deliver()),
+            (_, None) => {}
+        }
         if let (None, Some(signal)) = (interrupted, interrupt::requested()) {
             // Cut short while notifying: the pass was done, its news was not all sent.
             report.interrupted = Some(interrupt::name(signal));

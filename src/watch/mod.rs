@@ -65,7 +65,12 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     let ends = std::time::Instant::now() + length;
     let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
     let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK, ends, every);
-    watch(&mut live, &clock, length, every, &unhealthy_on)
+    let exit = watch(&mut live, &clock, length, every, &unhealthy_on);
+    // The last pass's notifications, still under way: each ends by its own deadline.
+    for warning in setup.courier.drain() {
+        eprintln!("healwatch: warning: {}", crate::model::one_line(&warning, 2000));
+    }
+    exit
 }
 
 /// The loop: a first pass, then a look every `every` until `length` has passed on

@@ -217,3 +217,37 @@ fn a_process_limit_with_notifications_by_name_is_no_panic_and_the_pass_is_whole(
     assert!(received.iter().any(|r| r.starts_with("POST /hook")), "notified: {received:?}");
     assert!(received.iter().any(|r| r.starts_with("GET /ping/fail")), "pinged: {received:?}");
 }
+
+#[test]
+fn a_silent_receiver_does_not_hold_up_the_next_heal_in_a_watch() {
+    let fake = FakeDocker::new();
+    let dir = tempfile::tempdir().unwrap();
+    // "a" is broken at the start: the first pass heals it and notifies a receiver that
+    // never answers. "b" breaks just after: the watch must heal it while that waits.
+    let a = Server::start(Behaviour::WhileFileExists(fake.healthy_flag()));
+    let b_up = dir.path().join("b-up");
+    std::fs::write(&b_up, "").unwrap();
+    let b = Server::start(Behaviour::WhileFileExists(b_up.clone()));
+    let silent = Server::start(Behaviour::Hang);
+    let watch = Healwatch::new()
+        .docker(&fake)
+        .env("HEALWATCH_STATE", dir.path().join("state.json"))
+        .args(["--watch", "12s", "--watch-every", "200ms", "--retries", "0", "--recovery-timeout", "0"])
+        .args(["--notify-url", &silent.url("/hook")])
+        .args(["-t", &format!("a={}", a.url("/")), "-t", &format!("b={}", b.url("/"))])
+        .spawn();
+    crate::util::eventually(Duration::from_secs(20), "the first pass notifying", || {
+        crate::util::ready(silent.request_count() > 0)
+    });
+    std::fs::remove_file(&b_up).unwrap();
+    // Without a receiver this takes a look or two (200 ms each); behind one that holds
+    // the pass, 6.5 s (two 3 s attempts). The bound tells the two apart with room.
+    crate::util::eventually(Duration::from_secs(4), "b restarted while the receiver is silent", || {
+        crate::util::ready(fake.calls().iter().any(|c| c.starts_with("restart") && c.ends_with(" b")))
+    });
+    let run = watch.wait(Duration::from_secs(40));
+    run.expect_code(0);
+    // The receiver's silence is said (by a later pass, or when the watch ends), never lost.
+    let said = format!("{}{}", run.stdout(), run.stderr());
+    assert!(said.contains("notifying http://127.0.0.1"), "{run}");
+}
