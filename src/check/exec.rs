@@ -19,6 +19,12 @@ pub(super) fn exec_check(docker: &dyn Containers, target: &Target, argv: &[Strin
     if out.success() {
         return Check::passed(None, out.duration);
     }
+    if !out.ran {
+        // The engine never started the command: no evidence either way, as for a
+        // HEALTHCHECK's confirmation (held back until it has been so for a few passes).
+        let text = format!("exec: the engine did not start the command: {}", one_line(out.stderr.trim(), 300));
+        return Check::failed(Failure::Unconfirmed, text, out.duration);
+    }
     let said = if out.stderr.is_empty() { out.stdout.clone() } else { out.stderr.clone() };
     let text = match out.exit_code {
         Some(code) => format!("exec exited {code}: {}", one_line(said.trim(), 300)),

@@ -56,10 +56,14 @@ pub(crate) enum Failure {
     Log,
     /// Docker's HEALTHCHECK says unhealthy.
     DockerUnhealthy,
-    /// Docker's HEALTHCHECK says unhealthy, and healwatch's own run of its command could
-    /// not be made (the engine did not start it in time): Docker's probe may have timed
-    /// out for the same reason, so this is not yet evidence to restart on.
+    /// A command in the container that the engine never started (in time): an exec
+    /// check's, or healwatch's own run of a HEALTHCHECK that Docker says is unhealthy. On
+    /// a busy engine Docker's probe may have timed out for the same reason, so this is
+    /// not yet evidence to restart on.
     Unconfirmed,
+    /// The target cannot be checked as configured (its logs are kept by a logging driver
+    /// nobody can read back): reported, never acted on.
+    Uncheckable,
     /// Docker's first probe after the restart said unhealthy: the restart did not help.
     UnhealthyAfterRestart,
     /// A container of the target is paused, or not running.

@@ -30,6 +30,8 @@ pub(crate) struct FakeDocker {
     exec_code: i32,
     /// Whether the engine starts the execs (`false`: each runs out of time unstarted).
     exec_ran: bool,
+    /// Why logs cannot be read, when they cannot (a logging driver that keeps none).
+    logs_refused: Option<&'static str>,
 }
 
 impl FakeDocker {
@@ -44,7 +46,14 @@ impl FakeDocker {
             engines: BTreeMap::new(),
             exec_code: 0,
             exec_ran: true,
+            logs_refused: None,
         }
+    }
+
+    /// The same, with every log read refused with `why`.
+    pub(crate) fn with_logs_refused(mut self, why: &'static str) -> Self {
+        self.logs_refused = Some(why);
+        self
     }
 
     /// The same, with every `docker exec` exiting `code`.
@@ -176,6 +185,9 @@ impl Containers for FakeDocker {
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
         self.calls.lock().unwrap().push(format!("logs {}", c.name));
+        if let Some(why) = self.logs_refused {
+            return Err(why.to_string());
+        }
         Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
     }
 }

@@ -137,6 +137,10 @@ fn heal_target(
             Some(format!("{why}still recovering from its restart: the watch looks on until recovery_timeout"));
         return result;
     }
+    if check.failed_with(Failure::Uncheckable) {
+        result.outcome = Outcome::Invalid;
+        return result;
+    }
     if held_back(&check, &memory, &mut result) {
         return result;
     }

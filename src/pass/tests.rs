@@ -581,3 +581,35 @@ fn a_target_is_never_kept_from_its_first_look_by_looks_at_another() {
     assert_eq!((r[0].outcome, r[1].outcome), (Outcome::Healthy, Outcome::Restarted));
     assert!(clock.elapsed() < Duration::from_secs(5), "{:?}", clock.elapsed());
 }
+
+#[test]
+fn an_exec_the_engine_never_started_is_no_evidence_as_for_a_healthcheck() {
+    let mut t = builtin_target("app");
+    t.health = HealthCheck::Exec(vec!["pg_isready".into()]);
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let cfg = config(vec![t], false);
+    for (failures, outcome) in [(0, Outcome::Failing), (1, Outcome::Failing), (2, Outcome::Restarted)] {
+        let docker = FakeDocker::new("running", 0).with_execs_unstarted();
+        let mut memory = State::default();
+        memory.targets.insert("app".into(), TargetState { consecutive_failures: failures, ..TargetState::default() });
+        let r = &pass_with(&cfg, &probe, &docker, &memory)[0];
+        assert_eq!(r.outcome, outcome, "after {failures} passes: {r:?}");
+        assert!(r.error.as_deref().unwrap_or_default().contains("did not start the command"), "{r:?}");
+    }
+}
+
+#[test]
+fn logs_a_driver_cannot_read_back_make_the_target_invalid_not_healthy() {
+    let mut t = target("app", "app");
+    t.log_pattern = Some(crate::config::LogPattern::parse("FATAL").unwrap());
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let refused = "docker logs failed: configured logging driver does not support reading";
+    let docker = FakeDocker::new("running", 0).with_logs_refused(refused);
+    let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Invalid, "{r:?}");
+    assert!(r.error.as_deref().unwrap_or_default().contains("use json-file, local or journald"), "{r:?}");
+    assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
+    // Any other failure to read says nothing about health: healthy, retried next pass.
+    let docker = FakeDocker::new("running", 0).with_logs_refused("docker logs failed: connection reset");
+    assert_eq!(pass(&config(vec![t], false), &probe, &docker)[0].outcome, Outcome::Healthy);
+}
