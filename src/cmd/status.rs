@@ -84,7 +84,15 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
         crate::model::printable(&table(&rows)).into_bytes()
     };
     crate::output::print(&text)?;
-    match args.max_age.and_then(|max| stale(last_pass, now, max)) {
+    let unhealthy = args.max_age.and_then(|max| {
+        stale(last_pass, now, max).or_else(|| {
+            let why = state.last_warnings.iter().find(|w| w.contains("unreachable")).map(|w| format!(": {w}"));
+            state
+                .reached_no_engine
+                .then(|| format!("the last pass reached no Docker engine{}", why.unwrap_or_default()))
+        })
+    });
+    match unhealthy {
         Some(why) => {
             eprintln!("healwatch status: {why} (state file {})", path.display());
             Ok(Exit::Unhealthy)
@@ -93,13 +101,26 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     }
 }
 
+/// How far ahead of the clock a state file may be dated and still count as written now.
+const FUTURE_SLACK: Duration = Duration::from_secs(60);
+
 /// Why the last pass, remembered at `last_pass`, is more than `max` before `now`, if it is.
 fn stale(last_pass: Option<SystemTime>, now: SystemTime, max: Duration) -> Option<String> {
     let Some(last) = last_pass else {
         return Some("no pass is remembered yet".to_string());
     };
-    let age = now.duration_since(last).unwrap_or_default();
     let show = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
+    // A file dated ahead of this clock (a clock set back, a file written elsewhere) is no
+    // evidence of a recent pass: a minute's step is allowed, days are not.
+    if let Ok(ahead) = last.duration_since(now)
+        && ahead > FUTURE_SLACK
+    {
+        return Some(format!(
+            "the state file is dated {} ahead of this clock: no pass can be shown recent",
+            show(ahead)
+        ));
+    }
+    let age = now.duration_since(last).unwrap_or_default();
     (age > max).then(|| format!("the last pass was {} ago, more than --max-age {}", show(age), show(max)))
 }
 
@@ -155,8 +176,11 @@ mod tests {
         let max = Duration::from_secs(300);
         assert_eq!(stale(Some(now - Duration::from_secs(299)), now, max), None);
         assert_eq!(stale(Some(now - max), now, max), None);
-        // A clock set back makes the pass look fresh, not an error.
+        // A clock stepped back a little still reads as now; a file dated days ahead is no
+        // evidence of a recent pass.
         assert_eq!(stale(Some(now + Duration::from_secs(60)), now, max), None);
+        let ahead = stale(Some(now + Duration::from_secs(3 * 86_400)), now, max).unwrap();
+        assert_eq!(ahead, "the state file is dated 3days ahead of this clock: no pass can be shown recent");
         let old = stale(Some(now - Duration::from_secs(3723)), now, max).unwrap();
         assert_eq!(old, "the last pass was 1h 2m 3s ago, more than --max-age 5m");
         assert_eq!(stale(None, now, max).unwrap(), "no pass is remembered yet");

@@ -34,6 +34,10 @@ pub(crate) struct State {
     /// The last pass's warnings, so `--quiet` tells only new ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_warnings: Vec<String>,
+    /// The last pass reached none of its Docker engines (a socket that refuses it, an
+    /// engine that is down): it ran, but could heal nothing. `status --max-age` fails on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reached_no_engine: bool,
 }
 
 /// What healwatch remembers about one target.

@@ -299,6 +299,7 @@ fn conclude(
         .chain(listed.invalid.into_iter().map(TargetReport::bare))
         .collect();
     let mut report = Report::new(started, took, config.dry_run, targets);
+    remembered.reached_no_engine = !engines.is_empty() && engines.iter().all(|e| !e.up);
     report.engines = engines;
     report.changes = changes;
     (report, remembered, done)

@@ -359,6 +359,22 @@ fn a_fatal_log_line_is_healed_once_and_not_again() {
 
 #[test]
 #[ignore = "needs a Docker engine: scripts/test.sh"]
+fn logs_the_driver_keeps_none_of_are_said_not_read_as_healthy() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "nologs", Spec { init: true, log_driver: Some("none"), ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let config = check_config(dir.path(), &app, "log_pattern = \"FATAL\"");
+    let started = app.started_at();
+    let run = engine.healwatch().arg("-c").arg(&config).run();
+    run.expect_code(1);
+    let t = run.target("app");
+    assert_eq!(t["outcome"], "invalid", "{run}");
+    assert!(t["error"].as_str().unwrap().contains("logs cannot be read"), "{run}");
+    assert_eq!(app.started_at(), started, "nothing restarted");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
 fn a_quiet_watch_starts_no_process_and_hears_docker_through_its_api() {
     let engine = Engine::get();
     let app = Container::start(engine, "watch-api", Spec { init: true, ..Spec::default() });

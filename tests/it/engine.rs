@@ -193,6 +193,8 @@ pub(crate) struct Spec {
     pub restart: Option<&'static str>,
     /// A Docker HEALTHCHECK (`--health-cmd`).
     pub healthcheck: bool,
+    /// `--log-driver`, when not the engine's default.
+    pub log_driver: Option<&'static str>,
 }
 
 /// A running test container serving /health on its own 127.0.0.1 port.
@@ -228,6 +230,9 @@ impl Container {
         }
         for label in &labels {
             args.extend(["--label", label.as_str()]);
+        }
+        if let Some(driver) = spec.log_driver {
+            args.extend(["--log-driver", driver]);
         }
         args.extend([engine.image.as_str(), "/bin/serve", &port_arg]);
         if spec.never_healthy {

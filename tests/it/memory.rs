@@ -386,3 +386,37 @@ fn a_discovered_target_the_state_remembers_can_be_paused() {
     unknown.expect_code(2);
     assert!(unknown.stderr().contains("known: web"), "{unknown}");
 }
+
+#[test]
+fn status_max_age_fails_when_passes_reach_no_engine_or_the_file_is_dated_ahead() {
+    let m = Memory::new();
+    let status =
+        |m: &Memory| Healwatch::new().env("HEALWATCH_STATE", m.state()).args(["status", "--max-age", "10m"]).run();
+    // The sidecar with its socket refused (a forgotten group_add): every pass runs, and
+    // reaches nothing.
+    let refused = Healwatch::new()
+        .env("HEALWATCH_STATE", m.state())
+        .env("HEALWATCH_LOCK", m.dir.path().join("lock"))
+        .env("DOCKER_HOST", format!("unix://{}", m.dir.path().join("refused.sock").display()))
+        .args(["--discover"])
+        .run();
+    assert_ne!(refused.code(), 0, "{refused}");
+    let said = status(&m);
+    said.expect_code(1);
+    assert!(said.stderr().contains("reached no Docker engine"), "{said}");
+    // A pass that reaches its engine (a URL target, no engine asked) is healthy again.
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    Healwatch::new()
+        .env("HEALWATCH_STATE", m.state())
+        .env("HEALWATCH_LOCK", m.dir.path().join("lock"))
+        .args(["-t", &format!("app={}", up.url("/"))])
+        .run()
+        .expect_code(0);
+    status(&m).expect_code(0);
+    // Dated three days ahead: no evidence of a recent pass.
+    let touched = std::process::Command::new("touch").arg("-d").arg("+3 days").arg(m.state()).status().unwrap();
+    assert!(touched.success());
+    let ahead = status(&m);
+    ahead.expect_code(1);
+    assert!(ahead.stderr().contains("ahead of this clock"), "{ahead}");
+}
