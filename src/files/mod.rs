@@ -71,6 +71,20 @@ pub(crate) fn open_rw(path: &Path) -> io::Result<File> {
     checked(path, options.open(path))
 }
 
+/// Opens something to hold a lock on where nothing can be written: the regular file at
+/// `path` read-only (never through a link), or, when there is none, its directory.
+/// `flock` needs no write access, so a lock still works on a read-only volume.
+pub(crate) fn open_for_lock_read_only(path: &Path) -> io::Result<File> {
+    match checked(path, OpenOptions::new().read(true).custom_flags(flags(Link::Refuse)).open(path)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let flags = (OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC).bits() as i32;
+            OpenOptions::new().read(true).custom_flags(flags).open(dir)
+        }
+        other => other,
+    }
+}
+
 /// Reads a whole regular file of at most `limit` bytes.
 pub(crate) fn read_bounded(path: &Path, limit: u64, link: Link) -> io::Result<Vec<u8>> {
     let file = checked(path, OpenOptions::new().read(true).custom_flags(flags(link)).open(path))?;

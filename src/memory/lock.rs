@@ -2,7 +2,7 @@
 //! so each pass takes an exclusive lock without waiting, and a second one exits 3.
 
 use std::fs::{File, TryLockError};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,8 @@ pub(crate) fn state_dir_candidates() -> Vec<PathBuf> {
     dirs
 }
 
-/// The first state directory that exists (or can be made) and is writable.
+/// The first state directory that exists (or can be made) and is writable; else the
+/// first that exists.
 pub(crate) fn default_state_dir() -> Result<PathBuf> {
     let candidates = state_dir_candidates();
     for dir in &candidates {
@@ -34,6 +35,11 @@ pub(crate) fn default_state_dir() -> Result<PathBuf> {
         if writable {
             return Ok(dir.clone());
         }
+    }
+    // A state directory that exists but cannot be written (a read-only volume): passes
+    // still heal, locked there, and say that their memory is off.
+    if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
+        return Ok(dir.clone());
     }
     let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
     bail!("no writable state directory (tried {}): pass --lock FILE", tried.join(", "))
@@ -65,7 +71,16 @@ pub(crate) fn acquire(path: Option<&Path>, kind: LockKind) -> Result<PassLock, S
         Some(p) => p.to_path_buf(),
         None => default_state_dir().map_err(Stop::Usage)?.join(LOCK_FILE),
     };
-    let mut file = crate::files::open_rw(&path)
+    let opened = crate::files::open_rw(&path).or_else(|e| match e.kind() {
+        // A read-only state volume: healing never depends on memory being writable, so
+        // the lock is held on what can be opened there (the pass then says its memory
+        // is off, and `status --max-age` turns unhealthy).
+        ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied => {
+            crate::files::open_for_lock_read_only(&path).map_err(|_| e)
+        }
+        _ => Err(e),
+    });
+    let mut file = opened
         .with_context(|| format!("opening lock file {} (pass --lock FILE to put it elsewhere)", path.display()))
         .map_err(Stop::Usage)?;
     match file.try_lock() {

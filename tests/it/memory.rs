@@ -420,3 +420,42 @@ fn status_max_age_fails_when_passes_reach_no_engine_or_the_file_is_dated_ahead()
     ahead.expect_code(1);
     assert!(ahead.stderr().contains("ahead of this clock"), "{ahead}");
 }
+
+#[test]
+#[ignore = "needs root, for a read-only bind mount in a mount namespace of its own: scripts/test.sh"]
+fn a_read_only_state_volume_still_heals_locked_and_says_memory_is_off() {
+    assert!(rustix::process::getuid().is_root(), "run as root (scripts/test.sh)");
+    let server = Server::start(Behaviour::Fixed(503, "down"));
+    let docker = FakeDocker::new();
+    let volume = tempfile::tempdir().unwrap();
+    // A lock file left by an earlier, writable life of the volume, and none at all.
+    for leftover in [true, false] {
+        if leftover {
+            std::fs::write(volume.path().join("healwatch.lock"), "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(volume.path().join("healwatch.lock"));
+        }
+        let dir = volume.path().display().to_string();
+        // Read-only in a mount namespace of this test's own, so nothing else sees it.
+        let script = format!(
+            "mount -o bind,ro '{dir}' '{dir}' && exec \"$0\" --docker '{}' --state '{dir}/state.json' \
+             --lock '{dir}/healwatch.lock' --retries 0 --recovery-timeout 0 -t app={}",
+            docker.path().display(),
+            server.url("/")
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .arg(assert_cmd::cargo::cargo_bin!("healwatch"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let line: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(line["targets"][0]["outcome"], "restarted", "{line}");
+        assert!(line["warnings"].to_string().contains("this pass is not remembered"), "{line}");
+        assert!(!volume.path().join("state.json").exists());
+    }
+    assert_eq!(restarts(&docker), 2);
+}
