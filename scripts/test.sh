@@ -51,6 +51,7 @@ done
 # timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.
 bash bench/run.sh --smoke >/dev/null
 bash bench/fleet.sh --smoke >/dev/null
+bash bench/big-node.sh --smoke >/dev/null
 # autoheal lives in the steering repo's shared/, beside this checkout (as in CI).
 if [ -f ../shared/bench/peers/autoheal/docker-entrypoint ]; then
   bash bench/mttr.sh --smoke >/dev/null

@@ -140,6 +140,34 @@ fn wanted(engine: &Engine, c: &ContainerSummary, labels: &BTreeMap<&str, &str>) 
     Ok(None)
 }
 
+/// Whether a label can matter to a pass: healwatch's own, and compose's project and
+/// service (replicas, `restart_with`). A listing drops the others as it reads them.
+pub(crate) fn label_matters(key: &str) -> bool {
+    key.starts_with(PREFIX) || key == COMPOSE_PROJECT || key == COMPOSE_SERVICE
+}
+
+/// Whether discovery on `engine` (`None`: the engine does not discover) could make a
+/// target of `c`: a container that declares itself, or a live one where every
+/// HEALTHCHECK counts (`--unhealthy all`). A superset of what `discover` takes.
+pub(crate) fn may_matter(engine: Option<&Engine>, c: &ContainerSummary) -> bool {
+    engine.is_some_and(|e| {
+        c.labels.keys().any(|k| k.starts_with(PREFIX)) || (e.unhealthy == Unhealthy::All && c.status.is_live())
+    })
+}
+
+/// The compose projects of `containers` whose other containers a label's `restart_with`
+/// may name (see `restart_with`): a listing must hold all of those projects' containers.
+pub(crate) fn restart_with_projects(containers: &[ContainerSummary]) -> Vec<String> {
+    let mut projects: Vec<String> = containers
+        .iter()
+        .filter(|c| c.labels.contains_key(&format!("{PREFIX}restart_with")))
+        .filter_map(|c| c.labels.get(COMPOSE_PROJECT).filter(|p| compose_named(&c.name, p)).cloned())
+        .collect();
+    projects.sort();
+    projects.dedup();
+    projects
+}
+
 /// Whether discovery on `engine` may watch `c` by its Docker HEALTHCHECK, so a listing
 /// must read it (`docker inspect`): never when the engine does not heal by health or
 /// the container is not live, and only containers labelled `healwatch.enable` when it

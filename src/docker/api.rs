@@ -13,7 +13,6 @@
 //! engine. Everything else (the default engine, contexts, `tcp://` hosts without TLS
 //! files, whose TLS the CLI takes from its environment) is listed with the CLI.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -22,14 +21,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::{ContainerSummary, HealthInfo, INSPECT_LIMIT};
-use crate::model::{ContainerStatus, Endpoint, one_line, redact_text};
+use super::INSPECT_LIMIT;
+use super::sieve::{Sieve, Summaries, parse_list};
+use super::wire::{Body, refusal, response_body, segment};
+use crate::model::Endpoint;
 use crate::process::exit_text;
 
+/// Bound on a container list's answer: read as it comes, never held (about 1.5 kB a
+/// container: 100,000 containers are some 150 MB).
+const LIST_LIMIT: usize = 1 << 30;
 /// The one request: every container, running or not.
 const LIST: &str = "/containers/json?all=1";
-/// `LIST` as HTTP/1.0, for a socket or `docker system dial-stdio`.
-const REQUEST: &[u8] = b"GET /containers/json?all=1 HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n";
 
 /// How an engine's API is reached without the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,26 +104,47 @@ fn ssh_host(rest: &str) -> Option<SshHost<'_>> {
     Some(SshHost { user, host, port })
 }
 
-/// Every container on the engine at `route`, as the API lists it (no HEALTHCHECK
-/// detail). `ssh` is the ssh program (healwatch's reuse wrapper, or ssh on PATH).
-pub(crate) fn list(route: &Route, ssh: &Path, timeout: Duration) -> Result<Vec<ContainerSummary>> {
-    let answer = match route {
-        Route::Unix(path) => {
-            over_unix(path, REQUEST, timeout).with_context(|| format!("Docker API at {}", path.display()))?
+/// The containers on the engine at `route` that `sieve` keeps, as the API lists them
+/// (no HEALTHCHECK detail), and how many it has in all. `ssh` is the ssh program
+/// (healwatch's reuse wrapper, or ssh on PATH). Over a socket or TLS the answer is read
+/// as it comes, never held whole (see `sieve`).
+pub(crate) fn list(route: &Route, ssh: &Path, timeout: Duration, sieve: &Sieve) -> Result<Summaries> {
+    let mut listed = list_one(route, ssh, timeout, LIST, sieve)?;
+    // Projects whose every container is needed: only those, by the API's label filter.
+    for project in (sieve.projects)(&listed.kept) {
+        let filter = format!(r#"{{"label":["com.docker.compose.project={project}"]}}"#);
+        let path = format!("{LIST}&filters={}", segment(&filter));
+        let whole = Sieve { keep: &|_| true, projects: &|_| Vec::new(), ..*sieve };
+        listed.add(list_one(route, ssh, timeout, &path, &whole)?.kept);
+    }
+    Ok(listed)
+}
+
+/// One `GET` of the list at `path`, through `sieve`.
+fn list_one(route: &Route, ssh: &Path, timeout: Duration, path: &str, sieve: &Sieve) -> Result<Summaries> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n");
+    match route {
+        Route::Unix(socket) => {
+            let deadline = Instant::now() + timeout;
+            let at = || format!("Docker API at {}", socket.display());
+            let stream = connect(socket, deadline).with_context(at)?;
+            let body = Body::open(stream, request.as_bytes(), deadline, timeout, LIST_LIMIT).with_context(at)?;
+            parse_list(body, sieve).with_context(at)
         }
-        Route::Ssh(host) => over_ssh(ssh, host, REQUEST, timeout).context("Docker API over ssh")?,
+        Route::Ssh(host) => {
+            let answer = over_ssh(ssh, host, request.as_bytes(), timeout).context("Docker API over ssh")?;
+            parse_list(response_body(&answer)?, sieve)
+        }
         Route::Tls { authority, files } => {
-            let body = over_tls(authority, files, timeout).with_context(|| format!("Docker API at {authority}"))?;
-            return parse_list(&body);
+            over_tls(authority, files, timeout, path, sieve).with_context(|| format!("Docker API at {authority}"))
         }
-    };
-    parse_list(response_body(&answer)?)
+    }
 }
 
 /// `GET` of the list over HTTPS, verifying the engine with the CA file and showing the
 /// certificate, as `docker --tlsverify --tlscacert --tlscert --tlskey` does. No proxy,
-/// no redirect; the body is bounded by `INSPECT_LIMIT`, the whole exchange by `timeout`.
-fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<Vec<u8>> {
+/// no redirect; the body is bounded by `LIST_LIMIT`, the whole exchange by `timeout`.
+fn over_tls(authority: &str, files: &[String; 3], timeout: Duration, path: &str, sieve: &Sieve) -> Result<Summaries> {
     use crate::net::pem_certificates;
     use ureq::tls::{ClientCert, PemItem, RootCerts, TlsConfig, parse_pem};
     let [ca, cert, key] = files;
@@ -152,22 +175,18 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration) -> Result<V
         ureq::unversioned::transport::DefaultConnector::default(),
         crate::net::LiteralFirst,
     );
-    let mut response = agent.get(&format!("https://{authority}{LIST}")).call().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut response = agent.get(&format!("https://{authority}{path}")).call().map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = response.status().as_u16();
-    let body = response.body_mut().with_config().limit(INSPECT_LIMIT as u64).read_to_vec().map_err(|e| match e {
-        ureq::Error::BodyExceedsLimit(_) => {
-            anyhow::anyhow!("the answer is longer than {} MiB: not read", INSPECT_LIMIT >> 20)
-        }
-        e => anyhow::anyhow!("reading the answer: {e}"),
-    })?;
     if code != 200 {
+        let body = response.body_mut().with_config().limit(64 * 1024).read_to_vec().unwrap_or_default();
         return Err(refusal(code, &body));
     }
-    Ok(body)
+    parse_list(response.body_mut().with_config().limit(LIST_LIMIT as u64).reader(), sieve)
 }
 
 /// Sends `request` on a fresh connection to the socket at `path` and reads the whole
 /// answer, within `timeout` and `INSPECT_LIMIT`.
+#[cfg(test)]
 fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
     let stream = connect(path, deadline)?;
@@ -267,91 +286,10 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
     Ok(out.stdout.into_bytes())
 }
 
-/// The body of a `200 OK` answer; any other answer is an error with the daemon's
-/// message (one line, cut).
-pub(crate) fn response_body(answer: &[u8]) -> Result<&[u8]> {
-    match status_and_body(answer)? {
-        (200, body) => Ok(body),
-        (code, body) => Err(refusal(code, body)),
-    }
-}
-
-/// An HTTP/1.x answer's status code and body.
-pub(super) fn status_and_body(answer: &[u8]) -> Result<(u16, &[u8])> {
-    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
-        bail!("the engine's answer is not HTTP ({} bytes without a header end)", answer.len());
-    };
-    let head = String::from_utf8_lossy(&answer[..end]);
-    let status_line = head.lines().next().unwrap_or_default();
-    let code = match status_line.split(' ').collect::<Vec<_>>()[..] {
-        [version, code, ..] if version.starts_with("HTTP/1.") => code.parse::<u16>().ok(),
-        _ => None,
-    };
-    match code {
-        Some(code) => Ok((code, &answer[end + 4..])),
-        None => bail!("the engine's answer is not HTTP: '{}'", one_line(status_line, 80)),
-    }
-}
-
-/// The daemon's message in an error answer's body (`{"message": …}`), redacted, on
-/// one line, cut.
-pub(super) fn daemon_message(body: &[u8]) -> String {
-    let message = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    one_line(&redact_text(&message), 200)
-}
-
-/// An answer other than 200, with the daemon's message (redacted, on one line, cut).
-fn refusal(code: u16, body: &[u8]) -> anyhow::Error {
-    anyhow::anyhow!("the engine answered {code}: {}", daemon_message(body))
-}
-
-/// `GET /containers/json`'s array: id, names, state and labels of each container.
-pub(crate) fn parse_list(body: &[u8]) -> Result<Vec<ContainerSummary>> {
-    #[derive(serde::Deserialize)]
-    struct Raw {
-        #[serde(rename = "Id")]
-        id: String,
-        #[serde(rename = "Names", default)]
-        names: Option<Vec<String>>,
-        #[serde(rename = "State")]
-        state: String,
-        #[serde(rename = "Status", default)]
-        status: Option<String>,
-        #[serde(rename = "Labels", default)]
-        labels: Option<BTreeMap<String, String>>,
-    }
-    let raw: Vec<Raw> = serde_json::from_slice(body)
-        .map_err(|e| anyhow::anyhow!("the engine's container list is not the API's JSON array ({e})"))?;
-    Ok(raw
-        .into_iter()
-        .map(|c| {
-            // A container's own name is "/name"; links add "/other/alias".
-            let names = c.names.unwrap_or_default();
-            let own = names.iter().map(|n| n.strip_prefix('/').unwrap_or(n)).find(|n| !n.contains('/'));
-            ContainerSummary {
-                name: own.unwrap_or_default().to_string(),
-                id: c.id,
-                status: ContainerStatus::parse(&c.state),
-                exit_code: c.status.as_deref().and_then(exit_code_in),
-                labels: c.labels.unwrap_or_default(),
-                health: HealthInfo::NotRead,
-            }
-        })
-        .collect())
-}
-
-/// The exit status in the listing's human `Status`, "Exited (137) 2 minutes ago".
-fn exit_code_in(status: &str) -> Option<i64> {
-    let rest = status.strip_prefix("Exited (")?;
-    rest[..rest.find(')')?].parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ContainerStatus;
 
     fn engine(host: &str) -> Endpoint {
         Endpoint::Engine { name: "e".into(), via: Box::new(Endpoint::Host(host.into())), tls: None }
@@ -419,7 +357,7 @@ mod tests {
             {"Id":"bbb","Names":null,"State":"exited","Status":"Exited (137) 2 minutes ago","Labels":null},
             {"Id":"ccc","Names":["/x"],"State":"weird","Status":"Exited (nine) ago","Labels":{}}
         ]"#;
-        let list = parse_list(body).unwrap();
+        let list = parse_list(&body[..], &Sieve::ALL).unwrap().kept;
         assert_eq!(list[0].name, "db");
         assert_eq!(list[0].status, ContainerStatus::Running);
         assert_eq!(list[0].labels["healwatch.url"], "http://127.0.0.1:1/");
@@ -432,7 +370,7 @@ mod tests {
             br#"[{"Id":1,"State":"running"}]"#,
             br#"[{"Id":"a","State":"running","Labels":{"k":1}}]"#,
         ] {
-            assert!(parse_list(junk).is_err(), "{}", String::from_utf8_lossy(junk));
+            assert!(parse_list(junk, &Sieve::ALL).is_err(), "{}", String::from_utf8_lossy(junk));
         }
     }
 
@@ -470,7 +408,10 @@ mod tests {
             ([cert.clone(), cert.clone(), empty.clone()], "tls_key"),
         ];
         for (files, want) in cases {
-            let e = format!("{:#}", over_tls("127.0.0.1:1", &files, Duration::from_secs(1)).unwrap_err());
+            let e = format!(
+                "{:#}",
+                over_tls("127.0.0.1:1", &files, Duration::from_secs(1), LIST, &Sieve::ALL).unwrap_err()
+            );
             assert!(e.contains(want) && !e.contains("refused"), "{e}");
         }
     }

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::INSPECT_LIMIT;
-use super::api::{connect, daemon_message, exchange, status_and_body};
+use super::api::{connect, exchange};
+use super::wire::{daemon_message, segment, status_and_body};
 use crate::model::Action;
 use crate::process::CommandOutcome;
 
@@ -89,17 +90,6 @@ impl Call {
             body.len()
         )
     }
-}
-
-/// A name or id as one path segment: the characters Docker allows in names are kept,
-/// anything else is percent-encoded, so no input can reach another endpoint.
-pub(super) fn segment(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.

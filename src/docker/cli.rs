@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use super::calls::{self, Call, call};
-use super::{ContainerInfo, ContainerState, ContainerSummary, Containers, INSPECT_LIMIT, whole_seconds};
+use super::{ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, Sieve, Summaries, whole_seconds};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
 
@@ -156,12 +156,8 @@ impl DockerCli {
 }
 
 impl Containers for DockerCli {
-    fn summaries(
-        &self,
-        endpoint: &Endpoint,
-        needs_health: &dyn Fn(&ContainerSummary) -> bool,
-    ) -> Result<Vec<ContainerSummary>> {
-        self.list_summaries(endpoint, needs_health)
+    fn summaries(&self, endpoint: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
+        self.list_summaries(endpoint, sieve)
     }
 
     fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {

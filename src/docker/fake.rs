@@ -110,12 +110,9 @@ impl FakeDocker {
 }
 
 impl Containers for FakeDocker {
-    fn summaries(
-        &self,
-        endpoint: &Endpoint,
-        _: &dyn Fn(&ContainerSummary) -> bool,
-    ) -> anyhow::Result<Vec<ContainerSummary>> {
-        Ok(self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect())
+    fn summaries(&self, endpoint: &Endpoint, sieve: &super::Sieve) -> anyhow::Result<super::Summaries> {
+        let all = self.inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect();
+        Ok(super::Summaries::sift(all, sieve))
     }
     fn inventory(&self, endpoint: &Endpoint) -> anyhow::Result<Vec<ContainerInfo>> {
         self.calls.lock().unwrap().push(format!("list {}", endpoint.name()));

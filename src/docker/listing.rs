@@ -9,29 +9,27 @@ use anyhow::{Context, Result, bail};
 
 use super::calls;
 use super::inspect::parse_inspect;
-use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, api, stderr_line};
+use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, Sieve, Summaries, api, stderr_line};
 use crate::model::Endpoint;
 use crate::process::exit_text;
 
 impl DockerCli {
-    /// Every container on `endpoint` for a pass, with the HEALTHCHECK of those that
-    /// `needs_health` picks. An engine given by a `unix://` or `ssh://` host is asked
-    /// through its API (one request, see `api`), and only the picked containers
-    /// go to `docker inspect`; any other engine gets one `docker ps` and one `docker
-    /// inspect` of everything, as `inventory`.
-    pub(super) fn list_summaries(
-        &self,
-        endpoint: &Endpoint,
-        needs_health: &dyn Fn(&ContainerSummary) -> bool,
-    ) -> Result<Vec<ContainerSummary>> {
+    /// The containers on `endpoint` that `sieve` keeps for a pass, with the HEALTHCHECK
+    /// of those it says need it, and how many there are. An engine given by a `unix://`
+    /// or `ssh://` host is asked through its API (one request, read as it comes, see
+    /// `api`), and only the picked containers go to `docker inspect`; any other engine
+    /// gets one `docker ps` and one `docker inspect` of everything, as `inventory`.
+    pub(super) fn list_summaries(&self, endpoint: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
         let Some(route) = self.api_route(endpoint) else {
-            return Ok(self.list_inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect());
+            let all = self.list_inventory(endpoint)?.into_iter().map(ContainerSummary::from).collect();
+            return Ok(Summaries::sift(all, sieve));
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
-        let mut list = api::list(&route, ssh, QUICK_TIMEOUT)?;
-        let picked: Vec<&str> = list.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
+        let mut listed = api::list(&route, ssh, QUICK_TIMEOUT, sieve)?;
+        let needs_health = sieve.needs_health;
+        let picked: Vec<&str> = listed.kept.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
         if picked.is_empty() {
-            return Ok(list);
+            return Ok(listed);
         }
         let inspected = match self.api_socket(endpoint) {
             Some(socket) => inspect_each(socket, &picked)?,
@@ -39,19 +37,21 @@ impl DockerCli {
         };
         let mut inspected: HashMap<String, ContainerInfo> = inspected.into_iter().map(|c| (c.id.clone(), c)).collect();
         // A picked container that inspect no longer finds was removed meanwhile: gone.
-        list.retain_mut(|c| {
+        listed.kept.retain_mut(|c| {
             if !needs_health(c) {
                 return true;
             }
             match inspected.remove(&c.id) {
                 Some(info) => {
-                    *c = ContainerSummary::from(info);
+                    let mut info = ContainerSummary::from(info);
+                    info.labels.retain(|k, _| (sieve.label)(k));
+                    *c = info;
                     true
                 }
                 None => false,
             }
         });
-        Ok(list)
+        Ok(listed)
     }
 
     /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
@@ -74,8 +74,8 @@ impl DockerCli {
     /// here (one listing, one inspect each), else one `docker ps` and one `docker inspect`.
     pub(super) fn list_inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         if let Some(socket) = self.api_socket(endpoint) {
-            let list = api::list(&api::Route::Unix(socket), Path::new("ssh"), QUICK_TIMEOUT)?;
-            let ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+            let list = api::list(&api::Route::Unix(socket), Path::new("ssh"), QUICK_TIMEOUT, &Sieve::ALL)?;
+            let ids: Vec<&str> = list.kept.iter().map(|c| c.id.as_str()).collect();
             return inspect_each(socket, &ids).with_context(|| format!("on {endpoint}"));
         }
         let ids = self.list_all_on(endpoint)?;

@@ -8,8 +8,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::api::{connect, daemon_message, status_and_body};
-use super::calls::{inspect, segment};
+use super::api::connect;
+use super::wire::{daemon_message, segment, status_and_body};
+use super::calls::inspect;
 use crate::process::{LINE_LIMIT, LineReader};
 
 /// Bound on the answer's head, before its body streams.

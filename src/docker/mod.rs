@@ -10,7 +10,9 @@ pub(crate) mod fake;
 mod inspect;
 mod listing;
 mod logs;
+mod sieve;
 mod ssh;
+mod wire;
 
 use std::time::{Duration, SystemTime};
 
@@ -19,17 +21,15 @@ pub(crate) use crate::process::CommandOutcome;
 
 pub(crate) use cli::{DockerCli, QUICK_TIMEOUT, RESTART_MARGIN};
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
+pub(crate) use sieve::{Sieve, Summaries};
 
 /// What healwatch asks of Docker: every command and every subcommand goes through this
 /// seam, so each runs in unit tests with a recording fake.
 pub(crate) trait Containers: Sync {
-    /// Every container on `endpoint` for a pass's listing, with the HEALTHCHECK of those
-    /// `needs_health` picks (see `DockerCli::summaries`).
-    fn summaries(
-        &self,
-        endpoint: &Endpoint,
-        needs_health: &dyn Fn(&ContainerSummary) -> bool,
-    ) -> anyhow::Result<Vec<ContainerSummary>>;
+    /// The containers on `endpoint` that `sieve` keeps for a pass's listing, with the
+    /// HEALTHCHECK of those it says need it, and how many there are in all (see
+    /// `DockerCli::summaries`).
+    fn summaries(&self, endpoint: &Endpoint, sieve: &Sieve) -> anyhow::Result<Summaries>;
     /// Every container on `endpoint`, running or not, as `docker inspect` tells it
     /// (restart policies, PIDs, restart counts: what audit, validate and drill need).
     fn inventory(&self, endpoint: &Endpoint) -> anyhow::Result<Vec<ContainerInfo>>;

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::config::{Config, Target};
 use crate::discover;
-use crate::docker::{ContainerSummary, Containers};
+use crate::docker::{ContainerSummary, Containers, Sieve, Summaries};
 use crate::memory::state::State;
 use crate::model::{Endpoint, Outcome, TargetResult, millis};
 use crate::output::report::EngineStatus;
@@ -104,38 +104,50 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
     let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| {
         let start = Instant::now();
         let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
-        let listing =
-            docker.summaries(endpoint, &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)));
-        (listing, start.elapsed())
+        // Only what can be a target, or is needed to judge one, is kept: memory stays
+        // flat with the number of containers on a node.
+        let here: Vec<&Target> = config.targets.iter().filter(|t| t.endpoint == *endpoint).collect();
+        let named: Vec<&str> =
+            here.iter().flat_map(|t| t.replicas.iter().map(String::as_str).chain([t.container.as_str()])).collect();
+        let projects: Vec<&str> = here.iter().filter_map(|t| t.compose.as_ref().map(|(p, _)| p.as_str())).collect();
+        let of_project = |c: &ContainerSummary| {
+            c.labels.get(discover::COMPOSE_PROJECT).is_some_and(|p| projects.contains(&p.as_str()))
+        };
+        let sieve = Sieve {
+            keep: &|c| discover::may_matter(discovering, c) || of_project(c) || named.iter().any(|n| c.is(n)),
+            label: discover::label_matters,
+            needs_health: &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)),
+            projects: &|kept| if discovering.is_some() { discover::restart_with_projects(kept) } else { Vec::new() },
+        };
+        (docker.summaries(endpoint, &sieve), start.elapsed())
     });
-    let listings: BTreeMap<Endpoint, (Result<Vec<ContainerSummary>>, Duration)> =
-        endpoints.into_iter().zip(listings).collect();
+    let listings: BTreeMap<Endpoint, (Result<Summaries>, Duration)> = endpoints.into_iter().zip(listings).collect();
     let engines = listings
         .iter()
         .filter(|(endpoint, (listing, _))| listing.is_ok() || needed.contains(*endpoint))
         .map(|(endpoint, (listing, took))| {
             let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
-            let containers = listing.as_ref().ok().map(Vec::len);
+            let containers = listing.as_ref().ok().map(|l| l.total);
             (endpoint.clone(), Listing { error, containers, took: *took })
         })
         .collect();
     for target in &mut config.targets {
         if let (Some((project, service)), Some((Ok(listing), _))) = (&target.compose, listings.get(&target.endpoint)) {
-            target.replicas = discover::compose_replicas(project, service, listing);
+            target.replicas = discover::compose_replicas(project, service, &listing.kept);
         }
     }
     let qualified = config.engines.len() > 1;
     let mut invalid = Vec::new();
     for engine in config.engines.clone().iter().filter(|e| e.discovers()) {
         if let Some((Ok(listing), _)) = listings.get(&engine.endpoint) {
-            let found = discover::discover(config, discover::Scope { engine, qualified }, listing);
+            let found = discover::discover(config, discover::Scope { engine, qualified }, &listing.kept);
             config.targets.extend(found.targets);
             invalid.extend(found.invalid);
         }
     }
     for target in &mut config.targets {
         if let Some((Ok(listing), _)) = listings.get(&target.endpoint) {
-            target.listed_down = listed_down(target, listing);
+            target.listed_down = listed_down(target, &listing.kept);
         }
     }
     Listed { invalid, engines }

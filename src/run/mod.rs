@@ -208,13 +208,7 @@ impl<'a> Setup<'a> {
             remember(&mut report, path, &mut remembered);
         }
         let before = report.warnings.len();
-        match (watch.is_some(), Parcel::from_report(&report, outputs, exit)) {
-            // In a watch the next look must not wait for a receiver: its failures are
-            // said by the next pass.
-            (true, Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel)),
-            (false, Some(parcel)) => report.warnings.extend(parcel.deliver()),
-            (_, None) => {}
-        }
+        self.send(&mut report, exit, watch.is_some());
         if let (None, Some(signal)) = (interrupted, interrupt::requested()) {
             // Cut short while notifying: the pass was done, its news was not all sent.
             report.interrupted = Some(interrupt::name(signal));
@@ -231,6 +225,19 @@ impl<'a> Setup<'a> {
         emit(&mut report, log, tell, config.format, config.quiet)?;
         done.exit = exit;
         Ok(done)
+    }
+}
+
+impl Setup<'_> {
+    /// The notifications and the ping for `report`, now; in a watch, off the pass's
+    /// thread, so the next look never waits for a receiver (their failures are said by
+    /// the next pass).
+    fn send(&self, report: &mut Report, exit: Exit, in_watch: bool) {
+        match (in_watch, Parcel::from_report(report, &self.outputs, exit)) {
+            (true, Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel)),
+            (false, Some(parcel)) => report.warnings.extend(parcel.deliver()),
+            (_, None) => {}
+        }
     }
 }
 

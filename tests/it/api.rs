@@ -170,3 +170,53 @@ fn a_restart_the_engine_refuses_is_reported_with_its_message() {
     assert_eq!(up.request_count(), 0, "{run}");
     assert!(docker.calls().is_empty(), "{:?}", docker.calls());
 }
+
+#[test]
+fn a_big_node_is_listed_keeping_only_what_can_matter_and_a_projects_siblings_by_filter() {
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    let url = down.url("/health");
+    let project = |extra: Value| {
+        let mut labels = json!({"com.docker.compose.project": "shop", "com.docker.compose.config-hash": "f00"});
+        labels.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        labels
+    };
+    // 3,000 containers; one declares itself and restarts its project's database with it.
+    let mut containers: Vec<(String, &str, Value)> =
+        (0..2_998).map(|i| (format!("other-{i}"), "running", json!({"com.docker.compose.project": "other"}))).collect();
+    containers.push((
+        "shop-api-1".into(),
+        "running",
+        project(json!({"healwatch.url": url, "healwatch.restart_with": "shop-db-1"})),
+    ));
+    containers.push(("shop-db-1".into(), "running", project(json!({}))));
+    let named: Vec<(&str, &str, Value)> = containers.iter().map(|(n, s, l)| (n.as_str(), *s, l.clone())).collect();
+    let siblings = list(&named[2_998..]);
+    let running =
+        |name: &str| json!({"Id": "x", "Name": format!("/{name}"), "State": {"Status": "running"}}).to_string();
+    let api = FakeApi::routed(
+        vec![
+            ("GET /containers/json?all=1&filters=".to_string(), api_answer(200, &siblings)),
+            ("GET /containers/json".to_string(), api_answer(200, &list(&named))),
+            ("POST /containers/".to_string(), api_answer(204, "")),
+            ("GET /containers/shop-api-1/json".to_string(), api_answer(200, &running("shop-api-1"))),
+            ("GET /containers/shop-db-1/json".to_string(), api_answer(200, &running("shop-db-1"))),
+        ],
+        api_answer(404, "{\"message\": \"page not found\"}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[defaults]\nretries = 0\nrecovery_timeout = '0s'\n[[engine]]\nname = 'local'\ndiscover = false\n\n\
+         [[engine]]\nname = 'api'\nhost = '{}'\ndiscover = true\n",
+        api.host()
+    );
+    let config = write_file(dir.path(), "c.toml", &config);
+    let run = Healwatch::new().docker(&FakeDocker::new()).arg("-c").arg(&config).run();
+    assert_eq!(engine(&run)["containers"], 3_000, "every container is counted\n{run}");
+    assert_eq!(run.target("api/shop-api-1")["outcome"], "restarted", "{run}");
+    let requests = api.requests();
+    // The project's other containers, asked for by the API's label filter alone.
+    let filtered: Vec<&String> = requests.iter().filter(|r| r.contains("filters=")).collect();
+    assert_eq!(filtered.len(), 1, "{requests:?}");
+    assert!(filtered[0].contains("com.docker.compose.project%3Dshop"), "{filtered:?}");
+    assert!(requests.iter().any(|r| r.starts_with("POST /containers/shop-db-1/restart")), "{requests:?}");
+}

@@ -46,6 +46,13 @@ fn the_stack_runs_one_healwatch_per_node_which_heals_that_nodes_containers() {
         if running.len() == 1 { Ok(()) } else { Err(format!("{ps:?}")) }
     });
 
+    // The task holds no capability (cap_drop: [ALL]).
+    let caps = engine.docker_on(
+        &host,
+        &["service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.CapabilityDrop}}", &service],
+    );
+    assert_eq!(caps.stdout.trim(), "[ALL]", "{caps:?}");
+
     let before = (broken.started_at(), paused.started_at());
     let started = Instant::now();
     broken.break_health();
