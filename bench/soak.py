@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import socket
 import urllib.request
 
 KINDS = {  # kind: (weight, seconds to heal after the fault is complete)
@@ -43,6 +44,8 @@ KINDS = {  # kind: (weight, seconds to heal after the fault is complete)
     "state_dir_full": (1, 30),
     "pass_sigkilled": (1, 30),
     "maintenance": (1, 30),
+    "relay_misbehaves": (2, 30),
+    "process_limit": (1, 45),
 }
 SERVICES = 20
 GLOBAL = {"engine_restarted", "state_dir_full", "pass_sigkilled"}
@@ -73,6 +76,52 @@ def healthy(port):
         return False
 
 
+class Relay:
+    """An SMTP relay on 127.0.0.1 that takes every mail, or, while `misbehave` is set,
+    greets with one continuation line a second and never finishes."""
+
+    def __init__(self, port):
+        self.port = port
+        self.misbehave = False
+        self.mails = 0
+        self.server = socket.create_server(("127.0.0.1", port))
+
+    def serve(self):
+        while True:
+            conn, _ = self.server.accept()
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn):
+        with conn:
+            conn.settimeout(60)
+            try:
+                if self.misbehave:
+                    for _ in range(600):
+                        conn.sendall(b"220-still thinking\r\n")
+                        time.sleep(1)
+                    return
+                conn.sendall(b"220 soak relay\r\n")
+                reader = conn.makefile("rb")
+                while True:
+                    line = reader.readline()
+                    if not line:
+                        return
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        conn.sendall(b"354 go on\r\n")
+                        while reader.readline() not in (b".\r\n", b".\n", b""):
+                            pass
+                        self.mails += 1
+                        conn.sendall(b"250 taken\r\n")
+                    elif verb == b"QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        return
+                    else:
+                        conn.sendall(b"250 ok\r\n")
+            except OSError:
+                return
+
+
 class Soak:
     def __init__(self, a):
         self.a = a
@@ -100,6 +149,10 @@ class Soak:
         self.errors = []
         self.orphans = []
         self.last_sigkill = -1e9
+        self.relay = Relay(free_port(os.path.join(a.work, ".last-port")))
+        self.limited_until = 0.0
+        self.overruns = []
+        self.lost = []
 
     # --- set-up -------------------------------------------------------------------
     def run_service(self, name, slow=False):
@@ -125,12 +178,15 @@ class Soak:
             f.write(f'state = "{self.state}"\nlock = "{os.path.join(self.a.work, "state", "healwatch.lock")}"\n')
             f.write(f'metrics = "{self.metrics}"\nlog = "{os.path.join(self.a.work, "healwatch.jsonl")}"\n')
             f.write("quiet = true\n")
+            f.write(f'notify_url = "smtp://127.0.0.1:{self.relay.port}/?from=soak@h.example&to=ops@h.example'
+                    f'&encryption=none"\n')
             for name, port in self.ports.items():
                 f.write(f'[[target]]\nname = "{name}"\nurl = "http://127.0.0.1:{port}/health"\n')
         self.events = subprocess.Popen(
             ["docker", "events", "--filter", "type=container", "--filter", "event=start",
              "--format", "{{.Actor.Attributes.name}}"],
             stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self.relay.serve, daemon=True).start()
 
     # --- the timer ----------------------------------------------------------------
     def timer(self):
@@ -143,8 +199,14 @@ class Soak:
             time.sleep(0.1)
 
     def one_run(self):
-        proc = subprocess.Popen([self.a.binary, "-c", self.config, "--watch", "14s"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [self.a.binary, "-c", self.config, "--watch", "14s"]
+        if time.monotonic() < self.limited_until:
+            # An unprivileged user (the engine's socket group) allowed one task in all:
+            # no thread and no child can be started.
+            command = ["setpriv", "--reuid=65534", "--regid=65534", f"--groups={self.a.socket_gid}", "--",
+                       "prlimit", "--nproc=1", "--", *command]
+        started = time.monotonic()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with self.lock:
             self.proc = proc
         while True:
@@ -157,6 +219,10 @@ class Soak:
                 pass
             time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)
+        took = time.monotonic() - started
+        if took > 14 + 20:
+            # A watch of 14 s ends by then, its notifications included (8 s at most).
+            self.overruns.append({"t": self.t(), "seconds": round(took, 1)})
         with self.lock:
             self.proc = None
             self.runs.append((proc.returncode, usage.ru_maxrss))
@@ -310,6 +376,13 @@ class Soak:
                     self.last_sigkill = time.monotonic()
                 except ProcessLookupError:
                     pass
+        elif kind in ("relay_misbehaves", "process_limit"):
+            fault["restarts_before"] = self.restarts_total(service)
+            if kind == "relay_misbehaves":
+                self.relay.misbehave = True
+            else:
+                self.limited_until = time.monotonic() + 45
+            docker("exec", service, "rm", "-f", "/www/health")
         elif kind == "maintenance":
             out = subprocess.run([self.a.binary, "pause", service, "--for", "40s", "-c", self.config],
                                  capture_output=True, text=True, timeout=180)
@@ -318,6 +391,13 @@ class Soak:
             docker("exec", service, "rm", "-f", "/www/health")
             fault["pause_ends"] = time.monotonic() + 40
         fault["applied"] = time.monotonic()
+
+    def restarts_total(self, service):
+        try:
+            with open(self.state) as f:
+                return json.load(f)["targets"].get(service, {}).get("restarts_total", 0)
+        except (OSError, ValueError, KeyError):
+            return 0
 
     def restart_engine(self):
         pidfile = os.path.join(os.environ["ENGINE_DIR"], "one", "dockerd.pid")
@@ -365,6 +445,10 @@ class Soak:
                 f["seconds"] = round(now - max(f["applied"], f.get("pause_ends", 0)), 1)
                 if not done:
                     log(f"MISSED {f['kind']} on {service} after {bound} s")
+                if f["kind"] == "relay_misbehaves":
+                    self.relay.misbehave = False
+                if f["kind"] in ("relay_misbehaves", "process_limit") and done and not f.get("guard"):
+                    f["check_remembered"] = time.monotonic() + 20
                 if f["kind"] == "slow_start" and done:
                     # Put the usual service back (its own starts are expected).
                     self.excused_until[service] = time.monotonic() + 30
@@ -464,6 +548,10 @@ class Soak:
         return self.report()
 
     def report(self):
+        # Nothing lost: each heal under a misbehaving relay or a process limit is counted.
+        for f in self.faults:
+            if "check_remembered" in f and self.restarts_total(f["service"]) <= f["restarts_before"]:
+                self.lost.append({"kind": f["kind"], "service": f["service"], "t": f["t0"]})
         by_kind = {}
         for f in self.faults + [dict(f, healed=False, unfinished=True) for f in self.active.values()]:
             k = by_kind.setdefault(f["kind"], {"faults": 0, "healed": 0, "guard": 0, "seconds": []})
@@ -490,6 +578,9 @@ class Soak:
             "missed": missed,
             "false_restarts": self.false_restarts,
             "leaked_processes": self.leaks,
+            "runs_over_their_bound": self.overruns,
+            "restarts_not_remembered": self.lost,
+            "mails_taken": self.relay.mails,
             "orphans_after_sigkill": len(self.orphans),
             "unparsable": self.unparsable,
             "harness_errors": self.errors,
@@ -502,7 +593,8 @@ class Soak:
             "max_state_bytes": self.max_state,
         }
         print(json.dumps(line))
-        return not (missed or self.false_restarts or self.leaks or self.unparsable or self.errors)
+        return not (missed or self.false_restarts or self.leaks or self.unparsable or self.errors or self.overruns
+                    or self.lost)
 
 
 def main():
@@ -511,6 +603,7 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--binary", required=True)
     p.add_argument("--image", required=True)
+    p.add_argument("--socket-gid", type=int, required=True, help="the engine socket's group, for the limited runs")
     a = p.parse_args()
     random.seed(os.environ.get("SOAK_SEED"))
     ok = Soak(a).go()

@@ -31,7 +31,13 @@ engine_start
 trap finish EXIT
 engine_image
 mkdir -p "$work/state"
+# The runs under a process limit are an unprivileged user in the engine socket's group:
+# it reads the config and the binary, and shares the state directory.
+socket_gid=$(stat -c %g "${DOCKER_HOST#unix://}")
+chmod o+x "$ENGINE_DIR" "$ENGINE_DIR/one"
+chmod 0755 "$work"
+install -m 0755 target/release/healwatch "$work/healwatch"
 # A small tmpfs for the state directory: the "disk full" fault fills it.
-mount -t tmpfs -o size=4m,mode=0700 healwatch-soak "$work/state"
-python3 bench/soak.py --seconds "$seconds" --work "$work" --binary "$PWD/target/release/healwatch" \
-  --image "$HEALWATCH_TEST_IMAGE"
+mount -t tmpfs -o "size=4m,mode=0770,gid=$socket_gid" healwatch-soak "$work/state"
+python3 bench/soak.py --seconds "$seconds" --work "$work" --binary "$work/healwatch" \
+  --image "$HEALWATCH_TEST_IMAGE" --socket-gid "$socket_gid"

@@ -54,6 +54,11 @@ pub(crate) fn default_socket(env: &CliEnv) -> Option<PathBuf> {
 pub(crate) fn from_environment() -> Option<PathBuf> {
     let var = |k: &str| std::env::var(k).ok();
     let (host, context) = (var("DOCKER_HOST"), var("DOCKER_CONTEXT"));
+    if host.as_deref().is_some_and(|h| !h.is_empty()) {
+        // DOCKER_HOST wins over every context: the config file is not read (it may not
+        // even be readable, as root's is not to a user a process limit runs as).
+        return default_socket(&CliEnv { docker_host: host.as_deref(), ..CliEnv::default() });
+    }
     let dir = var("DOCKER_CONFIG")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::api::connect;
-use super::wire::{daemon_message, segment, status_and_body};
 use super::calls::inspect;
+use super::wire::{daemon_message, segment, status_and_body};
 use crate::process::{LINE_LIMIT, LineReader};
 
 /// Bound on the answer's head, before its body streams.

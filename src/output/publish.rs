@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -91,7 +92,19 @@ pub(crate) fn write_metrics(report: &mut Report, outputs: &Outputs, exit: Exit, 
 /// failures become warnings on the report.
 pub(crate) fn send(report: &mut Report, outputs: &Outputs, exit: Exit) {
     if let Some(parcel) = Parcel::from_report(report, outputs, exit) {
-        report.warnings.extend(parcel.deliver());
+        report.warnings.extend(parcel.deliver(Instant::now() + notify::DEADLINE));
+    }
+}
+
+/// When a delivery starting now must be done: within `notify::DEADLINE`, and in a watch
+/// by its end (`watch_end`), though never with less than `notify::TIMEOUT` (one request):
+/// news of a pass near the watch's end is not cut off unsent.
+pub(crate) fn deadline(watch_end: Option<Instant>) -> Instant {
+    let now = Instant::now();
+    let most = now + notify::DEADLINE;
+    match watch_end {
+        Some(end) => most.min(end.max(now + notify::TIMEOUT)),
+        None => most,
     }
 }
 
@@ -118,11 +131,10 @@ impl Parcel {
         Some(Self { message, line, services, ping: outputs.ping_url.clone(), success: exit == Exit::Healthy })
     }
 
-    /// Sends it: every notification and the ping side by side, all done within
-    /// `notify::DEADLINE` (a signal cuts it short), so a dead or dawdling receiver costs
-    /// one bounded wait, never one per service. The failures, as warnings.
-    pub(crate) fn deliver(&self) -> Vec<String> {
-        let deadline = std::time::Instant::now() + notify::DEADLINE;
+    /// Sends it: every notification and the ping side by side, all done by `deadline`
+    /// (a signal cuts it short), so a dead or dawdling receiver costs one bounded wait,
+    /// never one per service. The failures, as warnings.
+    pub(crate) fn deliver(&self, deadline: Instant) -> Vec<String> {
         let sender = notify::Sender::default();
         let (sender, line) = (&sender, &self.line);
         let (notified, pinged) = std::thread::scope(|scope| {
@@ -160,17 +172,17 @@ pub(crate) struct Courier {
 }
 
 impl Courier {
-    /// Starts delivering `parcel` on a thread of its own; where the OS gives none, it is
-    /// delivered now and its failures returned.
-    pub(crate) fn dispatch(&self, parcel: Parcel) -> Vec<String> {
+    /// Starts delivering `parcel` (done by `deadline`) on a thread of its own; where the
+    /// OS gives none, it is delivered now and its failures returned.
+    pub(crate) fn dispatch(&self, parcel: Parcel, deadline: Instant) -> Vec<String> {
         let parcel = std::sync::Arc::new(parcel);
         let theirs = std::sync::Arc::clone(&parcel);
-        match std::thread::Builder::new().name("courier".into()).spawn(move || theirs.deliver()) {
+        match std::thread::Builder::new().name("courier".into()).spawn(move || theirs.deliver(deadline)) {
             Ok(handle) => {
                 self.lock().push(handle);
                 Vec::new()
             }
-            Err(_) => parcel.deliver(),
+            Err(_) => parcel.deliver(deadline),
         }
     }
 

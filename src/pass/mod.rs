@@ -25,6 +25,7 @@ use crate::memory::state::{State, TargetState};
 use crate::model::{Action, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, act, await_recovery};
 pub(crate) use parallel::parallel_map;
+use parallel::parallel_map_or;
 use policy::Verdict;
 use vigil::Vigil;
 
@@ -89,13 +90,19 @@ pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<
     let restarts = RestartOnce::default();
     let workers = config.concurrency.min(config.targets.len()).max(1);
     let vigil = Vigil::new(pass.watch, config.targets.len(), workers);
-    let (results, not_started) = parallel_map(&config.targets, workers, |target| {
-        let heal = |hint: Option<&Hint>, judged: &dyn Fn(bool)| {
-            heal_target(target, hint, judged, config.dry_run, pass, &restarts)
-        };
-        let look = |timeout| attempt(pass.probe, pass.inspector, target, timeout);
-        vigil.keep(target, pass.hints.get(&target.name), pass.clock, heal, look)
-    });
+    // Fewer threads than targets (a process limit): no thread may wait on another.
+    let (results, not_started) = parallel_map_or(
+        &config.targets,
+        workers,
+        || vigil.disarm(),
+        |target| {
+            let heal = |hint: Option<&Hint>, judged: &dyn Fn(bool)| {
+                heal_target(target, hint, judged, config.dry_run, pass, &restarts)
+            };
+            let look = |timeout| attempt(pass.probe, pass.inspector, target, timeout);
+            vigil.keep(target, pass.hints.get(&target.name), pass.clock, heal, look)
+        },
+    );
     let warnings = (not_started > 0)
         .then(|| {
             format!(

@@ -11,6 +11,17 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
     workers: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> (Vec<R>, usize) {
+    parallel_map_or(items, workers, || {}, f)
+}
+
+/// As `parallel_map`; `short` is called once, as soon as a thread cannot be started,
+/// for work that counted on a thread per item (the threads already started run on).
+pub(crate) fn parallel_map_or<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    short: impl FnOnce(),
+    f: impl Fn(&T) -> R + Sync,
+) -> (Vec<R>, usize) {
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let workers = workers.clamp(1, items.len().max(1));
@@ -26,6 +37,7 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
     std::thread::scope(|scope| {
         for _ in 1..workers {
             if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                short();
                 break;
             }
             started += 1;

@@ -4,6 +4,7 @@
 //! the pass (which waits up to `act::HAND_BACK` for its recoveries) and the next look.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub(super) struct Vigil {
     /// The watch, when every target has a thread of its own: a thread that keeps looking
     /// must never keep another target from its first look.
     watch: Option<InWatch>,
+    /// Set when a target's thread could not be started after all (a process limit):
+    /// the looks stop, and nobody waits for targets no thread will take up.
+    disarmed: AtomicBool,
     progress: Mutex<Progress>,
     judged: Condvar,
 }
@@ -48,6 +52,7 @@ impl Vigil {
     pub(super) fn new(watch: Option<InWatch>, targets: usize, workers: usize) -> Self {
         Self {
             watch: watch.filter(|_| workers >= targets),
+            disarmed: AtomicBool::new(false),
             progress: Mutex::new(Progress { unjudged: targets, busy: targets }),
             judged: Condvar::new(),
         }
@@ -84,7 +89,7 @@ impl Vigil {
         };
         let mut result = heal(first, &mark);
         mark(false);
-        let Some(watch) = self.watch else { return result };
+        let Some(watch) = self.watch.filter(|_| !self.is_disarmed()) else { return result };
         if !matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_)) || target.listed_down.is_some() {
             return result;
         }
@@ -97,7 +102,7 @@ impl Vigil {
             }
             // Near the watch's end a look is cut to what is left, as the watch's own are.
             let left = watch.ends.saturating_sub(clock.elapsed());
-            if !self.busy() || clock.interrupted() || left < MIN_LOOK {
+            if !self.busy() || clock.interrupted() || left < MIN_LOOK || self.is_disarmed() {
                 break;
             }
             next = clock.elapsed() + watch.every;
@@ -117,12 +122,23 @@ impl Vigil {
     /// Waits until every target of the pass is judged, a signal comes or the watch ends.
     fn await_judged(&self, clock: &dyn Clock, ends: Duration) {
         let mut progress = self.lock();
-        while progress.unjudged > 0 && !clock.interrupted() && clock.elapsed() < ends {
+        while progress.unjudged > 0 && !clock.interrupted() && clock.elapsed() < ends && !self.is_disarmed() {
             progress = match self.judged.wait_timeout(progress, JUDGED_WAIT) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
+    }
+
+    /// Not every target has a thread after all: stops the looks and the waits.
+    pub(super) fn disarm(&self) {
+        self.disarmed.store(true, Ordering::SeqCst);
+        let _progress = self.lock();
+        self.judged.notify_all();
+    }
+
+    fn is_disarmed(&self) -> bool {
+        self.disarmed.load(Ordering::SeqCst)
     }
 
     fn busy(&self) -> bool {

@@ -6,7 +6,7 @@ mod listing;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 
@@ -19,7 +19,7 @@ use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
-use crate::output::publish::{Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
+use crate::output::publish::{self, Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
 use crate::output::report::{Report, TargetReport};
 use crate::pass::{self, Hints, InWatch, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
@@ -208,7 +208,8 @@ impl<'a> Setup<'a> {
             remember(&mut report, path, &mut remembered);
         }
         let before = report.warnings.len();
-        self.send(&mut report, exit, watch.is_some());
+        let watch_end = watch.map(|w| Instant::now() + w.ends.saturating_sub(clock.elapsed()));
+        self.send(&mut report, exit, watch_end);
         if let (None, Some(signal)) = (interrupted, interrupt::requested()) {
             // Cut short while notifying: the pass was done, its news was not all sent.
             report.interrupted = Some(interrupt::name(signal));
@@ -229,13 +230,14 @@ impl<'a> Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// The notifications and the ping for `report`, now; in a watch, off the pass's
-    /// thread, so the next look never waits for a receiver (their failures are said by
-    /// the next pass).
-    fn send(&self, report: &mut Report, exit: Exit, in_watch: bool) {
-        match (in_watch, Parcel::from_report(report, &self.outputs, exit)) {
-            (true, Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel)),
-            (false, Some(parcel)) => report.warnings.extend(parcel.deliver()),
+    /// The notifications and the ping for `report`, now; in a watch (which ends at
+    /// `watch_end`), off the pass's thread, so the next look never waits for a receiver
+    /// (their failures are said by the next pass), and done by the watch's end.
+    fn send(&self, report: &mut Report, exit: Exit, watch_end: Option<Instant>) {
+        let by = publish::deadline(watch_end);
+        match (watch_end, Parcel::from_report(report, &self.outputs, exit)) {
+            (Some(_), Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel, by)),
+            (None, Some(parcel)) => report.warnings.extend(parcel.deliver(by)),
             (_, None) => {}
         }
     }

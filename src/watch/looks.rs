@@ -62,7 +62,16 @@ pub(super) fn look<P: Probe + Send + 'static>(
     // One message, when the last attempt ends: no wake-up per attempt.
     let (all_ended, all_end) = channel();
     if !start_one(&shared, &all_ended) {
-        return Looked::Abandoned;
+        // No thread to be had (a process limit): the looks are made here, one by one,
+        // each within its bound, so a watch under a limit still sees what breaks.
+        let mut results = Vec::with_capacity(count);
+        for (target, bound) in &shared.items {
+            if stop() {
+                return Looked::Abandoned;
+            }
+            results.push(crate::check::attempt(&shared.probe, None, target, *bound));
+        }
+        return Looked::Done(results);
     }
     let mut threads = 1;
     let mut seen = 0;

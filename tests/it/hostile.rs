@@ -440,6 +440,50 @@ fn a_process_limit_means_fewer_workers_not_a_panic() {
 }
 
 #[test]
+#[ignore = "needs root, to drop to nobody under a process limit: scripts/test.sh"]
+fn a_watch_under_a_process_limit_judges_every_target_without_waiting_for_threads() {
+    assert!(rustix::process::getuid().is_root(), "run as root (scripts/test.sh)");
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let down = Server::start(Behaviour::Fixed(503, "down"));
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\naction = \"notify\"\n\
+             [[target]]\nname = \"a\"\nurl = \"{}\"\n[[target]]\nname = \"b\"\nurl = \"{}\"\n\
+             [[target]]\nname = \"c\"\nurl = \"{}\"\n",
+            up.url("/"),
+            down.url("/"),
+            up.url("/")
+        ),
+    );
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // One task for the whole user: the watch and its passes get no thread at all.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", "prlimit", "--nproc=1", "--"])
+        .arg(assert_cmd::cargo::cargo_bin!("healwatch"))
+        .args(["--watch", "6s", "-c"])
+        .arg(&config)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("HEALWATCH_STATE", dir.path().join("state.json"))
+        .env("HEALWATCH_LOCK", dir.path().join("lock"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(first["summary"]["targets"], 3, "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(first["targets"][1]["outcome"], "unhealthy", "{first}");
+    // Judged at once, not when the watch ends (each target waited for the others'
+    // threads, which never came).
+    assert!(first["duration_ms"].as_u64().unwrap() < 3_000, "{first}");
+}
+
+#[test]
 fn error_text_is_one_line_and_keeps_secrets() {
     // Near the kernel's limit for one argument (128 KiB).
     let huge = format!("app=http://127.0.0.1:1/{}", "x\n".repeat(60_000));
