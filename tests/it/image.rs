@@ -179,6 +179,36 @@ fn the_image_holds_only_healwatch_and_runs_unprivileged() {
 
 #[test]
 #[ignore = "needs a Docker engine and the image: scripts/test.sh"]
+fn a_read_only_state_volume_still_heals_and_turns_the_healthcheck_unhealthy() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "image-ro", Spec { init: true, ..Spec::default() });
+    let before = app.started_at();
+    app.break_health();
+    // The state volume, read-only: what a full or mis-mounted volume looks like.
+    let volume = tempfile::tempdir().unwrap();
+    let state = format!("{}:/var/lib/healwatch:ro", volume.path().display());
+    let socket = engine.host.strip_prefix("unix://").unwrap();
+    let gid = std::fs::metadata(socket).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap().to_string();
+    let mount = format!("{socket}:/var/run/docker.sock");
+    let target = format!("{}={}", app.name, app.url());
+    let image = image();
+    let mut run = vec!["run", "--rm", "--pull", "never", "--network", "host", "--read-only"];
+    run.extend(["--group-add", &gid, "-v", &mount, "-v", &state, &image]);
+    let pass: Vec<&str> = run.iter().copied().chain(["--retries", "0", "-t", &target]).collect();
+    let out = engine.docker(&pass);
+    assert!(out.success(), "the pass heals, exit 0: {out:?}");
+    let line: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(line["targets"][0]["outcome"], "restarted", "{line}");
+    assert!(line["warnings"].to_string().contains("this pass is not remembered"), "{line}");
+    crate::engine::restarted(&app, before, Duration::from_secs(30));
+    // Memory is off: the image's HEALTHCHECK command says so.
+    let status: Vec<&str> = run.iter().copied().chain(["status", "--max-age", "10m"]).collect();
+    let out = engine.docker(&status);
+    assert_eq!(out.exit_code, Some(1), "{out:?}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the image: scripts/test.sh"]
 fn the_sidecar_heals_keeps_its_state_across_its_own_restarts_and_stops_cleanly() {
     sidecar_scenario(Runtime::Docker, "docker");
 }
