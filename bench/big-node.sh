@@ -15,7 +15,7 @@ if [ -n "${1:-}" ]; then
   hw=$1
 else
   cargo build --release --locked -q
-  hw=$PWD/target/release/healwatch
+  hw=$(bash scripts/target-dir.sh)/release/healwatch
 fi
 [ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q time >/dev/null
 work=$(mktemp -d /tmp/healwatch-big-node.XXXXXX)

@@ -12,7 +12,7 @@ engine_start
 engine_image
 command -v hyperfine >/dev/null || { echo "bench/checks.sh: needs hyperfine (bench/run.sh installs it)" >&2; exit 1; }
 cargo build --release --locked -q
-hw=$PWD/target/release/healwatch
+hw=$(bash scripts/target-dir.sh)/release/healwatch
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 docker run -d --name bench-checks --network host --init "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
 for _ in $(seq 1 100); do curl -fs -m 1 -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done

@@ -27,7 +27,7 @@ engine_start_ssh
 engine_start_second
 engine_image
 cargo build --release --locked -q
-hw=$PWD/target/release/healwatch
+hw=$(bash scripts/target-dir.sh)/release/healwatch
 work=$ENGINE_DIR/fleet
 mkdir -p "$work"
 results=bench/results-fleet.md

@@ -37,7 +37,7 @@ engine_packages
 engine_start
 engine_image
 cargo build --release --locked -q
-hw=$PWD/target/release/healwatch
+hw=$(bash scripts/target-dir.sh)/release/healwatch
 work=$ENGINE_DIR/mttr
 mkdir -p "$work"
 # The floor at rest for URL checks: a minimal C client (cc is there wherever cargo links).

@@ -23,7 +23,8 @@ base="http://127.0.0.1:$(cat "$work/port")"
 export BENCH_RESTART_S=0.1
 echo "| build | size | start-up (--version) | 1000 targets, 500 restarts | same, --dry-run | peak RSS |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for build in "glibc:target/release/healwatch" "musl (static):target/x86_64-unknown-linux-musl/release/healwatch"; do
+target_dir=$(bash scripts/target-dir.sh)
+for build in "glibc:$target_dir/release/healwatch" "musl (static):$target_dir/x86_64-unknown-linux-musl/release/healwatch"; do
   name=${build%%:*}; bin=${build#*:}
   run="$bin -c $work/half.toml --docker $PWD/bench/docker-stub --lock $work/lock --state $work/state.json --retries 0 --recovery-timeout 0 --max-restarts 0 --timeout 1s"
   hyperfine -N --style none --warmup 3 --runs 30 --export-json "$work/v.json" "$bin --version" >/dev/null 2>&1

@@ -23,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release --locked -q
-hw=$PWD/target/release/healwatch
+hw=$(bash scripts/target-dir.sh)/release/healwatch
 work=$(mktemp -d /tmp/healwatch-bench.XXXXXX)
 server_pid=
 cleanup() {

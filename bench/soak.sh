@@ -36,7 +36,7 @@ mkdir -p "$work/state"
 socket_gid=$(stat -c %g "${DOCKER_HOST#unix://}")
 chmod o+x "$ENGINE_DIR" "$ENGINE_DIR/one"
 chmod 0755 "$work"
-install -m 0755 target/release/healwatch "$work/healwatch"
+install -m 0755 "$(bash scripts/target-dir.sh)/release/healwatch" "$work/healwatch"
 # A small tmpfs for the state directory: the "disk full" fault fills it.
 mount -t tmpfs -o "size=4m,mode=0770,gid=$socket_gid" healwatch-soak "$work/state"
 python3 bench/soak.py --seconds "$seconds" --work "$work" --binary "$work/healwatch" \

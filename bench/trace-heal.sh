@@ -21,7 +21,7 @@ for _ in $(seq 1 100); do curl -s -f -m 1 -o /dev/null "http://127.0.0.1:$port/h
 ( sleep 3; date +%H:%M:%S.%6N >"$work/broken"; docker exec app rm /www/health ) &
 breaker=$!
 strace -f -tt -qq -e trace=execve,connect -o "$work/strace" \
-  target/release/healwatch --watch 10s --state "$work/state.json" --lock "$work/lock" "$@" \
+  "$(bash scripts/target-dir.sh)/release/healwatch" --watch 10s --state "$work/state.json" --lock "$work/lock" "$@" \
   -t "app=http://127.0.0.1:$port/health" >"$work/lines" 2>&1 || true
 wait "$breaker"
 python3 - "$work/strace" "$(cat "$work/broken")" "$port" "${DOCKER_HOST#unix://}" <<'PY'

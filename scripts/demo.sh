@@ -12,7 +12,7 @@ source scripts/engine.sh
 if command -v cargo >/dev/null 2>&1; then
   echo "== building healwatch (release build: a minute or two the first time)"
   cargo build --release --locked
-  bin=target/release/healwatch
+  bin=$(bash scripts/target-dir.sh)/release/healwatch
 elif command -v healwatch >/dev/null 2>&1; then
   bin=$(command -v healwatch)
   echo "== no cargo here: using the installed $bin"
@@ -31,9 +31,18 @@ docker run -d --name app --network host --init --restart unless-stopped \
   "$HEALWATCH_TEST_IMAGE" /bin/serve "$port" >/dev/null
 for _ in $(seq 1 100); do curl -fs -m 1 -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
 
+[ -x "$bin" ] || { echo "demo: no healwatch binary at $bin: the build above did not make one" >&2; exit 1; }
+
+# A pass exits 1 when a target is not healthy (the point of the demo); anything else
+# (2: usage, 3: lock held, 4: I/O, 101: a crash) stops the demo, saying so.
 pass() {
+  local status=0
   "$bin" --lock "$ENGINE_DIR/healwatch.lock" --state "$ENGINE_DIR/state.json" --retries 0 --restart-timeout 2s \
-    -t "app=http://127.0.0.1:$port/health" || echo "(exit status $?)"
+    -t "app=http://127.0.0.1:$port/health" || status=$?
+  case $status in
+    0 | 1) [ "$status" = 0 ] || echo "(exit status 1: not every target is healthy)" ;;
+    *) echo "demo: healwatch exited $status: see its message above" >&2; exit 1 ;;
+  esac
 }
 echo "== a healthy pass"
 pass

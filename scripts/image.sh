@@ -20,7 +20,7 @@ timeout 1800 cargo build --release --locked --target "$target" -q
 context=$(mktemp -d /tmp/healwatch-image.XXXXXX)
 trap 'rm -rf "$context"' EXIT
 cp image/Dockerfile image/passwd image/group "$context/"
-install -m 0755 "target/$target/release/healwatch" "$context/healwatch"
+install -m 0755 "$(bash scripts/target-dir.sh)/$target/release/healwatch" "$context/healwatch"
 mkdir -m 0750 "$context/state"
 mkdir -m 0755 "$context/metrics"
 # The classic builder: FROM scratch needs no BuildKit, and no builder image is pulled.

@@ -23,7 +23,8 @@ mkdir -p dist
 rm -f dist/healwatch_*.deb dist/healwatch-*-x86_64-linux-musl
 # What cargo-deb leaves to do: no empty Depends field (the binary is static), and
 # md5sums (for `dpkg --verify` and debsums).
-deb="target/$target/debian/healwatch_${version}-1_amd64.deb"
+target_dir=$(bash scripts/target-dir.sh)
+deb="$target_dir/$target/debian/healwatch_${version}-1_amd64.deb"
 tree=$(mktemp -d /tmp/healwatch-deb.XXXXXX)
 trap 'rm -rf "$tree"' EXIT
 dpkg-deb -R "$deb" "$tree/root"
@@ -32,7 +33,7 @@ sed -i '/^Depends: *$/d' "$tree/root/DEBIAN/control"
   | xargs md5sum) >"$tree/root/DEBIAN/md5sums"
 chmod 0644 "$tree/root/DEBIAN/md5sums"
 dpkg-deb --root-owner-group -Zxz --build "$tree/root" "dist/healwatch_${version}-1_amd64.deb" >/dev/null
-cp "target/$target/release/healwatch" "dist/healwatch-${version}-x86_64-linux-musl"
+cp "$target_dir/$target/release/healwatch" "dist/healwatch-${version}-x86_64-linux-musl"
 for f in dist/healwatch_"${version}"-1_amd64.deb "dist/healwatch-${version}-x86_64-linux-musl"; do
   say "$(du -k "$f" | cut -f1) KiB  $f"
 done
