@@ -153,6 +153,7 @@ class Soak:
         self.limited_until = 0.0
         self.overruns = []
         self.lost = []
+        self.sessions = set()  # the runs' session ids
 
     # --- set-up -------------------------------------------------------------------
     def run_service(self, name, slow=False):
@@ -206,7 +207,10 @@ class Soak:
             command = ["setpriv", "--reuid=65534", "--regid=65534", f"--groups={self.a.socket_gid}", "--",
                        "prlimit", "--nproc=1", "--", *command]
         started = time.monotonic()
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: whatever the run starts stays in it, so the leak check
+        # sees this soak's processes and never another user's (or a container's).
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.sessions.add(proc.pid)
         with self.lock:
             self.proc = proc
         while True:
@@ -229,30 +233,34 @@ class Soak:
         self.check_files()
 
     def between_runs(self):
-        """No healwatch and no docker CLI may be left between runs but the soak's own. A
-        pass SIGKILLed cannot end what it started: its docker child (a `docker events`
+        """No process the runs started may be left between them: anything still in a run's
+        session (each run is a session of its own) is a leak, and only that; the machine's
+        other processes, another user's docker included, are none of the soak's business.
+        A pass SIGKILLed cannot end what it started: its docker child (a `docker events`
         ends by its `--until`, a command when docker is done) is an orphan, counted as
         such for 150 s after the kill, and a leak after that."""
-        ps = subprocess.run(["ps", "-eo", "pid=,comm=,args="], capture_output=True, text=True).stdout
-        for line in ps.splitlines():
-            pid, comm, args = (line.strip().split(None, 2) + ["", ""])[:3]
-            if args.startswith(self.a.binary) or comm == "docker":
-                # What the soak itself runs (its events stream, its docker commands) is its own.
-                if self.is_own(int(pid)):
-                    continue
-                seen = {"t": self.t(), "process": args[:200]}
-                if comm == "docker" and time.monotonic() - self.last_sigkill < 150:
-                    self.orphans.append(seen)
-                else:
-                    self.leaks.append(seen)
-
-    def is_own(self, pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            return ppid == os.getpid()
-        except OSError:
-            return True
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue
+            state, session = fields[0], int(fields[3])
+            if session not in self.sessions or state == "Z":
+                continue
+            with self.lock:
+                running = self.proc is not None and self.proc.pid == session
+            if running:
+                continue
+            seen = {"t": self.t(), "process": args[:200]}
+            if time.monotonic() - self.last_sigkill < 150:
+                self.orphans.append(seen)
+            else:
+                self.leaks.append(seen)
 
     def check_files(self):
         try:
@@ -593,6 +601,12 @@ class Soak:
             "max_state_bytes": self.max_state,
         }
         print(json.dumps(line))
+        for what, found in (("missed heals", missed), ("false restarts", self.false_restarts),
+                            ("leaked processes", self.leaks), ("unparsable files", self.unparsable),
+                            ("harness errors", self.errors), ("runs over their bound", self.overruns),
+                            ("restarts not remembered", self.lost)):
+            if found:
+                print(f"FAIL: soak: {what}: {json.dumps(found)[:600]}", file=sys.stderr)
         return not (missed or self.false_restarts or self.leaks or self.unparsable or self.errors or self.overruns
                     or self.lost)
 

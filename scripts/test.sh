@@ -16,10 +16,26 @@ source scripts/monitoring.sh
 # shellcheck source=scripts/podman.sh
 source scripts/podman.sh
 
+# Each check that fails says so in one line, `FAIL: <check>: <why>`, after its own output.
+fail_line() {
+  local status=$?
+  [ "$status" = 0 ] || echo "FAIL: ${step:-setup}: exit $status (its output is above)" >&2
+  return "$status"
+}
+trap fail_line EXIT
+
+# The fast tests first (unit tests, and the integration tests against stand-ins on
+# 127.0.0.1): a broken build or rule fails in minutes, before any engine is set up. The
+# end-to-end tests are #[ignore]d here and run at the end.
+step="unit and integration tests"
+timeout 1800 cargo test --locked
+
 # The alert rules and their unit tests (examples/prometheus).
+step="alert rules (promtool)"
 promtool_ensure
 (cd examples/prometheus && "$HEALWATCH_PROMTOOL" check rules alerts.yml && "$HEALWATCH_PROMTOOL" test rules alerts_test.yml)
 
+step="installing what the end-to-end tests need"
 junit_schema_ensure
 smtpd_ensure
 monitoring_ensure
@@ -29,7 +45,10 @@ podman_packages
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q systemd >/dev/null
 fi
+step="starting the engines"
 engine_start
+# engine_start stops its engines on exit; the failing check is said first.
+trap 'fail_line; engine_stop' EXIT
 engine_start_second
 engine_start_ssh
 # Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
@@ -49,6 +68,7 @@ done
 
 # The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not
 # timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.
+step="benchmarks at smoke size"
 bash bench/run.sh --smoke >/dev/null
 bash bench/fleet.sh --smoke >/dev/null
 bash bench/big-node.sh --smoke >/dev/null
@@ -62,10 +82,13 @@ fi
 # The chaos soak for two minutes (its own engine; bench/soak.sh 1h is the real one):
 # fails when a fault is missed, a healthy service restarted, a process leaked or a
 # file left unreadable.
+step="the soak (2 minutes)"
 bash bench/soak.sh 2m
 
 export HEALWATCH_E2E=1
 # The end-to-end tests are #[ignore]d so a bare `cargo test` says it did not run them;
 # here the engine is up, so they run with the rest. Four test threads on two cores:
 # the end-to-end tests mostly wait on containers.
-timeout 1800 cargo test --locked -- --include-ignored --test-threads "${HEALWATCH_TEST_THREADS:-4}"
+step="end-to-end tests"
+timeout 1800 cargo test --locked -- --ignored --test-threads "${HEALWATCH_TEST_THREADS:-4}"
+step=done
