@@ -46,6 +46,11 @@ pub(super) fn unlisted_targets(config: &Config, listed: &Listed, memory: &State)
 pub(crate) struct Listed {
     pub(crate) invalid: Vec<TargetResult>,
     pub(crate) engines: BTreeMap<Endpoint, Listing>,
+    /// Mistakes the listing shows, each with its fix: a target whose container does not
+    /// exist, an engine that cannot be reached while every target is healthy, discovery
+    /// that found nothing to watch. Said in the status line's `warnings` (and so once
+    /// under `--quiet`, and again when they change).
+    pub(crate) mistakes: Vec<String>,
 }
 
 /// One engine's listing.
@@ -150,7 +155,64 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
             target.listed_down = listed_down(target, &listing.kept);
         }
     }
-    Listed { invalid, engines }
+    let mistakes = mistakes(config, &listings, &engines, &invalid);
+    Listed { invalid, engines, mistakes }
+}
+
+/// What the listings show the operator got wrong, each said with its fix.
+fn mistakes(
+    config: &Config,
+    listings: &BTreeMap<Endpoint, (Result<Summaries>, Duration)>,
+    reported: &BTreeMap<Endpoint, Listing>,
+    invalid: &[TargetResult],
+) -> Vec<String> {
+    let mut said = Vec::new();
+    for (endpoint, (listing, _)) in listings {
+        let listing = match listing {
+            // An engine the report already shows down says so there.
+            Err(_) if reported.contains_key(endpoint) => continue,
+            Err(e) => {
+                said.push(format!(
+                    "{endpoint} cannot be reached ({e:#}): its targets are checked, but none could be restarted; \
+                     fix DOCKER_HOST or the engine's host (`healwatch version` shows where it looks)"
+                ));
+                continue;
+            }
+            Ok(listing) => listing,
+        };
+        for target in config.targets.iter().filter(|t| &t.endpoint == endpoint && t.watches_containers()) {
+            if let Some((project, service)) = &target.compose {
+                if target.replicas.is_empty() {
+                    said.push(format!(
+                        "target '{}': compose service '{service}' of project '{project}' has no container on {endpoint}: \
+                         check the names (`healwatch validate`), or start it",
+                        target.name
+                    ));
+                }
+            } else if let Some(name) = target.replicas.iter().find(|n| !listing.kept.iter().any(|c| c.is(n))) {
+                said.push(format!(
+                    "target '{}' watches container '{name}', which does not exist on {endpoint}: it can never be \
+                     restarted; fix `container` (or the name in -t NAME=URL), see `healwatch audit`",
+                    target.name
+                ));
+            }
+        }
+    }
+    // A pass that watches nothing at all: discovery found no container to take.
+    let searched: Vec<&Summaries> = config
+        .engines
+        .iter()
+        .filter(|e| e.discovers())
+        .filter_map(|e| listings.get(&e.endpoint).and_then(|(l, _)| l.as_ref().ok()))
+        .collect();
+    if config.targets.is_empty() && invalid.is_empty() && !searched.is_empty() {
+        let total: usize = searched.iter().map(|l| l.total).sum();
+        said.push(format!(
+            "discovery found nothing to watch among {total} containers: label one (healwatch.url=http://…, or \
+             healwatch.enable=true with a HEALTHCHECK and --unhealthy label), see docs/discovery.md"
+        ));
+    }
+    said
 }
 
 /// The first of the target's containers that the listing shows not serving (paused,

@@ -160,6 +160,7 @@ impl<'a> Setup<'a> {
             listed = add_docker_targets(&mut config, cli);
             // Said once per engine, however many of its targets went unchecked.
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
+            warnings.extend(listed.mistakes.iter().cloned());
         }
         let (memory, state_file) = match state_path(&config) {
             Ok(path) => {

@@ -206,7 +206,7 @@ fn notification_posts_the_status_line() {
 fn notification_is_retried_once() {
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let receiver = Server::start(Behaviour::FailFirst(1));
-    let docker = FakeDocker::new();
+    let docker = FakeDocker::new().with_containers(&["app"]);
     let run = Healwatch::new()
         .docker(&docker)
         .args(FAST)

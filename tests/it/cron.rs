@@ -98,15 +98,15 @@ fn a_missing_metrics_directory_is_told_once_with_the_fix() {
         })
         .collect();
     assert_eq!(printed_lines(&runs), [1, 0, 0], "{}", runs[1]);
-    let warning = runs[0].status_line()["warnings"][0].as_str().unwrap().to_string();
-    assert!(warning.contains("does not exist") && warning.contains("drop --metrics"), "{warning}");
+    let warnings = runs[0].status_line()["warnings"].to_string();
+    assert!(warnings.contains("metrics: directory") && warnings.contains("drop --metrics"), "{warnings}");
 }
 
 #[test]
 fn text_format_is_a_short_report_and_log_stays_json() {
     let down = Server::start(Behaviour::Fixed(503, "down"));
     let up = Server::start(Behaviour::Fixed(200, "ok"));
-    let docker = FakeDocker::new();
+    let docker = FakeDocker::new().with_containers(&["web", "app"]);
     let cron = Crontab::new();
     let log = cron.dir.path().join("log.jsonl");
     let run = cron
@@ -182,7 +182,7 @@ fn config_errors_say_what_is_wanted() {
 #[test]
 fn a_hook_runs_after_each_restart() {
     let down = Server::start(Behaviour::WhileFileExists(PathBuf::from("/nonexistent")));
-    let docker = FakeDocker::new();
+    let docker = FakeDocker::new().with_containers(&["app", "app-1", "a"]);
     let cron = Crontab::new();
     let seen = cron.dir.path().join("seen");
     let hook = cron.file(
@@ -329,7 +329,7 @@ fn a_reader_that_goes_away_is_not_an_error() {
 #[test]
 fn mail_and_notifications_name_only_what_changed() {
     let looping = Server::start(Behaviour::Fixed(503, "down"));
-    let docker = FakeDocker::new();
+    let docker = FakeDocker::new().with_containers(&["loop", "web"]);
     let web = Server::start(Behaviour::WhileFileExists(docker.healthy_flag()));
     std::fs::write(docker.healthy_flag(), "").unwrap();
     let receiver = Server::start(Behaviour::Fixed(200, "ok"));

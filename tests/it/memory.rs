@@ -282,7 +282,7 @@ fn state_and_metrics_are_whole_after_kill_9_mid_pass() {
     let servers: Vec<Server> = (0..4)
         .map(|i| Server::start(if i % 2 == 0 { Behaviour::Fixed(503, "") } else { Behaviour::Fixed(200, "ok") }))
         .collect();
-    let docker = FakeDocker::new();
+    let docker = FakeDocker::new().with_containers(&["svc0", "svc1", "svc2", "svc3"]);
     let m = Memory::new();
     let metrics = m.dir.path().join("healwatch.prom");
     let mut text = "[defaults]\nretries = 0\nrecovery_timeout = \"0\"\nmax_restarts = 0\n".to_string();

@@ -120,7 +120,7 @@ fn telegram(head: &str, body: &str) -> (u16, &'static str) {
 /// `url`.
 fn heal_and_notify(url: &str, name: &str, down: &Server) -> Run {
     Healwatch::new()
-        .docker(&FakeDocker::new())
+        .docker(&FakeDocker::new().with_containers(&[name]))
         .args(FAST)
         .args(["--notify-url", url, "-t", &format!("{name}={}", down.url("/"))])
         .run()

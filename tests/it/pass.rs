@@ -238,8 +238,10 @@ fn quiet_prints_nothing_when_healthy_but_logs_every_pass() {
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("healwatch.jsonl");
     let target = format!("app={}", server.url("/"));
+    let docker = FakeDocker::new().with_containers(&["app"]);
     for _ in 0..2 {
-        let run = Healwatch::new().args(["-n", "--quiet", "--log"]).arg(&log).args(["-t", &target]).run();
+        let run =
+            Healwatch::new().docker(&docker).args(["-n", "--quiet", "--log"]).arg(&log).args(["-t", &target]).run();
         run.expect_code(0);
         assert_eq!(run.stdout(), "", "{run}");
     }
@@ -398,4 +400,47 @@ fn https_urls_are_checked_over_tls() {
     run.expect_code(1);
     assert_eq!(first_byte.join().unwrap(), Some(0x16), "healwatch did not start a TLS handshake\n{run}");
     assert!(run.target("app")["http_status"].is_null(), "{run}");
+}
+
+#[test]
+fn mistakes_are_said_once_with_the_fix_even_under_quiet() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state.json");
+    let quiet = |docker: &FakeDocker, args: &[&str]| {
+        Healwatch::new()
+            .docker(docker)
+            .env("HEALWATCH_STATE", &state)
+            .args(["--quiet", "--format", "text"])
+            .args(args)
+            .run()
+    };
+    // A target whose container does not exist: healthy, and never restartable.
+    let docker = FakeDocker::new().with_containers(&["web"]);
+    let target = format!("ap={}", up.url("/"));
+    let first = quiet(&docker, &["-t", &target]);
+    first.expect_code(0);
+    assert!(first.stdout().contains("watches container 'ap', which does not exist"), "{first}");
+    assert!(first.stdout().contains("healwatch audit"), "the fix is said\n{first}");
+    let again = quiet(&docker, &["-t", &target]);
+    assert_eq!(again.stdout(), "", "said once\n{again}");
+    // An engine that cannot be reached (a wrong socket): its healthy targets hide nothing.
+    let cli = crate::util::write_file(
+        home.path(),
+        "docker",
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock.' >&2\nexit 1\n",
+    );
+    std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let wrong = Healwatch::new()
+        .env("HEALWATCH_STATE", home.path().join("other.json"))
+        .args(["--quiet", "--docker"])
+        .arg(&cli)
+        .args(["-t", &target])
+        .run();
+    wrong.expect_code(0);
+    let said = wrong.status_line()["warnings"].to_string();
+    assert!(said.contains("cannot be reached") && said.contains("fix DOCKER_HOST"), "{wrong}");
+    // Discovery that finds nothing to watch.
+    let nothing = quiet(&docker, &["--discover"]);
+    assert!(nothing.stdout().contains("discovery found nothing to watch among 1 containers"), "{nothing}");
 }

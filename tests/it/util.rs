@@ -173,7 +173,18 @@ d='{dir}'
 echo "$*" >> "$d/calls"
 if [ -f "$d/out-$1" ]; then cat "$d/out-$1"; exit 0; fi
 case "$1" in
-  inspect) echo "${{FAKE_STATUS:-running}}"; exit 0 ;;
+  ps) [ -f "$d/containers" ] && cat "$d/containers"; exit 0 ;;
+  inspect)
+    if [ "$2" = --type ] && [ -f "$d/containers" ]; then
+      shift 4
+      printf '['; sep=''
+      for n in "$@"; do
+        printf '%s{{"Id":"%s","Name":"/%s","State":{{"Status":"running","Running":true,"Pid":1}},"HostConfig":{{"RestartPolicy":{{"Name":"no"}}}},"Config":{{"Labels":{{}}}}}}' "$sep" "$n" "$n"
+        sep=','
+      done
+      printf ']\n'; exit 0
+    fi
+    echo "${{FAKE_STATUS:-running}}"; exit 0 ;;
   exec) exit "$(cat "$d/exec-exit" 2>/dev/null || echo 0)" ;;
   restart)
     if [ -f "$d/restart-stderr" ]; then cat "$d/restart-stderr" >&2; fi
@@ -194,6 +205,12 @@ exit 0
 
     pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("docker")
+    }
+
+    /// Makes the engine list these running containers (by default it lists none).
+    pub(crate) fn with_containers(self, names: &[&str]) -> Self {
+        std::fs::write(self.dir.path().join("containers"), names.join("\n") + "\n").unwrap();
+        self
     }
 
     pub(crate) fn healthy_flag(&self) -> PathBuf {
