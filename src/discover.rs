@@ -262,6 +262,7 @@ fn from_labels(
             .transpose()
             .context("label healwatch.log_pattern")?,
         listed_down: None,
+        listed_restarting: false,
     })
 }
 

@@ -38,6 +38,9 @@ pub(crate) struct Target {
     /// What the pass's listing found wrong with one of its containers, whatever its
     /// check would say: "container web exited (1)" (see `ContainerStatus::not_serving`).
     pub listed_down: Option<String>,
+    /// This pass's listing shows one of its containers `restarting`: Docker's restart
+    /// policy is bringing it back, and healwatch leaves it to Docker (a crash loop).
+    pub listed_restarting: bool,
 }
 
 /// How a target's health is checked.
@@ -194,6 +197,7 @@ impl Target {
             action: Action::Restart,
             ignore_stopped: false,
             listed_down: None,
+            listed_restarting: false,
             restart_with: Vec::new(),
             endpoint: Endpoint::Default,
             compose: None,

@@ -200,6 +200,7 @@ pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> Co
         pid: 1,
         started_at: None,
         exit_code: Some(0),
+        oom_killed: false,
         restart_policy: RestartPolicy::from_docker(policy, 0),
         restart_count: 0,
         healthcheck: false,

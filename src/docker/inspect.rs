@@ -23,6 +23,8 @@ pub(crate) struct ContainerInfo {
     pub started_at: Option<SystemTime>,
     /// `State.ExitCode`: the last exit's status.
     pub exit_code: Option<i64>,
+    /// `State.OOMKilled`: its last exit was the kernel's, for memory.
+    pub oom_killed: bool,
     /// `HostConfig.RestartPolicy`.
     pub restart_policy: RestartPolicy,
     /// `RestartCount`: restarts by the policy since the last manual start.
@@ -81,6 +83,7 @@ impl ContainerInfo {
             started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
             exit_code: state["ExitCode"].as_i64(),
+            oom_killed: state["OOMKilled"].as_bool().unwrap_or(false),
             id,
             status,
             restart_policy,

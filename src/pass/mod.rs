@@ -148,6 +148,17 @@ fn heal_target(
         result.outcome = Outcome::Invalid;
         return result;
     }
+    if !check.healthy()
+        && target.listed_restarting
+        && let Some(why) = crash_loop(pass.inspector, target)
+    {
+        // Docker's restart policy is bringing it back: a restart would only reset its
+        // back-off (about ten starts a minute instead of one every 13 s, and slowing).
+        result.outcome = Outcome::Unhealthy;
+        let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+        result.error = Some(format!("{why}{check}"));
+        return result;
+    }
     if held_back(&check, &memory, &mut result) {
         return result;
     }
@@ -319,6 +330,33 @@ fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
         HealthCheck::Logs => (Check::passed(None, Duration::ZERO), 0),
     }
+}
+
+/// Whether Docker's restart policy is restarting one of the target's containers (a crash
+/// loop): said with its cause, the last exit and whether memory ended it, so one
+/// notification carries it (it stays `unhealthy` while it loops: no news until it changes).
+fn crash_loop(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
+    let docker = docker?;
+    target.container_refs().into_iter().find_map(|c| {
+        let state = docker.state(&c).ok()?;
+        if state.status != ContainerStatus::Restarting {
+            return None;
+        }
+        let info = docker.inspect(&c).ok();
+        let code = state.exit_code.or(info.as_ref().and_then(|i| i.exit_code));
+        let mut cause = code.map(|code| format!("it exited {code}")).unwrap_or_else(|| "it exits".to_string());
+        if info.as_ref().is_some_and(|i| i.oom_killed) {
+            cause.push_str(", killed for memory (OOMKilled)");
+        }
+        if let Some(count) = info.as_ref().map(|i| i.restart_count).filter(|n| *n > 0) {
+            cause.push_str(&format!(", restarted {count} times by Docker"));
+        }
+        Some(format!(
+            "container {} is in a crash loop: {cause}; Docker's restart policy is restarting it, and healwatch leaves it \
+             to Docker (a restart would reset Docker's back-off): see `docker logs {}`",
+            c.name, c.name
+        ))
+    })
 }
 
 /// Docker's word that waiting cannot help: the first of the target's containers that is

@@ -613,3 +613,24 @@ fn logs_a_driver_cannot_read_back_make_the_target_invalid_not_healthy() {
     let docker = FakeDocker::new("running", 0).with_logs_refused("docker logs failed: connection reset");
     assert_eq!(pass(&config(vec![t], false), &probe, &docker)[0].outcome, Outcome::Healthy);
 }
+
+#[test]
+fn a_container_dockers_policy_is_restarting_is_left_to_docker_and_its_cause_said() {
+    let mut t = target("app", "app");
+    t.listed_down = Some("container app is restarting after exiting (137)".into());
+    t.listed_restarting = true;
+    let mut info = crate::docker::fake::container("app", "always", &[]);
+    info.oom_killed = true;
+    info.restart_count = 9;
+    let docker = FakeDocker::new("restarting", 0).with_infos(vec![info]);
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let r = &pass(&config(vec![t], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Unhealthy, "{r:?}");
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(error.contains("crash loop") && error.contains("OOMKilled") && error.contains("9 times"), "{error}");
+    assert!(
+        !docker.calls().iter().any(|c| c.starts_with("restart")),
+        "a restart resets Docker's back-off: {:?}",
+        docker.calls()
+    );
+}

@@ -153,6 +153,9 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
     for target in &mut config.targets {
         if let Some((Ok(listing), _)) = listings.get(&target.endpoint) {
             target.listed_down = listed_down(target, &listing.kept);
+            target.listed_restarting = target.replicas.iter().any(|name| {
+                listing.kept.iter().any(|c| c.is(name) && c.status == crate::model::ContainerStatus::Restarting)
+            });
         }
     }
     let mistakes = mistakes(config, &listings, &engines, &invalid);

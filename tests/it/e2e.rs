@@ -472,8 +472,10 @@ fn a_crash_loop_is_decided_at_once_and_does_not_blind_the_watch() {
         .arg(&state)
         .args(["-t", &never, "-t", &app.target()])
         .spawn();
-    // The first pass restarts the crash loop, sees Docker bring it back again, and ends:
-    // it does not wait out the 60 s recovery timeout.
+    // The first pass sees the crash loop at once: listed `restarting`, it is left to
+    // Docker's policy (a restart would reset its back-off); listed running between two
+    // exits, it is restarted and Docker is seen bringing it back again. Either way the
+    // pass ends: it does not wait out the 60 s recovery timeout.
     crate::util::eventually(Duration::from_secs(15), "the first pass remembered", || {
         crate::util::ready(state.exists())
     });
@@ -484,8 +486,17 @@ fn a_crash_loop_is_decided_at_once_and_does_not_blind_the_watch() {
     assert!(run.elapsed < Duration::from_secs(30), "{run}");
     let lines: Vec<serde_json::Value> = run.stdout().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let first = lines[0]["targets"].as_array().unwrap().iter().find(|t| t["name"] == looping.name).unwrap().clone();
-    assert_eq!((first["outcome"].as_str(), first["recovered"].as_bool()), (Some("restarted"), Some(false)), "{run}");
-    assert!(first["recovery_error"].as_str().unwrap().contains("crash loop"), "{run}");
+    match first["outcome"].as_str() {
+        Some("restarted") => {
+            assert_eq!(first["recovered"], false, "{run}");
+            assert!(first["recovery_error"].as_str().unwrap().contains("crash loop"), "{run}");
+        }
+        _ => {
+            assert_eq!(first["outcome"], "unhealthy", "{run}");
+            let error = first["error"].as_str().unwrap();
+            assert!(error.contains("crash loop") && error.contains("exited 3"), "{run}");
+        }
+    }
     let healed = lines.iter().skip(1).find_map(|l| {
         l["targets"].as_array().unwrap().iter().find(|t| t["name"] == app.name && t["outcome"] == "restarted").cloned()
     });
