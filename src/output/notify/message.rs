@@ -26,25 +26,37 @@ pub(crate) struct Message {
 
 impl Message {
     /// The message about the targets of `report` that changed and have an outcome in
-    /// `notify_on`; `None` when there are none (no notification is sent).
+    /// `notify_on`, and those that came back from one (healthy again); `None` when there
+    /// are none (no notification is sent). The title names this host.
     pub(crate) fn from_report(report: &Report, notify_on: &[Outcome]) -> Option<Self> {
-        let changed: Vec<&TargetReport> = report
+        Self::from_report_on(report, notify_on, &host_name())
+    }
+
+    /// As `from_report`, on the host called `host`.
+    pub(crate) fn from_report_on(report: &Report, notify_on: &[Outcome], host: &str) -> Option<Self> {
+        let before = |t: &TargetReport| report.changes.iter().find(|(name, _)| *name == t.result.name).map(|(_, b)| *b);
+        let changed: Vec<(&TargetReport, Outcome)> = report
             .targets
             .iter()
-            .filter(|t| notify_on.contains(&t.result.outcome))
-            .filter(|t| report.changes.iter().any(|(name, _)| *name == t.result.name))
+            .filter_map(|t| before(t).map(|b| (t, b)))
+            .filter(|(t, before)| {
+                // Back from something that was notified: the all-clear, as Monit's and
+                // Alertmanager's `resolved` say it.
+                let back = t.result.outcome == Outcome::Healthy && notify_on.contains(before);
+                notify_on.contains(&t.result.outcome) || back
+            })
             .collect();
         if changed.is_empty() {
             return None;
         }
-        let mut lines: Vec<String> = changed.iter().take(MAX_LINES).map(|t| line(t)).collect();
+        let mut lines: Vec<String> = changed.iter().take(MAX_LINES).map(|(t, before)| line(t, *before)).collect();
         if changed.len() > MAX_LINES {
             lines.push(format!("… and {} more: see the status line", changed.len() - MAX_LINES));
         }
-        let priority = changed.iter().map(|t| priority(t)).max().unwrap_or(3);
-        let title = match lines.as_slice() {
-            [one] => one.clone(),
-            _ => format!("healwatch: {} targets changed", changed.len()),
+        let priority = changed.iter().map(|(t, _)| priority(t)).max().unwrap_or(3);
+        let title = match changed.as_slice() {
+            [(one, _)] => format!("healwatch on {host}: {}", headline(one)),
+            _ => format!("healwatch on {host}: {} targets changed", changed.len()),
         };
         Some(Self { title, lines, priority })
     }
@@ -90,39 +102,62 @@ fn who(t: &TargetReport) -> String {
     if r.container.is_empty() || r.container == r.name { r.name.clone() } else { format!("{}/{}", r.name, r.container) }
 }
 
-/// One target's line.
-fn line(t: &TargetReport) -> String {
+/// A title's few words about one target: what happened, not how.
+fn headline(t: &TargetReport) -> String {
+    let r = &t.result;
+    match r.outcome {
+        Outcome::Restarted if r.recovery == Recovery::NotRecovered => format!("{} restarted, not back", who(t)),
+        Outcome::Restarted => format!("{} restarted", who(t)),
+        Outcome::GaveUp => format!("{} given up on", who(t)),
+        Outcome::RestartFailed => format!("{} could not be restarted", who(t)),
+        Outcome::Healthy => format!("{} is healthy again", who(t)),
+        Outcome::EngineDown => format!("{}: engine unreachable", who(t)),
+        other => format!("{} is {}", who(t), other.as_str().replace('_', " ")),
+    }
+}
+
+/// One target's line: what happened, why (the check's failure), and for how long.
+fn line(t: &TargetReport, before: Outcome) -> String {
     let r = &t.result;
     let why = || r.error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default();
     let text = match r.outcome {
         Outcome::Restarted => match (r.recovery, r.recovery_time) {
-            (Recovery::Recovered, Some(after)) => format!("{} restarted and recovered in {}", who(t), seconds(after)),
+            (Recovery::Recovered, Some(after)) => {
+                // From the restart's start to the first healthy answer: the outage healwatch
+                // ended (the failed checks before it are the status line's).
+                let took = r.action.as_ref().map_or(Duration::ZERO, |a| a.duration) + after;
+                format!("{} restarted{}; answering again {} after the restart began", who(t), why(), seconds(took))
+            }
             (Recovery::NotRecovered, _) => {
                 let cause = r.recovery_error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default();
-                format!("{} restarted but did not recover{cause}", who(t))
+                format!("{} restarted{}; it did not recover{cause}", who(t), why())
             }
             _ => format!("{} restarted{}", who(t), why()),
         },
         Outcome::GaveUp => {
             let until =
                 r.next_restart_at.map(|at| format!(" — not restarting until {}", clock(at))).unwrap_or_default();
-            format!("{} gave up after {} restarts{until}", who(t), t.restarts_in_window)
+            format!("{} gave up after {} restarts{until}{}", who(t), t.restarts_in_window, why())
         }
         Outcome::RestartFailed => {
             let stderr = r.action.as_ref().map(|a| a.stderr.clone()).filter(|s| !s.is_empty());
-            format!(
-                "{} could not be restarted{}",
-                who(t),
-                stderr.map(|s| format!(": {}", defang(&s))).unwrap_or_default()
-            )
+            let stderr = stderr.map(|s| format!(": {}", defang(&s))).unwrap_or_default();
+            format!("{} could not be restarted{stderr} (it failed{})", who(t), why().replacen(": ", " with ", 1))
         }
-        Outcome::Healthy => format!("{} is healthy again", who(t)),
-        Outcome::EngineDown => format!("{}: its Docker engine cannot be reached", who(t)),
+        Outcome::Healthy => format!("{} is healthy again (it was {})", who(t), before.as_str().replace('_', " ")),
+        Outcome::EngineDown => format!("{}: its Docker engine cannot be reached{}", who(t), why()),
         Outcome::Paused => format!("{} is paused for maintenance", who(t)),
         other => format!("{} is {}{}", who(t), other.as_str().replace('_', " "), why()),
     };
     // Line breaks in an error become spaces; anything else unprintable is escaped.
     one_line(&text.replace(['\r', '\n', '\t'], " "), LINE_LIMIT)
+}
+
+/// This host's name, as notifications say where they come from.
+fn host_name() -> String {
+    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let name = one_line(&name, 64);
+    if name.is_empty() { "this host".to_string() } else { name }
 }
 
 /// Text a container controls (a check's output, docker's stderr) as no chat reads it:
@@ -144,9 +179,9 @@ fn priority(t: &TargetReport) -> u8 {
     }
 }
 
-/// "3.1 s".
+/// "3.1 s", or "0.35 s" under a second (never "0.0 s").
 fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    if d < Duration::from_secs(1) { format!("{:.2} s", d.as_secs_f64()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
 
 /// "14:05 UTC".
@@ -175,21 +210,28 @@ mod tests {
     fn each_changed_target_is_one_line_a_person_reads() {
         let mut healed = target("web-2", "app", Outcome::Restarted);
         healed.result.recovery = Recovery::Recovered;
-        healed.result.recovery_time = Some(Duration::from_millis(3_140));
+        healed.result.recovery_time = Some(Duration::from_millis(2_340));
+        healed.result.error = Some("status 503 not in 200-399".into());
+        healed.result.action = Some(crate::model::ActionRun {
+            action: crate::model::Action::Restart,
+            exit_code: Some(0),
+            duration: Duration::from_millis(800),
+            stderr: String::new(),
+        });
         let mut gave_up = target("db", "db", Outcome::GaveUp);
         gave_up.restarts_in_window = 3;
         gave_up.result.next_restart_at = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(14 * 3600 + 5 * 60));
         let quiet = target("cache", "cache", Outcome::Healthy);
         let r = report(vec![healed, gave_up, quiet], &["web-2", "db"]);
-        let m = Message::from_report(&r, &Outcome::ALL).unwrap();
+        let m = Message::from_report_on(&r, &Outcome::ALL, "node-7").unwrap();
         assert_eq!(
             m.lines,
             [
-                "web-2/app restarted and recovered in 3.1 s",
+                "web-2/app restarted: status 503 not in 200-399; answering again 3.1 s after the restart began",
                 "db gave up after 3 restarts — not restarting until 14:05 UTC"
             ]
         );
-        assert_eq!((m.title.as_str(), m.priority), ("healwatch: 2 targets changed", 5));
+        assert_eq!((m.title.as_str(), m.priority), ("healwatch on node-7: 2 targets changed", 5));
     }
 
     #[test]
@@ -198,8 +240,19 @@ mod tests {
         assert_eq!(Message::from_report(&r, &Outcome::ALL), None);
         let r = report(vec![target("web", "web", Outcome::Restarted)], &["web"]);
         assert_eq!(Message::from_report(&r, &[Outcome::GaveUp]), None);
-        let one = Message::from_report(&r, &[Outcome::Restarted]).unwrap();
-        assert_eq!((one.title.as_str(), one.priority), ("web restarted", 3));
+        let one = Message::from_report_on(&r, &[Outcome::Restarted], "node-7").unwrap();
+        assert_eq!((one.title.as_str(), one.priority), ("healwatch on node-7: web restarted", 3));
+    }
+
+    #[test]
+    fn a_target_back_from_what_was_notified_is_said_to_be_healthy_again() {
+        let mut r = report(vec![target("web", "web", Outcome::Healthy)], &[]);
+        r.changes = vec![("web".to_string(), Outcome::Unhealthy)];
+        let m = Message::from_report_on(&r, &[Outcome::Unhealthy], "node-7").unwrap();
+        assert_eq!(m.lines, ["web is healthy again (it was unhealthy)"]);
+        assert_eq!((m.title.as_str(), m.priority), ("healwatch on node-7: web is healthy again", 2));
+        // Back from what nobody was told of: nothing to clear.
+        assert_eq!(Message::from_report_on(&r, &[Outcome::GaveUp], "node-7"), None);
     }
 
     #[test]
@@ -210,7 +263,7 @@ mod tests {
         let m = Message::from_report(&report(targets, &changed), &Outcome::ALL).unwrap();
         assert_eq!(m.lines.len(), MAX_LINES + 1);
         assert_eq!(m.lines.last().unwrap(), "… and 5 more: see the status line");
-        assert_eq!(m.title, "healwatch: 25 targets changed");
+        assert!(m.title.ends_with(": 25 targets changed"), "{}", m.title);
     }
 
     #[test]
