@@ -303,7 +303,7 @@ fn a_mail_goes_through_an_smtp_relay_with_auth() {
     assert_eq!((mail["from"].as_str(), mail["authenticated"].as_bool()), (Some("healwatch@host.example"), Some(true)));
     assert_eq!(mail["to"], serde_json::json!(["oncall@example.org", "ops@example.org"]));
     let text = mail["message"].as_str().unwrap();
-    assert!(text.contains("Subject: web-2 restarted"), "{text}");
+    assert!(text.contains("Subject: healwatch on ") && text.contains(": web-2 restarted\r\n"), "{text}");
     assert!(text.contains("\"outcome\":\"restarted\""), "the status line is in the mail\n{text}");
     // A wrong password is a warning naming the relay, never the password.
     let wrong = url.replace("s3cr3t", "wr0ng");
