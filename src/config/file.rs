@@ -110,15 +110,70 @@ pub(crate) fn read(path: Option<&Path>) -> Result<FileConfig> {
 /// Parses config text; an error comes with its line number when TOML knows it, and
 /// says what is wanted rather than what serde expected.
 pub(crate) fn parse(text: &str) -> Result<FileConfig, (Option<usize>, String)> {
-    toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-        let key = line
-            .and_then(|n| text.lines().nth(n - 1))
-            .and_then(|l| l.split_once('='))
-            .map(|(k, _)| k.trim().trim_matches('"').to_string())
-            .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace));
-        (line, plain_message(e.message(), key.as_deref()))
+    let e = match toml::from_str(text) {
+        Ok(config) => return Ok(config),
+        Err(e) => e,
+    };
+    let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+    if let Some(unknown) = unknown_key(e.message()) {
+        return Err((line, unknown_keys(text, line, unknown)));
+    }
+    let key = line
+        .and_then(|n| text.lines().nth(n - 1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.contains(char::is_whitespace));
+    Err((line, plain_message(e.message(), key.as_deref())))
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" as the key and its likeliest
+/// meaning (`None` for any other error).
+fn unknown_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let near = known.iter().map(|k| (distance(key, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min();
+    Some(match near {
+        Some((_, k)) => format!("unknown key `{key}`: did you mean `{k}`?"),
+        None => format!("unknown key `{key}` (it takes {})", known.join(", ")),
     })
+}
+
+/// Every unknown key in `text`, not only the first: each line that holds one is left out
+/// and the text read again (at most 20 times), so one run of `validate` names them all.
+fn unknown_keys(text: &str, line: Option<usize>, first: String) -> String {
+    let mut said = vec![first];
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut at = line;
+    for _ in 0..20 {
+        let Some(n) = at.filter(|n| (1..=lines.len()).contains(n)) else { break };
+        lines[n - 1] = "#".to_string();
+        let again = lines.join("\n");
+        let Err(e) = toml::from_str::<FileConfig>(&again) else { break };
+        let Some(unknown) = unknown_key(e.message()) else { break };
+        at = e.span().map(|s| again[..s.start].matches('\n').count() + 1);
+        said.push(match at {
+            Some(n) => format!("line {n}: {unknown}"),
+            None => unknown,
+        });
+    }
+    said.join("; ")
+}
+
+/// The edit distance between two keys (insertions, deletions, substitutions).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut last = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(last + usize::from(ca != *cb));
+            last = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// The keys a table takes, in the order the schema defines them: `table` is the TOML
@@ -156,6 +211,24 @@ fn plain_message(message: &str, key: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_are_said_all_at_once_with_what_was_meant() {
+        let text =
+            "[defaults]\ntimout = \"2s\"\nretries = 1\nretires = 2\n[[target]]\nname = \"a\"\nulr = \"http://x/\"\n";
+        let (line, message) = parse(text).unwrap_err();
+        assert!(line.is_some(), "{message}");
+        for want in [
+            "unknown key `timout`: did you mean `timeout`?",
+            "unknown key `retires`: did you mean `retries`?",
+            "line 7: unknown key `ulr`: did you mean `url`?",
+        ] {
+            assert!(message.contains(want), "{want} in {message}");
+        }
+        let (_, far) = parse("[defaults]\nzzzzzzzz = 1\n").unwrap_err();
+        assert!(far.contains("unknown key `zzzzzzzz` (it takes "), "{far}");
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn keys_are_read_from_the_schema() {

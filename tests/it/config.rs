@@ -8,7 +8,10 @@ fn each_config_error_exits_2_and_names_the_key() {
     let server = Server::start(Behaviour::Fixed(503, "down"));
     let url = server.url("/");
     let cases = [
-        (format!("[[target]]\nname='app'\nurl='{url}'\ntimout='1s'\n"), "line 4: unknown field `timout`"),
+        (
+            format!("[[target]]\nname='app'\nurl='{url}'\ntimout='1s'\n"),
+            "line 4: unknown key `timout`: did you mean `timeout`?",
+        ),
         (format!("[[target]]\nname='app'\nurl='{url}'\n[[target]]\nname='app'\nurl='{url}'\n"), "'app' is used twice"),
         ("[[target]]\nname='app'\nurl='localhost:5000'\n".to_string(), "target 'app' (#1) url"),
         (format!("[[target]]\nname='app'\nurl='{url}'\ntimeout='5 parsecs'\n"), "target 'app' (#1) timeout"),
