@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn bad_input_names_the_key() {
         let cases = [
-            ("[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'", "unknown field"),
+            ("[[target]]\nname='a'\nurl='http://x/'\ntimout='1s'", "unknown key `timout`: did you mean `timeout`?"),
             ("[[target]]\nname='a'\nurl='ftp://x/'", "url"),
             ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='soon'", "timeout"),
             ("[[target]]\nname='a'\nurl='http://x/'\ntimeout='0s'", "more than 0"),

@@ -136,30 +136,7 @@ fn heal_target(
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
     let (check, mut result) = look(pass, target, hint, &memory);
-    let recovering = hint == Some(&Hint::Recovering) && target.listed_down.is_none();
-    if !check.healthy() && recovering {
-        result.outcome = Outcome::Starting;
-        let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
-        result.error =
-            Some(format!("{why}still recovering from its restart: the watch looks on until recovery_timeout"));
-        return result;
-    }
-    if check.failed_with(Failure::Uncheckable) {
-        result.outcome = Outcome::Invalid;
-        return result;
-    }
-    if !check.healthy()
-        && target.listed_restarting
-        && let Some(why) = crash_loop(pass.inspector, target)
-    {
-        // Docker's restart policy is bringing it back: a restart would only reset its
-        // back-off (about ten starts a minute instead of one every 13 s, and slowing).
-        result.outcome = Outcome::Unhealthy;
-        let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
-        result.error = Some(format!("{why}{check}"));
-        return result;
-    }
-    if held_back(&check, &memory, &mut result) {
+    if decided_before_judging(pass, target, hint, &check, &memory, &mut result) {
         return result;
     }
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
@@ -203,6 +180,44 @@ fn heal_target(
         recover(pass, docker, target, &mut result);
     }
     result
+}
+
+/// The outcomes settled before any verdict, none of which acts: a recovery the watch still
+/// owns (`starting`), a target that cannot be checked (`invalid`), a crash loop Docker's
+/// policy is restarting (left to it), Docker's word unconfirmed (`failing`). Whether
+/// `result` is final.
+fn decided_before_judging(
+    pass: &Pass,
+    target: &Target,
+    hint: Option<&Hint>,
+    check: &Check,
+    memory: &TargetState,
+    result: &mut TargetResult,
+) -> bool {
+    let recovering = hint == Some(&Hint::Recovering) && target.listed_down.is_none();
+    if !check.healthy() && recovering {
+        result.outcome = Outcome::Starting;
+        let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
+        result.error =
+            Some(format!("{why}still recovering from its restart: the watch looks on until recovery_timeout"));
+        return true;
+    }
+    if check.failed_with(Failure::Uncheckable) {
+        result.outcome = Outcome::Invalid;
+        return true;
+    }
+    if !check.healthy()
+        && target.listed_restarting
+        && let Some(why) = crash_loop(pass.inspector, target)
+    {
+        // Docker's restart policy is bringing it back: a restart would only reset its
+        // back-off (about ten starts a minute instead of one every 13 s, and slowing).
+        result.outcome = Outcome::Unhealthy;
+        let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+        result.error = Some(format!("{why}{check}"));
+        return true;
+    }
+    held_back(check, memory, result)
 }
 
 /// Docker's `unhealthy` that healwatch's run of the check could not confirm (the engine
