@@ -45,10 +45,12 @@ pub(crate) struct Setup<'a> {
 /// What a pass left for a watch: its exit status, the targets it found healthy (the
 /// ones a watch keeps an eye on), the containers it acted on (whose own events are
 /// not news), when the maintenance pauses it honoured end (the watch starts a pass
-/// then), and the targets whose recovery it handed to the watch.
+/// then), the targets whose recovery it handed to the watch, and those failing short of
+/// their `failure_threshold` (the watch looks on, so the threshold is met in the watch).
 pub(crate) struct Done {
     pub(crate) exit: Exit,
     pub(crate) healthy: Vec<Target>,
+    pub(crate) failing: Vec<Target>,
     pub(crate) acted: BTreeSet<(Endpoint, String)>,
     pub(crate) pause_ends: Vec<SystemTime>,
     pub(crate) recovering: Vec<Target>,
@@ -285,6 +287,7 @@ fn conclude(
     let mut done = Done {
         exit: Exit::Healthy,
         healthy: Vec::new(),
+        failing: Vec::new(),
         acted: BTreeSet::new(),
         pause_ends: Vec::new(),
         recovering: Vec::new(),
@@ -300,6 +303,9 @@ fn conclude(
         // Seen answering in this pass: not paused, stopped or restarted unseen.
         if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
             done.healthy.push(target.clone());
+        }
+        if result.outcome == Outcome::Failing {
+            done.failing.push(target.clone());
         }
     }
     let targets = results

@@ -108,7 +108,7 @@ fn watch(
             Hints::new()
         } else {
             next = (next + every).max(clock.elapsed() + every / 2);
-            let watched_now = Watching { healthy: &done.healthy, recovering: &recovering };
+            let watched_now = Watching { healthy: &done.healthy, failing: &done.failing, recovering: &recovering };
             let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on);
             if clock.interrupted() {
                 // A signal during the look: the watch ends here, no pass starts.
@@ -158,11 +158,13 @@ fn took_over(done: &Done, clock: &dyn Clock, before: &[(Target, Duration)]) -> V
     owned
 }
 
-/// What a look attempts: the targets the last pass saw healthy, and those whose
-/// recovery it handed over (with when their recovery_timeout runs out).
+/// What a look attempts: the targets the last pass saw healthy, those failing short of
+/// their `failure_threshold`, and those whose recovery it handed over (with when their
+/// recovery_timeout runs out).
 #[derive(Clone, Copy)]
 struct Watching<'a> {
     healthy: &'a [Target],
+    failing: &'a [Target],
     recovering: &'a [(Target, Duration)],
 }
 
@@ -197,13 +199,26 @@ fn look(
             round.recovered.push(target.name.clone());
         }
     }
-    let checked: Vec<&Target> = healthy.iter().copied().chain(looked_at.iter().map(|(t, _)| t)).collect();
+    // A target failing short of its threshold is looked at as often as a healthy one:
+    // each failed look starts a pass that counts one more failure in a row, so the
+    // threshold is met within the watch (seconds), not at the next scheduled run
+    // (minutes); one that answers again starts a pass that ends its run of failures.
+    let failing: Vec<&Target> = targets.failing.iter().filter(|t| plan::round_checks(t)).collect();
+    let checked: Vec<&Target> =
+        healthy.iter().copied().chain(failing.iter().copied()).chain(looked_at.iter().map(|(t, _)| t)).collect();
     let began = clock.elapsed();
     let checks = watched.attempts(&checked);
     let spent = clock.elapsed().saturating_sub(began);
     let mut checks = checks.into_iter();
     for (target, check) in healthy.iter().zip(checks.by_ref()) {
         if !check.healthy() {
+            round.failed.push((target.name.clone(), check, spent));
+        }
+    }
+    for (target, check) in failing.iter().zip(checks.by_ref()) {
+        if check.healthy() {
+            round.recovered.push(target.name.clone());
+        } else {
             round.failed.push((target.name.clone(), check, spent));
         }
     }
@@ -310,7 +325,8 @@ mod tests {
                     .filter(|(_, h)| **h == Hint::Recovering)
                     .map(|(n, _)| Target::http(n, n, HealthUrl::parse("http://127.0.0.1:8/health").unwrap())),
             );
-            let done = Done { exit: Exit::Healthy, healthy, acted: BTreeSet::new(), pause_ends, recovering };
+            let failing = Vec::new();
+            let done = Done { exit: Exit::Healthy, healthy, failing, acted: BTreeSet::new(), pause_ends, recovering };
             Ok(Some(done))
         }
 
@@ -522,6 +538,7 @@ mod tests {
         let done = |healthy: Vec<Target>, acted: &[&str], recovering: Vec<Target>| Done {
             exit: Exit::Healthy,
             healthy,
+            failing: Vec::new(),
             acted: acted.iter().map(|c| (Endpoint::Default, c.to_string())).collect(),
             pause_ends: Vec::new(),
             recovering,

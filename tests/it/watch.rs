@@ -212,3 +212,26 @@ fn a_hung_look_is_bounded_and_a_signal_during_it_ends_the_watch_at_once() {
     assert!(took < Duration::from_secs(2), "ended {took:?} after SIGTERM\n{run}");
     assert_eq!(lines(&run.stdout()).len(), 1, "no pass after the signal\n{run}");
 }
+
+#[test]
+fn a_failure_threshold_is_met_within_the_watch_not_at_the_next_run() {
+    let fake = FakeDocker::new().with_containers(&["app"]);
+    // Broken from the start; the restart (the stand-in touches its flag) heals it.
+    let server = Server::start(Behaviour::WhileFileExists(fake.healthy_flag()));
+    let dir = tempfile::tempdir().unwrap();
+    let run = Healwatch::new()
+        .docker(&fake)
+        .env("HEALWATCH_STATE", dir.path().join("state.json"))
+        .args(["--watch", "5s", "--failure-threshold", "3", "--retries", "0", "--recovery-timeout", "2s"])
+        .args(["-t", &format!("app={}", server.url("/health"))])
+        .spawn()
+        .wait(Duration::from_secs(30));
+    run.expect_code(0);
+    let passes = lines(&run.stdout());
+    let outcomes: Vec<&str> = passes.iter().map(|p| p["targets"][0]["outcome"].as_str().unwrap_or("")).collect();
+    // Two passes short of the threshold, then the third failure in a row restarts it:
+    // the watch looked on at the failing target instead of leaving it to the next run.
+    assert_eq!(&outcomes[..3], ["failing", "failing", "restarted"], "{run}");
+    assert_eq!(passes[2]["targets"][0]["recovered"], true, "{run}");
+    assert_eq!(fake.calls().iter().filter(|c| c.starts_with("restart")).count(), 1, "{:?}", fake.calls());
+}
