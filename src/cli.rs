@@ -19,14 +19,39 @@ pub const LONG_VERSION: &str = concat!(
     env!("HEALWATCH_TARGET"),
 );
 
+/// `healwatch --help`'s closing words: what people run, then the exit statuses.
+const EXAMPLES: &str = "Examples:
+  healwatch -t app=http://127.0.0.1:5000/health
+      one pass: check the container app's health URL, restart it if it fails
+  healwatch --discover --quiet --format text
+      what cron runs: every container labelled healwatch.url=…, a mail only on news
+  healwatch run --watch 5m --discover
+      heal within seconds for five minutes (the sidecar image runs this)
+  healwatch check --wait 60s -t web=http://127.0.0.1:8080/health
+      a CI smoke check: wait until healthy, restart nothing
+  healwatch validate -c /etc/healwatch/healwatch.toml
+      what a config resolves to, and whether its containers exist
+
+Exit status: 0 every target healthy now, 1 some target still unhealthy, 2 usage or config error, \
+3 another pass holds the lock, 4 an I/O error, 128+N signal N stopped the pass. \
+The config file: man 5 healwatch.toml.";
+
+/// `healwatch check --help`'s closing words.
+const CHECK_EXAMPLES: &str = "Examples:
+  healwatch check --wait 60s -t web=http://127.0.0.1:8080/health
+      wait up to a minute for one service to answer healthy
+  healwatch check --unhealthy all --stable 3 --junit report.xml
+      every container with a HEALTHCHECK healthy three times in a row, as JUnit XML
+
+check restarts nothing and writes no state: exit 0 when every target became healthy \
+within --wait, 1 otherwise, 2 on a usage or config error.";
+
 /// Keeps containerised services alive: one pass checks every target's HTTP health URL,
 /// restarts the container behind each failing one, confirms it recovered and prints one
 /// JSON status line.
 #[derive(Debug, Parser)]
 #[command(name = "healwatch", version, long_version = LONG_VERSION, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Exit status: 0 every target healthy now, 1 some target still unhealthy, \
-2 usage or config error, 3 another pass holds the lock, 4 an I/O error, 128+N signal N stopped the pass. \
-The config file: man 5 healwatch.toml.")]
+#[command(after_help = EXAMPLES)]
 pub struct Cli {
     /// What to do; without a subcommand, healwatch makes one pass (`run`).
     #[command(subcommand)]
@@ -70,6 +95,10 @@ pub enum Command {
     Version(VersionArgs),
 }
 
+/// `check` waits for HEALTHCHECKs; it heals nothing.
+const CHECK_UNHEALTHY_HELP: &str = "Also wait for containers with a Docker HEALTHCHECK: `label` (those \
+labelled healwatch.enable=true), `all`, or `off` [default: off]";
+
 /// `check` reads no config file unless one is named.
 const CHECK_CONFIG_HELP: &str = "TOML config file with [defaults] and [[target]] tables; check reads \
 none unless named here (never the host's /etc/healwatch/healwatch.toml)";
@@ -90,6 +119,8 @@ none unless named here (never the host's /etc/healwatch/healwatch.toml)";
 #[command(mut_arg("format", |a| a.hide(true)), mut_arg("forget_after", |a| a.hide(true)))]
 #[command(mut_arg("state", |a| a.hide(true)), mut_arg("lock", |a| a.hide(true)))]
 #[command(mut_arg("config", |a| a.help(CHECK_CONFIG_HELP)))]
+#[command(mut_arg("unhealthy", |a| a.help(CHECK_UNHEALTHY_HELP)))]
+#[command(after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
     /// How long to wait for every target to become healthy (at most 1h).
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = flag_parser::<Duration>(ANY, HOUR, ""))]

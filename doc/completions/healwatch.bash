@@ -257,7 +257,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --stable-after --concurrency --proxy --ca-file --discover --unhealthy --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --help"
+            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --stable-after --concurrency --proxy --ca-file --discover --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --unhealthy --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,10 +301,6 @@ _healwatch() {
                     ;;
                 --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --unhealthy)
-                    COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
                     return 0
                     ;;
                 --docker)
@@ -393,6 +389,10 @@ _healwatch() {
                     ;;
                 -c)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unhealthy)
+                    COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -181,9 +181,6 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable-aft
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
-label\t'Those labelled `healwatch.enable=true`'
-all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
@@ -206,6 +203,9 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l forget-aft
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables; check reads none unless named here (never the host\'s /etc/healwatch/healwatch.toml)' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also wait for containers with a Docker HEALTHCHECK: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
+label\t'Those labelled `healwatch.enable=true`'
+all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
