@@ -120,6 +120,10 @@ none unless named here (never the host's /etc/healwatch/healwatch.toml)";
 #[command(mut_arg("state", |a| a.hide(true)), mut_arg("lock", |a| a.hide(true)))]
 #[command(mut_arg("config", |a| a.help(CHECK_CONFIG_HELP)))]
 #[command(mut_arg("unhealthy", |a| a.help(CHECK_UNHEALTHY_HELP)))]
+#[command(mut_arg("concurrency", |a| a.help("Check at most N targets at once [default: 32]")))]
+#[command(mut_arg("stable_after", |a| a.hide(true)))]
+#[command(mut_arg("targets", |a| a.help("A target as NAME=URL: NAME is its container, URL its health endpoint. \
+Repeatable; combined with the config file's targets")))]
 #[command(after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
     /// How long to wait for every target to become healthy (at most 1h).
@@ -156,6 +160,7 @@ impl CheckArgs {
             ("--failure-threshold", s.failure_threshold.is_some()),
             ("--max-restarts", s.max_restarts.is_some()),
             ("--restart-window", s.restart_window.is_some()),
+            ("--stable-after", s.stable_after.is_some()),
             ("--start-period", s.start_period.is_some()),
             ("--dry-run", r.dry_run),
             ("--log", r.log.is_some()),

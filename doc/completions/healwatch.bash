@@ -257,7 +257,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-t -n -q -c -h --wait --stable --junit --target --timeout --stable-after --concurrency --proxy --ca-file --discover --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --unhealthy --help"
+            opts="-n -q -c -t -h --wait --stable --junit --timeout --proxy --ca-file --discover --docker --dry-run --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --config --unhealthy --concurrency --stable-after --target --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,23 +275,7 @@ _healwatch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stable-after)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -393,6 +377,22 @@ _healwatch() {
                     ;;
                 --unhealthy)
                     COMPREPLY=($(compgen -W "off label all" -- "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

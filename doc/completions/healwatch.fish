@@ -175,10 +175,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand resume" -s h -l help
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l wait -d 'How long to wait for every target to become healthy (at most 1h)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable -d 'Consecutive healthy checks that make a target healthy (1-100)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l junit -d 'Also write the result as JUnit XML (one testcase per target), which GitLab, Jenkins and most CI systems show natively' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
@@ -206,6 +203,9 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s c -l confi
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also wait for containers with a Docker HEALTHCHECK: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check at most N targets at once [default: 32]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s t -l target -d 'A target as NAME=URL: NAME is its container, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'

@@ -267,6 +267,11 @@ fn check_help_lists_what_it_uses_and_ignored_options_are_warned_about() {
     for unused in ["--metrics", "--format", "--state", "--retries", "--notify-url", "--quiet", "--watch"] {
         assert!(!text.contains(unused), "{unused} in\n{text}");
     }
+    // It heals nothing, and says so; it shows how it is used.
+    assert!(!text.to_lowercase().contains("heal ") && text.contains("restarts nothing"), "{text}");
+    assert!(text.contains("Examples:\n  healwatch check --wait"), "{text}");
+    let top = Healwatch::new().arg("--help").run();
+    assert!(top.stdout().contains("Examples:\n  healwatch -t app=http://127.0.0.1:5000/health"), "{top}");
     let up = Server::start(Behaviour::Fixed(200, "ok"));
     let run = Healwatch::new()
         .args(["check", "--wait", "5s", "--format", "text", "--metrics", "/nonexistent/m.prom"])
