@@ -118,12 +118,21 @@ for suite in "${suites[@]}"; do
   grep -q '"outcome":"healthy"' "$work/pass" || { say "$suite: not healthy"; cat "$work/pass" >&2; exit 1; }
   # crontab.example's line, as written, on the installed layout with cron's PATH: a
   # healthy quiet pass prints nothing (so cron mails nothing) and logs its line. The
-  # config and a docker CLI stand-in come from the environment, not the line.
+  # config and a docker CLI stand-in come from the environment, not the line; the
+  # stand-in's engine runs the target's container (a missing one is said, and mailed).
   cron_line=$(grep -E '^[*0-9][^=]* ' "$root/usr/share/doc/healwatch/crontab.example" | head -1)
   cron_cmd=$(echo "$cron_line" | cut -d' ' -f6-)
   printf '[[target]]\nname = "web"\nurl = "http://127.0.0.1:%s/"\n' "$port" >"$root/tmp/cron.toml"
+  cat >"$root/tmp/docker" <<'STANDIN'
+#!/bin/sh
+case "$1" in
+  ps) echo web ;;
+  inspect) echo '[{"Id":"web","Name":"/web","State":{"Status":"running","Running":true,"Pid":1},"HostConfig":{"RestartPolicy":{"Name":"no"}},"Config":{"Labels":{}}}]' ;;
+esac
+STANDIN
+  chmod 0755 "$root/tmp/docker"
   timeout 60 chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root HEALWATCH_CONFIG=/tmp/cron.toml \
-    HEALWATCH_DOCKER=/bin/true sh -c "$cron_cmd" >"$work/cron-$suite" 2>&1 \
+    HEALWATCH_DOCKER=/tmp/docker sh -c "$cron_cmd" >"$work/cron-$suite" 2>&1 \
     || { say "$suite: crontab.example's line failed: $cron_cmd"; cat "$work/cron-$suite" >&2; exit 1; }
   [ ! -s "$work/cron-$suite" ] || { say "$suite: the cron line would mail:"; cat "$work/cron-$suite" >&2; exit 1; }
   grep -q '"outcome":"healthy"' "$root/var/log/healwatch.jsonl" \

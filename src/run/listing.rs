@@ -183,7 +183,9 @@ fn mistakes(
             }
             Ok(listing) => listing,
         };
-        for target in config.targets.iter().filter(|t| &t.endpoint == endpoint && t.watches_containers()) {
+        // A target that only notifies never acts on its container: its absence is no mistake.
+        let acts = |t: &&Target| t.action != crate::model::Action::Notify;
+        for target in config.targets.iter().filter(|t| &t.endpoint == endpoint && t.watches_containers()).filter(acts) {
             if let Some((project, service)) = &target.compose {
                 if target.replicas.is_empty() {
                     said.push(format!(
