@@ -457,3 +457,37 @@ fn a_labelled_container_that_exited_is_started_and_a_paused_one_never_reads_heal
         assert_eq!(c.inspect("{{.State.Status}}"), "running", "{}", c.name);
     }
 }
+
+/// A label's `restart_with` names a sibling of its compose project that carries no
+/// healwatch label: the pass's listing keeps only what can matter, so the sibling comes
+/// from a second listing by the API's label filter, and is restarted after its target.
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_labels_restart_with_reaches_its_projects_sibling_through_the_apis_filter() {
+    let engine = Engine::get();
+    let d = discovery(engine);
+    // Compose names a project's containers PROJECT-…: these are hw-….
+    let db = Container::start(
+        engine,
+        "rw-db",
+        d.spec(Spec { init: true, labels: labels(&[("com.docker.compose.project", "hw")]), ..Spec::default() }),
+    );
+    let api = Container::start(
+        engine,
+        "rw-api",
+        d.spec(Spec {
+            init: true,
+            labels: labels(&[
+                ("com.docker.compose.project", "hw"),
+                ("healwatch.url", "http://127.0.0.1:{port}/health"),
+                ("healwatch.restart_with", &db.name),
+            ]),
+            ..Spec::default()
+        }),
+    );
+    let before = db.started_at();
+    api.break_health();
+    let run = d.healwatch(engine).args(["--discover"]).args(QUICK).run();
+    assert_eq!(run.target(&api.name)["outcome"], "restarted", "{run}");
+    crate::engine::restarted(&db, before, Duration::from_secs(20));
+}
