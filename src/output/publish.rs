@@ -121,7 +121,8 @@ pub(crate) struct Parcel {
 impl Parcel {
     /// What `report` has to send; `None` when nothing (no news and no ping).
     pub(crate) fn from_report(report: &Report, outputs: &Outputs, exit: Exit) -> Option<Self> {
-        let message = Message::from_report(report, &outputs.notify_on).filter(|_| !outputs.notify.is_empty());
+        // Built only when there is someone to tell.
+        let message = (!outputs.notify.is_empty()).then(|| Message::from_report(report, &outputs.notify_on)).flatten();
         if message.is_none() && outputs.ping_url.is_none() {
             return None;
         }

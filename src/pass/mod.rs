@@ -353,17 +353,14 @@ fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32
 fn crash_loop(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
     let docker = docker?;
     target.container_refs().into_iter().find_map(|c| {
-        let state = docker.state(&c).ok()?;
-        if state.status != ContainerStatus::Restarting {
-            return None;
-        }
-        let info = docker.inspect(&c).ok();
-        let code = state.exit_code.or(info.as_ref().and_then(|i| i.exit_code));
+        // One inspect says all of it: still restarting, and why.
+        let info = docker.inspect(&c).ok().filter(|i| i.status == ContainerStatus::Restarting)?;
+        let code = info.exit_code;
         let mut cause = code.map(|code| format!("it exited {code}")).unwrap_or_else(|| "it exits".to_string());
-        if info.as_ref().is_some_and(|i| i.oom_killed) {
+        if info.oom_killed {
             cause.push_str(", killed for memory (OOMKilled)");
         }
-        if let Some(count) = info.as_ref().map(|i| i.restart_count).filter(|n| *n > 0) {
+        if let Some(count) = Some(info.restart_count).filter(|n| *n > 0) {
             cause.push_str(&format!(", restarted {count} times by Docker"));
         }
         Some(format!(

@@ -620,6 +620,7 @@ fn a_container_dockers_policy_is_restarting_is_left_to_docker_and_its_cause_said
     t.listed_down = Some("container app is restarting after exiting (137)".into());
     t.listed_restarting = true;
     let mut info = crate::docker::fake::container("app", "always", &[]);
+    info.status = crate::model::ContainerStatus::Restarting;
     info.oom_killed = true;
     info.restart_count = 9;
     let docker = FakeDocker::new("restarting", 0).with_infos(vec![info]);

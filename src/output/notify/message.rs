@@ -155,8 +155,7 @@ fn line(t: &TargetReport, before: Outcome) -> String {
 
 /// This host's name, as notifications say where they come from.
 fn host_name() -> String {
-    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
-    let name = one_line(&name, 64);
+    let name = one_line(&super::host_name(), 64);
     if name.is_empty() { "this host".to_string() } else { name }
 }
 

@@ -40,6 +40,12 @@ pub(crate) fn ping_request(url: &str, success: bool) -> String {
     }
 }
 
+/// This host's name as the kernel has it (`uname -n`): what notifications say they come
+/// from, and what a mail says hello with.
+pub(crate) fn host_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
 /// "1st", "2nd", "3rd", "4th": a position in an error that must not echo the text.
 pub(crate) fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {

@@ -310,7 +310,7 @@ fn describe(e: &io::Error) -> String {
 
 /// The name this host gives in EHLO: its own, when it is a plain host name.
 fn hello_name() -> String {
-    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    let name = super::host_name();
     let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     if plain { name } else { "localhost".to_string() }
 }
