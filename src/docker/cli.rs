@@ -16,6 +16,8 @@ use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
 const LOG_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on one log scan, in bytes: past it the scan stops (no match found).
 const LOG_SCAN_LIMIT: u64 = 1 << 30;
+/// Bound on a log's last lines, in bytes (each line is cut at `LINE_LIMIT` too).
+const TAIL_LIMIT: u64 = 256 * 1024;
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
@@ -252,6 +254,20 @@ impl Containers for DockerCli {
         let mut command = self.command(&c.endpoint);
         command.args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
         scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)
+    }
+
+    fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
+        if let Some(socket) = self.api_socket(&c.endpoint) {
+            return super::logs::log_tail(socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT));
+        }
+        let count = lines.to_string();
+        let out = self.run_on(&c.endpoint, &["logs", "--tail", &count, "--", &c.name], QUICK_TIMEOUT);
+        if !out.success() {
+            return Err(format!("docker logs failed: {}", super::stderr_line(&out.stderr)));
+        }
+        // The CLI splits the streams: the last lines of each, error output last.
+        let mut all: Vec<String> = out.stdout.lines().chain(out.stderr.lines()).map(str::to_string).collect();
+        Ok(all.split_off(all.len().saturating_sub(lines)))
     }
 
     fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {

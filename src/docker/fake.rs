@@ -32,6 +32,8 @@ pub(crate) struct FakeDocker {
     exec_ran: bool,
     /// Why logs cannot be read, when they cannot (a logging driver that keeps none).
     logs_refused: Option<&'static str>,
+    /// How often Docker's policy has restarted each container (its `RestartCount`).
+    restart_count: u64,
 }
 
 impl FakeDocker {
@@ -47,7 +49,15 @@ impl FakeDocker {
             exec_code: 0,
             exec_ran: true,
             logs_refused: None,
+            restart_count: 0,
         }
+    }
+
+    /// The same, with every container restarted `count` times by Docker's policy, last
+    /// 30 s before the tests' now.
+    pub(crate) fn with_restart_count(mut self, count: u64) -> Self {
+        self.restart_count = count;
+        self
     }
 
     /// The same, with every log read refused with `why`.
@@ -83,6 +93,7 @@ impl FakeDocker {
                 status: ContainerStatus::parse(status),
                 started_at: Some(started_at() + Duration::from_secs(*later)),
                 exit_code: Some(if *status == "running" { 0 } else { 1 }),
+                restart_count: 0,
             })
             .collect();
         self
@@ -146,7 +157,12 @@ impl Containers for FakeDocker {
             return Ok(last.clone());
         }
         let status = ContainerStatus::parse(self.status);
-        Ok(ContainerState { status, started_at: Some(started_at()), exit_code: Some(0) })
+        Ok(ContainerState {
+            status,
+            started_at: Some(started_at()),
+            exit_code: Some(0),
+            restart_count: self.restart_count,
+        })
     }
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
         self.calls.lock().unwrap().push(format!("health {}", c.name));
@@ -186,6 +202,13 @@ impl Containers for FakeDocker {
             return Err(why.to_string());
         }
         Ok(pattern.is_match("FATAL out of memory").then(|| "FATAL out of memory".to_string()))
+    }
+    fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
+        self.calls.lock().unwrap().push(format!("tail {} {lines}", c.name));
+        if let Some(why) = self.logs_refused {
+            return Err(why.to_string());
+        }
+        Ok(vec!["starting".to_string(), "FATAL out of memory".to_string()])
     }
 }
 

@@ -90,42 +90,70 @@ pub(super) fn log_match(
     container: &str,
     span: (SystemTime, SystemTime),
     pattern: &regex::Regex,
-    (timeout, byte_limit): (Duration, u64),
+    bounds: (Duration, u64),
 ) -> Result<Option<String>, String> {
+    let mut found = None;
+    let query = format!("since={}&until={}", unix(span.0), unix(span.1));
+    read_log(socket, container, &query, bounds, &mut |line: &[u8], _cut: bool| {
+        let text = String::from_utf8_lossy(line);
+        found = pattern.is_match(&text).then(|| text.trim().to_string());
+        found.is_some()
+    })?;
+    Ok(found)
+}
+
+/// The last `lines` lines `container` logged (both streams, in the order they were
+/// written), asked of the engine at `socket` within `bounds` (time, bytes of log).
+pub(super) fn log_tail(
+    socket: &Path,
+    container: &str,
+    lines: usize,
+    bounds: (Duration, u64),
+) -> Result<Vec<String>, String> {
+    let mut last = std::collections::VecDeque::with_capacity(lines + 1);
+    read_log(socket, container, &format!("tail={lines}"), bounds, &mut |line: &[u8], _cut: bool| {
+        last.push_back(String::from_utf8_lossy(line).trim_end().to_string());
+        if last.len() > lines {
+            last.pop_front();
+        }
+        false
+    })?;
+    Ok(last.into())
+}
+
+/// Streams `container`'s log (`GET /containers/{}/logs?stdout=1&stderr=1&QUERY`) into
+/// `line`, one whole line at a time, until `line` returns true, the log ends or
+/// `byte_limit` bytes have come, all within `timeout`.
+fn read_log(
+    socket: &Path,
+    container: &str,
+    query: &str,
+    (timeout, byte_limit): (Duration, u64),
+    line: &mut impl FnMut(&[u8], bool) -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let info = inspect(socket, container, timeout).map_err(|out| format!("docker logs failed: {}", out.stderr))?;
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let request = format!(
-        "GET /containers/{}/logs?stdout=1&stderr=1&since={}&until={} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
+        "GET /containers/{}/logs?stdout=1&stderr=1&{query} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
         segment(container),
-        unix(span.0),
-        unix(span.1)
     );
     let stream = connect(socket, deadline).map_err(|e| format!("docker logs failed: {e:#}"))?;
-    let mut found = None;
-    let mut matches = |line: &[u8], _cut: bool| {
-        let text = String::from_utf8_lossy(line);
-        found = pattern.is_match(&text).then(|| text.trim().to_string());
-        found.is_some()
-    };
     let mut log = LogLines::new(tty);
     let mut read = Reader { stream, deadline, timeout, total: 0 };
     let body = read.head(&request)?;
-    if log.feed(&body, &mut matches) {
-        return Ok(found);
+    if log.feed(&body, line) {
+        return Ok(());
     }
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = read.some(&mut chunk)?;
         if n == 0 {
-            log.flush(&mut matches);
-            return Ok(found);
+            log.flush(line);
+            return Ok(());
         }
-        if log.feed(&chunk[..n], &mut matches) {
-            return Ok(found);
-        }
-        if read.total > byte_limit {
-            return Ok(None);
+        if log.feed(&chunk[..n], line) || read.total > byte_limit {
+            return Ok(());
         }
     }
 }
@@ -267,6 +295,17 @@ mod tests {
         let request = server.join().unwrap();
         let want = "GET /containers/web%2F..%2Fx/logs?stdout=1&stderr=1&since=100.000000000&until=160.000000000 ";
         assert!(request.starts_with(want), "{request}");
+    }
+
+    #[test]
+    fn the_last_lines_of_both_streams_come_in_the_order_they_were_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let log = [frame(1, b"one\ntwo\n"), frame(2, b"three: out of memory\n"), frame(1, b"four")].concat();
+        let server = engine(&path, false, log);
+        let last = log_tail(&path, "web", 3, (Duration::from_secs(5), 1 << 20)).unwrap();
+        assert_eq!(last, ["two", "three: out of memory", "four"]);
+        assert!(server.join().unwrap().starts_with("GET /containers/web/logs?stdout=1&stderr=1&tail=3 "));
     }
 
     #[test]

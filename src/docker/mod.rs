@@ -59,6 +59,9 @@ pub(crate) trait Containers: Sync {
         until: SystemTime,
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String>;
+    /// The last `lines` lines the container logged (its last words, for a crash loop's
+    /// report), within `QUICK_TIMEOUT`; `Err` says why they could not be read.
+    fn log_tail(&self, container: &ContainerRef, lines: usize) -> Result<Vec<String>, String>;
 }
 
 /// The little a pass needs to know about a container before restarting it.
@@ -70,11 +73,15 @@ pub(crate) struct ContainerState {
     pub started_at: Option<SystemTime>,
     /// `State.ExitCode`: the last exit's status (0 while running and never exited).
     pub exit_code: Option<i64>,
+    /// `RestartCount`: how often Docker's restart policy has started it since it was last
+    /// started by hand (`docker start`/`restart`, healwatch's own restarts, reset it).
+    pub restart_count: u64,
 }
 
 impl ContainerState {
     /// The `docker inspect --format` that `parse` reads.
-    pub(crate) const FORMAT: &'static str = "{{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}}";
+    pub(crate) const FORMAT: &'static str =
+        "{{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} {{.RestartCount}}";
 
     /// Reads `FORMAT`'s output.
     pub(crate) fn parse(text: &str) -> Self {
@@ -83,7 +90,8 @@ impl ContainerState {
         // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
         let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
         let exit_code = words.next().and_then(|c| c.parse().ok());
-        Self { status, started_at, exit_code }
+        let restart_count = words.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        Self { status, started_at, exit_code, restart_count }
     }
 
     /// The same from an inspect's JSON (the Engine API's `GET /containers/NAME/json`).
@@ -93,6 +101,7 @@ impl ContainerState {
             status: ContainerStatus::parse(state["Status"].as_str().unwrap_or_default()),
             started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
             exit_code: state["ExitCode"].as_i64(),
+            restart_count: value["RestartCount"].as_u64().unwrap_or(0),
         }
     }
 
@@ -156,11 +165,12 @@ mod tests {
         );
         assert_eq!(
             ContainerState::parse("created 0001-01-01T00:00:00Z"),
-            ContainerState { status: ContainerStatus::Created, started_at: None, exit_code: None }
+            ContainerState { status: ContainerStatus::Created, started_at: None, exit_code: None, restart_count: 0 }
         );
         assert_eq!(ContainerState::parse("paused").started_at, None);
         let exited = ContainerState::parse("exited 2026-11-27T20:44:00Z 137");
         assert_eq!(exited.down().as_deref(), Some("exited (137)"));
+        assert_eq!(ContainerState::parse("running 2026-11-27T20:44:00Z 0 4").restart_count, 4);
         let looping = ContainerState::parse("restarting 2026-11-27T20:44:00Z 1");
         assert_eq!(looping.down().as_deref(), Some("restarting after exiting (1)"));
         assert_eq!(ContainerState::parse("dead x y").down().as_deref(), Some("dead"));

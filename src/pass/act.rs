@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::policy;
 use crate::check::{Failure, Probe, attempt, docker_recovery_check, running_check};
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
-use crate::docker::{CommandOutcome, Containers, engine_unreachable};
+use crate::docker::{CommandOutcome, ContainerState, Containers, engine_unreachable};
 use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Endpoint, Outcome, Recovery};
 
 /// Pause between recovery polls: a recovered service is noticed within this (plus one
@@ -30,6 +30,9 @@ pub(super) enum Acted {
     Skipped(Outcome),
     /// The engine could not be reached (docker's message): no attempt was made.
     EngineDown(String),
+    /// Docker's restart policy is bringing this container back (it is restarting, or the
+    /// policy started it moments ago): a restart would only reset Docker's back-off.
+    LeftToDocker(ContainerRef, ContainerState),
     /// The docker commands ran.
     Ran(ActionRun),
 }
@@ -52,6 +55,7 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
         return Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)));
     }
     let mut skipped = None;
+    let mut left_to_docker = None;
     for container in &containers {
         let state = docker.state(container);
         if let Err(out) = &state
@@ -66,6 +70,10 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
             }
             if policy::in_start_period(state.started_at, clock.now(), settings.start_period) {
                 skipped = Some(Outcome::Starting);
+                continue;
+            }
+            if revived_by_docker(&state, clock.now(), settings.recovery_timeout) {
+                left_to_docker = Some((container.clone(), state));
                 continue;
             }
             if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
@@ -83,7 +91,10 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
         runs.record(&container.name, outcome);
     }
     if runs.ran == 0 {
-        return Acted::Skipped(skipped.unwrap_or(Outcome::Starting));
+        return match left_to_docker {
+            Some((container, state)) => Acted::LeftToDocker(container, state),
+            None => Acted::Skipped(skipped.unwrap_or(Outcome::Starting)),
+        };
     }
     if target.action == Action::Restart && runs.failures.is_empty() && !clock.interrupted() {
         for dependent in &target.restart_with {
@@ -92,6 +103,20 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
         }
     }
     Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
+}
+
+/// Whether Docker's restart policy is bringing the container back: it is restarting, or
+/// the policy started it (`RestartCount` counts only its starts, and a start by hand
+/// resets it) within `recovery_timeout`, or within 10 s, the run after which Docker
+/// resets its back-off. A restart now would reset that back-off, turning a crash loop
+/// that slows down into one that restarts ten times a minute.
+fn revived_by_docker(state: &ContainerState, now: SystemTime, recovery_timeout: Duration) -> bool {
+    if state.status == ContainerStatus::Restarting {
+        return true;
+    }
+    let window = recovery_timeout.max(Duration::from_secs(10));
+    let recent = state.started_at.is_some_and(|t| now.duration_since(t).map_or(true, |age| age < window));
+    state.status == ContainerStatus::Running && state.restart_count > 0 && recent
 }
 
 /// The docker commands of one action, gathered into one `ActionRun`.

@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
 use crate::memory::state::{State, TargetState};
-use crate::model::{Action, ContainerStatus, Outcome, Recovery, TargetResult};
+use crate::model::{Action, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, act, await_recovery};
 pub(crate) use parallel::parallel_map;
 use parallel::parallel_map_or;
@@ -148,6 +148,18 @@ fn heal_target(
     let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
         Acted::Skipped(outcome) => {
             result.outcome = outcome;
+            return result;
+        }
+        Acted::LeftToDocker(container, state) => {
+            result.outcome = Outcome::Unhealthy;
+            // The full inspect adds whether memory ended it.
+            let (code, oom, restarts) = match docker.inspect(&container) {
+                Ok(info) => (info.exit_code, info.oom_killed, info.restart_count),
+                Err(_) => (state.exit_code, false, state.restart_count),
+            };
+            let why = crash_report(docker, &container, code, oom, restarts);
+            let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+            result.error = Some(format!("{why}{check}"));
             return result;
         }
         Acted::EngineDown(why) => {
@@ -355,20 +367,51 @@ fn crash_loop(docker: Option<&dyn Containers>, target: &Target) -> Option<String
     target.container_refs().into_iter().find_map(|c| {
         // One inspect says all of it: still restarting, and why.
         let info = docker.inspect(&c).ok().filter(|i| i.status == ContainerStatus::Restarting)?;
-        let code = info.exit_code;
-        let mut cause = code.map(|code| format!("it exited {code}")).unwrap_or_else(|| "it exits".to_string());
-        if info.oom_killed {
-            cause.push_str(", killed for memory (OOMKilled)");
-        }
-        if let Some(count) = Some(info.restart_count).filter(|n| *n > 0) {
-            cause.push_str(&format!(", restarted {count} times by Docker"));
-        }
-        Some(format!(
-            "container {} is in a crash loop: {cause}; Docker's restart policy is restarting it, and healwatch leaves it \
-             to Docker (a restart would reset Docker's back-off): see `docker logs {}`",
-            c.name, c.name
-        ))
+        Some(crash_report(docker, &c, info.exit_code, info.oom_killed, info.restart_count))
     })
+}
+
+/// A crash loop said with its cause: the last exit (`exit_code`, 0 while running says
+/// nothing), whether memory ended it, how often Docker restarted it, and its last log lines.
+fn crash_report(
+    docker: &dyn Containers,
+    c: &ContainerRef,
+    exit_code: Option<i64>,
+    oom_killed: bool,
+    restarts: u64,
+) -> String {
+    let code = exit_code.filter(|code| *code != 0);
+    let mut cause = code.map(|code| format!("it exited {code}")).unwrap_or_else(|| "it keeps exiting".to_string());
+    if oom_killed {
+        cause.push_str(", killed for memory (OOMKilled)");
+    }
+    match restarts {
+        0 => {}
+        1 => cause.push_str(", restarted once by Docker"),
+        n => cause.push_str(&format!(", restarted {n} times by Docker")),
+    }
+    cause.push_str(&last_words(docker, c));
+    format!(
+        "container {} is in a crash loop: {cause}; Docker's restart policy is restarting it, and healwatch leaves it \
+         to Docker (a restart would reset Docker's back-off): see `docker logs {}`",
+        c.name, c.name
+    )
+}
+
+/// How many of a crash-looping container's last log lines its report carries.
+const LAST_WORDS: usize = 3;
+
+/// `; its last log lines: "…" | "…"`: what the container said before it died, each line
+/// from outside so made one short printable line with secrets masked; nothing when its
+/// log is empty or unreadable (the report stands without it).
+fn last_words(docker: &dyn Containers, c: &crate::model::ContainerRef) -> String {
+    let lines = docker.log_tail(c, LAST_WORDS).unwrap_or_default();
+    let shown: Vec<String> = lines
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| format!("\"{}\"", crate::model::one_line(&crate::model::redact_text(line.trim()), 160)))
+        .collect();
+    if shown.is_empty() { String::new() } else { format!("; its last log lines: {}", shown.join(" | ")) }
 }
 
 /// Docker's word that waiting cannot help: the first of the target's containers that is

@@ -615,6 +615,28 @@ fn logs_a_driver_cannot_read_back_make_the_target_invalid_not_healthy() {
 }
 
 #[test]
+fn a_container_dockers_policy_revived_moments_ago_is_not_restarted_again() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    // Running, but started by Docker's policy 30 s ago (after its 4th exit), within the
+    // 60 s a start gets to answer: restarting it would reset Docker's back-off.
+    let mut t = target("app", "app");
+    t.settings.recovery_timeout = Duration::from_secs(60);
+    let docker = FakeDocker::new("running", 0).with_restart_count(4);
+    let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Unhealthy, "{r:?}");
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(error.contains("crash loop") && error.contains("leaves it to Docker"), "{error}");
+    assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
+    // Started by the policy long enough ago (past recovery_timeout and Docker's own 10 s),
+    // it hangs on its own: restarted. So is one Docker never restarted.
+    t.settings.recovery_timeout = Duration::from_secs(5);
+    for docker in [FakeDocker::new("running", 0).with_restart_count(4), FakeDocker::new("running", 0)] {
+        let r = &pass(&config(vec![t.clone()], false), &probe, &docker)[0];
+        assert_eq!(r.outcome, Outcome::Restarted, "{r:?}");
+    }
+}
+
+#[test]
 fn a_container_dockers_policy_is_restarting_is_left_to_docker_and_its_cause_said() {
     let mut t = target("app", "app");
     t.listed_down = Some("container app is restarting after exiting (137)".into());
@@ -629,6 +651,7 @@ fn a_container_dockers_policy_is_restarting_is_left_to_docker_and_its_cause_said
     assert_eq!(r.outcome, Outcome::Unhealthy, "{r:?}");
     let error = r.error.as_deref().unwrap_or_default();
     assert!(error.contains("crash loop") && error.contains("OOMKilled") && error.contains("9 times"), "{error}");
+    assert!(error.contains("its last log lines: \"starting\" | \"FATAL out of memory\""), "{error}");
     assert!(
         !docker.calls().iter().any(|c| c.starts_with("restart")),
         "a restart resets Docker's back-off: {:?}",

@@ -497,6 +497,19 @@ fn a_crash_loop_is_decided_at_once_and_does_not_blind_the_watch() {
             assert!(error.contains("crash loop") && error.contains("exited 3"), "{run}");
         }
     }
+    // Whichever the first pass saw, the crash loop is reported with its last words (the
+    // engine's copiers may order two streams' lines of the same instant either way), and
+    // the container is restarted once at most: then left to Docker's policy.
+    let said = lines.iter().flat_map(|l| l["targets"].as_array().unwrap().iter()).any(|t| {
+        let error = t["error"].as_str().unwrap_or_default();
+        t["name"] == looping.name
+            && error.contains("crash loop")
+            && error.contains("its last log lines: \"")
+            && error.contains("\"config missing: DATABASE_URL\"")
+    });
+    let restarts = lines.last().unwrap()["targets"].as_array().unwrap().iter().find(|t| t["name"] == looping.name);
+    assert!(restarts.is_some_and(|t| t["restarts_total"].as_u64() <= Some(1)), "{run}");
+    assert!(said, "no report of {} carries its last log lines\n{run}", looping.name);
     let healed = lines.iter().skip(1).find_map(|l| {
         l["targets"].as_array().unwrap().iter().find(|t| t["name"] == app.name && t["outcome"] == "restarted").cloned()
     });

@@ -166,7 +166,18 @@ impl CrashLoop {
         let name = format!("hw-{test}-{}", std::process::id());
         let _ = engine.docker(&["rm", "-f", &name]);
         let args = ["run", "-d", "--pull", "never", "--name", &name, "--network", "host", "--restart", restart];
-        let out = engine.docker(&[&args[..], &[&engine.image, "/bin/sh", "-c", "sleep 1; exit 3"]].concat());
+        let out = engine.docker(
+            &[
+                &args[..],
+                &[
+                    &engine.image,
+                    "/bin/sh",
+                    "-c",
+                    "echo starting; echo config missing: DATABASE_URL >&2; sleep 1; exit 3",
+                ],
+            ]
+            .concat(),
+        );
         assert!(out.success(), "{out:?}");
         Self { engine, name }
     }
