@@ -105,7 +105,7 @@ at 540; say "maint: its endpoint breaks during the pause"; docker exec maint rm 
 at $(( minutes * 60 )); say "done after $minutes minutes"
 kill "$cron_pid" 2>/dev/null || true; wait "$cron_pid" 2>/dev/null || true; cron_pid=
 
-runs=$(wc -l <"$root/var/log/healwatch.jsonl" 2>/dev/null || echo 0)
+runs=$(wc -l <"$root/var/log/healwatch/healwatch.jsonl" 2>/dev/null || echo 0)
 mails=("$root"/var/mail-captured/*)
 [ -e "${mails[0]}" ] || mails=()
 echo "## healwatch under Debian's cron: $minutes minutes, $runs passes, ${#mails[@]} mails"
@@ -118,7 +118,7 @@ for m in "${mails[@]}"; do
 done
 echo "### what each pass found (outcomes, from --log)"
 echo
-python3 - "$root/var/log/healwatch.jsonl" <<'PY'
+python3 - "$root/var/log/healwatch/healwatch.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     l = json.loads(line)

@@ -5,7 +5,9 @@
 # minimal Debian 11 (bullseye) and Debian 13 (trixie) root filesystems made with
 # debootstrap, and in each, by chroot: `healwatch --version`, the man page, `healwatch
 # validate` on the shipped config, a real pass against an HTTP server on 127.0.0.1,
-# crontab.example's line as written, `dpkg --verify`; then purge, which must leave
+# crontab.example's line as written, `dpkg --verify`, the shipped /etc/cron.d/healwatch
+# (a conffile, off until turned on by the command it gives, then run as cron would run it);
+# then remove (the cron line, kept, must say nothing) and purge, which must leave
 # nothing but the documented state directory (not the timer's enable link either). The root filesystems are cached in
 # target/rootfs/ (or $HEALWATCH_ROOTFS_CACHE), so reruns take seconds. Needs root.
 set -euo pipefail
@@ -135,17 +137,52 @@ STANDIN
     HEALWATCH_DOCKER=/tmp/docker sh -c "$cron_cmd" >"$work/cron-$suite" 2>&1 \
     || { say "$suite: crontab.example's line failed: $cron_cmd"; cat "$work/cron-$suite" >&2; exit 1; }
   [ ! -s "$work/cron-$suite" ] || { say "$suite: the cron line would mail:"; cat "$work/cron-$suite" >&2; exit 1; }
-  grep -q '"outcome":"healthy"' "$root/var/log/healwatch.jsonl" \
+  grep -q '"outcome":"healthy"' "$root/var/log/healwatch/healwatch.jsonl" \
     || { say "$suite: the cron line logged no healthy pass"; exit 1; }
   in_root dpkg -L healwatch >"$work/files-$suite"
   # Every installed file is what the package shipped (md5sums).
   in_root dpkg --verify healwatch >"$work/verify-$suite" 2>&1 && [ ! -s "$work/verify-$suite" ] \
     || { say "$suite: dpkg --verify"; cat "$work/verify-$suite" >&2; exit 1; }
+  # The schedule the package ships: /etc/cron.d/healwatch, a conffile (as the logrotate
+  # file), installed off. Turned on with the command its own comment gives, its line runs
+  # as cron would run it (the user it names, cron's environment: the file's PATH and
+  # SHELL) and logs a healthy pass to the one log path.
+  conffiles=$(in_root dpkg-query -W -f='${Conffiles}' healwatch)
+  for f in /etc/cron.d/healwatch /etc/logrotate.d/healwatch /etc/healwatch/healwatch.toml; do
+    grep -q " $f " <<<"$conffiles " || { say "$suite: $f is not a conffile"; exit 1; }
+  done
+  crond="$root/etc/cron.d/healwatch"
+  ! grep -qE '^[*0-9]' "$crond" || { say "$suite: /etc/cron.d/healwatch runs before the operator turns it on"; exit 1; }
+  turn_on=$(sed -n 's/^#   \(sed -i .*\)$/\1/p' "$crond")
+  [ -n "$turn_on" ] || { say "$suite: /etc/cron.d/healwatch does not say how to turn it on"; exit 1; }
+  in_root sh -c "$turn_on" || { say "$suite: its own command did not turn it on: $turn_on"; exit 1; }
+  crond_line=$(grep -E '^[*0-9]' "$crond") || { say "$suite: $turn_on turned no line on"; exit 1; }
+  read -r _ _ _ _ _ crond_user crond_cmd <<<"$crond_line"
+  [ "$crond_user" = root ] || { say "$suite: the system crontab's line runs as '$crond_user', not root"; exit 1; }
+  crond_path=$(sed -n 's/^PATH=//p' "$crond")
+  run_crond() {
+    timeout 60 chroot --userspec="$crond_user" "$root" /usr/bin/env -i PATH="$crond_path" HOME=/root \
+      HEALWATCH_CONFIG=/tmp/cron.toml HEALWATCH_DOCKER=/tmp/docker /bin/sh -c "$crond_cmd"
+  }
+  before=$(wc -l <"$root/var/log/healwatch/healwatch.jsonl")
+  run_crond >"$work/crond-$suite" 2>&1 || { say "$suite: /etc/cron.d/healwatch's line failed"; cat "$work/crond-$suite" >&2; exit 1; }
+  [ ! -s "$work/crond-$suite" ] || { say "$suite: /etc/cron.d/healwatch's line would mail:"; cat "$work/crond-$suite" >&2; exit 1; }
+  [ "$(wc -l <"$root/var/log/healwatch/healwatch.jsonl")" -gt "$before" ] \
+    || { say "$suite: /etc/cron.d/healwatch's line logged nothing"; exit 1; }
+
   # What `systemctl enable healwatch.timer` makes (and an other package's timer beside it).
   wants="$root/etc/systemd/system/timers.target.wants"
   mkdir -p "$wants"
   ln -sf /usr/lib/systemd/system/healwatch.timer "$wants/healwatch.timer"
   ln -sf /usr/lib/systemd/system/other.timer "$wants/other.timer"
+
+  # apt remove keeps the conffile, turned on: its line finds no binary and says nothing.
+  say "$suite: apt remove"
+  in_root apt-get remove -y -q healwatch >>"$work/apt-$suite.log" 2>&1 || { cat "$work/apt-$suite.log" >&2; exit 1; }
+  [ -f "$crond" ] || { say "$suite: apt remove took the operator's /etc/cron.d/healwatch"; exit 1; }
+  run_crond >"$work/crond-removed-$suite" 2>&1 || true
+  [ ! -s "$work/crond-removed-$suite" ] \
+    || { say "$suite: after apt remove the cron line would mail:"; cat "$work/crond-removed-$suite" >&2; exit 1; }
 
   say "$suite: apt purge"
   in_root apt-get purge -y -q healwatch >>"$work/apt-$suite.log" 2>&1 || { cat "$work/apt-$suite.log" >&2; exit 1; }
@@ -154,6 +191,9 @@ STANDIN
     [ -f "$root$path" ] && left+=("$path")
   done <"$work/files-$suite"
   [ -e "$root/etc/healwatch" ] && left+=("/etc/healwatch")
+  for f in /etc/cron.d/healwatch /etc/logrotate.d/healwatch /var/log/healwatch; do
+    [ -e "$root$f" ] && left+=("$f")
+  done
   [ -L "$wants/healwatch.timer" ] && left+=("/etc/systemd/system/timers.target.wants/healwatch.timer")
   [ -L "$wants/other.timer" ] || { say "$suite: purge removed another package's timer link"; exit 1; }
   if [ ${#left[@]} -gt 0 ]; then say "$suite: purge left ${left[*]}"; exit 1; fi
