@@ -131,7 +131,7 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
         .iter()
         .filter(|(endpoint, (listing, _))| listing.is_ok() || needed.contains(*endpoint))
         .map(|(endpoint, (listing, took))| {
-            let error = listing.as_ref().err().map(|e| format!("listing containers on {endpoint}: {e:#}"));
+            let error = listing.as_ref().err().map(|e| unreachable_with_fix(endpoint, e));
             let containers = listing.as_ref().ok().map(|l| l.total);
             (endpoint.clone(), Listing { error, containers, took: *took })
         })
@@ -160,6 +160,21 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
     }
     let mistakes = mistakes(config, &listings, &engines, &invalid);
     Listed { invalid, engines, mistakes }
+}
+
+/// A listing's failure, said with its fix when nothing answered at the engine's address
+/// (a wrong socket path, a socket not started: a rootless Podman's service, say).
+fn unreachable_with_fix(endpoint: &Endpoint, e: &anyhow::Error) -> String {
+    let said = format!("listing containers on {endpoint}: {e:#}");
+    let nothing_there = ["connecting", "No such file", "Connection refused", "Cannot connect"];
+    if nothing_there.iter().any(|sign| said.contains(sign)) {
+        format!(
+            "{said}: is the engine running, and is this its socket? fix DOCKER_HOST or the engine's `host` \
+             (`healwatch version` shows where it looks)"
+        )
+    } else {
+        said
+    }
 }
 
 /// What the listings show the operator got wrong, each said with its fix.

@@ -222,3 +222,124 @@ fn rootless_podman_heals_as_its_user_and_says_what_podman_cannot_do() {
         assert!(pause.stderr.contains("cgroup"), "{pause:?}");
     }
 }
+
+/// The lines of the docs' "Rootless, without a systemd user session" that a person
+/// copies: the containers.conf block, and the two crontab lines.
+fn sessionless_recipe() -> (String, String, String) {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/containers.md")).unwrap();
+    let section = docs.split("### Rootless, without a systemd user session").nth(1).expect("the docs' section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let lines: Vec<&str> = section.lines().map(str::trim).collect();
+    let conf: Vec<&str> =
+        lines.iter().skip_while(|l| **l != "[engine]").take_while(|l| !l.is_empty()).copied().collect();
+    let conf = conf.join("\n");
+    let line = |start: &str| lines.iter().find(|l| l.starts_with(start)).map(|l| l.to_string()).expect(start);
+    (conf, line("@reboot "), line("* * * * * "))
+}
+
+/// `line`'s command as cron runs it for `user`: `sh -c`, cron's environment (the user's
+/// HOME and names, PATH=/usr/bin:/bin), in a process group of its own.
+fn as_cron(user: &str, home: &std::path::Path, command: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("runuser");
+    cmd.args(["-u", user, "--", "env", "-i"])
+        .arg(format!("HOME={}", home.display()))
+        .args([format!("LOGNAME={user}"), format!("USER={user}"), "SHELL=/bin/sh".into(), "PATH=/usr/bin:/bin".into()])
+        .args(["/bin/sh", "-c", command])
+        .process_group(0);
+    cmd
+}
+
+/// Ends `child` and its process group (the service `exec`ed by the @reboot line).
+fn end_group(child: &mut std::process::Child) {
+    let group = format!("-{}", child.id());
+    let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.wait();
+}
+
+#[test]
+#[ignore = "needs Podman: scripts/test.sh"]
+fn rootless_podman_without_a_session_heals_as_the_docs_say() {
+    let engine = Engine::get();
+    let _turn = Turn::take();
+    let user = var("HEALWATCH_PODMAN_USER");
+    // A fresh home of the user's, beside its other Podman's (a folder only it reaches):
+    // no /run/user/UID, no systemd session, nothing but what the docs say to make.
+    let runtime = std::path::PathBuf::from(var("HEALWATCH_PODMAN_USER_RUNTIME"));
+    let home = runtime.parent().unwrap().join(format!("docs-home-{}", std::process::id()));
+    let (conf, reboot, every_minute) = sessionless_recipe();
+    let config = home.join(".config/containers");
+    std::fs::create_dir_all(&config).unwrap();
+    // Step 1 as written; then what this machine needs beside it: nothing pulled (every
+    // registry blocked), vfs storage and runc, limits the host gives, the host's network.
+    std::fs::write(
+        config.join("containers.conf"),
+        format!(
+            "{conf}\nruntime = \"runc\"\n[containers]\nnetns = \"host\"\ndefault_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("registries.conf"),
+        "unqualified-search-registries = []\n[[registry]]\nlocation = \"docker.io\"\nblocked = true\n",
+    )
+    .unwrap();
+    std::fs::write(config.join("storage.conf"), "[storage]\ndriver = \"vfs\"\n").unwrap();
+    assert!(
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{user}:"), &home.to_string_lossy()])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // Step 3's @reboot line, as cron runs it: the service on $HOME/.run.
+    let mut service = as_cron(&user, &home, reboot.trim_start_matches("@reboot ")).spawn().unwrap();
+    let socket = home.join(".run/podman/podman.sock");
+    let host = format!("unix://{}", socket.display());
+    let up = std::panic::catch_unwind(|| {
+        eventually(Duration::from_secs(30), "the @reboot line's socket answers", || {
+            crate::util::ready(engine.docker_on(&host, &["version"]).success())
+        })
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        up.unwrap();
+        // The test image, into this user's storage.
+        let saved = home.join("image.tar");
+        let save = engine
+            .docker_on(&var("HEALWATCH_PODMAN_USER_HOST"), &["save", "-o", &saved.to_string_lossy(), &engine.image]);
+        assert!(save.success(), "{save:?}");
+        let load = engine.docker_on(&host, &["load", "-i", &saved.to_string_lossy()]);
+        assert!(load.success(), "{load:?}");
+        let app = Container::start(engine, "podman-sessionless", labelled(&host));
+        // Step 3's other line, as cron runs it (the binary under test for /usr/bin/healwatch).
+        let healwatch = assert_cmd::cargo::cargo_bin!("healwatch");
+        let line =
+            every_minute.trim_start_matches("* * * * * ").replace("/usr/bin/healwatch", &healwatch.to_string_lossy());
+        let mut watch = as_cron(&user, &home, &line).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        app.break_health();
+        let broken = std::time::Instant::now();
+        app.wait_for_status(200, Duration::from_secs(15));
+        let healed = broken.elapsed();
+        end_group(&mut watch);
+        let mut out = String::new();
+        std::io::Read::read_to_string(watch.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert!(
+            out.contains(&format!("\"name\":\"{}\"", app.name)) && out.contains("\"outcome\":\"restarted\""),
+            "{out}"
+        );
+        assert!(healed < Duration::from_secs(5), "healed {healed:?} after the break\n{out}");
+        eprintln!("rootless Podman without a session, as the docs say: healed {healed:?} after the break");
+    }));
+    end_group(&mut service);
+    let _ = std::fs::remove_dir_all(&home);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
