@@ -41,6 +41,9 @@ smtpd_ensure
 monitoring_ensure
 engine_packages
 podman_packages
+# docker-compose (Debian's, 1.29) brings the shipped compose example up as written
+# (tests/it/examples.rs); it ships no service.
+command -v docker-compose >/dev/null 2>&1 || apt_install --no-recommends docker-compose
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q systemd >/dev/null

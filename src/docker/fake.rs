@@ -94,6 +94,7 @@ impl FakeDocker {
                 started_at: Some(started_at() + Duration::from_secs(*later)),
                 exit_code: Some(if *status == "running" { 0 } else { 1 }),
                 restart_count: 0,
+                created_at: Some(started_at()),
             })
             .collect();
         self
@@ -162,6 +163,7 @@ impl Containers for FakeDocker {
             started_at: Some(started_at()),
             exit_code: Some(0),
             restart_count: self.restart_count,
+            created_at: Some(started_at()),
         })
     }
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {

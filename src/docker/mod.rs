@@ -76,12 +76,15 @@ pub(crate) struct ContainerState {
     /// `RestartCount`: how often Docker's restart policy has started it since it was last
     /// started by hand (`docker start`/`restart`, healwatch's own restarts, reset it).
     pub restart_count: u64,
+    /// `Created`: when the container was made (a container created moments ago and not
+    /// started yet is being started by whoever made it: compose, say).
+    pub created_at: Option<SystemTime>,
 }
 
 impl ContainerState {
     /// The `docker inspect --format` that `parse` reads.
     pub(crate) const FORMAT: &'static str =
-        "{{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} {{.RestartCount}}";
+        "{{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} {{.RestartCount}} {{.Created}}";
 
     /// Reads `FORMAT`'s output.
     pub(crate) fn parse(text: &str) -> Self {
@@ -91,7 +94,8 @@ impl ContainerState {
         let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
         let exit_code = words.next().and_then(|c| c.parse().ok());
         let restart_count = words.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        Self { status, started_at, exit_code, restart_count }
+        let created_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
+        Self { status, started_at, exit_code, restart_count, created_at }
     }
 
     /// The same from an inspect's JSON (the Engine API's `GET /containers/NAME/json`).
@@ -102,6 +106,7 @@ impl ContainerState {
             started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
             exit_code: state["ExitCode"].as_i64(),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
+            created_at: value["Created"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
         }
     }
 
@@ -165,12 +170,20 @@ mod tests {
         );
         assert_eq!(
             ContainerState::parse("created 0001-01-01T00:00:00Z"),
-            ContainerState { status: ContainerStatus::Created, started_at: None, exit_code: None, restart_count: 0 }
+            ContainerState {
+                status: ContainerStatus::Created,
+                started_at: None,
+                exit_code: None,
+                restart_count: 0,
+                created_at: None
+            }
         );
         assert_eq!(ContainerState::parse("paused").started_at, None);
         let exited = ContainerState::parse("exited 2026-11-27T20:44:00Z 137");
         assert_eq!(exited.down().as_deref(), Some("exited (137)"));
-        assert_eq!(ContainerState::parse("running 2026-11-27T20:44:00Z 0 4").restart_count, 4);
+        let revived = ContainerState::parse("running 2026-11-27T20:44:00Z 0 4 2026-11-27T20:40:00.5Z");
+        assert_eq!(revived.restart_count, 4);
+        assert_eq!(revived.created_at, humantime::parse_rfc3339("2026-11-27T20:40:00.5Z").ok());
         let looping = ContainerState::parse("restarting 2026-11-27T20:44:00Z 1");
         assert_eq!(looping.down().as_deref(), Some("restarting after exiting (1)"));
         assert_eq!(ContainerState::parse("dead x y").down().as_deref(), Some("dead"));

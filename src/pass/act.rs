@@ -23,6 +23,17 @@ const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// watch to every other target.
 pub(super) const HAND_BACK: Duration = Duration::from_secs(3);
 
+/// What the look that failed saw of the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// An answer that was wrong.
+    Failing,
+    /// No answer at all: the process may be stopped (SIGSTOP), and is woken first.
+    Hung,
+    /// Docker said its container was not running (exited, created, paused).
+    Down,
+}
+
 /// What the action did, or why it did not run.
 #[derive(Debug, Clone)]
 pub(super) enum Acted {
@@ -42,10 +53,10 @@ pub(super) enum Acted {
 /// restart would wait out the whole stop timeout. A container in its start period, or
 /// stopped when `ignore_stopped` is set, is left alone. An inspect that fails does not stop
 /// the action: docker's own error from it is the clearest report. When the check got no
-/// answer at all (`hung`), a running container is sent SIGCONT first: a stopped
+/// answer at all (`Seen::Hung`), a running container is sent SIGCONT first: a stopped
 /// (SIGSTOPped) process cannot act on SIGTERM either, and would cost the whole stop
 /// timeout. The signal reaches PID 1, and the init of `--init` passes it on to its child.
-pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, hung: bool) -> Acted {
+pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, seen: Seen) -> Acted {
     let started = clock.elapsed();
     let settings = &target.settings;
     let containers = target.container_refs();
@@ -68,7 +79,9 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
                 skipped = Some(Outcome::Stopped);
                 continue;
             }
-            if policy::in_start_period(state.started_at, clock.now(), settings.start_period) {
+            if policy::in_start_period(state.started_at, clock.now(), settings.start_period)
+                || being_started(&state, clock.now(), settings.start_period)
+            {
                 skipped = Some(Outcome::Starting);
                 continue;
             }
@@ -79,7 +92,13 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
             if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
                 continue;
             }
-            if hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
+            if seen == Seen::Down && state.status == ContainerStatus::Running {
+                // Started since the look found it down (compose bringing a stack up, an
+                // operator): the look's verdict is about a container that is gone.
+                skipped = Some(Outcome::Starting);
+                continue;
+            }
+            if seen == Seen::Hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
                 // Best effort: the restart that follows is what is reported.
                 let _ = docker.wake(container);
             }
@@ -103,6 +122,16 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, h
         }
     }
     Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
+}
+
+/// Whether the container was created moments ago (within `start_period`, or 30 s) and
+/// not started yet: whoever made it (compose bringing a stack up, say) is starting it,
+/// and a start from here would race theirs.
+fn being_started(state: &ContainerState, now: SystemTime, start_period: Duration) -> bool {
+    let window = start_period.max(Duration::from_secs(30));
+    state.status == ContainerStatus::Created
+        && state.started_at.is_none()
+        && state.created_at.is_some_and(|t| now.duration_since(t).map_or(true, |age| age < window))
 }
 
 /// Whether Docker's restart policy is bringing the container back: it is restarting, or
@@ -296,5 +325,46 @@ impl RestartOnce {
             Arc::clone(map.entry(key).or_default())
         };
         cell.get_or_init(act).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(status: &str, started: Option<u64>, created: u64, restarts: u64) -> ContainerState {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        ContainerState {
+            status: ContainerStatus::parse(status),
+            started_at: started.map(at),
+            exit_code: Some(0),
+            restart_count: restarts,
+            created_at: Some(at(created)),
+        }
+    }
+
+    #[test]
+    fn a_container_made_moments_ago_is_being_started_by_its_maker() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let none = Duration::ZERO;
+        assert!(being_started(&state("created", None, 995, 0), now, none));
+        // Created long ago and never started: down, healwatch starts it.
+        assert!(!being_started(&state("created", None, 900, 0), now, none));
+        // A longer start period widens the window.
+        assert!(being_started(&state("created", None, 900, 0), now, Duration::from_secs(120)));
+        assert!(!being_started(&state("running", Some(999), 995, 0), now, none));
+    }
+
+    #[test]
+    fn a_container_the_policy_started_moments_ago_is_docker_s_to_bring_back() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let recovery = Duration::from_secs(5);
+        assert!(revived_by_docker(&state("restarting", None, 0, 3), now, recovery));
+        // Within Docker's own 10 s even when recovery_timeout is shorter.
+        assert!(revived_by_docker(&state("running", Some(993), 0, 3), now, recovery));
+        assert!(!revived_by_docker(&state("running", Some(980), 0, 3), now, recovery));
+        assert!(revived_by_docker(&state("running", Some(980), 0, 3), now, Duration::from_secs(60)));
+        // Started by hand (or by healwatch): the count is 0, and a hang is healed.
+        assert!(!revived_by_docker(&state("running", Some(999), 0, 0), now, recovery));
     }
 }

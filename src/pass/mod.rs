@@ -23,7 +23,7 @@ use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
 use crate::memory::state::{State, TargetState};
 use crate::model::{Action, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
-use act::{Acted, RestartOnce, act, await_recovery};
+use act::{Acted, RestartOnce, Seen, act, await_recovery};
 pub(crate) use parallel::parallel_map;
 use parallel::parallel_map_or;
 use policy::Verdict;
@@ -144,8 +144,14 @@ fn heal_target(
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
     // A HEALTHCHECK that failed may have timed out on a stopped process as well.
-    let hung = check.timed_out() || matches!(target.health, HealthCheck::Docker { .. });
-    let run = match restarts.run(key, || act(docker, target, pass.clock, hung)) {
+    let seen = if check.failed_with(Failure::Container) {
+        Seen::Down
+    } else if check.timed_out() || matches!(target.health, HealthCheck::Docker { .. }) {
+        Seen::Hung
+    } else {
+        Seen::Failing
+    };
+    let run = match restarts.run(key, || act(docker, target, pass.clock, seen)) {
         Acted::Skipped(outcome) => {
             result.outcome = outcome;
             return result;

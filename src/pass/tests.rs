@@ -541,6 +541,19 @@ fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
     }
 }
 
+#[test]
+fn a_container_started_since_the_listing_showed_it_down_is_not_restarted() {
+    // The listing said created (compose making the stack); by the action's own look,
+    // compose has started it: starting, not restarted under compose's feet.
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0);
+    let mut app = target("app", "app");
+    app.listed_down = Some("container app was created and never started".to_string());
+    let r = &pass(&config(vec![app], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Starting, "{r:?}");
+    assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
+}
+
 /// A probe that asks `healthy` about each target's name and the fake clock's time.
 struct ByTime<'a> {
     clock: &'a FakeClock,

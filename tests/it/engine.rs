@@ -34,7 +34,7 @@ pub(crate) fn run_bounded(argv: &[&str]) -> CommandOutcome {
     run_bounded_with(argv, &[])
 }
 
-fn run_bounded_with(argv: &[&str], env: &[(&str, &str)]) -> CommandOutcome {
+pub(crate) fn run_bounded_with(argv: &[&str], env: &[(&str, &str)]) -> CommandOutcome {
     let out =
         Command::new(argv[0]).args(&argv[1..]).envs(env.iter().copied()).stdin(std::process::Stdio::null()).output();
     match out {

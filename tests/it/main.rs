@@ -12,6 +12,7 @@ mod docs;
 mod drill_audit;
 mod e2e;
 mod engine;
+mod examples;
 mod fleet;
 mod hostile;
 mod image;

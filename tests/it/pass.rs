@@ -47,7 +47,7 @@ fn http_500_is_restarted_and_recovery_is_confirmed() {
         docker.calls(),
         [
             LISTING,
-            "inspect --type container --format {{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} {{.RestartCount}} -- app",
+            "inspect --type container --format {{.State.Status}} {{.State.StartedAt}} {{.State.ExitCode}} {{.RestartCount}} {{.Created}} -- app",
             "restart -t 4 -- app"
         ]
     );
