@@ -34,6 +34,20 @@ pub(super) enum Seen {
     Down,
 }
 
+impl Seen {
+    /// What `check`, the failed look at `target`, saw. A failed HEALTHCHECK may have timed
+    /// out on a stopped process as well.
+    pub(super) fn of(check: &crate::check::Check, target: &Target) -> Self {
+        if check.failed_with(Failure::Container) {
+            Self::Down
+        } else if check.timed_out() || matches!(target.health, HealthCheck::Docker { .. }) {
+            Self::Hung
+        } else {
+            Self::Failing
+        }
+    }
+}
+
 /// What the action did, or why it did not run.
 #[derive(Debug, Clone)]
 pub(super) enum Acted {

@@ -143,14 +143,7 @@ fn heal_target(
     judged(verdict == Verdict::Restart);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
     let key = (target.endpoint.clone(), target.replicas.join(","));
-    // A HEALTHCHECK that failed may have timed out on a stopped process as well.
-    let seen = if check.failed_with(Failure::Container) {
-        Seen::Down
-    } else if check.timed_out() || matches!(target.health, HealthCheck::Docker { .. }) {
-        Seen::Hung
-    } else {
-        Seen::Failing
-    };
+    let seen = Seen::of(&check, target);
     let run = match restarts.run(key, || act(docker, target, pass.clock, seen)) {
         Acted::Skipped(outcome) => {
             result.outcome = outcome;

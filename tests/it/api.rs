@@ -53,12 +53,13 @@ fn an_engine_given_by_its_socket_is_listed_through_its_api_alone() {
         ("old", "exited", json!({"healwatch.url": url})),
         ("bad\u{1b}[31m", "running", json!({"healwatch.url": url})),
     ]);
-    let old_running = json!({"Id": "0000000000020123456789abcdef", "Name": "/old", "State": {"Status": "running"}});
+    // Still exited when the action looks (a container started since is not restarted).
+    let old_exited = json!({"Id": "0000000000020123456789abcdef", "Name": "/old", "State": {"Status": "exited"}});
     let api = api_with(
         &listing,
         vec![
             ("POST /containers/old/restart?t=10 ", api_answer(204, "")),
-            ("GET /containers/old/json ", api_answer(200, &old_running.to_string())),
+            ("GET /containers/old/json ", api_answer(200, &old_exited.to_string())),
         ],
     );
     let docker = FakeDocker::new();
