@@ -11,12 +11,14 @@
 //! healwatch's own image, tagged as the example names them.
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, Turn};
 use crate::util::eventually;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compose-sidecar.yml");
+const HOST_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker-compose.yml");
 
 /// The override: the one network namespace, the private socket, an init for the
 /// stand-ins whose httpd, as PID 1, would ignore SIGTERM (the real images stop on it).
@@ -41,7 +43,7 @@ const OVERRIDE: &str = r#"services:
 "#;
 
 /// The stand-ins for the images the example names: (tag, Dockerfile CMD/ENTRYPOINT change).
-const STAND_INS: [(&str, &str); 3] = [
+const STAND_INS: [(&str, &str); 5] = [
     ("example/app:1.4", r#"CMD ["/bin/serve", "5000"]"#),
     (
         "example/worker:1.4",
@@ -51,7 +53,31 @@ const STAND_INS: [(&str, &str); 3] = [
         "prom/node-exporter:v1.8.2",
         r#"ENTRYPOINT ["/bin/sh", "-c", "mkdir -p /www && echo up > /www/metrics && exec httpd -f -p 127.0.0.1:9100 -h /www", "node-exporter"]"#,
     ),
+    (
+        "prom/prometheus:v2.53.0",
+        r#"ENTRYPOINT ["/bin/sh", "-c", "mkdir -p /www/- && echo ok > /www/-/healthy && exec httpd -f -p 127.0.0.1:9090 -h /www", "prometheus"]"#,
+    ),
+    ("adminer:4", r#"CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]"#),
 ];
+
+/// The host example's override: its services' `network_mode: host` becomes the one
+/// private namespace (the ports it names, 5000 and 9090, are then no other's).
+const HOST_OVERRIDE: &str = r#"services:
+  net:
+    image: healwatch-test:latest
+    network_mode: none
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+  app:
+    network_mode: "service:net"
+    init: true
+  worker:
+    network_mode: "service:net"
+  prometheus:
+    network_mode: "service:net"
+    init: true
+  adminer:
+    network_mode: "service:net"
+"#;
 
 /// A compose project of the example, brought down (volumes too) when dropped.
 struct Stack {
@@ -170,4 +196,61 @@ fn make_stand_ins(engine: &Engine) {
         let import = engine.docker(&["import", "--change", change, &rootfs.to_string_lossy(), tag]);
         assert!(import.success(), "{tag}: {import:?}");
     }
+}
+
+#[test]
+#[ignore = "needs a Docker engine and docker-compose: scripts/test.sh"]
+fn the_host_compose_example_is_found_by_its_labels_as_written() {
+    let engine = Engine::get();
+    let _turn = Turn::take();
+    make_stand_ins(engine);
+    let dir = tempfile::tempdir().unwrap();
+    let override_file = dir.path().join("override.yml");
+    std::fs::write(&override_file, HOST_OVERRIDE).unwrap();
+    let stack = Stack {
+        engine,
+        project: format!("hwhost{}", std::process::id()),
+        files: [PathBuf::from(HOST_EXAMPLE), override_file],
+        gid: String::new(),
+        _dir: dir,
+    };
+    let up = stack.compose(&["up", "-d", "--no-build"]);
+    assert!(up.success(), "docker-compose up: {up:?}");
+    eventually(Duration::from_secs(30), "the app answers", || crate::util::ready(stack.app_status() == 200));
+    // The flags of the example's cron line, with healwatch on the host in the stack's
+    // network namespace (where 127.0.0.1:5000 is the app's), its files in a folder here.
+    let example = std::fs::read_to_string(HOST_EXAMPLE).unwrap();
+    assert!(example.contains("--discover --unhealthy label --quiet"), "the example's cron line changed");
+    let pid = engine.docker(&["inspect", "--format", "{{.State.Pid}}", &stack.container("net")]).stdout;
+    let ns = format!("--net=/proc/{}/ns/net", pid.trim());
+    let files = tempfile::tempdir().unwrap();
+    let log = files.path().join("healwatch.jsonl");
+    let healwatch = assert_cmd::cargo::cargo_bin!("healwatch");
+    let out = Command::new("nsenter")
+        .arg(&ns)
+        .arg("--")
+        .arg(healwatch)
+        .args(["--discover", "--unhealthy", "label", "--log"])
+        .arg(&log)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("DOCKER_HOST", &engine.host)
+        .env("HEALWATCH_STATE", files.path().join("state.json"))
+        .env("HEALWATCH_LOCK", files.path().join("lock"))
+        .env("HEALWATCH_DEFAULT_CONFIG", files.path().join("none.toml"))
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line} {out:?}"));
+    let targets = status["targets"].as_array().cloned().unwrap_or_default();
+    let named = |service: &str| targets.iter().find(|t| t["container"] == stack.container(service)).cloned();
+    // Every labelled service is a target, healthy (the app's body says "ok"), and the
+    // one labelled `enable: "false"` is left alone.
+    for service in ["app", "worker", "prometheus"] {
+        let t = named(service).unwrap_or_else(|| panic!("{service} is no target: {line}"));
+        assert_eq!(t["outcome"], "healthy", "{service}: {line}");
+    }
+    assert!(named("adminer").is_none(), "adminer is labelled healwatch.enable=false: {line}");
+    assert_eq!(out.status.code(), Some(0), "{line}");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("\"outcome\":\"healthy\""));
 }
