@@ -2,11 +2,13 @@
 """The shape of src/: the file-level module graph, file and function sizes.
 
     python3 scripts/layout.py          # the report: graph, largest files and functions
-    python3 scripts/layout.py --check  # exit 1 on a cycle between files, a file over
+    python3 scripts/layout.py --check  # exit 1 on a cycle between files or between
+                                       # folders (top-level modules), a file over
                                        # FILE_LIMIT non-test lines or a function over
                                        # FN_LIMIT lines (DEVELOPERS.md, STYLE.md)
 
-An edge A -> B means a path in A (`crate::x::y`, `super::z`) names an item defined in B.
+An edge A -> B means a path in A (`crate::x::y`, `super::z`, a leaf of a `use` tree such
+as `use crate::{x::Y, z::{self, W}};`) names an item defined in B.
 Declarations and re-exports (`mod x;`, `pub(crate) use x::Y;`) are not edges: a folder's
 mod.rs that re-exports its children does not depend on them, and a path through it is
 followed to the file that defines the item.
@@ -89,22 +91,75 @@ def functions(text):
     return found
 
 
+USE = re.compile(r"^[ \t]*(pub(?:\([^)]*\))?[ \t]+)?use[ \t]+([^;]+);", re.M)
+
+
+def split_top(text):
+    """`text` split at the commas that are not inside braces."""
+    parts, depth, cur = [], 0, ""
+    for c in text:
+        if c == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += (c == "{") - (c == "}")
+        cur += c
+    return parts + [cur]
+
+
+def expand(tree):
+    """The leaf paths of a use tree (`a::{b, c::{d, e as f}}`), each a list of names."""
+    tree = " ".join(tree.split())
+    if not tree:
+        return []
+    if tree.startswith("{"):
+        return [p for part in split_top(tree[1 : tree.rindex("}")]) for p in expand(part)]
+    brace = tree.find("{")
+    sep = tree.find("::")
+    if sep >= 0 and (brace < 0 or sep < brace):
+        head, rest = tree[:sep].strip(), tree[sep + 2 :]
+        return [[head] + p for p in expand(rest)]
+    return [[tree.split(" ")[0]]]
+
+
+def anchored(mod, parts):
+    """`parts` (a use path or a path in code) as a module path from the crate's root, or
+    None when it starts elsewhere (std, a dependency)."""
+    if parts[0] == "crate":
+        return list(parts[1:])
+    if parts[0] == "super":
+        base, k = list(mod), 0
+        while k < len(parts) and parts[k] == "super":
+            base, k = base[:-1], k + 1
+        return base + list(parts[k:])
+    if parts[0] == "self":
+        return list(mod) + list(parts[1:])
+    return None
+
+
+def uses(mod, text):
+    """(is_reexport, leaf path from the root) of every `use` of this crate's items."""
+    for m in USE.finditer(text):
+        for leaf in expand(m.group(2)):
+            path = anchored(mod, leaf)
+            if path is None and m.group(1) and file_of(tuple(mod) + (leaf[0],)):
+                path = list(mod) + leaf  # `pub use child::Item;` in a folder's mod.rs
+            if path is not None:
+                yield bool(m.group(1)), path
+
+
 def reexports(path, text):
     """Names a file re-exports, mapped to the module that defines them."""
     names = {}
-    mod = module_of(path)
-    for m in re.finditer(r"^pub(?:\(crate\))? use ([\w:]+)::\{?([\w, ]+)\}?;", text, re.M):
-        origin = m.group(1).split("::")
-        if origin[0] == "crate":
-            target = tuple(origin[1:])
-        elif origin[0] == "super":
-            target = mod[:-1] + tuple(origin[1:])
-        else:
-            target = mod + tuple(origin)
-        for name in re.split(r"[ ,]+", m.group(2).strip()):
-            if name and name != "self":
-                names[name] = target
+    for public, leaf in uses(module_of(path), strip_tests(text)):
+        if public and len(leaf) > 1 and leaf[-1] not in ("self", "*"):
+            names[leaf[-1]] = tuple(leaf[:-1])
     return names
+
+
+def folder_of(module):
+    """The top-level module a module belongs to: its folder (or its own file at src/)."""
+    return module[0] if module else None
 
 
 def main():
@@ -121,38 +176,30 @@ def main():
             module, seen = exports[module][item], seen + 1
         return file_of(module)
 
+    def target_of(path):
+        """The file that defines the item a root-anchored path names."""
+        found = []
+        for k, p in enumerate(path):
+            if file_of(tuple(found + [p])):
+                found.append(p)
+            else:
+                return resolve(tuple(found), p)
+        return file_of(tuple(found))
+
     edges = {f: set() for f in files}
     for f, text in texts.items():
         mod = module_of(f)
         body = strip_tests(text)
-        body = "\n".join(
-            l for l in body.split("\n") if not re.match(r"\s*(pub(\(crate\)|\(super\))? )?(mod \w+;|use \w+::)", l)
-            or l.strip().startswith("use crate::") or l.strip().startswith("use super::")
-        )
-        body = "\n".join(l for l in body.split("\n") if not re.match(r"\s*pub(\([a-z]+\))? use ", l))
-        for m in re.finditer(r"\b(crate|super)((?:::\w+)+)(?:::\{([^}]*)\})?", body):
-            parts = m.group(2).strip(":").split("::")
-            base = () if m.group(1) == "crate" else mod[:-1]
-            items = [i.strip().split(" ")[0].split("::")[0] for i in (m.group(3) or "").split(",") if i.strip()]
-            # the longest prefix that is a module
-            path = list(base)
-            for k, p in enumerate(parts):
-                if file_of(tuple(path + [p])):
-                    path.append(p)
-                else:
-                    items = items or [p]
-                    break
-            if not items:
-                items = ["self"]
-            for item in items:
-                if item == "self":
-                    target = file_of(tuple(path))
-                elif file_of(tuple(path + [item])):
-                    target = file_of(tuple(path + [item]))
-                else:
-                    target = resolve(tuple(path), item)
-                if target and os.path.abspath(target) != os.path.abspath(f):
-                    edges[f].add(target)
+        paths = [leaf for public, leaf in uses(mod, body) if not public]
+        code = USE.sub("", body)
+        for m in re.finditer(r"\b((?:crate|super|self)(?:::\w+)+)", code):
+            path = anchored(mod, m.group(1).split("::"))
+            if path:
+                paths.append(path)
+        for path in paths:
+            target = target_of([p for p in path if p not in ("self", "*")])
+            if target and os.path.abspath(target) != os.path.abspath(f):
+                edges[f].add(target)
 
     rel = lambda p: os.path.relpath(p, SRC)
     problems = []
@@ -173,6 +220,32 @@ def main():
     for f in sorted(files):
         if not color.get(f):
             visit(f)
+
+    # Folders: an edge between two top-level modules when a file of one uses a file of the
+    # other (a folder's own files may use each other freely).
+    folders = {}
+    for f, targets in edges.items():
+        a = folder_of(module_of(f))
+        for g in targets:
+            b = folder_of(module_of(g))
+            if a and b and a != b:
+                folders.setdefault(a, set()).add(b)
+    fcolor, fstack = {}, []
+
+    def fvisit(a):
+        fcolor[a] = 1
+        fstack.append(a)
+        for b in sorted(folders.get(a, ())):
+            if fcolor.get(b) == 1:
+                problems.append("folder cycle: " + " -> ".join(fstack[fstack.index(b):] + [b]))
+            elif not fcolor.get(b):
+                fvisit(b)
+        fstack.pop()
+        fcolor[a] = 2
+
+    for a in sorted(folders):
+        if not fcolor.get(a):
+            fvisit(a)
 
     sizes = []
     long_fns = []

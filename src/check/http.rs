@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::DefaultConnector;
 
-use super::{Check, Failed, Failure, Probe, no_answer, tcp};
+use super::describe::{contains, describe_error, describe_io};
+use super::{Check, Failed, Failure, Probe, tcp};
 use crate::config::{HealthCheck, Target};
-use crate::model::redact_text;
 use crate::net::{LiteralFirst, TrustRoots};
 
 /// At most this much of a body is read and searched for `expect_body`.
@@ -99,47 +99,6 @@ impl Probe for HttpProbe {
             }
         };
         Check { http_status, latency: start.elapsed(), error }
-    }
-}
-
-pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Why a request failed, as a person reads it in the status line.
-fn describe_error(error: &ureq::Error, timeout: Duration) -> Failed {
-    use ureq::Error as E;
-    let connection = |text: String| Failed { why: Failure::Connection, text };
-    match error {
-        E::Timeout(_) => Failed { why: Failure::Hung, text: no_answer(timeout) },
-        E::HostNotFound => connection("DNS failure: host not found".to_string()),
-        E::Io(e) => describe_io(e, timeout, "connecting"),
-        E::ConnectionFailed => connection("connection failed".to_string()),
-        E::Tls(e) => connection(format!("TLS error: {e}")),
-        E::Rustls(e) => connection(format!("TLS error: {e}")),
-        other => Failed { why: Failure::Other, text: redact_text(&other.to_string()) },
-    }
-}
-
-/// As `describe_error`, for an I/O error while `doing` something.
-pub(super) fn describe_io(error: &std::io::Error, timeout: Duration, doing: &str) -> Failed {
-    use std::io::ErrorKind as K;
-    if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
-        return describe_error(inner, timeout);
-    }
-    let message = error.to_string();
-    let connection = |text: String| Failed { why: Failure::Connection, text };
-    if message.contains("lookup address") || message.contains("Name or service not known") {
-        return connection(format!("DNS failure: {message}"));
-    }
-    match error.kind() {
-        K::ConnectionRefused => connection("connection refused".to_string()),
-        K::TimedOut | K::WouldBlock => Failed { why: Failure::Hung, text: no_answer(timeout) },
-        K::ConnectionReset => connection("connection reset by the server".to_string()),
-        K::UnexpectedEof => connection("connection closed by the server before a whole response".to_string()),
-        // rustls reports handshake and certificate failures as InvalidData.
-        K::InvalidData => connection(format!("TLS error: {}", redact_text(&message))),
-        _ => Failed { why: Failure::Other, text: format!("{doing}: {}", redact_text(&message)) },
     }
 }
 

@@ -2,6 +2,7 @@
 //! runs in unit tests with a fake), a command in the container, its logs, and Docker's
 //! own HEALTHCHECK. A failing check is data (`Check::error`), never an `Err`.
 
+mod describe;
 mod docker_health;
 mod exec;
 mod http;

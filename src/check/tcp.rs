@@ -5,7 +5,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::http::{contains, describe_io};
+use super::describe::{contains, describe_io};
 use super::{Check, Failed, Failure};
 use crate::config::{TCP_READ_LIMIT, TcpCheck};
 use crate::model::{redact_text, show_ms};

@@ -52,7 +52,7 @@ fn change_state(
     .map_err(Stop::Usage)?;
     let _lock = lock::acquire_within(config.lock.as_deref(), LockKind::Pass, LOCK_WAIT)?;
     let now = crate::clock::now().map_err(Stop::Usage)?;
-    let path = crate::memory::state_path(&config).map_err(Stop::Usage)?;
+    let path = crate::memory::state_path(config.state.as_ref()).map_err(Stop::Usage)?;
     let mut state = state::read_for_command(&path).map_err(Stop::Usage)?;
     // Configured targets, and discovered ones (labels, HEALTHCHECKs) that a pass remembered.
     if !config.targets.iter().any(|t| t.name == target) && !state.targets.contains_key(target) {

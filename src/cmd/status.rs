@@ -45,7 +45,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
     })
     .map_err(Stop::Usage)?;
     let now = crate::clock::now().map_err(Stop::Usage)?;
-    let path = crate::memory::state_path(&config).map_err(Stop::Usage)?;
+    let path = crate::memory::state_path(config.state.as_ref()).map_err(Stop::Usage)?;
     let state = state::read_for_command(&path).map_err(Stop::Usage)?;
     let settings_of =
         |name: &str| config.targets.iter().find(|t| t.name == name).map_or(config::BUILTIN, |t| t.settings);

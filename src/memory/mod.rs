@@ -8,12 +8,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::config::Config;
-
-/// Where the state lives: `--state`, HEALWATCH_STATE or `[defaults] state`, else
-/// state.json in the state directory.
-pub(crate) fn state_path(config: &Config) -> Result<PathBuf> {
-    match &config.state {
+/// Where the state lives: `given` (`--state`, HEALWATCH_STATE or `[defaults] state`),
+/// else state.json in the state directory.
+pub(crate) fn state_path(given: Option<&PathBuf>) -> Result<PathBuf> {
+    match given {
         Some(path) => Ok(path.clone()),
         None => Ok(lock::default_state_dir()?.join(state::STATE_FILE)),
     }

@@ -6,7 +6,6 @@ pub(crate) mod github;
 pub(crate) mod junit;
 pub(crate) mod metrics;
 pub(crate) mod notify;
-pub(crate) mod publish;
 pub(crate) mod report;
 
 use std::io::{ErrorKind, Write};

@@ -3,6 +3,7 @@
 //! list, check, heal, remember, report.
 
 mod listing;
+mod publish;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,12 +20,12 @@ use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
 use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
-use crate::output::publish::{self, Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
 use crate::output::report::{Report, TargetReport};
 use crate::pass::{self, Hints, InWatch, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
 pub(crate) use listing::add_docker_targets;
 use listing::{Listed, engines, unlisted_targets};
+use publish::{Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
 
 /// What every pass of one invocation shares: the config as loaded (before discovery),
 /// where reports go, the docker CLI and the HTTP prober.
@@ -164,7 +165,7 @@ impl<'a> Setup<'a> {
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
             warnings.extend(listed.mistakes.iter().cloned());
         }
-        let (memory, state_file) = match state_path(&config) {
+        let (memory, state_file) = match state_path(config.state.as_ref()) {
             Ok(path) => {
                 let loaded = state::load(&path, started);
                 warnings.extend(loaded.warnings);
@@ -355,7 +356,7 @@ fn ssh_engines(config: &Config) -> bool {
 
 /// Reuses ssh connections through a wrapper in `ssh/` beside the state file.
 fn reuse_ssh(docker: &mut DockerCli, config: &Config) -> Result<()> {
-    let state = state_path(config)?;
+    let state = state_path(config.state.as_ref())?;
     let dir = state.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     docker.reuse_ssh(&dir.join("ssh")).context("reusing ssh connections")
 }

@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::notify::{self, Message, Service};
-use super::report::{self, Report};
-use super::{metrics, print};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::exit::{Exit, Stop};
 use crate::files::atomic;
 use crate::memory::state::State;
 use crate::model::{Format, HealthUrl, Outcome, one_line};
+use crate::output::notify::{self, Message, Service};
+use crate::output::report::{self, Report};
+use crate::output::{metrics, print};
 
 /// Where a pass reports besides stdout.
 #[derive(Debug, Clone, Default)]
