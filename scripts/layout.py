@@ -162,6 +162,31 @@ def folder_of(module):
     return module[0] if module else None
 
 
+def unmapped(files):
+    """Files the map in DEVELOPERS.md's Layout section does not name: each file of a
+    folder (but its mod.rs) in that folder's entry, each file at src/ anywhere in the map."""
+    text = open(os.path.join(SRC, "..", "DEVELOPERS.md")).read()
+    layout = text.split("## Layout", 1)[-1].split("\n## ", 1)[0]
+    block = [l for l in layout.split("\n") if l.startswith("    ")]
+    entries, current = {}, None
+    for line in block:
+        m = re.match(r"    (\w+)/ ", line)
+        if m:
+            current = m.group(1)
+        entries[current] = entries.get(current, "") + line + "\n"
+    everything = "\n".join(block)
+    missing = []
+    for f in sorted(files):
+        parts = os.path.relpath(f, SRC).split(os.sep)
+        name = parts[-1]
+        if name in ("mod.rs", "lib.rs", "main.rs", "tests.rs"):
+            continue
+        where = everything if len(parts) == 1 else entries.get(parts[0], "")
+        if not re.search(r"(?<![\w.])" + re.escape(name) + r"(?!\w)", where):
+            missing.append(f"DEVELOPERS.md's map does not name {'/'.join(parts)}")
+    return missing
+
+
 def main():
     files = []
     for root, _, names in os.walk(SRC):
@@ -261,6 +286,8 @@ def main():
                 long_fns.append((length, f"{rel(f)}: {name}"))
                 if length > FN_LIMIT:
                     problems.append(f"function over {FN_LIMIT} lines: {rel(f)}: {name} ({length})")
+
+    problems += unmapped(files)
 
     if "--check" not in sys.argv:
         print("module graph (file -> files it uses):")
