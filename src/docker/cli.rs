@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::calls::{self, Call, call};
+use super::api::calls::{self, Call, call};
 use super::{ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, Sieve, Summaries, whole_seconds};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
@@ -241,7 +241,7 @@ impl Containers for DockerCli {
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            return super::logs::log_match(
+            return super::api::logs::log_match(
                 socket,
                 &c.name,
                 (since, until),
@@ -258,7 +258,7 @@ impl Containers for DockerCli {
 
     fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
         if let Some(socket) = self.api_socket(&c.endpoint) {
-            return super::logs::log_tail(socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT));
+            return super::api::logs::log_tail(socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT));
         }
         let count = lines.to_string();
         let out = self.run_on(&c.endpoint, &["logs", "--tail", &count, "--", &c.name], QUICK_TIMEOUT);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::calls;
+use super::api::calls;
 use super::inspect::parse_inspect;
 use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, Sieve, Summaries, api, stderr_line};
 use crate::model::Endpoint;

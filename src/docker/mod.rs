@@ -2,17 +2,14 @@
 //! with a fake), the docker CLI behind it, and each engine's container listing.
 
 pub(crate) mod api;
-mod calls;
 mod cli;
 mod default_engine;
 #[cfg(test)]
 pub(crate) mod fake;
 mod inspect;
 mod listing;
-mod logs;
 mod sieve;
 mod ssh;
-mod wire;
 
 use std::time::{Duration, SystemTime};
 

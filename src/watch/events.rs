@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::docker::api::wire::{Request, parse_head, segment, unix_time};
 use crate::docker::{DockerCli, api};
 use crate::model::Endpoint;
 use crate::process::{LineReader, kill_group, nonblocking, spawn_in_group};
@@ -25,8 +26,6 @@ pub(super) const EVENT_FORMAT: &str = "{{.Actor.Attributes.name}}\t{{.Action}}";
 const EVENT_LINE_LIMIT: usize = 4096;
 /// At most this much is read per look at the events; the rest waits for the next.
 const EVENT_READ_LIMIT: usize = 256 * 1024;
-/// Bound on the API's answer head (status line and headers).
-const HEAD_LIMIT: usize = 16 * 1024;
 /// Bound on connecting to the socket and sending the request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -46,7 +45,7 @@ pub(super) fn follow(
     }
     let mut command = docker.command(endpoint);
     command.args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
-    command.arg("--since").arg(unix(since)).arg("--until").arg(unix(until));
+    command.arg("--since").arg(unix_time(since)).arg("--until").arg(unix_time(until));
     for event in EVENT_FILTERS {
         command.arg("--filter").arg(format!("event={event}"));
     }
@@ -55,38 +54,22 @@ pub(super) fn follow(
     Ok(EventStream { source: Source::Cli { child, stdout }, lines: LineReader::new(EVENT_LINE_LIMIT) })
 }
 
-/// Seconds since the epoch, as Docker takes `since` and `until`.
-fn unix(t: SystemTime) -> String {
-    let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
-}
-
 /// `GET /events` on the engine's socket, as HTTP/1.0: the daemon streams one JSON object
 /// per line, unchunked, and closes at `until`.
 fn from_api(socket: &Path, since: SystemTime, until: SystemTime) -> std::io::Result<EventStream> {
     let stream = api::connect(socket, Instant::now() + CONNECT_TIMEOUT).map_err(std::io::Error::other)?;
     stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
-    (&stream).write_all(events_request(since, until).as_bytes())?;
+    (&stream).write_all(&events_request(since, until).bytes())?;
     stream.set_nonblocking(true)?;
     let source = Source::Api { socket: Some(stream), head: Some(Vec::new()) };
     Ok(EventStream { source, lines: LineReader::new(EVENT_LINE_LIMIT) })
 }
 
 /// The request for the events a watch wants, between `since` and `until`.
-fn events_request(since: SystemTime, until: SystemTime) -> String {
+fn events_request(since: SystemTime, until: SystemTime) -> Request {
     let filters = serde_json::json!({"type": ["container"], "event": EVENT_FILTERS}).to_string();
-    let encoded: String = filters
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!(
-        "GET /events?since={}&until={}&filters={encoded} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
-        unix(since),
-        unix(until)
-    )
+    let (since, until, filters) = (unix_time(since), unix_time(until), segment(&filters));
+    Request::get(format!("/events?since={since}&until={until}&filters={filters}"))
 }
 
 /// One event of the API's stream as `EVENT_FORMAT` would print it; `None` for anything
@@ -133,15 +116,14 @@ impl EventStream {
             if let Source::Api { socket, head: head @ Some(_) } = &mut self.source {
                 let so_far = head.as_mut().expect("matched Some");
                 so_far.extend_from_slice(data);
-                let Some(end) = so_far.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    if so_far.len() > HEAD_LIMIT {
-                        *socket = None;
-                    }
-                    continue;
+                // The head, once whole: a 200 streams the events; anything else (or what
+                // is not HTTP) ends the stream, and the watch's passes report the engine.
+                let (ok, end) = match parse_head(so_far) {
+                    Ok(Some((code, end))) => (code == 200, end),
+                    Ok(None) => continue,
+                    Err(_) => (false, 0),
                 };
-                let (status, rest) = so_far.split_at(end + 4);
-                let ok = status.starts_with(b"HTTP/1.") && status.get(8..13) == Some(b" 200 ");
-                let rest = rest.to_vec();
+                let rest = so_far[end..].to_vec();
                 *head = None;
                 if !ok {
                     *socket = None;
@@ -212,7 +194,7 @@ mod tests {
     #[test]
     fn the_request_asks_for_the_watchs_events_only() {
         let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-        let request = events_request(at(100), at(114));
+        let request = events_request(at(100), at(114)).text();
         assert!(request.starts_with("GET /events?since=100.000000000&until=114.000000000&filters=%7B%22"), "{request}");
         assert!(request.contains("health_status%3A%20unhealthy") && request.ends_with("\r\n\r\n"), "{request}");
         let first = request.lines().next().unwrap();

@@ -3,71 +3,35 @@
 //! no more than one line of it held and the whole read bounded in time and bytes, as the
 //! CLI's run is (`process::scan_lines`).
 
-use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::api::connect;
+use super::body::{Body, connect};
 use super::calls::inspect;
-use super::wire::{daemon_message, segment, status_and_body};
+use super::frames::Frames;
+use super::wire::{Request, segment, unix_time};
 use crate::process::{LINE_LIMIT, LineReader};
 
-/// Bound on the answer's head, before its body streams.
-const HEAD_LIMIT: usize = 16 * 1024;
-
-/// Where the lines of a log come from: the frames Docker sends without a TTY (an 8-byte
-/// header, stream 1 or 2 and a big-endian length, then that many bytes), or one raw
-/// stream with a TTY.
-enum Framing {
-    Raw,
-    /// Frames: the header read so far, and what is left of the current frame's body,
-    /// with the stream it belongs to (0 for stdout, 1 for stderr).
-    Frames {
-        header: Vec<u8>,
-        left: usize,
-        stream: usize,
-    },
-}
-
 /// A log's lines as they arrive: one reader per stream, so a line split across frames
-/// of one stream is whole, and a line of the other stream never splits it.
+/// of one stream is whole, and a line of the other stream never splits it. With a TTY
+/// there are no frames: one raw stream.
 struct LogLines {
-    framing: Framing,
+    frames: Option<Frames>,
     lines: [LineReader; 2],
 }
 
 impl LogLines {
     fn new(tty: bool) -> Self {
-        let framing = if tty { Framing::Raw } else { Framing::Frames { header: Vec::new(), left: 0, stream: 0 } };
-        Self { framing, lines: [LineReader::new(LINE_LIMIT), LineReader::new(LINE_LIMIT)] }
+        Self { frames: (!tty).then(Frames::default), lines: [LineReader::new(LINE_LIMIT), LineReader::new(LINE_LIMIT)] }
     }
 
     /// Feeds `bytes`; `line` gets each whole line until it returns true, which is returned.
-    fn feed(&mut self, mut bytes: &[u8], line: &mut impl FnMut(&[u8], bool) -> bool) -> bool {
-        let Framing::Frames { header, left, stream } = &mut self.framing else {
+    fn feed(&mut self, bytes: &[u8], line: &mut impl FnMut(&[u8], bool) -> bool) -> bool {
+        let Some(frames) = &mut self.frames else {
             return self.lines[0].feed(bytes, line);
         };
-        while !bytes.is_empty() {
-            if *left == 0 {
-                let take = (8 - header.len()).min(bytes.len());
-                header.extend_from_slice(&bytes[..take]);
-                bytes = &bytes[take..];
-                if header.len() == 8 {
-                    *stream = usize::from(header[0] == 2);
-                    *left = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-                    header.clear();
-                }
-                continue;
-            }
-            let take = (*left).min(bytes.len());
-            *left -= take;
-            if self.lines[*stream].feed(&bytes[..take], &mut *line) {
-                return true;
-            }
-            bytes = &bytes[take..];
-        }
-        false
+        let lines = &mut self.lines;
+        frames.feed(bytes, &mut |stream, part, _| lines[stream].feed(part, &mut *line))
     }
 
     /// The end of the log: each stream's last line, if it did not end in a newline.
@@ -76,16 +40,10 @@ impl LogLines {
     }
 }
 
-/// Seconds since the epoch with nanoseconds, as the engine takes `since` and `until`.
-fn unix(t: SystemTime) -> String {
-    let t = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
-}
-
 /// The first line `container` logged (either stream) in `[since, until)` that matches
 /// `pattern`, asked of the engine at `socket`, within `timeout` and `byte_limit` bytes of
 /// log (past it: no match). `Err` says why the logs could not be read.
-pub(super) fn log_match(
+pub(crate) fn log_match(
     socket: &Path,
     container: &str,
     span: (SystemTime, SystemTime),
@@ -93,7 +51,7 @@ pub(super) fn log_match(
     bounds: (Duration, u64),
 ) -> Result<Option<String>, String> {
     let mut found = None;
-    let query = format!("since={}&until={}", unix(span.0), unix(span.1));
+    let query = format!("since={}&until={}", unix_time(span.0), unix_time(span.1));
     read_log(socket, container, &query, bounds, &mut |line: &[u8], _cut: bool| {
         let text = String::from_utf8_lossy(line);
         found = pattern.is_match(&text).then(|| text.trim().to_string());
@@ -104,7 +62,7 @@ pub(super) fn log_match(
 
 /// The last `lines` lines `container` logged (both streams, in the order they were
 /// written), asked of the engine at `socket` within `bounds` (time, bytes of log).
-pub(super) fn log_tail(
+pub(crate) fn log_tail(
     socket: &Path,
     container: &str,
     lines: usize,
@@ -131,94 +89,38 @@ fn read_log(
     (timeout, byte_limit): (Duration, u64),
     line: &mut impl FnMut(&[u8], bool) -> bool,
 ) -> Result<(), String> {
+    use std::io::Read;
     let deadline = Instant::now() + timeout;
-    let info = inspect(socket, container, timeout).map_err(|out| format!("docker logs failed: {}", out.stderr))?;
+    let failed = |e: &dyn std::fmt::Display| format!("docker logs failed: {e}");
+    let info = inspect(socket, container, timeout).map_err(|out| failed(&out.stderr))?;
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
-    let request = format!(
-        "GET /containers/{}/logs?stdout=1&stderr=1&{query} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n",
-        segment(container),
-    );
-    let stream = connect(socket, deadline).map_err(|e| format!("docker logs failed: {e:#}"))?;
+    let request = Request::get(format!("/containers/{}/logs?stdout=1&stderr=1&{query}", segment(container)));
+    let stream = connect(socket, deadline).map_err(|e| failed(&format!("{e:#}")))?;
+    // Past `byte_limit` the read stops here, as if the log ended; the body's own bound
+    // is only a backstop.
+    let mut body =
+        Body::open(stream, &request.bytes(), deadline, timeout, usize::MAX).map_err(|e| failed(&format!("{e:#}")))?;
     let mut log = LogLines::new(tty);
-    let mut read = Reader { stream, deadline, timeout, total: 0 };
-    let body = read.head(&request)?;
-    if log.feed(&body, line) {
-        return Ok(());
-    }
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
     loop {
-        let n = read.some(&mut chunk)?;
+        let n = match body.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(format!("reading the logs took longer than {}", crate::model::show_ms(timeout)));
+            }
+            Err(e) if crate::interrupt::requested().is_some() => {
+                return Err(format!("reading the logs was interrupted ({e})"));
+            }
+            Err(e) => return Err(failed(&e)),
+        };
         if n == 0 {
             log.flush(line);
             return Ok(());
         }
-        if log.feed(&chunk[..n], line) || read.total > byte_limit {
+        total += n as u64;
+        if log.feed(&chunk[..n], line) || total > byte_limit {
             return Ok(());
-        }
-    }
-}
-
-/// The answer's stream, read by a deadline (the end of the whole read's `timeout`),
-/// counting bytes.
-struct Reader {
-    stream: UnixStream,
-    deadline: Instant,
-    timeout: Duration,
-    total: u64,
-}
-
-impl Reader {
-    /// Sends `request` and reads the answer's head: the start of the body when it is a
-    /// 200, the daemon's message otherwise.
-    fn head(&mut self, request: &str) -> Result<Vec<u8>, String> {
-        use std::io::Write;
-        let failed = |e: std::io::Error| format!("docker logs failed: {e}");
-        self.stream.set_write_timeout(Some(Duration::from_secs(2))).map_err(failed)?;
-        self.stream.write_all(request.as_bytes()).map_err(failed)?;
-        let mut answer = Vec::new();
-        let mut chunk = vec![0u8; 16 * 1024];
-        let end = loop {
-            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end;
-            }
-            if answer.len() > HEAD_LIMIT {
-                return Err("docker logs failed: the engine's answer has no end to its head".into());
-            }
-            let n = self.some(&mut chunk)?;
-            if n == 0 {
-                break answer.len();
-            }
-            answer.extend_from_slice(&chunk[..n]);
-        };
-        match status_and_body(&answer) {
-            Ok((200, _)) => Ok(answer.split_off(end + 4)),
-            Ok((_, body)) => Err(format!("docker logs failed: {}", daemon_message(body))),
-            Err(e) => Err(format!("docker logs failed: {e:#}")),
-        }
-    }
-
-    /// Reads what is there (0 at the end), waiting until the deadline; a signal ends the
-    /// wait within 200 ms.
-    fn some(&mut self, chunk: &mut [u8]) -> Result<usize, String> {
-        loop {
-            if crate::interrupt::requested().is_some() {
-                return Err("reading the logs was interrupted".into());
-            }
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!("reading the logs took longer than {}", crate::model::show_ms(self.timeout)));
-            }
-            let wait = left.min(Duration::from_millis(200));
-            self.stream.set_read_timeout(Some(wait)).map_err(|e| e.to_string())?;
-            match self.stream.read(chunk) {
-                Ok(n) => {
-                    self.total += n as u64;
-                    return Ok(n);
-                }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("docker logs failed: {e}")),
-            }
         }
     }
 }
@@ -226,7 +128,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::net::UnixListener;
 
     fn frame(stream: u8, text: &[u8]) -> Vec<u8> {

@@ -13,17 +13,16 @@
 //! engine. Everything else (the default engine, contexts, `tcp://` hosts without TLS
 //! files, whose TLS the CLI takes from its environment) is listed with the CLI.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::INSPECT_LIMIT;
-use super::sieve::{Sieve, Summaries, parse_list};
-use super::wire::{Body, refusal, response_body, segment};
+use super::body::{Body, connect};
+use super::wire::{Request, refusal, response_body, segment};
+use crate::docker::INSPECT_LIMIT;
+use crate::docker::sieve::{Sieve, Summaries, parse_list};
 use crate::model::Endpoint;
 use crate::process::exit_text;
 
@@ -122,7 +121,7 @@ pub(crate) fn list(route: &Route, ssh: &Path, timeout: Duration, sieve: &Sieve) 
 
 /// One `GET` of the list at `path`, through `sieve`.
 fn list_one(route: &Route, ssh: &Path, timeout: Duration, path: &str, sieve: &Sieve) -> Result<Summaries> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n\r\n");
+    let request = Request::get(path).text();
     match route {
         Route::Unix(socket) => {
             let deadline = Instant::now() + timeout;
@@ -184,85 +183,6 @@ fn over_tls(authority: &str, files: &[String; 3], timeout: Duration, path: &str,
     parse_list(response.body_mut().with_config().limit(LIST_LIMIT as u64).reader(), sieve)
 }
 
-/// Sends `request` on a fresh connection to the socket at `path` and reads the whole
-/// answer, within `timeout` and `INSPECT_LIMIT`.
-#[cfg(test)]
-fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
-    let deadline = Instant::now() + timeout;
-    let stream = connect(path, deadline)?;
-    exchange(stream, request, deadline, timeout, INSPECT_LIMIT)
-}
-
-/// Sends `request` on `stream` and reads until the engine closes it, by `deadline` (the
-/// end of the call's `timeout`) and within `limit` bytes; a signal ends the wait within
-/// 200 ms.
-pub(super) fn exchange(
-    mut stream: UnixStream,
-    request: &[u8],
-    deadline: Instant,
-    timeout: Duration,
-    limit: usize,
-) -> Result<Vec<u8>> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    stream.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
-    stream.write_all(request).context("sending the request")?;
-    let mut answer = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        if let Some(signal) = crate::interrupt::requested() {
-            bail!("interrupted by {}", crate::interrupt::name(signal));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("no whole answer within {}", crate::model::show_ms(timeout));
-        }
-        // Short reads, so an interrupt is seen soon.
-        stream.set_read_timeout(Some(left.min(Duration::from_millis(200))))?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(answer),
-            Ok(n) if answer.len() + n > limit => {
-                bail!("the answer is longer than {}: not read", show_size(limit))
-            }
-            Ok(n) => answer.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("reading the answer"),
-        }
-    }
-}
-
-/// `limit` bytes as a person reads them: whole MiB, else KiB.
-fn show_size(limit: usize) -> String {
-    if limit >= 1 << 20 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) }
-}
-
-/// Connects without blocking: a daemon whose backlog is full is waited for until
-/// `deadline`, not forever.
-pub(crate) fn connect(path: &Path, deadline: Instant) -> Result<UnixStream> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
-    let address = SocketAddrUnix::new(path).context("not a socket path")?;
-    loop {
-        match rustix::net::connect(&fd, &address) {
-            Ok(()) | Err(rustix::io::Errno::ISCONN) => break,
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS | rustix::io::Errno::ALREADY)
-                if Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e).context("connecting"),
-        }
-    }
-    let stream = UnixStream::from(fd);
-    stream.set_nonblocking(false)?;
-    Ok(stream)
-}
-
 /// Sends `request` through `ssh HOST docker system dial-stdio` and reads the answer.
 fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let mut command = Command::new(ssh);
@@ -280,7 +200,7 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
         bail!("the answer over ssh is longer than {} MiB: not read", INSPECT_LIMIT >> 20);
     }
     if out.stdout.is_empty() {
-        let why = super::stderr_line(&out.stderr);
+        let why = crate::docker::stderr_line(&out.stderr);
         bail!("ssh {} docker system dial-stdio failed ({}): {why}", host.host, exit_text(out.exit_code));
     }
     Ok(out.stdout.into_bytes())
@@ -289,7 +209,9 @@ fn over_ssh(ssh: &Path, host: &SshHost, request: &[u8], timeout: Duration) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::api::body::over_unix;
     use crate::model::ContainerStatus;
+    use std::io::Write;
 
     fn engine(host: &str) -> Endpoint {
         Endpoint::Engine { name: "e".into(), via: Box::new(Endpoint::Host(host.into())), tls: None }

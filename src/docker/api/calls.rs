@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::INSPECT_LIMIT;
-use super::api::{connect, exchange};
-use super::wire::{daemon_message, segment, status_and_body};
+use super::body::{connect, exchange};
+use super::wire::{Request, daemon_message, segment, status_and_body};
+use crate::docker::INSPECT_LIMIT;
 use crate::model::Action;
 use crate::process::CommandOutcome;
 
@@ -23,33 +23,29 @@ const EXIT_READS: usize = 5;
 /// Bound on the question, after an exec ran out of time, whether it was started at all.
 const EXEC_STARTED_WAIT: Duration = Duration::from_secs(1);
 
-/// A call to the engine: `method`, the path under the API's root, and a JSON body.
+/// A call to the engine: one request (see `wire::Request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Call {
-    method: &'static str,
-    path: String,
-    body: Option<String>,
-}
+pub(crate) struct Call(Request);
 
 impl Call {
     /// `GET /containers/NAME/json`: what `docker inspect` prints for one container.
-    pub(super) fn inspect(container: &str) -> Self {
-        Self { method: "GET", path: format!("/containers/{}/json", segment(container)), body: None }
+    pub(crate) fn inspect(container: &str) -> Self {
+        Self(Request::get(format!("/containers/{}/json", segment(container))))
     }
 
     /// `POST /containers/NAME/unpause`.
-    pub(super) fn unpause(container: &str) -> Self {
-        Self { method: "POST", path: format!("/containers/{}/unpause", segment(container)), body: None }
+    pub(crate) fn unpause(container: &str) -> Self {
+        Self(Request::post(format!("/containers/{}/unpause", segment(container)), None))
     }
 
     /// `POST /containers/NAME/kill?signal=CONT`: wakes a stopped PID 1.
-    pub(super) fn wake(container: &str) -> Self {
-        Self { method: "POST", path: format!("/containers/{}/kill?signal=CONT", segment(container)), body: None }
+    pub(crate) fn wake(container: &str) -> Self {
+        Self(Request::post(format!("/containers/{}/kill?signal=CONT", segment(container)), None))
     }
 
     /// The call `docker restart -t SECS`, `docker stop -t SECS` or `docker kill` makes;
     /// `None` for `Action::Notify`, which runs nothing.
-    pub(super) fn action(container: &str, action: Action, stop_secs: u64) -> Option<Self> {
+    pub(crate) fn action(container: &str, action: Action, stop_secs: u64) -> Option<Self> {
         let name = segment(container);
         let path = match action {
             Action::Restart => format!("/containers/{name}/restart?t={stop_secs}"),
@@ -57,7 +53,7 @@ impl Call {
             Action::Kill => format!("/containers/{name}/kill"),
             Action::Notify => return None,
         };
-        Some(Self { method: "POST", path, body: None })
+        Some(Self(Request::post(path, None)))
     }
 
     /// `POST /containers/NAME/exec`: makes an exec of `argv` (no shell, no TTY) whose
@@ -65,35 +61,28 @@ impl Call {
     fn exec_create(container: &str, argv: &[String]) -> Self {
         let body = serde_json::json!({"AttachStdout": true, "AttachStderr": true, "Tty": false, "Cmd": argv});
         let path = format!("/containers/{}/exec", segment(container));
-        Self { method: "POST", path, body: Some(body.to_string()) }
+        Self(Request::post(path, Some(body.to_string())))
     }
 
     /// `POST /exec/ID/start`: runs it; the answer is its output until it ends.
     fn exec_start(id: &str) -> Self {
         let body = r#"{"Detach":false,"Tty":false}"#.to_string();
-        Self { method: "POST", path: format!("/exec/{}/start", segment(id)), body: Some(body) }
+        Self(Request::post(format!("/exec/{}/start", segment(id)), Some(body)))
     }
 
     /// `GET /exec/ID/json`: whether it still runs, and its exit code.
     fn exec_inspect(id: &str) -> Self {
-        Self { method: "GET", path: format!("/exec/{}/json", segment(id)), body: None }
+        Self(Request::get(format!("/exec/{}/json", segment(id))))
     }
 
-    /// The request, HTTP/1.0: the daemon answers without chunking and closes when done.
+    /// The request as it goes on the wire.
     fn request(&self) -> String {
-        let body = self.body.as_deref().unwrap_or_default();
-        let kind = if self.body.is_some() { "Content-Type: application/json\r\n" } else { "" };
-        format!(
-            "{} {} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n{kind}Content-Length: {}\r\n\r\n{body}",
-            self.method,
-            self.path,
-            body.len()
-        )
+        self.0.text()
     }
 }
 
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
-pub(super) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
+pub(crate) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     let answer = answer(socket, call, timeout, INSPECT_LIMIT);
     let duration = started.elapsed();
@@ -119,7 +108,7 @@ fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
 
 /// One container's inspect JSON (`GET /containers/NAME/json`), or the failed call as the
 /// CLI's run would have ended.
-pub(super) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Result<serde_json::Value, CommandOutcome> {
+pub(crate) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Result<serde_json::Value, CommandOutcome> {
     let out = call(socket, &Call::inspect(container), timeout);
     if !out.success() {
         return Err(out);
@@ -137,7 +126,7 @@ pub(super) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Resu
 /// Past it the wait ends; the command in the container runs on until it ends by itself,
 /// as it does when the CLI is killed. stdout and stderr are kept (their tails), as the
 /// CLI's run keeps them.
-pub(super) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Duration) -> CommandOutcome {
+pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     let left = || timeout.saturating_sub(started.elapsed());
     let made = call(socket, &Call::exec_create(container, argv), timeout);
@@ -202,27 +191,12 @@ fn timed_out(socket: &Path, id: &str, timeout: Duration, started: Instant) -> Co
     }
 }
 
-/// The two streams of an exec's output, as Docker frames them without a TTY: each frame
-/// an 8-byte header (stream 1 or 2, three zero bytes, a big-endian length) and that many
-/// bytes. Each is trimmed and kept to its last `OUTPUT_LIMIT` bytes, as the CLI's run
-/// keeps them; a frame cut short ends the reading.
-fn demultiplex(mut raw: &[u8]) -> (String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    while raw.len() >= 8 {
-        let size = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
-        let Some(frame) = raw.get(8..8 + size) else { break };
-        match raw[0] {
-            1 => out.extend_from_slice(frame),
-            2 => err.extend_from_slice(frame),
-            _ => {}
-        }
-        raw = &raw[8 + size..];
-    }
-    let tail = |bytes: &[u8]| {
-        let from = bytes.len().saturating_sub(crate::process::OUTPUT_LIMIT);
-        String::from_utf8_lossy(&bytes[from..]).trim().to_string()
-    };
-    (tail(&out), tail(&err))
+/// The two streams of an exec's output (see `frames`), each trimmed and kept to its last
+/// `OUTPUT_LIMIT` bytes, as the CLI's run keeps them.
+fn demultiplex(raw: &[u8]) -> (String, String) {
+    let (out, err) = super::frames::split(raw, crate::process::OUTPUT_LIMIT);
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).trim().to_string();
+    (text(out), text(err))
 }
 
 /// The engine's answer as the CLI's run would have ended: exit 0 with the body for a
@@ -247,20 +221,20 @@ mod tests {
     fn calls_are_the_clis_and_names_stay_one_segment() {
         assert_eq!(Call::inspect("web-1").request().lines().next(), Some("GET /containers/web-1/json HTTP/1.0"));
         let restart = Call::action("web", Action::Restart, 10).unwrap();
-        assert_eq!(restart.path, "/containers/web/restart?t=10");
-        assert_eq!(restart.method, "POST");
-        assert_eq!(Call::action("web", Action::Stop, 3).unwrap().path, "/containers/web/stop?t=3");
-        assert_eq!(Call::action("web", Action::Kill, 3).unwrap().path, "/containers/web/kill");
+        assert_eq!(restart.0.path, "/containers/web/restart?t=10");
+        assert_eq!(restart.0.method, "POST");
+        assert_eq!(Call::action("web", Action::Stop, 3).unwrap().0.path, "/containers/web/stop?t=3");
+        assert_eq!(Call::action("web", Action::Kill, 3).unwrap().0.path, "/containers/web/kill");
         assert_eq!(Call::action("web", Action::Notify, 3), None);
-        assert_eq!(Call::wake("a.b_c").path, "/containers/a.b_c/kill?signal=CONT");
-        assert_eq!(Call::unpause("../x?y=1 #").path, "/containers/..%2Fx%3Fy%3D1%20%23/unpause");
+        assert_eq!(Call::wake("a.b_c").0.path, "/containers/a.b_c/kill?signal=CONT");
+        assert_eq!(Call::unpause("../x?y=1 #").0.path, "/containers/..%2Fx%3Fy%3D1%20%23/unpause");
         assert_eq!(segment("w\r\nHost: x"), "w%0D%0AHost%3A%20x");
         let argv = vec!["pg_isready".to_string(), "-h".to_string(), "a\"b".to_string()];
         let create = Call::exec_create("db", &argv).request();
         let body = r#"{"AttachStderr":true,"AttachStdout":true,"Cmd":["pg_isready","-h","a\"b"],"Tty":false}"#;
         assert!(create.starts_with("POST /containers/db/exec HTTP/1.0\r\n"), "{create}");
         assert!(create.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())), "{create}");
-        assert_eq!(Call::exec_start("abc123").path, "/exec/abc123/start");
+        assert_eq!(Call::exec_start("abc123").0.path, "/exec/abc123/start");
     }
 
     #[test]
@@ -300,7 +274,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = call(&dir.path().join("docker.sock"), &Call::inspect("web"), Duration::from_secs(1));
         assert_eq!(out.exit_code, None);
-        assert!(super::super::engine_unreachable(&out.stderr), "{}", out.stderr);
+        assert!(crate::docker::engine_unreachable(&out.stderr), "{}", out.stderr);
     }
 
     #[test]

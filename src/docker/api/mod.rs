@@ -1,0 +1,23 @@
+//! The Engine API client, whole: healwatch speaks to an engine on a socket (and over ssh
+//! or TLS for listings) itself, where the CLI would start a Go program per call.
+//!
+//! - wire.rs: the one request builder, percent-encoding, the one head parser, the
+//!   daemon's message;
+//! - body.rs: one exchange on a socket (connect by a deadline, the answer read as it
+//!   comes or whole, bounded in time and size, a signal ending any wait);
+//! - frames.rs: the one demultiplexer of a container's framed output;
+//! - list.rs: the container listing over unix, ssh and TLS (the routes);
+//! - calls.rs: a pass's container calls (inspect, unpause, signal, restart, exec);
+//! - logs.rs: `docker logs` read as it streams.
+//!
+//! `docker events` through the API is the watch's (watch/events.rs), on this wire.
+
+mod body;
+pub(crate) mod calls;
+mod frames;
+mod list;
+pub(crate) mod logs;
+pub(crate) mod wire;
+
+pub(crate) use body::connect;
+pub(crate) use list::{Route, list, route};
