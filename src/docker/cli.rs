@@ -7,27 +7,18 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::api::calls::{self, Call, call};
-use super::{ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, Sieve, Summaries, whole_seconds};
+use super::api::engine::{ApiEngine, LOG_SCAN_LIMIT, LOG_SCAN_TIMEOUT};
+use super::{
+    ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, QUICK_TIMEOUT, RESTART_MARGIN, Sieve, Summaries,
+    whole_seconds,
+};
 use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
-
-/// Bound on one log scan, in time.
-const LOG_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bound on one log scan, in bytes: past it the scan stops (no match found).
-const LOG_SCAN_LIMIT: u64 = 1 << 30;
-/// Bound on a log's last lines, in bytes (each line is cut at `LINE_LIMIT` too).
-const TAIL_LIMIT: u64 = 256 * 1024;
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
 /// only /usr/bin:/bin, so the usual install places are tried after PATH.
 pub(super) const FALLBACK_PATHS: &[&str] = &["/usr/bin/docker", "/usr/local/bin/docker"];
 
-/// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
-pub(crate) const RESTART_MARGIN: Duration = Duration::from_secs(15);
-
-/// Bound on quick docker calls (inspect, unpause).
-pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct DockerCli {
     /// The CLI; `None` where there is none but the default engine is a socket on this
@@ -157,52 +148,93 @@ impl DockerCli {
     }
 }
 
+/// The docker CLI's route to an engine: a child process for each call, bounded in time.
+/// The `Containers` seam's other route is the Engine API's (`api::engine`).
+#[derive(Clone, Copy)]
+pub(crate) struct CliEngine<'a>(pub &'a DockerCli);
+
+impl DockerCli {
+    /// How healwatch reaches `endpoint`: through its API where it is a socket on this host
+    /// (a `unix://` engine, or the default engine where it is a socket), else through the
+    /// CLI. The one place that chooses; nothing else asks which route an engine is on.
+    pub(crate) fn engine<'a>(&'a self, endpoint: &'a Endpoint) -> Box<dyn Containers + 'a> {
+        match self.api_socket(endpoint) {
+            Some(socket) => Box::new(ApiEngine { socket }),
+            None => Box::new(CliEngine(self)),
+        }
+    }
+}
+
+/// Every call goes to the route its engine is reached by (`DockerCli::engine`).
 impl Containers for DockerCli {
     fn summaries(&self, endpoint: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
-        self.list_summaries(endpoint, sieve)
+        self.engine(endpoint).summaries(endpoint, sieve)
+    }
+    fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        self.engine(endpoint).inventory(endpoint)
+    }
+    fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
+        self.engine(&c.endpoint).inspect(c)
+    }
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        self.engine(&c.endpoint).state(c)
+    }
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        self.engine(&c.endpoint).health(c)
+    }
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        self.engine(&c.endpoint).unpause(c)
+    }
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        self.engine(&c.endpoint).wake(c)
+    }
+    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
+        self.engine(&c.endpoint).act(c, action, stop_timeout)
+    }
+    fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
+        self.engine(&c.endpoint).exec(c, argv, timeout)
+    }
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        self.engine(&c.endpoint).log_match(c, since, until, pattern)
+    }
+    fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
+        self.engine(&c.endpoint).log_tail(c, lines)
+    }
+}
+
+impl Containers for CliEngine<'_> {
+    fn summaries(&self, endpoint: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
+        self.0.list_summaries(endpoint, sieve)
     }
 
     fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
-        self.list_inventory(endpoint)
+        self.0.list_inventory(endpoint)
     }
 
     fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            let value = calls::inspect(socket, &c.name, QUICK_TIMEOUT).map_err(|out| {
-                anyhow::anyhow!("inspecting {} through the Docker API: {}", c.name, super::stderr_line(&out.stderr))
-            })?;
-            return ContainerInfo::from_inspect(&value);
-        }
-        self.inspect_on(&c.endpoint, &[&c.name])?
+        self.0
+            .inspect_on(&c.endpoint, &[&c.name])?
             .into_iter()
             .next()
             .with_context(|| format!("docker inspect returned nothing for '{}'", c.name))
     }
 
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            return Ok(ContainerState::from_inspect(&calls::inspect(socket, &c.name, QUICK_TIMEOUT)?));
-        }
-        let out = self.run_on(
-            &c.endpoint,
-            &["inspect", "--type", "container", "--format", ContainerState::FORMAT, "--", &c.name],
-            QUICK_TIMEOUT,
-        );
+        let args = ["inspect", "--type", "container", "--format", ContainerState::FORMAT, "--", &c.name];
+        let out = self.0.run_on(&c.endpoint, &args, QUICK_TIMEOUT);
         if out.success() { Ok(ContainerState::parse(&out.stdout)) } else { Err(out) }
     }
 
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            let value = calls::inspect(socket, &c.name, QUICK_TIMEOUT)?;
-            let status = value["State"]["Health"]["Status"].as_str().filter(|s| !s.is_empty());
-            return Ok(status.map(DockerHealth::parse));
-        }
         let format = "{{if .State.Health}}{{.State.Health.Status}}{{end}}";
-        let out = self.run_on(
-            &c.endpoint,
-            &["inspect", "--type", "container", "--format", format, "--", &c.name],
-            QUICK_TIMEOUT,
-        );
+        let args = ["inspect", "--type", "container", "--format", format, "--", &c.name];
+        let out = self.0.run_on(&c.endpoint, &args, QUICK_TIMEOUT);
         if out.success() {
             Ok(Some(out.stdout).filter(|s| !s.is_empty()).map(|s| DockerHealth::parse(&s)))
         } else {
@@ -211,26 +243,17 @@ impl Containers for DockerCli {
     }
 
     fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        match self.api_socket(&c.endpoint) {
-            Some(socket) => call(socket, &Call::unpause(&c.name), QUICK_TIMEOUT),
-            None => self.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT),
-        }
+        self.0.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
     }
 
     fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        match self.api_socket(&c.endpoint) {
-            Some(socket) => call(socket, &Call::wake(&c.name), QUICK_TIMEOUT),
-            None => self.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT),
-        }
+        self.0.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT)
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            return calls::exec(socket, &c.name, argv, timeout);
-        }
         let mut args: Vec<&str> = vec!["exec", "--", &c.name];
         args.extend(argv.iter().map(String::as_str));
-        self.run_on(&c.endpoint, &args, timeout)
+        self.0.run_on(&c.endpoint, &args, timeout)
     }
 
     fn log_match(
@@ -240,28 +263,16 @@ impl Containers for DockerCli {
         until: SystemTime,
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            return super::api::logs::log_match(
-                socket,
-                &c.name,
-                (since, until),
-                pattern,
-                (LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT),
-            );
-        }
         let since = humantime::format_rfc3339_nanos(since).to_string();
         let until = humantime::format_rfc3339_nanos(until).to_string();
-        let mut command = self.command(&c.endpoint);
+        let mut command = self.0.command(&c.endpoint);
         command.args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
         scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)
     }
 
     fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            return super::api::logs::log_tail(socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT));
-        }
         let count = lines.to_string();
-        let out = self.run_on(&c.endpoint, &["logs", "--tail", &count, "--", &c.name], QUICK_TIMEOUT);
+        let out = self.0.run_on(&c.endpoint, &["logs", "--tail", &count, "--", &c.name], QUICK_TIMEOUT);
         if !out.success() {
             return Err(format!("docker logs failed: {}", super::stderr_line(&out.stderr)));
         }
@@ -271,31 +282,14 @@ impl Containers for DockerCli {
     }
 
     fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
-        let secs = whole_seconds(stop_timeout);
-        let bound = match action {
-            Action::Restart | Action::Stop => stop_timeout + RESTART_MARGIN,
-            Action::Kill | Action::Notify => QUICK_TIMEOUT,
+        let secs = whole_seconds(stop_timeout).to_string();
+        let (args, bound): (&[&str], _) = match action {
+            Action::Restart => (&["restart", "-t", &secs, "--", &c.name], stop_timeout + RESTART_MARGIN),
+            Action::Stop => (&["stop", "-t", &secs, "--", &c.name], stop_timeout + RESTART_MARGIN),
+            Action::Kill => (&["kill", "--", &c.name], QUICK_TIMEOUT),
+            Action::Notify => return CommandOutcome::nothing_run(),
         };
-        let Some(api_call) = Call::action(&c.name, action, secs) else {
-            return CommandOutcome {
-                exit_code: Some(0),
-                duration: Duration::ZERO,
-                stdout: String::new(),
-                stdout_cut: false,
-                stderr: String::new(),
-                ran: true,
-            };
-        };
-        if let Some(socket) = self.api_socket(&c.endpoint) {
-            return call(socket, &api_call, bound);
-        }
-        let secs = secs.to_string();
-        let args: &[&str] = match action {
-            Action::Restart => &["restart", "-t", &secs, "--", &c.name],
-            Action::Stop => &["stop", "-t", &secs, "--", &c.name],
-            _ => &["kill", "--", &c.name],
-        };
-        self.run_on(&c.endpoint, args, bound)
+        self.0.run_on(&c.endpoint, args, bound)
     }
 }
 

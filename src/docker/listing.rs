@@ -2,12 +2,10 @@
 //! socket, an ssh host or a TLS `tcp://` one, through `docker ps` + `docker inspect`
 //! where the CLI must resolve the engine itself (the default engine, contexts).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::api::calls;
 use super::inspect::parse_inspect;
 use super::{ContainerInfo, ContainerSummary, DockerCli, QUICK_TIMEOUT, Sieve, Summaries, api, stderr_line};
 use crate::model::Endpoint;
@@ -25,33 +23,7 @@ impl DockerCli {
             return Ok(Summaries::sift(all, sieve));
         };
         let ssh = self.ssh_wrapper.as_deref().unwrap_or(Path::new("ssh"));
-        let mut listed = api::list(&route, ssh, QUICK_TIMEOUT, sieve)?;
-        let needs_health = sieve.needs_health;
-        let picked: Vec<&str> = listed.kept.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
-        if picked.is_empty() {
-            return Ok(listed);
-        }
-        let inspected = match self.api_socket(endpoint) {
-            Some(socket) => inspect_each(socket, &picked)?,
-            None => self.inspect_on(endpoint, &picked)?,
-        };
-        let mut inspected: HashMap<String, ContainerInfo> = inspected.into_iter().map(|c| (c.id.clone(), c)).collect();
-        // A picked container that inspect no longer finds was removed meanwhile: gone.
-        listed.kept.retain_mut(|c| {
-            if !needs_health(c) {
-                return true;
-            }
-            match inspected.remove(&c.id) {
-                Some(info) => {
-                    let mut info = ContainerSummary::from(info);
-                    info.labels.retain(|k, _| (sieve.label)(k));
-                    *c = info;
-                    true
-                }
-                None => false,
-            }
-        });
-        Ok(listed)
+        api::list(&route, ssh, QUICK_TIMEOUT, sieve)?.with_health(sieve, |ids| self.inspect_on(endpoint, ids))
     }
 
     /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
@@ -70,14 +42,9 @@ impl DockerCli {
         api::route(endpoint).or(socket.map(api::Route::Unix))
     }
 
-    /// Every container on `endpoint`, running or not: through the API where it is a socket
-    /// here (one listing, one inspect each), else one `docker ps` and one `docker inspect`.
+    /// Every container on `endpoint`, running or not: one `docker ps` and one `docker
+    /// inspect`.
     pub(super) fn list_inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
-        if let Some(socket) = self.api_socket(endpoint) {
-            let list = api::list(&api::Route::Unix(socket), Path::new("ssh"), QUICK_TIMEOUT, &Sieve::ALL)?;
-            let ids: Vec<&str> = list.kept.iter().map(|c| c.id.as_str()).collect();
-            return inspect_each(socket, &ids).with_context(|| format!("on {endpoint}"));
-        }
         let ids = self.list_all_on(endpoint)?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.inspect_on(endpoint, &ids).with_context(|| format!("on {endpoint}"))
@@ -109,20 +76,4 @@ impl DockerCli {
         }
         Ok(out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
-}
-
-/// Each of `ids` inspected through the API at `socket`, one request each (on a socket a
-/// request costs the engine less than a docker CLI costs this host). One that is gone
-/// meanwhile is left out, as `inspect_on` leaves it.
-fn inspect_each(socket: &Path, ids: &[&str]) -> Result<Vec<ContainerInfo>> {
-    let mut found = Vec::with_capacity(ids.len());
-    for id in ids {
-        let value = match calls::inspect(socket, id, QUICK_TIMEOUT) {
-            Ok(value) => value,
-            Err(out) if out.exit_code == Some(1) && out.stderr.contains("No such container") => continue,
-            Err(out) => bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr)),
-        };
-        found.push(ContainerInfo::from_inspect(&value)?);
-    }
-    Ok(found)
 }

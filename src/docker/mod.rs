@@ -16,9 +16,15 @@ use std::time::{Duration, SystemTime};
 use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint};
 pub(crate) use crate::process::CommandOutcome;
 
-pub(crate) use cli::{DockerCli, QUICK_TIMEOUT, RESTART_MARGIN};
+pub(crate) use cli::DockerCli;
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 pub(crate) use sieve::{Sieve, Summaries};
+
+/// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
+pub(crate) const RESTART_MARGIN: Duration = Duration::from_secs(15);
+
+/// Bound on quick docker calls (inspect, unpause).
+pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What healwatch asks of Docker: every command and every subcommand goes through this
 /// seam, so each runs in unit tests with a recording fake.

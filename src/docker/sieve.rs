@@ -9,7 +9,7 @@ use std::io::Read;
 
 use serde::de::{SeqAccess, Visitor};
 
-use super::{ContainerSummary, HealthInfo};
+use super::{ContainerInfo, ContainerSummary, HealthInfo};
 use crate::model::ContainerStatus;
 
 /// What a pass keeps of an engine's listing.
@@ -135,6 +135,41 @@ impl<'de> Visitor<'de> for ListVisitor<'_, '_> {
 fn exit_code_in(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     rest[..rest.find(')')?].parse().ok()
+}
+
+/// A listing's picked containers (those `sieve` says need their HEALTHCHECK) replaced by
+/// their whole inspect, however the engine is inspected.
+impl Summaries {
+    pub(crate) fn with_health(
+        mut self,
+        sieve: &Sieve,
+        inspect: impl FnOnce(&[&str]) -> anyhow::Result<Vec<ContainerInfo>>,
+    ) -> anyhow::Result<Self> {
+        let needs_health = sieve.needs_health;
+        let picked: Vec<&str> = self.kept.iter().filter(|c| needs_health(c)).map(|c| c.id.as_str()).collect();
+        if picked.is_empty() {
+            return Ok(self);
+        }
+        let inspected = inspect(&picked)?;
+        let mut inspected: std::collections::HashMap<String, ContainerInfo> =
+            inspected.into_iter().map(|c| (c.id.clone(), c)).collect();
+        // A picked container that inspect no longer finds was removed meanwhile: gone.
+        self.kept.retain_mut(|c| {
+            if !needs_health(c) {
+                return true;
+            }
+            match inspected.remove(&c.id) {
+                Some(info) => {
+                    let mut info = ContainerSummary::from(info);
+                    info.labels.retain(|k, _| (sieve.label)(k));
+                    *c = info;
+                    true
+                }
+                None => false,
+            }
+        });
+        Ok(self)
+    }
 }
 
 #[cfg(test)]

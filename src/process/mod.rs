@@ -37,6 +37,18 @@ pub(crate) struct CommandOutcome {
 }
 
 impl CommandOutcome {
+    /// What running nothing ends as: exit 0, no output (`Action::Notify`'s action).
+    pub(crate) fn nothing_run() -> Self {
+        Self {
+            exit_code: Some(0),
+            duration: Duration::ZERO,
+            stdout: String::new(),
+            stdout_cut: false,
+            stderr: String::new(),
+            ran: true,
+        }
+    }
+
     /// Whether the command ran and exited 0.
     pub(crate) fn success(&self) -> bool {
         self.exit_code == Some(0)

@@ -8,12 +8,14 @@
 //! - frames.rs: the one demultiplexer of a container's framed output;
 //! - list.rs: the container listing over unix, ssh and TLS (the routes);
 //! - calls.rs: a pass's container calls (inspect, unpause, signal, restart, exec);
-//! - logs.rs: `docker logs` read as it streams.
+//! - logs.rs: `docker logs` read as it streams;
+//! - engine.rs: all of it as the `Containers` seam's Engine API route.
 //!
 //! `docker events` through the API is the watch's (watch/events.rs), on this wire.
 
 mod body;
 pub(crate) mod calls;
+pub(crate) mod engine;
 mod frames;
 mod list;
 pub(crate) mod logs;

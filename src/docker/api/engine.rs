@@ -1,0 +1,116 @@
+//! An engine on a socket here, asked through its API for everything: the `Containers`
+//! seam's Engine API route (the docker CLI's is `docker::cli`). `DockerCli::engine`
+//! picks one of the two for each engine, in one place.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Result, bail};
+
+use super::calls::{self, Call, call};
+use super::list::{Route, list};
+use crate::docker::{
+    ContainerInfo, ContainerState, Containers, QUICK_TIMEOUT, RESTART_MARGIN, Sieve, Summaries, stderr_line,
+    whole_seconds,
+};
+use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
+use crate::process::CommandOutcome;
+
+/// Bound on one log scan, in time, as the CLI route's.
+pub(crate) const LOG_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on one log scan, in bytes: past it the scan stops (no match found).
+pub(crate) const LOG_SCAN_LIMIT: u64 = 1 << 30;
+/// Bound on a log's last lines, in bytes (each line is cut at `LINE_LIMIT` too).
+pub(crate) const TAIL_LIMIT: u64 = 256 * 1024;
+
+/// The engine whose API is the socket at `socket`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ApiEngine<'a> {
+    pub socket: &'a Path,
+}
+
+impl ApiEngine<'_> {
+    /// Each of `ids` inspected, one request each (on a socket a request costs the engine
+    /// less than a docker CLI costs this host). One that is gone meanwhile is left out,
+    /// as the CLI's `docker inspect` of several leaves it.
+    pub(crate) fn inspect_each(&self, ids: &[&str]) -> Result<Vec<ContainerInfo>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let value = match calls::inspect(self.socket, id, QUICK_TIMEOUT) {
+                Ok(value) => value,
+                Err(out) if out.exit_code == Some(1) && out.stderr.contains("No such container") => continue,
+                Err(out) => bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr)),
+            };
+            found.push(ContainerInfo::from_inspect(&value)?);
+        }
+        Ok(found)
+    }
+}
+
+impl Containers for ApiEngine<'_> {
+    fn summaries(&self, _: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
+        let listed = list(&Route::Unix(self.socket), Path::new("ssh"), QUICK_TIMEOUT, sieve)?;
+        listed.with_health(sieve, |ids| self.inspect_each(ids))
+    }
+
+    fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
+        use anyhow::Context as _;
+        let listed = list(&Route::Unix(self.socket), Path::new("ssh"), QUICK_TIMEOUT, &Sieve::ALL)?;
+        let ids: Vec<&str> = listed.kept.iter().map(|c| c.id.as_str()).collect();
+        self.inspect_each(&ids).with_context(|| format!("on {endpoint}"))
+    }
+
+    fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
+        let value = calls::inspect(self.socket, &c.name, QUICK_TIMEOUT).map_err(|out| {
+            anyhow::anyhow!("inspecting {} through the Docker API: {}", c.name, stderr_line(&out.stderr))
+        })?;
+        ContainerInfo::from_inspect(&value)
+    }
+
+    fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
+        Ok(ContainerState::from_inspect(&calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)?))
+    }
+
+    fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
+        let value = calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)?;
+        let status = value["State"]["Health"]["Status"].as_str().filter(|s| !s.is_empty());
+        Ok(status.map(DockerHealth::parse))
+    }
+
+    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
+        call(self.socket, &Call::unpause(&c.name), QUICK_TIMEOUT)
+    }
+
+    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
+        call(self.socket, &Call::wake(&c.name), QUICK_TIMEOUT)
+    }
+
+    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
+        let bound = match action {
+            Action::Restart | Action::Stop => stop_timeout + RESTART_MARGIN,
+            Action::Kill | Action::Notify => QUICK_TIMEOUT,
+        };
+        match Call::action(&c.name, action, whole_seconds(stop_timeout)) {
+            Some(api_call) => call(self.socket, &api_call, bound),
+            None => CommandOutcome::nothing_run(),
+        }
+    }
+
+    fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
+        calls::exec(self.socket, &c.name, argv, timeout)
+    }
+
+    fn log_match(
+        &self,
+        c: &ContainerRef,
+        since: SystemTime,
+        until: SystemTime,
+        pattern: &regex::Regex,
+    ) -> Result<Option<String>, String> {
+        super::logs::log_match(self.socket, &c.name, (since, until), pattern, (LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT))
+    }
+
+    fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
+        super::logs::log_tail(self.socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT))
+    }
+}
