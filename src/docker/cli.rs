@@ -134,7 +134,9 @@ impl DockerCli {
 
     /// Runs `docker [-H HOST | --context NAME] ARGS...` and waits at most `timeout`.
     pub(crate) fn run_on(&self, endpoint: &Endpoint, args: &[&str], timeout: Duration) -> CommandOutcome {
-        run_bounded(self.command(endpoint).args(args), timeout)
+        let mut out = run_bounded(self.command(endpoint).args(args), timeout);
+        out.engine_down = !out.success() && engine_unreachable(&out.stderr);
+        out
     }
 
     /// As `run_on`, for a listing whose whole output is needed: more than `INSPECT_LIMIT`
@@ -293,6 +295,28 @@ impl Containers for CliEngine<'_> {
     }
 }
 
+/// Whether the CLI's error output says the engine could not be reached at all (the
+/// daemon is down, its socket is gone, ssh failed), not something about the container:
+/// the CLI says it only in words, so its route reads them once, here, into the typed
+/// `CommandOutcome::engine_down`.
+fn engine_unreachable(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    [
+        "cannot connect to the docker daemon",
+        "is the docker daemon running",
+        "error during connect",
+        "connection refused",
+        "connection timed out",
+        "no route to host",
+        "host is unreachable",
+        "could not resolve hostname",
+        "no such host",
+        "ssh: ",
+    ]
+    .iter()
+    .any(|sign| text.contains(sign))
+}
+
 /// Whether `path` is a socket (following links, as connecting does).
 fn is_socket(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
@@ -310,6 +334,20 @@ impl DockerCli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_engines_are_told_from_container_errors() {
+        for down in [
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+            "error during connect: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/json\": dial unix /x: connect: no such file or directory",
+            "error during connect: ssh: connect to host web-2 port 22: Connection refused",
+        ] {
+            assert!(engine_unreachable(down), "{down}");
+        }
+        for container in ["Error response from daemon: No such container: app", "Error: container app is not running"] {
+            assert!(!engine_unreachable(container), "{container}");
+        }
+    }
 
     #[test]
     fn explicit_docker_path_must_exist() {

@@ -34,6 +34,8 @@ pub(crate) struct FakeDocker {
     logs_refused: Option<&'static str>,
     /// How often Docker's policy has restarted each container (its `RestartCount`).
     restart_count: u64,
+    /// Whether nothing answers at the engine's address (every inspect says so, typed).
+    engine_down: bool,
 }
 
 impl FakeDocker {
@@ -50,7 +52,15 @@ impl FakeDocker {
             exec_ran: true,
             logs_refused: None,
             restart_count: 0,
+            engine_down: false,
         }
+    }
+
+    /// The same, with an engine that does not answer: every inspect fails as the routes
+    /// report that, `engine_down` set (whatever its words).
+    pub(crate) fn with_engine_down(mut self) -> Self {
+        self.engine_down = true;
+        self
     }
 
     /// The same, with every container restarted `count` times by Docker's policy, last
@@ -113,6 +123,7 @@ impl FakeDocker {
             stdout_cut: false,
             stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
             ran: true,
+            engine_down: false,
         }
     }
     /// Every call so far, as `verb container ...`.
@@ -150,6 +161,10 @@ impl Containers for FakeDocker {
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
         let c = &c.name;
         self.calls.lock().unwrap().push(format!("inspect {c}"));
+        if self.engine_down {
+            let stderr = "the engine's socket: connection refused".to_string();
+            return Err(CommandOutcome { exit_code: None, stderr, ran: false, engine_down: true, ..Self::outcome(0) });
+        }
         let mut script = self.states.lock().unwrap();
         if script.len() > 1 {
             return Ok(script.pop_front().expect("more than one"));

@@ -127,25 +127,6 @@ impl ContainerState {
     }
 }
 
-/// daemon is down, its socket is gone, ssh failed), not because of the container.
-pub(crate) fn engine_unreachable(stderr: &str) -> bool {
-    let text = stderr.to_ascii_lowercase();
-    [
-        "cannot connect to the docker daemon",
-        "is the docker daemon running",
-        "error during connect",
-        "connection refused",
-        "connection timed out",
-        "no route to host",
-        "host is unreachable",
-        "could not resolve hostname",
-        "no such host",
-        "ssh: ",
-    ]
-    .iter()
-    .any(|sign| text.contains(sign))
-}
-
 /// Docker takes whole seconds; round up so a 500ms stop timeout does not become a kill.
 pub(crate) fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -190,20 +171,6 @@ mod tests {
         let looping = ContainerState::parse("restarting 2026-11-27T20:44:00Z 1");
         assert_eq!(looping.down().as_deref(), Some("restarting after exiting (1)"));
         assert_eq!(ContainerState::parse("dead x y").down().as_deref(), Some("dead"));
-    }
-
-    #[test]
-    fn unreachable_engines_are_told_from_container_errors() {
-        for down in [
-            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
-            "error during connect: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/json\": dial unix /x: connect: no such file or directory",
-            "error during connect: ssh: connect to host web-2 port 22: Connection refused",
-        ] {
-            assert!(engine_unreachable(down), "{down}");
-        }
-        for container in ["Error response from daemon: No such container: app", "Error: container app is not running"] {
-            assert!(!engine_unreachable(container), "{container}");
-        }
     }
 
     #[test]

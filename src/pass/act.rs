@@ -9,7 +9,7 @@ use super::policy;
 use crate::check::{Failure, Probe, attempt, docker_recovery_check, running_check};
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
-use crate::docker::{CommandOutcome, ContainerState, Containers, engine_unreachable};
+use crate::docker::{CommandOutcome, ContainerState, Containers};
 use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Endpoint, Outcome, Recovery};
 
 /// Pause between recovery polls: a recovered service is noticed within this (plus one
@@ -84,7 +84,7 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
     for container in &containers {
         let state = docker.state(container);
         if let Err(out) = &state
-            && engine_unreachable(&out.stderr)
+            && out.engine_down
         {
             return Acted::EngineDown(out.stderr.clone());
         }
@@ -118,7 +118,7 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
             }
         }
         let outcome = docker.act(container, target.action, settings.restart_timeout);
-        if !outcome.success() && engine_unreachable(&outcome.stderr) && runs.ran == 0 {
+        if !outcome.success() && outcome.engine_down && runs.ran == 0 {
             return Acted::EngineDown(outcome.stderr);
         }
         runs.record(&container.name, outcome);

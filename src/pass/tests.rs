@@ -542,6 +542,15 @@ fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
 }
 
 #[test]
+fn an_engine_the_route_says_is_down_is_engine_down_whatever_its_words() {
+    let probe = FlakyProbe { failures: u32::MAX, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0).with_engine_down();
+    let r = &pass(&config(vec![target("app", "app")], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::EngineDown, "{r:?}");
+    assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
+}
+
+#[test]
 fn a_container_started_since_the_listing_showed_it_down_is_not_restarted() {
     // The listing said created (compose making the stack); by the action's own look,
     // compose has started it: starting, not restarted under compose's feet.

@@ -34,6 +34,11 @@ pub(crate) struct CommandOutcome {
     /// engine did not answer a call or start an exec in time. Then a timeout or a
     /// missing exit code says nothing about the command itself.
     pub ran: bool,
+    /// Whether the engine could not be reached at all (nothing answered at its address):
+    /// the route says so as a fact, and the pass reports the engine down instead of the
+    /// container. Set by the Engine API route when connecting fails or nothing answers,
+    /// and by the CLI route from the CLI's own words.
+    pub engine_down: bool,
 }
 
 impl CommandOutcome {
@@ -46,6 +51,7 @@ impl CommandOutcome {
             stdout_cut: false,
             stderr: String::new(),
             ran: true,
+            engine_down: false,
         }
     }
 
@@ -116,6 +122,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
                 stdout_cut: false,
                 stderr: format!("could not run {program}: {e}"),
                 ran: false,
+                engine_down: false,
             };
         }
     };
@@ -181,6 +188,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
         stdout_cut,
         stderr: stderr_text,
         ran: true,
+        engine_down: false,
     }
 }
 

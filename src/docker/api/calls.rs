@@ -2,9 +2,10 @@
 //! socket itself (see `DockerCli::api_socket`): an inspect, an unpause, a signal, a
 //! restart is one HTTP request on the socket, where the CLI starts a Go program for each.
 //! Every answer is read as the CLI's run would have ended (`CommandOutcome`): exit 0;
-//! exit 1 with Docker's own "Error response from daemon: …"; or no exit, with "Cannot
-//! connect to the Docker daemon …" when the socket does not answer, so a pass tells an
-//! engine that is down from a container that is not, whichever way it asked.
+//! exit 1 with Docker's own "Error response from daemon: …"; or no exit, and
+//! `engine_down` set, when nothing answers at the socket (said as the CLI says it,
+//! "Cannot connect to the Docker daemon …"), so a pass tells an engine that is down from a
+//! container that is not, whichever route it asked by.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -88,22 +89,40 @@ pub(crate) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutc
     let duration = started.elapsed();
     match answer {
         Ok(answer) => outcome(&answer, duration),
-        Err(why) => unreachable_engine(why, duration),
+        Err(Unanswered { why, down }) => CommandOutcome { engine_down: down, ..unreachable_engine(why, duration) },
     }
+}
+
+/// Why a call got no answer, and whether that is because nothing answered at the
+/// engine's address (`down`): a typed fact, never read back from the text.
+struct Unanswered {
+    why: String,
+    down: bool,
 }
 
 /// The engine's whole answer to `call` (head and body, as bytes, at most `limit` of
 /// them), or why there is none.
-fn answer(socket: &Path, call: &Call, timeout: Duration, limit: usize) -> Result<Vec<u8>, String> {
+fn answer(socket: &Path, call: &Call, timeout: Duration, limit: usize) -> Result<Vec<u8>, Unanswered> {
     let deadline = Instant::now() + timeout;
-    let stream = connect(socket, deadline)
-        .map_err(|e| format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()))?;
-    exchange(stream, call.request().as_bytes(), deadline, timeout, limit).map_err(|e| format!("{e:#}"))
+    let stream = connect(socket, deadline).map_err(|e| Unanswered {
+        why: format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()),
+        down: true,
+    })?;
+    exchange(stream, call.request().as_bytes(), deadline, timeout, limit)
+        .map_err(|e| Unanswered { why: format!("{e:#}"), down: false })
 }
 
 /// A call that got no answer, as a CLI run that could not finish.
 fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
-    CommandOutcome { exit_code: None, duration, stdout: String::new(), stdout_cut: false, stderr: why, ran: false }
+    CommandOutcome {
+        exit_code: None,
+        duration,
+        stdout: String::new(),
+        stdout_cut: false,
+        stderr: why,
+        ran: false,
+        engine_down: false,
+    }
 }
 
 /// One container's inspect JSON (`GET /containers/NAME/json`), or the failed call as the
@@ -147,7 +166,9 @@ pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
             _ => return outcome(&answer, started.elapsed()),
         },
         Err(_) if started.elapsed() >= timeout => return timed_out(socket, &id, timeout, started),
-        Err(why) => return unreachable_engine(why, started.elapsed()),
+        Err(Unanswered { why, down }) => {
+            return CommandOutcome { engine_down: down, ..unreachable_engine(why, started.elapsed()) };
+        }
     };
     let (stdout, stderr) = output;
     // The output ends when the command does; the engine may note its exit a moment later.
@@ -172,7 +193,15 @@ pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
             format!("{stderr} (the engine did not say how the exec ended: {why})").trim().to_string()
         }
     };
-    CommandOutcome { exit_code, duration: started.elapsed(), stdout, stdout_cut: false, stderr, ran: true }
+    CommandOutcome {
+        exit_code,
+        duration: started.elapsed(),
+        stdout,
+        stdout_cut: false,
+        stderr,
+        ran: true,
+        engine_down: false,
+    }
 }
 
 /// An exec whose output did not end within `timeout`: the command ran too long, as the
@@ -208,7 +237,7 @@ fn outcome(answer: &[u8], duration: Duration) -> CommandOutcome {
         Ok((_, body)) => (Some(1), String::new(), format!("Error response from daemon: {}", daemon_message(body))),
         Err(e) => (Some(1), String::new(), format!("{e:#}")),
     };
-    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr, ran: true }
+    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr, ran: true, engine_down: false }
 }
 
 #[cfg(test)]
@@ -274,7 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = call(&dir.path().join("docker.sock"), &Call::inspect("web"), Duration::from_secs(1));
         assert_eq!(out.exit_code, None);
-        assert!(crate::docker::engine_unreachable(&out.stderr), "{}", out.stderr);
+        assert!(out.engine_down, "{}", out.stderr);
     }
 
     #[test]
