@@ -115,14 +115,13 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
     let mut child = match spawn_in_group(command.stderr(Stdio::piped())) {
         Ok(child) => child,
         Err(e) => {
+            let stderr = format!("could not run {program}: {e}");
             return CommandOutcome {
                 exit_code: None,
                 duration: start.elapsed(),
-                stdout: String::new(),
-                stdout_cut: false,
-                stderr: format!("could not run {program}: {e}"),
+                stderr,
                 ran: false,
-                engine_down: false,
+                ..CommandOutcome::nothing_run()
             };
         }
     };
@@ -172,9 +171,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
         stderr.read_available();
         std::thread::sleep(Duration::from_millis(5));
     }
-    let stdout_text = stdout.text();
-    let stdout_cut = stdout.cut > 0;
-    let mut stderr_text = stderr.text();
+    let (stdout_text, stdout_cut, mut stderr_text) = (stdout.text(), stdout.cut > 0, stderr.text());
     if let Some(why) = &killed {
         if !stderr_text.is_empty() {
             stderr_text.push_str("; ");
