@@ -209,7 +209,7 @@ fn ensure_local_engine(docker: &DockerCli, endpoint: &Endpoint) -> Result<()> {
         Endpoint::Engine { via, tls: None, .. } => return ensure_local_engine(docker, via),
         Endpoint::Engine { .. } => "tcp:// (TLS)".to_string(),
         Endpoint::Host(host) => host.clone(),
-        Endpoint::Default if docker.api_socket(endpoint).is_some() => return Ok(()),
+        Endpoint::Default if docker.socket_here(endpoint) => return Ok(()),
         Endpoint::Default | Endpoint::Context(_) => {
             let format = "{{.Endpoints.docker.Host}}";
             let mut args = vec!["context", "inspect", "--format", format];

@@ -28,11 +28,16 @@ impl DockerCli {
 
     /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
     /// this host (a `unix://` engine, or the default engine where it is a socket).
-    pub(crate) fn api_socket<'a>(&'a self, endpoint: &'a Endpoint) -> Option<&'a Path> {
+    pub(super) fn api_socket<'a>(&'a self, endpoint: &'a Endpoint) -> Option<&'a Path> {
         match self.api_route(endpoint)? {
             api::Route::Unix(path) => Some(path),
             _ => None,
         }
+    }
+
+    /// Whether `endpoint` is an engine whose socket is on this host.
+    pub(crate) fn socket_here(&self, endpoint: &Endpoint) -> bool {
+        self.api_socket(endpoint).is_some()
     }
 
     /// The route to `endpoint`'s API (see `api::route`), the default engine's socket

@@ -4,6 +4,7 @@
 pub(crate) mod api;
 mod cli;
 mod default_engine;
+pub(crate) mod events;
 #[cfg(test)]
 pub(crate) mod fake;
 mod inspect;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::events::{self, EventStream};
+use crate::docker::events::{self, EventStream};
 use super::looks;
 use super::plan::{self, Event};
 use super::{LockWait, Watched};

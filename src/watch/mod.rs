@@ -9,7 +9,6 @@
 //! The loop (`watch`) runs on the `Clock` seam and drives a `Watched`: `live.rs` is the
 //! real one, and the unit tests below drive it with a fake and the fake clock.
 
-mod events;
 mod live;
 mod looks;
 mod plan;

@@ -1,7 +1,7 @@
-//! Docker's container events for a watch: one stream per engine, read without blocking.
-//! Where the engine is a socket on this host, healwatch asks its API itself (`GET
-//! /events`: a quiet watch then starts no process at all); elsewhere `docker events`
-//! runs in its own process group, killed when the stream is dropped.
+//! Docker's container events for a watch: one stream per engine, read without blocking,
+//! by the engine's route: where the engine is a socket on this host, healwatch asks its
+//! API itself (`GET /events`: a quiet watch then starts no process at all); elsewhere
+//! `docker events` runs in its own process group, killed when the stream is dropped.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::docker::api::wire::{Request, parse_head, segment, unix_time};
-use crate::docker::{DockerCli, api};
+use super::api::wire::{Request, parse_head, segment, unix_time};
+use super::{DockerCli, api};
 use crate::model::Endpoint;
 use crate::process::{LineReader, kill_group, nonblocking, spawn_in_group};
 
@@ -20,7 +20,7 @@ const EVENT_FILTERS: [&str; 5] = ["die", "oom", "pause", "health_status: unhealt
 
 /// `docker events --format`: the container's name, a tab, the action. Names cannot
 /// hold a tab, and the actions asked for are fixed words.
-pub(super) const EVENT_FORMAT: &str = "{{.Actor.Attributes.name}}\t{{.Action}}";
+pub(crate) const EVENT_FORMAT: &str = "{{.Actor.Attributes.name}}\t{{.Action}}";
 
 /// A longer event line is not Docker's: it is skipped.
 const EVENT_LINE_LIMIT: usize = 4096;
@@ -34,7 +34,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `endpoint`. The child runs in its own process group until the stream is dropped;
 /// it has no stdin and its stderr is discarded (an engine that cannot be reached ends
 /// the stream, and the watch's passes report the engine).
-pub(super) fn follow(
+pub(crate) fn follow(
     docker: &DockerCli,
     endpoint: &Endpoint,
     since: SystemTime,
@@ -84,7 +84,7 @@ fn api_event_line(json: &[u8]) -> Option<String> {
 /// A stream of events, read without blocking; a `docker events` child is killed with
 /// its group when dropped.
 #[derive(Debug)]
-pub(super) struct EventStream {
+pub(crate) struct EventStream {
     source: Source,
     lines: LineReader,
 }
@@ -101,7 +101,7 @@ impl EventStream {
     /// The whole lines written since the last call, as `EVENT_FORMAT` prints them (at
     /// most `EVENT_READ_LIMIT` of output is read per call); a line longer than
     /// `EVENT_LINE_LIMIT` is not Docker's and is skipped.
-    pub(super) fn lines(&mut self) -> Vec<String> {
+    pub(crate) fn lines(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         let mut read = 0;
@@ -151,7 +151,7 @@ impl EventStream {
     }
 
     /// Whether the stream has ended (the child exited, or its output or the socket closed).
-    pub(super) fn ended(&mut self) -> bool {
+    pub(crate) fn ended(&mut self) -> bool {
         match &mut self.source {
             Source::Cli { child, stdout } => stdout.is_none() || !matches!(child.try_wait(), Ok(None)),
             Source::Api { socket, .. } => socket.is_none(),
