@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod docs;
 pub(crate) mod drill;
 pub(crate) mod pause;
+pub(crate) mod rejected;
 pub(crate) mod run;
 pub(crate) mod status;
 pub(crate) mod validate;

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::docker::events::{self, EventStream};
 use super::looks;
 use super::plan::{self, Event};
 use super::{LockWait, Watched};
 use crate::check::Check;
 use crate::config::Target;
+use crate::docker::events::{self, EventStream};
 use crate::exit::Stop;
 use crate::model::Endpoint;
 use crate::pass::{Hints, InWatch};
