@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
 use crate::memory::state::{State, TargetState};
-use crate::model::{Action, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
+use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, Seen, act, await_recovery};
 pub(crate) use parallel::parallel_map;
 use parallel::parallel_map_or;
@@ -142,13 +142,28 @@ fn heal_target(
     let verdict = policy::judge(check.healthy(), &target.settings, &memory, now, dry_run);
     judged(verdict == Verdict::Restart);
     let Some(docker) = act_on(verdict, pass.docker, target, &mut result) else { return result };
+    let Some(run) = acted(pass, docker, target, &check, restarts, &mut result) else { return result };
+    record_action(pass, docker, target, run, &mut result);
+    result
+}
+
+/// The action on `target`'s containers (once per container per pass), or, when it did
+/// not run, why, written to `result` as its outcome.
+fn acted(
+    pass: &Pass,
+    docker: &dyn Containers,
+    target: &Target,
+    check: &Check,
+    restarts: &RestartOnce,
+    result: &mut TargetResult,
+) -> Option<ActionRun> {
     let key = (target.endpoint.clone(), target.replicas.join(","));
-    let seen = Seen::of(&check, target);
-    let run = match restarts.run(key, || act(docker, target, pass.clock, seen)) {
-        Acted::Skipped(outcome) => {
-            result.outcome = outcome;
-            return result;
-        }
+    let seen = Seen::of(check, target);
+    let check =
+        |result: &mut TargetResult| result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
+    match restarts.run(key, || act(docker, target, pass.clock, seen)) {
+        Acted::Ran(run) => return Some(run),
+        Acted::Skipped(outcome) => result.outcome = outcome,
         Acted::LeftToDocker(container, state) => {
             result.outcome = Outcome::Unhealthy;
             // The full inspect adds whether memory ended it.
@@ -157,18 +172,20 @@ fn heal_target(
                 Err(_) => (state.exit_code, false, state.restart_count),
             };
             let why = crash_report(docker, &container, code, oom, restarts);
-            let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
-            result.error = Some(format!("{why}{check}"));
-            return result;
+            result.error = Some(format!("{why}{}", check(result)));
         }
         Acted::EngineDown(why) => {
             result.outcome = Outcome::EngineDown;
-            let check = result.error.take().map(|e| format!("; the check: {e}")).unwrap_or_default();
-            result.error = Some(format!("docker engine {} is unreachable: {why}{check}", target.endpoint.name()));
-            return result;
+            let name = target.endpoint.name();
+            result.error = Some(format!("docker engine {name} is unreachable: {why}{}", check(result)));
         }
-        Acted::Ran(run) => run,
-    };
+    }
+    None
+}
+
+/// What the action that ran did: its outcome, and the wait for a restarted target to
+/// recover.
+fn record_action(pass: &Pass, docker: &dyn Containers, target: &Target, run: ActionRun, result: &mut TargetResult) {
     let success = run.success();
     result.action = Some(run);
     if target.log_pattern.is_some() {
@@ -184,13 +201,12 @@ fn heal_target(
         (true, _) => Outcome::Acted,
     };
     if result.outcome != Outcome::Restarted {
-        return result;
+        return;
     }
     result.recovery = Recovery::NotWaited;
     if !target.settings.recovery_timeout.is_zero() {
-        recover(pass, docker, target, &mut result);
+        recover(pass, docker, target, result);
     }
-    result
 }
 
 /// The outcomes settled before any verdict, none of which acts: a recovery the watch still
