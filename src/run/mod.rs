@@ -6,7 +6,7 @@ mod listing;
 mod publish;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
@@ -165,17 +165,7 @@ impl<'a> Setup<'a> {
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
             warnings.extend(listed.mistakes.iter().cloned());
         }
-        let (memory, state_file) = match state_path(config.state.as_ref()) {
-            Ok(path) => {
-                let loaded = state::load(&path, started);
-                warnings.extend(loaded.warnings);
-                (loaded.state, loaded.writable.then_some(path))
-            }
-            Err(e) => {
-                warnings.push(format!("{e:#}; going on without memory"));
-                (State::default(), None)
-            }
-        };
+        let (memory, state_file) = load_memory(&config, started, &mut warnings);
         let unreachable = unlisted_targets(&config, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
         let pass = Pass {
@@ -211,18 +201,8 @@ impl<'a> Setup<'a> {
             atomic::sweep(path);
             remember(&mut report, path, &mut remembered);
         }
-        let before = report.warnings.len();
         let watch_end = watch.map(|w| Instant::now() + w.ends.saturating_sub(clock.elapsed()));
-        self.send(&mut report, exit, watch_end);
-        if let (None, Some(signal)) = (interrupted, interrupt::requested()) {
-            // Cut short while notifying: the pass was done, its news was not all sent.
-            report.interrupted = Some(interrupt::name(signal));
-            exit = Exit::Interrupted(signal);
-        }
-        if let (Some(path), true) = (&state_file, report.warnings.len() > before) {
-            // The notifications' failures are remembered too, so --quiet says them once.
-            remember(&mut report, path, &mut remembered);
-        }
+        self.send_and_remember(&mut report, &mut exit, watch_end, (state_file.as_deref(), &mut remembered));
         let tell = !config.quiet
             || report.error.is_some()
             || report.interrupted.is_some()
@@ -233,7 +213,46 @@ impl<'a> Setup<'a> {
     }
 }
 
+/// The pass's memory from the state file, and where it is saved (`None`: nowhere, the
+/// file is not writable or has no path); each trouble with it a warning.
+fn load_memory(config: &Config, started: SystemTime, warnings: &mut Vec<String>) -> (State, Option<PathBuf>) {
+    match state_path(config.state.as_ref()) {
+        Ok(path) => {
+            let loaded = state::load(&path, started);
+            warnings.extend(loaded.warnings);
+            (loaded.state, loaded.writable.then_some(path))
+        }
+        Err(e) => {
+            warnings.push(format!("{e:#}; going on without memory"));
+            (State::default(), None)
+        }
+    }
+}
+
 impl Setup<'_> {
+    /// Sends the pass's news (by `watch_end` in a watch) and remembers what sending met:
+    /// a signal while sending makes the exit `interrupted`, and the notifications'
+    /// failures are saved too, so `--quiet` says them once.
+    fn send_and_remember(
+        &self,
+        report: &mut Report,
+        exit: &mut Exit,
+        watch_end: Option<Instant>,
+        (state_file, remembered): (Option<&Path>, &mut State),
+    ) {
+        let interrupted = report.interrupted.is_some();
+        let before = report.warnings.len();
+        self.send(report, *exit, watch_end);
+        if let (false, Some(signal)) = (interrupted, interrupt::requested()) {
+            // Cut short while notifying: the pass was done, its news was not all sent.
+            report.interrupted = Some(interrupt::name(signal));
+            *exit = Exit::Interrupted(signal);
+        }
+        if let (Some(path), true) = (state_file, report.warnings.len() > before) {
+            remember(report, path, remembered);
+        }
+    }
+
     /// The notifications and the ping for `report`, now; in a watch (which ends at
     /// `watch_end`), off the pass's thread, so the next look never waits for a receiver
     /// (their failures are said by the next pass), and done by the watch's end.
