@@ -133,29 +133,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
     }
     let mut stdout = Stream::new(child.stdout.take(), stdout_limit);
     let mut stderr = Stream::new(child.stderr.take(), OUTPUT_LIMIT);
-    let deadline = start + timeout;
-    let mut nap = Duration::from_millis(1);
-    let killed = loop {
-        stdout.read_available();
-        stderr.read_available();
-        match child.try_wait() {
-            Ok(Some(_)) => break None,
-            Ok(None) if Instant::now() >= deadline => {
-                break Some(format!("killed after {} (timeout)", show_ms(timeout)));
-            }
-            Ok(None) if let Some(signal) = crate::interrupt::requested() => {
-                break Some(format!("killed: healwatch was interrupted by {}", crate::interrupt::name(signal)));
-            }
-            Ok(None) => {
-                let open = !(stdout.done && stderr.done);
-                wait_for_output(&stdout, &stderr, nap.min(deadline.saturating_duration_since(Instant::now())));
-                // Output that ends means the child is about to exit: look again soon.
-                nap = if open && stdout.done && stderr.done { Duration::from_millis(1) } else { nap * 2 };
-                nap = nap.min(Duration::from_millis(20));
-            }
-            Err(_) => break None,
-        }
-    };
+    let killed = wait_for_exit(&mut child, (&mut stdout, &mut stderr), start + timeout, timeout);
     let status = match killed {
         Some(_) => {
             kill_group(&mut child);
@@ -186,6 +164,39 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
         stderr: stderr_text,
         ran: true,
         engine_down: false,
+    }
+}
+
+/// Reads the child's output while waiting for it to exit, by `deadline` (`timeout` after
+/// its start); `Some(why)` when it must be killed: past the deadline, or a signal to
+/// healwatch.
+fn wait_for_exit(
+    child: &mut Child,
+    (stdout, stderr): (&mut Stream<std::process::ChildStdout>, &mut Stream<std::process::ChildStderr>),
+    deadline: Instant,
+    timeout: Duration,
+) -> Option<String> {
+    let mut nap = Duration::from_millis(1);
+    loop {
+        stdout.read_available();
+        stderr.read_available();
+        match child.try_wait() {
+            Ok(Some(_)) => return None,
+            Ok(None) if Instant::now() >= deadline => {
+                return Some(format!("killed after {} (timeout)", show_ms(timeout)));
+            }
+            Ok(None) if let Some(signal) = crate::interrupt::requested() => {
+                return Some(format!("killed: healwatch was interrupted by {}", crate::interrupt::name(signal)));
+            }
+            Ok(None) => {
+                let open = !(stdout.done && stderr.done);
+                wait_for_output(stdout, stderr, nap.min(deadline.saturating_duration_since(Instant::now())));
+                // Output that ends means the child is about to exit: look again soon.
+                nap = if open && stdout.done && stderr.done { Duration::from_millis(1) } else { nap * 2 };
+                nap = nap.min(Duration::from_millis(20));
+            }
+            Err(_) => return None,
+        }
     }
 }
 
