@@ -89,27 +89,18 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
             return Acted::EngineDown(out.stderr.clone());
         }
         if let Ok(state) = state {
-            if target.ignore_stopped && state.status.is_down() {
-                skipped = Some(Outcome::Stopped);
-                continue;
-            }
-            if policy::in_start_period(state.started_at, clock.now(), settings.start_period)
-                || being_started(&state, clock.now(), settings.start_period)
-            {
-                skipped = Some(Outcome::Starting);
-                continue;
-            }
-            if revived_by_docker(&state, clock.now(), settings.recovery_timeout) {
-                left_to_docker = Some((container.clone(), state));
-                continue;
+            match left_alone(&state, target, clock.now(), seen) {
+                Some(Leave::Skip(outcome)) => {
+                    skipped = Some(outcome);
+                    continue;
+                }
+                Some(Leave::ToDocker) => {
+                    left_to_docker = Some((container.clone(), state));
+                    continue;
+                }
+                None => {}
             }
             if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
-                continue;
-            }
-            if seen == Seen::Down && state.status == ContainerStatus::Running {
-                // Started since the look found it down (compose bringing a stack up, an
-                // operator): the look's verdict is about a container that is gone.
-                skipped = Some(Outcome::Starting);
                 continue;
             }
             if seen == Seen::Hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
@@ -136,6 +127,35 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
         }
     }
     Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
+}
+
+/// Why a container is left alone by the action.
+enum Leave {
+    /// Not acted on, with this outcome: `Stopped` (ignore_stopped) or `Starting`.
+    Skip(Outcome),
+    /// Docker's restart policy is bringing it back (see `revived_by_docker`).
+    ToDocker,
+}
+
+/// Whether the action leaves a container in `state` alone, and why: stopped when the
+/// target ignores that, inside its start period, being started by whoever made it,
+/// started since the look found it down, or Docker's policy bringing it back.
+fn left_alone(state: &ContainerState, target: &Target, now: SystemTime, seen: Seen) -> Option<Leave> {
+    let settings = &target.settings;
+    if target.ignore_stopped && state.status.is_down() {
+        return Some(Leave::Skip(Outcome::Stopped));
+    }
+    if policy::in_start_period(state.started_at, now, settings.start_period)
+        || being_started(state, now, settings.start_period)
+    {
+        return Some(Leave::Skip(Outcome::Starting));
+    }
+    if revived_by_docker(state, now, settings.recovery_timeout) {
+        return Some(Leave::ToDocker);
+    }
+    // Started since the look found it down (compose bringing a stack up, an operator):
+    // the look's verdict is about a container that is gone.
+    (seen == Seen::Down && state.status == ContainerStatus::Running).then_some(Leave::Skip(Outcome::Starting))
 }
 
 /// Whether the container was created moments ago (within `start_period`, or 30 s) and
