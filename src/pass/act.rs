@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use super::policy;
-use crate::check::{Failure, Probe, attempt, docker_recovery_check, running_check};
+use crate::check::{Check, Failure, Probe, attempt, docker_recovery_check, running_check};
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
 use crate::docker::{CommandOutcome, ContainerState, Containers};
@@ -264,12 +264,7 @@ pub(super) fn await_recovery(
     let mut last_state_check = Duration::ZERO;
     let mut runs = Runs::default();
     loop {
-        let left = within.saturating_sub(waited());
-        let check = match &target.health {
-            HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
-            HealthCheck::Logs => running_check(docker, target),
-            _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
-        };
+        let check = recovery_look(probe, docker, target, within.saturating_sub(waited()));
         if check.healthy() {
             return (Recovery::Recovered, waited(), None);
         }
@@ -294,6 +289,16 @@ pub(super) fn await_recovery(
         if within <= waited() {
             return stop_waiting(check.error_text());
         }
+    }
+}
+
+/// One look at a restarted target, with `left` of the wait: Docker's HEALTHCHECK for
+/// one judged by it, whether it runs for a log check, else one attempt of its own check.
+fn recovery_look(probe: &dyn Probe, docker: &dyn Containers, target: &Target, left: Duration) -> Check {
+    match &target.health {
+        HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
+        HealthCheck::Logs => running_check(docker, target),
+        _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
     }
 }
 
