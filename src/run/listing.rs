@@ -106,26 +106,7 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
     let mut endpoints = needed.clone();
     endpoints.extend(config.targets.iter().filter(|t| t.watches_containers()).map(|t| t.endpoint.clone()));
     let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
-    let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| {
-        let start = Instant::now();
-        let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
-        // Only what can be a target, or is needed to judge one, is kept: memory stays
-        // flat with the number of containers on a node.
-        let here: Vec<&Target> = config.targets.iter().filter(|t| t.endpoint == *endpoint).collect();
-        let named: Vec<&str> =
-            here.iter().flat_map(|t| t.replicas.iter().map(String::as_str).chain([t.container.as_str()])).collect();
-        let projects: Vec<&str> = here.iter().filter_map(|t| t.compose.as_ref().map(|(p, _)| p.as_str())).collect();
-        let of_project = |c: &ContainerSummary| {
-            c.labels.get(discover::COMPOSE_PROJECT).is_some_and(|p| projects.contains(&p.as_str()))
-        };
-        let sieve = Sieve {
-            keep: &|c| discover::may_matter(discovering, c) || of_project(c) || named.iter().any(|n| c.is(n)),
-            label: discover::label_matters,
-            needs_health: &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)),
-            projects: &|kept| if discovering.is_some() { discover::restart_with_projects(kept) } else { Vec::new() },
-        };
-        (docker.summaries(endpoint, &sieve), start.elapsed())
-    });
+    let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| list_engine(config, docker, endpoint));
     let listings: BTreeMap<Endpoint, (Result<Summaries>, Duration)> = endpoints.into_iter().zip(listings).collect();
     let engines = listings
         .iter()
@@ -160,6 +141,27 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
     }
     let mistakes = mistakes(config, &listings, &engines, &invalid);
     Listed { invalid, engines, mistakes }
+}
+
+/// One engine's listing for a pass, and how long it took: only what can be a target, or
+/// is needed to judge one, is kept, so memory stays flat with the number of containers
+/// on a node.
+fn list_engine(config: &Config, docker: &dyn Containers, endpoint: &Endpoint) -> (Result<Summaries>, Duration) {
+    let start = Instant::now();
+    let discovering = config.engines.iter().find(|e| e.discovers() && e.endpoint == *endpoint);
+    let here: Vec<&Target> = config.targets.iter().filter(|t| t.endpoint == *endpoint).collect();
+    let named: Vec<&str> =
+        here.iter().flat_map(|t| t.replicas.iter().map(String::as_str).chain([t.container.as_str()])).collect();
+    let projects: Vec<&str> = here.iter().filter_map(|t| t.compose.as_ref().map(|(p, _)| p.as_str())).collect();
+    let of_project =
+        |c: &ContainerSummary| c.labels.get(discover::COMPOSE_PROJECT).is_some_and(|p| projects.contains(&p.as_str()));
+    let sieve = Sieve {
+        keep: &|c| discover::may_matter(discovering, c) || of_project(c) || named.iter().any(|n| c.is(n)),
+        label: discover::label_matters,
+        needs_health: &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)),
+        projects: &|kept| if discovering.is_some() { discover::restart_with_projects(kept) } else { Vec::new() },
+    };
+    (docker.summaries(endpoint, &sieve), start.elapsed())
 }
 
 /// A listing's failure, said with its fix when nothing answered at the engine's address
