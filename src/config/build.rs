@@ -58,16 +58,7 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         Some(path) => Some(TrustRoots::load(path).context(from(args.ca_file.is_some(), "--ca-file", "ca_file"))?),
         None => None,
     };
-    // The environment keeps a token out of the process list (`ps` shows every flag for
-    // as long as a watch runs): between the flag and the key, as a flag would be.
-    let (notify_urls, notify_at) = match secret_env(NOTIFY_ENV, args.notify_url.is_empty()) {
-        Some(urls) => (urls.split_whitespace().map(String::from).collect(), NOTIFY_ENV.to_string()),
-        None => (o.notify_url.clone(), from(!args.notify_url.is_empty(), "--notify-url", "notify_url")),
-    };
-    let (ping_url, ping_at) = match secret_env(PING_ENV, args.ping_url.is_none()) {
-        Some(url) => (Some(url), PING_ENV.to_string()),
-        None => (o.ping_url.clone(), from(args.ping_url.is_some(), "--ping-url", "ping_url")),
-    };
+    let (notify, notify_on, ping_url) = receivers(args, &o, d, &at)?;
     Ok(Config {
         targets,
         ca_file,
@@ -80,17 +71,9 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         lock: o.lock,
         state: o.state,
         metrics: o.metrics,
-        notify: notify_urls
-            .iter()
-            .map(|url| Service::parse(url).with_context(|| notify_at.clone()))
-            .collect::<Result<_>>()?,
-        notify_on: match &d.notify_on {
-            None => DEFAULT_NOTIFY_ON.to_vec(),
-            Some(names) => {
-                names.iter().map(|n| Outcome::parse(n)).collect::<Result<_>>().with_context(|| at("notify_on"))?
-            }
-        },
-        ping_url: secret_url(ping_url.as_deref(), &ping_at)?,
+        notify,
+        notify_on,
+        ping_url,
         engines,
         ssh_reuse: d.ssh_reuse.unwrap_or(true),
         trust_labels: d.trust_labels.unwrap_or(false),
@@ -102,6 +85,36 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
         default_ignore_stopped: base.ignore_stopped,
         default_on_restart: base.on_restart,
     })
+}
+
+/// Where a pass's news goes: the notification services, the outcomes they hear of, and
+/// the ping URL. The environment keeps a token out of the process list (`ps` shows every
+/// flag for as long as a watch runs): between the flag and the key, as a flag would be.
+fn receivers(
+    args: &RunArgs,
+    o: &RunOptions,
+    d: &file::FileDefaults,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(Vec<Service>, Vec<Outcome>, Option<HealthUrl>)> {
+    // Where a value came from, for its error: the flag when given, else the key.
+    let from = |flag_given: bool, flag: &str, key: &str| if flag_given { flag.to_string() } else { at(key) };
+    let (notify_urls, notify_at) = match secret_env(NOTIFY_ENV, args.notify_url.is_empty()) {
+        Some(urls) => (urls.split_whitespace().map(String::from).collect(), NOTIFY_ENV.to_string()),
+        None => (o.notify_url.clone(), from(!args.notify_url.is_empty(), "--notify-url", "notify_url")),
+    };
+    let (ping_url, ping_at) = match secret_env(PING_ENV, args.ping_url.is_none()) {
+        Some(url) => (Some(url), PING_ENV.to_string()),
+        None => (o.ping_url.clone(), from(args.ping_url.is_some(), "--ping-url", "ping_url")),
+    };
+    let notify =
+        notify_urls.iter().map(|url| Service::parse(url).with_context(|| notify_at.clone())).collect::<Result<_>>()?;
+    let notify_on = match &d.notify_on {
+        None => DEFAULT_NOTIFY_ON.to_vec(),
+        Some(names) => {
+            names.iter().map(|n| Outcome::parse(n)).collect::<Result<_>>().with_context(|| at("notify_on"))?
+        }
+    };
+    Ok((notify, notify_on, secret_url(ping_url.as_deref(), &ping_at)?))
 }
 
 /// `--notify-url`'s twin in the environment: URLs separated by blanks.
