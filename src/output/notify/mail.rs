@@ -53,32 +53,7 @@ impl Mail {
             }
             _ => (hostport, None),
         };
-        let mut from = None;
-        let mut to = Vec::new();
-        let mut encryption = Encryption::Auto;
-        for (n, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            match key.to_ascii_lowercase().as_str() {
-                "from" => from = Some(address(&value, "from")?),
-                "to" => {
-                    for one in value.split(',').filter(|a| !a.trim().is_empty()) {
-                        to.push(address(one.trim(), "to")?);
-                    }
-                }
-                "encryption" => {
-                    encryption = match value.to_ascii_lowercase().as_str() {
-                        "auto" => Encryption::Auto,
-                        "starttls" => Encryption::StartTls,
-                        "implicit" => Encryption::Implicit,
-                        "none" => Encryption::None,
-                        _ => bail!("encryption is auto, starttls, implicit or none"),
-                    }
-                }
-                // Never echoed: a `?` left unencoded in a password puts its tail here.
-                _ => bail!("its {} parameter is not one it takes: from, to, encryption", ordinal(n + 1)),
-            }
-        }
+        let (from, to, encryption) = mail_query(query)?;
         let Some(from) = from else { bail!("names no sender: add ?from=ADDRESS") };
         if to.is_empty() {
             bail!("names no recipient: add &to=ADDRESS (several with commas)");
@@ -128,6 +103,37 @@ impl Mail {
         };
         smtp::deliver(&delivery, deadline)
     }
+}
+
+/// The query of an smtp:// URL: the sender, the recipients and the encryption.
+fn mail_query(query: &str) -> Result<(Option<Mailbox>, Vec<Mailbox>, Encryption)> {
+    let mut from = None;
+    let mut to = Vec::new();
+    let mut encryption = Encryption::Auto;
+    for (n, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value);
+        match key.to_ascii_lowercase().as_str() {
+            "from" => from = Some(address(&value, "from")?),
+            "to" => {
+                for one in value.split(',').filter(|a| !a.trim().is_empty()) {
+                    to.push(address(one.trim(), "to")?);
+                }
+            }
+            "encryption" => {
+                encryption = match value.to_ascii_lowercase().as_str() {
+                    "auto" => Encryption::Auto,
+                    "starttls" => Encryption::StartTls,
+                    "implicit" => Encryption::Implicit,
+                    "none" => Encryption::None,
+                    _ => bail!("encryption is auto, starttls, implicit or none"),
+                }
+            }
+            // Never echoed: a `?` left unencoded in a password puts its tail here.
+            _ => bail!("its {} parameter is not one it takes: from, to, encryption", ordinal(n + 1)),
+        }
+    }
+    Ok((from, to, encryption))
 }
 
 fn address(text: &str, what: &str) -> Result<Mailbox> {
