@@ -11,6 +11,35 @@ use crate::settings::Layer;
 /// A `[[target]]` table as a target; `layers` are its settings' sources, highest first.
 pub(super) fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, layers: &[&Layer]) -> Result<Target> {
     validate_name(&t.name).with_context(|| place("name"))?;
+    let health = file_health(t, place)?;
+    let mut target = Target::new(&t.name, t.container.as_deref().unwrap_or(&t.name), health);
+    target.log_pattern =
+        t.log_pattern.as_deref().map(LogPattern::parse).transpose().with_context(|| place("log_pattern"))?;
+    target.settings = Layer::resolve(layers);
+    for dependent in &t.restart_with {
+        validate_container_name(dependent).with_context(|| place("restart_with"))?;
+    }
+    target.restart_with = t.restart_with.clone();
+    target.endpoint = endpoint(t.docker_host.as_deref(), t.docker_context.as_deref())
+        .with_context(|| place("docker_host/docker_context"))?;
+    match (&t.compose_project, &t.compose_service, &t.container) {
+        (Some(project), Some(service), None) => {
+            target.container = format!("{project}/{service}");
+            target.compose = Some((project.clone(), service.clone()));
+            target.replicas = Vec::new();
+        }
+        (None, None, _) => validate_container_name(&target.container).with_context(|| place("container"))?,
+        (Some(_), Some(_), Some(_)) => {
+            bail!("{}: give either `container` or `compose_project` + `compose_service`", place("container"))
+        }
+        _ => bail!("{}: give both compose_project and compose_service", place("compose_project")),
+    }
+    Ok(target)
+}
+
+/// What a `[[target]]` checks: its url (HTTP or TCP), its exec or its log pattern, each
+/// kind refusing the keys of the others.
+fn file_health(t: &file::FileTarget, place: &dyn Fn(&str) -> String) -> Result<HealthCheck> {
     let http_only = [
         ("expect_status", t.expect_status.is_some()),
         ("expect_body", t.expect_body.is_some()),
@@ -23,7 +52,7 @@ pub(super) fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, 
             None => Ok(()),
         }
     };
-    let health = match (&t.url, &t.exec) {
+    Ok(match (&t.url, &t.exec) {
         (Some(url), None) if url.starts_with("tcp://") => {
             refuse(&http_only, "http(s)")?;
             HealthCheck::Tcp(TcpCheck::parse(url, t.send.as_deref(), t.expect.as_deref(), place)?)
@@ -50,30 +79,7 @@ pub(super) fn file_target(t: &file::FileTarget, place: &dyn Fn(&str) -> String, 
         }
         (None, None) => bail!("{}: give url (http://, https:// or tcp://), exec, or log_pattern", place("url")),
         (Some(_), Some(_)) => bail!("{}: give url or exec, not both", place("exec")),
-    };
-    let mut target = Target::new(&t.name, t.container.as_deref().unwrap_or(&t.name), health);
-    target.log_pattern =
-        t.log_pattern.as_deref().map(LogPattern::parse).transpose().with_context(|| place("log_pattern"))?;
-    target.settings = Layer::resolve(layers);
-    for dependent in &t.restart_with {
-        validate_container_name(dependent).with_context(|| place("restart_with"))?;
-    }
-    target.restart_with = t.restart_with.clone();
-    target.endpoint = endpoint(t.docker_host.as_deref(), t.docker_context.as_deref())
-        .with_context(|| place("docker_host/docker_context"))?;
-    match (&t.compose_project, &t.compose_service, &t.container) {
-        (Some(project), Some(service), None) => {
-            target.container = format!("{project}/{service}");
-            target.compose = Some((project.clone(), service.clone()));
-            target.replicas = Vec::new();
-        }
-        (None, None, _) => validate_container_name(&target.container).with_context(|| place("container"))?,
-        (Some(_), Some(_), Some(_)) => {
-            bail!("{}: give either `container` or `compose_project` + `compose_service`", place("container"))
-        }
-        _ => bail!("{}: give both compose_project and compose_service", place("compose_project")),
-    }
-    Ok(target)
+    })
 }
 
 /// `exec`: a command and its arguments, run by `docker exec` without a shell.
