@@ -134,18 +134,7 @@ impl Service {
                 "allowed_mentions": { "parse": [] },
                 "flags": 4,
             }))],
-            Kind::Teams => vec![post(json!({
-                "type": "message",
-                "attachments": [{
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "content": {
-                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                        "type": "AdaptiveCard",
-                        "version": "1.4",
-                        "body": message.text_within(TEAMS_LIMIT).lines().map(|l| json!({ "type": "TextBlock", "text": l, "wrap": true })).collect::<Vec<_>>(),
-                    },
-                }],
-            }))],
+            Kind::Teams => vec![post(teams_card(message))],
             Kind::Ntfy => vec![post(json!({
                 "topic": self.to.first(),
                 "title": message.title,
@@ -173,6 +162,27 @@ impl Service {
                 .collect(),
         }
     }
+}
+
+/// A Teams workflow's message: an Adaptive Card of one text block per line.
+fn teams_card(message: &Message) -> serde_json::Value {
+    let lines: Vec<serde_json::Value> = message
+        .text_within(TEAMS_LIMIT)
+        .lines()
+        .map(|l| json!({ "type": "TextBlock", "text": l, "wrap": true }))
+        .collect();
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": lines,
+            },
+        }],
+    })
 }
 
 fn bytes(value: &serde_json::Value) -> Vec<u8> {
