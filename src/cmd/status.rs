@@ -84,14 +84,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
         crate::model::printable(&table(&rows)).into_bytes()
     };
     crate::output::print(&text)?;
-    let unhealthy = args.max_age.and_then(|max| {
-        stale(last_pass, now, max).or_else(|| {
-            let why = state.last_warnings.iter().find(|w| w.contains("unreachable")).map(|w| format!(": {w}"));
-            state
-                .reached_no_engine
-                .then(|| format!("the last pass reached no Docker engine{}", why.unwrap_or_default()))
-        })
-    });
+    let unhealthy = args.max_age.and_then(|max| too_old_or_blind(&state, last_pass, now, max));
     match unhealthy {
         Some(why) => {
             eprintln!("healwatch status: {why} (state file {})", path.display());
@@ -99,6 +92,20 @@ pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
         }
         None => Ok(Exit::Healthy),
     }
+}
+
+/// Why `status --max-age` calls the memory unhealthy: the last pass is older than `max`
+/// (or dated ahead of the clock), or it reached no Docker engine.
+fn too_old_or_blind(
+    state: &state::State,
+    last_pass: Option<SystemTime>,
+    now: SystemTime,
+    max: Duration,
+) -> Option<String> {
+    stale(last_pass, now, max).or_else(|| {
+        let why = state.last_warnings.iter().find(|w| w.contains("unreachable")).map(|w| format!(": {w}"));
+        state.reached_no_engine.then(|| format!("the last pass reached no Docker engine{}", why.unwrap_or_default()))
+    })
 }
 
 /// How far ahead of the clock a state file may be dated and still count as written now.
