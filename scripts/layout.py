@@ -20,7 +20,7 @@ import sys
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 FILE_LIMIT = 450
-FN_LIMIT = 80
+FN_LIMIT = 60
 
 
 def module_of(path):

@@ -85,20 +85,27 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
     let report = build(&config, &progress, started_at, clock.elapsed(), args, warnings);
-    let mut out = json_line(&report);
+    let out = write_reports(&report, args)?;
+    crate::output::print(&out)?;
+    Ok(Exit::for_health(report.summary.failed == 0))
+}
+
+/// The check's report as its line on stdout (with GitHub's annotations in a workflow),
+/// and its other forms: the job's step summary, the JUnit file.
+fn write_reports(report: &CheckReport, args: &CheckArgs) -> Result<Vec<u8>, Stop> {
+    let mut out = json_line(report);
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        out.extend(github::annotations(&report).into_bytes());
+        out.extend(github::annotations(report).into_bytes());
         if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-            append(Path::new(&path), github::summary(&report).as_bytes())
+            append(Path::new(&path), github::summary(report).as_bytes())
                 .with_context(|| "appending to $GITHUB_STEP_SUMMARY")
                 .map_err(Stop::Io)?;
         }
     }
     if let Some(path) = &args.junit {
-        crate::files::atomic::write(path, junit::junit(&report).as_bytes()).context("--junit").map_err(Stop::Io)?;
+        crate::files::atomic::write(path, junit::junit(report).as_bytes()).context("--junit").map_err(Stop::Io)?;
     }
-    crate::output::print(&out)?;
-    Ok(Exit::for_health(report.summary.failed == 0))
+    Ok(out)
 }
 
 /// Looks at every target not yet healthy, a round every `ROUND`, until each has been

@@ -189,15 +189,12 @@ fn look(
     // `unhealthy` starts a pass as for any other.
     let (looked_at, by_docker): (Vec<_>, Vec<_>) = targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
     let mut round = round;
-    for (target, _) in by_docker {
-        let turned = round.events.iter().any(|e| {
-            e.kind == plan::EventKind::Healthy
-                && target.container_refs().iter().any(|c| c.endpoint == e.endpoint && c.name == e.container)
-        });
-        if turned {
-            round.recovered.push(target.name.clone());
-        }
-    }
+    let turned_healthy: Vec<String> = by_docker
+        .into_iter()
+        .filter(|(target, _)| turned_healthy(&round.events, target))
+        .map(|(target, _)| target.name.clone())
+        .collect();
+    round.recovered.extend(turned_healthy);
     // A target failing short of its threshold is looked at as often as a healthy one:
     // each failed look starts a pass that counts one more failure in a row, so the
     // threshold is met within the watch (seconds), not at the next scheduled run
@@ -230,6 +227,14 @@ fn look(
         }
     }
     round
+}
+
+/// Whether Docker said, among `events`, that one of `target`'s containers turned healthy.
+fn turned_healthy(events: &[Event], target: &Target) -> bool {
+    events.iter().any(|e| {
+        e.kind == plan::EventKind::Healthy
+            && target.container_refs().iter().any(|c| c.endpoint == e.endpoint && c.name == e.container)
+    })
 }
 
 #[cfg(test)]
