@@ -185,12 +185,21 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// `--docker` for the commands that ask the engines without making a pass (`version`,
+/// `validate`, `audit`); a pass's is the run option of the same name, with its
+/// `[defaults] docker` twin.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DockerArg {
+    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+    #[arg(long = "docker", env = "HEALWATCH_DOCKER", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
 /// Options of `healwatch version`.
 #[derive(Debug, Clone, Args)]
 pub struct VersionArgs {
-    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
-    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
-    pub docker: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: DockerArg,
 }
 
 /// Options of `healwatch validate`.
@@ -204,9 +213,8 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
-    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
-    pub docker: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: DockerArg,
 }
 
 /// Where the memory and the lock live, for the commands that read or change the memory.
@@ -327,9 +335,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
-    #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
-    pub docker: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: DockerArg,
 }
 
 /// Where the targets come from: the config file and `-t` flags, combined.

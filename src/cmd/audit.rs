@@ -21,7 +21,7 @@ use crate::output::report::json_line;
 pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
         .map_err(Stop::Usage)?;
-    let docker = DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
+    let docker = DockerCli::locate(args.docker.path.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
     let report = audit_engines(&config, &docker, args.targets_only)?;
     let text = if args.json { json_line(&report) } else { crate::model::printable(&table(&report)).into_bytes() };
     crate::output::print(&text)?;

@@ -12,7 +12,7 @@ pub(crate) fn completions(args: &CompletionsArgs) -> Result<Exit, Stop> {
 
 /// Prints what was built, from what, for where, and the docker CLI a pass would use.
 pub(crate) fn version(args: &VersionArgs) -> Result<Exit, Stop> {
-    let docker = match DockerCli::locate(args.docker.as_deref()) {
+    let docker = match DockerCli::locate(args.docker.path.as_deref()) {
         Ok(cli) => cli.describe(),
         Err(e) => format!("none ({e:#})"),
     };

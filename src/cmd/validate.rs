@@ -30,7 +30,7 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
     let mut exit = Exit::Healthy;
     let docker = match args.offline {
         true => None,
-        false => match DockerCli::locate(args.docker.as_deref().or(config.docker.as_deref())) {
+        false => match DockerCli::locate(args.docker.path.as_deref().or(config.docker.as_deref())) {
             Ok(docker) => Some(docker),
             Err(e) => {
                 // What a pass could not do either: a problem, unless asked not to look.
