@@ -198,6 +198,7 @@ pub struct DockerArg {
 /// Options of `healwatch version`.
 #[derive(Debug, Clone, Args)]
 pub struct VersionArgs {
+    /// The docker CLI.
     #[command(flatten)]
     pub docker: DockerArg,
 }
@@ -213,6 +214,7 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub offline: bool,
 
+    /// The docker CLI.
     #[command(flatten)]
     pub docker: DockerArg,
 }
@@ -335,6 +337,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The docker CLI.
     #[command(flatten)]
     pub docker: DockerArg,
 }
