@@ -5,6 +5,10 @@
 # A and B alternating R times so drift on the machine falls on both; its CPU (user +
 # system, with its children) is read from /proc when it ends.
 #   bench/rest-ab.sh OLD_BINARY NEW_BINARY [N=20] [S=30] [R=3]
+#   REST_AB_ENGINE=1 bench/rest-ab.sh ...   the targets are N containers on a private
+#       engine (scripts/engine.sh, root) declared by label, each with a HEALTHCHECK that
+#       healwatch acts on (`--discover --unhealthy label`): the Engine API path at rest
+#       (its events, its listing), beside the URL looks.
 # Prints one line per run and the medians, as CPU-s per 5 minutes. Nothing is written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,22 +26,39 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+engine=${REST_AB_ENGINE:-}
 
 python3 bench/endpoints.py --lifetime $((reps * 2 * (secs + 10) + 60)) >"$work/port" &
 pids+=($!)
 for _ in $(seq 1 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
 [ -n "$port" ] || { echo "rest-ab: the endpoints did not start" >&2; exit 1; }
-# URL targets that only notify (no container to list, no engine needed).
-printf '[defaults]\naction = "notify"\n' >"$work/c.toml"
-for i in $(seq 1 "$n"); do
-  printf '[[target]]\nname = "svc%s"\nurl = "http://127.0.0.1:%s/ok/%s"\n' "$i" "$port" "$i" >>"$work/c.toml"
-done
+if [ -n "$engine" ]; then
+  # shellcheck source=scripts/engine.sh
+  source scripts/engine.sh
+  engine_start
+  trap 'engine_stop; cleanup' EXIT
+  engine_image
+  for i in $(seq 1 "$n"); do
+    docker run -d -q --pull never --name "rest-ab-$i" --network host --init \
+      --label "healwatch.url=http://127.0.0.1:$port/ok/$i" --label healwatch.enable=true \
+      --health-cmd 'true' --health-interval 30s "$HEALWATCH_TEST_IMAGE" sleep 3600 >/dev/null
+  done
+  printf '[defaults]\ndiscover = true\nunhealthy = "label"\n' >"$work/c.toml"
+  hw_host=$DOCKER_HOST
+else
+  hw_host=unix:///nonexistent
+  # URL targets that only notify (no container to list, no engine needed).
+  printf '[defaults]\naction = "notify"\n' >"$work/c.toml"
+  for i in $(seq 1 "$n"); do
+    printf '[[target]]\nname = "svc%s"\nurl = "http://127.0.0.1:%s/ok/%s"\n' "$i" "$port" "$i" >>"$work/c.toml"
+  done
+fi
 
 # One watch of `secs` by BINARY; prints its CPU-s (user + system, children included).
 measure() {
   local binary=$1 state="$work/state.$RANDOM"
-  env -i PATH=/usr/bin:/bin HOME="$work" DOCKER_HOST=unix:///nonexistent HEALWATCH_STATE="$state" \
+  env -i PATH=/usr/bin:/bin HOME="$work" DOCKER_HOST="$hw_host" HEALWATCH_STATE="$state" \
     HEALWATCH_LOCK="$state.lock" "$binary" -c "$work/c.toml" --quiet --watch "${secs}s" >"$work/out" 2>&1 &
   local pid=$! hz ticks=0
   hz=$(getconf CLK_TCK)
