@@ -75,7 +75,7 @@ declare -a a_runs=() b_runs=()
 for r in $(seq 1 "$reps"); do
   a=$(measure "$old"); b=$(measure "$new")
   a_runs+=("$a"); b_runs+=("$b")
-  echo "run $r: old $a, new $b CPU-s per 5 min ($n URL targets, a ${secs}s watch)"
+  echo "run $r: old $a, new $b CPU-s per 5 min ($n ${engine:+labelled container }targets, a ${secs}s watch)"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 echo "median: old $(median "${a_runs[@]}"), new $(median "${b_runs[@]}") CPU-s per 5 min"
