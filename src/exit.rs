@@ -99,6 +99,16 @@ pub enum LockKind {
     Watch,
 }
 
+impl LockKind {
+    /// What holds it: `pass` or `watch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Watch => "watch",
+        }
+    }
+}
+
 /// A lock another healwatch holds, and what this command did about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
@@ -126,10 +136,7 @@ impl Held {
 
 impl fmt::Display for Held {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whose = match self.kind {
-            LockKind::Pass => "pass",
-            LockKind::Watch => "watch",
-        };
+        let whose = self.kind.name();
         write!(f, "another healwatch {whose} holds the lock {}", self.path.display())?;
         if let Some(pid) = self.pid {
             write!(f, " (pid {pid})")?;

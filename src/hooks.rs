@@ -29,7 +29,7 @@ fn run_one(target: &Target, result: &TargetResult) -> Option<String> {
     let recovered = match result.recovery {
         Recovery::Recovered => "true",
         Recovery::NotRecovered => "false",
-        Recovery::NotWaited | Recovery::NotRestarted | Recovery::HandedBack => "",
+        Recovery::NotWaited | Recovery::NotRestarted | Recovery::Pending => "",
     };
     let mut command = Command::new(&target.on_restart[0]);
     command

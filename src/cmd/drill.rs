@@ -197,8 +197,7 @@ fn heal_now(
         inspector: Some(docker),
         memory: &State::default(),
         clock,
-        hints: &crate::pass::NO_HINTS,
-        watch: None,
+        early: pass::Early::none(),
     };
     pass::run_pass(&one, &pass).0.remove(0)
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use crate::cli::RunArgs;
 use crate::exit::{Exit, Stop};
-use crate::pass::NO_HINTS;
+use crate::pass::Early;
 use crate::run::Setup;
 use crate::{clock, interrupt, watch};
 
@@ -17,7 +17,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<Exit, Stop> {
     match args.watch {
         None => {
             let _lock = setup.lock(started, None)?;
-            Ok(setup.pass(started, &NO_HINTS, None)?.exit)
+            Ok(setup.pass(started, Early::none())?.exit)
         }
         Some(length) => watch::run(&setup, started, length, args.watch_every),
     }

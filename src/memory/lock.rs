@@ -45,19 +45,6 @@ pub(crate) fn default_state_dir() -> Result<PathBuf> {
     bail!("no writable state directory (tried {}): pass --lock FILE", tried.join(", "))
 }
 
-/// The lock that keeps two watches (`run --watch`) apart: beside the pass lock, named
-/// after it. A watch holds it throughout, and the pass lock only while a pass runs, so
-/// `pause` or a pass run by hand gets in between its passes.
-pub(crate) fn watch_lock_path(pass_lock: Option<&Path>) -> Result<PathBuf> {
-    let pass_lock = match pass_lock {
-        Some(p) => p.to_path_buf(),
-        None => default_state_dir()?.join(LOCK_FILE),
-    };
-    let mut name = pass_lock.file_name().unwrap_or_default().to_os_string();
-    name.push(".watch");
-    Ok(pass_lock.with_file_name(name))
-}
-
 /// A held pass lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub(crate) struct PassLock {

@@ -128,9 +128,10 @@ pub(crate) enum Recovery {
     Recovered,
     /// Not healthy within `recovery_timeout`: `false`.
     NotRecovered,
-    /// Still recovering when a watch's pass stopped waiting (`HAND_BACK`): the watch
-    /// looks on until `recovery_timeout` and starts a pass when it answers: `null`.
-    HandedBack,
+    /// Still recovering when the pass stopped waiting, the wait handed over to whoever
+    /// started the pass (a watch looks on until `recovery_timeout` and starts a pass
+    /// when it answers): `null`.
+    Pending,
 }
 
 impl Recovery {
@@ -145,7 +146,7 @@ impl Serialize for Recovery {
         match self {
             Self::Recovered => s.serialize_bool(true),
             Self::NotRecovered => s.serialize_bool(false),
-            Self::NotRestarted | Self::NotWaited | Self::HandedBack => s.serialize_none(),
+            Self::NotRestarted | Self::NotWaited | Self::Pending => s.serialize_none(),
         }
     }
 }

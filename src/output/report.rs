@@ -296,7 +296,7 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
                 one_line(t.recovery_error.as_deref().unwrap_or("?"), TEXT_LIMIT)
             );
         }
-        Recovery::HandedBack => {
+        Recovery::Pending => {
             let _ =
                 write!(line, "; {}", one_line(t.recovery_error.as_deref().unwrap_or("still recovering"), TEXT_LIMIT));
         }

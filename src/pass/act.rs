@@ -18,10 +18,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// After a restart, how often a failing poll also asks Docker whether the container
 /// still runs (a crash loop is decided at once instead of waiting the whole timeout).
 const STATE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a watch's pass waits for an HTTP or TCP target to recover before it hands
-/// the wait to the watch, which looks on every second: a slow start must not blind the
-/// watch to every other target.
-pub(super) const HAND_BACK: Duration = Duration::from_secs(3);
 
 /// What the look that failed saw of the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,8 +227,8 @@ impl Commands {
 /// known: a container is no longer running (it exited again), Docker restarted it again
 /// (a crash loop, whatever its restart policy), or Docker's first probe after the
 /// restart says unhealthy.
-/// With `hand_back`, a recovery still pending after that long is `HandedBack` (the wait
-/// is the watch's from then on).
+/// With `hand_back`, a recovery still pending after that long is `Pending` (the wait
+/// is the onlooker's from then on).
 pub(super) fn await_recovery(
     probe: &dyn Probe,
     docker: &dyn Containers,
@@ -251,7 +247,7 @@ pub(super) fn await_recovery(
     let within = handed.unwrap_or(within);
     let stop_waiting = |error: Option<String>| match handed {
         Some(h) => (
-            Recovery::HandedBack,
+            Recovery::Pending,
             waited(),
             Some(format!(
                 "{}still recovering after {}: the watch looks on until recovery_timeout",

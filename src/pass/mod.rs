@@ -1,15 +1,17 @@
 //! One pass over the targets: check (with retries), judge, act (restart by default),
 //! verify recovery. Each target yields one `TargetResult`. Targets run in parallel on at
 //! most `concurrency` threads; a container shared by several targets is acted on once
-//! per pass, never twice at once. In a watch's pass, targets found healthy are looked at
-//! again while others are healed (`vigil`).
+//! per pass, never twice at once. A pass someone started early takes what they saw as
+//! evidence (`Hint`), a deadline, and an `Onlooker` that may look on at the targets
+//! found healthy while others are healed, and takes over slow recoveries (a watch's
+//! `Vigil` is one).
 
 mod act;
+mod crash;
 mod parallel;
 pub(crate) mod policy;
 #[cfg(test)]
 mod tests;
-mod vigil;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,12 +24,12 @@ use crate::clock::Clock;
 use crate::config::{Config, HealthCheck, Target};
 use crate::docker::Containers;
 use crate::memory::state::{State, TargetState};
-use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
+use crate::model::{Action, ActionRun, ContainerStatus, Outcome, Recovery, TargetResult};
 use act::{Acted, RestartOnce, Seen, act, await_recovery};
+use crash::{crash_loop, crash_report};
 pub(crate) use parallel::parallel_map;
 use parallel::parallel_map_or;
 use policy::Verdict;
-use vigil::Vigil;
 
 /// What a pass works with besides the targets: the two I/O seams, memory and the clock.
 pub(crate) struct Pass<'a> {
@@ -42,24 +44,59 @@ pub(crate) struct Pass<'a> {
     pub memory: &'a State,
     /// The pass's time (`now`, for every judgement and timestamp) and its sleeps.
     pub clock: &'a dyn Clock,
-    /// What a watch saw just before it started this pass, by target name.
+    /// What whoever started the pass early brings to it.
+    pub early: Early<'a>,
+}
+
+/// What whoever starts a pass early (a watch) brings to it; `Early::none()` for a pass
+/// run on its own (cron, a person, `drill`).
+#[derive(Clone, Copy)]
+pub(crate) struct Early<'a> {
+    /// What was seen of the targets just before this pass began, by target name.
     pub hints: &'a Hints,
-    /// Set in a watch's pass: when it must be done, and how often the watch looks.
-    pub watch: Option<InWatch>,
+    /// When (on the pass's clock) the pass must be done: a recovery wait is cut to it.
+    pub deadline: Option<Duration>,
+    /// Who looks on beside the pass, if anyone.
+    pub onlooker: Option<&'a dyn Onlooker>,
 }
 
-/// What a pass that a watch runs keeps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct InWatch {
-    /// When (on the pass's clock) the watch ends: a recovery wait is cut to it.
-    pub ends: Duration,
-    /// How often the watch looks at its healthy targets: while the pass heals some, it
-    /// looks at the others this often (see `vigil`).
-    pub every: Duration,
+impl Early<'_> {
+    /// A pass run on its own: no evidence, no deadline, nobody looking on.
+    pub(crate) fn none() -> Early<'static> {
+        Early { hints: &NO_HINTS, deadline: None, onlooker: None }
+    }
 }
 
-/// What a watch (`run --watch`) saw of a target between passes, which the pass that it
-/// started early takes as evidence instead of finding it out again.
+/// How a target is healed: with what was seen of it first, calling its second argument
+/// once the target is judged, with whether it is to be acted on.
+pub(crate) type Heal<'a> = dyn Fn(Option<&Hint>, &dyn Fn(bool)) -> TargetResult + 'a;
+
+/// Whoever started a pass and looks on beside it (a watch): it may keep looking at the
+/// targets found healthy while others are healed, and it takes over the recoveries that
+/// outlast what it lets the pass wait.
+pub(crate) trait Onlooker: Sync {
+    /// Readies for a pass over `targets` targets on `workers` threads.
+    fn begin(&self, targets: usize, workers: usize);
+    /// Heals `target` through `heal` (first with `first`) and, while the pass goes on,
+    /// heals it again whenever `look` (one attempt, within its bound) finds it failing:
+    /// the last heal's result.
+    fn keep(
+        &self,
+        target: &Target,
+        first: Option<&Hint>,
+        clock: &dyn Clock,
+        heal: &Heal,
+        look: &dyn Fn(Duration) -> Check,
+    ) -> TargetResult;
+    /// A worker thread could not be started: no target may wait on another.
+    fn disarm(&self);
+    /// How long the pass waits for `target` to recover before it hands the wait over
+    /// (`Recovery::Pending`); `None`: the whole recovery_timeout.
+    fn hand_back(&self, target: &Target) -> Option<Duration>;
+}
+
+/// What whoever started a pass early (a watch) saw of a target just before, which the
+/// pass takes as evidence instead of finding it out again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Hint {
     /// A watch round's attempt failed, `spent` before this pass began: it is the first
@@ -68,8 +105,8 @@ pub(crate) enum Hint {
     /// Docker's events said a container of the target was paused: if it still is, the
     /// target is decided at once (a frozen process answers nothing, however long one waits).
     Paused,
-    /// An earlier pass of the watch restarted it and handed its recovery to the watch,
-    /// whose recovery_timeout has not run out: still failing, it is left to start
+    /// An earlier pass restarted it and handed its recovery over (`Recovery::Pending`),
+    /// and its recovery_timeout has not run out: still failing, it is left to start
     /// (`starting`), not restarted again.
     Recovering,
 }
@@ -81,26 +118,34 @@ const UNCONFIRMED_PASSES: u32 = 3;
 /// Hints by target name.
 pub(crate) type Hints = BTreeMap<String, Hint>;
 
-/// No hints: a pass that was not started early by a watch.
-pub(crate) static NO_HINTS: Hints = BTreeMap::new();
+/// No hints: a pass that was not started early.
+static NO_HINTS: Hints = BTreeMap::new();
 
 /// Checks, judges and heals every target; results come back in config order, with any
 /// warning about the pass itself (fewer worker threads than asked for).
 pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
     let workers = config.concurrency.min(config.targets.len()).max(1);
-    let vigil = Vigil::new(pass.watch, config.targets.len(), workers);
+    if let Some(onlooker) = pass.early.onlooker {
+        onlooker.begin(config.targets.len(), workers);
+    }
     // Fewer threads than targets (a process limit): no thread may wait on another.
     let (results, not_started) = parallel_map_or(
         &config.targets,
         workers,
-        || vigil.disarm(),
+        || pass.early.onlooker.iter().for_each(|o| o.disarm()),
         |target| {
             let heal = |hint: Option<&Hint>, judged: &dyn Fn(bool)| {
                 heal_target(target, hint, judged, config.dry_run, pass, &restarts)
             };
-            let look = |timeout| attempt(pass.probe, pass.inspector, target, timeout);
-            vigil.keep(target, pass.hints.get(&target.name), pass.clock, heal, look)
+            let hint = pass.early.hints.get(&target.name);
+            match pass.early.onlooker {
+                None => heal(hint, &|_| ()),
+                Some(onlooker) => {
+                    let look = |timeout| attempt(pass.probe, pass.inspector, target, timeout);
+                    onlooker.keep(target, hint, pass.clock, &heal, &look)
+                }
+            }
         },
     );
     let warnings = (not_started > 0)
@@ -264,17 +309,9 @@ fn held_back(check: &Check, memory: &TargetState, result: &mut TargetResult) -> 
 
 /// Waits for a restarted target to recover, as long as the pass should, and records it.
 fn recover(pass: &Pass, docker: &dyn Containers, target: &Target, result: &mut TargetResult) {
-    // A watch looks at HTTP and TCP targets between passes: it takes a slow recovery
-    // over. It hears Docker's HEALTHCHECK turn healthy, which takes a probe interval at
-    // least: that wait is the watch's at once, after one look at the container.
-    let hand_back = match target.health {
-        _ if pass.watch.is_none() => None,
-        HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(act::HAND_BACK),
-        HealthCheck::Docker { .. } => Some(Duration::ZERO),
-        _ => None,
-    };
+    let hand_back = pass.early.onlooker.and_then(|o| o.hand_back(target));
     let (recovery, elapsed, error) =
-        await_recovery(pass.probe, docker, pass.clock, target, pass.watch.map(|w| w.ends), hand_back);
+        await_recovery(pass.probe, docker, pass.clock, target, pass.early.deadline, hand_back);
     if target.log_pattern.is_some() {
         result.logs_until = Some(pass.clock.now() + pass.clock.elapsed());
     }
@@ -372,61 +409,6 @@ fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32
         HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
         HealthCheck::Logs => (Check::passed(None, Duration::ZERO), 0),
     }
-}
-
-/// Whether Docker's restart policy is restarting one of the target's containers (a crash
-/// loop): said with its cause, the last exit and whether memory ended it, so one
-/// notification carries it (it stays `unhealthy` while it loops: no news until it changes).
-fn crash_loop(docker: Option<&dyn Containers>, target: &Target) -> Option<String> {
-    let docker = docker?;
-    target.container_refs().into_iter().find_map(|c| {
-        // One inspect says all of it: still restarting, and why.
-        let info = docker.inspect(&c).ok().filter(|i| i.status == ContainerStatus::Restarting)?;
-        Some(crash_report(docker, &c, info.exit_code, info.oom_killed, info.restart_count))
-    })
-}
-
-/// A crash loop said with its cause: the last exit (`exit_code`, 0 while running says
-/// nothing), whether memory ended it, how often Docker restarted it, and its last log lines.
-fn crash_report(
-    docker: &dyn Containers,
-    c: &ContainerRef,
-    exit_code: Option<i64>,
-    oom_killed: bool,
-    restarts: u64,
-) -> String {
-    let code = exit_code.filter(|code| *code != 0);
-    let mut cause = code.map(|code| format!("it exited {code}")).unwrap_or_else(|| "it keeps exiting".to_string());
-    if oom_killed {
-        cause.push_str(", killed for memory (OOMKilled)");
-    }
-    match restarts {
-        0 => {}
-        1 => cause.push_str(", restarted once by Docker"),
-        n => cause.push_str(&format!(", restarted {n} times by Docker")),
-    }
-    cause.push_str(&last_words(docker, c));
-    format!(
-        "container {} is in a crash loop: {cause}; Docker's restart policy is restarting it, and healwatch leaves it \
-         to Docker (a restart would reset Docker's back-off): see `docker logs {}`",
-        c.name, c.name
-    )
-}
-
-/// How many of a crash-looping container's last log lines its report carries.
-const LAST_WORDS: usize = 3;
-
-/// `; its last log lines: "…" | "…"`: what the container said before it died, each line
-/// from outside so made one short printable line with secrets masked; nothing when its
-/// log is empty or unreadable (the report stands without it).
-fn last_words(docker: &dyn Containers, c: &crate::model::ContainerRef) -> String {
-    let lines = docker.log_tail(c, LAST_WORDS).unwrap_or_default();
-    let shown: Vec<String> = lines
-        .iter()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| format!("\"{}\"", crate::model::one_line(&crate::model::redact_text(line.trim()), 160)))
-        .collect();
-    if shown.is_empty() { String::new() } else { format!("; its last log lines: {}", shown.join(" | ")) }
 }
 
 /// Docker's word that waiting cannot help: the first of the target's containers that is

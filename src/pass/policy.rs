@@ -149,7 +149,7 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
         // A restart that has not failed yet: held if no pass finds it failing within
         // stable_after and a later one finds it healthy.
         (true, _) => {
-            matches!(result.recovery, Recovery::Recovered | Recovery::NotWaited | Recovery::HandedBack).then_some(now)
+            matches!(result.recovery, Recovery::Recovered | Recovery::NotWaited | Recovery::Pending).then_some(now)
         }
         (false, true) => memory.healthy_since.or(Some(now)),
         (false, false) => None,

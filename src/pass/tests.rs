@@ -59,12 +59,38 @@ fn pass_full(
     clock: &FakeClock,
     hints: &Hints,
 ) -> Vec<TargetResult> {
-    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, hints, watch: None })
-        .0
+    let early = Early { hints, ..Early::none() };
+    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, early }).0
 }
 
-/// A pass inside a watch that ends `ends` from now on `clock`, on a fresh memory.
-fn in_watch<'a>(probe: &'a dyn Probe, docker: &'a FakeDocker, clock: &'a FakeClock, ends: Duration) -> Pass<'a> {
+/// An onlooker that takes HTTP and TCP recoveries over after `HANDS_BACK_AFTER` and
+/// never looks on itself (as a watch with fewer threads than targets).
+struct HandsBack;
+
+/// When `HandsBack` takes a recovery over.
+const HANDS_BACK_AFTER: Duration = Duration::from_secs(3);
+
+impl Onlooker for HandsBack {
+    fn begin(&self, _: usize, _: usize) {}
+    fn keep(
+        &self,
+        _: &Target,
+        first: Option<&Hint>,
+        _: &dyn Clock,
+        heal: &Heal,
+        _: &dyn Fn(Duration) -> Check,
+    ) -> TargetResult {
+        heal(first, &|_| ())
+    }
+    fn disarm(&self) {}
+    fn hand_back(&self, target: &Target) -> Option<Duration> {
+        matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_)).then_some(HANDS_BACK_AFTER)
+    }
+}
+
+/// A pass that must be done `ends` from now on `clock`, on a fresh memory, `HandsBack`
+/// looking on.
+fn early_pass<'a>(probe: &'a dyn Probe, docker: &'a FakeDocker, clock: &'a FakeClock, ends: Duration) -> Pass<'a> {
     static FRESH: std::sync::LazyLock<State> = std::sync::LazyLock::new(State::default);
     Pass {
         probe,
@@ -72,8 +98,7 @@ fn in_watch<'a>(probe: &'a dyn Probe, docker: &'a FakeDocker, clock: &'a FakeClo
         inspector: Some(docker),
         memory: &FRESH,
         clock,
-        hints: &NO_HINTS,
-        watch: Some(InWatch { ends, every: Duration::from_secs(1) }),
+        early: Early { deadline: Some(ends), onlooker: Some(&HandsBack), ..Early::none() },
     }
 }
 
@@ -341,7 +366,7 @@ fn a_recovery_wait_ends_when_the_pass_must() {
     t.settings.recovery_timeout = Duration::from_secs(60);
     let cfg = config(vec![t], false);
     // Sooner than the hand-back: the end of the watch cuts the wait.
-    let pass = in_watch(&probe, &docker, &clock, Duration::from_secs(2));
+    let pass = early_pass(&probe, &docker, &clock, Duration::from_secs(2));
     let r = &run_pass(&cfg, &pass).0[0];
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(r.recovery_error.as_deref().unwrap().ends_with("the watch ended before recovery_timeout did"));
@@ -446,14 +471,14 @@ fn a_watchs_pass_hands_a_slow_recovery_to_the_watch() {
     t.settings.retries = 0;
     t.settings.recovery_timeout = Duration::from_secs(30);
     let cfg = config(vec![t], false);
-    let pass = in_watch(&probe, &docker, &clock, Duration::from_secs(55));
+    let pass = early_pass(&probe, &docker, &clock, Duration::from_secs(55));
     let r = run_pass(&cfg, &pass).0.remove(0);
-    assert_eq!((r.outcome, r.recovery), (Outcome::Restarted, Recovery::HandedBack));
+    assert_eq!((r.outcome, r.recovery), (Outcome::Restarted, Recovery::Pending));
     assert!(r.recovery_error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")));
-    assert!(clock.elapsed() <= act::HAND_BACK + Duration::from_millis(500), "{:?}", clock.elapsed());
+    assert!(clock.elapsed() <= HANDS_BACK_AFTER + Duration::from_millis(500), "{:?}", clock.elapsed());
     // Outside a watch the same pass waits the whole recovery_timeout.
     let clock = FakeClock::at(now());
-    let r = run_pass(&cfg, &Pass { clock: &clock, watch: None, ..pass }).0.remove(0);
+    let r = run_pass(&cfg, &Pass { clock: &clock, early: Early::none(), ..pass }).0.remove(0);
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(clock.elapsed() >= Duration::from_secs(30), "{:?}", clock.elapsed());
 }
@@ -561,47 +586,6 @@ fn a_container_started_since_the_listing_showed_it_down_is_not_restarted() {
     let r = &pass(&config(vec![app], false), &probe, &docker)[0];
     assert_eq!(r.outcome, Outcome::Starting, "{r:?}");
     assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
-}
-
-/// A probe that asks `healthy` about each target's name and the fake clock's time.
-struct ByTime<'a> {
-    clock: &'a FakeClock,
-    healthy: fn(&str, Duration) -> bool,
-}
-
-impl Probe for ByTime<'_> {
-    fn check(&self, target: &Target, _: Duration) -> Check {
-        if (self.healthy)(&target.name, self.clock.elapsed()) {
-            return Check::passed(Some(200), Duration::ZERO);
-        }
-        Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
-    }
-}
-
-#[test]
-fn a_watchs_pass_with_nothing_to_heal_does_not_linger() {
-    let cfg = config(vec![target("a", "a"), target("b", "b")], false);
-    let docker = FakeDocker::new("running", 0);
-    let clock = FakeClock::at(now());
-    let probe = ByTime { clock: &clock, healthy: |_, _| true };
-    let r = run_pass(&cfg, &in_watch(&probe, &docker, &clock, Duration::from_secs(55))).0;
-    assert!(r.iter().all(|r| r.outcome == Outcome::Healthy));
-    assert_eq!(clock.elapsed(), Duration::ZERO);
-}
-
-#[test]
-fn a_target_is_never_kept_from_its_first_look_by_looks_at_another() {
-    // More targets than threads: no thread keeps looking at "a", so "slow" is not kept
-    // waiting for one.
-    let healthy = |name: &str, t: Duration| name != "slow" && t < Duration::from_secs(1);
-    let mut cfg = config(vec![target("a", "a"), target("slow", "slow")], false);
-    cfg.concurrency = 1;
-    let docker = FakeDocker::new("running", 0);
-    let clock = FakeClock::at(now());
-    let probe = ByTime { clock: &clock, healthy };
-    let r = run_pass(&cfg, &in_watch(&probe, &docker, &clock, Duration::from_secs(55))).0;
-    assert_eq!((r[0].outcome, r[1].outcome), (Outcome::Healthy, Outcome::Restarted));
-    assert!(clock.elapsed() < Duration::from_secs(5), "{:?}", clock.elapsed());
 }
 
 #[test]

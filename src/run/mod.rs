@@ -5,7 +5,6 @@
 mod listing;
 mod publish;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,9 +18,9 @@ use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Held, LockKind, Stop};
 use crate::memory::state::{self, State};
 use crate::memory::{lock, state_path};
-use crate::model::{Endpoint, Outcome, Recovery, TargetResult};
+use crate::model::TargetResult;
 use crate::output::report::{Report, TargetReport};
-use crate::pass::{self, Hints, InWatch, Pass, policy};
+use crate::pass::{self, Early, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
 pub(crate) use listing::add_docker_targets;
 use listing::{Listed, engines, unlisted_targets};
@@ -43,18 +42,11 @@ pub(crate) struct Setup<'a> {
     pub(crate) courier: Courier,
 }
 
-/// What a pass left for a watch: its exit status, the targets it found healthy (the
-/// ones a watch keeps an eye on), the containers it acted on (whose own events are
-/// not news), when the maintenance pauses it honoured end (the watch starts a pass
-/// then), the targets whose recovery it handed to the watch, and those failing short of
-/// their `failure_threshold` (the watch looks on, so the threshold is met in the watch).
+/// What a pass left: its exit status, and each target it checked (discovered ones
+/// included) with its result, in order.
 pub(crate) struct Done {
     pub(crate) exit: Exit,
-    pub(crate) healthy: Vec<Target>,
-    pub(crate) failing: Vec<Target>,
-    pub(crate) acted: BTreeSet<(Endpoint, String)>,
-    pub(crate) pause_ends: Vec<SystemTime>,
-    pub(crate) recovering: Vec<Target>,
+    pub(crate) checked: Vec<(Target, TargetResult)>,
 }
 
 /// A command line clap rejected, for a pass: reported as a pass that could not run
@@ -108,14 +100,15 @@ impl<'a> Setup<'a> {
     /// Takes the pass lock: at once (`wait` of `None`), or within `wait`, as a watch does
     /// so that a pass someone runs by hand can finish first.
     pub(crate) fn lock(&self, started: SystemTime, wait: Option<Duration>) -> Result<lock::PassLock, Stop> {
-        self.lock_at(self.config.lock.as_deref(), LockKind::Pass, started, wait)
+        self.lock_at(self.config.lock.as_deref(), (LockKind::Pass, Duration::ZERO), started, wait)
     }
 
-    /// As `lock`, for the lock file at `path` (`None`: the default one).
+    /// As `lock`, for the lock file at `path` (`None`: the default one), of `kind`, which
+    /// a healthy healwatch holds at most `beyond` longer than its longest pass.
     pub(crate) fn lock_at(
         &self,
         path: Option<&Path>,
-        kind: LockKind,
+        (kind, beyond): (LockKind, Duration),
         started: SystemTime,
         wait: Option<Duration>,
     ) -> Result<lock::PassLock, Stop> {
@@ -127,11 +120,9 @@ impl<'a> Setup<'a> {
             Ok(lock) => Ok(lock),
             Err(Stop::Locked(held)) if wait.is_some() => Err(Stop::Locked(held)),
             Err(Stop::Locked(held)) => {
-                let then = match kind {
-                    LockKind::Pass => "this pass does nothing",
-                    LockKind::Watch => "this watch does nothing",
-                };
-                let routine = self.config.quiet && held.age.is_some_and(|age| age < longest_hold(&self.config, kind));
+                let then = format!("this {} does nothing", kind.name());
+                let routine =
+                    self.config.quiet && held.age.is_some_and(|age| age < longest_pass(&self.config) + beyond);
                 if routine {
                     // A pass or watch of the same schedule is still at work: under --quiet
                     // that is no news (cron mails output), and the holder pings and writes
@@ -150,8 +141,10 @@ impl<'a> Setup<'a> {
     }
 
     /// One pass, under the lock the caller holds: list, check, heal, remember, report;
-    /// in a watch, done by its end (a recovery wait is cut to it).
-    pub(crate) fn pass(&self, started: SystemTime, hints: &Hints, watch: Option<InWatch>) -> Result<Done, Stop> {
+    /// `early` is what whoever started it early brings (a watch): with a deadline, the
+    /// pass is done by then (a recovery wait is cut to it, and its news is sent off its
+    /// thread, by then too).
+    pub(crate) fn pass(&self, started: SystemTime, early: Early) -> Result<Done, Stop> {
         let clock = RealClock::starting_at(started);
         let mut config = self.config.clone();
         let outputs = &self.outputs;
@@ -174,8 +167,7 @@ impl<'a> Setup<'a> {
             inspector,
             memory: &memory,
             clock: &clock,
-            hints,
-            watch,
+            early,
         };
         let (results, pass_warnings) = pass::run_pass(&config, &pass);
         warnings.extend(pass_warnings);
@@ -201,8 +193,8 @@ impl<'a> Setup<'a> {
             atomic::sweep(path);
             remember(&mut report, path, &mut remembered);
         }
-        let watch_end = watch.map(|w| Instant::now() + w.ends.saturating_sub(clock.elapsed()));
-        self.send_and_remember(&mut report, &mut exit, watch_end, (state_file.as_deref(), &mut remembered));
+        let deadline = early.deadline.map(|end| Instant::now() + end.saturating_sub(clock.elapsed()));
+        self.send_and_remember(&mut report, &mut exit, deadline, (state_file.as_deref(), &mut remembered));
         let tell = !config.quiet
             || report.error.is_some()
             || report.interrupted.is_some()
@@ -230,19 +222,19 @@ fn load_memory(config: &Config, started: SystemTime, warnings: &mut Vec<String>)
 }
 
 impl Setup<'_> {
-    /// Sends the pass's news (by `watch_end` in a watch) and remembers what sending met:
+    /// Sends the pass's news (by `deadline`, if it has one) and remembers what sending met:
     /// a signal while sending makes the exit `interrupted`, and the notifications'
     /// failures are saved too, so `--quiet` says them once.
     fn send_and_remember(
         &self,
         report: &mut Report,
         exit: &mut Exit,
-        watch_end: Option<Instant>,
+        deadline: Option<Instant>,
         (state_file, remembered): (Option<&Path>, &mut State),
     ) {
         let interrupted = report.interrupted.is_some();
         let before = report.warnings.len();
-        self.send(report, *exit, watch_end);
+        self.send(report, *exit, deadline);
         if let (false, Some(signal)) = (interrupted, interrupt::requested()) {
             // Cut short while notifying: the pass was done, its news was not all sent.
             report.interrupted = Some(interrupt::name(signal));
@@ -253,12 +245,12 @@ impl Setup<'_> {
         }
     }
 
-    /// The notifications and the ping for `report`, now; in a watch (which ends at
-    /// `watch_end`), off the pass's thread, so the next look never waits for a receiver
-    /// (their failures are said by the next pass), and done by the watch's end.
-    fn send(&self, report: &mut Report, exit: Exit, watch_end: Option<Instant>) {
-        let by = publish::deadline(watch_end);
-        match (watch_end, Parcel::from_report(report, &self.outputs, exit)) {
+    /// The notifications and the ping for `report`, now; for a pass with a `deadline` (a
+    /// watch's, which ends then), off the pass's thread, so the next look never waits for
+    /// a receiver (their failures are said by the next pass), and done by the deadline.
+    fn send(&self, report: &mut Report, exit: Exit, deadline: Option<Instant>) {
+        let by = publish::deadline(deadline);
+        match (deadline, Parcel::from_report(report, &self.outputs, exit)) {
             (Some(_), Some(parcel)) => report.warnings.extend(self.courier.dispatch(parcel, by)),
             (None, Some(parcel)) => report.warnings.extend(parcel.deliver(by)),
             (_, None) => {}
@@ -288,8 +280,8 @@ fn without_cli(config: &Config, cli: &DockerCli) -> Option<anyhow::Error> {
 }
 
 /// What a pass found and did, before anything is written: the report (its warnings
-/// still to come), the memory to save, and what a watch needs (`Done`'s exit is set by
-/// the caller). Pure: results, listing and memory in, values out.
+/// still to come), the memory to save, and what it leaves (`Done`'s exit is set by the
+/// caller). Pure: results, listing and memory in, values out.
 fn conclude(
     config: &Config,
     results: Vec<TargetResult>,
@@ -304,30 +296,8 @@ fn conclude(
     let changes =
         policy::changes(&results.iter().chain(&unreachable).chain(&listed.invalid).collect::<Vec<_>>(), memory);
     let engines = engines(config, &results, &listed);
-    let mut done = Done {
-        exit: Exit::Healthy,
-        healthy: Vec::new(),
-        failing: Vec::new(),
-        acted: BTreeSet::new(),
-        pause_ends: Vec::new(),
-        recovering: Vec::new(),
-    };
-    for (target, result) in config.targets.iter().zip(&results) {
-        done.pause_ends.extend(result.paused_until);
-        if result.recovery == Recovery::HandedBack {
-            done.recovering.push(target.clone());
-        }
-        if result.action.is_some() {
-            done.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
-        }
-        // Seen answering in this pass: not paused, stopped or restarted unseen.
-        if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
-            done.healthy.push(target.clone());
-        }
-        if result.outcome == Outcome::Failing {
-            done.failing.push(target.clone());
-        }
-    }
+    let checked: Vec<(Target, TargetResult)> = config.targets.iter().cloned().zip(results.iter().cloned()).collect();
+    let done = Done { exit: Exit::Healthy, checked };
     let targets = results
         .into_iter()
         .chain(unreachable)
@@ -341,12 +311,12 @@ fn conclude(
     (report, remembered, done)
 }
 
-/// How long a lock of `kind` can be held by a healthy healwatch with this config: the
+/// How long a healthy healwatch with this config holds the pass lock at most: the
 /// longest pass its targets allow (deciding, a restart and its margin, the recovery wait)
-/// and a minute for listing and hooks; for a watch's lock, the longest watch more. A lock
-/// held longer than that is reported even under `--quiet`.
-fn longest_hold(config: &Config, kind: LockKind) -> Duration {
-    let pass = config
+/// and a minute for listing and hooks. A lock held longer than that (and what its kind
+/// adds) is reported even under `--quiet`.
+fn longest_pass(config: &Config) -> Duration {
+    config
         .targets
         .iter()
         .map(|t| {
@@ -355,11 +325,7 @@ fn longest_hold(config: &Config, kind: LockKind) -> Duration {
         })
         .max()
         .unwrap_or(Duration::ZERO)
-        + Duration::from_secs(60);
-    match kind {
-        LockKind::Pass => pass,
-        LockKind::Watch => pass + crate::settings::WATCH.1,
-    }
+        + Duration::from_secs(60)
 }
 
 /// Whether docker commands may go over ssh: an engine or target with an ssh:// host or
@@ -383,7 +349,7 @@ fn reuse_ssh(docker: &mut DockerCli, config: &Config) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Action, ActionRun, HealthUrl};
+    use crate::model::{Action, ActionRun, HealthUrl, Outcome, Recovery};
     use crate::output::report::EngineStatus;
 
     fn target(name: &str) -> Target {
@@ -391,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pass_concludes_what_a_watch_needs_and_the_report_and_memory() {
+    fn a_pass_concludes_what_it_checked_and_the_report_and_memory() {
         let config = Config::new(vec![target("app"), target("db"), target("idle")]);
         let restarted = TargetResult {
             outcome: Outcome::Restarted,
@@ -423,10 +389,9 @@ mod tests {
             started,
             Duration::from_millis(900),
         );
-        // A watch keeps an eye on what answered in this pass, and ignores its own restarts.
-        let healthy: Vec<&str> = done.healthy.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(healthy, ["app", "idle"]);
-        assert_eq!(done.acted, BTreeSet::from([(Endpoint::Default, "app".to_string())]));
+        // Each target with its result, in order, for whoever started the pass.
+        let checked: Vec<(&str, Outcome)> = done.checked.iter().map(|(t, r)| (t.name.as_str(), r.outcome)).collect();
+        assert_eq!(checked, [("app", Outcome::Restarted), ("db", Outcome::EngineDown), ("idle", Outcome::Healthy)]);
         // The engine a target found down is down in the report.
         let engines: Vec<&EngineStatus> = report.engines.iter().collect();
         assert!(engines.len() == 1 && !engines[0].up, "{engines:?}");

@@ -96,13 +96,13 @@ pub(crate) fn send(report: &mut Report, outputs: &Outputs, exit: Exit) {
     }
 }
 
-/// When a delivery starting now must be done: within `notify::DEADLINE`, and in a watch
-/// by its end (`watch_end`), though never with less than `notify::TIMEOUT` (one request):
-/// news of a pass near the watch's end is not cut off unsent.
-pub(crate) fn deadline(watch_end: Option<Instant>) -> Instant {
+/// When a delivery starting now must be done: within `notify::DEADLINE`, and by the
+/// pass's `end` if it has one (a watch's), though never with less than `notify::TIMEOUT`
+/// (one request): news of a pass near the watch's end is not cut off unsent.
+pub(crate) fn deadline(end: Option<Instant>) -> Instant {
     let now = Instant::now();
     let most = now + notify::DEADLINE;
-    match watch_end {
+    match end {
         Some(end) => most.min(end.max(now + notify::TIMEOUT)),
         None => most,
     }

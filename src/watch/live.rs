@@ -6,14 +6,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::looks;
 use super::plan::{self, Event};
-use super::{LockWait, Watched};
+use super::vigil::Vigil;
+use super::{LockWait, Passed, Watched};
 use crate::check::Check;
 use crate::config::Target;
 use crate::docker::events::{self, EventStream};
 use crate::exit::Stop;
 use crate::model::Endpoint;
-use crate::pass::{Hints, InWatch};
-use crate::run::{Done, Setup};
+use crate::pass::{Early, Hints};
+use crate::run::Setup;
 
 /// An event stream that ended (its engine went away) is started again at most this often.
 const RESTREAM_EVERY: Duration = Duration::from_secs(10);
@@ -47,7 +48,7 @@ impl<'a> Live<'a> {
 }
 
 impl Watched for Live<'_> {
-    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
         // The first pass is the invocation's own, stamped with its start.
         let now = match self.started.take() {
             Some(started) => started,
@@ -65,7 +66,9 @@ impl Watched for Live<'_> {
             LockWait::Report => self.setup.lock(now, None)?,
         };
         let ends = self.ends.saturating_duration_since(Instant::now());
-        self.setup.pass(now, hints, Some(InWatch { ends, every: self.every })).map(Some)
+        let vigil = Vigil::new(ends, self.every);
+        let early = Early { hints, deadline: Some(ends), onlooker: Some(&vigil) };
+        self.setup.pass(now, early).map(|done| Some(Passed::of(done)))
     }
 
     fn events(&mut self) -> Vec<Event> {

@@ -1,7 +1,7 @@
 //! `healwatch run --watch DUR`: a pass, then until DUR has passed since the start, a
 //! look every `--watch-every` at the targets that pass saw healthy (one attempt each)
 //! and at Docker's events for their containers; whatever looks wrong starts a pass at
-//! once, with what was seen as evidence (`pass::Hint`). Each pass is a whole pass: it
+//! once, with what was seen as evidence (`pass::Hint`), looking on beside it (`vigil`). Each pass is a whole pass: it
 //! takes the pass lock, lists, checks every target, remembers, and writes its status
 //! line. Between passes the watch holds only its own lock, so `pause` and passes run by
 //! hand are not kept waiting. The exit status is the last pass's.
@@ -12,6 +12,7 @@
 mod live;
 mod looks;
 mod plan;
+mod vigil;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -20,9 +21,9 @@ use crate::check::Check;
 use crate::clock::{Clock, RealClock};
 use crate::config::Target;
 use crate::exit::{Exit, LockKind, Stop};
-use crate::memory::lock;
-use crate::model::{Endpoint, Unhealthy};
-use crate::pass::{Hint, Hints, NO_HINTS};
+use crate::memory::lock::{LOCK_FILE, default_state_dir};
+use crate::model::{Endpoint, Outcome, Recovery, Unhealthy};
+use crate::pass::{Hint, Hints};
 use crate::run::{Done, Setup};
 use crate::settings::DEFAULT_WATCH_EVERY;
 use plan::{Event, Round};
@@ -42,11 +43,69 @@ enum LockWait {
     Report,
 }
 
+/// What a pass left for the watch: its exit status, the targets it found healthy (the
+/// ones the watch keeps an eye on), the containers it acted on (whose own events are
+/// not news), when the maintenance pauses it honoured end (the watch starts a pass
+/// then), the targets whose recovery it handed to the watch, and those failing short of
+/// their `failure_threshold` (the watch looks on, so the threshold is met in the watch).
+struct Passed {
+    exit: Exit,
+    healthy: Vec<Target>,
+    failing: Vec<Target>,
+    acted: BTreeSet<(Endpoint, String)>,
+    pause_ends: Vec<SystemTime>,
+    recovering: Vec<Target>,
+}
+
+impl Passed {
+    /// What the watch takes from a pass.
+    fn of(done: Done) -> Self {
+        let mut passed = Passed {
+            exit: done.exit,
+            healthy: Vec::new(),
+            failing: Vec::new(),
+            acted: BTreeSet::new(),
+            pause_ends: Vec::new(),
+            recovering: Vec::new(),
+        };
+        for (target, result) in done.checked {
+            passed.pause_ends.extend(result.paused_until);
+            if result.action.is_some() {
+                passed.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
+            }
+            if result.recovery == Recovery::Pending {
+                passed.recovering.push(target.clone());
+            }
+            // Seen answering in this pass: not paused, stopped or restarted unseen.
+            if result.outcome == Outcome::Healthy || result.recovery == Recovery::Recovered {
+                passed.healthy.push(target.clone());
+            }
+            if result.outcome == Outcome::Failing {
+                passed.failing.push(target);
+            }
+        }
+        passed
+    }
+}
+
+/// The lock that keeps two watches apart: beside the pass lock, named after it. A
+/// watch holds it throughout, and the pass lock only while a pass runs, so `pause` or a
+/// pass run by hand gets in between its passes.
+fn lock_path(pass_lock: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let pass_lock = match pass_lock {
+        Some(p) => p.to_path_buf(),
+        None => default_state_dir()?.join(LOCK_FILE),
+    };
+    let mut name = pass_lock.file_name().unwrap_or_default().to_os_string();
+    name.push(".watch");
+    Ok(pass_lock.with_file_name(name))
+}
+
 /// What the watch loop drives.
 trait Watched {
     /// Takes the pass lock as `wait` says and runs one whole pass with `hints`;
     /// `Ok(None)` when the lock stayed held.
-    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop>;
+    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop>;
     /// Docker's events read since the last call.
     fn events(&mut self) -> Vec<Event>;
     /// One attempt at each of `targets`, side by side, in their order.
@@ -55,8 +114,8 @@ trait Watched {
 
 /// `run --watch`: takes the watch's own lock, then watches for `length` from `started`.
 pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: Option<Duration>) -> Result<Exit, Stop> {
-    let watch_lock = lock::watch_lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
-    let _watching = setup.lock_at(Some(&watch_lock), LockKind::Watch, started, None)?;
+    let watch_lock = lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
+    let _watching = setup.lock_at(Some(&watch_lock), (LockKind::Watch, crate::settings::WATCH.1), started, None)?;
     let unhealthy_on: BTreeSet<Endpoint> =
         setup.config.engines.iter().filter(|e| e.unhealthy != Unhealthy::Off).map(|e| e.endpoint.clone()).collect();
     // Events from the start on: none between the first pass and the first look is lost.
@@ -83,11 +142,11 @@ fn watch(
     unhealthy_on: &BTreeSet<Endpoint>,
 ) -> Result<Exit, Stop> {
     let deadline = clock.elapsed() + length;
-    let mut done = match watched.pass(&NO_HINTS, LockWait::Within(LOCK_WAIT.min(length)))? {
+    let mut done = match watched.pass(&Hints::new(), LockWait::Within(LOCK_WAIT.min(length)))? {
         Some(done) => done,
         // Still held: one more try, which reports it as a pass does (a line, exit 3).
         None => watched
-            .pass(&NO_HINTS, LockWait::Report)?
+            .pass(&Hints::new(), LockWait::Report)?
             .ok_or_else(|| Stop::Io(anyhow::anyhow!("the pass lock was reported held without an error")))?,
     };
     let mut exit = done.exit;
@@ -137,7 +196,7 @@ fn watch(
 
 /// When (on `clock`) the first maintenance pause the last pass honoured ends, a moment
 /// after its end so the pass that follows finds it over.
-fn first_pause_end(done: &Done, clock: &dyn Clock) -> Option<Duration> {
+fn first_pause_end(done: &Passed, clock: &dyn Clock) -> Option<Duration> {
     let end = done.pause_ends.iter().min()?;
     Some(end.duration_since(clock.now()).unwrap_or(Duration::ZERO) + Duration::from_millis(10))
 }
@@ -145,7 +204,7 @@ fn first_pause_end(done: &Done, clock: &dyn Clock) -> Option<Duration> {
 /// The recoveries the watch owns after a pass, each with when (on `clock`) its
 /// recovery_timeout runs out: those the pass handed over, and those it owned `before`
 /// that are still pending (the pass left them `starting`: not healthy, not acted on).
-fn took_over(done: &Done, clock: &dyn Clock, before: &[(Target, Duration)]) -> Vec<(Target, Duration)> {
+fn took_over(done: &Passed, clock: &dyn Clock, before: &[(Target, Duration)]) -> Vec<(Target, Duration)> {
     let now = clock.elapsed();
     let handed = done.recovering.iter().map(|t| (t.clone(), now + t.settings.recovery_timeout));
     let pending = before.iter().filter(|(t, by)| {
@@ -300,7 +359,7 @@ mod tests {
     }
 
     impl Script<'_> {
-        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
             self.passes.push((hints.clone(), wait, self.clock.elapsed()));
             if self.held.pop_front().unwrap_or(false) {
                 return match wait {
@@ -330,7 +389,7 @@ mod tests {
                     .map(|(n, _)| Target::http(n, n, HealthUrl::parse("http://127.0.0.1:8/health").unwrap())),
             );
             let failing = Vec::new();
-            let done = Done { exit: Exit::Healthy, healthy, failing, acted: BTreeSet::new(), pause_ends, recovering };
+            let done = Passed { exit: Exit::Healthy, healthy, failing, acted: BTreeSet::new(), pause_ends, recovering };
             Ok(Some(done))
         }
 
@@ -351,7 +410,7 @@ mod tests {
     struct Scripted<'c>(std::cell::RefCell<Script<'c>>);
 
     impl Watched for Scripted<'_> {
-        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Done>, Stop> {
+        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
             self.0.get_mut().pass(hints, wait)
         }
         fn events(&mut self) -> Vec<Event> {
@@ -539,7 +598,7 @@ mod tests {
     fn the_watch_keeps_a_recovery_it_owns_until_it_answers_is_restarted_or_runs_out() {
         let clock = clock();
         let slow = slow(Duration::from_secs(60));
-        let done = |healthy: Vec<Target>, acted: &[&str], recovering: Vec<Target>| Done {
+        let done = |healthy: Vec<Target>, acted: &[&str], recovering: Vec<Target>| Passed {
             exit: Exit::Healthy,
             healthy,
             failing: Vec::new(),

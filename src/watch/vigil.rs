@@ -1,18 +1,24 @@
-//! While a watch's pass heals some of its targets, it keeps looking at the others it
-//! found healthy, as often as the watch looks between passes. A service that breaks
-//! while others restart and recover is healed in this pass, at once, instead of after
-//! the pass (which waits up to `act::HAND_BACK` for its recoveries) and the next look.
+//! The watch beside each of its passes (`pass::Onlooker`): while a pass heals some of
+//! the targets, it keeps looking at the others it found healthy, as often as the watch
+//! looks between passes. A service that breaks while others restart and recover is
+//! healed in this pass, at once, instead of after the pass (which waits up to
+//! `HAND_BACK` for its recoveries) and the next look.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::{Hint, InWatch};
 use crate::check::Check;
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
 use crate::model::{Outcome, TargetResult};
+use crate::pass::{Heal, Hint, Onlooker};
+
+/// How long a watch's pass waits for an HTTP or TCP target to recover before it hands
+/// the wait to the watch, which looks on every second: a slow start must not blind the
+/// watch to every other target.
+pub(super) const HAND_BACK: Duration = Duration::from_secs(3);
 
 /// How often a thread that keeps looking sees whether the heals it waits on are done:
 /// the pass ends at most this long after its last heal.
@@ -25,13 +31,16 @@ const MIN_LOOK: Duration = Duration::from_millis(50);
 /// at the clock (a signal, the watch's end) again.
 const JUDGED_WAIT: Duration = Duration::from_secs(1);
 
-/// The watch to keep to, and how far the pass's targets are.
+/// The watch's end and pace, and how far the pass's targets are.
 pub(super) struct Vigil {
-    /// The watch, when every target has a thread of its own: a thread that keeps looking
-    /// must never keep another target from its first look.
-    watch: Option<InWatch>,
-    /// Set when a target's thread could not be started after all (a process limit):
-    /// the looks stop, and nobody waits for targets no thread will take up.
+    /// When (on the pass's clock) the watch ends.
+    ends: Duration,
+    /// How often the watch looks at its healthy targets.
+    every: Duration,
+    /// Set when not every target has a thread of its own (a thread that keeps looking
+    /// must never keep another target from its first look), or when a target's thread
+    /// could not be started after all (a process limit): the looks stop, and nobody
+    /// waits for targets no thread will take up.
     disarmed: AtomicBool,
     progress: Mutex<Progress>,
     judged: Condvar,
@@ -48,14 +57,23 @@ struct Progress {
 }
 
 impl Vigil {
-    /// For a pass over `targets` targets on `workers` threads.
-    pub(super) fn new(watch: Option<InWatch>, targets: usize, workers: usize) -> Self {
+    /// For a pass that must be done by `ends` (on its clock), in a watch that looks
+    /// every `every`.
+    pub(super) fn new(ends: Duration, every: Duration) -> Self {
         Self {
-            watch: watch.filter(|_| workers >= targets),
+            ends,
+            every,
             disarmed: AtomicBool::new(false),
-            progress: Mutex::new(Progress { unjudged: targets, busy: targets }),
+            progress: Mutex::new(Progress { unjudged: 0, busy: 0 }),
             judged: Condvar::new(),
         }
+    }
+}
+
+impl Onlooker for Vigil {
+    fn begin(&self, targets: usize, workers: usize) {
+        *self.lock() = Progress { unjudged: targets, busy: targets };
+        self.disarmed.store(workers < targets, Ordering::SeqCst);
     }
 
     /// Heals `target` with the watch's hint (`first`); `heal` calls its second argument
@@ -63,13 +81,13 @@ impl Vigil {
     /// healthy, it looks (`look`) every `every` for as long as other targets are being
     /// judged or healed; a look that fails is the first attempt of a heal, at once. The
     /// last heal's result. Only HTTP and TCP targets are looked at so (as the watch looks).
-    pub(super) fn keep(
+    fn keep(
         &self,
         target: &Target,
         first: Option<&Hint>,
         clock: &dyn Clock,
-        heal: impl Fn(Option<&Hint>, &dyn Fn(bool)) -> TargetResult,
-        look: impl Fn(Duration) -> Check,
+        heal: &Heal,
+        look: &dyn Fn(Duration) -> Check,
     ) -> TargetResult {
         let done = Cell::new(false);
         let judged = Cell::new(false);
@@ -89,23 +107,25 @@ impl Vigil {
         };
         let mut result = heal(first, &mark);
         mark(false);
-        let Some(watch) = self.watch.filter(|_| !self.is_disarmed()) else { return result };
-        if !matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_)) || target.listed_down.is_some() {
+        if self.is_disarmed()
+            || !matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_))
+            || target.listed_down.is_some()
+        {
             return result;
         }
         let bound = target.settings.timeout.min(target.settings.decide_within);
-        self.await_judged(clock, watch.ends);
-        let mut next = clock.elapsed() + watch.every;
+        self.await_judged(clock, self.ends);
+        let mut next = clock.elapsed() + self.every;
         while result.outcome == Outcome::Healthy {
             while self.busy() && clock.elapsed() < next && !clock.interrupted() {
                 clock.sleep(SLICE.min(next.saturating_sub(clock.elapsed())));
             }
             // Near the watch's end a look is cut to what is left, as the watch's own are.
-            let left = watch.ends.saturating_sub(clock.elapsed());
+            let left = self.ends.saturating_sub(clock.elapsed());
             if !self.busy() || clock.interrupted() || left < MIN_LOOK || self.is_disarmed() {
                 break;
             }
-            next = clock.elapsed() + watch.every;
+            next = clock.elapsed() + self.every;
             let began = clock.elapsed();
             let check = look(bound.min(left));
             if check.healthy() {
@@ -119,6 +139,26 @@ impl Vigil {
         result
     }
 
+    /// Not every target has a thread after all: stops the looks and the waits.
+    fn disarm(&self) {
+        self.disarmed.store(true, Ordering::SeqCst);
+        let _progress = self.lock();
+        self.judged.notify_all();
+    }
+
+    /// The watch looks at HTTP and TCP targets between passes: it takes a slow recovery
+    /// over. It hears Docker's HEALTHCHECK turn healthy, which takes a probe interval at
+    /// least: that wait is the watch's at once, after one look at the container.
+    fn hand_back(&self, target: &Target) -> Option<Duration> {
+        match target.health {
+            HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(HAND_BACK),
+            HealthCheck::Docker { .. } => Some(Duration::ZERO),
+            _ => None,
+        }
+    }
+}
+
+impl Vigil {
     /// Waits until every target of the pass is judged, a signal comes or the watch ends.
     fn await_judged(&self, clock: &dyn Clock, ends: Duration) {
         let mut progress = self.lock();
@@ -128,13 +168,6 @@ impl Vigil {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-    }
-
-    /// Not every target has a thread after all: stops the looks and the waits.
-    pub(super) fn disarm(&self) {
-        self.disarmed.store(true, Ordering::SeqCst);
-        let _progress = self.lock();
-        self.judged.notify_all();
     }
 
     fn is_disarmed(&self) -> bool {
@@ -156,9 +189,13 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::check::Failure;
+    use crate::check::{Failure, Probe};
     use crate::clock::FakeClock;
+    use crate::config::Config;
+    use crate::docker::fake::FakeDocker;
+    use crate::memory::state::State;
     use crate::model::HealthUrl;
+    use crate::pass::{Early, Pass, run_pass};
 
     fn target(name: &str) -> Target {
         let mut t = Target::http(name, name, HealthUrl::parse("http://127.0.0.1:9/health").unwrap());
@@ -170,8 +207,16 @@ mod tests {
         TargetResult { outcome, ..TargetResult::new(name, name, String::new()) }
     }
 
-    fn watch() -> Option<InWatch> {
-        Some(InWatch { ends: Duration::from_secs(55), every: Duration::from_secs(1) })
+    /// A vigil over a pass of `targets` on `workers` threads, in a watch that ends `ends`
+    /// from its start and looks every second.
+    fn vigil_for(ends: Duration, targets: usize, workers: usize) -> Vigil {
+        let vigil = Vigil::new(ends, Duration::from_secs(1));
+        vigil.begin(targets, workers);
+        vigil
+    }
+
+    fn watch() -> Duration {
+        Duration::from_secs(55)
     }
 
     /// Runs "slow"'s first heal on a thread of its own: judged to be restarted, it heals
@@ -184,14 +229,14 @@ mod tests {
                 let _ = released.recv_timeout(Duration::from_secs(10));
                 result("slow", Outcome::Restarted)
             };
-            vigil.keep(&target("slow"), None, clock, heal, |_| Check::passed(Some(200), Duration::ZERO))
+            vigil.keep(&target("slow"), None, clock, &heal, &|_| Check::passed(Some(200), Duration::ZERO))
         });
         release
     }
 
     #[test]
     fn a_look_that_fails_while_another_heals_starts_a_heal_with_it_as_the_first_attempt() {
-        let vigil = Vigil::new(watch(), 2, 2);
+        let vigil = vigil_for(watch(), 2, 2);
         let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
         let (looks, heals) = (Cell::new(Vec::new()), Cell::new(Vec::new()));
         let late = std::thread::scope(|scope| {
@@ -217,7 +262,7 @@ mod tests {
                     Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
                 }
             };
-            let late = vigil.keep(&target("late"), None, &clock, heal, look);
+            let late = vigil.keep(&target("late"), None, &clock, &heal, &look);
             release.send(()).unwrap();
             late
         });
@@ -231,7 +276,7 @@ mod tests {
     #[test]
     fn the_looks_end_when_the_others_are_healed_or_the_watch_ends() {
         // "slow" is released at the first look: no second look follows.
-        let vigil = Vigil::new(watch(), 2, 2);
+        let vigil = vigil_for(watch(), 2, 2);
         let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
         let looks = Cell::new(0);
         let late = std::thread::scope(|scope| {
@@ -248,26 +293,19 @@ mod tests {
                 }
                 Check::passed(Some(200), Duration::ZERO)
             };
-            vigil.keep(&target("late"), None, &clock, |_, _| result("late", Outcome::Healthy), look)
+            vigil.keep(&target("late"), None, &clock, &|_, _| result("late", Outcome::Healthy), &look)
         });
         assert_eq!((late.outcome, looks.get()), (Outcome::Healthy, 1));
         // A watch that ends too soon after the next look is due: none.
-        let short = Some(InWatch { ends: Duration::from_millis(1_030), every: Duration::from_secs(1) });
-        let vigil = Vigil::new(short, 2, 2);
+        let vigil = vigil_for(Duration::from_millis(1_030), 2, 2);
         let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
         std::thread::scope(|scope| {
             let release = slow(scope, &vigil, &clock);
             let looked = Cell::new(false);
-            let r = vigil.keep(
-                &target("late"),
-                None,
-                &clock,
-                |_, _| result("late", Outcome::Healthy),
-                |_| {
-                    looked.set(true);
-                    Check::passed(Some(200), Duration::ZERO)
-                },
-            );
+            let r = vigil.keep(&target("late"), None, &clock, &|_, _| result("late", Outcome::Healthy), &|_| {
+                looked.set(true);
+                Check::passed(Some(200), Duration::ZERO)
+            });
             release.send(()).unwrap();
             assert_eq!((r.outcome, looked.get()), (Outcome::Healthy, false));
         });
@@ -275,8 +313,7 @@ mod tests {
 
     #[test]
     fn a_look_near_the_watchs_end_is_cut_to_what_is_left() {
-        let ends = Some(InWatch { ends: Duration::from_millis(1_500), every: Duration::from_secs(1) });
-        let vigil = Vigil::new(ends, 2, 2);
+        let vigil = vigil_for(Duration::from_millis(1_500), 2, 2);
         let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
         let bounds = Cell::new(Vec::new());
         std::thread::scope(|scope| {
@@ -289,7 +326,7 @@ mod tests {
             };
             let mut late = target("late");
             late.settings.timeout = Duration::from_secs(2);
-            vigil.keep(&late, None, &clock, |_, _| result("late", Outcome::Healthy), look);
+            vigil.keep(&late, None, &clock, &|_, _| result("late", Outcome::Healthy), &look);
             release.send(()).unwrap();
         });
         // At 1 s, 0.5 s before the end, a look of 0.5 s (not the 2 s timeout); none at 2 s.
@@ -297,21 +334,79 @@ mod tests {
     }
 
     #[test]
-    fn a_pass_run_by_cron_or_with_fewer_threads_than_targets_looks_once() {
-        for vigil in [Vigil::new(None, 2, 2), Vigil::new(watch(), 2, 1)] {
+    fn a_pass_with_fewer_threads_than_targets_looks_once() {
+        {
+            let vigil = vigil_for(watch(), 2, 1);
             let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
             let looked = Cell::new(false);
-            let r = vigil.keep(
-                &target("a"),
-                None,
-                &clock,
-                |_, _| result("a", Outcome::Healthy),
-                |_| {
-                    looked.set(true);
-                    Check::passed(Some(200), Duration::ZERO)
-                },
-            );
+            let r = vigil.keep(&target("a"), None, &clock, &|_, _| result("a", Outcome::Healthy), &|_| {
+                looked.set(true);
+                Check::passed(Some(200), Duration::ZERO)
+            });
             assert_eq!((r.outcome, looked.get(), clock.elapsed()), (Outcome::Healthy, false, Duration::ZERO));
         }
+    }
+
+    /// A target as a pass sees it: refused once a look fails, healed by a restart.
+    fn pass_target(name: &str) -> Target {
+        let mut t = target(name);
+        t.settings.retries = 2;
+        t.settings.retry_delay = Duration::ZERO;
+        t.settings.recovery_timeout = Duration::from_secs(5);
+        t
+    }
+
+    fn config(targets: Vec<Target>) -> Config {
+        Config { concurrency: 4, ..Config::new(targets) }
+    }
+
+    /// A whole pass of `config` in a watch that ends in 55 s, its vigil looking on.
+    fn in_watch(config: &Config, probe: &dyn Probe, docker: &FakeDocker, clock: &FakeClock) -> Vec<TargetResult> {
+        let vigil = Vigil::new(Duration::from_secs(55), Duration::from_secs(1));
+        let memory = State::default();
+        let early = Early { deadline: Some(Duration::from_secs(55)), onlooker: Some(&vigil), ..Early::none() };
+        let pass = Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, early };
+        run_pass(config, &pass).0
+    }
+
+    /// A probe that asks `healthy` about each target's name and the fake clock's time.
+    struct ByTime<'a> {
+        clock: &'a FakeClock,
+        healthy: fn(&str, Duration) -> bool,
+    }
+
+    impl Probe for ByTime<'_> {
+        fn check(&self, target: &Target, _: Duration) -> Check {
+            if (self.healthy)(&target.name, self.clock.elapsed()) {
+                return Check::passed(Some(200), Duration::ZERO);
+            }
+            Check::failed(Failure::Connection, "connection refused", Duration::ZERO)
+        }
+    }
+
+    #[test]
+    fn a_watchs_pass_with_nothing_to_heal_does_not_linger() {
+        let cfg = config(vec![pass_target("a"), pass_target("b")]);
+        let docker = FakeDocker::new("running", 0);
+        let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
+        let probe = ByTime { clock: &clock, healthy: |_, _| true };
+        let r = in_watch(&cfg, &probe, &docker, &clock);
+        assert!(r.iter().all(|r| r.outcome == Outcome::Healthy));
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_target_is_never_kept_from_its_first_look_by_looks_at_another() {
+        // More targets than threads: no thread keeps looking at "a", so "slow" is not kept
+        // waiting for one.
+        let healthy = |name: &str, t: Duration| name != "slow" && t < Duration::from_secs(1);
+        let mut cfg = config(vec![pass_target("a"), pass_target("slow")]);
+        cfg.concurrency = 1;
+        let docker = FakeDocker::new("running", 0);
+        let clock = FakeClock::at(SystemTime::UNIX_EPOCH);
+        let probe = ByTime { clock: &clock, healthy };
+        let r = in_watch(&cfg, &probe, &docker, &clock);
+        assert_eq!((r[0].outcome, r[1].outcome), (Outcome::Healthy, Outcome::Restarted));
+        assert!(clock.elapsed() < Duration::from_secs(5), "{:?}", clock.elapsed());
     }
 }
