@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::config::{Config, Engine, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
+use crate::config::{Config, Engine, Facts, HealthCheck, HttpCheck, LogPattern, Target, TcpCheck};
 use crate::docker::{ContainerSummary, HealthInfo};
 use crate::model::{
     Action, ContainerStatus, Named, Outcome, TargetResult, Unhealthy, one_line, redact_text, validate_container_name,
@@ -128,16 +128,26 @@ fn wanted(engine: &Engine, c: &ContainerSummary, labels: &BTreeMap<&str, &str>) 
     if by_health && enable == Some(true) && !c.status.is_live() {
         // Labelled to be healed by its HEALTHCHECK, and not running: down, and started.
         // An unlabelled one that exited is a leftover, never an opt-in.
-        return Ok(Some(HealthCheck::Docker { observed: None, output: None, paused: false }));
+        return Ok(Some(HealthCheck::Docker));
     }
-    if let (true, true, HealthInfo::Check { status, output }) = (by_health, c.status.is_live(), &c.health) {
-        return Ok(Some(HealthCheck::Docker {
-            observed: status.clone(),
-            output: output.clone(),
-            paused: c.status == ContainerStatus::Paused,
-        }));
+    if let (true, true, HealthInfo::Check { .. }) = (by_health, c.status.is_live(), &c.health) {
+        return Ok(Some(HealthCheck::Docker));
     }
     Ok(None)
+}
+
+/// What the listing says of a container watched by its HEALTHCHECK: Docker's status and
+/// last output while it runs, and whether it is paused.
+fn docker_said(c: &ContainerSummary) -> Facts {
+    match (&c.health, c.status.is_live()) {
+        (HealthInfo::Check { status, output }, true) => Facts {
+            docker_health: status.clone(),
+            docker_output: output.clone(),
+            paused: c.status == ContainerStatus::Paused,
+            ..Facts::default()
+        },
+        _ => Facts::default(),
+    }
 }
 
 /// Whether a label can matter to a pass: healwatch's own, and compose's project and
@@ -243,6 +253,7 @@ fn from_labels(
     }
     validate_container_name(&c.name)?;
     let restart_with = restart_with(config, c, labels, containers)?;
+    let facts = if health == HealthCheck::Docker { docker_said(c) } else { Facts::default() };
     Ok(Target {
         name: scope.name(name),
         container: c.name.clone(),
@@ -261,8 +272,7 @@ fn from_labels(
             .map(|p| LogPattern::parse(p))
             .transpose()
             .context("label healwatch.log_pattern")?,
-        listed_down: None,
-        listed_restarting: false,
+        facts,
     })
 }
 
@@ -585,7 +595,8 @@ mod tests {
             ["exited-in", "opted-in", "sick"],
             "an exited container is started only when labelled: a leftover is no opt-in"
         );
-        assert!(matches!(&all.targets[2].health, HealthCheck::Docker { observed: Some(DockerHealth::Unhealthy), .. }));
+        assert_eq!(all.targets[2].health, HealthCheck::Docker);
+        assert_eq!(all.targets[2].facts.docker_health, Some(DockerHealth::Unhealthy));
     }
 
     #[test]
@@ -618,7 +629,7 @@ mod tests {
                 .targets
                 .into_iter()
                 // Judged by the status read (an exited one is down whatever it says).
-                .filter(|t| matches!(t.health, HealthCheck::Docker { observed: Some(_), .. }))
+                .filter(|t| t.health == HealthCheck::Docker && t.facts.docker_health.is_some())
                 .map(|t| t.container)
                 .collect();
             for name in &by_health {

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::config::{Config, Target};
+use crate::config::Target;
 use crate::model::{Outcome, Recovery, TargetResult, one_line};
 use crate::pass::parallel_map;
 use crate::process::run_bounded;
@@ -15,14 +15,13 @@ pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs each restarted target's hook (side by side, at most `concurrency` at once);
 /// returns a warning per hook that failed.
-pub(crate) fn run_after_restarts(config: &Config, results: &[TargetResult]) -> Vec<String> {
-    let due: Vec<(&Target, &TargetResult)> = config
-        .targets
+pub(crate) fn run_after_restarts(roster: &[Target], results: &[TargetResult], concurrency: usize) -> Vec<String> {
+    let due: Vec<(&Target, &TargetResult)> = roster
         .iter()
         .zip(results)
         .filter(|(t, r)| !t.on_restart.is_empty() && matches!(r.outcome, Outcome::Restarted | Outcome::RestartFailed))
         .collect();
-    parallel_map(&due, config.concurrency, |(t, r)| run_one(t, r)).0.into_iter().flatten().collect()
+    parallel_map(&due, concurrency, |(t, r)| run_one(t, r)).0.into_iter().flatten().collect()
 }
 
 fn run_one(target: &Target, result: &TargetResult) -> Option<String> {

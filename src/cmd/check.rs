@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::check::{Check, Failure, HttpProbe, Probe};
 use crate::cli::CheckArgs;
 use crate::clock::{Clock, RealClock};
-use crate::config::{self, Config, HealthCheck, Target};
+use crate::config::{self, HealthCheck, Target};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::model::{DockerHealth, millis, one_line};
@@ -46,7 +46,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     if args.run.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
     }
-    let mut config = config::load_named(&args.run).map_err(Stop::Usage)?;
+    let config = config::load_named(&args.run).map_err(Stop::Usage)?;
     let needs_docker = config.needs_listing()
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
     // Without a docker CLI, URL targets are still checked; with one, a failing target's
@@ -64,9 +64,11 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
             ignored.join(", ")
         ));
     }
+    let mut roster = config.targets.clone();
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
-        let listed = crate::run::add_docker_targets(&mut config, cli);
+        let listed;
+        (roster, listed) = crate::run::roster(&config, cli);
         warnings.extend(listed.engines.into_values().filter_map(|l| l.error));
         warnings.extend(listed.invalid.into_iter().filter_map(|r| r.error));
     }
@@ -74,17 +76,16 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let docker_ref = docker.as_ref().map(|d| d as &dyn Containers);
     let progress_line = std::io::stderr().is_terminal();
     let look = |target: &Target, left: Duration| check_once(&probe, docker_ref, target, left);
-    let progress =
-        wait_until_healthy(&config.targets, &clock, args.wait, args.stable, config.concurrency, &look, |p| {
-            if progress_line {
-                show_progress(&config, p, clock.elapsed());
-            }
-        });
+    let progress = wait_until_healthy(&roster, &clock, args.wait, args.stable, config.concurrency, &look, |p| {
+        if progress_line {
+            show_progress(&roster, p, clock.elapsed());
+        }
+    });
     if progress_line {
         // The live line disappears: what stays is the report.
         let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
-    let report = build(&config, &progress, started_at, clock.elapsed(), args, warnings);
+    let report = build(&roster, &progress, started_at, clock.elapsed(), args, warnings);
     let out = write_reports(&report, args)?;
     crate::output::print(&out)?;
     Ok(Exit::for_health(report.summary.failed == 0))
@@ -181,8 +182,8 @@ fn look_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target
     let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
     match (&target.health, docker) {
         (HealthCheck::Logs, Some(docker)) => crate::check::running_check(docker, target),
-        (HealthCheck::Logs | HealthCheck::Docker { .. }, None) => none("this check needs the docker CLI"),
-        (HealthCheck::Docker { .. }, Some(docker)) => {
+        (HealthCheck::Logs | HealthCheck::Docker, None) => none("this check needs the docker CLI"),
+        (HealthCheck::Docker, Some(docker)) => {
             let Some(container) = target.container_refs().into_iter().next() else { return none("no container") };
             match docker.health(&container) {
                 Ok(Some(DockerHealth::Healthy)) => Check::passed(None, Duration::ZERO),
@@ -196,15 +197,14 @@ fn look_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target
 }
 
 fn build(
-    config: &Config,
+    roster: &[Target],
     progress: &[Progress],
     time: SystemTime,
     duration: Duration,
     args: &CheckArgs,
     warnings: Vec<String>,
 ) -> CheckReport {
-    let targets: Vec<CheckTarget> = config
-        .targets
+    let targets: Vec<CheckTarget> = roster
         .iter()
         .zip(progress)
         .map(|(t, p)| {
@@ -246,15 +246,10 @@ fn build(
 }
 
 /// "4/6 healthy, waiting for db, web: 12 s", over itself on a terminal.
-fn show_progress(config: &Config, progress: &[Progress], elapsed: Duration) {
+fn show_progress(roster: &[Target], progress: &[Progress], elapsed: Duration) {
     let healthy = progress.iter().filter(|p| p.healthy_at.is_some()).count();
-    let waiting: Vec<&str> = config
-        .targets
-        .iter()
-        .zip(progress)
-        .filter(|(_, p)| p.healthy_at.is_none())
-        .map(|(t, _)| t.name.as_str())
-        .collect();
+    let waiting: Vec<&str> =
+        roster.iter().zip(progress).filter(|(_, p)| p.healthy_at.is_none()).map(|(t, _)| t.name.as_str()).collect();
     let mut line = format!("{healthy}/{} healthy", progress.len());
     if !waiting.is_empty() {
         let _ = write!(line, ", waiting for {}", one_line(&waiting.join(", "), 60));

@@ -190,7 +190,7 @@ fn heal_now(
     target.settings.failure_threshold = 1;
     target.settings.max_restarts = 0;
     target.settings.start_period = Duration::ZERO;
-    let one = Config { targets: vec![target], dry_run: false, ..config.clone() };
+    // (A drill never runs dry: `run` refused --dry-run before anything was done.)
     let pass = pass::Pass {
         probe,
         docker: Some(docker),
@@ -199,7 +199,7 @@ fn heal_now(
         clock,
         early: pass::Early::none(),
     };
-    pass::run_pass(&one, &pass).0.remove(0)
+    pass::run_pass(config, &[target], &pass).0.remove(0)
 }
 
 /// The drill signals a host PID, so the engine must run on this host.

@@ -24,7 +24,7 @@ use build::build;
 
 pub(crate) use engines::Engine;
 pub(crate) use layered::{KEYS as RUN_OPTION_KEYS, RunOptions};
-pub(crate) use target::{HealthCheck, HttpCheck, LogPattern, TCP_READ_LIMIT, Target, TcpCheck};
+pub(crate) use target::{Facts, HealthCheck, HttpCheck, LogPattern, TCP_READ_LIMIT, Target, TcpCheck};
 pub(crate) use targets::exec_argv;
 
 pub(crate) use crate::settings::BUILTIN;

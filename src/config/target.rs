@@ -35,12 +35,26 @@ pub(crate) struct Target {
     pub on_restart: Vec<String>,
     /// New log lines matching this fail the check.
     pub log_pattern: Option<LogPattern>,
-    /// What the pass's listing found wrong with one of its containers, whatever its
-    /// check would say: "container web exited (1)" (see `ContainerStatus::not_serving`).
-    pub listed_down: Option<String>,
-    /// This pass's listing shows one of its containers `restarting`: Docker's restart
-    /// policy is bringing it back, and healwatch leaves it to Docker (a crash loop).
-    pub listed_restarting: bool,
+    /// What this pass's listing said of its containers: set on a pass's roster only; a
+    /// config's targets are as the operator wrote them (`Facts::default()`).
+    pub facts: Facts,
+}
+
+/// What one pass's listing said of a target's containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// What is wrong with one of its containers, whatever its check would say: "container
+    /// web exited (1)" (see `ContainerStatus::not_serving`).
+    pub down: Option<String>,
+    /// One of its containers is `restarting`: Docker's restart policy is bringing it
+    /// back, and healwatch leaves it to Docker (a crash loop).
+    pub restarting: bool,
+    /// Docker's HEALTHCHECK status (`State.Health.Status`), for a target judged by it.
+    pub docker_health: Option<DockerHealth>,
+    /// Its last probe's output, for the report.
+    pub docker_output: Option<String>,
+    /// The container is paused: frozen, it runs no probe and answers nothing.
+    pub paused: bool,
 }
 
 /// How a target's health is checked.
@@ -52,15 +66,8 @@ pub(crate) enum HealthCheck {
     Tcp(TcpCheck),
     /// Run a command in the container (`docker exec`, no shell): healthy on exit 0.
     Exec(Vec<String>),
-    /// Docker's own HEALTHCHECK status, as observed when the pass listed containers.
-    Docker {
-        /// `State.Health.Status` at the start of the pass.
-        observed: Option<DockerHealth>,
-        /// The last probe's output, for the report.
-        output: Option<String>,
-        /// Whether the container was paused: frozen, it runs no probe and answers nothing.
-        paused: bool,
-    },
+    /// Docker's own HEALTHCHECK status, as the pass's listing saw it (`Facts`).
+    Docker,
     /// No check of its own: only `log_pattern` (a worker with no port).
     Logs,
 }
@@ -72,7 +79,7 @@ impl HealthCheck {
             Self::Http(_) => CheckKind::Http,
             Self::Tcp(_) => CheckKind::Tcp,
             Self::Exec(_) => CheckKind::Exec,
-            Self::Docker { .. } => CheckKind::Docker,
+            Self::Docker => CheckKind::Docker,
             Self::Logs => CheckKind::Log,
         }
     }
@@ -196,8 +203,7 @@ impl Target {
             settings: BUILTIN,
             action: Action::Restart,
             ignore_stopped: false,
-            listed_down: None,
-            listed_restarting: false,
+            facts: Facts::default(),
             restart_with: Vec::new(),
             endpoint: Endpoint::Default,
             compose: None,
@@ -213,7 +219,7 @@ impl Target {
             HealthCheck::Http(h) => h.url.display.clone(),
             HealthCheck::Tcp(t) => t.addr.to_string(),
             HealthCheck::Exec(argv) => format!("exec:{}", one_line(&argv.join(" "), 200)),
-            HealthCheck::Docker { .. } => "docker:healthcheck".to_string(),
+            HealthCheck::Docker => "docker:healthcheck".to_string(),
             HealthCheck::Logs => "docker:logs".to_string(),
         }
     }

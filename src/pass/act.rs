@@ -36,7 +36,7 @@ impl Seen {
     pub(super) fn of(check: &crate::check::Check, target: &Target) -> Self {
         if check.failed_with(Failure::Container) {
             Self::Down
-        } else if check.timed_out() || matches!(target.health, HealthCheck::Docker { .. }) {
+        } else if check.timed_out() || matches!(target.health, HealthCheck::Docker) {
             Self::Hung
         } else {
             Self::Failing
@@ -292,7 +292,7 @@ pub(super) fn await_recovery(
 /// one judged by it, whether it runs for a log check, else one attempt of its own check.
 fn recovery_look(probe: &dyn Probe, docker: &dyn Containers, target: &Target, left: Duration) -> Check {
     match &target.health {
-        HealthCheck::Docker { .. } => docker_recovery_check(docker, target),
+        HealthCheck::Docker => docker_recovery_check(docker, target),
         HealthCheck::Logs => running_check(docker, target),
         _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
     }

@@ -121,17 +121,18 @@ pub(crate) type Hints = BTreeMap<String, Hint>;
 /// No hints: a pass that was not started early.
 static NO_HINTS: Hints = BTreeMap::new();
 
-/// Checks, judges and heals every target; results come back in config order, with any
+/// Checks, judges and heals every target of the pass's `roster`, as `config` says (how
+/// many at once, whether to act); results come back in the roster's order, with any
 /// warning about the pass itself (fewer worker threads than asked for).
-pub(crate) fn run_pass(config: &Config, pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
+pub(crate) fn run_pass(config: &Config, roster: &[Target], pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
-    let workers = config.concurrency.min(config.targets.len()).max(1);
+    let workers = config.concurrency.min(roster.len()).max(1);
     if let Some(onlooker) = pass.early.onlooker {
-        onlooker.begin(config.targets.len(), workers);
+        onlooker.begin(roster.len(), workers);
     }
     // Fewer threads than targets (a process limit): no thread may wait on another.
     let (results, not_started) = parallel_map_or(
-        &config.targets,
+        roster,
         workers,
         || pass.early.onlooker.iter().for_each(|o| o.disarm()),
         |target| {
@@ -266,7 +267,7 @@ fn decided_before_judging(
     memory: &TargetState,
     result: &mut TargetResult,
 ) -> bool {
-    let recovering = hint == Some(&Hint::Recovering) && target.listed_down.is_none();
+    let recovering = hint == Some(&Hint::Recovering) && target.facts.down.is_none();
     if !check.healthy() && recovering {
         result.outcome = Outcome::Starting;
         let why = result.error.take().map(|e| format!("{e}; ")).unwrap_or_default();
@@ -279,7 +280,7 @@ fn decided_before_judging(
         return true;
     }
     if !check.healthy()
-        && target.listed_restarting
+        && target.facts.restarting
         && let Some(why) = crash_loop(pass.inspector, target)
     {
         // Docker's restart policy is bringing it back: a restart would only reset its
@@ -327,7 +328,7 @@ fn look(pass: &Pass, target: &Target, hint: Option<&Hint>, memory: &TargetState)
     let now = pass.clock.now();
     let (mut check, attempts) = first_check(pass, target, hint);
     let mut docker_said = None;
-    if let (HealthCheck::Docker { .. }, true, Some(inspector)) =
+    if let (HealthCheck::Docker, true, Some(inspector)) =
         (&target.health, check.failed_with(Failure::DockerUnhealthy), pass.inspector)
         && let Some(own) = confirm_unhealthy(inspector, target)
     {
@@ -387,7 +388,7 @@ fn act_on<'a>(
 /// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
 /// already retries its own probes); or nothing, for a target that only watches its logs.
 fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32) {
-    if let Some(down) = &target.listed_down {
+    if let Some(down) = &target.facts.down {
         // Nothing a check finds can make it healthy (a paused process still completes a
         // TCP handshake), and no wait helps: decided at once.
         return (Check::failed(Failure::Container, down, Duration::ZERO), 0);
@@ -402,11 +403,14 @@ fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32
             }
             _ => check_with_retries(&one, &decided, pass.clock, target, None),
         },
-        HealthCheck::Docker { paused: true, .. } => {
+        HealthCheck::Docker if target.facts.paused => {
             let error = "the container is paused: frozen, it runs no HEALTHCHECK and answers nothing";
             (Check::failed(Failure::Container, error, Duration::ZERO), 0)
         }
-        HealthCheck::Docker { observed, output, .. } => (docker_health_check(observed.as_ref(), output.as_deref()), 0),
+        HealthCheck::Docker => {
+            let facts = &target.facts;
+            (docker_health_check(facts.docker_health.as_ref(), facts.docker_output.as_deref()), 0)
+        }
         HealthCheck::Logs => (Check::passed(None, Duration::ZERO), 0),
     }
 }

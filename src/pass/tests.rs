@@ -60,7 +60,12 @@ fn pass_full(
     hints: &Hints,
 ) -> Vec<TargetResult> {
     let early = Early { hints, ..Early::none() };
-    run_pass(config, &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, early }).0
+    run_pass(
+        config,
+        &config.targets,
+        &Pass { probe, docker: Some(docker), inspector: Some(docker), memory, clock, early },
+    )
+    .0
 }
 
 /// An onlooker that takes HTTP and TCP recoveries over after `HANDS_BACK_AFTER` and
@@ -367,7 +372,7 @@ fn a_recovery_wait_ends_when_the_pass_must() {
     let cfg = config(vec![t], false);
     // Sooner than the hand-back: the end of the watch cuts the wait.
     let pass = early_pass(&probe, &docker, &clock, Duration::from_secs(2));
-    let r = &run_pass(&cfg, &pass).0[0];
+    let r = &run_pass(&cfg, &cfg.targets, &pass).0[0];
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(r.recovery_error.as_deref().unwrap().ends_with("the watch ended before recovery_timeout did"));
     assert!(clock.elapsed() <= Duration::from_secs(2) + Duration::from_millis(100), "{:?}", clock.elapsed());
@@ -472,13 +477,13 @@ fn a_watchs_pass_hands_a_slow_recovery_to_the_watch() {
     t.settings.recovery_timeout = Duration::from_secs(30);
     let cfg = config(vec![t], false);
     let pass = early_pass(&probe, &docker, &clock, Duration::from_secs(55));
-    let r = run_pass(&cfg, &pass).0.remove(0);
+    let r = run_pass(&cfg, &cfg.targets, &pass).0.remove(0);
     assert_eq!((r.outcome, r.recovery), (Outcome::Restarted, Recovery::Pending));
     assert!(r.recovery_error.as_deref().is_some_and(|e| e.ends_with("the watch looks on until recovery_timeout")));
     assert!(clock.elapsed() <= HANDS_BACK_AFTER + Duration::from_millis(500), "{:?}", clock.elapsed());
     // Outside a watch the same pass waits the whole recovery_timeout.
     let clock = FakeClock::at(now());
-    let r = run_pass(&cfg, &Pass { clock: &clock, early: Early::none(), ..pass }).0.remove(0);
+    let r = run_pass(&cfg, &cfg.targets, &Pass { clock: &clock, early: Early::none(), ..pass }).0.remove(0);
     assert_eq!(r.recovery, Recovery::NotRecovered);
     assert!(clock.elapsed() >= Duration::from_secs(30), "{:?}", clock.elapsed());
 }
@@ -497,8 +502,8 @@ fn a_recovery_the_watch_owns_is_not_restarted_again() {
 #[test]
 fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
     let mut t = builtin_target("app");
-    t.health =
-        HealthCheck::Docker { observed: Some(crate::model::DockerHealth::Unhealthy), output: None, paused: false };
+    t.health = HealthCheck::Docker;
+    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
     let mut info = crate::docker::fake::container("app", "no", &[]);
     info.healthcheck = true;
     info.health_test = vec!["CMD-SHELL".into(), "wget -q -O- http://127.0.0.1/health".into()];
@@ -528,8 +533,8 @@ fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
 #[test]
 fn dockers_unhealthy_on_an_engine_too_busy_to_run_the_check_waits_three_passes() {
     let mut t = builtin_target("app");
-    t.health =
-        HealthCheck::Docker { observed: Some(crate::model::DockerHealth::Unhealthy), output: None, paused: false };
+    t.health = HealthCheck::Docker;
+    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
     let mut info = crate::docker::fake::container("app", "no", &[]);
     info.healthcheck = true;
     info.health_test = vec!["CMD".into(), "pg_isready".into()];
@@ -557,7 +562,7 @@ fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
         let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
         let docker = FakeDocker::new("paused", 0);
         let mut app = target("app", "app");
-        app.listed_down = Some(down.to_string());
+        app.facts.down = Some(down.to_string());
         let r = &pass_on(&config(vec![app], false), &probe, &docker, &clock)[0];
         assert_eq!((r.outcome, r.attempts, r.error.as_deref()), (Outcome::Restarted, 0, Some(down)));
         assert!(docker.calls().iter().any(|c| c.starts_with("restart app")), "{:?}", docker.calls());
@@ -582,7 +587,7 @@ fn a_container_started_since_the_listing_showed_it_down_is_not_restarted() {
     let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
     let docker = FakeDocker::new("running", 0);
     let mut app = target("app", "app");
-    app.listed_down = Some("container app was created and never started".to_string());
+    app.facts.down = Some("container app was created and never started".to_string());
     let r = &pass(&config(vec![app], false), &probe, &docker)[0];
     assert_eq!(r.outcome, Outcome::Starting, "{r:?}");
     assert!(!docker.calls().iter().any(|c| c.starts_with("restart")), "{:?}", docker.calls());
@@ -645,8 +650,8 @@ fn a_container_dockers_policy_revived_moments_ago_is_not_restarted_again() {
 #[test]
 fn a_container_dockers_policy_is_restarting_is_left_to_docker_and_its_cause_said() {
     let mut t = target("app", "app");
-    t.listed_down = Some("container app is restarting after exiting (137)".into());
-    t.listed_restarting = true;
+    t.facts.down = Some("container app is restarting after exiting (137)".into());
+    t.facts.restarting = true;
     let mut info = crate::docker::fake::container("app", "always", &[]);
     info.status = crate::model::ContainerStatus::Restarting;
     info.oom_killed = true;

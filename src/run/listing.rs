@@ -1,6 +1,6 @@
-//! Each pass's view of its engines: one listing per engine, all at once, that adds
-//! discovered targets and compose replicas to the config, and the engines' status for
-//! the report.
+//! Each pass's view of its engines: one listing per engine, all at once, from which the
+//! pass's roster is made (the config's targets with what the listing says of them, and
+//! the discovered ones), and the engines' status for the report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -18,7 +18,12 @@ use crate::pass::parallel_map;
 /// The targets an earlier pass found on an engine that could not be listed now: known
 /// from memory by their `ENGINE/` names, reported `engine_down` and left unchecked (and
 /// their memory untouched).
-pub(super) fn unlisted_targets(config: &Config, listed: &Listed, memory: &State) -> Vec<TargetResult> {
+pub(super) fn unlisted_targets(
+    config: &Config,
+    roster: &[Target],
+    listed: &Listed,
+    memory: &State,
+) -> Vec<TargetResult> {
     let mut found = Vec::new();
     if config.engines.len() < 2 {
         return found;
@@ -27,7 +32,7 @@ pub(super) fn unlisted_targets(config: &Config, listed: &Listed, memory: &State)
         let Some(Listing { error: Some(error), .. }) = listed.engines.get(&engine.endpoint) else { continue };
         let prefix = format!("{}/", engine.name);
         for name in memory.targets.keys().filter(|n| n.starts_with(&prefix)) {
-            if config.targets.iter().any(|t| &t.name == name) {
+            if roster.iter().any(|t| &t.name == name) {
                 continue;
             }
             found.push(TargetResult {
@@ -67,9 +72,9 @@ pub(crate) struct Listing {
 /// The engines this pass reached or tried to: listed ones, and those of targets it ran
 /// docker commands for. An engine is down when it could not be listed or a target on
 /// it found it unreachable.
-pub(super) fn engines(config: &Config, results: &[TargetResult], listed: &Listed) -> Vec<EngineStatus> {
+pub(super) fn engines(roster: &[Target], results: &[TargetResult], listed: &Listed) -> Vec<EngineStatus> {
     let mut seen: BTreeMap<Endpoint, Listing> = listed.engines.clone();
-    for (target, result) in config.targets.iter().zip(results) {
+    for (target, result) in roster.iter().zip(results) {
         let error = match result.outcome {
             Outcome::EngineDown => result.error.clone(),
             _ if result.action.is_some() => None,
@@ -91,15 +96,17 @@ pub(super) fn engines(config: &Config, results: &[TargetResult], listed: &Listed
         .collect()
 }
 
-/// Adds what Docker itself says to the targets: labelled and unhealthy containers on
-/// every engine that asks for discovery, and the replicas of compose services. One
+/// The pass's roster: the config's targets with what Docker itself says of them (the
+/// replicas of compose services, containers down or restarting), then the labelled and
+/// unhealthy containers of every engine that asks for discovery. The config is left as
+/// the operator wrote it. One
 /// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
 /// unreachable one costs its own timeout and not the others'. An engine that cannot be
 /// listed is reported in `engines`, and its compose targets fail alone. The engines of
 /// the other targets are listed too, for their containers' state (see `listed_down`);
 /// when such a listing fails, the targets' checks decide as if it had not been made,
 /// and an action that finds the engine down reports it.
-pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -> Listed {
+pub(crate) fn roster(config: &Config, docker: &dyn Containers) -> (Vec<Target>, Listed) {
     let mut needed: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
     needed.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
@@ -117,30 +124,31 @@ pub(crate) fn add_docker_targets(config: &mut Config, docker: &dyn Containers) -
             (endpoint.clone(), Listing { error, containers, took: *took })
         })
         .collect();
-    for target in &mut config.targets {
+    let mut roster = config.targets.clone();
+    for target in &mut roster {
         if let (Some((project, service)), Some((Ok(listing), _))) = (&target.compose, listings.get(&target.endpoint)) {
             target.replicas = discover::compose_replicas(project, service, &listing.kept);
         }
     }
     let qualified = config.engines.len() > 1;
     let mut invalid = Vec::new();
-    for engine in config.engines.clone().iter().filter(|e| e.discovers()) {
+    for engine in config.engines.iter().filter(|e| e.discovers()) {
         if let Some((Ok(listing), _)) = listings.get(&engine.endpoint) {
             let found = discover::discover(config, discover::Scope { engine, qualified }, &listing.kept);
-            config.targets.extend(found.targets);
+            roster.extend(found.targets);
             invalid.extend(found.invalid);
         }
     }
-    for target in &mut config.targets {
+    for target in &mut roster {
         if let Some((Ok(listing), _)) = listings.get(&target.endpoint) {
-            target.listed_down = listed_down(target, &listing.kept);
-            target.listed_restarting = target.replicas.iter().any(|name| {
+            target.facts.down = listed_down(target, &listing.kept);
+            target.facts.restarting = target.replicas.iter().any(|name| {
                 listing.kept.iter().any(|c| c.is(name) && c.status == crate::model::ContainerStatus::Restarting)
             });
         }
     }
-    let mistakes = mistakes(config, &listings, &engines, &invalid);
-    Listed { invalid, engines, mistakes }
+    let mistakes = mistakes(config, &roster, &listings, &engines, &invalid);
+    (roster, Listed { invalid, engines, mistakes })
 }
 
 /// One engine's listing for a pass, and how long it took: only what can be a target, or
@@ -182,6 +190,7 @@ fn unreachable_with_fix(endpoint: &Endpoint, e: &anyhow::Error) -> String {
 /// What the listings show the operator got wrong, each said with its fix.
 fn mistakes(
     config: &Config,
+    roster: &[Target],
     listings: &BTreeMap<Endpoint, (Result<Summaries>, Duration)>,
     reported: &BTreeMap<Endpoint, Listing>,
     invalid: &[TargetResult],
@@ -202,7 +211,7 @@ fn mistakes(
         };
         // A target that only notifies never acts on its container: its absence is no mistake.
         let acts = |t: &&Target| t.action != crate::model::Action::Notify;
-        for target in config.targets.iter().filter(|t| &t.endpoint == endpoint && t.watches_containers()).filter(acts) {
+        for target in roster.iter().filter(|t| &t.endpoint == endpoint && t.watches_containers()).filter(acts) {
             if let Some((project, service)) = &target.compose {
                 if target.replicas.is_empty() {
                     said.push(format!(
@@ -227,7 +236,7 @@ fn mistakes(
         .filter(|e| e.discovers())
         .filter_map(|e| listings.get(&e.endpoint).and_then(|(l, _)| l.as_ref().ok()))
         .collect();
-    if config.targets.is_empty() && invalid.is_empty() && !searched.is_empty() {
+    if roster.is_empty() && invalid.is_empty() && !searched.is_empty() {
         let total: usize = searched.iter().map(|l| l.total).sum();
         said.push(format!(
             "discovery found nothing to watch among {total} containers: label one (healwatch.url=http://…, or \
@@ -275,12 +284,14 @@ mod tests {
                 container("bad", "always", &[("healwatch.url", "ftp://nope")]),
             ]),
         );
-        let listed = add_docker_targets(&mut config, &docker);
+        let configured = config.targets.clone();
+        let (roster, listed) = roster(&config, &docker);
+        assert_eq!(config.targets, configured, "the config is left as the operator wrote it");
         let mut calls = docker.calls();
         calls.sort();
         assert_eq!(calls, ["list far", "list local"], "every engine listed once, the compose one included");
-        assert_eq!(config.targets[0].replicas, ["shop-web-1", "shop-web-2"]);
-        let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(roster[0].replicas, ["shop-web-1", "shop-web-2"]);
+        let names: Vec<&str> = roster.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["shop/web", "local/api"], "discovered on local, named by engine");
         assert_eq!(listed.invalid.len(), 1, "the bad label is an invalid entry: {:?}", listed.invalid);
         let local = &listed.engines[&Endpoint::Default];
@@ -292,14 +303,15 @@ mod tests {
     #[test]
     fn a_plain_targets_engine_is_listed_and_a_container_down_there_is_marked() {
         let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
-        let mut config = Config::new(vec![Target::http("web", "web", url.clone()), Target::http("db", "db", url)]);
+        let config = Config::new(vec![Target::http("web", "web", url.clone()), Target::http("db", "db", url)]);
         assert!(config.lists() && !config.needs_listing(), "its state is read before its check, if it can be");
         let paused = ContainerInfo { status: ContainerStatus::Paused, ..container("web", "always", &[]) };
         let docker =
             FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![paused, container("db", "no", &[])]));
-        add_docker_targets(&mut config, &docker);
+        let (roster, _) = roster(&config, &docker);
         assert_eq!(docker.calls(), ["list local"]);
-        assert_eq!(config.targets[0].listed_down.as_deref(), Some("container web is paused and answers nothing"));
-        assert_eq!(config.targets[1].listed_down, None, "running: its check decides");
+        assert_eq!(roster[0].facts.down.as_deref(), Some("container web is paused and answers nothing"));
+        assert_eq!(roster[1].facts.down, None, "running: its check decides");
+        assert_eq!(config.targets[0].facts, crate::config::Facts::default(), "the config's target is untouched");
     }
 }

@@ -22,7 +22,7 @@ use crate::model::TargetResult;
 use crate::output::report::{Report, TargetReport};
 use crate::pass::{self, Early, Pass, policy};
 use crate::{files::atomic, hooks, interrupt};
-pub(crate) use listing::add_docker_targets;
+pub(crate) use listing::roster;
 use listing::{Listed, engines, unlisted_targets};
 use publish::{Courier, Outputs, Parcel, emit, open_log_for, publish, warn, write_metrics};
 
@@ -146,20 +146,20 @@ impl<'a> Setup<'a> {
     /// thread, by then too).
     pub(crate) fn pass(&self, started: SystemTime, early: Early) -> Result<Done, Stop> {
         let clock = RealClock::starting_at(started);
-        let mut config = self.config.clone();
+        let config = &self.config;
         let outputs = &self.outputs;
         let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
         // What the last pass's notifications met, now that they are done.
         warnings.extend(self.courier.finished());
-        let mut listed = Listed::default();
+        let (mut roster, mut listed) = (config.targets.clone(), Listed::default());
         if let (Some(cli), true) = (&self.docker, config.lists()) {
-            listed = add_docker_targets(&mut config, cli);
+            (roster, listed) = listing::roster(config, cli);
             // Said once per engine, however many of its targets went unchecked.
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
             warnings.extend(listed.mistakes.iter().cloned());
         }
-        let (memory, state_file) = load_memory(&config, started, &mut warnings);
-        let unreachable = unlisted_targets(&config, &listed, &memory);
+        let (memory, state_file) = load_memory(config, started, &mut warnings);
+        let unreachable = unlisted_targets(config, &roster, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
         let pass = Pass {
             probe: &self.probe,
@@ -169,12 +169,12 @@ impl<'a> Setup<'a> {
             clock: &clock,
             early,
         };
-        let (results, pass_warnings) = pass::run_pass(&config, &pass);
+        let (results, pass_warnings) = pass::run_pass(config, &roster, &pass);
         warnings.extend(pass_warnings);
-        warnings.extend(hooks::run_after_restarts(&config, &results));
+        warnings.extend(hooks::run_after_restarts(&roster, &results, config.concurrency));
         let interrupted = interrupt::requested();
         let (mut report, mut remembered, mut done) =
-            conclude(&config, results, unreachable, listed, &memory, started, clock.elapsed());
+            conclude(config, (roster, results), unreachable, listed, &memory, started, clock.elapsed());
         report.warnings = warnings;
         let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
         if let Some(signal) = interrupted {
@@ -284,19 +284,19 @@ fn without_cli(config: &Config, cli: &DockerCli) -> Option<anyhow::Error> {
 /// caller). Pure: results, listing and memory in, values out.
 fn conclude(
     config: &Config,
-    results: Vec<TargetResult>,
+    (roster, results): (Vec<Target>, Vec<TargetResult>),
     unreachable: Vec<TargetResult>,
     listed: Listed,
     memory: &State,
     started: SystemTime,
     took: Duration,
 ) -> (Report, State, Done) {
-    let mut remembered = policy::remember(memory, &config.targets, &results, started, config.forget_after);
+    let mut remembered = policy::remember(memory, &roster, &results, started, config.forget_after);
     policy::remember_invalid(&mut remembered, &listed.invalid, started);
     let changes =
         policy::changes(&results.iter().chain(&unreachable).chain(&listed.invalid).collect::<Vec<_>>(), memory);
-    let engines = engines(config, &results, &listed);
-    let checked: Vec<(Target, TargetResult)> = config.targets.iter().cloned().zip(results.iter().cloned()).collect();
+    let engines = engines(&roster, &results, &listed);
+    let checked: Vec<(Target, TargetResult)> = roster.into_iter().zip(results.iter().cloned()).collect();
     let done = Done { exit: Exit::Healthy, checked };
     let targets = results
         .into_iter()
@@ -382,7 +382,7 @@ mod tests {
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let (report, remembered, done) = conclude(
             &config,
-            vec![restarted, down, healthy],
+            (config.targets.clone(), vec![restarted, down, healthy]),
             Vec::new(),
             listed,
             &State::default(),

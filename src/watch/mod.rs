@@ -565,7 +565,7 @@ mod tests {
         let mut script = Script::new(&clock);
         let mut db = Target::http("db", "db", HealthUrl::parse("http://127.0.0.1:8/health").unwrap());
         db.settings.recovery_timeout = Duration::from_secs(60);
-        db.health = crate::config::HealthCheck::Docker { observed: None, output: None, paused: false };
+        db.health = crate::config::HealthCheck::Docker;
         script.recovering = vec![db];
         // The first call of `events` follows the first pass; the third is the second look's.
         let turned = Event { endpoint: Endpoint::Default, container: "db".into(), kind: EventKind::Healthy };

@@ -109,7 +109,7 @@ impl Onlooker for Vigil {
         mark(false);
         if self.is_disarmed()
             || !matches!(target.health, HealthCheck::Http(_) | HealthCheck::Tcp(_))
-            || target.listed_down.is_some()
+            || target.facts.down.is_some()
         {
             return result;
         }
@@ -152,7 +152,7 @@ impl Onlooker for Vigil {
     fn hand_back(&self, target: &Target) -> Option<Duration> {
         match target.health {
             HealthCheck::Http(_) | HealthCheck::Tcp(_) => Some(HAND_BACK),
-            HealthCheck::Docker { .. } => Some(Duration::ZERO),
+            HealthCheck::Docker => Some(Duration::ZERO),
             _ => None,
         }
     }
@@ -366,7 +366,7 @@ mod tests {
         let memory = State::default();
         let early = Early { deadline: Some(Duration::from_secs(55)), onlooker: Some(&vigil), ..Early::none() };
         let pass = Pass { probe, docker: Some(docker), inspector: Some(docker), memory: &memory, clock, early };
-        run_pass(config, &pass).0
+        run_pass(config, &config.targets, &pass).0
     }
 
     /// A probe that asks `healthy` about each target's name and the fake clock's time.
