@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::cli::{AuditArgs, RunArgs};
+use crate::cli::AuditArgs;
 use crate::config::{self, Config, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{ContainerInfo, Containers, DockerCli};
@@ -19,8 +19,8 @@ use crate::output::report::json_line;
 /// cannot be listed is a problem (exit 1) when others could be; when none could, it is
 /// an error (exit 2), as it always was with one engine.
 pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
-        .map_err(Stop::Usage)?;
+    let sources = config::Sources { targets: &args.targets, state: None, lock: None };
+    let config = config::load_sources(sources).map_err(Stop::Usage)?;
     let docker = DockerCli::locate(args.docker.path.as_deref().or(config.docker.as_deref())).map_err(Stop::Usage)?;
     let report = audit_engines(&config, &docker, args.targets_only)?;
     let text = if args.json { json_line(&report) } else { crate::model::printable(&table(&report)).into_bytes() };

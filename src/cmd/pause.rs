@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow};
 
-use crate::cli::{PauseArgs, ResumeArgs, RunArgs, StateArgs, TargetArgs};
+use crate::cli::{PauseArgs, ResumeArgs, StateArgs, TargetArgs};
 use crate::config;
 use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock;
@@ -43,13 +43,8 @@ fn change_state(
     files: &StateArgs,
     change: impl FnOnce(&mut TargetState, SystemTime) -> anyhow::Result<String>,
 ) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs {
-        targets: targets.clone(),
-        state: files.state.clone(),
-        lock: files.lock.clone(),
-        ..RunArgs::default()
-    })
-    .map_err(Stop::Usage)?;
+    let sources = config::Sources { targets, state: files.state.as_ref(), lock: files.lock.as_ref() };
+    let config = config::load_sources(sources).map_err(Stop::Usage)?;
     let _lock = lock::acquire_within(config.lock.as_deref(), LockKind::Pass, LOCK_WAIT)?;
     let now = crate::clock::now().map_err(Stop::Usage)?;
     let path = crate::memory::state_path(config.state.as_ref()).map_err(Stop::Usage)?;

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::cli::{RunArgs, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::config;
 use crate::exit::{Exit, Stop};
 use crate::memory::state;
@@ -38,12 +38,8 @@ struct StatusRow {
 /// never sees half of it, and a user who may read the state but not write the lock can
 /// still look.
 pub(crate) fn run(args: &StatusArgs) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs {
-        targets: args.targets.clone(),
-        state: args.files.state.clone(),
-        ..RunArgs::default()
-    })
-    .map_err(Stop::Usage)?;
+    let sources = config::Sources { targets: &args.targets, state: args.files.state.as_ref(), lock: None };
+    let config = config::load_sources(sources).map_err(Stop::Usage)?;
     let now = crate::clock::now().map_err(Stop::Usage)?;
     let path = crate::memory::state_path(config.state.as_ref()).map_err(Stop::Usage)?;
     let state = state::read_for_command(&path).map_err(Stop::Usage)?;

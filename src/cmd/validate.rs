@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::cli::{RunArgs, ValidateArgs};
+use crate::cli::ValidateArgs;
 use crate::config::{self, HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{Containers, DockerCli};
@@ -13,8 +13,8 @@ use crate::model::{Action, Endpoint, MASK};
 
 /// Prints one line per resolved target, then a count, then what is missing.
 pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
-    let config = config::load_allowing_none(&RunArgs { targets: args.targets.clone(), ..RunArgs::default() })
-        .map_err(Stop::Usage)?;
+    let sources = config::Sources { targets: &args.targets, state: None, lock: None };
+    let config = config::load_sources(sources).map_err(Stop::Usage)?;
     let mut out = String::new();
     if config.engines.len() > 1 || config.engines[0].endpoint != Endpoint::Default {
         for e in &config.engines {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, TargetArgs};
 use crate::model::{Action, Format, HealthUrl, Outcome};
 use crate::net::TrustRoots;
 use crate::output::notify::Service;
@@ -191,9 +191,33 @@ pub(crate) fn load_named(args: &RunArgs) -> Result<Config> {
     Ok(config)
 }
 
-/// As `load`, but an empty target list is fine (for `audit`, `status`, `pause`).
+/// What a command that runs no pass (`validate`, `audit`, `status`, `pause`) gives of
+/// the config: where its targets are (`-c`, `-t`), and the state and lock files it reads
+/// or writes; everything else is as the config file says.
+pub(crate) struct Sources<'a> {
+    /// `-c` and `-t`.
+    pub targets: &'a TargetArgs,
+    /// `--state`, where the command has it.
+    pub state: Option<&'a PathBuf>,
+    /// `--lock`, where the command has it.
+    pub lock: Option<&'a PathBuf>,
+}
+
+/// The config as `validate`, `audit`, `status` and `pause` see it (an empty target list
+/// is fine): no run option but the files they name overrides the config file.
+pub(crate) fn load_sources(sources: Sources) -> Result<Config> {
+    let no_flags = RunArgs {
+        targets: sources.targets.clone(),
+        state: sources.state.cloned(),
+        lock: sources.lock.cloned(),
+        ..RunArgs::default()
+    };
+    load_allowing_none(&no_flags)
+}
+
+/// As `load`, but an empty target list is fine.
 /// With neither `-c` nor `-t`, /etc/healwatch/healwatch.toml is read when it exists.
-pub(crate) fn load_allowing_none(args: &RunArgs) -> Result<Config> {
+fn load_allowing_none(args: &RunArgs) -> Result<Config> {
     let path = match &args.targets.config {
         Some(path) => Some(path.clone()),
         None if args.targets.targets.is_empty() => Some(default_config_path()).filter(|p| p.exists()),
