@@ -4,11 +4,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use super::*;
-use crate::check::no_answer;
+use crate::check::{Failure, no_answer};
 use crate::clock::FakeClock;
+use crate::config::HealthCheck;
 use crate::docker::fake::FakeDocker;
 use crate::memory::state::TargetState;
 use crate::model::HealthUrl;
+use crate::model::Recovery;
 use crate::settings::Settings;
 
 /// A probe that fails its first `failures` checks, then passes.
