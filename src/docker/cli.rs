@@ -8,11 +8,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use super::api::engine::{ApiEngine, LOG_SCAN_LIMIT, LOG_SCAN_TIMEOUT};
-use super::{
-    ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, QUICK_TIMEOUT, RESTART_MARGIN, Sieve, Summaries,
-    whole_seconds,
-};
-use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
+use super::{ContainerInfo, ContainerState, Containers, INSPECT_LIMIT, Order, QUICK_TIMEOUT, Sieve, Summaries};
+use crate::model::{ContainerRef, DockerHealth, Endpoint};
 use crate::process::{CommandOutcome, run_bounded, run_limited, scan_lines};
 
 /// Where the docker CLI is looked for when no `--docker` is given: cron's PATH is often
@@ -184,14 +181,8 @@ impl Containers for DockerCli {
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
         self.engine(&c.endpoint).health(c)
     }
-    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        self.engine(&c.endpoint).unpause(c)
-    }
-    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        self.engine(&c.endpoint).wake(c)
-    }
-    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
-        self.engine(&c.endpoint).act(c, action, stop_timeout)
+    fn order(&self, c: &ContainerRef, order: &Order) -> CommandOutcome {
+        self.engine(&c.endpoint).order(c, order)
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
         self.engine(&c.endpoint).exec(c, argv, timeout)
@@ -244,12 +235,9 @@ impl Containers for CliEngine<'_> {
         }
     }
 
-    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        self.0.run_on(&c.endpoint, &["unpause", "--", &c.name], QUICK_TIMEOUT)
-    }
-
-    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        self.0.run_on(&c.endpoint, &["kill", "--signal", "CONT", "--", &c.name], QUICK_TIMEOUT)
+    fn order(&self, c: &ContainerRef, order: &Order) -> CommandOutcome {
+        let args: Vec<&str> = order.cli.iter().map(String::as_str).collect();
+        self.0.run_on(&c.endpoint, &args, order.bound)
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
@@ -281,17 +269,6 @@ impl Containers for CliEngine<'_> {
         // The CLI splits the streams: the last lines of each, error output last.
         let mut all: Vec<String> = out.stdout.lines().chain(out.stderr.lines()).map(str::to_string).collect();
         Ok(all.split_off(all.len().saturating_sub(lines)))
-    }
-
-    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
-        let secs = whole_seconds(stop_timeout).to_string();
-        let (args, bound): (&[&str], _) = match action {
-            Action::Restart => (&["restart", "-t", &secs, "--", &c.name], stop_timeout + RESTART_MARGIN),
-            Action::Stop => (&["stop", "-t", &secs, "--", &c.name], stop_timeout + RESTART_MARGIN),
-            Action::Kill => (&["kill", "--", &c.name], QUICK_TIMEOUT),
-            Action::Notify => return CommandOutcome::nothing_run(),
-        };
-        self.0.run_on(&c.endpoint, args, bound)
     }
 }
 

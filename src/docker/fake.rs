@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use super::{CommandOutcome, ContainerInfo, ContainerState, ContainerSummary, Containers};
-use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+use super::{CommandOutcome, ContainerInfo, ContainerState, ContainerSummary, Containers, Order};
+use crate::model::{ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
 
 /// Records docker calls; `status` is what inspect says, `restart_code` what restart exits with.
 /// When every fake container started: 30 s before the unit tests' pass time
@@ -185,19 +185,12 @@ impl Containers for FakeDocker {
         self.calls.lock().unwrap().push(format!("health {}", c.name));
         Ok(Some(DockerHealth::Healthy))
     }
-    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        let c = &c.name;
-        self.calls.lock().unwrap().push(format!("unpause {c}"));
-        Self::outcome(0)
-    }
-    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        let c = &c.name;
-        self.calls.lock().unwrap().push(format!("wake {c}"));
-        Self::outcome(0)
-    }
-    fn act(&self, c: &ContainerRef, action: Action, t: Duration) -> CommandOutcome {
-        self.calls.lock().unwrap().push(format!("{} {} {}", action.as_str(), c.name, t.as_secs()));
-        Self::outcome(self.restart_code)
+    /// Notes the order; a restart, stop or kill ends with the scripted restart code,
+    /// any other with success.
+    fn order(&self, _: &ContainerRef, order: &Order) -> CommandOutcome {
+        self.calls.lock().unwrap().push(order.name.clone());
+        let acts = ["restart ", "stop ", "kill "].iter().any(|a| order.name.starts_with(a));
+        Self::outcome(if acts { self.restart_code } else { 0 })
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));

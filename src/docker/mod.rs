@@ -9,6 +9,7 @@ pub(crate) mod events;
 pub(crate) mod fake;
 mod inspect;
 mod listing;
+mod orders;
 mod sieve;
 mod ssh;
 
@@ -19,6 +20,7 @@ pub(crate) use crate::process::CommandOutcome;
 
 pub(crate) use cli::DockerCli;
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
+pub(crate) use orders::Order;
 pub(crate) use sieve::{Sieve, Summaries};
 
 /// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
@@ -43,13 +45,25 @@ pub(crate) trait Containers: Sync {
     fn state(&self, container: &ContainerRef) -> Result<ContainerState, CommandOutcome>;
     /// `State.Health.Status` (`None` without a HEALTHCHECK), or the failed inspect.
     fn health(&self, container: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome>;
+    /// Runs `order` (a call that changes the container, see `Order`) on its engine, by
+    /// that engine's route, within the order's bound.
+    fn order(&self, container: &ContainerRef, order: &Order) -> CommandOutcome;
     /// `docker unpause`.
-    fn unpause(&self, container: &ContainerRef) -> CommandOutcome;
+    fn unpause(&self, container: &ContainerRef) -> CommandOutcome {
+        self.order(container, &Order::unpause(&container.name))
+    }
     /// `docker kill --signal CONT`: wakes a stopped PID 1 (and, through an init, its child).
-    fn wake(&self, container: &ContainerRef) -> CommandOutcome;
+    fn wake(&self, container: &ContainerRef) -> CommandOutcome {
+        self.order(container, &Order::wake(&container.name))
+    }
     /// `docker restart -t <secs>` (a stopped container is started), `docker stop -t <secs>`
     /// or `docker kill`. `Action::Notify` runs nothing.
-    fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome;
+    fn act(&self, container: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
+        match Order::action(&container.name, action, stop_timeout) {
+            Some(order) => self.order(container, &order),
+            None => CommandOutcome::nothing_run(),
+        }
+    }
     /// `docker exec -- CONTAINER ARGV...` (no shell), killed with its process group on this
     /// host past `timeout`.
     fn exec(&self, container: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome;

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use super::body::{connect, exchange};
 use super::wire::{Request, daemon_message, segment, status_and_body};
 use crate::docker::INSPECT_LIMIT;
-use crate::model::Action;
 use crate::process::CommandOutcome;
 
 /// Bound on an exec's output as read from the engine: past it the exec is a failure,
@@ -34,27 +33,9 @@ impl Call {
         Self(Request::get(format!("/containers/{}/json", segment(container))))
     }
 
-    /// `POST /containers/NAME/unpause`.
-    pub(crate) fn unpause(container: &str) -> Self {
-        Self(Request::post(format!("/containers/{}/unpause", segment(container)), None))
-    }
-
-    /// `POST /containers/NAME/kill?signal=CONT`: wakes a stopped PID 1.
-    pub(crate) fn wake(container: &str) -> Self {
-        Self(Request::post(format!("/containers/{}/kill?signal=CONT", segment(container)), None))
-    }
-
-    /// The call `docker restart -t SECS`, `docker stop -t SECS` or `docker kill` makes;
-    /// `None` for `Action::Notify`, which runs nothing.
-    pub(crate) fn action(container: &str, action: Action, stop_secs: u64) -> Option<Self> {
-        let name = segment(container);
-        let path = match action {
-            Action::Restart => format!("/containers/{name}/restart?t={stop_secs}"),
-            Action::Stop => format!("/containers/{name}/stop?t={stop_secs}"),
-            Action::Kill => format!("/containers/{name}/kill"),
-            Action::Notify => return None,
-        };
-        Some(Self(Request::post(path, None)))
+    /// The call that makes `request` (an `Order`'s, say).
+    pub(crate) fn of(request: Request) -> Self {
+        Self(request)
     }
 
     /// `POST /containers/NAME/exec`: makes an exec of `argv` (no shell, no TTY) whose
@@ -249,14 +230,7 @@ mod tests {
     #[test]
     fn calls_are_the_clis_and_names_stay_one_segment() {
         assert_eq!(Call::inspect("web-1").request().lines().next(), Some("GET /containers/web-1/json HTTP/1.0"));
-        let restart = Call::action("web", Action::Restart, 10).unwrap();
-        assert_eq!(restart.0.path, "/containers/web/restart?t=10");
-        assert_eq!(restart.0.method, "POST");
-        assert_eq!(Call::action("web", Action::Stop, 3).unwrap().0.path, "/containers/web/stop?t=3");
-        assert_eq!(Call::action("web", Action::Kill, 3).unwrap().0.path, "/containers/web/kill");
-        assert_eq!(Call::action("web", Action::Notify, 3), None);
-        assert_eq!(Call::wake("a.b_c").0.path, "/containers/a.b_c/kill?signal=CONT");
-        assert_eq!(Call::unpause("../x?y=1 #").0.path, "/containers/..%2Fx%3Fy%3D1%20%23/unpause");
+        assert_eq!(segment("../x?y=1 #"), "..%2Fx%3Fy%3D1%20%23");
         assert_eq!(segment("w\r\nHost: x"), "w%0D%0AHost%3A%20x");
         let argv = vec!["pg_isready".to_string(), "-h".to_string(), "a\"b".to_string()];
         let create = Call::exec_create("db", &argv).request();
@@ -323,7 +297,8 @@ mod tests {
             drop(held);
             String::from_utf8_lossy(&request[..n]).into_owned()
         });
-        let restart = call(&path, &Call::action("web", Action::Restart, 10).unwrap(), Duration::from_secs(5));
+        let order = Call::of(Request::post("/containers/web/restart?t=10", None));
+        let restart = call(&path, &order, Duration::from_secs(5));
         assert!(restart.success(), "{restart:?}");
         let hung = call(&path, &Call::inspect("web"), Duration::from_millis(300));
         assert_eq!(hung.exit_code, None);

@@ -9,11 +9,8 @@ use anyhow::{Result, bail};
 
 use super::calls::{self, Call, call};
 use super::list::{Route, list};
-use crate::docker::{
-    ContainerInfo, ContainerState, Containers, QUICK_TIMEOUT, RESTART_MARGIN, Sieve, Summaries, stderr_line,
-    whole_seconds,
-};
-use crate::model::{Action, ContainerRef, DockerHealth, Endpoint};
+use crate::docker::{ContainerInfo, ContainerState, Containers, Order, QUICK_TIMEOUT, Sieve, Summaries, stderr_line};
+use crate::model::{ContainerRef, DockerHealth, Endpoint};
 use crate::process::CommandOutcome;
 
 /// Bound on one log scan, in time, as the CLI route's.
@@ -77,23 +74,8 @@ impl Containers for ApiEngine<'_> {
         Ok(status.map(DockerHealth::parse))
     }
 
-    fn unpause(&self, c: &ContainerRef) -> CommandOutcome {
-        call(self.socket, &Call::unpause(&c.name), QUICK_TIMEOUT)
-    }
-
-    fn wake(&self, c: &ContainerRef) -> CommandOutcome {
-        call(self.socket, &Call::wake(&c.name), QUICK_TIMEOUT)
-    }
-
-    fn act(&self, c: &ContainerRef, action: Action, stop_timeout: Duration) -> CommandOutcome {
-        let bound = match action {
-            Action::Restart | Action::Stop => stop_timeout + RESTART_MARGIN,
-            Action::Kill | Action::Notify => QUICK_TIMEOUT,
-        };
-        match Call::action(&c.name, action, whole_seconds(stop_timeout)) {
-            Some(api_call) => call(self.socket, &api_call, bound),
-            None => CommandOutcome::nothing_run(),
-        }
+    fn order(&self, _: &ContainerRef, order: &Order) -> CommandOutcome {
+        call(self.socket, &Call::of(order.api.clone()), order.bound)
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
