@@ -52,8 +52,21 @@ pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Opt
     })
 }
 
+/// Docker's HEALTHCHECK status as the engine says it now: only `healthy` passes (what
+/// `check` waits for).
+pub(super) fn docker_now_check(docker: &dyn Containers, target: &Target) -> Check {
+    let none = |error: &str| Check::failed(Failure::Other, error, Duration::ZERO);
+    let Some(container) = target.container_refs().into_iter().next() else { return none("no container") };
+    match docker.health(&container) {
+        Ok(Some(DockerHealth::Healthy)) => Check::passed(None, Duration::ZERO),
+        Ok(Some(status)) => none(&format!("docker health {}", status.as_str())),
+        Ok(None) => none("no HEALTHCHECK"),
+        Err(out) => none(&format!("docker inspect: {}", out.stderr)),
+    }
+}
+
 /// A target that only watches its logs has recovered once its container runs again.
-pub(crate) fn running_check(docker: &dyn Containers, target: &Target) -> Check {
+pub(super) fn running_check(docker: &dyn Containers, target: &Target) -> Check {
     let error = target.container_refs().iter().find_map(|c| match docker.state(c) {
         Ok(state) if state.status == ContainerStatus::Running => None,
         Ok(state) => Some((Failure::Container, format!("container {} is {}", c.name, state.status))),

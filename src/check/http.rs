@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::transport::DefaultConnector;
 
 use super::describe::{contains, describe_error, describe_io};
-use super::{Check, Failed, Failure, Probe, tcp};
-use crate::config::{HealthCheck, Target};
+use super::{Check, Failed, Failure, Probe};
+use crate::config::{HttpCheck, Target};
 use crate::net::{LiteralFirst, TrustRoots};
 
 /// At most this much of a body is read and searched for `expect_body`.
@@ -57,16 +57,8 @@ impl HttpProbe {
 }
 
 impl Probe for HttpProbe {
-    fn check(&self, target: &Target, timeout: Duration) -> Check {
+    fn check(&self, _: &Target, http: &HttpCheck, timeout: Duration) -> Check {
         let start = Instant::now();
-        let http = match &target.health {
-            HealthCheck::Http(http) => http,
-            HealthCheck::Tcp(tcp) => return tcp::tcp_check(tcp, timeout),
-            _ => {
-                let text = format!("not a network check: {}", target.health.kind());
-                return Check::failed(Failure::Other, text, Duration::ZERO);
-            }
-        };
         let mut request = self.agent.get(&http.url.request).config().timeout_global(Some(timeout)).build();
         for (name, value) in &http.headers {
             request = request.header(name, value);
@@ -158,11 +150,20 @@ mod tests {
         let url = crate::model::HealthUrl::parse(&format!("http://127.0.0.1:{port}/health")).unwrap();
         let target = Target::http("web", "web", url);
         let probe = HttpProbe::new(None, None);
-        assert!(probe.check(&target, Duration::from_secs(2)).healthy());
-        let second = probe.check(&target, Duration::from_secs(2));
+        assert!(probe.check(&target, http(&target), Duration::from_secs(2)).healthy());
+        let second = probe.check(&target, http(&target), Duration::from_secs(2));
         assert!(!second.healthy(), "the kept-alive connection was reused: {second:?}");
         assert_eq!(second.error.map(|e| e.why), Some(Failure::Connection));
         assert_eq!(server.join().unwrap(), 1);
+    }
+
+    /// The target's HTTP check (a test's target is one).
+    fn http(target: &Target) -> &HttpCheck {
+        use crate::config::HealthCheck;
+        match &target.health {
+            HealthCheck::Http(http) => http,
+            other => panic!("not an HTTP target: {other:?}"),
+        }
     }
 
     #[test]

@@ -12,11 +12,11 @@ mod tcp;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::{HealthCheck, Target};
+use crate::config::{HealthCheck, HttpCheck, Target};
 use crate::docker::Containers;
 use crate::model::show_ms;
 
-pub(crate) use docker_health::{confirm_unhealthy, docker_health_check, docker_recovery_check, running_check};
+pub(crate) use docker_health::{confirm_unhealthy, docker_health_check, docker_recovery_check};
 pub(crate) use http::HttpProbe;
 pub(crate) use logs::{FIRST_LOG_WINDOW, log_check};
 
@@ -111,21 +111,28 @@ pub(crate) fn no_answer(timeout: Duration) -> String {
     format!("timeout after {}", show_ms(timeout))
 }
 
-/// Something that can check a target once, within `timeout`.
+/// Something that can GET a target's health URL once, within `timeout`: the seam the
+/// pass's unit tests script.
 pub(crate) trait Probe: Sync {
-    /// Makes one attempt; never takes (much) longer than `timeout`.
-    fn check(&self, target: &Target, timeout: Duration) -> Check;
+    /// Makes one request for `target`'s `http` check; never takes (much) longer than
+    /// `timeout`.
+    fn check(&self, target: &Target, http: &HttpCheck, timeout: Duration) -> Check;
 }
 
-/// One attempt of a check that can be retried: HTTP or TCP through the probe, a command
-/// through `docker exec`.
+/// One look at a target now, within `timeout`: the one place each kind's look is
+/// chosen. HTTP through the probe, TCP, a command through `docker exec` (these are the
+/// attempts the blip rule retries), Docker's HEALTHCHECK status as the engine says it
+/// now, and for a target that only watches its logs, whether its container runs.
 pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, timeout: Duration) -> Check {
+    let needs = |what: &str| Check::failed(Failure::Other, format!("{what} needs the docker CLI"), Duration::ZERO);
     match (&target.health, docker) {
+        (HealthCheck::Http(http), _) => probe.check(target, http, timeout),
+        (HealthCheck::Tcp(tcp), _) => tcp::tcp_check(tcp, timeout),
         (HealthCheck::Exec(argv), Some(docker)) => exec::exec_check(docker, target, argv, timeout),
-        (HealthCheck::Exec(_), None) => {
-            Check::failed(Failure::Other, "an exec check needs the docker CLI", Duration::ZERO)
-        }
-        _ => probe.check(target, timeout),
+        (HealthCheck::Exec(_), None) => needs("an exec check"),
+        (HealthCheck::Docker, Some(docker)) => docker_health::docker_now_check(docker, target),
+        (HealthCheck::Logs, Some(docker)) => docker_health::running_check(docker, target),
+        (HealthCheck::Docker | HealthCheck::Logs, None) => needs("this check"),
     }
 }
 

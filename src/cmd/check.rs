@@ -16,7 +16,7 @@ use crate::clock::{Clock, RealClock};
 use crate::config::{self, HealthCheck, Target};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
-use crate::model::{DockerHealth, millis, one_line};
+use crate::model::{millis, one_line};
 use crate::output::check_report::{CheckOutcome, CheckReport, CheckSummary, CheckTarget, Slowest};
 use crate::output::report::json_line;
 use crate::output::{github, junit};
@@ -159,7 +159,8 @@ fn wait_until_healthy(
 /// whether the container exited, died or is restarting after an exit, and says so as
 /// compose does ("container web exited (1)") instead of waiting out `--wait`.
 fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> (Check, bool) {
-    let check = look_once(probe, docker, target, left);
+    let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
+    let check = crate::check::attempt(probe, docker, target, timeout);
     if check.healthy() {
         return (check, false);
     }
@@ -172,27 +173,6 @@ fn check_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Targe
     match down {
         Some(why) => (Check::failed(Failure::Container, &why, check.latency), true),
         None => (check, false),
-    }
-}
-
-/// One look at a target: what a pass's attempt is (HTTP, TCP, exec), a running
-/// container for a log-only target, or Docker's HEALTHCHECK status now.
-fn look_once(probe: &dyn Probe, docker: Option<&dyn Containers>, target: &Target, left: Duration) -> Check {
-    let none = |error: &str| Check::failed(Failure::Other, error, Duration::ZERO);
-    let timeout = target.settings.timeout.min(left).max(Duration::from_millis(50));
-    match (&target.health, docker) {
-        (HealthCheck::Logs, Some(docker)) => crate::check::running_check(docker, target),
-        (HealthCheck::Logs | HealthCheck::Docker, None) => none("this check needs the docker CLI"),
-        (HealthCheck::Docker, Some(docker)) => {
-            let Some(container) = target.container_refs().into_iter().next() else { return none("no container") };
-            match docker.health(&container) {
-                Ok(Some(DockerHealth::Healthy)) => Check::passed(None, Duration::ZERO),
-                Ok(Some(status)) => none(&format!("docker health {}", status.as_str())),
-                Ok(None) => none("no HEALTHCHECK"),
-                Err(out) => none(&format!("docker inspect: {}", out.stderr)),
-            }
-        }
-        _ => crate::check::attempt(probe, docker, target, timeout),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::check::{HttpProbe, Probe};
+use crate::check::{HttpProbe, Probe, attempt};
 use crate::cli::DrillArgs;
 use crate::clock::{Clock, RealClock};
 use crate::config::{self, Config, Target};
@@ -155,7 +155,8 @@ fn time_return(
             report.time_to_running_ms = Some(ms(since_kill()));
         }
         if report.time_to_running_ms.is_some()
-            && probe.check(target, target.settings.timeout.min(left()).max(Duration::from_millis(1))).healthy()
+            && attempt(probe, Some(docker), target, target.settings.timeout.min(left()).max(Duration::from_millis(1)))
+                .healthy()
         {
             report.time_to_healthy_ms = Some(ms(since_kill()));
             report.recovered_by =
@@ -273,7 +274,7 @@ mod tests {
     }
 
     impl Probe for UpAfter {
-        fn check(&self, _: &Target, _: Duration) -> Check {
+        fn check(&self, _: &Target, _: &crate::config::HttpCheck, _: Duration) -> Check {
             if self.calls.fetch_add(1, Ordering::SeqCst) + 1 >= self.up {
                 Check::passed(Some(200), Duration::ZERO)
             } else {
@@ -330,5 +331,23 @@ mod tests {
         assert_eq!(report.recovered_by, RecoveredBy::Healwatch);
         assert_eq!(report.heal.as_ref().map(|h| h.outcome), Some(Outcome::Restarted));
         assert!(docker.calls().iter().any(|c| c == "restart app 10"), "{:?}", docker.calls());
+    }
+
+    #[test]
+    fn a_target_judged_by_its_healthcheck_is_timed_to_healthy_too() {
+        // It answers no URL: Docker's HEALTHCHECK turning healthy is its return (it was
+        // never timed before, as only a URL was asked).
+        let clock = FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_795_000_000));
+        let mut target = app();
+        target.health = crate::config::HealthCheck::Docker;
+        let before = info(ContainerStatus::Running, 100, "always");
+        let docker = FakeDocker::new("running", 0).with_infos(vec![info(ContainerStatus::Running, 200, "always")]);
+        let probe = UpAfter { up: u32::MAX, calls: AtomicU32::new(0) };
+        let config = Config::new(vec![target.clone()]);
+        let report = time_return(&config, &target, &before, Duration::from_secs(10), false, &docker, &probe, &clock);
+        assert_eq!(report.recovered_by, RecoveredBy::RestartPolicy);
+        assert!(report.time_to_healthy_ms.is_some(), "{:?}", report.time_to_healthy_ms);
+        assert!(docker.calls().iter().any(|c| c == "health app"), "{:?}", docker.calls());
+        assert_eq!(probe.calls.load(Ordering::SeqCst), 0, "no URL to ask");
     }
 }

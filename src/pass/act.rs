@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use super::policy;
-use crate::check::{Check, Failure, Probe, attempt, docker_recovery_check, running_check};
+use crate::check::{Check, Failure, Probe, attempt, docker_recovery_check};
 use crate::clock::Clock;
 use crate::config::{HealthCheck, Target};
 use crate::docker::{CommandOutcome, ContainerState, Containers};
@@ -293,7 +293,6 @@ pub(super) fn await_recovery(
 fn recovery_look(probe: &dyn Probe, docker: &dyn Containers, target: &Target, left: Duration) -> Check {
     match &target.health {
         HealthCheck::Docker => docker_recovery_check(docker, target),
-        HealthCheck::Logs => running_check(docker, target),
         _ => attempt(probe, Some(docker), target, target.settings.timeout.min(left).max(Duration::from_millis(1))),
     }
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::*;
 use crate::check::{Failure, no_answer};
 use crate::clock::FakeClock;
-use crate::config::HealthCheck;
+use crate::config::{HealthCheck, HttpCheck};
 use crate::docker::fake::FakeDocker;
 use crate::memory::state::TargetState;
 use crate::model::HealthUrl;
@@ -20,7 +20,7 @@ struct FlakyProbe {
 }
 
 impl Probe for FlakyProbe {
-    fn check(&self, _: &Target, _: Duration) -> Check {
+    fn check(&self, _: &Target, _: &HttpCheck, _: Duration) -> Check {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         if n < self.failures {
             let failed = Check::failed(Failure::Status, "status 503 not in 200-399", Duration::from_millis(1));
@@ -189,7 +189,7 @@ struct HangProbe<'a> {
 }
 
 impl Probe for HangProbe<'_> {
-    fn check(&self, _: &Target, timeout: Duration) -> Check {
+    fn check(&self, _: &Target, _: &HttpCheck, timeout: Duration) -> Check {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         self.clock.sleep(timeout);
         Check::failed(Failure::Hung, no_answer(timeout), timeout)
@@ -304,7 +304,7 @@ struct HealthyAfter<'a> {
 }
 
 impl Probe for HealthyAfter<'_> {
-    fn check(&self, _: &Target, _: Duration) -> Check {
+    fn check(&self, _: &Target, _: &HttpCheck, _: Duration) -> Check {
         let up = self.clock.elapsed() >= self.at;
         if up {
             return Check::passed(Some(200), Duration::ZERO);

@@ -141,7 +141,7 @@ mod tests {
     }
 
     impl Probe for Recorder {
-        fn check(&self, target: &Target, timeout: Duration) -> Check {
+        fn check(&self, target: &Target, _: &crate::config::HttpCheck, timeout: Duration) -> Check {
             self.threads.lock().unwrap().insert(format!("{:?}", std::thread::current().id()));
             if target.name.starts_with("hang") {
                 std::thread::sleep(timeout);

@@ -376,7 +376,7 @@ mod tests {
     }
 
     impl Probe for ByTime<'_> {
-        fn check(&self, target: &Target, _: Duration) -> Check {
+        fn check(&self, target: &Target, _: &crate::config::HttpCheck, _: Duration) -> Check {
             if (self.healthy)(&target.name, self.clock.elapsed()) {
                 return Check::passed(Some(200), Duration::ZERO);
             }
