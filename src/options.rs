@@ -6,7 +6,7 @@
 //! over the key) and the rows of docs/reference.md. What a value then means (a proxy
 //! URL, a CA file) is read in `config/build.rs`, with the flag or key named.
 //! Options with only a flag (`--watch`) or only a key (`notify_on`) are written beside
-//! the table, in `cli.rs` and `config/file.rs`.
+//! the table, in `cli/run.rs` and `config/file.rs`.
 
 use std::time::Duration;
 
@@ -98,74 +98,96 @@ impl<const MIN: u64, const MAX: u64> Layered<DurationKey<MIN, MAX>> for Option<D
     }
 }
 
-/// The table of run options. `$callback` receives `{ extra tokens }` and then one row per
-/// option: doc lines (the `--help` text), `#[arg(...)]` (clap's attributes for the flag),
-/// `name: FlagType => KeyType;`.
+/// The table of run options, in groups: a subcommand flattens the groups it reads (`run`
+/// all of them, `check` and `drill` fewer, see `cli/partial.rs`). `$callback` receives `{ extra
+/// tokens }` and then each group: its doc lines, `field: Group, Ignored` (the field of
+/// `RunArgs` that holds it, its struct, and the struct of the same flags hidden, for a
+/// subcommand that accepts them without reading them), and its rows: doc lines (the
+/// `--help` text), `#[arg(...)]` (clap's attributes for the flag), `name: FlagType =>
+/// KeyType;`.
 macro_rules! run_options_table {
     ($callback:ident { $($extra:tt)* }) => {
         $callback! {
             { $($extra)* }
-            /// Check and decide, but run no docker command; failing targets are reported as `unhealthy`.
-            #[arg(short = 'n', long)]
-            dry_run: bool => bool;
-            /// Check and heal at most N targets at once [default: 32].
-            #[arg(long, value_name = "N")]
-            concurrency: Option<usize> => usize;
-            /// Send health checks through this HTTP proxy; by default proxy variables
-            /// (HTTP_PROXY, ALL_PROXY...) are ignored [default: none].
-            #[arg(long, value_name = "URL")]
-            proxy: Option<String> => String;
-            /// PEM file of the CAs that HTTPS health checks trust, for services with an internal
-            /// CA [default: the public web roots built in].
-            #[arg(long, value_name = "FILE")]
-            ca_file: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// Also append the status line to FILE (JSON Lines).
-            #[arg(long, value_name = "FILE")]
-            log: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// Also watch running containers that declare themselves with `healwatch.url` labels.
-            #[arg(long)]
-            discover: bool => bool;
-            /// Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled
-            /// healwatch.enable=true), `all`, or `off` [default: off].
-            #[arg(long, value_name = "off|label|all", value_enum, hide_possible_values = true)]
-            unhealthy: Option<$crate::model::Unhealthy> => $crate::options::NameKey;
-            /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
-            #[arg(long, value_name = "FILE")]
-            metrics: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// Notify here when a pass did something, or found something wrong that it did not
-            /// fix (config `notify_on` picks the outcomes): an https:// webhook gets the status
-            /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message;
-            /// smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the
-            /// config file keeps a token out of the process list.
-            #[arg(long, value_name = "URL")]
-            notify_url: Vec<String> => $crate::options::UrlList;
-            /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other
-            /// (or HEALWATCH_PING_URL, out of the process list).
-            #[arg(long, value_name = "URL")]
-            ping_url: Option<String> => String;
-            /// Print only when something changed: a docker command ran, an outcome differs from
-            /// the last pass's, or a warning is new. --log still gets every line.
-            #[arg(short, long)]
-            quiet: bool => bool;
-            /// How the report is printed: `json` (one status line) or `text` (a short report for
-            /// people and cron mail). --log is always JSON Lines [default: json].
-            #[arg(long, value_name = "json|text", value_enum, hide_possible_values = true)]
-            format: Option<$crate::model::Format> => $crate::options::NameKey;
-            /// Forget a target's memory when no pass has checked it for this long; a pause is
-            /// kept until it ends (at most a year) [default: 7d].
-            #[arg(long, value_name = "DUR", value_parser = $crate::settings::flag_parser::<std::time::Duration>(
-                $crate::settings::FORGET_AFTER.0, $crate::settings::FORGET_AFTER.1, ""))]
-            forget_after: Option<std::time::Duration> => $crate::options::DurationKey<3600, 31_557_600>;
-            /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
-            #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
-            docker: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// State file: memory between passes [default: state.json in the state directory].
-            #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
-            state: Option<std::path::PathBuf> => std::path::PathBuf;
-            /// Lock file that keeps two passes from overlapping [default: healwatch.lock in
-            /// /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch].
-            #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
-            lock: Option<std::path::PathBuf> => std::path::PathBuf;
+            /// Whether a pass acts.
+            pass: PassArgs, PassIgnored {
+                /// Check and decide, but run no docker command; failing targets are reported as `unhealthy`.
+                #[arg(short = 'n', long)]
+                dry_run: bool => bool;
+            }
+            /// Which targets, and how many at once.
+            scope: ScopeArgs, ScopeIgnored {
+                /// Check and heal at most N targets at once [default: 32].
+                #[arg(long, value_name = "N")]
+                concurrency: Option<usize> => usize;
+                /// Also watch running containers that declare themselves with `healwatch.url` labels.
+                #[arg(long)]
+                discover: bool => bool;
+                /// Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled
+                /// healwatch.enable=true), `all`, or `off` [default: off].
+                #[arg(long, value_name = "off|label|all", value_enum, hide_possible_values = true)]
+                unhealthy: Option<$crate::model::Unhealthy> => $crate::options::NameKey;
+            }
+            /// How checks and docker commands reach their targets.
+            reach: ReachArgs, ReachIgnored {
+                /// Send health checks through this HTTP proxy; by default proxy variables
+                /// (HTTP_PROXY, ALL_PROXY...) are ignored [default: none].
+                #[arg(long, value_name = "URL")]
+                proxy: Option<String> => String;
+                /// PEM file of the CAs that HTTPS health checks trust, for services with an internal
+                /// CA [default: the public web roots built in].
+                #[arg(long, value_name = "FILE")]
+                ca_file: Option<std::path::PathBuf> => std::path::PathBuf;
+                /// The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker].
+                #[arg(long, env = "HEALWATCH_DOCKER", value_name = "PATH")]
+                docker: Option<std::path::PathBuf> => std::path::PathBuf;
+            }
+            /// Where a pass's report goes.
+            report: ReportArgs, ReportIgnored {
+                /// Also append the status line to FILE (JSON Lines).
+                #[arg(long, value_name = "FILE")]
+                log: Option<std::path::PathBuf> => std::path::PathBuf;
+                /// Write Prometheus metrics (node_exporter textfile format) to FILE after every pass.
+                #[arg(long, value_name = "FILE")]
+                metrics: Option<std::path::PathBuf> => std::path::PathBuf;
+                /// Notify here when a pass did something, or found something wrong that it did not
+                /// fix (config `notify_on` picks the outcomes): an https:// webhook gets the status
+                /// line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message;
+                /// smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the
+                /// config file keeps a token out of the process list.
+                #[arg(long, value_name = "URL")]
+                notify_url: Vec<String> => $crate::options::UrlList;
+                /// Dead man's switch: GET URL after a pass that exits 0, URL/fail after any other
+                /// (or HEALWATCH_PING_URL, out of the process list).
+                #[arg(long, value_name = "URL")]
+                ping_url: Option<String> => String;
+                /// Print only when something changed: a docker command ran, an outcome differs from
+                /// the last pass's, or a warning is new. --log still gets every line.
+                #[arg(short, long)]
+                quiet: bool => bool;
+                /// How the report is printed: `json` (one status line) or `text` (a short report for
+                /// people and cron mail). --log is always JSON Lines [default: json].
+                #[arg(long, value_name = "json|text", value_enum, hide_possible_values = true)]
+                format: Option<$crate::model::Format> => $crate::options::NameKey;
+            }
+            /// What passes remember.
+            memory: MemoryArgs, MemoryIgnored {
+                /// Forget a target's memory when no pass has checked it for this long; a pause is
+                /// kept until it ends (at most a year) [default: 7d].
+                #[arg(long, value_name = "DUR", value_parser = $crate::settings::flag_parser::<std::time::Duration>(
+                    $crate::settings::FORGET_AFTER.0, $crate::settings::FORGET_AFTER.1, ""))]
+                forget_after: Option<std::time::Duration> => $crate::options::DurationKey<3600, 31_557_600>;
+                /// State file: memory between passes [default: state.json in the state directory].
+                #[arg(long, env = "HEALWATCH_STATE", value_name = "FILE")]
+                state: Option<std::path::PathBuf> => std::path::PathBuf;
+            }
+            /// The lock that keeps passes apart.
+            lock: LockArgs, LockIgnored {
+                /// Lock file that keeps two passes from overlapping [default: healwatch.lock in
+                /// /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch].
+                #[arg(long, env = "HEALWATCH_LOCK", value_name = "FILE")]
+                lock: Option<std::path::PathBuf> => std::path::PathBuf;
+            }
         }
     };
 }

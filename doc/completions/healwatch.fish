@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_healwatch_global_optspecs
-    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= watch= watch-every= n/dry-run concurrency= proxy= ca-file= log= discover unhealthy= metrics= notify-url= ping-url= q/quiet format= forget-after= docker= state= lock= h/help V/version
+    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= watch= watch-every= n/dry-run concurrency= discover unhealthy= proxy= ca-file= docker= log= metrics= notify-url= ping-url= q/quiet format= forget-after= state= lock= h/help V/version
 end
 
 function __fish_healwatch_needs_command
@@ -40,19 +40,19 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l start-period -d 'Do
 complete -c healwatch -n "__fish_healwatch_needs_command" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
-complete -c healwatch -n "__fish_healwatch_needs_command" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
+complete -c healwatch -n "__fish_healwatch_needs_command" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
+complete -c healwatch -n "__fish_healwatch_needs_command" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
+complete -c healwatch -n "__fish_healwatch_needs_command" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the config file keeps a token out of the process list' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other (or HEALWATCH_PING_URL, out of the process list)' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_needs_command" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
 complete -c healwatch -n "__fish_healwatch_needs_command" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
@@ -87,19 +87,19 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l start-period
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the config file keeps a token out of the process list' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l ping-url -d 'Dead man\'s switch: GET URL after a pass that exits 0, URL/fail after any other (or HEALWATCH_PING_URL, out of the process list)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l format -d 'How the report is printed: `json` (one status line) or `text` (a short report for people and cron mail). --log is always JSON Lines [default: json]' -r -f -a "json\t'One JSON status line'
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
@@ -123,14 +123,10 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l proxy -d '
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
+label\t'Those labelled `healwatch.enable=true`'
+all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the config file keeps a token out of the process list' -r
@@ -139,14 +135,18 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l format -d 
 text\t'A short report for people: a line per target that is not plainly healthy, and a summary'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
-label\t'Those labelled `healwatch.enable=true`'
-all\t'Every one not labelled `healwatch.enable=false`'"
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d '`--watch` (only `run` watches)' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d '`--watch-every`' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l heal -d 'If the restart policy has not brought it back (at once when the policy is `no`, else after 5s), heal it as a pass would'
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s q -l quiet -d 'Print only when something changed: a docker command ran, an outcome differs from the last pass\'s, or a warning is new. --log still gets every line'
-complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -s h -l help -d 'Print help'
 complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables [default: /etc/healwatch/healwatch.toml, when it exists and no -t is given]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand audit" -s t -l target -d 'A target as NAME=URL: NAME is the container to restart, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
@@ -179,17 +179,6 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l timeout -d
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l log -d 'Also append the status line to FILE (JSON Lines)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l metrics -d 'Write Prometheus metrics (node_exporter textfile format) to FILE after every pass' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l notify-url -d 'Notify here when a pass did something, or found something wrong that it did not fix (config `notify_on` picks the outcomes): an https:// webhook gets the status line; slack://, discord://, teams://, ntfy://, gotify://, telegram:// a message; smtp:// a mail. Repeatable. HEALWATCH_NOTIFY_URL (URLs separated by blanks) or the config file keeps a token out of the process list' -r
@@ -199,12 +188,23 @@ text\t'A short report for people: a line per target that is not plainly healthy,
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l forget-after -d 'Forget a target\'s memory when no pass has checked it for this long; a pause is kept until it ends (at most a year) [default: 7d]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d '`--watch` (only `run` watches)' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d '`--watch-every`' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l max-restarts -d 'Stop restarting after N restarts within --restart-window; 0 = never give up [default: 3]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s c -l config -d 'TOML config file with [defaults] and [[target]] tables; check reads none unless named here (never the host\'s /etc/healwatch/healwatch.toml)' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l unhealthy -d 'Also wait for containers with a Docker HEALTHCHECK: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
 all\t'Every one not labelled `healwatch.enable=false`'"
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l concurrency -d 'Check at most N targets at once [default: 32]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s t -l target -d 'A target as NAME=URL: NAME is its container, URL its health endpoint. Repeatable; combined with the config file\'s targets' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l discover -d 'Also watch running containers that declare themselves with `healwatch.url` labels'
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -s n -l dry-run -d 'Check and decide, but run no docker command; failing targets are reported as `unhealthy`'

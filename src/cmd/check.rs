@@ -43,10 +43,10 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     let started_at = crate::clock::now().map_err(Stop::Usage)?;
     // Times are from here, the start of the check, listing included.
     let clock = RealClock::starting_at(started_at);
-    if args.run.watch.is_some() {
+    if args.unused.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("check waits with --wait; --watch is for run")));
     }
-    let config = config::load_named(&args.run).map_err(Stop::Usage)?;
+    let config = config::load_named(&args.run_args()).map_err(Stop::Usage)?;
     let needs_docker = config.needs_listing()
         || config.targets.iter().any(|t| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Logs));
     // Without a docker CLI, URL targets are still checked; with one, a failing target's
@@ -217,7 +217,7 @@ fn build(
         duration_ms: millis(duration),
         wait_ms: millis(args.wait),
         stable: args.stable,
-        config: args.run.targets.config.as_ref().map(|p| p.display().to_string()),
+        config: args.targets.config.as_ref().map(|p| p.display().to_string()),
         summary: CheckSummary { targets: targets.len(), healthy: targets.len() - failed, failed },
         slowest,
         warnings,

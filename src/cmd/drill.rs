@@ -22,11 +22,11 @@ use crate::pass;
 
 /// Crashes the target's container for real and times its return.
 pub(crate) fn run(args: &DrillArgs) -> Result<Exit, Stop> {
-    let config = config::load(&args.run).map_err(Stop::Usage)?;
+    let config = config::load(&args.run_args()).map_err(Stop::Usage)?;
     if config.dry_run {
         return Err(Stop::Usage(anyhow::anyhow!("drill kills a process for real; --dry-run does not apply to it")));
     }
-    if args.run.watch.is_some() {
+    if args.unused.watch.is_some() {
         return Err(Stop::Usage(anyhow::anyhow!("drill waits with --wait; --watch is for run")));
     }
     let docker = DockerCli::locate(config.docker.as_deref()).map_err(Stop::Usage)?;

@@ -55,7 +55,9 @@ pub(super) fn build(args: &RunArgs, file: file::FileConfig, path: Option<&Path>)
     // Where a value came from, for its error: the flag when given, else the key.
     let from = |flag_given: bool, flag: &str, key: &str| if flag_given { flag.to_string() } else { at(key) };
     let ca_file = match &o.ca_file {
-        Some(path) => Some(TrustRoots::load(path).context(from(args.ca_file.is_some(), "--ca-file", "ca_file"))?),
+        Some(path) => {
+            Some(TrustRoots::load(path).context(from(args.reach.ca_file.is_some(), "--ca-file", "ca_file"))?)
+        }
         None => None,
     };
     let (notify, notify_on, ping_url) = receivers(args, &o, d, &at)?;
@@ -98,13 +100,13 @@ fn receivers(
 ) -> Result<(Vec<Service>, Vec<Outcome>, Option<HealthUrl>)> {
     // Where a value came from, for its error: the flag when given, else the key.
     let from = |flag_given: bool, flag: &str, key: &str| if flag_given { flag.to_string() } else { at(key) };
-    let (notify_urls, notify_at) = match secret_env(NOTIFY_ENV, args.notify_url.is_empty()) {
+    let (notify_urls, notify_at) = match secret_env(NOTIFY_ENV, args.report.notify_url.is_empty()) {
         Some(urls) => (urls.split_whitespace().map(String::from).collect(), NOTIFY_ENV.to_string()),
-        None => (o.notify_url.clone(), from(!args.notify_url.is_empty(), "--notify-url", "notify_url")),
+        None => (o.notify_url.clone(), from(!args.report.notify_url.is_empty(), "--notify-url", "notify_url")),
     };
-    let (ping_url, ping_at) = match secret_env(PING_ENV, args.ping_url.is_none()) {
+    let (ping_url, ping_at) = match secret_env(PING_ENV, args.report.ping_url.is_none()) {
         Some(url) => (Some(url), PING_ENV.to_string()),
-        None => (o.ping_url.clone(), from(args.ping_url.is_some(), "--ping-url", "ping_url")),
+        None => (o.ping_url.clone(), from(args.report.ping_url.is_some(), "--ping-url", "ping_url")),
     };
     let notify =
         notify_urls.iter().map(|url| Service::parse(url).with_context(|| notify_at.clone())).collect::<Result<_>>()?;

@@ -13,7 +13,9 @@ use crate::settings::{settings_table, with_file_settings};
 /// file has, and every per-target setting.
 macro_rules! file_defaults {
     ({}
-     $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+     $( $(#[doc = $gdoc:literal])* $group:ident : $Group:ident, $Ignored:ident {
+        $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+     } )*
     ) => {
         settings_table!(with_file_settings {
             /// The `[defaults]` table: every run option, the keys only the file has, and
@@ -21,7 +23,7 @@ macro_rules! file_defaults {
             #[derive(Debug, Default, Deserialize)]
             #[serde(deny_unknown_fields)]
             pub(crate) struct FileDefaults {
-                $( pub(crate) $name: Option<$key>, )*
+                $( $( pub(crate) $name: Option<$key>, )* )*
                 pub(crate) notify_on: Option<Vec<String>>,
                 pub(crate) action: Option<String>,
                 pub(crate) ignore_stopped: Option<bool>,

@@ -6,12 +6,14 @@ use crate::options::{Layered, run_options_table};
 /// Generates `RunOptions` and `RunArgs::layer`, which lays the flags over `[defaults]`.
 macro_rules! define_layering {
     ({}
-     $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+     $( $(#[doc = $gdoc:literal])* $group:ident : $Group:ident, $Ignored:ident {
+        $( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $name:ident : $flag:ty => $key:ty; )*
+     } )*
     ) => {
         /// The run options, layered: each flag's value, else its `[defaults]` key's.
         #[derive(Debug, Clone, Default)]
         pub(crate) struct RunOptions {
-            $( $(#[doc = $doc])* pub(crate) $name: <$flag as Layered<$key>>::Value, )*
+            $( $( $(#[doc = $doc])* pub(crate) $name: <$flag as Layered<$key>>::Value, )* )*
         }
 
         impl $crate::cli::RunArgs {
@@ -22,14 +24,15 @@ macro_rules! define_layering {
                 file: &super::file::FileDefaults,
                 at: &dyn Fn(&str) -> String,
             ) -> anyhow::Result<RunOptions> {
-                Ok(RunOptions { $(
-                    $name: <$flag as Layered<$key>>::layer(&self.$name, file.$name.as_ref(), &at(stringify!($name)))?,
-                )* })
+                Ok(RunOptions { $( $(
+                    $name: <$flag as Layered<$key>>::layer(
+                        &self.$group.$name, file.$name.as_ref(), &at(stringify!($name)))?,
+                )* )* })
             }
         }
 
         /// The run options' keys, as in `[defaults]`.
-        pub(crate) const KEYS: &[&str] = &[$( stringify!($name), )*];
+        pub(crate) const KEYS: &[&str] = &[$( $( stringify!($name), )* )*];
     };
 }
 

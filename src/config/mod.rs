@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::cli::{RunArgs, TargetArgs};
+use crate::cli::{LockArgs, MemoryArgs, RunArgs, TargetArgs};
 use crate::model::{Action, Format, HealthUrl, Outcome};
 use crate::net::TrustRoots;
 use crate::output::notify::Service;
@@ -208,8 +208,8 @@ pub(crate) struct Sources<'a> {
 pub(crate) fn load_sources(sources: Sources) -> Result<Config> {
     let no_flags = RunArgs {
         targets: sources.targets.clone(),
-        state: sources.state.cloned(),
-        lock: sources.lock.cloned(),
+        memory: MemoryArgs { state: sources.state.cloned(), ..MemoryArgs::default() },
+        lock: LockArgs { lock: sources.lock.cloned() },
         ..RunArgs::default()
     };
     load_allowing_none(&no_flags)

@@ -61,11 +61,11 @@ pub(crate) fn reject(args: &RunArgs, message: String) {
 /// A pass that cannot run still tells monitoring so, through whatever outputs it knows
 /// (and stdout, unless the stop is a silent one).
 fn fail(args: &RunArgs, started: SystemTime, clock: &RealClock, stop: Stop, outputs: &Outputs) -> Stop {
-    let mut report = Report::failed(started, clock.elapsed(), args.dry_run, stop.to_string());
+    let mut report = Report::failed(started, clock.elapsed(), args.pass.dry_run, stop.to_string());
     publish(&mut report, outputs, stop.exit(), None);
     // The stop itself is what the command reports; a stdout error here adds nothing.
     let log = open_log_for(&mut report, outputs.log.as_deref());
-    let _ = emit(&mut report, log, !stop.silent(), args.format.unwrap_or_default(), false);
+    let _ = emit(&mut report, log, !stop.silent(), args.report.format.unwrap_or_default(), false);
     stop
 }
 

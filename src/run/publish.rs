@@ -48,11 +48,11 @@ impl Outputs {
     /// What the flags alone say, for a config that did not load.
     pub(crate) fn from_flags(args: &RunArgs) -> Self {
         Self {
-            log: args.log.clone(),
-            metrics: args.metrics.clone(),
+            log: args.report.log.clone(),
+            metrics: args.report.metrics.clone(),
             notify: Vec::new(),
             notify_on: Vec::new(),
-            ping_url: args.ping_url.as_deref().and_then(|u| HealthUrl::parse_secret_path(u).ok()),
+            ping_url: args.report.ping_url.as_deref().and_then(|u| HealthUrl::parse_secret_path(u).ok()),
         }
     }
 }
