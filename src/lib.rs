@@ -18,6 +18,7 @@ mod docker;
 pub mod docs;
 pub mod exit;
 mod files;
+mod graph;
 mod hooks;
 mod interrupt;
 mod memory;

@@ -11,6 +11,7 @@ use crate::config::{self, Config, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{ContainerInfo, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
+use crate::graph::{self, Leaning, Via};
 use crate::model::{CheckKind, ContainerStatus, Endpoint, RestartPolicy};
 use crate::output::report::json_line;
 
@@ -25,7 +26,8 @@ pub(crate) fn run(args: &AuditArgs) -> Result<Exit, Stop> {
     let report = audit_engines(&config, &docker, args.targets_only)?;
     let text = if args.json { json_line(&report) } else { crate::model::printable(&table(&report)).into_bytes() };
     crate::output::print(&text)?;
-    Ok(if report.unprotected || report.missing { Exit::Unhealthy } else { Exit::Healthy })
+    let bad = report.unprotected || report.missing || report.stranded;
+    Ok(if bad { Exit::Unhealthy } else { Exit::Healthy })
 }
 
 /// The audit of every engine (listed at once): the config's and those its targets name.
@@ -73,6 +75,21 @@ pub(crate) struct AuditEntry {
     /// How the targets watching it check it (`http`, `tcp`, `exec`, `docker`, `log`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckKind>,
+    /// The containers it leans on (`graph::Leaning`: its network namespace's, compose's
+    /// `depends_on … restart: true`, a target's `restart_with`), and whether each exists.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Provider>,
+}
+
+/// One container another leans on, as the audit says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Provider {
+    /// Its name, or the id the dependent names when it is gone.
+    pub name: String,
+    /// How the dependent leans on it.
+    pub via: Via,
+    /// Whether it exists on the engine.
+    pub exists: bool,
 }
 
 /// The whole audit, as printed with `--json`.
@@ -88,6 +105,14 @@ pub(crate) struct AuditReport {
     /// Whether a target's container does not exist (an exit-1 condition).
     #[serde(skip)]
     pub missing: bool,
+    /// Each engine's providers and their dependents, one line per provider
+    /// (`vpn <- app (network)`), for the table.
+    #[serde(skip)]
+    pub graph: Vec<String>,
+    /// Whether a container runs in the network namespace of one that is gone (an
+    /// exit-1 condition: it has no network).
+    #[serde(skip)]
+    pub stranded: bool,
 }
 
 impl AuditReport {
@@ -97,6 +122,8 @@ impl AuditReport {
         self.problems.extend(other.problems);
         self.unprotected |= other.unprotected;
         self.missing |= other.missing;
+        self.graph.extend(other.graph);
+        self.stranded |= other.stranded;
     }
 }
 
@@ -107,9 +134,17 @@ pub(crate) fn audit(
     targets: &[Target],
     targets_only: bool,
 ) -> AuditReport {
-    let mut report = AuditReport::default();
     let targets: Vec<&Target> = targets.iter().filter(|t| &t.endpoint == endpoint).collect();
     let engine = endpoint.name();
+    let leanings = leanings(containers, &targets, targets_only);
+    let (lines, gone) = graph::describe(&leanings);
+    let on = |line: String| if engine == "local" { line } else { format!("{engine}: {line}") };
+    let mut report = AuditReport {
+        graph: lines.into_iter().map(on).collect(),
+        stranded: !gone.is_empty(),
+        problems: gone,
+        ..AuditReport::default()
+    };
     for c in containers {
         let watched = targets.iter().any(|t| watches(t, c));
         let mut checks: Vec<CheckKind> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();
@@ -133,6 +168,11 @@ pub(crate) fn audit(
             healthcheck: c.healthcheck,
             watched,
             checks,
+            depends_on: leanings
+                .iter()
+                .filter(|l| l.dependent == c.name)
+                .map(|l| Provider { name: l.provider.clone(), via: l.via, exists: l.exists })
+                .collect(),
         });
     }
     for t in targets {
@@ -145,6 +185,17 @@ pub(crate) fn audit(
     }
     report.containers.sort_by(|a, b| a.name.cmp(&b.name));
     report
+}
+
+/// Who leans on whom among `containers` and from `targets`; with `targets_only`, only
+/// the leans of the containers shown (the watched ones).
+fn leanings(containers: &[ContainerInfo], targets: &[&Target], targets_only: bool) -> Vec<Leaning> {
+    let shown = |name: &str| {
+        !targets_only || containers.iter().any(|c| c.name == name && targets.iter().any(|t| watches(t, c)))
+    };
+    let mut leanings = graph::leanings(containers, targets);
+    leanings.retain(|l| shown(&l.dependent));
+    leanings
 }
 
 /// Whether target `t` acts on container `c`: by name or id, or as a replica of its compose service.
@@ -193,6 +244,12 @@ fn table(report: &AuditReport) -> String {
             yes_no(c.healthcheck),
             watched(c)
         );
+    }
+    if !report.graph.is_empty() {
+        out.push_str("\ndependents (provider <- dependent (how)):\n");
+        for line in &report.graph {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     if !report.problems.is_empty() {
         out.push_str("\nproblems:\n");
@@ -281,5 +338,24 @@ mod tests {
         assert!(text.starts_with("ENGINE  NAME  STATE"), "{text}");
         assert!(text.contains("local   app   running     always"), "{text}");
         assert!(text.contains("web-2   app   running     no"), "{text}");
+    }
+
+    #[test]
+    fn a_container_stranded_in_a_gone_providers_namespace_is_a_problem() {
+        let vpn = container("vpn", "always");
+        let mut app = container("app", "always");
+        app.network_mode = Some(format!("container:{}", vpn.id));
+        let mut stranded = container("old", "always");
+        stranded.network_mode = Some(format!("container:{}", "ab".repeat(32)));
+        let containers = [vpn, app, stranded];
+        let report = audit(&Endpoint::Default, &containers, &[], false);
+        assert!(report.stranded, "{report:?}");
+        let app = report.containers.iter().find(|c| c.name == "app").unwrap();
+        assert_eq!(app.depends_on, [Provider { name: "vpn".into(), via: Via::Network, exists: true }]);
+        assert_eq!(report.graph, ["abababababab <- old (network)", "vpn <- app (network)"]);
+        assert!(report.problems.iter().any(|p| p.starts_with("container 'old' runs in the network namespace")));
+        // Only the watched containers' leans with --targets-only.
+        let report = audit(&Endpoint::Default, &containers, &[target("app")], true);
+        assert!(!report.stranded && report.graph == ["vpn <- app (network)"], "{report:?}");
     }
 }

@@ -9,6 +9,7 @@ use crate::config::{self, HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::{Containers, DockerCli};
 use crate::exit::{Exit, Stop};
+use crate::graph;
 use crate::model::{Action, Endpoint, MASK};
 
 /// Prints one line per resolved target, then a count, then what is missing.
@@ -97,6 +98,16 @@ fn missing_containers(
                 continue;
             }
         };
+        let (lines, gone) = graph::leanings_said(&listing, &targets);
+        if !lines.is_empty() {
+            let _ = writeln!(out, "dependents on {} (provider <- dependent (how)):", endpoint.name());
+            for line in lines {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        for g in gone {
+            let _ = writeln!(out, "stranded: {g}");
+        }
         for t in targets {
             let found = match &t.compose {
                 Some((project, service)) => listing.iter().any(|c| {

@@ -241,6 +241,7 @@ pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> Co
         health: None,
         health_output: None,
         labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        network_mode: None,
     }
 }
 

@@ -39,6 +39,8 @@ pub(crate) struct ContainerInfo {
     pub health_output: Option<String>,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `HostConfig.NetworkMode`: `container:<id>` for one in another's network namespace.
+    pub network_mode: Option<String>,
 }
 
 impl ContainerInfo {
@@ -76,6 +78,7 @@ impl ContainerInfo {
                 .map(|o| o.trim().chars().take(200).collect::<String>())
                 .filter(|o| !o.is_empty()),
             labels,
+            network_mode: text(&value["HostConfig"]["NetworkMode"]).filter(|m| !m.is_empty()),
             name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,

@@ -154,3 +154,64 @@ fn audit_inspects_all_containers_in_one_call() {
     bad.expect_code(2);
     assert!(bad.stderr().contains("docker inspect printed something that is not its JSON array"), "{bad}");
 }
+
+/// Removes the named containers when the test ends, however it ends.
+struct Removed<'a>(&'static Engine, Vec<&'a str>);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        for name in &self.1 {
+            let _ = self.0.docker(&["rm", "-f", name]);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn audit_and_validate_show_who_shares_a_network_namespace_and_who_is_stranded() {
+    let engine = Engine::get();
+    // Audit sees every container on the engine: a stranded one is every audit's problem.
+    let _turn = crate::engine::Turn::take();
+    let pid = std::process::id();
+    let (vpn, app) = (format!("hw-graph-vpn-{pid}"), format!("hw-graph-app-{pid}"));
+    let _removed = Removed(engine, vec![&vpn, &app]);
+    let run = |name: &str, network: &str| {
+        let args = ["run", "-d", "--pull", "never", "--init", "--name", name, "--network", network];
+        let out = engine.docker(&[&args[..], &[engine.image.as_str(), "sleep", "600"]].concat());
+        assert!(out.success(), "docker run {name}: {out:?}");
+    };
+    run(&vpn, "none");
+    run(&app, &format!("container:{vpn}"));
+    let audit = engine.healwatch().args(["audit", "--json"]).run();
+    let line = audit.status_line();
+    let entry = |line: &Value, name: &str| {
+        line["containers"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        entry(&line, &app)["depends_on"],
+        serde_json::json!([{"name": vpn, "via": "network", "exists": true}]),
+        "{audit}"
+    );
+    assert!(entry(&line, &vpn).get("depends_on").is_none(), "{audit}");
+    let table = engine.healwatch().args(["audit"]).run();
+    assert!(table.stdout().contains(&format!("{vpn} <- {app} (network)")), "{table}");
+    let validate = engine.healwatch().args(["validate", "-t", &format!("{app}=http://127.0.0.1:1/")]).run();
+    assert!(validate.stdout().contains(&format!("{vpn} <- {app} (network)")), "{validate}");
+    assert!(!validate.stdout().contains("stranded"), "{validate}");
+
+    // The provider is replaced under its name (as an image update does): the dependent
+    // still names the old one's id, and has no network.
+    let old_id = engine.docker(&["inspect", "--format", "{{.Id}}", &vpn]).stdout.trim().to_string();
+    assert!(engine.docker(&["rm", "-f", &vpn]).success());
+    run(&vpn, "none");
+    let audit = engine.healwatch().args(["audit", "--json"]).run();
+    audit.expect_code(1);
+    let line = audit.status_line();
+    let gone = serde_json::json!([{"name": old_id[..12], "via": "network", "exists": false}]);
+    assert_eq!(entry(&line, &app)["depends_on"], gone, "{audit}");
+    let problems = line["problems"].to_string();
+    assert!(problems.contains(&format!("container '{app}' runs in the network namespace of container")), "{audit}");
+    assert!(problems.contains("which no longer exists"), "{audit}");
+    let validate = engine.healwatch().args(["validate", "-t", &format!("{app}=http://127.0.0.1:1/")]).run();
+    assert!(validate.stdout().contains(&format!("stranded: container '{app}'")), "{validate}");
+}
