@@ -384,6 +384,7 @@ mod tests {
                 None => HealthInfo::NoCheck,
             },
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            network_mode: None,
         }
     }
 

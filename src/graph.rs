@@ -1,69 +1,32 @@
 //! Who leans on whom on one engine, found from the engine alone: a container that shares
 //! another's network namespace (`--network container:X`; compose's `network_mode:
 //! service:X` is stored so too), one whose compose `depends_on` says `restart: true`, and
-//! the operator's `restart_with`. Pure: it works on one engine's inventory and the
-//! targets on it.
+//! the operator's `restart_with`; and the order in which to heal them. Pure: it works
+//! on one engine's containers and the targets on it.
 
-use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::Target;
+use crate::config::{HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
-use crate::docker::ContainerInfo;
+use crate::docker::ContainerSummary;
+pub(crate) use crate::model::{Leaning, Via};
+use crate::model::{Action, Endpoint};
 
 /// The label compose writes a service's `depends_on` into: `db:service_started:true,…`
 /// (service, condition, whether a restart of the service restarts this one).
 pub(crate) const COMPOSE_DEPENDS_ON: &str = "com.docker.compose.depends_on";
 
-/// How a dependent leans on its provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Via {
-    /// It runs in the provider's network namespace: when the provider's process
-    /// restarts, the dependent keeps running without a network.
-    Network,
-    /// Compose's `depends_on` with `restart: true`.
-    Compose,
-    /// A target's `restart_with`.
-    RestartWith,
-}
-
-impl Via {
-    /// As `validate` and `audit` say it.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Network => "network",
-            Self::Compose => "compose",
-            Self::RestartWith => "restart_with",
-        }
-    }
-}
-
-/// One dependent's lean on one provider.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub(crate) struct Leaning {
-    /// The provider: its name, or, when no container on the engine is it, what the
-    /// dependent names (an id, cut to 12 characters as Docker shows ids).
-    pub provider: String,
-    /// The dependent's name.
-    pub dependent: String,
-    /// How it leans on it.
-    pub via: Via,
-    /// Whether the provider exists on the engine. A dependent in the namespace of a
-    /// container that is gone (replaced under the same name, or removed) has no network,
-    /// and `docker start` refuses it: only recreating it helps.
-    pub exists: bool,
-}
-
 /// Every lean among `containers` (one engine's inventory) and from `targets` on it,
 /// sorted by provider, then dependent.
-pub(crate) fn leanings(containers: &[ContainerInfo], targets: &[&Target]) -> Vec<Leaning> {
+pub(crate) fn leanings(containers: &[ContainerSummary], targets: &[&Target]) -> Vec<Leaning> {
     let mut found = Vec::new();
     for c in containers {
-        if let Some(reference) = c.network_mode.as_deref().and_then(|m| m.strip_prefix("container:")) {
+        if let Some(reference) = network_provider(c) {
             let provider = containers.iter().find(|p| p.id == reference || p.is(reference));
             found.push(Leaning {
                 provider: provider.map_or_else(|| short(reference), |p| p.name.clone()),
                 dependent: c.name.clone(),
+                reference: provider.map_or(reference, |p| p.id.as_str()).to_string(),
                 via: Via::Network,
                 exists: provider.is_some(),
             });
@@ -78,6 +41,7 @@ pub(crate) fn leanings(containers: &[ContainerInfo], targets: &[&Target]) -> Vec
                 found.push(Leaning {
                     provider: p.name.clone(),
                     dependent: c.name.clone(),
+                    reference: p.id.clone(),
                     via: Via::Compose,
                     exists: true,
                 });
@@ -90,6 +54,7 @@ pub(crate) fn leanings(containers: &[ContainerInfo], targets: &[&Target]) -> Vec
             found.push(Leaning {
                 provider: provider.map_or_else(|| t.container.clone(), |p| p.name.clone()),
                 dependent: dependent.clone(),
+                reference: provider.map_or_else(|| t.container.clone(), |p| p.id.clone()),
                 via: Via::RestartWith,
                 exists: provider.is_some(),
             });
@@ -100,10 +65,169 @@ pub(crate) fn leanings(containers: &[ContainerInfo], targets: &[&Target]) -> Vec
     found
 }
 
+/// Weaves the leans among one engine's listed containers (`kept`) into a pass's
+/// `roster`: each target whose container leans on a watched one, or is leaned on by a
+/// watched one, carries the lean (`Facts::leans`); a container that leans on a watched
+/// target and is no target itself joins the roster as one (checked by `Provider`, named
+/// as discovery names, `prefix` before its name on an engine of several), with its
+/// provider's settings. Leans neither end of which is watched are left alone; those on
+/// a cycle are said (returned) and not followed.
+pub(crate) fn weave(roster: &mut Vec<Target>, endpoint: &Endpoint, kept: &[ContainerSummary], prefix: &str) -> Vec<String> {
+    let here = |t: &&Target| t.endpoint == *endpoint;
+    let watched: BTreeSet<String> = roster.iter().filter(here).flat_map(|t| t.replicas.iter().cloned()).collect();
+    let targets: Vec<&Target> = roster.iter().filter(here).collect();
+    let mut leans = leanings(kept, &targets);
+    leans.retain(|l| l.provider != l.dependent && (watched.contains(&l.provider) || watched.contains(&l.dependent)));
+    let (levels, cycles) = order(&leans);
+    let placed: BTreeSet<&String> = levels.iter().flatten().collect();
+    leans.retain(|l| placed.contains(&l.dependent));
+    for lean in leans {
+        let holds = |t: &Target| t.endpoint == *endpoint && t.replicas.contains(&lean.dependent);
+        if roster.iter().any(holds) {
+            roster.iter_mut().filter(|t| holds(t)).for_each(|t| t.facts.leans.push(lean.clone()));
+            continue;
+        }
+        let Some(provider) = roster.iter().find(|t| t.endpoint == *endpoint && t.replicas.contains(&lean.provider))
+        else {
+            continue;
+        };
+        let name = format!("{prefix}{}", lean.dependent);
+        if roster.iter().any(|t| t.name == name) {
+            continue;
+        }
+        let mut dependent = Target::new(&name, &lean.dependent, HealthCheck::Provider);
+        dependent.settings = provider.settings;
+        dependent.ignore_stopped = provider.ignore_stopped;
+        dependent.endpoint = endpoint.clone();
+        // A provider that is only to be reported on has its dependents only reported too.
+        dependent.action = if provider.action == Action::Notify { Action::Notify } else { Action::Restart };
+        dependent.facts.leans.push(lean);
+        roster.push(dependent);
+    }
+    cycles
+}
+
+/// The roster's targets by the order in which a pass heals them (indices into
+/// `roster`): first those that lean on no other target, then each target after every
+/// target holding a container it leans on. Bounded by the roster's length: what a
+/// cycle would leave comes last.
+pub(crate) fn levels(roster: &[Target]) -> Vec<Vec<usize>> {
+    let providers: Vec<Vec<usize>> = roster
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let holds = |p: &Target, l: &Leaning| p.endpoint == t.endpoint && p.replicas.contains(&l.provider);
+            (0..roster.len()).filter(|&p| p != i && t.facts.leans.iter().any(|l| holds(&roster[p], l))).collect()
+        })
+        .collect();
+    let mut level: Vec<Option<usize>> = vec![None; roster.len()];
+    for _ in 0..roster.len() {
+        for i in 0..roster.len() {
+            if level[i].is_none() && providers[i].iter().all(|&p| level[p].is_some()) {
+                level[i] = Some(providers[i].iter().filter_map(|&p| level[p]).max().map_or(0, |l| l + 1));
+            }
+        }
+    }
+    let deepest = level.iter().flatten().max().map_or(0, |l| l + 1);
+    let mut levels: Vec<Vec<usize>> = vec![Vec::new(); deepest + 1];
+    for (i, l) in level.iter().enumerate() {
+        levels[l.unwrap_or(deepest)].push(i);
+    }
+    levels.retain(|l| !l.is_empty());
+    levels
+}
+
+/// The container whose network namespace `c` runs in, as its network mode names it.
+fn network_provider(c: &ContainerSummary) -> Option<&str> {
+    c.network_mode.as_deref().and_then(|m| m.strip_prefix("container:")).filter(|r| !r.is_empty())
+}
+
+/// Whether `c` leans on another container by what the engine says of it (its network
+/// mode, its compose `depends_on`): a listing keeps it, however it is watched.
+pub(crate) fn leans(c: &ContainerSummary) -> bool {
+    network_provider(c).is_some() || restarted_with(c).next().is_some()
+}
+
+/// The compose projects of `containers` whose services restart with another of theirs:
+/// a listing needs the whole project to find the provider.
+pub(crate) fn leaning_projects(containers: &[ContainerSummary]) -> Vec<String> {
+    let mut projects: Vec<String> = containers
+        .iter()
+        .filter(|c| restarted_with(c).next().is_some())
+        .filter_map(|c| c.labels.get(COMPOSE_PROJECT).cloned())
+        .collect();
+    projects.sort();
+    projects.dedup();
+    projects
+}
+
+/// The dependents of `leanings` in the order to heal them: a dependent comes after every
+/// provider of its that is a dependent too (A <- B <- C: B, then C), by level. The
+/// dependents on a cycle are left out, and each cycle is said once (`a <- b <- a`): a
+/// cycle has no first to heal, so it is not followed.
+pub(crate) fn order(leanings: &[Leaning]) -> (Vec<Vec<String>>, Vec<String>) {
+    let mut providers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for l in leanings.iter().filter(|l| l.provider != l.dependent) {
+        providers.entry(&l.dependent).or_default().insert(&l.provider);
+    }
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let ready: Vec<&str> = providers
+            .iter()
+            .filter(|(d, ps)| {
+                !placed.contains(*d) && ps.iter().all(|p| placed.contains(p) || !providers.contains_key(p))
+            })
+            .map(|(d, _)| *d)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        placed.extend(ready.iter().copied());
+        levels.push(ready.into_iter().map(str::to_string).collect());
+    }
+    let stuck: BTreeSet<&str> = providers.keys().copied().filter(|d| !placed.contains(d)).collect();
+    (levels, cycles(&providers, &stuck))
+}
+
+/// Each cycle among `stuck` (dependents no order reaches), said once from its least name.
+fn cycles(providers: &BTreeMap<&str, BTreeSet<&str>>, stuck: &BTreeSet<&str>) -> Vec<String> {
+    let mut said = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for &start in stuck {
+        // Walk to a provider on the cycle; the walk is bounded by the number stuck.
+        let mut path = vec![start];
+        while path.len() <= stuck.len() {
+            let last = path[path.len() - 1];
+            let Some(&next) = providers.get(last).and_then(|ps| ps.iter().find(|p| stuck.contains(*p))) else {
+                break;
+            };
+            if let Some(at) = path.iter().position(|n| *n == next) {
+                let mut ring: Vec<&str> = path[at..].to_vec();
+                if ring.iter().any(|n| seen.contains(n)) {
+                    break;
+                }
+                seen.extend(ring.iter().copied());
+                let least = ring.iter().enumerate().min_by_key(|(_, n)| **n).map_or(0, |(i, _)| i);
+                ring.rotate_left(least);
+                ring.push(ring[0]);
+                said.push(format!(
+                    "containers lean on each other in a cycle ({}): healwatch heals none of them as a dependent; \
+                     break the cycle (network_mode, depends_on or restart_with)",
+                    ring.join(" <- ")
+                ));
+                break;
+            }
+            path.push(next);
+        }
+    }
+    said
+}
+
 /// The services a container's compose `depends_on` label says restart it with them
 /// (`service:condition:true`); anything else in the label is ignored (it is the image
 /// author's, or compose's, never a command to healwatch).
-fn restarted_with(c: &ContainerInfo) -> impl Iterator<Item = &str> {
+fn restarted_with(c: &ContainerSummary) -> impl Iterator<Item = &str> {
     let label = c.labels.get(COMPOSE_DEPENDS_ON).map(String::as_str).unwrap_or("");
     label.split(',').filter_map(|entry| {
         let mut parts = entry.trim().split(':');
@@ -152,23 +276,54 @@ pub(crate) fn describe(leanings: &[Leaning]) -> (Vec<String>, Vec<String>) {
 }
 
 /// `describe` of the leans among `containers` and from `targets`.
-pub(crate) fn leanings_said(containers: &[ContainerInfo], targets: &[&Target]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn leanings_said(containers: &[ContainerSummary], targets: &[&Target]) -> (Vec<String>, Vec<String>) {
     describe(&leanings(containers, targets))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::fake::container;
+    use crate::docker::ContainerInfo;
     use crate::model::HealthUrl;
 
-    fn joined(name: &str, mode: &str) -> ContainerInfo {
-        ContainerInfo { network_mode: Some(mode.to_string()), ..container(name, "always", &[]) }
+    fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> ContainerSummary {
+        ContainerSummary::from(crate::docker::fake::container(name, policy, labels))
+    }
+
+    fn joined(name: &str, mode: &str) -> ContainerSummary {
+        let info = crate::docker::fake::container(name, "always", &[]);
+        ContainerSummary::from(ContainerInfo { network_mode: Some(mode.to_string()), ..info })
+    }
+
+    fn lean(provider: &str, dependent: &str) -> Leaning {
+        Leaning {
+            provider: provider.into(),
+            dependent: dependent.into(),
+            reference: provider.into(),
+            via: Via::Network,
+            exists: true,
+        }
+    }
+
+    #[test]
+    fn a_chain_is_healed_in_order_and_a_cycle_is_said_and_left() {
+        let leans = [lean("vpn", "b"), lean("b", "c"), lean("vpn", "d"), lean("x", "y"), lean("y", "x")];
+        let (levels, cycles) = order(&leans);
+        assert_eq!(levels, [vec!["b", "d"], vec!["c"]]);
+        assert_eq!(cycles.len(), 1, "{cycles:?}");
+        assert!(cycles[0].contains("(x <- y <- x)"), "{cycles:?}");
+        let (levels, cycles) = order(&[lean("a", "a")]);
+        assert!(levels.is_empty() && cycles.is_empty(), "a container cannot lean on itself");
+        let ring = [lean("p", "q"), lean("q", "r"), lean("r", "p"), lean("r", "s")];
+        let (levels, cycles) = order(&ring);
+        assert!(levels.is_empty(), "s leans on a cycle's member: it waits with it: {levels:?}");
+        assert_eq!(cycles.len(), 1, "one cycle, said once: {cycles:?}");
     }
 
     #[test]
     fn a_shared_namespace_is_found_by_id_or_name_and_a_gone_provider_said() {
         let vpn = container("vpn", "always", &[]);
+        let vpn_id = vpn.id.clone();
         let by_id = joined("qbit", &format!("container:{}", vpn.id));
         let by_name = joined("arr", "container:vpn");
         let gone_id = "3f2a9c1b2d4e".repeat(5) + "abcd";
@@ -178,6 +333,7 @@ mod tests {
         let seen: Vec<(&str, &str, bool)> =
             found.iter().map(|l| (l.provider.as_str(), l.dependent.as_str(), l.exists)).collect();
         assert_eq!(seen, [("3f2a9c1b2d4e", "old", false), ("vpn", "arr", true), ("vpn", "qbit", true)]);
+        assert!(found.iter().all(|l| l.reference.len() == 64 || l.reference == vpn_id), "{found:?}");
         let (lines, gone) = describe(&found);
         assert_eq!(lines, ["3f2a9c1b2d4e <- old (network)", "vpn <- arr (network), qbit (network)"]);
         assert_eq!(gone.len(), 1);

@@ -69,6 +69,9 @@ pub(crate) enum Failure {
     UnhealthyAfterRestart,
     /// A container of the target is paused, or not running.
     Container,
+    /// It runs in a network namespace its provider no longer has (the provider restarted
+    /// under it), or the engine could not start it while its provider was down.
+    Provider,
     /// Anything else (no container, no docker CLI, not a network check).
     Other,
 }
@@ -131,8 +134,8 @@ pub(crate) fn attempt(probe: &dyn Probe, docker: Option<&dyn Containers>, target
         (HealthCheck::Exec(argv), Some(docker)) => exec::exec_check(docker, target, argv, timeout),
         (HealthCheck::Exec(_), None) => needs("an exec check"),
         (HealthCheck::Docker, Some(docker)) => docker_health::docker_now_check(docker, target),
-        (HealthCheck::Logs, Some(docker)) => docker_health::running_check(docker, target),
-        (HealthCheck::Docker | HealthCheck::Logs, None) => needs("this check"),
+        (HealthCheck::Logs | HealthCheck::Provider, Some(docker)) => docker_health::running_check(docker, target),
+        (HealthCheck::Docker | HealthCheck::Logs | HealthCheck::Provider, None) => needs("this check"),
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::AuditArgs;
 use crate::config::{self, Config, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
-use crate::docker::{ContainerInfo, Containers, DockerCli};
+use crate::docker::{ContainerInfo, ContainerSummary, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::graph::{self, Leaning, Via};
 use crate::model::{CheckKind, ContainerStatus, Endpoint, RestartPolicy};
@@ -193,7 +193,8 @@ fn leanings(containers: &[ContainerInfo], targets: &[&Target], targets_only: boo
     let shown = |name: &str| {
         !targets_only || containers.iter().any(|c| c.name == name && targets.iter().any(|t| watches(t, c)))
     };
-    let mut leanings = graph::leanings(containers, targets);
+    let summaries: Vec<ContainerSummary> = containers.iter().cloned().map(ContainerSummary::from).collect();
+    let mut leanings = graph::leanings(&summaries, targets);
     leanings.retain(|l| shown(&l.dependent));
     leanings
 }

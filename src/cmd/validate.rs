@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::cli::ValidateArgs;
 use crate::config::{self, HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
-use crate::docker::{Containers, DockerCli};
+use crate::docker::{ContainerSummary, Containers, DockerCli};
 use crate::exit::{Exit, Stop};
 use crate::graph;
 use crate::model::{Action, Endpoint, MASK};
@@ -98,7 +98,8 @@ fn missing_containers(
                 continue;
             }
         };
-        let (lines, gone) = graph::leanings_said(&listing, &targets);
+        let summaries: Vec<ContainerSummary> = listing.iter().cloned().map(ContainerSummary::from).collect();
+        let (lines, gone) = graph::leanings_said(&summaries, &targets);
         if !lines.is_empty() {
             let _ = writeln!(out, "dependents on {} (provider <- dependent (how)):", endpoint.name());
             for line in lines {

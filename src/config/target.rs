@@ -3,7 +3,8 @@
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::model::{
-    Action, CheckKind, ContainerRef, DockerHealth, Endpoint, HealthUrl, StatusSet, TcpAddr, one_line, validate_header,
+    Action, CheckKind, ContainerRef, DockerHealth, Endpoint, HealthUrl, Leaning, StatusSet, TcpAddr, one_line,
+    validate_header,
 };
 use crate::settings::{BUILTIN, Settings};
 
@@ -55,6 +56,9 @@ pub(crate) struct Facts {
     pub docker_output: Option<String>,
     /// The container is paused: frozen, it runs no probe and answers nothing.
     pub paused: bool,
+    /// The watched containers it leans on (`graph`), read again before its look: a pass
+    /// heals it after them, and restarts it when they restarted under it.
+    pub leans: Vec<Leaning>,
 }
 
 /// How a target's health is checked.
@@ -70,6 +74,9 @@ pub(crate) enum HealthCheck {
     Docker,
     /// No check of its own: only `log_pattern` (a worker with no port).
     Logs,
+    /// No check of its own: a container that leans on a watched one, healthy while it
+    /// runs in its provider's current namespace (see `Facts::leans`).
+    Provider,
 }
 
 impl HealthCheck {
@@ -81,6 +88,7 @@ impl HealthCheck {
             Self::Exec(_) => CheckKind::Exec,
             Self::Docker => CheckKind::Docker,
             Self::Logs => CheckKind::Log,
+            Self::Provider => CheckKind::Provider,
         }
     }
 }
@@ -221,6 +229,7 @@ impl Target {
             HealthCheck::Exec(argv) => format!("exec:{}", one_line(&argv.join(" "), 200)),
             HealthCheck::Docker => "docker:healthcheck".to_string(),
             HealthCheck::Logs => "docker:logs".to_string(),
+            HealthCheck::Provider => "docker:provider".to_string(),
         }
     }
 

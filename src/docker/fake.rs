@@ -242,6 +242,7 @@ pub(crate) fn container(name: &str, policy: &str, labels: &[(&str, &str)]) -> Co
         health_output: None,
         labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         network_mode: None,
+        error: None,
     }
 }
 

@@ -41,6 +41,9 @@ pub(crate) struct ContainerInfo {
     pub labels: BTreeMap<String, String>,
     /// `HostConfig.NetworkMode`: `container:<id>` for one in another's network namespace.
     pub network_mode: Option<String>,
+    /// `State.Error`: why the engine could not start it last ("cannot join network of a
+    /// non running container: …"), on one line; `None` when empty.
+    pub error: Option<String>,
 }
 
 impl ContainerInfo {
@@ -79,6 +82,7 @@ impl ContainerInfo {
                 .filter(|o| !o.is_empty()),
             labels,
             network_mode: text(&value["HostConfig"]["NetworkMode"]).filter(|m| !m.is_empty()),
+            error: text(&state["Error"]).filter(|e| !e.is_empty()).map(|e| crate::model::one_line(&e, 300)),
             name: text(&value["Name"]).unwrap_or_default().trim_start_matches('/').to_string(),
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,
@@ -118,6 +122,8 @@ pub(crate) struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
     /// Its Docker HEALTHCHECK, as `docker inspect` tells it.
     pub health: HealthInfo,
+    /// `HostConfig.NetworkMode`, when it is another container's (`container:<id>`).
+    pub network_mode: Option<String>,
 }
 
 /// A container's Docker HEALTHCHECK, or that the listing did not read it.
@@ -142,7 +148,16 @@ impl From<ContainerInfo> for ContainerSummary {
             true => HealthInfo::Check { status: c.health, output: c.health_output },
             false => HealthInfo::NoCheck,
         };
-        Self { id: c.id, name: c.name, status: c.status, exit_code: c.exit_code, labels: c.labels, health }
+        let network_mode = c.network_mode.filter(|m| m.starts_with("container:"));
+        Self {
+            id: c.id,
+            name: c.name,
+            status: c.status,
+            exit_code: c.exit_code,
+            labels: c.labels,
+            health,
+            network_mode,
+        }
     }
 }
 

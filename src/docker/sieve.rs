@@ -93,6 +93,15 @@ struct Raw {
     status: Option<String>,
     #[serde(rename = "Labels", default)]
     labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "HostConfig", default)]
+    host_config: Option<RawHostConfig>,
+}
+
+/// The little of `HostConfig` the list gives: whose network namespace it runs in.
+#[derive(serde::Deserialize)]
+struct RawHostConfig {
+    #[serde(rename = "NetworkMode", default)]
+    network_mode: Option<String>,
 }
 
 struct ListVisitor<'s, 'a> {
@@ -122,6 +131,7 @@ impl<'de> Visitor<'de> for ListVisitor<'_, '_> {
                 exit_code: raw.status.as_deref().and_then(exit_code_in),
                 labels,
                 health: HealthInfo::NotRead,
+                network_mode: raw.host_config.and_then(|h| h.network_mode).filter(|m| m.starts_with("container:")),
             };
             if (self.sieve.keep)(&summary) {
                 listed.kept.push(summary);

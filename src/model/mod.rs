@@ -4,6 +4,7 @@
 //! step imports it.
 
 mod docker;
+mod lean;
 mod redact;
 mod result;
 pub(crate) mod rfc3339;
@@ -14,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use docker::{ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
+pub(crate) use lean::{Leaning, Via};
 pub(crate) use redact::{HealthUrl, MASK, TcpAddr, one_line, percent_decode, printable, redact_text, unprintable};
 pub(crate) use result::{ActionRun, TargetResult, millis, show_ms};
 pub(crate) use rfc3339::timestamp;
@@ -50,11 +52,15 @@ pub(crate) enum Outcome {
     /// The check failed and the target's Docker engine could not be reached: no restart
     /// attempt (it does not count toward `max_restarts`); `error` names the engine.
     EngineDown,
+    /// It runs in the network namespace of a container that no longer exists (its
+    /// provider was replaced): only recreating it helps, and `recreate_dependents` is not
+    /// set; `error` says the command that does it.
+    NeedsRecreate,
 }
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub(crate) const ALL: [Outcome; 13] = [
+    pub(crate) const ALL: [Outcome; 14] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -68,6 +74,7 @@ impl Outcome {
         Self::Invalid,
         Self::Interrupted,
         Self::EngineDown,
+        Self::NeedsRecreate,
     ];
 
     /// The name used in the status line and the state file.
@@ -86,6 +93,7 @@ impl Outcome {
             Self::Invalid => "invalid",
             Self::Interrupted => "interrupted",
             Self::EngineDown => "engine_down",
+            Self::NeedsRecreate => "needs_recreate",
         }
     }
 
@@ -105,7 +113,8 @@ impl Outcome {
             | Self::Acted
             | Self::Invalid
             | Self::Interrupted
-            | Self::EngineDown => false,
+            | Self::EngineDown
+            | Self::NeedsRecreate => false,
         }
     }
 }
@@ -193,6 +202,9 @@ pub(crate) enum CheckKind {
     Docker,
     /// Only the container's logs.
     Log,
+    /// None of its own: a container that leans on a watched one (its network namespace,
+    /// compose's `depends_on` with `restart: true`), healed when its provider restarts.
+    Provider,
 }
 
 impl CheckKind {
@@ -204,6 +216,7 @@ impl CheckKind {
             Self::Exec => "exec",
             Self::Docker => "docker",
             Self::Log => "log",
+            Self::Provider => "provider",
         }
     }
 }
@@ -351,6 +364,7 @@ mod tests {
             (Invalid, NotRestarted, "invalid", false),
             (Interrupted, NotRestarted, "interrupted", false),
             (EngineDown, NotRestarted, "engine_down", false),
+            (NeedsRecreate, NotRestarted, "needs_recreate", false),
         ];
         for outcome in Outcome::ALL {
             assert!(cases.iter().any(|c| c.0 == outcome), "{outcome:?} has no case");

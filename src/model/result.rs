@@ -31,6 +31,9 @@ pub(crate) struct TargetResult {
     /// Why the check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why it was acted on when its own check is not why: `provider vpn restarted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     /// `unhealthy` when Docker's HEALTHCHECK said so but its command, run by healwatch,
     /// passed: nothing was restarted on Docker's word alone.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +75,7 @@ impl TargetResult {
             latency: Duration::ZERO,
             attempts: 0,
             error: None,
+            cause: None,
             docker_said: None,
             action: None,
             recovery: Recovery::NotRestarted,

@@ -60,6 +60,10 @@ pub(super) fn look(pass: &Pass, target: &Target, hint: Option<&Hint>, memory: &T
 /// retries; or Docker's HEALTHCHECK status as the pass's container listing saw it (Docker
 /// already retries its own probes); or nothing, for a target that only watches its logs.
 fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32) {
+    if let Some(Hint::Stale(why)) = hint {
+        // Its provider restarted under it: whatever its check says, it has no network.
+        return (Check::failed(Failure::Provider, why, Duration::ZERO), 0);
+    }
     if let Some(down) = &target.facts.down {
         // Nothing a check finds can make it healthy (a paused process still completes a
         // TCP handshake), and no wait helps: decided at once.
@@ -83,7 +87,7 @@ fn first_check(pass: &Pass, target: &Target, hint: Option<&Hint>) -> (Check, u32
             let facts = &target.facts;
             (docker_health_check(facts.docker_health.as_ref(), facts.docker_output.as_deref()), 0)
         }
-        HealthCheck::Logs => (Check::passed(None, Duration::ZERO), 0),
+        HealthCheck::Logs | HealthCheck::Provider => (Check::passed(None, Duration::ZERO), 0),
     }
 }
 

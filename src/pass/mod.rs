@@ -9,6 +9,7 @@
 mod act;
 mod crash;
 mod heal;
+mod lean;
 mod look;
 mod parallel;
 pub(crate) mod policy;
@@ -108,6 +109,9 @@ pub(crate) enum Hint {
     /// and its recovery_timeout has not run out: still failing, it is left to start
     /// (`starting`), not restarted again.
     Recovering,
+    /// Its provider restarted under it (the pass found so just before its look, see
+    /// `lean`): its check fails with these words, at once.
+    Stale(String),
 }
 
 /// How many passes in a row Docker's `unhealthy` must go unconfirmed (healwatch's run of
@@ -125,18 +129,45 @@ static NO_HINTS: Hints = BTreeMap::new();
 /// warning about the pass itself (fewer worker threads than asked for).
 pub(crate) fn run_pass(config: &Config, roster: &[Target], pass: &Pass) -> (Vec<TargetResult>, Vec<String>) {
     let restarts = RestartOnce::default();
-    let workers = config.concurrency.min(roster.len()).max(1);
+    let mut results: Vec<Option<TargetResult>> = vec![None; roster.len()];
+    let mut warnings = Vec::new();
+    // A target that leans on another is healed after it (`graph::levels`): one level
+    // for a roster without dependents, as before.
+    for level in crate::graph::levels(roster) {
+        let earlier: Vec<(&Target, &TargetResult)> =
+            roster.iter().zip(&results).filter_map(|(t, r)| r.as_ref().map(|r| (t, r))).collect();
+        let (found, warning) = run_level(config, (roster, &level), pass, &restarts, &earlier);
+        warnings.extend(warning);
+        for (i, result) in level.into_iter().zip(found) {
+            results[i] = Some(result);
+        }
+    }
+    let results = results.into_iter().zip(roster).map(|(r, t)| r.unwrap_or_else(|| unreached(t))).collect();
+    (results, warnings)
+}
+
+/// The targets `level` of `roster` side by side, with what the pass found of the
+/// levels before (`earlier`); any warning about the threads.
+fn run_level(
+    config: &Config,
+    (roster, level): (&[Target], &[usize]),
+    pass: &Pass,
+    restarts: &RestartOnce,
+    earlier: &[(&Target, &TargetResult)],
+) -> (Vec<TargetResult>, Option<String>) {
+    let workers = config.concurrency.min(level.len()).max(1);
     if let Some(onlooker) = pass.early.onlooker {
-        onlooker.begin(roster.len(), workers);
+        onlooker.begin(level.len(), workers);
     }
     // Fewer threads than targets (a process limit): no thread may wait on another.
     let (results, not_started) = parallel_map_or(
-        roster,
+        level,
         workers,
         || pass.early.onlooker.iter().for_each(|o| o.disarm()),
-        |target| {
+        |&i| {
+            let target = &roster[i];
             let heal = |hint: Option<&Hint>, judged: &dyn Fn(bool)| {
-                heal_target(target, hint, judged, config.dry_run, pass, &restarts)
+                heal_target(target, hint, judged, (config.dry_run, earlier), pass, restarts)
             };
             let hint = pass.early.hints.get(&target.name);
             match pass.early.onlooker {
@@ -148,17 +179,23 @@ pub(crate) fn run_pass(config: &Config, roster: &[Target], pass: &Pass) -> (Vec<
             }
         },
     );
-    let warnings = (not_started > 0)
-        .then(|| {
-            format!(
-                "could not start {not_started} of {workers} worker threads (a process limit?): \
-                 checked with {} at once",
-                workers - not_started
-            )
-        })
-        .into_iter()
-        .collect();
-    (results, warnings)
+    let warning = (not_started > 0).then(|| {
+        format!(
+            "could not start {not_started} of {workers} worker threads (a process limit?): \
+             checked with {} at once",
+            workers - not_started
+        )
+    });
+    (results, warning)
+}
+
+/// A target no level reached (none is left out; this only keeps the order whole).
+fn unreached(target: &Target) -> TargetResult {
+    TargetResult {
+        outcome: Outcome::Interrupted,
+        error: Some("the pass did not reach this target".to_string()),
+        ..TargetResult::new(&target.name, &target.container, target.url_display())
+    }
 }
 
 /// Looks at `target` (`hint` is what was seen of it before the pass), judges it (and
@@ -169,7 +206,7 @@ fn heal_target(
     target: &Target,
     hint: Option<&Hint>,
     judged: &dyn Fn(bool),
-    dry_run: bool,
+    (dry_run, earlier): (bool, &[(&Target, &TargetResult)]),
     pass: &Pass,
     restarts: &RestartOnce,
 ) -> TargetResult {
@@ -182,7 +219,21 @@ fn heal_target(
     }
     let memory = pass.memory.targets.get(&target.name).cloned().unwrap_or_default();
     let now = pass.clock.now();
-    let seen = look(pass, target, hint, &memory);
+    // A dependent's providers first: one that restarted under it makes its look fail.
+    let (stale, cause);
+    let hint = match lean::before_look(pass, target, earlier) {
+        Some(lean::Lean::Stale { cause: why_now, why }) => {
+            (stale, cause) = (Hint::Stale(why), Some(why_now));
+            Some(&stale)
+        }
+        Some(other) => return other.settled(target).unwrap_or_else(|| unreached(target)),
+        None => {
+            cause = None;
+            hint
+        }
+    };
+    let mut seen = look(pass, target, hint, &memory);
+    seen.result.cause = cause;
     if let Some(early) = heal::before_judging(pass, target, hint, &seen.check, &memory) {
         return early.onto(seen.result);
     }

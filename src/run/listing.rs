@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::config::{Config, Target};
-use crate::discover;
+use crate::{discover, graph};
 use crate::docker::{ContainerSummary, Containers, Sieve, Summaries};
 use crate::memory::state::State;
 use crate::model::{Endpoint, Outcome, TargetResult, millis};
@@ -147,7 +147,18 @@ pub(crate) fn roster(config: &Config, docker: &dyn Containers) -> (Vec<Target>, 
             });
         }
     }
-    let mistakes = mistakes(config, &roster, &listings, &engines, &invalid);
+    let mut cycles = Vec::new();
+    for (endpoint, (listing, _)) in &listings {
+        if let Ok(listing) = listing {
+            let prefix = match config.engines.iter().find(|e| e.endpoint == *endpoint) {
+                Some(engine) if qualified => format!("{}/", engine.name),
+                _ => String::new(),
+            };
+            cycles.extend(graph::weave(&mut roster, endpoint, &listing.kept, &prefix));
+        }
+    }
+    let mut mistakes = mistakes(config, &roster, &listings, &engines, &invalid);
+    mistakes.extend(cycles);
     (roster, Listed { invalid, engines, mistakes })
 }
 
@@ -164,12 +175,30 @@ fn list_engine(config: &Config, docker: &dyn Containers, endpoint: &Endpoint) ->
     let of_project =
         |c: &ContainerSummary| c.labels.get(discover::COMPOSE_PROJECT).is_some_and(|p| projects.contains(&p.as_str()));
     let sieve = Sieve {
-        keep: &|c| discover::may_matter(discovering, c) || of_project(c) || named.iter().any(|n| c.is(n)),
-        label: discover::label_matters,
+        keep: &|c| {
+            discover::may_matter(discovering, c) || of_project(c) || named.iter().any(|n| c.is(n)) || graph::leans(c)
+        },
+        label: label_matters,
         needs_health: &|c| discovering.is_some_and(|engine| discover::needs_health(engine, c)),
-        projects: &|kept| if discovering.is_some() { discover::restart_with_projects(kept) } else { Vec::new() },
+        projects: &|kept| {
+            // A watched container's provider by compose may be no target: its project is listed.
+            let watched = kept.iter().filter(|c| discover::may_matter(discovering, c) || named.iter().any(|n| c.is(n)));
+            let mut projects = graph::leaning_projects(&watched.cloned().collect::<Vec<_>>());
+            if discovering.is_some() {
+                projects.extend(discover::restart_with_projects(kept));
+            }
+            projects.sort();
+            projects.dedup();
+            projects
+        },
     };
     (docker.summaries(endpoint, &sieve), start.elapsed())
+}
+
+/// The labels a pass's listing keeps: discovery's, and compose's `depends_on` (who
+/// restarts with whom).
+fn label_matters(key: &str) -> bool {
+    discover::label_matters(key) || key == graph::COMPOSE_DEPENDS_ON
 }
 
 /// A listing's failure, said with its fix when nothing answered at the engine's address

@@ -1,0 +1,200 @@
+//! A dependent's providers, read again just before its look (`graph` found who leans on
+//! whom from the pass's listing): whether one restarted under it (its start is older
+//! than theirs: it runs in a network namespace that is gone), whether the engine could
+//! not start it while one was down, whether one was replaced (only a recreate helps),
+//! or whether it waits for one that does not run or answer yet.
+
+use std::time::SystemTime;
+
+use super::Pass;
+use super::act::await_recovery;
+use crate::config::{HealthCheck, Target};
+use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
+use crate::docker::ContainerInfo;
+use crate::model::{ContainerRef, ContainerStatus, Leaning, Outcome, Recovery, TargetResult, Via};
+
+/// Compose's label for the directory its project was brought up from.
+const COMPOSE_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+
+/// What a dependent's providers say of it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Lean {
+    /// A provider restarted under it, or was down when the engine started it: restart
+    /// it. `cause` is for the status line (`provider vpn restarted`), `why` its check's
+    /// words.
+    Stale { cause: String, why: String },
+    /// A provider does not run, or does not answer yet: healed once it does.
+    Waits(String),
+    /// The container whose network namespace it runs in no longer exists.
+    Stranded(String),
+    /// It is no target of its own, and its container is not running for a reason of its
+    /// own (an operator stopped it): left alone.
+    Idle(String),
+}
+
+impl Lean {
+    /// How much it says: a replaced provider first, then one to wait for, then a restart.
+    fn weight(&self) -> u8 {
+        match self {
+            Self::Stranded(_) => 3,
+            Self::Waits(_) => 2,
+            Self::Stale { .. } => 1,
+            Self::Idle(_) => 0,
+        }
+    }
+
+    /// The result of a dependent this settles without a look: its outcome and words.
+    pub(super) fn settled(&self, target: &Target) -> Option<TargetResult> {
+        let (outcome, error) = match self {
+            Self::Stale { .. } => return None,
+            Self::Waits(why) => (Outcome::Unhealthy, why),
+            Self::Stranded(why) => (Outcome::NeedsRecreate, why),
+            Self::Idle(why) => (Outcome::Stopped, why),
+        };
+        Some(TargetResult {
+            check: target.health.kind(),
+            outcome,
+            error: Some(error.clone()),
+            ..TargetResult::new(&target.name, &target.container, target.url_display())
+        })
+    }
+}
+
+/// What `target`'s providers say of it now, `earlier` being what this pass found of
+/// the targets healed before it (its providers among them); `None` when it leans on
+/// nothing watched, or nothing is wrong. Each container is inspected once (by `pass`'s
+/// inspector, so a dry run sees the same); a provider the engine cannot tell of is
+/// left to the dependent's own check.
+pub(super) fn before_look(pass: &Pass, target: &Target, earlier: &[(&Target, &TargetResult)]) -> Option<Lean> {
+    if target.facts.leans.is_empty() {
+        return None;
+    }
+    let docker = pass.inspector?;
+    let mine: Vec<ContainerInfo> = target.container_refs().iter().filter_map(|c| docker.inspect(c).ok()).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let mut found: Option<Lean> = None;
+    let mut asked: Vec<&str> = Vec::new();
+    for lean in target.facts.leans.iter().filter(|l| l.via != Via::RestartWith) {
+        if asked.contains(&lean.reference.as_str()) {
+            continue;
+        }
+        asked.push(&lean.reference);
+        let provider = ContainerRef { endpoint: target.endpoint.clone(), name: lean.reference.clone() };
+        let said = match docker.inspect(&provider) {
+            Ok(p) => judge(pass, (target, &mine), &p, lean, earlier),
+            Err(e) if lean.via == Via::Network && format!("{e:#}").contains("No such container") => {
+                Some(Lean::Stranded(stranded(&mine, lean)))
+            }
+            Err(_) => None,
+        };
+        if let Some(said) = said
+            && found.as_ref().is_none_or(|f| said.weight() > f.weight())
+        {
+            found = Some(said);
+        }
+    }
+    found.or_else(|| idle(target, &mine))
+}
+
+/// What provider `p` (running or not) says of the dependent `target` with containers `mine`.
+fn judge(
+    pass: &Pass,
+    (target, mine): (&Target, &[ContainerInfo]),
+    p: &ContainerInfo,
+    lean: &Leaning,
+    earlier: &[(&Target, &TargetResult)],
+) -> Option<Lean> {
+    if p.status != ContainerStatus::Running {
+        return Some(Lean::Waits(format!(
+            "its provider {} is {}: it is healed once that runs again",
+            p.name,
+            p.status.not_serving(p.exit_code).unwrap_or_else(|| p.status.to_string())
+        )));
+    }
+    let provider_target = earlier.iter().find(|(t, _)| t.endpoint == target.endpoint && t.replicas.contains(&p.name));
+    if let Some((t, r)) = provider_target
+        && !answers(pass, t, r)
+    {
+        return Some(Lean::Waits(format!(
+            "its provider {} does not answer yet ({}): it is healed once it does",
+            p.name,
+            r.outcome.as_str().replace('_', " ")
+        )));
+    }
+    for d in mine {
+        let before = |started: Option<SystemTime>| started.zip(p.started_at).is_some_and(|(d, p)| d < p);
+        let cause = match d.status {
+            ContainerStatus::Running | ContainerStatus::Paused if before(d.started_at) => {
+                let why = match lean.via {
+                    Via::Network => "it runs in the network namespace its provider had before: it has no network",
+                    _ => "compose's depends_on says it restarts with it",
+                };
+                let at = p.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).unwrap_or_default();
+                (format!("provider {} restarted", p.name), format!("container {} started before its provider {} restarted at {at}: {why}", d.name, p.name))
+            }
+            ContainerStatus::Exited | ContainerStatus::Created if lean.via == Via::Network && d.error.is_some() => (
+                format!("provider {} was not running when {} started", p.name, d.name),
+                format!(
+                    "container {} could not start while its provider {} was down: {}",
+                    d.name,
+                    p.name,
+                    d.error.as_deref().unwrap_or_default()
+                ),
+            ),
+            _ => continue,
+        };
+        return Some(Lean::Stale { cause: cause.0, why: cause.1 });
+    }
+    None
+}
+
+/// Whether provider target `t`, which this pass found as `r`, answers now: healthy, or
+/// restarted and answering again (its recovery waited for here when the pass did not).
+fn answers(pass: &Pass, t: &Target, r: &TargetResult) -> bool {
+    match (r.healthy_now(), r.recovery) {
+        (true, Recovery::Pending | Recovery::NotWaited) => match pass.docker.or(pass.inspector) {
+            Some(docker) => {
+                let (recovery, _, _) = await_recovery(pass.probe, docker, pass.clock, t, pass.early.deadline, None);
+                recovery == Recovery::Recovered
+            }
+            None => false,
+        },
+        (healthy, _) => healthy,
+    }
+}
+
+/// A dependent that is no target of its own and does not run, for no provider's fault.
+fn idle(target: &Target, mine: &[ContainerInfo]) -> Option<Lean> {
+    let d = mine.iter().find(|d| d.status.is_down())?;
+    (target.health == HealthCheck::Provider).then(|| {
+        Lean::Idle(format!(
+            "container {} {}: it is no target, so healwatch leaves it be (it restarts it only when its provider \
+             restarts under it)",
+            d.name,
+            d.status.not_serving(d.exit_code).unwrap_or_else(|| d.status.to_string())
+        ))
+    })
+}
+
+/// Why a dependent whose namespace's container is gone needs recreating, with the one
+/// command that does it.
+fn stranded(mine: &[ContainerInfo], lean: &Leaning) -> String {
+    let Some(d) = mine.first() else { return String::new() };
+    let how = match (d.labels.get(COMPOSE_PROJECT), d.labels.get(COMPOSE_SERVICE)) {
+        (Some(project), Some(service)) => {
+            let dir = d.labels.get(COMPOSE_WORKING_DIR).map(|dir| format!(" --project-directory {dir}")).unwrap_or_default();
+            format!("docker compose{dir} -p {project} up -d --no-deps --force-recreate {service}")
+        }
+        _ => format!("docker rm -f {0}, then run {0} again as before with --network container:<its provider's name>", d.name),
+    };
+    crate::model::one_line(
+        &format!(
+            "container {} runs in the network namespace of container {}, which no longer exists (replaced, or \
+             removed): it has no network, and docker start refuses it; recreate it: {how}",
+            d.name, lean.provider
+        ),
+        600,
+    )
+}
