@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::config::{HealthCheck, Target};
 use crate::discover::{COMPOSE_PROJECT, COMPOSE_SERVICE};
 use crate::docker::ContainerSummary;
-pub(crate) use crate::model::{Leaning, Via};
 use crate::model::{Action, Endpoint};
+pub(crate) use crate::model::{Leaning, Via};
 
 /// The label compose writes a service's `depends_on` into: `db:service_started:true,…`
 /// (service, condition, whether a restart of the service restarts this one).
@@ -72,7 +72,12 @@ pub(crate) fn leanings(containers: &[ContainerSummary], targets: &[&Target]) -> 
 /// as discovery names, `prefix` before its name on an engine of several), with its
 /// provider's settings. Leans neither end of which is watched are left alone; those on
 /// a cycle are said (returned) and not followed.
-pub(crate) fn weave(roster: &mut Vec<Target>, endpoint: &Endpoint, kept: &[ContainerSummary], prefix: &str) -> Vec<String> {
+pub(crate) fn weave(
+    roster: &mut Vec<Target>,
+    endpoint: &Endpoint,
+    kept: &[ContainerSummary],
+    prefix: &str,
+) -> Vec<String> {
     let here = |t: &&Target| t.endpoint == *endpoint;
     let watched: BTreeSet<String> = roster.iter().filter(here).flat_map(|t| t.replicas.iter().cloned()).collect();
     let targets: Vec<&Target> = roster.iter().filter(here).collect();

@@ -16,7 +16,7 @@ use crate::process::{LineReader, kill_group, nonblocking, spawn_in_group};
 
 /// The docker events a watch asks for (`--filter event=...`); anything else is noise (a
 /// HEALTHCHECK alone makes three exec events a second).
-const EVENT_FILTERS: [&str; 5] = ["die", "oom", "pause", "health_status: unhealthy", "health_status: healthy"];
+const EVENT_FILTERS: [&str; 6] = ["die", "oom", "pause", "start", "health_status: unhealthy", "health_status: healthy"];
 
 /// `docker events --format`: the container's name, a tab, the action. Names cannot
 /// hold a tab, and the actions asked for are fixed words.

@@ -89,6 +89,24 @@ pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit:
             );
         }
     }
+    let caused: Vec<&TargetResult> = report.targets.iter().map(|t| &t.result).filter(|t| t.cause.is_some()).collect();
+    if !caused.is_empty() {
+        header(
+            &mut out,
+            "healwatch_target_cause",
+            "gauge",
+            "1 for a target acted on in the last pass for another's sake (cause: provider vpn restarted).",
+        );
+        for t in caused {
+            let _ = writeln!(
+                out,
+                "healwatch_target_cause{{target=\"{}\",container=\"{}\",cause=\"{}\"}} 1",
+                escape(&t.name),
+                escape(&t.container),
+                escape(t.cause.as_deref().unwrap_or_default())
+            );
+        }
+    }
     if !report.engines.is_empty() {
         header(
             &mut out,

@@ -43,7 +43,7 @@ impl TargetReport {
     /// A result alone (memory all zero). Its texts that came from outside (endpoints,
     /// docker, labels) are made one line and cut.
     pub(crate) fn bare(mut result: TargetResult) -> Self {
-        for text in [&mut result.error, &mut result.recovery_error].into_iter().flatten() {
+        for text in [&mut result.error, &mut result.recovery_error, &mut result.cause].into_iter().flatten() {
             *text = one_line(text, TEXT_LIMIT);
         }
         if let Some(run) = &mut result.action {
@@ -274,6 +274,9 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
     };
     let mut line = format!("{:width$}  {outcome}", one_line(&t.name, TEXT_LIMIT));
     let bare = line.len();
+    if let Some(cause) = &t.cause {
+        let _ = write!(line, "  because {}:", one_line(cause, TEXT_LIMIT));
+    }
     if let Some(why) = &t.error {
         let _ = write!(line, "  {}", one_line(why, TEXT_LIMIT));
     }

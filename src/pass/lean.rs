@@ -132,7 +132,10 @@ fn judge(
                     _ => "compose's depends_on says it restarts with it",
                 };
                 let at = p.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).unwrap_or_default();
-                (format!("provider {} restarted", p.name), format!("container {} started before its provider {} restarted at {at}: {why}", d.name, p.name))
+                (
+                    format!("provider {} restarted", p.name),
+                    format!("container {} started before its provider {} restarted at {at}: {why}", d.name, p.name),
+                )
             }
             ContainerStatus::Exited | ContainerStatus::Created if lean.via == Via::Network && d.error.is_some() => (
                 format!("provider {} was not running when {} started", p.name, d.name),
@@ -184,10 +187,14 @@ fn stranded(mine: &[ContainerInfo], lean: &Leaning) -> String {
     let Some(d) = mine.first() else { return String::new() };
     let how = match (d.labels.get(COMPOSE_PROJECT), d.labels.get(COMPOSE_SERVICE)) {
         (Some(project), Some(service)) => {
-            let dir = d.labels.get(COMPOSE_WORKING_DIR).map(|dir| format!(" --project-directory {dir}")).unwrap_or_default();
+            let dir =
+                d.labels.get(COMPOSE_WORKING_DIR).map(|dir| format!(" --project-directory {dir}")).unwrap_or_default();
             format!("docker compose{dir} -p {project} up -d --no-deps --force-recreate {service}")
         }
-        _ => format!("docker rm -f {0}, then run {0} again as before with --network container:<its provider's name>", d.name),
+        _ => format!(
+            "docker rm -f {0}, then run {0} again as before with --network container:<its provider's name>",
+            d.name
+        ),
     };
     crate::model::one_line(
         &format!(
@@ -197,4 +204,122 @@ fn stranded(mine: &[ContainerInfo], lean: &Leaning) -> String {
         ),
         600,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::config::Config;
+    use crate::docker::fake::{FakeDocker, container};
+    use crate::docker::{ContainerSummary, Containers};
+    use crate::memory::state::{State, TargetState};
+    use crate::model::{Endpoint, HealthUrl};
+    use crate::pass::{Early, run_pass};
+
+    struct Answers;
+
+    impl crate::check::Probe for Answers {
+        fn check(&self, _: &Target, _: &crate::config::HttpCheck, _: Duration) -> crate::check::Check {
+            crate::check::Check::passed(Some(200), Duration::from_millis(1))
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 - 100 + secs)
+    }
+
+    /// An engine with `vpn` (a target) started at 50 and `qbit` in its namespace,
+    /// started at 10 (so vpn restarted under it), with `vpn` as given.
+    fn engine(vpn: ContainerInfo) -> (FakeDocker, Vec<Target>) {
+        let qbit = ContainerInfo {
+            network_mode: Some(format!("container:{}", vpn.id)),
+            started_at: Some(at(10)),
+            labels: [(COMPOSE_PROJECT, "media"), (COMPOSE_SERVICE, "qbit")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..container("qbit", "always", &[])
+        };
+        let kept: Vec<ContainerSummary> = [&vpn, &qbit].map(|c| ContainerSummary::from(c.clone())).to_vec();
+        let mut roster = vec![Target::http("vpn", "vpn", HealthUrl::parse("http://127.0.0.1:9/").unwrap())];
+        let cycles = crate::graph::weave(&mut roster, &Endpoint::Default, &kept, "");
+        assert!(cycles.is_empty());
+        (FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![vpn, qbit])), roster)
+    }
+
+    fn vpn() -> ContainerInfo {
+        ContainerInfo { started_at: Some(at(50)), ..container("vpn", "always", &[]) }
+    }
+
+    fn pass(roster: &[Target], docker: &FakeDocker, memory: &State, dry_run: bool) -> Vec<TargetResult> {
+        let config = Config { dry_run, ..Config::new(roster.to_vec()) };
+        let clock = FakeClock::at(at(100));
+        let docker_for_acts = (!dry_run).then_some(docker as &dyn Containers);
+        let pass = Pass {
+            probe: &Answers,
+            docker: docker_for_acts,
+            inspector: Some(docker),
+            memory,
+            clock: &clock,
+            early: Early::none(),
+        };
+        run_pass(&config, roster, &pass).0
+    }
+
+    #[test]
+    fn a_dependent_the_provider_restarted_under_is_restarted_after_it_with_the_cause() {
+        let (docker, roster) = engine(vpn());
+        assert_eq!(roster[1].name, "qbit", "it joins the roster: {roster:?}");
+        assert_eq!(roster[1].health, HealthCheck::Provider);
+        let results = pass(&roster, &docker, &State::default(), false);
+        assert_eq!(results[0].outcome, Outcome::Healthy);
+        let qbit = &results[1];
+        assert_eq!((qbit.outcome, qbit.cause.as_deref()), (Outcome::Restarted, Some("provider vpn restarted")));
+        assert_eq!(qbit.check.as_str(), "provider");
+        assert!(qbit.error.as_deref().is_some_and(|e| e.contains("it has no network")), "{qbit:?}");
+        assert!(docker.calls().iter().any(|c| c.starts_with("restart qbit ")), "{:?}", docker.calls());
+    }
+
+    #[test]
+    fn a_dry_run_a_pause_and_the_crash_loop_guard_hold_a_dependent_as_any_target() {
+        let (docker, roster) = engine(vpn());
+        let dry = pass(&roster, &docker, &State::default(), true);
+        assert_eq!((dry[1].outcome, dry[1].cause.as_deref()), (Outcome::Unhealthy, Some("provider vpn restarted")));
+        let mut memory = State::default();
+        memory.targets.insert("qbit".into(), TargetState { paused_until: Some(at(500)), ..TargetState::default() });
+        assert_eq!(pass(&roster, &docker, &memory, false)[1].outcome, Outcome::Paused);
+        let restarts = vec![at(90), at(91), at(92)];
+        memory.targets.insert("qbit".into(), TargetState { recent_restarts: restarts, ..TargetState::default() });
+        assert_eq!(pass(&roster, &docker, &memory, false)[1].outcome, Outcome::GaveUp);
+        assert!(!docker.calls().iter().any(|c| c.starts_with("restart ")), "{:?}", docker.calls());
+    }
+
+    #[test]
+    fn a_provider_that_does_not_run_is_waited_for_and_a_replaced_one_said_with_the_command() {
+        let exited = ContainerInfo { status: ContainerStatus::Exited, running: false, exit_code: Some(1), ..vpn() };
+        let (docker, roster) = engine(exited);
+        let results = pass(&roster, &docker, &State::default(), false);
+        assert_eq!(results[1].outcome, Outcome::Unhealthy);
+        assert!(
+            results[1].error.as_deref().is_some_and(|e| e.contains("its provider vpn is exited (1)")),
+            "{results:?}"
+        );
+        assert!(!docker.calls().iter().any(|c| c.starts_with("restart qbit")), "{:?}", docker.calls());
+
+        let (_, roster) = engine(vpn());
+        let qbit = docker.inventory(&Endpoint::Default).unwrap().remove(1);
+        let gone = FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![qbit]));
+        let results = pass(&roster, &gone, &State::default(), false);
+        assert_eq!(results[1].outcome, Outcome::NeedsRecreate);
+        let said = results[1].error.as_deref().unwrap_or_default();
+        assert!(
+            said.contains("no longer exists")
+                && said.contains("docker compose -p media up -d --no-deps --force-recreate qbit"),
+            "{said}"
+        );
+        assert!(!results[1].healthy_now());
+    }
 }

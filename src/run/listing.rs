@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::config::{Config, Target};
-use crate::{discover, graph};
 use crate::docker::{ContainerSummary, Containers, Sieve, Summaries};
 use crate::memory::state::State;
 use crate::model::{Endpoint, Outcome, TargetResult, millis};
 use crate::output::report::EngineStatus;
 use crate::pass::parallel_map;
+use crate::{discover, graph};
 
 /// The targets an earlier pass found on an engine that could not be listed now: known
 /// from memory by their `ENGINE/` names, reported `engine_down` and left unchecked (and

@@ -24,6 +24,9 @@ pub(super) enum EventKind {
     Unhealthy,
     /// Its HEALTHCHECK turned healthy: news only about a recovery the watch owns.
     Healthy,
+    /// It started (`start`): news only about a provider a watched container leans on,
+    /// whose restart may have left its dependents in a namespace that is gone.
+    Started,
 }
 
 /// One event, on the engine it came from.
@@ -45,6 +48,7 @@ pub(super) fn parse_event(endpoint: &Endpoint, line: &str) -> Option<Event> {
         "pause" => EventKind::Paused,
         "health_status: unhealthy" => EventKind::Unhealthy,
         "health_status: healthy" => EventKind::Healthy,
+        "start" => EventKind::Started,
         _ => return None,
     };
     validate_container_name(name).ok()?;
@@ -88,6 +92,14 @@ pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<End
     let mut about_healthy = BTreeSet::new();
     // A turn to healthy is news only as a recovery (`look` makes it one).
     for event in round.events.iter().filter(|e| e.kind != EventKind::Healthy) {
+        if event.kind == EventKind::Started {
+            // A provider's start: its dependents are healed by the pass it starts.
+            let leans_on = |t: &Target| {
+                t.endpoint == event.endpoint && t.facts.leans.iter().any(|l| l.provider == event.container)
+            };
+            start |= healthy.iter().any(leans_on);
+            continue;
+        }
         let mut ours = false;
         for target in healthy {
             let holds =
@@ -143,6 +155,7 @@ mod tests {
         assert_eq!(parse_event(&e, "app\tpause"), Some(event("app", EventKind::Paused)));
         assert_eq!(parse_event(&e, "app\toom"), Some(event("app", EventKind::OutOfMemory)));
         assert_eq!(parse_event(&e, "app\thealth_status: healthy"), Some(event("app", EventKind::Healthy)));
+        assert_eq!(parse_event(&e, "vpn\tstart"), Some(event("vpn", EventKind::Started)));
         for odd in [
             "app\thealth_status: starting",
             "app\texec_die",
@@ -166,6 +179,23 @@ mod tests {
             Round { failed: vec![("web".into(), check.clone(), Duration::from_millis(40))], ..Round::default() };
         let hints = plan(round, &healthy, &none()).expect("a pass starts");
         assert_eq!(hints.get("web"), Some(&Hint::Failed { check, spent: Duration::from_millis(40) }));
+    }
+
+    #[test]
+    fn a_providers_start_starts_a_pass_and_anyone_elses_does_not() {
+        let mut dependent = http_target("qbit", "qbit");
+        dependent.facts.leans.push(crate::model::Leaning {
+            provider: "vpn".into(),
+            dependent: "qbit".into(),
+            reference: "vpn".into(),
+            via: crate::model::Via::Network,
+            exists: true,
+        });
+        let healthy = [dependent, http_target("web", "web")];
+        let started = |name: &str| Round { events: vec![event(name, EventKind::Started)], ..Round::default() };
+        assert_eq!(plan(started("vpn"), &healthy, &none()), Some(Hints::new()));
+        assert_eq!(plan(started("web"), &healthy, &none()), None, "a target's own start is no news");
+        assert_eq!(plan(started("db"), &healthy, &local()), None);
     }
 
     #[test]

@@ -112,6 +112,7 @@ fn headline(t: &TargetReport) -> String {
         Outcome::RestartFailed => format!("{} could not be restarted", who(t)),
         Outcome::Healthy => format!("{} is healthy again", who(t)),
         Outcome::EngineDown => format!("{}: engine unreachable", who(t)),
+        Outcome::NeedsRecreate => format!("{} needs recreating", who(t)),
         other => format!("{} is {}", who(t), other.as_str().replace('_', " ")),
     }
 }
@@ -119,7 +120,11 @@ fn headline(t: &TargetReport) -> String {
 /// One target's line: what happened, why (the check's failure), and for how long.
 fn line(t: &TargetReport, before: Outcome) -> String {
     let r = &t.result;
-    let why = || r.error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default();
+    // A heal for a provider's sake says so first: one event, not unexplained restarts.
+    let why = || match &r.cause {
+        Some(cause) => format!(" because {}", defang(cause)),
+        None => r.error.as_deref().map(|e| format!(": {}", defang(e))).unwrap_or_default(),
+    };
     let text = match r.outcome {
         Outcome::Restarted => match (r.recovery, r.recovery_time) {
             (Recovery::Recovered, Some(after)) => {
@@ -146,6 +151,7 @@ fn line(t: &TargetReport, before: Outcome) -> String {
         }
         Outcome::Healthy => format!("{} is healthy again (it was {})", who(t), before.as_str().replace('_', " ")),
         Outcome::EngineDown => format!("{}: its Docker engine cannot be reached{}", who(t), why()),
+        Outcome::NeedsRecreate => format!("{} needs to be recreated{}", who(t), why()),
         Outcome::Paused => format!("{} is paused for maintenance", who(t)),
         other => format!("{} is {}{}", who(t), other.as_str().replace('_', " "), why()),
     };
@@ -171,7 +177,11 @@ fn defang(text: &str) -> String {
 fn priority(t: &TargetReport) -> u8 {
     match t.result.outcome {
         Outcome::GaveUp => 5,
-        Outcome::RestartFailed | Outcome::EngineDown | Outcome::Unhealthy | Outcome::Failing => 4,
+        Outcome::RestartFailed
+        | Outcome::EngineDown
+        | Outcome::Unhealthy
+        | Outcome::Failing
+        | Outcome::NeedsRecreate => 4,
         Outcome::Restarted if t.result.recovery == Recovery::NotRecovered => 4,
         Outcome::Healthy | Outcome::Paused | Outcome::Stopped => 2,
         _ => 3,
