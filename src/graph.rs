@@ -71,18 +71,25 @@ pub(crate) fn leanings(containers: &[ContainerSummary], targets: &[&Target]) -> 
 /// target and is no target itself joins the roster as one (checked by `Provider`, named
 /// as discovery names, `prefix` before its name on an engine of several), with its
 /// provider's settings. Leans neither end of which is watched are left alone; those on
-/// a cycle are said (returned) and not followed.
+/// a cycle are said (returned) and not followed. A container whose network namespace's
+/// container is gone stays on the roster while `remembered` knows its name (an earlier
+/// pass had it as a dependent): it is reported, with how to recreate it.
 pub(crate) fn weave(
     roster: &mut Vec<Target>,
-    endpoint: &Endpoint,
-    kept: &[ContainerSummary],
+    (endpoint, kept): (&Endpoint, &[ContainerSummary]),
     prefix: &str,
+    remembered: &dyn Fn(&str) -> bool,
 ) -> Vec<String> {
     let here = |t: &&Target| t.endpoint == *endpoint;
     let watched: BTreeSet<String> = roster.iter().filter(here).flat_map(|t| t.replicas.iter().cloned()).collect();
     let targets: Vec<&Target> = roster.iter().filter(here).collect();
     let mut leans = leanings(kept, &targets);
-    leans.retain(|l| l.provider != l.dependent && (watched.contains(&l.provider) || watched.contains(&l.dependent)));
+    let stranded = |l: &Leaning| !l.exists && l.via == Via::Network && remembered(&format!("{prefix}{}", l.dependent));
+    leans.retain(|l| {
+        l.provider != l.dependent
+            && l.via != Via::RestartWith
+            && (watched.contains(&l.provider) || watched.contains(&l.dependent) || stranded(l))
+    });
     let (levels, cycles) = order(&leans);
     let placed: BTreeSet<&String> = levels.iter().flatten().collect();
     leans.retain(|l| placed.contains(&l.dependent));
@@ -92,20 +99,19 @@ pub(crate) fn weave(
             roster.iter_mut().filter(|t| holds(t)).for_each(|t| t.facts.leans.push(lean.clone()));
             continue;
         }
-        let Some(provider) = roster.iter().find(|t| t.endpoint == *endpoint && t.replicas.contains(&lean.provider))
-        else {
-            continue;
-        };
+        let provider = roster.iter().find(|t| t.endpoint == *endpoint && t.replicas.contains(&lean.provider));
         let name = format!("{prefix}{}", lean.dependent);
-        if roster.iter().any(|t| t.name == name) {
+        if (provider.is_none() && lean.exists) || roster.iter().any(|t| t.name == name) {
             continue;
         }
         let mut dependent = Target::new(&name, &lean.dependent, HealthCheck::Provider);
-        dependent.settings = provider.settings;
-        dependent.ignore_stopped = provider.ignore_stopped;
         dependent.endpoint = endpoint.clone();
-        // A provider that is only to be reported on has its dependents only reported too.
-        dependent.action = if provider.action == Action::Notify { Action::Notify } else { Action::Restart };
+        if let Some(provider) = provider {
+            dependent.settings = provider.settings;
+            dependent.ignore_stopped = provider.ignore_stopped;
+            // A provider that is only to be reported on has its dependents only reported too.
+            dependent.action = if provider.action == Action::Notify { Action::Notify } else { Action::Restart };
+        }
         dependent.facts.leans.push(lean);
         roster.push(dependent);
     }

@@ -245,7 +245,7 @@ mod tests {
         };
         let kept: Vec<ContainerSummary> = [&vpn, &qbit].map(|c| ContainerSummary::from(c.clone())).to_vec();
         let mut roster = vec![Target::http("vpn", "vpn", HealthUrl::parse("http://127.0.0.1:9/").unwrap())];
-        let cycles = crate::graph::weave(&mut roster, &Endpoint::Default, &kept, "");
+        let cycles = crate::graph::weave(&mut roster, (&Endpoint::Default, &kept), "", &|_| false);
         assert!(cycles.is_empty());
         (FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![vpn, qbit])), roster)
     }

@@ -97,8 +97,10 @@ pub(super) fn engines(roster: &[Target], results: &[TargetResult], listed: &List
 }
 
 /// The pass's roster: the config's targets with what Docker itself says of them (the
-/// replicas of compose services, containers down or restarting), then the labelled and
-/// unhealthy containers of every engine that asks for discovery. The config is left as
+/// replicas of compose services, containers down or restarting, whom they lean on),
+/// then the labelled and unhealthy containers of every engine that asks for discovery,
+/// and the containers that lean on a watched one (or did, by what is `remembered` of
+/// them, by target name). The config is left as
 /// the operator wrote it. One
 /// listing per engine (see `DockerCli::summaries`), all engines at once, so a slow or
 /// unreachable one costs its own timeout and not the others'. An engine that cannot be
@@ -106,7 +108,11 @@ pub(super) fn engines(roster: &[Target], results: &[TargetResult], listed: &List
 /// the other targets are listed too, for their containers' state (see `listed_down`);
 /// when such a listing fails, the targets' checks decide as if it had not been made,
 /// and an action that finds the engine down reports it.
-pub(crate) fn roster(config: &Config, docker: &dyn Containers) -> (Vec<Target>, Listed) {
+pub(crate) fn roster(
+    config: &Config,
+    docker: &dyn Containers,
+    remembered: &dyn Fn(&str) -> bool,
+) -> (Vec<Target>, Listed) {
     let mut needed: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
     needed.extend(config.engines.iter().filter(|e| e.discovers()).map(|e| e.endpoint.clone()));
@@ -154,7 +160,7 @@ pub(crate) fn roster(config: &Config, docker: &dyn Containers) -> (Vec<Target>, 
                 Some(engine) if qualified => format!("{}/", engine.name),
                 _ => String::new(),
             };
-            cycles.extend(graph::weave(&mut roster, endpoint, &listing.kept, &prefix));
+            cycles.extend(graph::weave(&mut roster, (endpoint, &listing.kept), &prefix, remembered));
         }
     }
     let mut mistakes = mistakes(config, &roster, &listings, &engines, &invalid);
@@ -314,7 +320,7 @@ mod tests {
             ]),
         );
         let configured = config.targets.clone();
-        let (roster, listed) = roster(&config, &docker);
+        let (roster, listed) = roster(&config, &docker, &|_| false);
         assert_eq!(config.targets, configured, "the config is left as the operator wrote it");
         let mut calls = docker.calls();
         calls.sort();
@@ -337,7 +343,7 @@ mod tests {
         let paused = ContainerInfo { status: ContainerStatus::Paused, ..container("web", "always", &[]) };
         let docker =
             FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![paused, container("db", "no", &[])]));
-        let (roster, _) = roster(&config, &docker);
+        let (roster, _) = roster(&config, &docker, &|_| false);
         assert_eq!(docker.calls(), ["list local"]);
         assert_eq!(roster[0].facts.down.as_deref(), Some("container web is paused and answers nothing"));
         assert_eq!(roster[1].facts.down, None, "running: its check decides");

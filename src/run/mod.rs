@@ -151,14 +151,16 @@ impl<'a> Setup<'a> {
         let mut warnings: Vec<String> = self.ssh_warning.iter().cloned().collect();
         // What the last pass's notifications met, now that they are done.
         warnings.extend(self.courier.finished());
+        let mut memory_warnings = Vec::new();
+        let (memory, state_file) = load_memory(config, started, &mut memory_warnings);
         let (mut roster, mut listed) = (config.targets.clone(), Listed::default());
         if let (Some(cli), true) = (&self.docker, config.lists()) {
-            (roster, listed) = listing::roster(config, cli);
+            (roster, listed) = listing::roster(config, cli, &|name| memory.targets.contains_key(name));
             // Said once per engine, however many of its targets went unchecked.
             warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
             warnings.extend(listed.mistakes.iter().cloned());
         }
-        let (memory, state_file) = load_memory(config, started, &mut warnings);
+        warnings.extend(memory_warnings);
         let unreachable = unlisted_targets(config, &roster, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
         let pass = Pass {

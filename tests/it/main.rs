@@ -7,6 +7,7 @@ mod check;
 mod checks;
 mod config;
 mod cron;
+mod dependents;
 mod docker_targets;
 mod docs;
 mod drill_audit;

@@ -1,0 +1,225 @@
+//! Services that lean on another, on the real engine: a provider in a network namespace
+//! of its own (`--network none` gives it a loopback of its own) and a dependent in it
+//! (`--network container:PROVIDER`), serving on that loopback. Whatever happens to the
+//! provider, healwatch must leave the dependent answering through the provider's
+//! namespace again (`docker exec PROVIDER wget 127.0.0.1:PORT` reaches it).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::engine::Engine;
+use crate::util::{eventually, free_port, write_file};
+
+/// A provider (`vpn`, watched by an exec check of its own server) and a dependent in
+/// its namespace (`app`, no target of its own); both removed when dropped.
+struct Web {
+    engine: &'static Engine,
+    vpn: String,
+    app: String,
+    app_port: u16,
+    vpn_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Web {
+    /// Starts both, the provider with restart policy `restart`, and waits until the
+    /// dependent answers through the provider's namespace.
+    #[track_caller]
+    fn start(test: &str, restart: &str) -> Self {
+        let engine = Engine::get();
+        let pid = std::process::id();
+        let web = Self {
+            engine,
+            vpn: format!("hw-{test}-vpn-{pid}"),
+            app: format!("hw-{test}-app-{pid}"),
+            app_port: free_port(),
+            vpn_port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        web.remove();
+        web.run_vpn(restart);
+        let network = format!("container:{}", web.vpn);
+        web.run(&web.app, &network, "always", web.app_port);
+        eventually(Duration::from_secs(20), "the dependent answering through the provider", || web.reached());
+        web
+    }
+
+    fn run_vpn(&self, restart: &str) {
+        self.run(&self.vpn, "none", restart, self.vpn_port);
+    }
+
+    #[track_caller]
+    fn run(&self, name: &str, network: &str, restart: &str, port: u16) {
+        let port = port.to_string();
+        let args = ["run", "-d", "--pull", "never", "--init", "--name", name, "--network", network];
+        let tail = ["--restart", restart, &self.engine.image, "/bin/serve", &port];
+        let out = self.engine.docker(&[&args[..], &tail[..]].concat());
+        assert!(out.success(), "docker run {name}: {out:?}");
+    }
+
+    /// Whether the dependent's server answers on the provider's loopback.
+    fn reached(&self) -> Result<(), String> {
+        let url = format!("http://127.0.0.1:{}/health", self.app_port);
+        let out = self.engine.docker(&["exec", &self.vpn, "wget", "-q", "-O", "/dev/null", &url]);
+        if out.success() { Ok(()) } else { Err(format!("{out:?}")) }
+    }
+
+    fn docker(&self, args: &[&str]) {
+        let out = self.engine.docker(args);
+        assert!(out.success(), "docker {args:?}: {out:?}");
+    }
+
+    fn started_at(&self, name: &str) -> String {
+        self.engine.docker(&["inspect", "--format", "{{.State.StartedAt}}", name]).stdout.trim().to_string()
+    }
+
+    /// A config watching only the provider, by a look at its own server from inside.
+    fn config(&self) -> std::path::PathBuf {
+        let url = format!("http://127.0.0.1:{}/health", self.vpn_port);
+        write_file(
+            self.dir.path(),
+            "c.toml",
+            &format!(
+                "[defaults]\nretries = 1\ntimeout = \"2s\"\nrestart_timeout = \"2s\"\nrecovery_timeout = \"20s\"\n\
+                 [[target]]\nname = \"vpn\"\ncontainer = \"{}\"\n\
+                 exec = [\"wget\", \"-q\", \"-O\", \"/dev/null\", \"{url}\"]\n",
+                self.vpn
+            ),
+        )
+    }
+
+    /// healwatch over the config, with a memory shared by all its runs here.
+    fn healwatch(&self) -> crate::util::Healwatch {
+        self.engine.healwatch().env("HEALWATCH_STATE", self.state()).arg("-c").arg(self.config())
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    /// One pass over the config: its status line.
+    fn pass(&self) -> (crate::util::Run, Value) {
+        let run = self.healwatch().run();
+        let line = run.status_line();
+        (run, line)
+    }
+
+    fn remove(&self) {
+        let _ = self.engine.docker(&["rm", "-f", &self.app, &self.vpn]);
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// The entry named `name` in a status line's targets.
+fn entry(line: &Value, name: &str) -> Value {
+    line["targets"].as_array().into_iter().flatten().find(|t| t["name"] == name).cloned().unwrap_or(Value::Null)
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_dependent_answers_again_whoever_restarted_its_provider_in_place() {
+    let web = Web::start("lean", "always");
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, &web.app)["outcome"], "healthy", "it joins the pass as the provider's: {run}");
+    assert_eq!(entry(&line, &web.app)["check"], "provider", "{run}");
+
+    // 1. healwatch heals the provider itself.
+    web.docker(&["exec", &web.vpn, "rm", "/www/health"]);
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, "vpn")["outcome"], "restarted", "{run}");
+    let app = entry(&line, &web.app);
+    assert_eq!(app["outcome"], "restarted", "{run}");
+    assert_eq!(app["cause"], format!("provider {} restarted", web.vpn), "{run}");
+    assert_eq!(app["recovered"], true, "{run}");
+    web.reached().unwrap_or_else(|e| panic!("the dependent does not answer after the heal: {e}\n{run}"));
+
+    // 2. An operator restarts the provider.
+    web.docker(&["restart", "-t", "1", &web.vpn]);
+    assert!(web.reached().is_err(), "the dependent kept its network through a provider restart?");
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, "vpn")["outcome"], "healthy", "{run}");
+    assert_eq!(entry(&line, &web.app)["cause"], format!("provider {} restarted", web.vpn), "{run}");
+    web.reached().unwrap_or_else(|e| panic!("after docker restart: {e}\n{run}"));
+
+    // 3. The provider's process dies and its restart policy brings it back.
+    let before = web.started_at(&web.vpn);
+    web.docker(&["exec", &web.vpn, "killall", "httpd"]);
+    eventually(Duration::from_secs(20), "the policy restarting the provider", || {
+        let now = web.started_at(&web.vpn);
+        let running = web.engine.docker(&["inspect", "--format", "{{.State.Running}}", &web.vpn]).stdout;
+        if now != before && running.trim() == "true" { Ok(()) } else { Err(now) }
+    });
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, &web.app)["outcome"], "restarted", "{run}");
+    web.reached().unwrap_or_else(|e| panic!("after the policy's restart: {e}\n{run}"));
+
+    // Nothing to do now: the dependent is not restarted again.
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, &web.app)["outcome"], "healthy", "{run}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_dependent_the_engine_could_not_start_is_started_after_its_provider() {
+    // As after a reboot where the provider came up late: the dependent's start failed.
+    let web = Web::start("boot", "no");
+    web.docker(&["stop", "-t", "1", &web.app, &web.vpn]);
+    let refused = web.engine.docker(&["start", &web.app]);
+    assert!(!refused.success(), "the engine started a dependent without its provider: {refused:?}");
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    assert_eq!(entry(&line, "vpn")["outcome"], "restarted", "{run}");
+    let app = entry(&line, &web.app);
+    assert_eq!(app["outcome"], "restarted", "{run}");
+    assert_eq!(app["cause"], format!("provider {} was not running when {} started", web.vpn, web.app), "{run}");
+    web.reached().unwrap_or_else(|e| panic!("the dependent does not answer after its start: {e}\n{run}"));
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_dependent_of_a_replaced_provider_is_said_to_need_recreating() {
+    let web = Web::start("gone", "always");
+    web.pass().0.expect_code(0);
+    web.docker(&["rm", "-f", &web.vpn]);
+    web.run_vpn("always");
+    let (run, line) = web.pass();
+    run.expect_code(1);
+    let app = entry(&line, &web.app);
+    assert_eq!(app["outcome"], "needs_recreate", "{run}");
+    let said = app["error"].as_str().unwrap_or_default();
+    assert!(said.contains("which no longer exists") && said.contains("docker rm -f"), "{run}");
+    let text = web.healwatch().args(["--format", "text"]).run();
+    assert!(text.stdout().contains("needs_recreate"), "{text}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_watch_heals_the_dependents_of_a_provider_restarted_under_them_within_seconds() {
+    let web = Web::start("watch", "always");
+    let watch = web.healwatch().args(["--watch", "40s"]).spawn();
+    // The first pass is done when the state file is written.
+    eventually(Duration::from_secs(20), "the watch's first pass", || crate::util::ready(web.state().exists()));
+    std::thread::sleep(Duration::from_millis(500));
+    web.docker(&["restart", "-t", "1", &web.vpn]);
+    let restarted = Instant::now();
+    eventually(Duration::from_secs(15), "the dependent answering again", || web.reached());
+    let took = restarted.elapsed();
+    watch.signal("TERM");
+    let run = watch.wait(Duration::from_secs(30));
+    let lines: Vec<Value> = run.stdout().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let healed = lines.iter().map(|l| entry(l, &web.app)).find(|a| a["outcome"] == "restarted");
+    let healed = healed.unwrap_or_else(|| panic!("no pass restarted the dependent ({took:?}): {run}"));
+    assert_eq!(healed["cause"], format!("provider {} restarted", web.vpn), "{run}");
+    eprintln!("provider restarted to dependent answering: {took:?}");
+}
