@@ -140,6 +140,20 @@ impl<'a> Setup<'a> {
         }
     }
 
+    /// This pass's roster (see `listing::roster`), and what its listing said, told in
+    /// `warnings`: the config's targets as they are when nothing is listed.
+    fn roster(&self, memory: &State, warnings: &mut Vec<String>) -> (Vec<Target>, Listed) {
+        let config = &self.config;
+        let Some(cli) = self.docker.as_ref().filter(|_| config.lists()) else {
+            return (config.targets.clone(), Listed::default());
+        };
+        let (roster, listed) = listing::roster(config, cli, &|name| memory.targets.contains_key(name));
+        // Said once per engine, however many of its targets went unchecked.
+        warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
+        warnings.extend(listed.mistakes.iter().cloned());
+        (roster, listed)
+    }
+
     /// One pass, under the lock the caller holds: list, check, heal, remember, report;
     /// `early` is what whoever started it early brings (a watch): with a deadline, the
     /// pass is done by then (a recovery wait is cut to it, and its news is sent off its
@@ -153,13 +167,7 @@ impl<'a> Setup<'a> {
         warnings.extend(self.courier.finished());
         let mut memory_warnings = Vec::new();
         let (memory, state_file) = load_memory(config, started, &mut memory_warnings);
-        let (mut roster, mut listed) = (config.targets.clone(), Listed::default());
-        if let (Some(cli), true) = (&self.docker, config.lists()) {
-            (roster, listed) = listing::roster(config, cli, &|name| memory.targets.contains_key(name));
-            // Said once per engine, however many of its targets went unchecked.
-            warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
-            warnings.extend(listed.mistakes.iter().cloned());
-        }
+        let (roster, listed) = self.roster(&memory, &mut warnings);
         warnings.extend(memory_warnings);
         let unreachable = unlisted_targets(config, &roster, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
