@@ -505,6 +505,7 @@ mod tests {
             ("retry_delay", "1s", ""),
             ("failure_threshold", "2", ""),
             ("start_period", "1m", ""),
+            ("recreate_dependents", "false", "true"),
             ("ignore_stopped", "true", ""),
             ("action", "notify", "kill"),
         ];

@@ -72,19 +72,25 @@ pub(crate) fn leanings(containers: &[ContainerSummary], targets: &[&Target]) -> 
 /// as discovery names, `prefix` before its name on an engine of several), with its
 /// provider's settings. Leans neither end of which is watched are left alone; those on
 /// a cycle are said (returned) and not followed. A container whose network namespace's
-/// container is gone stays on the roster while `remembered` knows its name (an earlier
-/// pass had it as a dependent): it is reported, with how to recreate it.
+/// container is gone stays on the roster while `remembered` knows its provider's name
+/// by its own (an earlier pass had it as a dependent): it is reported, with how to
+/// recreate it, and the lean names that provider.
 pub(crate) fn weave(
     roster: &mut Vec<Target>,
     (endpoint, kept): (&Endpoint, &[ContainerSummary]),
     prefix: &str,
-    remembered: &dyn Fn(&str) -> bool,
+    remembered: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<String> {
     let here = |t: &&Target| t.endpoint == *endpoint;
     let watched: BTreeSet<String> = roster.iter().filter(here).flat_map(|t| t.replicas.iter().cloned()).collect();
     let targets: Vec<&Target> = roster.iter().filter(here).collect();
     let mut leans = leanings(kept, &targets);
-    let stranded = |l: &Leaning| !l.exists && l.via == Via::Network && remembered(&format!("{prefix}{}", l.dependent));
+    for l in leans.iter_mut().filter(|l| !l.exists && l.via == Via::Network) {
+        if let Some(name) = remembered(&format!("{prefix}{}", l.dependent)) {
+            l.provider = name;
+        }
+    }
+    let stranded = |l: &Leaning| !l.exists && l.via == Via::Network && l.provider != short(&l.reference);
     leans.retain(|l| {
         l.provider != l.dependent
             && l.via != Via::RestartWith
@@ -99,6 +105,7 @@ pub(crate) fn weave(
             roster.iter_mut().filter(|t| holds(t)).for_each(|t| t.facts.leans.push(lean.clone()));
             continue;
         }
+        // A replaced provider's successor, under the name remembered, lends its settings too.
         let provider = roster.iter().find(|t| t.endpoint == *endpoint && t.replicas.contains(&lean.provider));
         let name = format!("{prefix}{}", lean.dependent);
         if (provider.is_none() && lean.exists) || roster.iter().any(|t| t.name == name) {

@@ -61,6 +61,23 @@ impl SettingValue for u32 {
     }
 }
 
+impl SettingValue for bool {
+    type Raw = bool;
+    fn parse_text(text: &str) -> Result<Self> {
+        match text.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => bail!("'{other}' is not true or false"),
+        }
+    }
+    fn from_raw(raw: &bool) -> Result<Self> {
+        Ok(*raw)
+    }
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
 /// Checks `value` against the setting's range; `hint` says what to write instead.
 pub(crate) fn in_range<T: SettingValue>(value: T, min: T, max: T, hint: &str) -> Result<T> {
     let problem = if value < min {
@@ -165,6 +182,13 @@ macro_rules! settings_table {
             range std::time::Duration::ZERO, std::time::Duration::from_secs(24 * 3600);
             hint ""; value "DUR";
             label Any;
+            /// Recreate a container that runs in the network namespace of one that was
+            /// replaced (same name, image, command, environment, labels, mounts; the new
+            /// provider's namespace), instead of reporting it `needs_recreate` [default: false].
+            recreate_dependents: bool = false;
+            range false, true;
+            hint ""; value "BOOL";
+            label OffOnly;
         }
     };
 }
@@ -184,6 +208,9 @@ pub(crate) enum LabelRule {
     /// Fewer restarts than the operator's before giving up; 0 (never give up) only
     /// where the operator's is 0.
     FewerRestarts,
+    /// Off, or on only where the operator turned it on: a label never lets healwatch do
+    /// more to a container than the operator chose.
+    OffOnly,
 }
 
 impl LabelRule {
@@ -194,6 +221,7 @@ impl LabelRule {
             Self::AtMost => label <= operator,
             Self::AtLeast => label >= operator,
             Self::FewerRestarts => label.unlimited_last() <= operator.unlimited_last(),
+            Self::OffOnly => label.unlimited_last() <= operator.unlimited_last(),
         }
     }
 
@@ -203,6 +231,7 @@ impl LabelRule {
             Self::AtMost => "is over",
             Self::AtLeast => "is under",
             Self::FewerRestarts => "allows more restarts than",
+            Self::OffOnly => "turns on what is off by",
         }
     }
 
@@ -211,6 +240,7 @@ impl LabelRule {
             Self::Any => "",
             Self::AtMost => "a longer wait would hold up every other target",
             Self::AtLeast | Self::FewerRestarts => "it would loosen the crash-loop guard",
+            Self::OffOnly => "recreating containers is the operator's choice",
         }
     }
 }
@@ -224,6 +254,12 @@ pub(crate) trait LabelOrder: Copy {
 impl LabelOrder for u32 {
     fn unlimited_last(self) -> u64 {
         if self == 0 { u64::MAX } else { u64::from(self) }
+    }
+}
+
+impl LabelOrder for bool {
+    fn unlimited_last(self) -> u64 {
+        u64::from(self)
     }
 }
 

@@ -89,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help --version run validate drill audit status pause resume check completions version help"
+            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +152,10 @@ _healwatch() {
                     return 0
                     ;;
                 --start-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recreate-dependents)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -257,7 +261,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-n -q -c -t -h --wait --stable --junit --timeout --discover --proxy --ca-file --docker --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --stable-after --config --unhealthy --concurrency --target --help"
+            opts="-n -q -c -t -h --wait --stable --junit --timeout --recreate-dependents --discover --proxy --ca-file --docker --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --stable-after --config --unhealthy --concurrency --target --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,6 +280,10 @@ _healwatch() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recreate-dependents)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -417,7 +425,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__drill)
-            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --stable-after --proxy --ca-file --docker --lock --concurrency --discover --unhealthy --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --watch --watch-every --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --help"
+            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --stable-after --recreate-dependents --proxy --ca-file --docker --lock --concurrency --discover --unhealthy --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --watch --watch-every --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +468,10 @@ _healwatch() {
                     return 0
                     ;;
                 --stable-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recreate-dependents)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -803,7 +815,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help"
+            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -866,6 +878,10 @@ _healwatch() {
                     return 0
                     ;;
                 --start-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recreate-dependents)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_healwatch_global_optspecs
-    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= watch= watch-every= n/dry-run concurrency= discover unhealthy= proxy= ca-file= docker= log= metrics= notify-url= ping-url= q/quiet format= forget-after= state= lock= h/help V/version
+    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= recreate-dependents= watch= watch-every= n/dry-run concurrency= discover unhealthy= proxy= ca-file= docker= log= metrics= notify-url= ping-url= q/quiet format= forget-after= state= lock= h/help V/version
 end
 
 function __fish_healwatch_needs_command
@@ -37,6 +37,7 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l max-restarts -d 'St
 complete -c healwatch -n "__fish_healwatch_needs_command" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
@@ -84,6 +85,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l max-restarts
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l restart-window -d 'The crash-loop guard\'s window [default: 30m]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
@@ -119,6 +121,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l decide-wit
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l restart-timeout -d 'Stop timeout passed to `docker restart -t`, rounded up to whole seconds [default: 10s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l recovery-timeout -d 'After a restart, poll the URL until healthy or this passes; 0 = do not wait [default: 60s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l stable-after -d 'A restart after which the target stays healthy this long held: it no longer counts toward --max-restarts (the guard counts restarts that did not hold) [default: 30s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F
@@ -176,6 +179,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l wait -d 'H
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l stable -d 'Consecutive healthy checks that make a target healthy (1-100)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l junit -d 'Also write the result as JUnit XML (one testcase per target), which GitLab, Jenkins and most CI systems show natively' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l timeout -d 'Bound on one HTTP attempt, connect through last body byte [default: 2s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l proxy -d 'Send health checks through this HTTP proxy; by default proxy variables (HTTP_PROXY, ALL_PROXY...) are ignored [default: none]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l ca-file -d 'PEM file of the CAs that HTTPS health checks trust, for services with an internal CA [default: the public web roots built in]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l docker -d 'The docker CLI [default: `docker` on PATH, then /usr/bin/docker, /usr/local/bin/docker]' -r -F

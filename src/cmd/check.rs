@@ -68,7 +68,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<Exit, Stop> {
     if let (Some(cli), true) = (&docker, config.needs_listing()) {
         // The same read-only listing a pass makes (ps and inspect per engine).
         let listed;
-        (roster, listed) = crate::run::roster(&config, cli, &|_| false);
+        (roster, listed) = crate::run::roster(&config, cli, &|_| None);
         warnings.extend(listed.engines.into_values().filter_map(|l| l.error));
         warnings.extend(listed.invalid.into_iter().filter_map(|r| r.error));
     }

@@ -184,6 +184,12 @@ impl Containers for DockerCli {
     fn order(&self, c: &ContainerRef, order: &Order) -> CommandOutcome {
         self.engine(&c.endpoint).order(c, order)
     }
+    fn inspect_json(&self, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
+        self.engine(&c.endpoint).inspect_json(c)
+    }
+    fn create(&self, c: &ContainerRef, body: &serde_json::Value) -> Result<String, CommandOutcome> {
+        self.engine(&c.endpoint).create(c, body)
+    }
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
         self.engine(&c.endpoint).exec(c, argv, timeout)
     }
@@ -238,6 +244,21 @@ impl Containers for CliEngine<'_> {
     fn order(&self, c: &ContainerRef, order: &Order) -> CommandOutcome {
         let args: Vec<&str> = order.cli.iter().map(String::as_str).collect();
         self.0.run_on(&c.endpoint, &args, order.bound)
+    }
+
+    fn inspect_json(&self, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
+        let out = self.0.run_on(&c.endpoint, &["inspect", "--type", "container", "--", &c.name], QUICK_TIMEOUT);
+        if !out.success() {
+            return Err(out);
+        }
+        match serde_json::from_str::<serde_json::Value>(&out.stdout) {
+            Ok(serde_json::Value::Array(mut all)) if !all.is_empty() => Ok(all.swap_remove(0)),
+            _ => Err(CommandOutcome {
+                exit_code: Some(1),
+                stderr: format!("docker inspect of {} printed no container's JSON", c.name),
+                ..out
+            }),
+        }
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {

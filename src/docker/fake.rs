@@ -36,6 +36,8 @@ pub(crate) struct FakeDocker {
     restart_count: u64,
     /// Whether nothing answers at the engine's address (every inspect says so, typed).
     engine_down: bool,
+    /// What every create exits with (0: it makes the container).
+    create_code: i32,
 }
 
 impl FakeDocker {
@@ -53,7 +55,14 @@ impl FakeDocker {
             logs_refused: None,
             restart_count: 0,
             engine_down: false,
+            create_code: 0,
         }
+    }
+
+    /// The same, with every create refused (exit `code`).
+    pub(crate) fn with_create_refused(mut self, code: i32) -> Self {
+        self.create_code = code;
+        self
     }
 
     /// The same, with an engine that does not answer: every inspect fails as the routes
@@ -191,6 +200,21 @@ impl Containers for FakeDocker {
         self.calls.lock().unwrap().push(order.name.clone());
         let acts = ["restart ", "stop ", "kill "].iter().any(|a| order.name.starts_with(a));
         Self::outcome(if acts { self.restart_code } else { 0 })
+    }
+    fn inspect_json(&self, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
+        self.calls.lock().unwrap().push(format!("inspect-json {}", c.name));
+        let info = self.inspect(c).map_err(|e| CommandOutcome { stderr: e.to_string(), ..Self::outcome(1) })?;
+        let mode = info.network_mode.unwrap_or_default();
+        Ok(serde_json::json!({"Id": info.id, "Name": format!("/{}", info.name), "Image": "sha256:fake",
+            "Config": {"Cmd": ["serve"], "Labels": info.labels}, "HostConfig": {"NetworkMode": mode}, "Mounts": []}))
+    }
+    fn create(&self, c: &ContainerRef, body: &serde_json::Value) -> Result<String, CommandOutcome> {
+        let mode = body["HostConfig"]["NetworkMode"].as_str().unwrap_or_default();
+        self.calls.lock().unwrap().push(format!("create {} {mode}", c.name));
+        match self.create_code {
+            0 => Ok(format!("{}-new", c.name)),
+            code => Err(Self::outcome(code)),
+        }
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));

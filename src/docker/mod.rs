@@ -10,6 +10,7 @@ pub(crate) mod fake;
 mod inspect;
 mod listing;
 mod orders;
+mod recreate;
 mod sieve;
 mod ssh;
 
@@ -21,6 +22,7 @@ pub(crate) use crate::process::CommandOutcome;
 pub(crate) use cli::DockerCli;
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 pub(crate) use orders::Order;
+pub(crate) use recreate::create_body;
 pub(crate) use sieve::{Sieve, Summaries};
 
 /// Extra time a `docker restart` gets beyond its stop timeout (for the start) before it is killed.
@@ -63,6 +65,25 @@ pub(crate) trait Containers: Sync {
             Some(order) => self.order(container, &order),
             None => CommandOutcome::nothing_run(),
         }
+    }
+    /// The container's whole inspect, as the engine gives it (what a recreate copies).
+    fn inspect_json(&self, container: &ContainerRef) -> Result<serde_json::Value, CommandOutcome>;
+    /// `POST /containers/create?name=NAME` with `body` (see `create_body`): the new
+    /// container's id. Only through the Engine API: the docker CLI has no way to make a
+    /// container from an inspect, so that route refuses, saying so.
+    fn create(&self, container: &ContainerRef, body: &serde_json::Value) -> Result<String, CommandOutcome> {
+        let _ = body;
+        Err(CommandOutcome {
+            stderr: format!(
+                "healwatch reaches engine {} through the docker CLI, which cannot make a container from an \
+                 inspect: recreate {} by hand",
+                container.endpoint.name(),
+                container.name
+            ),
+            exit_code: None,
+            ran: false,
+            ..CommandOutcome::nothing_run()
+        })
     }
     /// `docker exec -- CONTAINER ARGV...` (no shell), killed with its process group on this
     /// host past `timeout`.

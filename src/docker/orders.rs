@@ -43,6 +43,37 @@ impl Order {
         }
     }
 
+    /// `docker start NAME`: a container recreated, or given its place back.
+    pub(crate) fn start(container: &str) -> Self {
+        Self {
+            name: format!("start {container}"),
+            cli: words(&["start", "--", container]),
+            api: Request::post(format!("/containers/{}/start", segment(container)), None),
+            bound: RESTART_MARGIN,
+        }
+    }
+
+    /// `docker rename NAME NEW`: a container moved aside while its successor is made.
+    pub(crate) fn rename(container: &str, new: &str) -> Self {
+        Self {
+            name: format!("rename {container} {new}"),
+            cli: words(&["rename", container, new]),
+            api: Request::post(format!("/containers/{}/rename?name={}", segment(container), segment(new)), None),
+            bound: QUICK_TIMEOUT,
+        }
+    }
+
+    /// `docker rm NAME` of a stopped container, keeping its volumes (no `-v`, no `-f`):
+    /// the container a recreate replaced, or a successor that failed.
+    pub(crate) fn remove(container: &str) -> Self {
+        Self {
+            name: format!("remove {container}"),
+            cli: words(&["rm", "--", container]),
+            api: Request::delete(format!("/containers/{}", segment(container))),
+            bound: QUICK_TIMEOUT,
+        }
+    }
+
     /// `docker restart -t SECS`, `docker stop -t SECS` or `docker kill` (`stop_timeout`
     /// rounded up to whole seconds, as Docker takes it); `None` for `Action::Notify`,
     /// which runs nothing.
@@ -87,6 +118,13 @@ mod tests {
         assert!(Order::action("web", Action::Notify, Duration::from_secs(10)).is_none());
         let stop = Order::action("web", Action::Stop, Duration::from_secs(3)).unwrap();
         assert!(stop.api.text().starts_with("POST /containers/web/stop?t=3 "), "{stop:?}");
+        let rename = Order::rename("app", "app-old");
+        assert_eq!(rename.cli, ["rename", "app", "app-old"]);
+        assert!(rename.api.text().starts_with("POST /containers/app/rename?name=app-old "), "{rename:?}");
+        let remove = Order::remove("app-old");
+        assert_eq!(remove.cli, ["rm", "--", "app-old"], "never -v: the volumes stay");
+        assert!(remove.api.text().starts_with("DELETE /containers/app-old HTTP/1.0\r\n"), "{remove:?}");
+        assert!(Order::start("app").api.text().starts_with("POST /containers/app/start "));
         assert!(Order::wake("a.b_c").api.text().starts_with("POST /containers/a.b_c/kill?signal=CONT "));
         let unpause = Order::unpause("../x?y=1 #");
         assert!(unpause.api.text().starts_with("POST /containers/..%2Fx%3Fy%3D1%20%23/unpause "), "{unpause:?}");

@@ -72,6 +72,10 @@ pub(crate) struct TargetState {
     /// once it is `stable_after` ago, they held and no longer count.
     #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub healthy_since: Option<SystemTime>,
+    /// The container whose network namespace it runs in, by name, as last seen: when
+    /// that one is replaced (a new id under the same name), its successor is found so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 impl TargetState {
@@ -382,6 +386,7 @@ mod tests {
             paused_until: None,
             logs_read_until: None,
             healthy_since: None,
+            provider: None,
         };
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(

@@ -56,11 +56,14 @@ pub(crate) enum Outcome {
     /// provider was replaced): only recreating it helps, and `recreate_dependents` is not
     /// set; `error` says the command that does it.
     NeedsRecreate,
+    /// It ran in the network namespace of a container that was replaced, and was made
+    /// again in its successor's (`recreate_dependents`): see `recovered`.
+    Recreated,
 }
 
 impl Outcome {
     /// Every outcome, in the order they are documented.
-    pub(crate) const ALL: [Outcome; 14] = [
+    pub(crate) const ALL: [Outcome; 15] = [
         Self::Healthy,
         Self::Restarted,
         Self::RestartFailed,
@@ -75,6 +78,7 @@ impl Outcome {
         Self::Interrupted,
         Self::EngineDown,
         Self::NeedsRecreate,
+        Self::Recreated,
     ];
 
     /// The name used in the status line and the state file.
@@ -94,6 +98,7 @@ impl Outcome {
             Self::Interrupted => "interrupted",
             Self::EngineDown => "engine_down",
             Self::NeedsRecreate => "needs_recreate",
+            Self::Recreated => "recreated",
         }
     }
 
@@ -104,7 +109,7 @@ impl Outcome {
     pub(crate) fn healthy_now(self, recovery: Recovery) -> bool {
         match self {
             Self::Healthy | Self::Paused | Self::Stopped => true,
-            Self::Restarted => recovery != Recovery::NotRecovered,
+            Self::Restarted | Self::Recreated => recovery != Recovery::NotRecovered,
             Self::RestartFailed
             | Self::Unhealthy
             | Self::Failing
@@ -365,6 +370,7 @@ mod tests {
             (Interrupted, NotRestarted, "interrupted", false),
             (EngineDown, NotRestarted, "engine_down", false),
             (NeedsRecreate, NotRestarted, "needs_recreate", false),
+            (Recreated, Recovered, "recreated", true),
         ];
         for outcome in Outcome::ALL {
             assert!(cases.iter().any(|c| c.0 == outcome), "{outcome:?} has no case");

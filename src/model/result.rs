@@ -31,6 +31,10 @@ pub(crate) struct TargetResult {
     /// Why the check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a container that leans on another (its network namespace, compose's
+    /// `depends_on`): that one's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// Why it was acted on when its own check is not why: `provider vpn restarted`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
@@ -75,6 +79,7 @@ impl TargetResult {
             latency: Duration::ZERO,
             attempts: 0,
             error: None,
+            provider: None,
             cause: None,
             docker_said: None,
             action: None,

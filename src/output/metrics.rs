@@ -65,7 +65,7 @@ const TARGET_FAMILIES: &[Family] = &[
 /// Whether the last check of the pass passed: the first check, or the recovery poll.
 fn up(t: &TargetResult) -> bool {
     match t.outcome {
-        Outcome::Restarted => t.recovery == Recovery::Recovered,
+        Outcome::Restarted | Outcome::Recreated => t.recovery == Recovery::Recovered,
         _ => t.error.is_none(),
     }
 }

@@ -268,7 +268,7 @@ fn target_line(t: &TargetResult, width: usize, was: Option<Outcome>, paint: &dyn
     let ms = |d: Duration| format!("{} ms", millis(d));
     let outcome = format!("{:14}", t.outcome.as_str());
     let outcome = match (t.healthy_now(), t.outcome) {
-        (true, Outcome::Restarted) => paint("32", &outcome),
+        (true, Outcome::Restarted | Outcome::Recreated) => paint("32", &outcome),
         (true, _) => paint("33", &outcome),
         (false, _) => paint("31", &outcome),
     };

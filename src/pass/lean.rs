@@ -25,8 +25,9 @@ pub(super) enum Lean {
     Stale { cause: String, why: String },
     /// A provider does not run, or does not answer yet: healed once it does.
     Waits(String),
-    /// The container whose network namespace it runs in no longer exists.
-    Stranded(String),
+    /// The container whose network namespace it runs in no longer exists: why, and the
+    /// name that container had, when an earlier pass saw it (its successor's now).
+    Stranded { why: String, provider: Option<String> },
     /// It is no target of its own, and its container is not running for a reason of its
     /// own (an operator stopped it): left alone.
     Idle(String),
@@ -36,7 +37,7 @@ impl Lean {
     /// How much it says: a replaced provider first, then one to wait for, then a restart.
     fn weight(&self) -> u8 {
         match self {
-            Self::Stranded(_) => 3,
+            Self::Stranded { .. } => 3,
             Self::Waits(_) => 2,
             Self::Stale { .. } => 1,
             Self::Idle(_) => 0,
@@ -45,19 +46,29 @@ impl Lean {
 
     /// The result of a dependent this settles without a look: its outcome and words.
     pub(super) fn settled(&self, target: &Target) -> Option<TargetResult> {
+        let provider = provider(target);
         let (outcome, error) = match self {
             Self::Stale { .. } => return None,
             Self::Waits(why) => (Outcome::Unhealthy, why),
-            Self::Stranded(why) => (Outcome::NeedsRecreate, why),
+            Self::Stranded { why, .. } => (Outcome::NeedsRecreate, why),
             Self::Idle(why) => (Outcome::Stopped, why),
         };
         Some(TargetResult {
             check: target.health.kind(),
             outcome,
+            provider,
             error: Some(error.clone()),
             ..TargetResult::new(&target.name, &target.container, target.url_display())
         })
     }
+}
+
+/// The name of the container `target` runs in the network namespace of (or leans on
+/// by compose), when known: remembered, so a replaced one's successor is found by it.
+pub(super) fn provider(target: &Target) -> Option<String> {
+    let lean = target.facts.leans.iter().find(|l| l.via != Via::RestartWith)?;
+    let known = lean.exists || lean.provider != lean.reference.get(..12).unwrap_or(&lean.reference);
+    known.then(|| lean.provider.clone())
 }
 
 /// What `target`'s providers say of it now, `earlier` being what this pass found of
@@ -85,7 +96,8 @@ pub(super) fn before_look(pass: &Pass, target: &Target, earlier: &[(&Target, &Ta
         let said = match docker.inspect(&provider) {
             Ok(p) => judge(pass, (target, &mine), &p, lean, earlier),
             Err(e) if lean.via == Via::Network && format!("{e:#}").contains("No such container") => {
-                Some(Lean::Stranded(stranded(&mine, lean)))
+                let named = lean.provider != lean.reference.get(..12).unwrap_or(&lean.reference);
+                Some(Lean::Stranded { why: stranded(&mine, lean), provider: named.then(|| lean.provider.clone()) })
             }
             Err(_) => None,
         };
@@ -196,11 +208,17 @@ fn stranded(mine: &[ContainerInfo], lean: &Leaning) -> String {
             d.name
         ),
     };
+    let old = lean.reference.get(..12).unwrap_or(&lean.reference);
+    let was = if lean.provider == old {
+        format!("container {old}")
+    } else {
+        format!("the {} of before ({old})", lean.provider)
+    };
     crate::model::one_line(
         &format!(
-            "container {} runs in the network namespace of container {}, which no longer exists (replaced, or \
-             removed): it has no network, and docker start refuses it; recreate it: {how}",
-            d.name, lean.provider
+            "container {} runs in the network namespace of {was}, which no longer exists (replaced, or removed): it \
+             has no network, and docker start refuses it; recreate it (or set recreate_dependents = true): {how}",
+            d.name
         ),
         600,
     )
@@ -245,7 +263,7 @@ mod tests {
         };
         let kept: Vec<ContainerSummary> = [&vpn, &qbit].map(|c| ContainerSummary::from(c.clone())).to_vec();
         let mut roster = vec![Target::http("vpn", "vpn", HealthUrl::parse("http://127.0.0.1:9/").unwrap())];
-        let cycles = crate::graph::weave(&mut roster, (&Endpoint::Default, &kept), "", &|_| false);
+        let cycles = crate::graph::weave(&mut roster, (&Endpoint::Default, &kept), "", &|_| None);
         assert!(cycles.is_empty());
         (FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![vpn, qbit])), roster)
     }

@@ -13,6 +13,7 @@ mod lean;
 mod look;
 mod parallel;
 pub(crate) mod policy;
+mod recreate;
 #[cfg(test)]
 mod tests;
 
@@ -226,6 +227,11 @@ fn heal_target(
             (stale, cause) = (Hint::Stale(why), Some(why_now));
             Some(&stale)
         }
+        Some(lean::Lean::Stranded { why, provider: Some(provider) }) if target.settings.recreate_dependents => {
+            let seen =
+                lean::Lean::Stranded { why, provider: None }.settled(target).unwrap_or_else(|| unreached(target));
+            return recreate::heal_stranded(pass, target, &memory, &provider, seen);
+        }
         Some(other) => return other.settled(target).unwrap_or_else(|| unreached(target)),
         None => {
             cause = None;
@@ -234,6 +240,7 @@ fn heal_target(
     };
     let mut seen = look(pass, target, hint, &memory);
     seen.result.cause = cause;
+    seen.result.provider = lean::provider(target);
     if let Some(early) = heal::before_judging(pass, target, hint, &seen.check, &memory) {
         return early.onto(seen.result);
     }

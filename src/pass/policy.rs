@@ -170,7 +170,7 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
     }
     memory.recent_restarts = recent;
     match result.outcome {
-        Outcome::Restarted => memory.restarts_total = memory.restarts_total.saturating_add(1),
+        Outcome::Restarted | Outcome::Recreated => memory.restarts_total = memory.restarts_total.saturating_add(1),
         Outcome::RestartFailed => memory.restart_failures_total = memory.restart_failures_total.saturating_add(1),
         _ => {}
     }
@@ -178,6 +178,9 @@ fn remember_one(mut memory: TargetState, settings: &Settings, result: &TargetRes
     memory.last_time = Some(now);
     if let Some(until) = result.logs_until {
         memory.logs_read_until = Some(until);
+    }
+    if let Some(provider) = &result.provider {
+        memory.provider = Some(provider.clone());
     }
     if memory.paused_until(now).is_none() {
         memory.paused_until = None;

@@ -111,7 +111,7 @@ pub(super) fn engines(roster: &[Target], results: &[TargetResult], listed: &List
 pub(crate) fn roster(
     config: &Config,
     docker: &dyn Containers,
-    remembered: &dyn Fn(&str) -> bool,
+    remembered: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Target>, Listed) {
     let mut needed: BTreeSet<Endpoint> =
         config.targets.iter().filter(|t| t.compose.is_some()).map(|t| t.endpoint.clone()).collect();
@@ -320,7 +320,7 @@ mod tests {
             ]),
         );
         let configured = config.targets.clone();
-        let (roster, listed) = roster(&config, &docker, &|_| false);
+        let (roster, listed) = roster(&config, &docker, &|_| None);
         assert_eq!(config.targets, configured, "the config is left as the operator wrote it");
         let mut calls = docker.calls();
         calls.sort();
@@ -343,7 +343,7 @@ mod tests {
         let paused = ContainerInfo { status: ContainerStatus::Paused, ..container("web", "always", &[]) };
         let docker =
             FakeDocker::new("running", 0).with_engine(Endpoint::Default, Ok(vec![paused, container("db", "no", &[])]));
-        let (roster, _) = roster(&config, &docker, &|_| false);
+        let (roster, _) = roster(&config, &docker, &|_| None);
         assert_eq!(docker.calls(), ["list local"]);
         assert_eq!(roster[0].facts.down.as_deref(), Some("container web is paused and answers nothing"));
         assert_eq!(roster[1].facts.down, None, "running: its check decides");

@@ -147,7 +147,8 @@ impl<'a> Setup<'a> {
         let Some(cli) = self.docker.as_ref().filter(|_| config.lists()) else {
             return (config.targets.clone(), Listed::default());
         };
-        let (roster, listed) = listing::roster(config, cli, &|name| memory.targets.contains_key(name));
+        let (roster, listed) =
+            listing::roster(config, cli, &|name| memory.targets.get(name).and_then(|m| m.provider.clone()));
         // Said once per engine, however many of its targets went unchecked.
         warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
         warnings.extend(listed.mistakes.iter().cloned());

@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 
 use super::calls::{self, Call, call};
 use super::list::{Route, list};
+use super::wire::{Request, segment};
 use crate::docker::{ContainerInfo, ContainerState, Containers, Order, QUICK_TIMEOUT, Sieve, Summaries, stderr_line};
 use crate::model::{ContainerRef, DockerHealth, Endpoint};
 use crate::process::CommandOutcome;
@@ -76,6 +77,23 @@ impl Containers for ApiEngine<'_> {
 
     fn order(&self, _: &ContainerRef, order: &Order) -> CommandOutcome {
         call(self.socket, &Call::of(order.api.clone()), order.bound)
+    }
+
+    fn inspect_json(&self, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
+        calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)
+    }
+
+    fn create(&self, c: &ContainerRef, body: &serde_json::Value) -> Result<String, CommandOutcome> {
+        let path = format!("/containers/create?name={}", segment(&c.name));
+        let out = call(self.socket, &Call::of(Request::post(path, Some(body.to_string()))), QUICK_TIMEOUT);
+        if !out.success() {
+            return Err(out);
+        }
+        let made: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        match made["Id"].as_str() {
+            Some(id) => Ok(id.to_string()),
+            None => Err(CommandOutcome { exit_code: Some(1), stderr: "the engine's create named no id".into(), ..out }),
+        }
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {

@@ -46,6 +46,10 @@ impl Request {
         Self { method: "POST", path: path.into(), body }
     }
 
+    pub(crate) fn delete(path: impl Into<String>) -> Self {
+        Self { method: "DELETE", path: path.into(), body: None }
+    }
+
     /// The request as it goes on the wire.
     pub(crate) fn text(&self) -> String {
         let mut out = format!("{} {} HTTP/1.0\r\nHost: docker\r\nUser-Agent: healwatch\r\n", self.method, self.path);

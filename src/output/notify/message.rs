@@ -113,6 +113,7 @@ fn headline(t: &TargetReport) -> String {
         Outcome::Healthy => format!("{} is healthy again", who(t)),
         Outcome::EngineDown => format!("{}: engine unreachable", who(t)),
         Outcome::NeedsRecreate => format!("{} needs recreating", who(t)),
+        Outcome::Recreated => format!("{} recreated", who(t)),
         other => format!("{} is {}", who(t), other.as_str().replace('_', " ")),
     }
 }
@@ -152,6 +153,7 @@ fn line(t: &TargetReport, before: Outcome) -> String {
         Outcome::Healthy => format!("{} is healthy again (it was {})", who(t), before.as_str().replace('_', " ")),
         Outcome::EngineDown => format!("{}: its Docker engine cannot be reached{}", who(t), why()),
         Outcome::NeedsRecreate => format!("{} needs to be recreated{}", who(t), why()),
+        Outcome::Recreated => format!("{} recreated{}; it answers in its provider's namespace", who(t), why()),
         Outcome::Paused => format!("{} is paused for maintenance", who(t)),
         other => format!("{} is {}{}", who(t), other.as_str().replace('_', " "), why()),
     };
