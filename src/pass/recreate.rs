@@ -46,11 +46,18 @@ pub(super) fn heal_stranded(
     };
     let action = ActionRun { action: Action::Restart, exit_code, duration, stderr };
     let cause = format!("provider {provider} was replaced");
-    let (recovery, recovery_time) = match done {
-        Ok(Recreated { .. }) => (Recovery::Recovered, Some(duration)),
-        Err(_) => (Recovery::NotRestarted, None),
+    let (recovery, recovery_time, error) = match done {
+        Ok(Recreated { .. }) => {
+            let why = format!(
+                "container {} ran in the network namespace of the {provider} of before, which no longer exists: it \
+                 had no network",
+                target.container
+            );
+            (Recovery::Recovered, Some(duration), Some(why))
+        }
+        Err(_) => (Recovery::NotRestarted, None, seen.error.clone()),
     };
-    TargetResult { outcome, action: Some(action), cause: Some(cause), recovery, recovery_time, ..seen }
+    TargetResult { outcome, action: Some(action), cause: Some(cause), recovery, recovery_time, error, ..seen }
 }
 
 /// A recreate that went through; `left_behind` says what of the old container could

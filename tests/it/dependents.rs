@@ -40,19 +40,26 @@ impl Web {
         web.remove();
         web.run_vpn(restart);
         let network = format!("container:{}", web.vpn);
-        web.run(&web.app, &network, "always", web.app_port);
+        let volumes = ["-v", "/anon", "-v", &web.volume()];
+        let volumes = if test == "swap" { &volumes[..] } else { &[] };
+        web.run(&web.app, &[&["--network", &network], volumes].concat(), "always", web.app_port);
         eventually(Duration::from_secs(20), "the dependent answering through the provider", || web.reached());
         web
     }
 
     fn run_vpn(&self, restart: &str) {
-        self.run(&self.vpn, "none", restart, self.vpn_port);
+        self.run(&self.vpn, &["--network", "none"], restart, self.vpn_port);
+    }
+
+    /// The named volume a recreate must keep (`NAME:/named`).
+    fn volume(&self) -> String {
+        format!("{}-vol:/named", self.app)
     }
 
     #[track_caller]
-    fn run(&self, name: &str, network: &str, restart: &str, port: u16) {
+    fn run(&self, name: &str, extra: &[&str], restart: &str, port: u16) {
         let port = port.to_string();
-        let args = ["run", "-d", "--pull", "never", "--init", "--name", name, "--network", network];
+        let args = [&["run", "-d", "--pull", "never", "--init", "--name", name][..], extra].concat();
         let tail = ["--restart", restart, &self.engine.image, "/bin/serve", &port];
         let out = self.engine.docker(&[&args[..], &tail[..]].concat());
         assert!(out.success(), "docker run {name}: {out:?}");
@@ -76,12 +83,17 @@ impl Web {
 
     /// A config watching only the provider, by a look at its own server from inside.
     fn config(&self) -> std::path::PathBuf {
+        self.config_with("")
+    }
+
+    /// The same with `more` in its `[defaults]`.
+    fn config_with(&self, more: &str) -> std::path::PathBuf {
         let url = format!("http://127.0.0.1:{}/health", self.vpn_port);
         write_file(
             self.dir.path(),
             "c.toml",
             &format!(
-                "[defaults]\nretries = 1\ntimeout = \"2s\"\nrestart_timeout = \"2s\"\nrecovery_timeout = \"20s\"\n\
+                "[defaults]\n{more}retries = 1\ntimeout = \"2s\"\nrestart_timeout = \"2s\"\nrecovery_timeout = \"20s\"\n\
                  [[target]]\nname = \"vpn\"\ncontainer = \"{}\"\n\
                  exec = [\"wget\", \"-q\", \"-O\", \"/dev/null\", \"{url}\"]\n",
                 self.vpn
@@ -106,7 +118,9 @@ impl Web {
     }
 
     fn remove(&self) {
-        let _ = self.engine.docker(&["rm", "-f", &self.app, &self.vpn]);
+        // With -v: the dependent's anonymous volume goes with it; then its named one.
+        let _ = self.engine.docker(&["rm", "-f", "-v", &self.app, &self.vpn]);
+        let _ = self.engine.docker(&["volume", "rm", &format!("{}-vol", self.app)]);
     }
 }
 
@@ -222,4 +236,36 @@ fn a_watch_heals_the_dependents_of_a_provider_restarted_under_them_within_second
     let healed = healed.unwrap_or_else(|| panic!("no pass restarted the dependent ({took:?}): {run}"));
     assert_eq!(healed["cause"], format!("provider {} restarted", web.vpn), "{run}");
     eprintln!("provider restarted to dependent answering: {took:?}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_dependent_of_a_replaced_provider_is_recreated_in_its_successor_with_nothing_lost() {
+    let web = Web::start("swap", "always");
+    web.pass().0.expect_code(0);
+    let write = "echo anonymous > /anon/kept && echo named > /named/kept";
+    web.docker(&["exec", &web.app, "sh", "-c", write]);
+    let old_id = web.engine.docker(&["inspect", "--format", "{{.Id}}", &web.app]).stdout.trim().to_string();
+    web.docker(&["rm", "-f", &web.vpn]);
+    web.run_vpn("always");
+    assert!(web.reached().is_err(), "the dependent has no network before the recreate");
+    let config = web.config_with("recreate_dependents = true\n");
+    let run = web.engine.healwatch().env("HEALWATCH_STATE", web.state()).arg("-c").arg(&config).run();
+    run.expect_code(0);
+    let app = entry(&run.status_line(), &web.app);
+    assert_eq!(app["outcome"], "recreated", "{run}");
+    assert_eq!(app["cause"], format!("provider {} was replaced", web.vpn), "{run}");
+    assert_eq!(app["recovered"], true, "{run}");
+    web.reached().unwrap_or_else(|e| panic!("the recreated dependent does not answer: {e}\n{run}"));
+    let new_id = web.engine.docker(&["inspect", "--format", "{{.Id}}", &web.app]).stdout.trim().to_string();
+    assert_ne!(new_id, old_id, "{run}");
+    let read = web.engine.docker(&["exec", &web.app, "cat", "/anon/kept", "/named/kept"]);
+    assert_eq!(read.stdout.trim(), "anonymous\nnamed", "both volumes came along: {read:?}\n{run}");
+    let left = web.engine.docker(&["ps", "-a", "--format", "{{.Names}}"]).stdout;
+    assert!(!left.contains(&format!("{}-healwatch-", web.app)), "the old container is removed: {left}");
+    let took = app["restart"]["duration_ms"].as_u64().unwrap_or(u64::MAX);
+    eprintln!("recreate took {took} ms");
+    // Done: the next pass leaves it be.
+    let again = web.engine.healwatch().env("HEALWATCH_STATE", web.state()).arg("-c").arg(&config).run();
+    assert_eq!(entry(&again.status_line(), &web.app)["outcome"], "healthy", "{again}");
 }
