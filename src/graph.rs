@@ -324,6 +324,18 @@ mod tests {
     }
 
     #[test]
+    fn a_roster_is_healed_providers_first_down_a_chain() {
+        let url = || HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let mut roster: Vec<Target> = ["c", "b", "a", "x"].iter().map(|n| Target::http(n, n, url())).collect();
+        roster[0].facts.leans.push(lean("b", "c"));
+        roster[1].facts.leans.push(lean("a", "b"));
+        assert_eq!(levels(&roster), [vec![2, 3], vec![1], vec![0]], "a and x, then b, then c");
+        roster[2].facts.leans.push(lean("c", "a"));
+        let all: Vec<usize> = levels(&roster).concat();
+        assert_eq!(all.len(), 4, "a cycle still ends with every target placed: {all:?}");
+    }
+
+    #[test]
     fn a_chain_is_healed_in_order_and_a_cycle_is_said_and_left() {
         let leans = [lean("vpn", "b"), lean("b", "c"), lean("vpn", "d"), lean("x", "y"), lean("y", "x")];
         let (levels, cycles) = order(&leans);

@@ -269,3 +269,59 @@ fn a_dependent_of_a_replaced_provider_is_recreated_in_its_successor_with_nothing
     let again = web.engine.healwatch().env("HEALWATCH_STATE", web.state()).arg("-c").arg(&config).run();
     assert_eq!(entry(&again.status_line(), &web.app)["outcome"], "healthy", "{again}");
 }
+
+#[test]
+#[ignore = "needs a Docker engine: scripts/test.sh"]
+fn a_chain_of_network_and_compose_dependents_is_healed_in_order_each_once() {
+    // vpn <- app (its namespace) <- worker (its namespace too, and compose's depends_on
+    // app with restart: true, labelled as compose writes it).
+    let web = Web::start("chain", "always");
+    let project = format!("hwchain{}", std::process::id());
+    let worker = format!("{}-worker", web.app);
+    let _gone = Removed(web.engine, worker.clone());
+    let label = |k: &str, v: &str| format!("com.docker.compose.{k}={v}");
+    let app_labels = [label("project", &project), label("service", "app")];
+    let worker_labels =
+        [label("project", &project), label("service", "worker"), label("depends_on", "app:service_started:true")];
+    // The app is run again with its compose labels (a container's labels are fixed).
+    let network = format!("container:{}", web.vpn);
+    let mut args = vec!["--network", network.as_str()];
+    for l in &worker_labels {
+        args.extend(["--label", l.as_str()]);
+    }
+    web.run(&worker, &args, "always", free_port());
+    web.docker(&["rm", "-f", &web.app]);
+    let mut args = vec!["--network", network.as_str()];
+    for l in &app_labels {
+        args.extend(["--label", l.as_str()]);
+    }
+    web.run(&web.app, &args, "always", web.app_port);
+    let (run, _) = web.pass();
+    run.expect_code(0);
+    let validate = web.engine.healwatch().arg("validate").arg("-c").arg(web.config()).run();
+    assert!(validate.stdout().contains(&format!("{} <- {worker} (compose)", web.app)), "{validate}");
+
+    web.docker(&["restart", "-t", "1", &web.vpn]);
+    let (run, line) = web.pass();
+    run.expect_code(0);
+    let (app, worker_entry) = (entry(&line, &web.app), entry(&line, &worker));
+    assert_eq!(
+        (app["outcome"].as_str(), worker_entry["outcome"].as_str()),
+        (Some("restarted"), Some("restarted")),
+        "{run}"
+    );
+    assert_eq!(worker_entry["restarts_total"], 1, "restarted once, not once per provider: {run}");
+    let app_at = humantime::parse_rfc3339(&web.started_at(&web.app)).unwrap();
+    let worker_at = humantime::parse_rfc3339(&web.started_at(&worker)).unwrap();
+    assert!(app_at < worker_at, "the worker after the app it leans on: {app_at:?} {worker_at:?}\n{run}");
+    web.reached().unwrap_or_else(|e| panic!("{e}\n{run}"));
+}
+
+/// A container removed when dropped.
+struct Removed(&'static Engine, String);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = self.0.docker(&["rm", "-f", "-v", &self.1]);
+    }
+}
