@@ -15,7 +15,14 @@ Faults: endpoint broken, container paused, main process SIGSTOPped, container ki
 (its restart policy then off), crash loop for 20 s (the main process killed every 2 s
 from the host: Docker revives it), slow start (the container replaced by one that
 answers 8 s after each start), the engine restarted, the state directory full, a pass
-SIGKILLed, a maintenance pause taken (and the service broken during it). The clock is
+SIGKILLed, a maintenance pause taken (and the service broken during it). And a web: a
+provider (`web-vpn`, `--network none`, watched by an exec check) with two dependents in
+its network namespace (no targets, each with a file in an anonymous volume), faulted
+four ways: its endpoint broken (healwatch restarts it), `docker restart`, its process
+killed (its policy restarts it), `docker rm -f` and run again (healwatch recreates the
+dependents: `recreate_dependents = true`); healed when both dependents answer through
+the provider's namespace again, and nothing is lost when their files are still there at
+the end. The clock is
 not stepped: that would step the whole machine's clock (the unit and integration tests
 step healwatch's own with HEALWATCH_TEST_NOW).
 """
@@ -46,7 +53,14 @@ KINDS = {  # kind: (weight, seconds to heal after the fault is complete)
     "maintenance": (1, 30),
     "relay_misbehaves": (2, 30),
     "process_limit": (1, 45),
+    "provider_broken": (1, 45),
+    "provider_restarted": (1, 45),
+    "provider_died": (1, 45),
+    "provider_replaced": (1, 60),
 }
+# The web's faults: on the provider, with the dependents to heal.
+WEB = {"provider_broken", "provider_restarted", "provider_died", "provider_replaced"}
+VPN, DEPENDENTS = "web-vpn", ("web-dep1", "web-dep2")
 SERVICES = 20
 GLOBAL = {"engine_restarted", "state_dir_full", "pass_sigkilled"}
 
@@ -130,6 +144,7 @@ class Soak:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.ports = {f"svc{i:02d}": free_port(os.path.join(a.work, ".last-port")) for i in range(SERVICES)}
+        self.web_ports = {name: free_port(os.path.join(a.work, ".last-port")) for name in (VPN, *DEPENDENTS)}
         self.active = {}  # service or "*": fault dict
         self.faults = []
         self.false_restarts = []
@@ -165,10 +180,44 @@ class Soak:
         if out.returncode != 0:
             raise SystemExit(f"soak: docker run {name}: {out.stderr.strip()}")
 
+    def run_vpn(self):
+        docker("rm", "-f", VPN)
+        out = docker("run", "-d", "--init", "--name", VPN, "--network", "none", "--restart", "unless-stopped",
+                     self.a.image, "/bin/serve", str(self.web_ports[VPN]))
+        if out.returncode != 0:
+            raise SystemExit(f"soak: docker run {VPN}: {out.stderr.strip()}")
+
+    def set_up_web(self):
+        self.run_vpn()
+        for name in DEPENDENTS:
+            out = docker("run", "-d", "--init", "--name", name, "--network", f"container:{VPN}", "-v", "/anon",
+                         "--restart", "unless-stopped", self.a.image, "/bin/serve", str(self.web_ports[name]))
+            if out.returncode != 0:
+                raise SystemExit(f"soak: docker run {name}: {out.stderr.strip()}")
+        deadline = time.monotonic() + 60
+        while not self.web_reached():
+            if time.monotonic() > deadline:
+                raise SystemExit("soak: the web did not come up")
+            time.sleep(0.2)
+        for name in DEPENDENTS:
+            docker("exec", name, "sh", "-c", "echo kept > /anon/kept")
+
+    def web_reached(self):
+        """Whether every dependent answers on the provider's loopback."""
+        for name in DEPENDENTS:
+            url = f"http://127.0.0.1:{self.web_ports[name]}/health"
+            try:
+                if docker("exec", VPN, "wget", "-q", "-O", "/dev/null", url, timeout=10).returncode != 0:
+                    return False
+            except subprocess.TimeoutExpired:
+                return False
+        return True
+
     def set_up(self):
         os.makedirs(os.path.dirname(self.metrics), exist_ok=True)
         for name in self.ports:
             self.run_service(name)
+        self.set_up_web()
         deadline = time.monotonic() + 60
         while not all(healthy(p) for p in self.ports.values()):
             if time.monotonic() > deadline:
@@ -178,11 +227,13 @@ class Soak:
             f.write("[defaults]\n")
             f.write(f'state = "{self.state}"\nlock = "{os.path.join(self.a.work, "state", "healwatch.lock")}"\n')
             f.write(f'metrics = "{self.metrics}"\nlog = "{os.path.join(self.a.work, "healwatch.jsonl")}"\n')
-            f.write("quiet = true\n")
+            f.write("quiet = true\nrecreate_dependents = true\n")
             f.write(f'notify_url = "smtp://127.0.0.1:{self.relay.port}/?from=soak@h.example&to=ops@h.example'
                     f'&encryption=none"\n')
             for name, port in self.ports.items():
                 f.write(f'[[target]]\nname = "{name}"\nurl = "http://127.0.0.1:{port}/health"\n')
+            vpn_url = f"http://127.0.0.1:{self.web_ports[VPN]}/health"
+            f.write(f'[[target]]\nname = "{VPN}"\nexec = ["wget", "-q", "-O", "/dev/null", "{vpn_url}"]\n')
         self.events = subprocess.Popen(
             ["docker", "events", "--filter", "type=container", "--filter", "event=start",
              "--format", "{{.Actor.Attributes.name}}"],
@@ -331,16 +382,20 @@ class Soak:
                 if "*" in self.active:
                     continue
                 free = [s for s in self.ports if s not in self.active]
+                if kind in WEB and "web" in self.active:
+                    continue
             if not free:
                 continue
             service = min(free, key=lambda s: self.last_faulted[s]) if kind not in GLOBAL else "*"
+            if kind in WEB:
+                service = "web"
             self.apply(kind, service)
 
     def apply(self, kind, service):
         fault = {"kind": kind, "service": service, "t0": self.t(), "start": time.monotonic()}
         with self.lock:
             self.active[service] = fault
-            if service != "*":
+            if service in self.last_faulted:
                 self.last_faulted[service] = time.monotonic()
         log(f"fault {kind} on {service}")
         port = self.ports.get(service)
@@ -391,6 +446,14 @@ class Soak:
             else:
                 self.limited_until = time.monotonic() + 45
             docker("exec", service, "rm", "-f", "/www/health")
+        elif kind == "provider_broken":
+            docker("exec", VPN, "rm", "-f", "/www/health")
+        elif kind == "provider_restarted":
+            docker("restart", "-t", "1", VPN)
+        elif kind == "provider_died":
+            docker("exec", VPN, "killall", "httpd")
+        elif kind == "provider_replaced":
+            self.run_vpn()
         elif kind == "maintenance":
             out = subprocess.run([self.a.binary, "pause", service, "--for", "40s", "-c", self.config],
                                  capture_output=True, text=True, timeout=180)
@@ -473,7 +536,18 @@ class Soak:
         """True when healed, False when missed, None while it is still in time."""
         kind, bound = f["kind"], KINDS[f["kind"]][1]
         if service == "*":
-            if all(healthy(p) for p in self.ports.values()):
+            if all(healthy(p) for p in self.ports.values()) and self.web_reached():
+                return True
+            return False if now - f["applied"] > bound else None
+        if service == "web":
+            if self.web_reached():
+                return True
+            if any(self.gave_up(name, f) for name in DEPENDENTS):
+                # The guard stopped restarting a dependent: it did its job; the soak mends it.
+                f["guard"] = True
+                for name in DEPENDENTS:
+                    docker("restart", "-t", "1", name)
+                    subprocess.run([self.a.binary, "resume", name, "-c", self.config], capture_output=True, timeout=180)
                 return True
             return False if now - f["applied"] > bound else None
         if kind == "maintenance":
@@ -556,6 +630,12 @@ class Soak:
         return self.report()
 
     def report(self):
+        # Nothing lost: each dependent's file in its anonymous volume outlived every
+        # restart and recreate of the web.
+        for name in DEPENDENTS:
+            kept = docker("exec", name, "cat", "/anon/kept", timeout=10)
+            if kept.stdout.strip() != "kept":
+                self.lost.append({"kind": "web", "service": name, "t": self.t(), "read": kept.stderr.strip()[:200]})
         # Nothing lost: each heal under a misbehaving relay or a process limit is counted.
         for f in self.faults:
             if "check_remembered" in f and self.restarts_total(f["service"]) <= f["restarts_before"]:

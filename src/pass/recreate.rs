@@ -10,7 +10,7 @@ use super::Pass;
 use super::act::await_recovery;
 use super::policy::{self, Verdict};
 use crate::config::Target;
-use crate::docker::{CommandOutcome, Containers, Order, create_body};
+use crate::docker::{CommandOutcome, ContainerInfo, Containers, Order, create_body};
 use crate::memory::state::TargetState;
 use crate::model::{Action, ActionRun, ContainerRef, ContainerStatus, Outcome, Recovery, TargetResult};
 
@@ -37,8 +37,17 @@ pub(super) fn heal_stranded(
         _ => return seen,
     }
     let Some(docker) = pass.docker else { return seen };
+    // No successor running yet (the provider is being replaced right now): nothing is
+    // touched, and nothing counts toward the guard; the next pass tries again.
+    let successor = match successor(docker, target, provider) {
+        Ok(successor) => successor,
+        Err(why) => {
+            let error = Some(format!("{}; {why}", seen.error.clone().unwrap_or_default()));
+            return TargetResult { error, ..seen };
+        }
+    };
     let started = pass.clock.elapsed();
-    let done = recreate(pass, docker, target, provider);
+    let done = recreate(pass, docker, target, &successor);
     let duration = pass.clock.elapsed().saturating_sub(started);
     let (outcome, exit_code, stderr) = match &done {
         Ok(Recreated { left_behind }) => (Outcome::Recreated, Some(0), left_behind.clone().unwrap_or_default()),
@@ -66,15 +75,26 @@ struct Recreated {
     left_behind: Option<String>,
 }
 
+/// The container now named `provider`, when it runs.
+fn successor(docker: &dyn Containers, target: &Target, provider: &str) -> Result<ContainerInfo, String> {
+    let at = ContainerRef { endpoint: target.endpoint.clone(), name: provider.to_string() };
+    match docker.inspect(&at) {
+        Ok(found) if found.status == ContainerStatus::Running => Ok(found),
+        Ok(found) => Err(format!("its provider's successor {provider} is {}: recreated once it runs", found.status)),
+        Err(e) => Err(format!("no container named {provider} runs yet ({e:#}): recreated once one does")),
+    }
+}
+
 /// The transaction on `target`'s container. Each step is an engine call with its own
 /// bound; the wait for the new container to answer is its recovery_timeout.
-fn recreate(pass: &Pass, docker: &dyn Containers, target: &Target, provider: &str) -> Result<Recreated, String> {
+fn recreate(
+    pass: &Pass,
+    docker: &dyn Containers,
+    target: &Target,
+    new_provider: &ContainerInfo,
+) -> Result<Recreated, String> {
     let at = |name: &str| ContainerRef { endpoint: target.endpoint.clone(), name: name.to_string() };
     let here = at(&target.container);
-    let new_provider = docker.inspect(&at(provider)).map_err(|e| format!("{e:#}"))?;
-    if new_provider.status != ContainerStatus::Running {
-        return Err(format!("its provider {provider} is {}: recreated once it runs", new_provider.status));
-    }
     let old = docker.inspect_json(&here).map_err(|out| said("inspecting", &target.container, &out))?;
     let body = create_body(&old, &new_provider.id).map_err(|e| format!("{e:#}"))?;
     let old_id = old["Id"].as_str().unwrap_or_default();
