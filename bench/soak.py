@@ -202,6 +202,23 @@ class Soak:
         for name in DEPENDENTS:
             docker("exec", name, "sh", "-c", "echo kept > /anon/kept")
 
+    def say_web(self):
+        """The web's containers and the last run's word on them, for a missed heal."""
+        names = (VPN, *DEPENDENTS)
+        out = docker("inspect", "--format", "{{.Name}} {{.State.Status}} {{.State.StartedAt}} {{.State.Error}}", *names)
+        log("web: " + out.stdout.strip().replace("\n", " | "))
+        try:
+            with open(os.path.join(self.a.work, "healwatch.jsonl")) as log_file:
+                last = log_file.readlines()[-3:]
+        except OSError:
+            return
+        for line in last:
+            try:
+                said = [t for t in json.loads(line).get("targets", []) if t.get("name") in names or t.get("outcome") != "healthy"]
+            except ValueError:
+                continue
+            log("run: " + json.dumps([{k: t.get(k) for k in ("name", "outcome", "error", "cause")} for t in said])[:1500])
+
     def web_reached(self):
         """Whether every dependent answers on the provider's loopback."""
         for name in DEPENDENTS:
@@ -516,6 +533,8 @@ class Soak:
                 f["seconds"] = round(now - max(f["applied"], f.get("pause_ends", 0)), 1)
                 if not done:
                     log(f"MISSED {f['kind']} on {service} after {bound} s")
+                    if service in ("web", "*"):
+                        self.say_web()
                 if f["kind"] == "relay_misbehaves":
                     self.relay.misbehave = False
                 if f["kind"] in ("relay_misbehaves", "process_limit") and done and not f.get("guard"):
@@ -611,6 +630,7 @@ class Soak:
         while self.active and time.monotonic() < deadline:
             time.sleep(1)
         self.stop.set()
+        self.check_kept()
         # The timer thread reaps its last run (a watch ends within 15 s); past that, kill it.
         threads[0].join(timeout=30)
         with self.lock:
@@ -629,13 +649,15 @@ class Soak:
                 self.dockerd.kill()
         return self.report()
 
-    def report(self):
-        # Nothing lost: each dependent's file in its anonymous volume outlived every
-        # restart and recreate of the web.
+    def check_kept(self):
+        """Nothing lost: each dependent's file in its anonymous volume outlived every restart
+        and recreate of the web (read while the engine still runs)."""
         for name in DEPENDENTS:
             kept = docker("exec", name, "cat", "/anon/kept", timeout=10)
             if kept.stdout.strip() != "kept":
                 self.lost.append({"kind": "web", "service": name, "t": self.t(), "read": kept.stderr.strip()[:200]})
+
+    def report(self):
         # Nothing lost: each heal under a misbehaving relay or a process limit is counted.
         for f in self.faults:
             if "check_remembered" in f and self.restarts_total(f["service"]) <= f["restarts_before"]:
