@@ -144,6 +144,7 @@ class Soak:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.ports = {f"svc{i:02d}": free_port(os.path.join(a.work, ".last-port")) for i in range(SERVICES)}
+        self.web_quiet_until = 0.0
         self.web_ports = {name: free_port(os.path.join(a.work, ".last-port")) for name in (VPN, *DEPENDENTS)}
         self.active = {}  # service or "*": fault dict
         self.faults = []
@@ -399,7 +400,9 @@ class Soak:
                 if "*" in self.active:
                     continue
                 free = [s for s in self.ports if s not in self.active]
-                if kind in WEB and "web" in self.active:
+                # One web fault at a time, and 40 s apart: past stable_after (30 s), so each
+                # heal held and the dependents' crash-loop guard has nothing to count.
+                if kind in WEB and ("web" in self.active or time.monotonic() < self.web_quiet_until):
                     continue
             if not free:
                 continue
@@ -546,6 +549,8 @@ class Soak:
                 with self.lock:
                     self.active.pop(service, None)
                     self.faults.append(f)
+                    if service == "web":
+                        self.web_quiet_until = time.monotonic() + 40
                     if service != "*":
                         self.excused_until[service] = max(self.excused_until.get(service, 0), time.monotonic() + 3)
                     else:
