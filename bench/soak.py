@@ -559,13 +559,12 @@ class Soak:
     def healed(self, service, f, now):
         """True when healed, False when missed, None while it is still in time."""
         kind, bound = f["kind"], KINDS[f["kind"]][1]
-        if service == "*":
-            if all(healthy(p) for p in self.ports.values()) and self.web_reached():
+        if service in ("*", "web"):
+            services_up = service == "web" or all(healthy(p) for p in self.ports.values())
+            if services_up and self.web_reached():
                 return True
-            return False if now - f["applied"] > bound else None
-        if service == "web":
-            if self.web_reached():
-                return True
+            if service == "*":
+                return False if now - f["applied"] > bound else None
             if any(self.gave_up(name, f) for name in DEPENDENTS):
                 # The guard stopped restarting a dependent: it did its job; the soak mends it.
                 f["guard"] = True
