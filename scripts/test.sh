@@ -90,6 +90,10 @@ fi
 # file left unreadable.
 step="the soak (2 minutes)"
 bash bench/soak.sh 2m
+# The engine restarted under the web of a provider and its dependents (and the 20
+# services), at least once, whatever the draw above.
+step="the soak, engine restarts (2 minutes)"
+SOAK_KINDS=engine_restarted bash bench/soak.sh 2m
 
 export HEALWATCH_E2E=1
 # The end-to-end tests are #[ignore]d so a bare `cargo test` says it did not run them;

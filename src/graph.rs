@@ -293,11 +293,6 @@ pub(crate) fn describe(leanings: &[Leaning]) -> (Vec<String>, Vec<String>) {
     (lines, gone)
 }
 
-/// `describe` of the leans among `containers` and from `targets`.
-pub(crate) fn leanings_said(containers: &[ContainerSummary], targets: &[&Target]) -> (Vec<String>, Vec<String>) {
-    describe(&leanings(containers, targets))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,7 @@ pub(crate) fn audit(
         problems: gone,
         ..AuditReport::default()
     };
+    report.problems.extend(graph::order(&leanings).1);
     for c in containers {
         let watched = targets.iter().any(|t| watches(t, c));
         let mut checks: Vec<CheckKind> = targets.iter().filter(|t| watches(t, c)).map(|t| t.health.kind()).collect();

@@ -99,7 +99,8 @@ fn missing_containers(
             }
         };
         let summaries: Vec<ContainerSummary> = listing.iter().cloned().map(ContainerSummary::from).collect();
-        let (lines, gone) = graph::leanings_said(&summaries, &targets);
+        let leanings = graph::leanings(&summaries, &targets);
+        let (lines, gone) = graph::describe(&leanings);
         if !lines.is_empty() {
             let _ = writeln!(out, "dependents on {} (provider <- dependent (how)):", endpoint.name());
             for line in lines {
@@ -108,6 +109,9 @@ fn missing_containers(
         }
         for g in gone {
             let _ = writeln!(out, "stranded: {g}");
+        }
+        for cycle in graph::order(&leanings).1 {
+            let _ = writeln!(out, "cycle: {cycle}");
         }
         for t in targets {
             let found = match &t.compose {
