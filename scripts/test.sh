@@ -15,6 +15,8 @@ source scripts/smtpd.sh
 source scripts/monitoring.sh
 # shellcheck source=scripts/podman.sh
 source scripts/podman.sh
+# shellcheck source=scripts/proxy.sh
+source scripts/proxy.sh
 
 # Each check that fails says so in one line, `FAIL: <check>: <why>`, after its own output.
 # It returns 0 whatever failed: under `set -e` a trap's first command that fails ends the
@@ -47,6 +49,8 @@ podman_packages
 # docker-compose (Debian's, 1.29) brings the shipped compose example up as written
 # (tests/it/examples.rs); it ships no service.
 command -v docker-compose >/dev/null 2>&1 || apt_install --no-recommends docker-compose
+# HAProxy as the socket proxy (scripts/proxy.sh); it ships a service, never started here.
+command -v haproxy >/dev/null 2>&1 || apt_install --no-recommends haproxy
 # systemd-analyze verifies the shipped units (running systemd is not needed).
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q systemd >/dev/null
@@ -57,6 +61,10 @@ engine_start
 trap 'fail_line; engine_stop' EXIT
 engine_start_second
 engine_start_ssh
+# A socket proxy in front of the first engine (tests/it/proxy.rs), allowing what a
+# healing healwatch needs.
+proxy_start heal CONTAINERS POST EVENTS EXEC
+export HEALWATCH_PROXY_HOST=$PROXY_HOST HEALWATCH_PROXY_LOG=$PROXY_LOG
 # Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
 # the test image into them too.
 podman_start

@@ -26,10 +26,10 @@ pub(crate) struct DockerCli {
     pub(super) ssh_path: Option<std::ffi::OsString>,
     /// The connection-reuse wrapper itself, for healwatch's own ssh (see `api`).
     pub(super) ssh_wrapper: Option<PathBuf>,
-    /// The socket of the default engine, when healwatch may list it through the API
-    /// (see `default_engine`): never when the CLI was named (`--docker`), whose own
-    /// idea of the default engine is then trusted.
-    pub(super) default_socket: Option<PathBuf>,
+    /// The default engine's API, when healwatch may ask it itself (see
+    /// `default_engine`): never when the CLI was named (`--docker`), whose own idea of
+    /// the default engine is then trusted.
+    pub(super) default_api: Option<super::api::Address>,
 }
 
 impl DockerCli {
@@ -53,22 +53,24 @@ impl DockerCli {
         let found = which::which("docker")
             .ok()
             .or_else(|| FALLBACK_PATHS.iter().map(Path::new).find(|p| p.is_file()).map(Path::to_path_buf));
-        let default_socket = super::default_engine::from_environment();
+        let default_api = super::default_engine::from_environment();
         if let Some(path) = found {
-            return Ok(Self { default_socket, ..Self::runnable(path)? });
+            return Ok(Self { default_api, ..Self::runnable(path)? });
         }
-        // No CLI (healwatch's own image has none): the default engine's socket is enough
-        // when it is there, since every call to a socket goes through the Engine API.
-        match default_socket {
-            Some(socket) if is_socket(&socket) => {
-                Ok(Self { path: None, ssh_path: None, ssh_wrapper: None, default_socket: Some(socket) })
+        // No CLI (healwatch's own image has none): the default engine's API is enough
+        // when it is there (a socket here, or a socket proxy's `tcp://`), since every
+        // call to it goes through the Engine API.
+        let usable = |a: &super::api::Address| a.socket().is_none_or(is_socket);
+        match default_api {
+            Some(api) if usable(&api) => {
+                Ok(Self { path: None, ssh_path: None, ssh_wrapper: None, default_api: Some(api) })
             }
-            socket => bail!(
+            api => bail!(
                 "docker CLI not found: tried `docker` on PATH ({}), {}, and no Docker socket is at {}; install the CLI, \
-                 pass --docker PATH, or set DOCKER_HOST=unix:///PATH/TO/docker.sock",
+                 pass --docker PATH, or set DOCKER_HOST=unix:///PATH/TO/docker.sock (or tcp://HOST:PORT of a socket proxy)",
                 std::env::var("PATH").unwrap_or_default(),
                 FALLBACK_PATHS.join(", "),
-                socket.map_or_else(|| "the default place".into(), |p| p.display().to_string())
+                api.map_or_else(|| "the default place".into(), |a| a.show())
             ),
         }
     }
@@ -76,7 +78,7 @@ impl DockerCli {
     /// Whether `endpoint` can only be reached through the CLI and there is none: a
     /// context, an ssh or `tcp://` engine, when healwatch found only a socket.
     pub(crate) fn lacks_cli_for(&self, endpoint: &Endpoint) -> bool {
-        self.path.is_none() && self.api_socket(endpoint).is_none()
+        self.path.is_none() && self.api_address(endpoint).is_none()
     }
 
     /// The CLI at `path`, if it can run: an executable regular file that is a program
@@ -100,7 +102,7 @@ impl DockerCli {
                 path.display()
             );
         }
-        Ok(Self { path: Some(path), ssh_path: None, ssh_wrapper: None, default_socket: None })
+        Ok(Self { path: Some(path), ssh_path: None, ssh_wrapper: None, default_api: None })
     }
 
     /// be reached over ssh.
@@ -117,9 +119,9 @@ impl DockerCli {
 
     /// What reaches the default engine, as `healwatch version` says it.
     pub(crate) fn describe(&self) -> String {
-        match (&self.path, &self.default_socket) {
+        match (&self.path, &self.default_api) {
             (Some(path), _) => path.display().to_string(),
-            (None, Some(socket)) => format!("none: the Engine API at unix://{}", socket.display()),
+            (None, Some(api)) => format!("none: the Engine API at {}", api.show()),
             (None, None) => "none".to_string(),
         }
     }
@@ -157,8 +159,8 @@ impl DockerCli {
     /// (a `unix://` engine, or the default engine where it is a socket), else through the
     /// CLI. The one place that chooses; nothing else asks which route an engine is on.
     pub(crate) fn engine<'a>(&'a self, endpoint: &'a Endpoint) -> Box<dyn Containers + 'a> {
-        match self.api_socket(endpoint) {
-            Some(socket) => Box::new(ApiEngine { socket }),
+        match self.api_address(endpoint) {
+            Some(at) => Box::new(ApiEngine { at }),
             None => Box::new(CliEngine(self)),
         }
     }
@@ -325,7 +327,7 @@ fn is_socket(path: &Path) -> bool {
 impl DockerCli {
     /// A CLI at `path`, for tests that never run it.
     pub(crate) fn at(path: &str) -> Self {
-        Self { path: Some(PathBuf::from(path)), ssh_path: None, ssh_wrapper: None, default_socket: None }
+        Self { path: Some(PathBuf::from(path)), ssh_path: None, ssh_wrapper: None, default_api: None }
     }
 }
 

@@ -1,11 +1,10 @@
 //! Docker's container events for a watch: one stream per engine, read without blocking,
-//! by the engine's route: where the engine is a socket on this host, healwatch asks its
-//! API itself (`GET /events`: a quiet watch then starts no process at all); elsewhere
+//! by the engine's route: where healwatch reaches the engine's API itself (a socket on
+//! this host, or a socket proxy's `tcp://`), it asks it (`GET /events`: a quiet watch
+//! then starts no process at all); elsewhere
 //! `docker events` runs in its own process group, killed when the stream is dropped.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -40,8 +39,8 @@ pub(crate) fn follow(
     since: SystemTime,
     until: SystemTime,
 ) -> std::io::Result<EventStream> {
-    if let Some(socket) = docker.api_socket(endpoint) {
-        return from_api(socket, since, until);
+    if let Some(at) = docker.api_address(endpoint) {
+        return from_api(&at, since, until);
     }
     let mut command = docker.command(endpoint);
     command.args(["events", "--format", EVENT_FORMAT, "--filter", "type=container"]);
@@ -54,12 +53,12 @@ pub(crate) fn follow(
     Ok(EventStream { source: Source::Cli { child, stdout }, lines: LineReader::new(EVENT_LINE_LIMIT) })
 }
 
-/// `GET /events` on the engine's socket, as HTTP/1.0: the daemon streams one JSON object
+/// `GET /events` on the engine's API, as HTTP/1.0: the daemon streams one JSON object
 /// per line, unchunked, and closes at `until`.
-fn from_api(socket: &Path, since: SystemTime, until: SystemTime) -> std::io::Result<EventStream> {
-    let stream = api::connect(socket, Instant::now() + CONNECT_TIMEOUT).map_err(std::io::Error::other)?;
+fn from_api(at: &api::Address, since: SystemTime, until: SystemTime) -> std::io::Result<EventStream> {
+    let mut stream = api::connect(at, Instant::now() + CONNECT_TIMEOUT).map_err(std::io::Error::other)?;
     stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
-    (&stream).write_all(&events_request(since, until).bytes())?;
+    stream.write_all(&events_request(since, until).bytes())?;
     stream.set_nonblocking(true)?;
     let source = Source::Api { socket: Some(stream), head: Some(Vec::new()) };
     Ok(EventStream { source, lines: LineReader::new(EVENT_LINE_LIMIT) })
@@ -94,7 +93,7 @@ enum Source {
     /// `docker events`, printing `EVENT_FORMAT` lines.
     Cli { child: Child, stdout: Option<ChildStdout> },
     /// The API's answer: its head while `head` is `Some`, then JSON lines.
-    Api { socket: Option<UnixStream>, head: Option<Vec<u8>> },
+    Api { socket: Option<api::Conn>, head: Option<Vec<u8>> },
 }
 
 impl EventStream {
@@ -225,7 +224,7 @@ mod tests {
                 format!("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}\n{}\n", event("a"), event("b"));
             conn.write_all(body.as_bytes()).unwrap();
         });
-        let mut stream = from_api(&path, SystemTime::now(), SystemTime::now()).unwrap();
+        let mut stream = from_api(&api::Address::Unix(path), SystemTime::now(), SystemTime::now()).unwrap();
         server.join().unwrap();
         let mut lines = Vec::new();
         for _ in 0..200 {

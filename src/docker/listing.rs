@@ -26,25 +26,30 @@ impl DockerCli {
         api::list(&route, ssh, QUICK_TIMEOUT, sieve)?.with_health(sieve, |ids| self.inspect_on(endpoint, ids))
     }
 
-    /// The socket through which healwatch asks `endpoint`'s API itself, when it is one on
-    /// this host (a `unix://` engine, or the default engine where it is a socket).
-    pub(super) fn api_socket<'a>(&'a self, endpoint: &'a Endpoint) -> Option<&'a Path> {
+    /// Where healwatch asks `endpoint`'s API itself, for every call: a socket on this
+    /// host (a `unix://` engine, or the default engine where it is a socket), or plain
+    /// HTTP to a `tcp://` engine without TLS files (a socket proxy).
+    pub(crate) fn api_address(&self, endpoint: &Endpoint) -> Option<api::Address> {
         match self.api_route(endpoint)? {
-            api::Route::Unix(path) => Some(path),
+            api::Route::Direct(address) => Some(address),
             _ => None,
         }
     }
 
     /// Whether `endpoint` is an engine whose socket is on this host.
     pub(crate) fn socket_here(&self, endpoint: &Endpoint) -> bool {
-        self.api_socket(endpoint).is_some()
+        self.api_address(endpoint).is_some_and(|a| a.socket().is_some())
     }
 
-    /// The route to `endpoint`'s API (see `api::route`), the default engine's socket
-    /// included where healwatch may use it (see `default_socket`).
+    /// The route to `endpoint`'s API (see `api::route`), the default engine's included
+    /// where healwatch may use it (see `default_api`). A plain `tcp://` engine goes to the
+    /// CLI while the environment asks the CLI for TLS (`DOCKER_TLS_VERIFY`, `DOCKER_TLS`).
     fn api_route<'a>(&'a self, endpoint: &'a Endpoint) -> Option<api::Route<'a>> {
-        let socket = self.default_socket.as_deref().filter(|_| *endpoint == Endpoint::Default);
-        api::route(endpoint).or(socket.map(api::Route::Unix))
+        let default = self.default_api.clone().filter(|_| *endpoint == Endpoint::Default);
+        match api::route(endpoint).or(default.map(api::Route::Direct)) {
+            Some(api::Route::Direct(api::Address::Tcp(_))) if super::default_engine::tls_from_environment() => None,
+            route => route,
+        }
     }
 
     /// Every container on `endpoint`, running or not: one `docker ps` and one `docker

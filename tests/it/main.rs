@@ -22,6 +22,7 @@ mod monitoring;
 mod notify;
 mod pass;
 mod podman;
+mod proxy;
 mod receivers;
 mod swarm;
 mod tls;

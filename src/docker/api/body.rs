@@ -3,12 +3,13 @@
 //! time and size, a signal ending any wait within 200 ms.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::net::UnixStream;
+#[cfg(test)]
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use super::conn::Conn;
 use super::wire::{parse_head, refusal};
 
 /// Sends `request` on a fresh connection to the socket at `path` and reads the whole
@@ -16,7 +17,7 @@ use super::wire::{parse_head, refusal};
 #[cfg(test)]
 pub(super) fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let deadline = Instant::now() + timeout;
-    let stream = connect(path, deadline)?;
+    let stream = super::conn::connect(&super::conn::Address::Unix(path.to_path_buf()), deadline)?;
     exchange(stream, request, deadline, timeout, crate::docker::INSPECT_LIMIT)
 }
 
@@ -24,7 +25,7 @@ pub(super) fn over_unix(path: &Path, request: &[u8], timeout: Duration) -> Resul
 /// end of the call's `timeout`) and within `limit` bytes; a signal ends the wait within
 /// 200 ms.
 pub(crate) fn exchange(
-    mut stream: UnixStream,
+    mut stream: Conn,
     request: &[u8],
     deadline: Instant,
     timeout: Duration,
@@ -63,38 +64,11 @@ fn show_size(limit: usize) -> String {
     if limit >= 1 << 20 { format!("{} MiB", limit >> 20) } else { format!("{} KiB", limit >> 10) }
 }
 
-/// Connects without blocking: a daemon whose backlog is full is waited for until
-/// `deadline`, not forever.
-pub(crate) fn connect(path: &Path, deadline: Instant) -> Result<UnixStream> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
-    let address = SocketAddrUnix::new(path).context("not a socket path")?;
-    loop {
-        match rustix::net::connect(&fd, &address) {
-            Ok(()) | Err(rustix::io::Errno::ISCONN) => break,
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS | rustix::io::Errno::ALREADY)
-                if Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(e).context("connecting"),
-        }
-    }
-    let stream = UnixStream::from(fd);
-    stream.set_nonblocking(false)?;
-    Ok(stream)
-}
-
 /// The body of the answer to a request on a socket, read as it comes: by `deadline` (the
 /// end of the call's `timeout`), within `limit` bytes in all, a signal ending it within
 /// 200 ms. The head has been read (a 200) before the first byte of it is handed out.
 pub(crate) struct Body {
-    stream: UnixStream,
+    stream: Conn,
     deadline: Instant,
     timeout: Duration,
     left: usize,
@@ -106,7 +80,7 @@ impl Body {
     /// Sends `request` on `stream` and reads the answer's head: the body to come for a
     /// 200, the engine's message as the error otherwise.
     pub(crate) fn open(
-        mut stream: UnixStream,
+        mut stream: Conn,
         request: &[u8],
         deadline: Instant,
         timeout: Duration,

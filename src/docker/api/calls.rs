@@ -1,16 +1,16 @@
 //! A pass's container calls through the Engine API, where healwatch reaches the engine's
 //! socket itself (see `DockerCli::api_socket`): an inspect, an unpause, a signal, a
-//! restart is one HTTP request on the socket, where the CLI starts a Go program for each.
+//! restart is one HTTP request on the at, where the CLI starts a Go program for each.
 //! Every answer is read as the CLI's run would have ended (`CommandOutcome`): exit 0;
 //! exit 1 with Docker's own "Error response from daemon: …"; or no exit, and
 //! `engine_down` set, when nothing answers at the socket (said as the CLI says it,
 //! "Cannot connect to the Docker daemon …"), so a pass tells an engine that is down from a
 //! container that is not, whichever route it asked by.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::body::{connect, exchange};
+use super::body::exchange;
+use super::conn::{Address, connect};
 use super::wire::{Request, daemon_message, segment, status_and_body};
 use crate::docker::INSPECT_LIMIT;
 use crate::process::CommandOutcome;
@@ -64,9 +64,9 @@ impl Call {
 }
 
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
-pub(crate) fn call(socket: &Path, call: &Call, timeout: Duration) -> CommandOutcome {
+pub(crate) fn call(at: &Address, call: &Call, timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
-    let answer = answer(socket, call, timeout, INSPECT_LIMIT);
+    let answer = answer(at, call, timeout, INSPECT_LIMIT);
     let duration = started.elapsed();
     match answer {
         Ok(answer) => outcome(&answer, duration),
@@ -83,10 +83,10 @@ struct Unanswered {
 
 /// The engine's whole answer to `call` (head and body, as bytes, at most `limit` of
 /// them), or why there is none.
-fn answer(socket: &Path, call: &Call, timeout: Duration, limit: usize) -> Result<Vec<u8>, Unanswered> {
+fn answer(at: &Address, call: &Call, timeout: Duration, limit: usize) -> Result<Vec<u8>, Unanswered> {
     let deadline = Instant::now() + timeout;
-    let stream = connect(socket, deadline).map_err(|e| Unanswered {
-        why: format!("Cannot connect to the Docker daemon at unix://{}: {e:#}", socket.display()),
+    let stream = connect(at, deadline).map_err(|e| Unanswered {
+        why: format!("Cannot connect to the Docker daemon at {}: {e:#}", at.show()),
         down: true,
     })?;
     exchange(stream, call.request().as_bytes(), deadline, timeout, limit)
@@ -108,8 +108,8 @@ fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
 
 /// One container's inspect JSON (`GET /containers/NAME/json`), or the failed call as the
 /// CLI's run would have ended.
-pub(crate) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Result<serde_json::Value, CommandOutcome> {
-    let out = call(socket, &Call::inspect(container), timeout);
+pub(crate) fn inspect(at: &Address, container: &str, timeout: Duration) -> Result<serde_json::Value, CommandOutcome> {
+    let out = call(at, &Call::inspect(container), timeout);
     if !out.success() {
         return Err(out);
     }
@@ -126,10 +126,10 @@ pub(crate) fn inspect(socket: &Path, container: &str, timeout: Duration) -> Resu
 /// Past it the wait ends; the command in the container runs on until it ends by itself,
 /// as it does when the CLI is killed. stdout and stderr are kept (their tails), as the
 /// CLI's run keeps them.
-pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Duration) -> CommandOutcome {
+pub(crate) fn exec(at: &Address, container: &str, argv: &[String], timeout: Duration) -> CommandOutcome {
     let started = Instant::now();
     let left = || timeout.saturating_sub(started.elapsed());
-    let made = call(socket, &Call::exec_create(container, argv), timeout);
+    let made = call(at, &Call::exec_create(container, argv), timeout);
     if !made.success() {
         return CommandOutcome { duration: started.elapsed(), ..made };
     }
@@ -141,12 +141,12 @@ pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
         let why = "the engine's answer to an exec has no Id".to_string();
         return CommandOutcome { exit_code: Some(1), ..unreachable_engine(why, started.elapsed()) };
     };
-    let output = match answer(socket, &Call::exec_start(&id), left(), EXEC_OUTPUT_LIMIT) {
+    let output = match answer(at, &Call::exec_start(&id), left(), EXEC_OUTPUT_LIMIT) {
         Ok(answer) => match status_and_body(&answer) {
             Ok((200, body)) => demultiplex(body),
             _ => return outcome(&answer, started.elapsed()),
         },
-        Err(_) if started.elapsed() >= timeout => return timed_out(socket, &id, timeout, started),
+        Err(_) if started.elapsed() >= timeout => return timed_out(at, &id, timeout, started),
         Err(Unanswered { why, down }) => {
             return CommandOutcome { engine_down: down, ..unreachable_engine(why, started.elapsed()) };
         }
@@ -155,7 +155,7 @@ pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
     // The output ends when the command does; the engine may note its exit a moment later.
     let mut asked = 0;
     let (exit_code, ended) = loop {
-        let ended = call(socket, &Call::exec_inspect(&id), left().max(Duration::from_secs(1)));
+        let ended = call(at, &Call::exec_inspect(&id), left().max(Duration::from_secs(1)));
         let exit_code = serde_json::from_str::<serde_json::Value>(&ended.stdout)
             .ok()
             .filter(|v| v["Running"] == false)
@@ -188,9 +188,9 @@ pub(crate) fn exec(socket: &Path, container: &str, argv: &[String], timeout: Dur
 /// An exec whose output did not end within `timeout`: the command ran too long, as the
 /// CLI's run would be killed; or, when the engine says it has no process yet (a busy
 /// engine), it never ran, and its timeout says nothing about the command.
-fn timed_out(socket: &Path, id: &str, timeout: Duration, started: Instant) -> CommandOutcome {
+fn timed_out(at: &Address, id: &str, timeout: Duration, started: Instant) -> CommandOutcome {
     let shown = crate::model::show_ms(timeout);
-    let asked = call(socket, &Call::exec_inspect(id), EXEC_STARTED_WAIT);
+    let asked = call(at, &Call::exec_inspect(id), EXEC_STARTED_WAIT);
     let pid = serde_json::from_str::<serde_json::Value>(&asked.stdout).ok().and_then(|v| v["Pid"].as_i64());
     match pid {
         Some(pid) if pid > 0 => {
@@ -273,9 +273,29 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_proxys_tcp_address_is_spoken_to_as_the_socket_is() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = Address::Tcp(listener.local_addr().unwrap().to_string());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = conn.read(&mut request).unwrap();
+            conn.write_all(b"HTTP/1.0 204 No Content\r\n\r\n").unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let out = call(&at, &Call::of(Request::post("/containers/web/restart?t=2", None)), Duration::from_secs(5));
+        assert!(out.success(), "{out:?}");
+        assert!(server.join().unwrap().starts_with("POST /containers/web/restart?t=2 HTTP/1.0\r\n"));
+        // Nothing listens on the port now: an engine that cannot be reached, typed so.
+        let gone = call(&at, &Call::inspect("web"), Duration::from_secs(1));
+        assert!(gone.engine_down && gone.stderr.contains("tcp://127.0.0.1:"), "{gone:?}");
+    }
+
+    #[test]
     fn a_socket_that_is_not_there_is_an_engine_that_cannot_be_reached() {
         let dir = tempfile::tempdir().unwrap();
-        let out = call(&dir.path().join("docker.sock"), &Call::inspect("web"), Duration::from_secs(1));
+        let at = Address::Unix(dir.path().join("docker.sock"));
+        let out = call(&at, &Call::inspect("web"), Duration::from_secs(1));
         assert_eq!(out.exit_code, None);
         assert!(out.engine_down, "{}", out.stderr);
     }
@@ -298,9 +318,10 @@ mod tests {
             String::from_utf8_lossy(&request[..n]).into_owned()
         });
         let order = Call::of(Request::post("/containers/web/restart?t=10", None));
-        let restart = call(&path, &order, Duration::from_secs(5));
+        let at = Address::Unix(path.clone());
+        let restart = call(&at, &order, Duration::from_secs(5));
         assert!(restart.success(), "{restart:?}");
-        let hung = call(&path, &Call::inspect("web"), Duration::from_millis(300));
+        let hung = call(&at, &Call::inspect("web"), Duration::from_millis(300));
         assert_eq!(hung.exit_code, None);
         assert!(hung.stderr.contains("no whole answer within 300ms"), "{}", hung.stderr);
         let request = server.join().unwrap();
@@ -341,7 +362,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("docker.sock");
             let engine = slow_engine(&path, pid);
-            let out = exec(&path, "db", &argv, Duration::from_millis(300));
+            let out = exec(&Address::Unix(path.clone()), "db", &argv, Duration::from_millis(300));
             assert_eq!((out.exit_code, out.ran), (None, ran), "{out:?}");
             assert!(out.stderr.starts_with(says), "{}", out.stderr);
             engine.join().unwrap();

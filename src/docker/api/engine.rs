@@ -1,4 +1,5 @@
-//! An engine on a socket here, asked through its API for everything: the `Containers`
+//! An engine on a socket here (or behind a socket proxy on `tcp://`), asked through its
+//! API for everything: the `Containers`
 //! seam's Engine API route (the docker CLI's is `docker::cli`). `DockerCli::engine`
 //! picks one of the two for each engine, in one place.
 
@@ -8,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Result, bail};
 
 use super::calls::{self, Call, call};
+use super::conn::Address;
 use super::list::{Route, list};
 use super::wire::{Request, segment};
 use crate::docker::{ContainerInfo, ContainerState, Containers, Order, QUICK_TIMEOUT, Sieve, Summaries, stderr_line};
@@ -21,20 +23,20 @@ pub(crate) const LOG_SCAN_LIMIT: u64 = 1 << 30;
 /// Bound on a log's last lines, in bytes (each line is cut at `LINE_LIMIT` too).
 pub(crate) const TAIL_LIMIT: u64 = 256 * 1024;
 
-/// The engine whose API is the socket at `socket`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ApiEngine<'a> {
-    pub socket: &'a Path,
+/// The engine whose API is at `at`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiEngine {
+    pub at: Address,
 }
 
-impl ApiEngine<'_> {
+impl ApiEngine {
     /// Each of `ids` inspected, one request each (on a socket a request costs the engine
     /// less than a docker CLI costs this host). One that is gone meanwhile is left out,
     /// as the CLI's `docker inspect` of several leaves it.
     pub(crate) fn inspect_each(&self, ids: &[&str]) -> Result<Vec<ContainerInfo>> {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            let value = match calls::inspect(self.socket, id, QUICK_TIMEOUT) {
+            let value = match calls::inspect(&self.at, id, QUICK_TIMEOUT) {
                 Ok(value) => value,
                 Err(out) if out.exit_code == Some(1) && out.stderr.contains("No such container") => continue,
                 Err(out) => bail!("inspecting {id} through the Docker API: {}", stderr_line(&out.stderr)),
@@ -45,47 +47,47 @@ impl ApiEngine<'_> {
     }
 }
 
-impl Containers for ApiEngine<'_> {
+impl Containers for ApiEngine {
     fn summaries(&self, _: &Endpoint, sieve: &Sieve) -> Result<Summaries> {
-        let listed = list(&Route::Unix(self.socket), Path::new("ssh"), QUICK_TIMEOUT, sieve)?;
+        let listed = list(&Route::Direct(self.at.clone()), Path::new("ssh"), QUICK_TIMEOUT, sieve)?;
         listed.with_health(sieve, |ids| self.inspect_each(ids))
     }
 
     fn inventory(&self, endpoint: &Endpoint) -> Result<Vec<ContainerInfo>> {
         use anyhow::Context as _;
-        let listed = list(&Route::Unix(self.socket), Path::new("ssh"), QUICK_TIMEOUT, &Sieve::ALL)?;
+        let listed = list(&Route::Direct(self.at.clone()), Path::new("ssh"), QUICK_TIMEOUT, &Sieve::ALL)?;
         let ids: Vec<&str> = listed.kept.iter().map(|c| c.id.as_str()).collect();
         self.inspect_each(&ids).with_context(|| format!("on {endpoint}"))
     }
 
     fn inspect(&self, c: &ContainerRef) -> Result<ContainerInfo> {
-        let value = calls::inspect(self.socket, &c.name, QUICK_TIMEOUT).map_err(|out| {
+        let value = calls::inspect(&self.at, &c.name, QUICK_TIMEOUT).map_err(|out| {
             anyhow::anyhow!("inspecting {} through the Docker API: {}", c.name, stderr_line(&out.stderr))
         })?;
         ContainerInfo::from_inspect(&value)
     }
 
     fn state(&self, c: &ContainerRef) -> Result<ContainerState, CommandOutcome> {
-        Ok(ContainerState::from_inspect(&calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)?))
+        Ok(ContainerState::from_inspect(&calls::inspect(&self.at, &c.name, QUICK_TIMEOUT)?))
     }
 
     fn health(&self, c: &ContainerRef) -> Result<Option<DockerHealth>, CommandOutcome> {
-        let value = calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)?;
+        let value = calls::inspect(&self.at, &c.name, QUICK_TIMEOUT)?;
         let status = value["State"]["Health"]["Status"].as_str().filter(|s| !s.is_empty());
         Ok(status.map(DockerHealth::parse))
     }
 
     fn order(&self, _: &ContainerRef, order: &Order) -> CommandOutcome {
-        call(self.socket, &Call::of(order.api.clone()), order.bound)
+        call(&self.at, &Call::of(order.api.clone()), order.bound)
     }
 
     fn inspect_json(&self, c: &ContainerRef) -> Result<serde_json::Value, CommandOutcome> {
-        calls::inspect(self.socket, &c.name, QUICK_TIMEOUT)
+        calls::inspect(&self.at, &c.name, QUICK_TIMEOUT)
     }
 
     fn create(&self, c: &ContainerRef, body: &serde_json::Value) -> Result<String, CommandOutcome> {
         let path = format!("/containers/create?name={}", segment(&c.name));
-        let out = call(self.socket, &Call::of(Request::post(path, Some(body.to_string()))), QUICK_TIMEOUT);
+        let out = call(&self.at, &Call::of(Request::post(path, Some(body.to_string()))), QUICK_TIMEOUT);
         if !out.success() {
             return Err(out);
         }
@@ -97,7 +99,7 @@ impl Containers for ApiEngine<'_> {
     }
 
     fn exec(&self, c: &ContainerRef, argv: &[String], timeout: Duration) -> CommandOutcome {
-        calls::exec(self.socket, &c.name, argv, timeout)
+        calls::exec(&self.at, &c.name, argv, timeout)
     }
 
     fn log_match(
@@ -107,10 +109,10 @@ impl Containers for ApiEngine<'_> {
         until: SystemTime,
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
-        super::logs::log_match(self.socket, &c.name, (since, until), pattern, (LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT))
+        super::logs::log_match(&self.at, &c.name, (since, until), pattern, (LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT))
     }
 
     fn log_tail(&self, c: &ContainerRef, lines: usize) -> Result<Vec<String>, String> {
-        super::logs::log_tail(self.socket, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT))
+        super::logs::log_tail(&self.at, &c.name, lines, (QUICK_TIMEOUT, TAIL_LIMIT))
     }
 }

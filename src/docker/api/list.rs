@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::body::{Body, connect};
+use super::body::Body;
+use super::conn::{Address, connect};
 use super::wire::{Request, refusal, response_body, segment};
 use crate::docker::INSPECT_LIMIT;
 use crate::docker::sieve::{Sieve, Summaries, parse_list};
@@ -35,8 +36,8 @@ const LIST: &str = "/containers/json?all=1";
 /// How an engine's API is reached without the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route<'a> {
-    /// A socket on this host.
-    Unix(&'a Path),
+    /// A socket on this host, or plain HTTP to `tcp://HOST:PORT` (a socket proxy).
+    Direct(Address),
     /// `docker system dial-stdio` over ssh, as the CLI does for `ssh://` hosts.
     Ssh(SshHost<'a>),
     /// HTTPS to `HOST:PORT` with the engine's CA, certificate and key files.
@@ -52,10 +53,11 @@ pub(crate) struct SshHost<'a> {
 }
 
 /// The route to `endpoint`'s API, when it is a `unix://` socket (an absolute path), a
-/// plain `ssh://[USER@]HOST[:PORT]`, or a `tcp://HOST[:PORT]` engine with its TLS files.
-/// `None` for everything the CLI resolves itself (the default engine, contexts, `tcp://`
-/// without TLS files) and for any host this parser does not take exactly: those are
-/// listed with the CLI, which has its own rules and errors.
+/// plain `ssh://[USER@]HOST[:PORT]`, a `tcp://HOST[:PORT]` engine with its TLS files, or
+/// one without (plain HTTP, as a socket proxy serves it; port 2375 when none is given).
+/// `None` for everything the CLI resolves itself (the default engine, contexts) and for
+/// any host this parser does not take exactly: those are reached with the CLI, which
+/// has its own rules and errors.
 pub(crate) fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
     let (host, tls) = match endpoint {
         Endpoint::Host(host) => (host, None),
@@ -72,7 +74,11 @@ pub(crate) fn route(endpoint: &Endpoint) -> Option<Route<'_>> {
     }
     if let Some(path) = host.strip_prefix("unix://") {
         let path = Path::new(path);
-        return path.is_absolute().then_some(Route::Unix(path));
+        return path.is_absolute().then(|| Route::Direct(Address::Unix(path.to_path_buf())));
+    }
+    if let Some(rest) = host.strip_prefix("tcp://") {
+        let (host, port) = host_port(rest)?;
+        return Some(Route::Direct(Address::Tcp(format!("{host}:{}", port.unwrap_or(2375)))));
     }
     ssh_host(host.strip_prefix("ssh://")?).map(Route::Ssh)
 }
@@ -123,10 +129,10 @@ pub(crate) fn list(route: &Route, ssh: &Path, timeout: Duration, sieve: &Sieve) 
 fn list_one(route: &Route, ssh: &Path, timeout: Duration, path: &str, sieve: &Sieve) -> Result<Summaries> {
     let request = Request::get(path).text();
     match route {
-        Route::Unix(socket) => {
+        Route::Direct(address) => {
             let deadline = Instant::now() + timeout;
-            let at = || format!("Docker API at {}", socket.display());
-            let stream = connect(socket, deadline).with_context(at)?;
+            let at = || format!("Docker API at {}", address.show());
+            let stream = connect(address, deadline).with_context(at)?;
             let body = Body::open(stream, request.as_bytes(), deadline, timeout, LIST_LIMIT).with_context(at)?;
             parse_list(body, sieve).with_context(at)
         }
@@ -220,7 +226,11 @@ mod tests {
     #[test]
     fn routes_only_hosts_it_reads_exactly() {
         let socket = engine("unix:///run/e.sock");
-        assert_eq!(route(&socket), Some(Route::Unix(Path::new("/run/e.sock"))));
+        assert_eq!(route(&socket), Some(Route::Direct(Address::Unix("/run/e.sock".into()))));
+        let proxy = engine("tcp://socket-proxy:2375");
+        assert_eq!(route(&proxy), Some(Route::Direct(Address::Tcp("socket-proxy:2375".into()))));
+        let bare = Endpoint::Host("tcp://10.0.0.7".into());
+        assert_eq!(route(&bare), Some(Route::Direct(Address::Tcp("10.0.0.7:2375".into()))), "Docker's plain port");
         let ssh = engine("ssh://ops@web-2.example:2222");
         let want = SshHost { user: Some("ops"), host: "web-2.example", port: Some(2222) };
         assert_eq!(route(&ssh), Some(Route::Ssh(want)));
@@ -229,7 +239,9 @@ mod tests {
         // Everything else goes to the CLI.
         for host in [
             "unix://relative.sock",
-            "tcp://10.0.0.7:2376",
+            "tcp://10.0.0.7:2376/path",
+            "tcp://u@db:2375",
+            "tcp://db:0",
             "ssh://-oProxyCommand=x",
             "ssh://ops@-x",
             "ssh://ops:secret@web",
@@ -255,7 +267,6 @@ mod tests {
         for host in ["unix:///run/e.sock", "tcp://db/x", "tcp://[::1]:2376", "tcp://u@db:2376", "tcp://db:0"] {
             assert_eq!(route(&tls(host)), None, "{host}");
         }
-        assert_eq!(route(&Endpoint::Host("tcp://10.0.0.7:2375".into())), None, "the CLI's env may add TLS");
         assert_eq!(route(&Endpoint::Default), None);
         assert_eq!(route(&Endpoint::Context("x".into())), None);
     }

@@ -3,11 +3,11 @@
 //! no more than one line of it held and the whole read bounded in time and bytes, as the
 //! CLI's run is (`process::scan_lines`).
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::body::{Body, connect};
+use super::body::Body;
 use super::calls::inspect;
+use super::conn::{Address, connect};
 use super::frames::Frames;
 use super::wire::{Request, segment, unix_time};
 use crate::process::{LINE_LIMIT, LineReader};
@@ -44,7 +44,7 @@ impl LogLines {
 /// `pattern`, asked of the engine at `socket`, within `timeout` and `byte_limit` bytes of
 /// log (past it: no match). `Err` says why the logs could not be read.
 pub(crate) fn log_match(
-    socket: &Path,
+    at: &Address,
     container: &str,
     span: (SystemTime, SystemTime),
     pattern: &regex::Regex,
@@ -52,7 +52,7 @@ pub(crate) fn log_match(
 ) -> Result<Option<String>, String> {
     let mut found = None;
     let query = format!("since={}&until={}", unix_time(span.0), unix_time(span.1));
-    read_log(socket, container, &query, bounds, &mut |line: &[u8], _cut: bool| {
+    read_log(at, container, &query, bounds, &mut |line: &[u8], _cut: bool| {
         let text = String::from_utf8_lossy(line);
         found = pattern.is_match(&text).then(|| text.trim().to_string());
         found.is_some()
@@ -63,13 +63,13 @@ pub(crate) fn log_match(
 /// The last `lines` lines `container` logged (both streams, in the order they were
 /// written), asked of the engine at `socket` within `bounds` (time, bytes of log).
 pub(crate) fn log_tail(
-    socket: &Path,
+    at: &Address,
     container: &str,
     lines: usize,
     bounds: (Duration, u64),
 ) -> Result<Vec<String>, String> {
     let mut last = std::collections::VecDeque::with_capacity(lines + 1);
-    read_log(socket, container, &format!("tail={lines}"), bounds, &mut |line: &[u8], _cut: bool| {
+    read_log(at, container, &format!("tail={lines}"), bounds, &mut |line: &[u8], _cut: bool| {
         last.push_back(String::from_utf8_lossy(line).trim_end().to_string());
         if last.len() > lines {
             last.pop_front();
@@ -83,7 +83,7 @@ pub(crate) fn log_tail(
 /// `line`, one whole line at a time, until `line` returns true, the log ends or
 /// `byte_limit` bytes have come, all within `timeout`.
 fn read_log(
-    socket: &Path,
+    at: &Address,
     container: &str,
     query: &str,
     (timeout, byte_limit): (Duration, u64),
@@ -92,10 +92,10 @@ fn read_log(
     use std::io::Read;
     let deadline = Instant::now() + timeout;
     let failed = |e: &dyn std::fmt::Display| format!("docker logs failed: {e}");
-    let info = inspect(socket, container, timeout).map_err(|out| failed(&out.stderr))?;
+    let info = inspect(at, container, timeout).map_err(|out| failed(&out.stderr))?;
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let request = Request::get(format!("/containers/{}/logs?stdout=1&stderr=1&{query}", segment(container)));
-    let stream = connect(socket, deadline).map_err(|e| failed(&format!("{e:#}")))?;
+    let stream = connect(at, deadline).map_err(|e| failed(&format!("{e:#}")))?;
     // Past `byte_limit` the read stops here, as if the log ended; the body's own bound
     // is only a backstop.
     let mut body =
@@ -166,7 +166,7 @@ mod tests {
 
     /// An engine at `path` that answers the inspect with `tty`, then the logs with `log`,
     /// and returns the logs request it got.
-    fn engine(path: &Path, tty: bool, log: Vec<u8>) -> std::thread::JoinHandle<String> {
+    fn engine(path: &std::path::Path, tty: bool, log: Vec<u8>) -> std::thread::JoinHandle<String> {
         let listener = UnixListener::bind(path).unwrap();
         std::thread::spawn(move || {
             let mut got = String::new();
@@ -192,7 +192,7 @@ mod tests {
             (SystemTime::UNIX_EPOCH + Duration::from_secs(100), SystemTime::UNIX_EPOCH + Duration::from_secs(160));
         let pattern = regex::Regex::new("FATAL").unwrap();
         let bounds = (Duration::from_secs(5), 1 << 20);
-        let found = log_match(&path, "web/../x", span, &pattern, bounds).unwrap();
+        let found = log_match(&Address::Unix(path.clone()), "web/../x", span, &pattern, bounds).unwrap();
         assert_eq!(found.as_deref(), Some("FATAL: out of memory"));
         let request = server.join().unwrap();
         let want = "GET /containers/web%2F..%2Fx/logs?stdout=1&stderr=1&since=100.000000000&until=160.000000000 ";
@@ -205,7 +205,7 @@ mod tests {
         let path = dir.path().join("d.sock");
         let log = [frame(1, b"one\ntwo\n"), frame(2, b"three: out of memory\n"), frame(1, b"four")].concat();
         let server = engine(&path, false, log);
-        let last = log_tail(&path, "web", 3, (Duration::from_secs(5), 1 << 20)).unwrap();
+        let last = log_tail(&Address::Unix(path.clone()), "web", 3, (Duration::from_secs(5), 1 << 20)).unwrap();
         assert_eq!(last, ["two", "three: out of memory", "four"]);
         assert!(server.join().unwrap().starts_with("GET /containers/web/logs?stdout=1&stderr=1&tail=3 "));
     }
@@ -217,14 +217,20 @@ mod tests {
         let span = (SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
         let path = dir.path().join("a.sock");
         let server = engine(&path, true, b"all fine\nstill fine".to_vec());
-        assert_eq!(log_match(&path, "web", span, &pattern, (Duration::from_secs(5), 1 << 20)), Ok(None));
+        assert_eq!(
+            log_match(&Address::Unix(path.clone()), "web", span, &pattern, (Duration::from_secs(5), 1 << 20)),
+            Ok(None)
+        );
         server.join().unwrap();
         // Past the byte limit the read stops, as if nothing matched.
         let path = dir.path().join("b.sock");
         let mut log = vec![b'x'; 200_000];
         log.extend_from_slice(b"\nFATAL late\n");
         let server = engine(&path, true, log);
-        assert_eq!(log_match(&path, "web", span, &pattern, (Duration::from_secs(5), 1000)), Ok(None));
+        assert_eq!(
+            log_match(&Address::Unix(path.clone()), "web", span, &pattern, (Duration::from_secs(5), 1000)),
+            Ok(None)
+        );
         server.join().unwrap();
         // An engine that starts the answer and never ends it: bounded by the timeout.
         let path = dir.path().join("c.sock");
@@ -239,11 +245,18 @@ mod tests {
             held.write_all(b"HTTP/1.0 200 OK\r\n\r\nstill going").unwrap();
             std::thread::sleep(Duration::from_millis(1200));
         });
-        let hung = log_match(&path, "web", span, &pattern, (Duration::from_millis(400), 1 << 20));
+        let hung =
+            log_match(&Address::Unix(path.clone()), "web", span, &pattern, (Duration::from_millis(400), 1 << 20));
         assert_eq!(hung, Err("reading the logs took longer than 400ms".to_string()));
         server.join().unwrap();
         // No engine: an error that says so.
-        let e = log_match(&dir.path().join("none.sock"), "web", span, &pattern, (Duration::from_secs(1), 1000));
+        let e = log_match(
+            &Address::Unix(dir.path().join("none.sock")),
+            "web",
+            span,
+            &pattern,
+            (Duration::from_secs(1), 1000),
+        );
         assert!(e.unwrap_err().starts_with("docker logs failed"));
     }
 }

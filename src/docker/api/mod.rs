@@ -3,7 +3,9 @@
 //!
 //! - wire.rs: the one request builder, percent-encoding, the one head parser, the
 //!   daemon's message;
-//! - body.rs: one exchange on a socket (connect by a deadline, the answer read as it
+//! - conn.rs: where an engine's API is (a socket here, or plain `tcp://` as a socket
+//!   proxy serves it) and one connection to it;
+//! - body.rs: one exchange on a connection (connect by a deadline, the answer read as it
 //!   comes or whole, bounded in time and size, a signal ending any wait);
 //! - frames.rs: the one demultiplexer of a container's framed output;
 //! - list.rs: the container listing over unix, ssh and TLS (the routes);
@@ -15,11 +17,12 @@
 
 mod body;
 pub(crate) mod calls;
+pub(crate) mod conn;
 pub(crate) mod engine;
 mod frames;
 mod list;
 pub(crate) mod logs;
 pub(crate) mod wire;
 
-pub(crate) use body::connect;
+pub(crate) use conn::{Address, Conn, connect};
 pub(crate) use list::{Route, list, route};
