@@ -65,6 +65,9 @@ engine_start_ssh
 # healing healwatch needs.
 proxy_start heal CONTAINERS POST EVENTS EXEC
 export HEALWATCH_PROXY_HOST=$PROXY_HOST HEALWATCH_PROXY_LOG=$PROXY_LOG
+# And one that allows reads only (the images' POST=0).
+proxy_start reads CONTAINERS EVENTS
+export HEALWATCH_PROXY_READS_HOST=$PROXY_HOST HEALWATCH_PROXY_READS_LOG=$PROXY_LOG
 # Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
 # the test image into them too.
 podman_start

@@ -116,6 +116,23 @@ fn roff(text: &str) -> String {
         .join("\n")
 }
 
+/// docs/engine-api.md: every Engine API call healwatch can make, by feature, with the
+/// socket-proxy switches that allow it (`docker::api::table`).
+pub fn engine_api() -> String {
+    let mut out = String::from(
+        "# The Engine API healwatch calls\n\n<!-- Generated from src/docker/api/table.rs by \
+         `HEALWATCH_UPDATE_DOCS=1 cargo test docs`; do not edit. -->\n\nEvery call healwatch can make to a Docker \
+         engine's API, by the feature that makes it, and the switches of a socket proxy (Tecnativa's \
+         docker-socket-proxy, LinuxServer's socket-proxy) that let it through. A unit test holds every request \
+         the code builds to a row here, and the end-to-end tests hold every request a real proxy saw to one. \
+         `healwatch validate` says which features a config uses; [security](security.md) says what each \
+         switch grants.\n\n`{name}` is a container's name or id, `{id}` an exec's; a path may carry the API \
+         version first (`/v1.43/containers/json`) and a query after.\n\n",
+    );
+    out.push_str(&crate::docker::api::table::markdown());
+    out
+}
+
 /// docs/reference.md: the run options from their clap definitions, the per-target
 /// settings from `settings_table!`, and the keys the config file and labels take from
 /// the schema itself.

@@ -90,39 +90,59 @@ pub(crate) fn weave(
             l.provider = name;
         }
     }
-    let stranded = |l: &Leaning| !l.exists && l.via == Via::Network && l.provider != short(&l.reference);
-    leans.retain(|l| {
-        l.provider != l.dependent
-            && l.via != Via::RestartWith
-            && (watched.contains(&l.provider) || watched.contains(&l.dependent) || stranded(l))
-    });
+    in_scope(&mut leans, watched);
     let (levels, cycles) = order(&leans);
-    let placed: BTreeSet<&String> = levels.iter().flatten().collect();
-    leans.retain(|l| placed.contains(&l.dependent));
-    for lean in leans {
-        let holds = |t: &Target| t.endpoint == *endpoint && t.replicas.contains(&lean.dependent);
+    // Providers first, so a dependent down a chain finds its provider on the roster.
+    for dependent in levels.iter().flatten() {
+        let mine: Vec<Leaning> = leans.iter().filter(|l| &l.dependent == dependent).cloned().collect();
+        let holds = |t: &Target| t.endpoint == *endpoint && t.replicas.contains(dependent);
         if roster.iter().any(holds) {
-            roster.iter_mut().filter(|t| holds(t)).for_each(|t| t.facts.leans.push(lean.clone()));
+            roster.iter_mut().filter(|t| holds(t)).for_each(|t| t.facts.leans.extend(mine.iter().cloned()));
             continue;
         }
-        // A replaced provider's successor, under the name remembered, lends its settings too.
-        let provider = roster.iter().find(|t| t.endpoint == *endpoint && t.replicas.contains(&lean.provider));
-        let name = format!("{prefix}{}", lean.dependent);
-        if (provider.is_none() && lean.exists) || roster.iter().any(|t| t.name == name) {
+        // Its provider lends its settings (a replaced one's successor, under the name
+        // remembered, too).
+        let provider =
+            roster.iter().find(|t| t.endpoint == *endpoint && mine.iter().any(|l| t.replicas.contains(&l.provider)));
+        let name = format!("{prefix}{dependent}");
+        if (provider.is_none() && mine.iter().all(|l| l.exists)) || roster.iter().any(|t| t.name == name) {
             continue;
         }
-        let mut dependent = Target::new(&name, &lean.dependent, HealthCheck::Provider);
-        dependent.endpoint = endpoint.clone();
+        let mut target = Target::new(&name, dependent, HealthCheck::Provider);
+        target.endpoint = endpoint.clone();
         if let Some(provider) = provider {
-            dependent.settings = provider.settings;
-            dependent.ignore_stopped = provider.ignore_stopped;
+            target.settings = provider.settings;
+            target.ignore_stopped = provider.ignore_stopped;
             // A provider that is only to be reported on has its dependents only reported too.
-            dependent.action = if provider.action == Action::Notify { Action::Notify } else { Action::Restart };
+            target.action = if provider.action == Action::Notify { Action::Notify } else { Action::Restart };
         }
-        dependent.facts.leans.push(lean);
-        roster.push(dependent);
+        target.facts.leans = mine;
+        roster.push(target);
     }
     cycles
+}
+
+/// Keeps the leans in scope: those with a watched end (`watched`: the containers the
+/// roster's targets hold), a stranded one an earlier pass had (its provider's name
+/// remembered), and, down a chain, those whose provider is a dependent in scope (it
+/// joins the roster); bounded by the number of leans. `restart_with` is the operator's
+/// own list: shown, never woven.
+fn in_scope(leans: &mut Vec<Leaning>, mut watched: BTreeSet<String>) {
+    let stranded = |l: &Leaning| !l.exists && l.via == Via::Network && l.provider != short(&l.reference);
+    leans.retain(|l| l.provider != l.dependent && l.via != Via::RestartWith);
+    for _ in 0..=leans.len() {
+        let more: Vec<String> = leans
+            .iter()
+            .filter(|l| watched.contains(&l.provider) || stranded(l))
+            .map(|l| l.dependent.clone())
+            .filter(|d| !watched.contains(d))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        watched.extend(more);
+    }
+    leans.retain(|l| watched.contains(&l.provider) || watched.contains(&l.dependent) || stranded(l));
 }
 
 /// The roster's targets by the order in which a pass heals them (indices into
@@ -316,6 +336,30 @@ mod tests {
             via: Via::Network,
             exists: true,
         }
+    }
+
+    #[test]
+    fn a_chain_down_from_a_watched_provider_is_woven_whole_and_in_order() {
+        let vpn = container("vpn", "always", &[]);
+        let mode = format!("container:{}", vpn.id);
+        let with = |name: &str, service: &str, depends: &str| {
+            let mut c = joined(name, &mode);
+            c.labels.insert(COMPOSE_PROJECT.into(), "media".into());
+            c.labels.insert(COMPOSE_SERVICE.into(), service.into());
+            if !depends.is_empty() {
+                c.labels.insert(COMPOSE_DEPENDS_ON.into(), depends.into());
+            }
+            c
+        };
+        let kept = [vpn, with("media-app-1", "app", ""), with("media-worker-1", "worker", "app:service_started:true")];
+        let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let mut roster = vec![Target::http("vpn", "vpn", url)];
+        assert!(weave(&mut roster, (&Endpoint::Default, &kept), "", &|_| None).is_empty());
+        let names: Vec<&str> = roster.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["vpn", "media-app-1", "media-worker-1"]);
+        let worker: Vec<(&str, Via)> = roster[2].facts.leans.iter().map(|l| (l.provider.as_str(), l.via)).collect();
+        assert_eq!(worker, [("media-app-1", Via::Compose), ("vpn", Via::Network)], "both leans, the compose one too");
+        assert_eq!(levels(&roster), [vec![0], vec![1], vec![2]], "vpn, then the app, then the worker");
     }
 
     #[test]

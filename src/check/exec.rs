@@ -19,6 +19,10 @@ pub(super) fn exec_check(docker: &dyn Containers, target: &Target, argv: &[Strin
     if out.success() {
         return Check::passed(None, out.duration);
     }
+    if out.refused {
+        // Not the container's answer: the command never ran, and no wait changes that.
+        return Check::failed(Failure::Refused, format!("exec: {}", one_line(out.stderr.trim(), 400)), out.duration);
+    }
     if !out.ran {
         // The engine never started the command: no evidence either way, as for a
         // HEALTHCHECK's confirmation (held back until it has been so for a few passes).

@@ -72,6 +72,9 @@ pub(crate) enum Failure {
     /// It runs in a network namespace its provider no longer has (the provider restarted
     /// under it), or the engine could not start it while its provider was down.
     Provider,
+    /// The engine's API, or a socket proxy before it, refused the call the check needs
+    /// (an exec behind a proxy that allows reads only): reported, never acted on.
+    Refused,
     /// Anything else (no container, no docker CLI, not a network check).
     Other,
 }

@@ -28,6 +28,7 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
         out.push('\n');
     }
     let _ = writeln!(out, "{} target(s) valid", config.targets.len());
+    api_needs(&config, &mut out);
     let mut exit = Exit::Healthy;
     let docker = match args.offline {
         true => None,
@@ -60,6 +61,37 @@ pub(crate) fn run(args: &ValidateArgs) -> Result<Exit, Stop> {
     // Nothing to watch is what a pass would refuse (exit 2), so validate refuses it too.
     config::ensure_targets(&config).map_err(Stop::Usage)?;
     Ok(exit)
+}
+
+/// What of the Engine API this config calls (docs/engine-api.md), and the socket-proxy
+/// switches that allow exactly that: a config that only looks and notifies needs reads
+/// only.
+fn api_needs(config: &config::Config, out: &mut String) {
+    use crate::docker::api::table::{Feature, switches};
+    let discovers = config.engines.iter().any(|e| e.discovers());
+    let discovered = |t: &dyn Fn(Action) -> bool| discovers && t(config.default_action);
+    let heals = |a: Action| a != Action::Notify;
+    let mut features = vec![Feature::Look];
+    if config.targets.iter().any(|t| heals(t.action)) || discovered(&heals) {
+        features.extend([Feature::Heal, Feature::Logs]);
+    }
+    let execs = |t: &Target| matches!(t.health, HealthCheck::Exec(_) | HealthCheck::Docker);
+    if config.targets.iter().any(execs) || discovers {
+        features.push(Feature::Exec);
+    }
+    if config.targets.iter().any(|t| t.log_pattern.is_some()) || discovers {
+        features.push(Feature::Logs);
+    }
+    if config.targets.iter().any(|t| t.settings.recreate_dependents) {
+        features.push(Feature::Recreate);
+    }
+    features.sort();
+    features.dedup();
+    let names: Vec<&str> = features.iter().map(|f| f.as_str()).collect();
+    let _ = writeln!(out, "engine API (docs/engine-api.md): {}; a --watch adds events", names.join("; "));
+    let allowed = switches(&features).iter().map(|s| format!("{s}=1")).collect::<Vec<_>>().join(" ");
+    let reads = if switches(&features).contains(&"POST") { "" } else { ", reads only (POST=0)" };
+    let _ = writeln!(out, "socket-proxy switches: {allowed}{reads}; a --watch adds EVENTS=1");
 }
 
 /// How an engine is reached, as the config says it (hosts redacted).

@@ -65,7 +65,7 @@ fn from_api(at: &api::Address, since: SystemTime, until: SystemTime) -> std::io:
 }
 
 /// The request for the events a watch wants, between `since` and `until`.
-fn events_request(since: SystemTime, until: SystemTime) -> Request {
+pub(crate) fn events_request(since: SystemTime, until: SystemTime) -> Request {
     let filters = serde_json::json!({"type": ["container"], "event": EVENT_FILTERS}).to_string();
     let (since, until, filters) = (unix_time(since), unix_time(until), segment(&filters));
     Request::get(format!("/events?since={since}&until={until}&filters={filters}"))

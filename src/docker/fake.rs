@@ -38,6 +38,8 @@ pub(crate) struct FakeDocker {
     engine_down: bool,
     /// What every create exits with (0: it makes the container).
     create_code: i32,
+    /// Whether a socket proxy refuses every call that changes a container (GET only).
+    orders_refused: bool,
 }
 
 impl FakeDocker {
@@ -56,7 +58,21 @@ impl FakeDocker {
             restart_count: 0,
             engine_down: false,
             create_code: 0,
+            orders_refused: false,
         }
+    }
+
+    /// The same behind a proxy that allows reads only: every order and exec is refused.
+    pub(crate) fn with_orders_refused(mut self) -> Self {
+        self.orders_refused = true;
+        self
+    }
+
+    /// A refusal of `what`, as the API route reports a proxy's 403.
+    fn refusal(what: &str) -> CommandOutcome {
+        let stderr =
+            format!("the engine's API, or a socket proxy before it, refused {what} (403): allow it with POST=1");
+        CommandOutcome { stderr, refused: true, ..Self::outcome(1) }
     }
 
     /// The same, with every create refused (exit `code`).
@@ -133,6 +149,7 @@ impl FakeDocker {
             stderr: if code == 0 { String::new() } else { "Error: No such container".into() },
             ran: true,
             engine_down: false,
+            refused: false,
         }
     }
     /// Every call so far, as `verb container ...`.
@@ -198,6 +215,9 @@ impl Containers for FakeDocker {
     /// any other with success.
     fn order(&self, _: &ContainerRef, order: &Order) -> CommandOutcome {
         self.calls.lock().unwrap().push(order.name.clone());
+        if self.orders_refused {
+            return Self::refusal(&order.api.path);
+        }
         let acts = ["restart ", "stop ", "kill "].iter().any(|a| order.name.starts_with(a));
         Self::outcome(if acts { self.restart_code } else { 0 })
     }
@@ -218,6 +238,9 @@ impl Containers for FakeDocker {
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
+        if self.orders_refused {
+            return Self::refusal("POST /containers/NAME/exec");
+        }
         if !self.exec_ran {
             let stderr = "the engine did not start it within 2s".to_string();
             return CommandOutcome { exit_code: None, stderr, ran: false, ..Self::outcome(0) };

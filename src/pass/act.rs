@@ -51,6 +51,9 @@ pub(super) enum Acted {
     Skipped(Outcome),
     /// The engine could not be reached (docker's message): no attempt was made.
     EngineDown(String),
+    /// The engine's API, or a socket proxy before it, refused a call (which, and the
+    /// switch that allows it): nothing was done, and nothing counts toward the guard.
+    Refused(String),
     /// Docker's restart policy is bringing this container back (it is restarting, or the
     /// policy started it moments ago): a restart would only reset Docker's back-off.
     LeftToDocker(ContainerRef, ContainerState),
@@ -96,8 +99,10 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
                 }
                 None => {}
             }
-            if state.status == ContainerStatus::Paused && !runs.record(&container.name, docker.unpause(container)) {
-                continue;
+            match unpaused(docker, container, &state, &mut runs) {
+                Err(refused) => return Acted::Refused(refused),
+                Ok(false) => continue,
+                Ok(true) => {}
             }
             if seen == Seen::Hung && state.status == ContainerStatus::Running && target.action == Action::Restart {
                 // Best effort: the restart that follows is what is reported.
@@ -108,6 +113,9 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
         if !outcome.success() && outcome.engine_down && runs.ran == 0 {
             return Acted::EngineDown(outcome.stderr);
         }
+        if outcome.refused {
+            return Acted::Refused(outcome.stderr);
+        }
         runs.record(&container.name, outcome);
     }
     if runs.ran == 0 {
@@ -117,12 +125,35 @@ pub(super) fn act(docker: &dyn Containers, target: &Target, clock: &dyn Clock, s
         };
     }
     if target.action == Action::Restart && runs.failures.is_empty() && !clock.interrupted() {
-        for dependent in &target.restart_with {
-            let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
-            runs.record(&dependent.name, docker.act(&dependent, Action::Restart, settings.restart_timeout));
-        }
+        restart_with(docker, target, &mut runs);
     }
     Acted::Ran(runs.into_run(target.action, clock.elapsed().saturating_sub(started)))
+}
+
+/// The target's `restart_with`, in order, each noted in `runs`.
+fn restart_with(docker: &dyn Containers, target: &Target, runs: &mut Commands) {
+    for dependent in &target.restart_with {
+        let dependent = ContainerRef { endpoint: target.endpoint.clone(), name: dependent.clone() };
+        runs.record(&dependent.name, docker.act(&dependent, Action::Restart, target.settings.restart_timeout));
+    }
+}
+
+/// A paused container unpaused first: `Ok(false)` when that failed (noted in `runs`),
+/// `Err` (what was refused) when the engine refused it.
+fn unpaused(
+    docker: &dyn Containers,
+    container: &ContainerRef,
+    state: &ContainerState,
+    runs: &mut Commands,
+) -> Result<bool, String> {
+    if state.status != ContainerStatus::Paused {
+        return Ok(true);
+    }
+    let out = docker.unpause(container);
+    if out.refused {
+        return Err(out.stderr);
+    }
+    Ok(runs.record(&container.name, out))
 }
 
 /// Why a container is left alone by the action.

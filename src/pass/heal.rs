@@ -109,6 +109,10 @@ pub(super) fn before_judging(
     if check.failed_with(Failure::Uncheckable) {
         return Some(Settled::as_is(Outcome::Invalid));
     }
+    if check.failed_with(Failure::Refused) {
+        // What healwatch may not do is no failure of the target's, and no restart helps.
+        return Some(Settled::as_is(Outcome::Unhealthy));
+    }
     if !check.healthy() && target.facts.restarting {
         // Docker's restart policy is bringing it back: a restart would only reset its
         // back-off (about ten starts a minute instead of one every 13 s, and slowing).
@@ -177,6 +181,7 @@ pub(super) fn acted(
             let why = crash_report(docker, &container, code, oom, restarts);
             Err(Settled::saying(Outcome::Unhealthy, Said::Cause(why)))
         }
+        Acted::Refused(why) => Err(Settled::saying(Outcome::Unhealthy, Said::Cause(why))),
         Acted::EngineDown(why) => {
             let why = format!("docker engine {} is unreachable: {why}", target.endpoint.name());
             Err(Settled::saying(Outcome::EngineDown, Said::Cause(why)))

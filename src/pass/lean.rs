@@ -127,7 +127,7 @@ fn judge(
     }
     let provider_target = earlier.iter().find(|(t, _)| t.endpoint == target.endpoint && t.replicas.contains(&p.name));
     if let Some((t, r)) = provider_target
-        && !answers(pass, t, r)
+        && !answers(pass, (t, r), p.started_at)
     {
         return Some(Lean::Waits(format!(
             "its provider {} does not answer yet ({}): it is healed once it does",
@@ -165,18 +165,24 @@ fn judge(
     None
 }
 
-/// Whether provider target `t`, which this pass found as `r`, answers now: healthy, or
-/// restarted and answering again (its recovery waited for here when the pass did not).
-fn answers(pass: &Pass, t: &Target, r: &TargetResult) -> bool {
-    match (r.healthy_now(), r.recovery) {
-        (true, Recovery::Pending | Recovery::NotWaited) => match pass.docker.or(pass.inspector) {
-            Some(docker) => {
-                let (recovery, _, _) = await_recovery(pass.probe, docker, pass.clock, t, pass.early.deadline, None);
-                recovery == Recovery::Recovered
-            }
-            None => false,
-        },
-        (healthy, _) => healthy,
+/// Whether provider target `t`, which this pass found as `r`, answers now: healthy; or
+/// restarted, or started (by anyone) within its recovery_timeout, and answering within
+/// what is left of it (waited for here: a provider coming up is given its time, one
+/// broken for longer is not waited on).
+fn answers(pass: &Pass, (t, r): (&Target, &TargetResult), started_at: Option<SystemTime>) -> bool {
+    let coming_up = started_at
+        .is_some_and(|at| pass.clock.now().duration_since(at).map_or(true, |age| age < t.settings.recovery_timeout));
+    let wait = match (r.healthy_now(), r.recovery) {
+        (true, Recovery::Pending | Recovery::NotWaited) => true,
+        (true, _) => return true,
+        (false, _) => coming_up,
+    };
+    match (wait, pass.docker.or(pass.inspector)) {
+        (true, Some(docker)) => {
+            let (recovery, _, _) = await_recovery(pass.probe, docker, pass.clock, t, pass.early.deadline, None);
+            recovery == Recovery::Recovered
+        }
+        _ => false,
     }
 }
 

@@ -158,6 +158,28 @@ fn dry_run_touches_nothing() {
 }
 
 #[test]
+fn a_call_a_proxy_refuses_is_reported_and_never_counts_as_a_restart() {
+    let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
+    let mut exec = target("db", "db");
+    exec.health = HealthCheck::Exec(vec!["pg_isready".to_string()]);
+    let config = config(vec![target("app", "app"), exec], false);
+    for status in ["running", "paused"] {
+        let docker = FakeDocker::new(status, 0).with_orders_refused();
+        let results = pass(&config, &probe, &docker);
+        let app = &results[0];
+        assert_eq!((app.outcome, app.action.is_none()), (Outcome::Unhealthy, true), "{status}: {app:?}");
+        assert!(app.error.as_deref().is_some_and(|e| e.contains("refused") && e.contains("POST=1")), "{app:?}");
+        let remembered =
+            policy::remember(&State::default(), &config.targets, &results, now(), Duration::from_secs(3600));
+        assert!(remembered.targets["app"].recent_restarts.is_empty(), "the guard counts nothing");
+        let db = &results[1];
+        assert_eq!(db.outcome, Outcome::Unhealthy, "{db:?}");
+        assert!(db.error.as_deref().is_some_and(|e| e.starts_with("exec: ") && e.contains("refused")), "{db:?}");
+        assert!(!docker.calls().iter().any(|c| c.starts_with("restart db")), "{:?}", docker.calls());
+    }
+}
+
+#[test]
 fn failed_restart_is_reported_with_stderr() {
     let probe = FlakyProbe { failures: 99, calls: AtomicU32::new(0) };
     let docker = FakeDocker::new("running", 1);

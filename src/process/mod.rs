@@ -39,6 +39,10 @@ pub(crate) struct CommandOutcome {
     /// container. Set by the Engine API route when connecting fails or nothing answers,
     /// and by the CLI route from the CLI's own words.
     pub engine_down: bool,
+    /// Whether the engine's API, or a socket proxy before it, refused the call (403, or
+    /// another client error that is not the daemon's own answer): a fact about what
+    /// healwatch may do, never about the container or the engine's health.
+    pub refused: bool,
 }
 
 impl CommandOutcome {
@@ -52,6 +56,7 @@ impl CommandOutcome {
             stderr: String::new(),
             ran: true,
             engine_down: false,
+            refused: false,
         }
     }
 
@@ -164,6 +169,7 @@ fn run_child(command: &mut Command, input: Option<&[u8]>, timeout: Duration, std
         stderr: stderr_text,
         ran: true,
         engine_down: false,
+        refused: false,
     }
 }
 

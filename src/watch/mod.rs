@@ -55,6 +55,8 @@ struct Passed {
     acted: BTreeSet<(Endpoint, String)>,
     pause_ends: Vec<SystemTime>,
     recovering: Vec<Target>,
+    /// The targets that lean on another (`Facts::leans`), healthy or not.
+    leaning: Vec<Target>,
 }
 
 impl Passed {
@@ -67,9 +69,13 @@ impl Passed {
             acted: BTreeSet::new(),
             pause_ends: Vec::new(),
             recovering: Vec::new(),
+            leaning: Vec::new(),
         };
         for (target, result) in done.checked {
             passed.pause_ends.extend(result.paused_until);
+            if !target.facts.leans.is_empty() {
+                passed.leaning.push(target.clone());
+            }
             if result.action.is_some() {
                 passed.acted.extend(target.container_refs().into_iter().map(|c| (c.endpoint, c.name)));
             }
@@ -166,7 +172,7 @@ fn watch(
             Hints::new()
         } else {
             next = (next + every).max(clock.elapsed() + every / 2);
-            let watched_now = Watching { healthy: &done.healthy, failing: &done.failing, recovering: &recovering };
+            let watched_now = Watching::of(&done, &recovering);
             let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on);
             if clock.interrupted() {
                 // A signal during the look: the watch ends here, no pass starts.
@@ -175,7 +181,7 @@ fn watch(
             // Events about a container being recovered count as about a healthy one.
             let mut about: Vec<Target> = done.healthy.clone();
             about.extend(recovering.iter().map(|(t, _)| t.clone()));
-            let Some(hints) = plan::plan(round, &about, unhealthy_on) else { continue };
+            let Some(hints) = plan::plan_with(round, (&about, &done.leaning), unhealthy_on) else { continue };
             hints
         };
         // A recovery the watch still owns is not the pass's to restart again.
@@ -224,6 +230,14 @@ struct Watching<'a> {
     healthy: &'a [Target],
     failing: &'a [Target],
     recovering: &'a [(Target, Duration)],
+    leaning: &'a [Target],
+}
+
+impl<'a> Watching<'a> {
+    /// What the last pass left for the looks, with the recoveries the watch owns.
+    fn of(done: &'a Passed, recovering: &'a [(Target, Duration)]) -> Self {
+        Self { healthy: &done.healthy, failing: &done.failing, recovering, leaning: &done.leaning }
+    }
 }
 
 /// One look: the events so far and, unless they already call for a pass, an attempt at
@@ -239,7 +253,7 @@ fn look(
     let mut events = pending;
     events.extend(watched.events());
     let round = Round { events, ..Round::default() };
-    if plan::plan(round.clone(), targets.healthy, unhealthy_on).is_some() {
+    if plan::plan_with(round.clone(), (targets.healthy, targets.leaning), unhealthy_on).is_some() {
         return round;
     }
     let healthy: Vec<&Target> = targets.healthy.iter().filter(|t| plan::round_checks(t)).collect();
@@ -389,7 +403,9 @@ mod tests {
                     .map(|(n, _)| Target::http(n, n, HealthUrl::parse("http://127.0.0.1:8/health").unwrap())),
             );
             let failing = Vec::new();
-            let done = Passed { exit: Exit::Healthy, healthy, failing, acted: BTreeSet::new(), pause_ends, recovering };
+            let acted = BTreeSet::new();
+            let done =
+                Passed { exit: Exit::Healthy, healthy, failing, acted, pause_ends, recovering, leaning: Vec::new() };
             Ok(Some(done))
         }
 
@@ -605,6 +621,7 @@ mod tests {
             acted: acted.iter().map(|c| (Endpoint::Default, c.to_string())).collect(),
             pause_ends: Vec::new(),
             recovering,
+            leaning: Vec::new(),
         };
         let owned = took_over(&done(vec![], &[], vec![slow.clone()]), &clock, &[]);
         assert_eq!(owned.len(), 1);

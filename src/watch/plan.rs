@@ -82,7 +82,19 @@ pub(super) struct Round {
 /// them again). Events about containers of
 /// targets that were not healthy (paused, given up, failing) start nothing: the next
 /// scheduled pass deals with those, so a crash loop cannot drive a pass a second.
+#[cfg(test)]
 pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<Endpoint>) -> Option<Hints> {
+    plan_with(round, (healthy, healthy), unhealthy_on)
+}
+
+/// `plan`, where a provider's start is news when any of `leaning` (the last pass's
+/// targets that lean on another, healthy or not: one left waiting for its provider is
+/// healed by the pass that start begins) leans on it.
+pub(super) fn plan_with(
+    round: Round,
+    (healthy, leaning): (&[Target], &[Target]),
+    unhealthy_on: &BTreeSet<Endpoint>,
+) -> Option<Hints> {
     let mut hints = Hints::new();
     let mut start = !round.recovered.is_empty();
     for (name, check, spent) in round.failed {
@@ -97,7 +109,7 @@ pub(super) fn plan(round: Round, healthy: &[Target], unhealthy_on: &BTreeSet<End
             let leans_on = |t: &Target| {
                 t.endpoint == event.endpoint && t.facts.leans.iter().any(|l| l.provider == event.container)
             };
-            start |= healthy.iter().any(leans_on);
+            start |= leaning.iter().any(leans_on);
             continue;
         }
         let mut ours = false;
@@ -191,11 +203,15 @@ mod tests {
             via: crate::model::Via::Network,
             exists: true,
         });
-        let healthy = [dependent, http_target("web", "web")];
+        let healthy = [dependent.clone(), http_target("web", "web")];
         let started = |name: &str| Round { events: vec![event(name, EventKind::Started)], ..Round::default() };
         assert_eq!(plan(started("vpn"), &healthy, &none()), Some(Hints::new()));
         assert_eq!(plan(started("web"), &healthy, &none()), None, "a target's own start is no news");
         assert_eq!(plan(started("db"), &healthy, &local()), None);
+        // A dependent left waiting (not healthy) still hears its provider start.
+        let web = [http_target("web", "web")];
+        let waiting = [dependent];
+        assert_eq!(plan_with(started("vpn"), (&web, &waiting), &none()), Some(Hints::new()));
     }
 
     #[test]

@@ -22,6 +22,7 @@ fn generated_docs_are_current() {
         expected.push((root().join("doc/completions").join(name), healwatch::docs::completion(shell)));
     }
     expected.push((root().join("docs/reference.md"), healwatch::docs::reference().into_bytes()));
+    expected.push((root().join("docs/engine-api.md"), healwatch::docs::engine_api().into_bytes()));
     let mut stale = Vec::new();
     for (path, bytes) in &expected {
         if update {

@@ -7,10 +7,14 @@ use std::time::Duration;
 use crate::engine::{Container, Engine, Spec};
 use crate::util::{Healwatch, write_file};
 
+/// A variable scripts/test.sh sets for the proxies it starts.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh, which starts the proxies"))
+}
+
 /// The proxy that allows what a healing healwatch needs (CONTAINERS, POST, EVENTS, EXEC).
 fn proxy() -> String {
-    std::env::var("HEALWATCH_PROXY_HOST")
-        .expect("HEALWATCH_PROXY_HOST is not set: run scripts/test.sh, which starts the proxy")
+    var("HEALWATCH_PROXY_HOST")
 }
 
 /// healwatch through the proxy, with no docker CLI on its PATH.
@@ -18,10 +22,14 @@ fn through_proxy(empty: &std::path::Path) -> Healwatch {
     Healwatch::new().env("DOCKER_HOST", proxy()).env("PATH", empty)
 }
 
-/// The proxy's log: a line per request, `"USER-AGENT" STATUS "REQUEST LINE"`.
+/// A proxy's log: a line per request, `"USER-AGENT" STATUS "REQUEST LINE"`.
+fn log_of(variable: &str) -> Vec<String> {
+    std::fs::read_to_string(var(variable)).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+/// The healing proxy's log.
 fn proxy_log() -> Vec<String> {
-    let path = std::env::var("HEALWATCH_PROXY_LOG").expect("HEALWATCH_PROXY_LOG: run scripts/test.sh");
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+    log_of("HEALWATCH_PROXY_LOG")
 }
 
 #[test]
@@ -75,4 +83,57 @@ fn a_pass_through_a_socket_proxy_heals_without_a_docker_cli() {
     assert!(seen.iter().any(|l| l.contains(&format!("/containers/{}/exec", exec.name))), "{seen:#?}");
     let foreign: Vec<&String> = seen.iter().filter(|l| !l.starts_with("\"healwatch\"")).collect();
     assert!(foreign.is_empty(), "calls that were not healwatch's own: {foreign:#?}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the proxy: scripts/test.sh"]
+fn behind_a_proxy_that_allows_reads_only_every_target_is_checked_and_nothing_is_touched() {
+    let engine = Engine::get();
+    let empty = tempfile::tempdir().unwrap();
+    let spec = || Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() };
+    let broken = Container::start(engine, "reads-broken", spec());
+    broken.break_health();
+    let paused = Container::start(engine, "reads-paused", spec());
+    paused.docker(&["pause"]);
+    let fine = Container::start(engine, "reads-fine", spec());
+    let exec = Container::start(engine, "reads-exec", spec());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\ntimeout = \"1s\"\nrestart_timeout = \"2s\"\n\
+             [[target]]\nname = \"exec\"\ncontainer = \"{}\"\nexec = [\"true\"]\n",
+            exec.name
+        ),
+    );
+    let started = |c: &Container| c.inspect("{{.State.StartedAt}}");
+    let before = (started(&broken), started(&paused));
+    let seen_before = log_of("HEALWATCH_PROXY_READS_LOG").len();
+    let run = Healwatch::new()
+        .env("DOCKER_HOST", var("HEALWATCH_PROXY_READS_HOST"))
+        .env("PATH", empty.path())
+        .arg("-c")
+        .arg(&config)
+        .args(["-t", &broken.target(), "-t", &paused.target(), "-t", &fine.target()])
+        .run();
+    run.expect_code(1);
+    assert_eq!(run.target(&fine.name)["outcome"], "healthy", "{run}");
+    for name in [&broken.name, &paused.name, &"exec".to_string()] {
+        let t = run.target(name);
+        assert_eq!(t["outcome"], "unhealthy", "{name}: {run}");
+        let error = t["error"].as_str().unwrap_or_default();
+        assert!(error.contains("refused") && error.contains("POST=1"), "{name} names the switch: {run}");
+        assert!(t.get("restart").is_none(), "{name}: nothing ran: {run}");
+    }
+    assert_eq!(run.status_line()["engines"][0]["up"], true, "a refusal is no engine down: {run}");
+    // Zero writes reached the engine: the proxy let no call but GET through, and the
+    // containers are as they were.
+    let seen: Vec<String> = log_of("HEALWATCH_PROXY_READS_LOG").split_off(seen_before);
+    let written: Vec<&String> = seen.iter().filter(|l| !l.contains("\"GET ") && !l.contains(" 403 ")).collect();
+    assert!(written.is_empty(), "writes through a reads-only proxy: {written:#?}");
+    assert!(seen.iter().any(|l| l.contains(" 403 \"POST ")), "the refusals were asked and refused: {seen:#?}");
+    assert_eq!((started(&broken), started(&paused)), before, "nothing was restarted");
+    assert_eq!(paused.inspect("{{.State.Status}}"), "paused");
+    paused.docker(&["unpause"]);
 }

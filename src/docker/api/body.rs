@@ -109,6 +109,13 @@ impl Body {
         // The message follows: read it (bounded), then say it.
         let mut message = rest;
         let _ = (&mut body).take(64 * 1024).read_to_end(&mut message);
+        if super::table::is_refusal(code, &message) {
+            // A proxy's refusal names the call and the switch that allows it.
+            let line = String::from_utf8_lossy(request.split(|b| *b == b'\r').next().unwrap_or_default()).into_owned();
+            let mut words = line.split(' ');
+            let (method, path) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+            bail!("{}", super::table::refused(method, path, code));
+        }
         Err(refusal(code, &message))
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::body::exchange;
 use super::conn::{Address, connect};
+use super::table;
 use super::wire::{Request, daemon_message, segment, status_and_body};
 use crate::docker::INSPECT_LIMIT;
 use crate::process::CommandOutcome;
@@ -61,6 +62,19 @@ impl Call {
     fn request(&self) -> String {
         self.0.text()
     }
+
+    /// The request it makes.
+    pub(crate) fn wire(&self) -> &Request {
+        &self.0
+    }
+}
+
+/// The three requests of an exec of `container` whose id is `id`, in order.
+#[cfg(test)]
+pub(crate) fn exec_requests(container: &str, id: &str) -> Vec<Request> {
+    [Call::exec_create(container, &["true".to_string()]), Call::exec_start(id), Call::exec_inspect(id)]
+        .map(|c| c.0)
+        .to_vec()
 }
 
 /// Makes `call` on the engine at `socket` and waits at most `timeout` for its answer.
@@ -69,7 +83,7 @@ pub(crate) fn call(at: &Address, call: &Call, timeout: Duration) -> CommandOutco
     let answer = answer(at, call, timeout, INSPECT_LIMIT);
     let duration = started.elapsed();
     match answer {
-        Ok(answer) => outcome(&answer, duration),
+        Ok(answer) => outcome(&answer, duration, call.wire()),
         Err(Unanswered { why, down }) => CommandOutcome { engine_down: down, ..unreachable_engine(why, duration) },
     }
 }
@@ -103,6 +117,7 @@ fn unreachable_engine(why: String, duration: Duration) -> CommandOutcome {
         stderr: why,
         ran: false,
         engine_down: false,
+        refused: false,
     }
 }
 
@@ -144,7 +159,7 @@ pub(crate) fn exec(at: &Address, container: &str, argv: &[String], timeout: Dura
     let output = match answer(at, &Call::exec_start(&id), left(), EXEC_OUTPUT_LIMIT) {
         Ok(answer) => match status_and_body(&answer) {
             Ok((200, body)) => demultiplex(body),
-            _ => return outcome(&answer, started.elapsed()),
+            _ => return outcome(&answer, started.elapsed(), Call::exec_start(&id).wire()),
         },
         Err(_) if started.elapsed() >= timeout => return timed_out(at, &id, timeout, started),
         Err(Unanswered { why, down }) => {
@@ -182,6 +197,7 @@ pub(crate) fn exec(at: &Address, container: &str, argv: &[String], timeout: Dura
         stderr,
         ran: true,
         engine_down: false,
+        refused: false,
     }
 }
 
@@ -212,13 +228,18 @@ fn demultiplex(raw: &[u8]) -> (String, String) {
 /// The engine's answer as the CLI's run would have ended: exit 0 with the body for a
 /// 2xx (and 304, "already so", which the CLI takes as done), exit 1 with the daemon's
 /// message otherwise.
-fn outcome(answer: &[u8], duration: Duration) -> CommandOutcome {
+fn outcome(answer: &[u8], duration: Duration, request: &Request) -> CommandOutcome {
+    let mut refused = false;
     let (exit_code, stdout, stderr) = match status_and_body(answer) {
         Ok((200..=299 | 304, body)) => (Some(0), String::from_utf8_lossy(body).into_owned(), String::new()),
+        Ok((code, body)) if table::is_refusal(code, body) => {
+            refused = true;
+            (Some(1), String::new(), table::refused(request.method, &request.path, code))
+        }
         Ok((_, body)) => (Some(1), String::new(), format!("Error response from daemon: {}", daemon_message(body))),
         Err(e) => (Some(1), String::new(), format!("{e:#}")),
     };
-    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr, ran: true, engine_down: false }
+    CommandOutcome { exit_code, duration, stdout, stdout_cut: false, stderr, ran: true, engine_down: false, refused }
 }
 
 #[cfg(test)]
@@ -258,16 +279,23 @@ mod tests {
 
     #[test]
     fn answers_read_as_the_clis_exits() {
-        let ok = outcome(b"HTTP/1.0 204 No Content\r\n\r\n", Duration::ZERO);
+        let ok = outcome(b"HTTP/1.0 204 No Content\r\n\r\n", Duration::ZERO, &Request::get("/containers/web/json"));
         assert_eq!((ok.exit_code, ok.stderr.as_str()), (Some(0), ""));
-        assert!(outcome(b"HTTP/1.1 304 Not Modified\r\n\r\n", Duration::ZERO).success());
-        let body = outcome(b"HTTP/1.0 200 OK\r\n\r\n{\"Id\":\"x\"}", Duration::ZERO);
+        assert!(
+            outcome(b"HTTP/1.1 304 Not Modified\r\n\r\n", Duration::ZERO, &Request::get("/containers/web/json"))
+                .success()
+        );
+        let body =
+            outcome(b"HTTP/1.0 200 OK\r\n\r\n{\"Id\":\"x\"}", Duration::ZERO, &Request::get("/containers/web/json"));
         assert_eq!(body.stdout, "{\"Id\":\"x\"}");
-        let missing =
-            outcome(b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"No such container: web\"}", Duration::ZERO);
+        let missing = outcome(
+            b"HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"No such container: web\"}",
+            Duration::ZERO,
+            &Request::get("/containers/web/json"),
+        );
         assert_eq!(missing.exit_code, Some(1));
         assert_eq!(missing.stderr, "Error response from daemon: No such container: web");
-        let garbage = outcome(b"SSH-2.0-OpenSSH\r\n", Duration::ZERO);
+        let garbage = outcome(b"SSH-2.0-OpenSSH\r\n", Duration::ZERO, &Request::get("/containers/web/json"));
         assert_eq!(garbage.exit_code, Some(1));
         assert!(garbage.stderr.contains("not HTTP"), "{}", garbage.stderr);
     }

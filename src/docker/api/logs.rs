@@ -79,6 +79,11 @@ pub(crate) fn log_tail(
     Ok(last.into())
 }
 
+/// `GET /containers/NAME/logs` of both streams, with `query`.
+pub(crate) fn request(container: &str, query: &str) -> Request {
+    Request::get(format!("/containers/{}/logs?stdout=1&stderr=1&{query}", segment(container)))
+}
+
 /// Streams `container`'s log (`GET /containers/{}/logs?stdout=1&stderr=1&QUERY`) into
 /// `line`, one whole line at a time, until `line` returns true, the log ends or
 /// `byte_limit` bytes have come, all within `timeout`.
@@ -94,7 +99,7 @@ fn read_log(
     let failed = |e: &dyn std::fmt::Display| format!("docker logs failed: {e}");
     let info = inspect(at, container, timeout).map_err(|out| failed(&out.stderr))?;
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
-    let request = Request::get(format!("/containers/{}/logs?stdout=1&stderr=1&{query}", segment(container)));
+    let request = request(container, query);
     let stream = connect(at, deadline).map_err(|e| failed(&format!("{e:#}")))?;
     // Past `byte_limit` the read stops here, as if the log ended; the body's own bound
     // is only a backstop.

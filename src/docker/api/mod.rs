@@ -11,7 +11,8 @@
 //! - list.rs: the container listing over unix, ssh and TLS (the routes);
 //! - calls.rs: a pass's container calls (inspect, unpause, signal, restart, exec);
 //! - logs.rs: `docker logs` read as it streams;
-//! - engine.rs: all of it as the `Containers` seam's Engine API route.
+//! - engine.rs: all of it as the `Containers` seam's Engine API route;
+//! - table.rs: every call it can make, by feature, with the socket-proxy switches.
 //!
 //! `docker events` through the API is the watch's (watch/events.rs), on this wire.
 
@@ -22,6 +23,7 @@ pub(crate) mod engine;
 mod frames;
 mod list;
 pub(crate) mod logs;
+pub(crate) mod table;
 pub(crate) mod wire;
 
 pub(crate) use conn::{Address, Conn, connect};
