@@ -137,3 +137,36 @@ fn behind_a_proxy_that_allows_reads_only_every_target_is_checked_and_nothing_is_
     assert_eq!(paused.inspect("{{.State.Status}}"), "paused");
     paused.docker(&["unpause"]);
 }
+
+#[test]
+#[ignore = "needs a Docker engine and the proxy: scripts/test.sh"]
+fn a_watch_check_and_audit_work_through_the_proxy() {
+    let engine = Engine::get();
+    let empty = tempfile::tempdir().unwrap();
+    let app = Container::start(
+        engine,
+        "proxy-watch",
+        Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() },
+    );
+    let check = through_proxy(empty.path()).args(["check", "--wait", "20s", "-t", &app.target()]).run();
+    check.expect_code(0);
+    let audit = through_proxy(empty.path()).args(["audit", "--json", "--targets-only", "-t", &app.target()]).run();
+    let listed = audit.status_line()["containers"].to_string();
+    assert!(listed.contains(&app.name) && listed.contains("unless-stopped"), "{audit}");
+
+    // A watch hears Docker's events through the proxy: a pause is healed at once.
+    let state = empty.path().join("state.json");
+    let before = proxy_log().len();
+    let watch = through_proxy(empty.path())
+        .env("HEALWATCH_STATE", &state)
+        .args(["--watch", "12s", "--watch-every", "5s", "-t", &app.target()])
+        .spawn();
+    crate::util::eventually(Duration::from_secs(20), "the watch's first pass", || crate::util::ready(state.exists()));
+    app.docker(&["pause"]);
+    let run = watch.wait(Duration::from_secs(40));
+    let healed = run.stdout().lines().any(|l| l.contains("\"outcome\":\"restarted\""));
+    assert!(healed, "the watch healed the paused container: {run}");
+    let seen: Vec<String> = proxy_log().split_off(before);
+    assert!(seen.iter().any(|l| l.contains("\"GET /events?")), "the events came through the proxy: {seen:#?}");
+    assert!(seen.iter().any(|l| l.contains(&format!("/containers/{}/unpause", app.name))), "{seen:#?}");
+}
