@@ -68,6 +68,11 @@ export HEALWATCH_PROXY_HOST=$PROXY_HOST HEALWATCH_PROXY_LOG=$PROXY_LOG
 # And one that allows reads only (the images' POST=0).
 proxy_start reads CONTAINERS EVENTS
 export HEALWATCH_PROXY_READS_HOST=$PROXY_HOST HEALWATCH_PROXY_READS_LOG=$PROXY_LOG
+# And two that misbehave: one slow to answer, one that closes without an answer.
+proxy_start slow CONTAINERS POST EVENTS EXEC SLOW
+export HEALWATCH_PROXY_SLOW_HOST=$PROXY_HOST
+proxy_start close CONTAINERS POST EVENTS EXEC CLOSE
+export HEALWATCH_PROXY_CLOSE_HOST=$PROXY_HOST
 # Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
 # the test image into them too.
 podman_start

@@ -170,3 +170,39 @@ fn a_watch_check_and_audit_work_through_the_proxy() {
     assert!(seen.iter().any(|l| l.contains("\"GET /events?")), "the events came through the proxy: {seen:#?}");
     assert!(seen.iter().any(|l| l.contains(&format!("/containers/{}/unpause", app.name))), "{seen:#?}");
 }
+
+#[test]
+#[ignore = "needs a Docker engine and the proxy: scripts/test.sh"]
+fn a_proxy_that_answers_slowly_or_closes_early_is_bounded_and_said() {
+    let engine = Engine::get();
+    let empty = tempfile::tempdir().unwrap();
+    let app =
+        Container::start(engine, "proxy-slow", Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() });
+    app.break_health();
+    // Slow (2 s a request): the pass still heals, each call within its own bound.
+    let slow = Healwatch::new()
+        .env("DOCKER_HOST", var("HEALWATCH_PROXY_SLOW_HOST"))
+        .env("PATH", empty.path())
+        .args(["-t", &app.target()])
+        .spawn()
+        .wait(Duration::from_secs(120));
+    slow.expect_code(0);
+    assert_eq!(slow.target(&app.name)["outcome"], "restarted", "{slow}");
+    let took = slow.status_line()["duration_ms"].as_u64().unwrap_or(0);
+    assert!(took >= 4000, "the proxy held each call 2 s (the listing and the restart at least): {slow}");
+    app.wait_for_status(200, Duration::from_secs(10));
+    // Closing without an answer: the target fails alone, said, and nothing hangs.
+    app.break_health();
+    let closed = Healwatch::new()
+        .env("DOCKER_HOST", var("HEALWATCH_PROXY_CLOSE_HOST"))
+        .env("PATH", empty.path())
+        .args(["-t", &app.target()])
+        .spawn()
+        .wait(Duration::from_secs(120));
+    closed.expect_code(1);
+    let t = closed.target(&app.name);
+    assert_eq!(t["outcome"], "restart_failed", "{closed}");
+    let said = "the connection was closed without an answer";
+    assert!(t["restart"]["stderr"].as_str().is_some_and(|e| e.contains(said)), "{closed}");
+    assert!(closed.status_line()["warnings"].to_string().contains(said), "the listing says it too: {closed}");
+}

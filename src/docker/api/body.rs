@@ -97,6 +97,7 @@ impl Body {
                 break parsed;
             }
             match body.read(&mut chunk)? {
+                0 if head.is_empty() => bail!("{}", super::wire::CLOSED),
                 0 => bail!("the engine's answer is not HTTP ({} bytes without a header end)", head.len()),
                 n => head.extend_from_slice(&chunk[..n]),
             }

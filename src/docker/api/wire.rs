@@ -103,9 +103,15 @@ pub(crate) fn response_body(answer: &[u8]) -> Result<&[u8]> {
 pub(crate) fn status_and_body(answer: &[u8]) -> Result<(u16, &[u8])> {
     match parse_head(answer)? {
         Some((code, end)) => Ok((code, &answer[end..])),
+        None if answer.is_empty() => bail!("{CLOSED}"),
         None => bail!("the engine's answer is not HTTP ({} bytes without a header end)", answer.len()),
     }
 }
+
+/// A connection closed before any answer: what a socket proxy that refuses by closing
+/// does, or an engine going away mid-call.
+pub(crate) const CLOSED: &str =
+    "the connection was closed without an answer (a socket proxy that refuses by closing it, or the engine going away)";
 
 /// The daemon's message in an error answer's body (`{"message": …}`), redacted, on
 /// one line, cut.
