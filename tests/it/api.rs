@@ -138,7 +138,7 @@ fn whatever_the_api_answers_is_one_engines_trouble() {
             "not the API's JSON array",
         ),
         (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{\"Id\"".to_vec(), "not the API's JSON array"),
-        (Vec::new(), "not HTTP"),
+        (Vec::new(), "closed without an answer"),
     ];
     for (answer, want) in cases {
         let api = FakeApi::start(answer);
