@@ -11,68 +11,47 @@
 #                     own; sets PROXY_HOST=tcp://127.0.0.1:PORT and PROXY_LOG (a line per
 #                     request: client, User-Agent, status, request line). engine_stop stops it.
 #                     (Not in $(...): the proxy's pid must reach engine_stop.)
+#   proxy_image TAG   the same rules as an image (below).
+# The rules are socket-proxy.cfg's.
 
 # shellcheck source=scripts/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 proxy_start() {
-  local name=$1 dir port inner pid i switch allowed=()
+  local name=$1 dir port inner pid i switch has_slow=0
   shift
   command -v haproxy >/dev/null 2>&1 || apt_install --no-recommends haproxy
   dir="$ENGINE_DIR/proxy-$name"
   mkdir -p "$dir"
   free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   port=$(free)
+  inner=$port
+  local env=(PROXY_SOCKET="${DOCKER_HOST#unix://}")
+  for switch in "$@"; do
+    if [ "$switch" = SLOW ]; then has_slow=1; else env+=("$switch=1"); fi
+  done
+  cp "$(dirname "${BASH_SOURCE[0]}")/socket-proxy.cfg" "$dir/haproxy.cfg"
   # SLOW puts a TCP front before the rules, holding each connection 2 s (HTTP mode
   # evaluates a whole request at once, so the wait must come before it).
-  for switch in "$@"; do allowed+=("$switch"); done
-  has() { local s; for s in "${allowed[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
-  inner=$port
-  if has SLOW; then inner=$(free); fi
-  {
-    echo "global"
-    echo "  maxconn 256"
-    echo "  log stdout format raw local0"
-    echo "defaults"
-    echo "  mode http"
-    echo "  log global"
-    echo "  timeout connect 5s"
-    # A watch's event stream stays open for as long as the watch runs.
-    echo "  timeout client 1h"
-    echo "  timeout server 1h"
-    if has SLOW; then
-      echo "frontend slow"
-      echo "  mode tcp"
-      echo "  no log"
-      echo "  bind 127.0.0.1:$port"
-      echo "  tcp-request inspect-delay 2s"
-      echo "  tcp-request content accept if WAIT_END"
-      echo "  default_backend rules"
-      echo "backend rules"
-      echo "  mode tcp"
-      echo "  server rules 127.0.0.1:$inner"
-    fi
-    echo "frontend api"
-    echo "  bind 127.0.0.1:$inner"
-    echo "  log-format \"%{+Q}[capture.req.hdr(0)] %ST %{+Q}r\""
-    echo "  http-request capture req.hdr(User-Agent) len 64"
-    has CLOSE && echo "  http-request reject"
-    # Without POST only reads pass, as the images' POST=0.
-    has POST || echo "  http-request deny unless METH_GET || METH_HEAD"
-    # Each switch opens its paths, with or without the API version prefix.
-    has CONTAINERS && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/containers }"
-    has EVENTS && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/events }"
-    has EXEC && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/exec }"
-    has PING && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/_ping }"
-    has VERSION && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/version }"
-    has INFO && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/info }"
-    has IMAGES && echo "  http-request allow if { path,url_dec -m reg -i ^(/v[0-9.]+)?/images }"
-    echo "  http-request deny"
-    echo "  default_backend engine"
-    echo "backend engine"
-    echo "  server engine unix@${DOCKER_HOST#unix://}"
-  } >"$dir/haproxy.cfg"
-  haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+  if [ "$has_slow" = 1 ]; then
+    inner=$(free)
+    cat >>"$dir/haproxy.cfg" <<CFG
+
+frontend slow
+  mode tcp
+  no log
+  bind 127.0.0.1:$port
+  tcp-request inspect-delay 2s
+  tcp-request content accept if WAIT_END
+  default_backend rules
+
+backend rules
+  mode tcp
+  server rules 127.0.0.1:$inner
+CFG
+  fi
+  env+=(PROXY_BIND="127.0.0.1:$inner")
+  env -i PATH="$PATH" "${env[@]}" haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
   pid=$!
   ENGINE_PIDS+=("$pid")
   for i in $(seq 1 100); do
@@ -88,4 +67,31 @@ proxy_start() {
   echo "proxy $name did not start; its log:" >&2
   tail -20 "$dir/haproxy.log" >&2
   return 1
+}
+
+# proxy_image TAG: a socket-proxy image for the first engine, from scratch: Debian's
+# HAProxy and the libraries it links, with socket-proxy.cfg, listening on :2375 and
+# forwarding to /var/run/docker.sock, its switches from the environment with the images'
+# defaults (EVENTS, PING, VERSION on; the rest off). The compose example is brought up
+# with it (tests/it/examples.rs) as the proxy image it names.
+proxy_image() {
+  local tag=$1 root haproxy lib
+  command -v haproxy >/dev/null 2>&1 || apt_install --no-recommends haproxy
+  haproxy=$(command -v haproxy)
+  root=$(mktemp -d "$ENGINE_DIR/proxy-image.XXXXXX")
+  chmod 755 "$root"
+  mkdir -p "$root/usr/sbin" "$root/usr/local/etc/haproxy" "$root/var/run" "$root/tmp"
+  cp "$haproxy" "$root/usr/sbin/haproxy"
+  for lib in $(ldd "$haproxy" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  cp "$(dirname "${BASH_SOURCE[0]}")/socket-proxy.cfg" "$root/usr/local/etc/haproxy/haproxy.cfg"
+  tar -C "$root" -c . | timeout 60 docker import \
+    --change 'ENV CONTAINERS=0 POST=0 EXEC=0 EVENTS=1 PING=1 VERSION=1 PROXY_BIND=:2375 PROXY_SOCKET=/var/run/docker.sock' \
+    --change 'EXPOSE 2375' \
+    --change 'ENTRYPOINT ["/usr/sbin/haproxy", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' \
+    - "$tag" >/dev/null
+  rm -rf "$root"
+  echo "proxy: built the socket-proxy image $tag" >&2
 }

@@ -83,6 +83,10 @@ engine_image
 # healwatch's own image, built offline from the static binary (tests/it/image.rs).
 HEALWATCH_IMAGE=$(bash scripts/image.sh healwatch:test)
 export HEALWATCH_IMAGE
+# The socket-proxy stand-in the compose example is brought up with (tests/it/examples.rs).
+HEALWATCH_PROXY_IMAGE=healwatch-socket-proxy:test
+proxy_image "$HEALWATCH_PROXY_IMAGE"
+export HEALWATCH_PROXY_IMAGE
 # The same image in each Podman and the swarm, as `docker save | docker load` brings it to a host.
 for host in "$HEALWATCH_PODMAN_HOST" "$HEALWATCH_PODMAN_USER_HOST" "$HEALWATCH_SWARM_DOCKER_HOST"; do
   timeout 120 docker save "$HEALWATCH_IMAGE" | DOCKER_HOST=$host timeout 120 docker load >/dev/null

@@ -1,14 +1,15 @@
-//! End-to-end: the shipped compose example of the sidecar (examples/compose-sidecar.yml)
-//! brought up as written by docker-compose on the private engine, and timed from a break
-//! to healthy. `#[ignore]`d: scripts/test.sh installs docker-compose and builds the image.
+//! End-to-end: the shipped compose examples of the sidecar (examples/compose-sidecar.yml,
+//! behind a socket proxy, and compose-sidecar-socket.yml, with the socket) brought up as
+//! written by docker-compose on the private engine, and timed from a break to healthy. `#[ignore]`d: scripts/test.sh installs docker-compose and builds the image.
 //!
 //! What the machine's rules change, in an override file beside the example and nothing
 //! else: no network is created, so the services share one private loopback (a `net`
 //! container with `network_mode: none` that the others join, its /etc/hosts naming `app`
 //! and `node-exporter`, as the stack's network would); the socket mounted is the private
 //! engine's, not /var/run/docker.sock; the images the example names are made here from
-//! the test image (the app serves /health on 5000 as `example/app:1.4` would) and
-//! healwatch's own image, tagged as the example names them.
+//! the test image (the app serves /health on 5000 as `example/app:1.4` would),
+//! healwatch's own image and the socket-proxy stand-in (scripts/proxy.sh), tagged as the
+//! examples name them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,11 +19,12 @@ use crate::engine::{Engine, Turn};
 use crate::util::eventually;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compose-sidecar.yml");
+const SOCKET_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compose-sidecar-socket.yml");
 const HOST_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/docker-compose.yml");
 
 /// The override: the one network namespace, the private socket, an init for the
 /// stand-ins whose httpd, as PID 1, would ignore SIGTERM (the real images stop on it).
-const OVERRIDE: &str = r#"services:
+const SOCKET_OVERRIDE: &str = r#"services:
   net:
     image: healwatch-test:latest
     network_mode: none
@@ -37,6 +39,30 @@ const OVERRIDE: &str = r#"services:
     network_mode: "service:net"
     volumes:
       - "SOCKET:/var/run/docker.sock"
+  node-exporter:
+    network_mode: "service:net"
+    init: true
+"#;
+
+/// The same for the proxy variant: the private socket is the proxy's, read-only, and
+/// `socket-proxy` is a name on the one loopback.
+const PROXY_OVERRIDE: &str = r#"services:
+  net:
+    image: healwatch-test:latest
+    network_mode: none
+    extra_hosts: ["app:127.0.0.1", "node-exporter:127.0.0.1", "socket-proxy:127.0.0.1"]
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+  app:
+    network_mode: "service:net"
+    init: true
+  worker:
+    network_mode: "service:net"
+  socket-proxy:
+    network_mode: "service:net"
+    volumes:
+      - "SOCKET:/var/run/docker.sock:ro"
+  healwatch:
+    network_mode: "service:net"
   node-exporter:
     network_mode: "service:net"
     init: true
@@ -124,15 +150,53 @@ impl Drop for Stack {
 }
 
 #[test]
-#[ignore = "needs a Docker engine, docker-compose and the image: scripts/test.sh"]
-fn the_compose_sidecar_example_heals_within_seconds_as_written() {
+#[ignore = "needs a Docker engine, docker-compose, the image and the proxy image: scripts/test.sh"]
+fn the_compose_sidecar_example_heals_through_its_socket_proxy_as_written() {
     let engine = Engine::get();
     let _turn = Turn::take();
-    let image = std::env::var("HEALWATCH_IMAGE").expect("HEALWATCH_IMAGE is not set: run scripts/test.sh");
+    // The proxy image the example names is the stand-in scripts/proxy.sh builds: the
+    // socket-proxy images' rules in Debian's HAProxy, its switches from the environment.
+    let proxy_image =
+        std::env::var("HEALWATCH_PROXY_IMAGE").expect("HEALWATCH_PROXY_IMAGE is not set: run scripts/test.sh");
     let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let named = example.lines().find_map(|l| l.trim().strip_prefix("image: ").filter(|i| i.contains("socket-proxy")));
+    let named = named.expect("examples/compose-sidecar.yml names no socket-proxy image");
+    assert!(engine.docker(&["tag", &proxy_image, named]).success());
+    let (stack, healed) = heal_as_written(engine, EXAMPLE, "hwproxy", PROXY_OVERRIDE);
+    // healwatch has no socket: everything it did went through the proxy.
+    let sidecar = stack.container("healwatch");
+    let mounts = engine.docker(&["inspect", "--format", "{{json .Mounts}}", &sidecar]).stdout;
+    assert!(!mounts.contains("docker.sock"), "healwatch has the socket: {mounts}");
+    let proxied = engine.docker(&["logs", &stack.container("socket-proxy")]);
+    let proxied = format!("{}{}", proxied.stdout, proxied.stderr);
+    let restart = format!("/containers/{}/restart", stack.container("app"));
+    assert!(
+        proxied.lines().any(|l| l.starts_with("\"healwatch\"") && l.contains(" 204 \"POST ") && l.contains(&restart)),
+        "the proxy saw no restart of the app from healwatch:\n{proxied}"
+    );
+    // Nothing was refused: the example's switches are what its healwatch needs.
+    assert!(!proxied.lines().any(|l| l.contains(" 403 ")), "the proxy refused a call:\n{proxied}");
+    eprintln!("compose-sidecar.yml as written: the app healed {healed:?} after its break, through the proxy");
+}
+
+#[test]
+#[ignore = "needs a Docker engine, docker-compose and the image: scripts/test.sh"]
+fn the_compose_sidecar_example_with_the_socket_heals_within_seconds_as_written() {
+    let engine = Engine::get();
+    let _turn = Turn::take();
+    let (_stack, healed) = heal_as_written(engine, SOCKET_EXAMPLE, "hwdoc", SOCKET_OVERRIDE);
+    eprintln!("compose-sidecar-socket.yml as written: the app healed {healed:?} after its break");
+}
+
+/// Brings `example` up as written (with `override_text`, SOCKET the private engine's
+/// socket), breaks the app and waits for the sidecar to heal it: the stack, still up,
+/// and how long the app was broken.
+fn heal_as_written(engine: &'static Engine, example: &str, project: &str, override_text: &str) -> (Stack, Duration) {
+    let image = std::env::var("HEALWATCH_IMAGE").expect("HEALWATCH_IMAGE is not set: run scripts/test.sh");
+    let text = std::fs::read_to_string(example).unwrap();
     // The example names this release's image.
     let named = format!("image: healwatch:{}", env!("CARGO_PKG_VERSION"));
-    assert!(example.contains(&named), "examples/compose-sidecar.yml does not say `{named}`");
+    assert!(text.contains(&named), "{example} does not say `{named}`");
     assert!(engine.docker(&["tag", &image, &named["image: ".len()..]]).success());
     make_stand_ins(engine);
 
@@ -140,12 +204,12 @@ fn the_compose_sidecar_example_heals_within_seconds_as_written() {
     let socket = engine.host.strip_prefix("unix://").expect("the test engine is a unix socket");
     let gid = std::fs::metadata(socket).map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap().to_string();
     let override_file = dir.path().join("override.yml");
-    std::fs::write(&override_file, OVERRIDE.replace("SOCKET", socket)).unwrap();
+    std::fs::write(&override_file, override_text.replace("SOCKET", socket)).unwrap();
     let networks = engine.docker(&["network", "ls", "-q"]).stdout;
     let stack = Stack {
         engine,
-        project: format!("hwdoc{}", std::process::id()),
-        files: [PathBuf::from(EXAMPLE), override_file],
+        project: format!("{project}{}", std::process::id()),
+        files: [PathBuf::from(example), override_file],
         gid,
         _dir: dir,
     };
@@ -187,7 +251,7 @@ fn the_compose_sidecar_example_heals_within_seconds_as_written() {
     // node_exporter reads the metrics healwatch writes on the shared volume.
     let metrics = engine.docker(&["exec", &stack.container("node-exporter"), "cat", "/textfile/healwatch.prom"]);
     assert!(metrics.stdout.contains("healwatch_"), "{metrics:?}");
-    eprintln!("compose-sidecar.yml as written: the app healed {healed:?} after its break");
+    (stack, healed)
 }
 
 /// The example's images, from the test image (`docker export | docker import --change`).
