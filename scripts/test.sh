@@ -73,6 +73,13 @@ proxy_start slow CONTAINERS POST EVENTS EXEC SLOW
 export HEALWATCH_PROXY_SLOW_HOST=$PROXY_HOST
 proxy_start close CONTAINERS POST EVENTS EXEC CLOSE
 export HEALWATCH_PROXY_CLOSE_HOST=$PROXY_HOST
+# One that allows no listing (events only), to refuse a discovering pass's.
+proxy_start blind EVENTS
+export HEALWATCH_PROXY_BLIND_HOST=$PROXY_HOST
+# And a healing one in front of the second engine, where the discovery tests take turns
+# (a HEALTHCHECK found by label, confirmed by exec, through the proxy).
+DOCKER_HOST=$HEALWATCH_SECOND_DOCKER_HOST proxy_start second CONTAINERS POST EVENTS EXEC
+export HEALWATCH_PROXY_SECOND_HOST=$PROXY_HOST HEALWATCH_PROXY_SECOND_LOG=$PROXY_LOG
 # Podman, rootful and rootless (tests/it/podman.rs): before engine_image, which imports
 # the test image into them too.
 podman_start

@@ -27,7 +27,8 @@ pub(crate) fn docker_health_check(status: Option<&DockerHealth>, output: Option<
 /// host busy enough that Docker's probe timed out, the command needs longer, and a hung
 /// service is still decided within it). A probe that merely timed out on a busy host
 /// passes now, and nothing is restarted on Docker's word alone. `None` when it cannot
-/// look (no such container, no command): Docker's word stands.
+/// look (no such container, no command): Docker's word stands; so it does when the exec
+/// is refused (a socket proxy without `EXEC=1`), said with the switch.
 pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Option<Check> {
     let container = target.container_refs().into_iter().next()?;
     let info = docker.inspect(&container).ok()?;
@@ -39,6 +40,13 @@ pub(crate) fn confirm_unhealthy(docker: &dyn Containers, target: &Target) -> Opt
     let out = docker.exec(&container, &argv, target.settings.decide_within.max(target.settings.timeout));
     Some(match out.success() {
         true => Check::passed(None, out.duration),
+        false if out.refused => {
+            let why = crate::model::one_line(out.stderr.trim(), 400);
+            let text = format!(
+                "docker health unhealthy; its check could not be run by healwatch ({why}), so Docker's word stands"
+            );
+            Check::failed(Failure::DockerUnhealthy, text, out.duration)
+        }
         false if !out.ran => {
             let text = format!("docker health unhealthy; its check, run by healwatch, did not run: {}", out.stderr);
             Check::failed(Failure::Unconfirmed, text, out.duration)

@@ -40,6 +40,8 @@ pub(crate) struct FakeDocker {
     create_code: i32,
     /// Whether a socket proxy refuses every call that changes a container (GET only).
     orders_refused: bool,
+    /// Whether it refuses execs alone (`EXEC=0`, the rest allowed).
+    execs_refused: bool,
 }
 
 impl FakeDocker {
@@ -59,12 +61,19 @@ impl FakeDocker {
             engine_down: false,
             create_code: 0,
             orders_refused: false,
+            execs_refused: false,
         }
     }
 
     /// The same behind a proxy that allows reads only: every order and exec is refused.
     pub(crate) fn with_orders_refused(mut self) -> Self {
         self.orders_refused = true;
+        self
+    }
+
+    /// The same behind a proxy that allows orders but no exec (`EXEC=0`).
+    pub(crate) fn with_execs_refused(mut self) -> Self {
+        self.execs_refused = true;
         self
     }
 
@@ -167,6 +176,8 @@ impl Containers for FakeDocker {
         self.calls.lock().unwrap().push(format!("list {}", endpoint.name()));
         match self.engines.get(endpoint) {
             Some(Ok(containers)) => Ok(containers.clone()),
+            // A socket proxy's refusal, as the API client gives it (`table::refused`'s words).
+            Some(Err(e)) if e.contains(" refused GET ") => Err(super::api::table::Refusal(e.clone()).into()),
             Some(Err(e)) => Err(anyhow::anyhow!("{e}")),
             None => Err(anyhow::anyhow!("Cannot connect to the Docker daemon at {endpoint}")),
         }
@@ -238,7 +249,7 @@ impl Containers for FakeDocker {
     }
     fn exec(&self, c: &ContainerRef, argv: &[String], _: Duration) -> CommandOutcome {
         self.calls.lock().unwrap().push(format!("exec {} {}", c.name, argv.join(" ")));
-        if self.orders_refused {
+        if self.orders_refused || self.execs_refused {
             return Self::refusal("POST /containers/NAME/exec");
         }
         if !self.exec_ran {

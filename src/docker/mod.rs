@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use crate::model::{Action, ContainerRef, ContainerStatus, DockerHealth, Endpoint};
 pub(crate) use crate::process::CommandOutcome;
 
+pub(crate) use api::table::is_refused;
 pub(crate) use cli::DockerCli;
 pub(crate) use inspect::{ContainerInfo, ContainerSummary, HealthInfo};
 pub(crate) use orders::Order;

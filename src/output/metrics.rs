@@ -117,6 +117,16 @@ pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit:
         for e in &report.engines {
             let _ = writeln!(out, "healwatch_engine_up{{engine=\"{}\"}} {}", escape(&e.name), u8::from(e.up));
         }
+        header(
+            &mut out,
+            "healwatch_engine_refused",
+            "gauge",
+            "Whether the engine's API, or a socket proxy before it, refused the last pass's listing (1) or not (0).",
+        );
+        for e in &report.engines {
+            let refused = u8::from(e.refused.is_some());
+            let _ = writeln!(out, "healwatch_engine_refused{{engine=\"{}\"}} {refused}", escape(&e.name));
+        }
     }
     out.push_str(&render_run(started, report.duration, exit));
     out

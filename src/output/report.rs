@@ -69,6 +69,10 @@ pub(crate) struct EngineStatus {
     /// Why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The listing was refused (a socket proxy without `CONTAINERS=1`): the call and the
+    /// switch that allows it. The engine answered, so it is up; nothing was discovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// How many containers the pass listed there (only for an engine it listed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<usize>,
@@ -237,6 +241,12 @@ pub(crate) fn text(report: &Report, color: bool, only_changed: bool) -> String {
     for e in report.engines.iter().filter(|e| !e.up) {
         let why = one_line(e.error.as_deref().unwrap_or("?"), TEXT_LIMIT);
         let _ = writeln!(out, "{} engine {}: {why}", paint("31", "down:"), one_line(&e.name, TEXT_LIMIT));
+    }
+    for e in report.engines.iter().filter(|e| e.up) {
+        if let Some(refused) = &e.refused {
+            let why = one_line(refused, TEXT_LIMIT);
+            let _ = writeln!(out, "{} engine {}: {why}", paint("31", "refused:"), one_line(&e.name, TEXT_LIMIT));
+        }
     }
     for w in &report.warnings {
         let _ = writeln!(out, "{} {}", paint("33", "warning:"), one_line(w, TEXT_LIMIT));
@@ -455,7 +465,7 @@ mod tests {
             let mut report = Report::new(UNIX_EPOCH, Duration::ZERO, false, vec![t]);
             report.error = Some(text.clone());
             report.warnings = vec![text.clone()];
-            report.engines = vec![EngineStatus { name: text.clone(), up: false, error: Some(text.clone()), containers: None, list_ms: None }];
+            report.engines = vec![EngineStatus { name: text.clone(), up: false, error: Some(text.clone()), refused: None, containers: None, list_ms: None }];
             let shown = self::text(&report, false, false);
             proptest::prop_assert!(!shown.chars().any(|c| crate::model::unprintable(c) && c != '\n'), "{shown:?}");
         }

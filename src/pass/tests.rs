@@ -578,6 +578,22 @@ fn dockers_unhealthy_on_an_engine_too_busy_to_run_the_check_waits_three_passes()
 }
 
 #[test]
+fn dockers_unhealthy_stands_when_a_proxy_refuses_the_exec_that_would_confirm_it() {
+    let mut t = builtin_target("app");
+    t.health = HealthCheck::Docker;
+    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
+    let mut info = crate::docker::fake::container("app", "no", &[]);
+    info.healthcheck = true;
+    info.health_test = vec!["CMD".into(), "pg_isready".into()];
+    let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
+    let docker = FakeDocker::new("running", 0).with_infos(vec![info]).with_execs_refused();
+    let r = &pass(&config(vec![t], false), &probe, &docker)[0];
+    assert_eq!(r.outcome, Outcome::Restarted, "{r:?}");
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(error.contains("refused") && error.contains("Docker's word stands"), "{error}");
+}
+
+#[test]
 fn a_container_the_listing_shows_down_is_never_checked_and_is_healed_at_once() {
     // A paused container still completes a TCP handshake, so a check could pass: the
     // listing's word wins, and no check runs.

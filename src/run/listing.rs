@@ -63,6 +63,8 @@ pub(crate) struct Listed {
 pub(crate) struct Listing {
     /// Why it could not be listed.
     pub(crate) error: Option<String>,
+    /// The listing was refused (by a socket proxy): said with the switch that allows it.
+    pub(crate) refused: Option<String>,
     /// How many containers it has (when listed).
     pub(crate) containers: Option<usize>,
     /// How long `docker ps` and `docker inspect` took.
@@ -90,6 +92,7 @@ pub(super) fn engines(roster: &[Target], results: &[TargetResult], listed: &List
             name: endpoint.name(),
             up: listing.error.is_none(),
             error: listing.error,
+            refused: listing.refused,
             containers: listing.containers,
             list_ms: listing.containers.map(|_| millis(listing.took)),
         })
@@ -121,15 +124,7 @@ pub(crate) fn roster(
     let endpoints: Vec<Endpoint> = endpoints.into_iter().collect();
     let (listings, _) = parallel_map(&endpoints, endpoints.len(), |endpoint| list_engine(config, docker, endpoint));
     let listings: BTreeMap<Endpoint, (Result<Summaries>, Duration)> = endpoints.into_iter().zip(listings).collect();
-    let engines = listings
-        .iter()
-        .filter(|(endpoint, (listing, _))| listing.is_ok() || needed.contains(*endpoint))
-        .map(|(endpoint, (listing, took))| {
-            let error = listing.as_ref().err().map(|e| unreachable_with_fix(endpoint, e));
-            let containers = listing.as_ref().ok().map(|l| l.total);
-            (endpoint.clone(), Listing { error, containers, took: *took })
-        })
-        .collect();
+    let engines = reported(&listings, &needed);
     let mut roster = config.targets.clone();
     for target in &mut roster {
         if let (Some((project, service)), Some((Ok(listing), _))) = (&target.compose, listings.get(&target.endpoint)) {
@@ -166,6 +161,29 @@ pub(crate) fn roster(
     let mut mistakes = mistakes(config, &roster, &listings, &engines, &invalid);
     mistakes.extend(cycles);
     (roster, Listed { invalid, engines, mistakes })
+}
+
+/// The engines the report shows: each listed one, and each needed one (for discovery or
+/// compose) that could not be, down or refused.
+fn reported(
+    listings: &BTreeMap<Endpoint, (Result<Summaries>, Duration)>,
+    needed: &BTreeSet<Endpoint>,
+) -> BTreeMap<Endpoint, Listing> {
+    listings
+        .iter()
+        .filter(|(endpoint, (listing, _))| listing.is_ok() || needed.contains(*endpoint))
+        .map(|(endpoint, (listing, took))| {
+            let (error, refused) = match listing {
+                Err(e) if crate::docker::is_refused(e) => {
+                    (None, Some(format!("listing containers on {endpoint}: {e:#}")))
+                }
+                Err(e) => (Some(unreachable_with_fix(endpoint, e)), None),
+                Ok(_) => (None, None),
+            };
+            let containers = listing.as_ref().ok().map(|l| l.total);
+            (endpoint.clone(), Listing { error, refused, containers, took: *took })
+        })
+        .collect()
 }
 
 /// One engine's listing for a pass, and how long it took: only what can be a target, or
@@ -222,6 +240,22 @@ fn unreachable_with_fix(endpoint: &Endpoint, e: &anyhow::Error) -> String {
     }
 }
 
+/// An engine listed only for its named targets' state that could not be: refused, or
+/// not reached.
+fn unlisted(endpoint: &Endpoint, e: &anyhow::Error) -> String {
+    if crate::docker::is_refused(e) {
+        format!(
+            "listing containers on {endpoint}: {e:#}; its targets are still checked, but whether their containers \
+             are down or restarting is not known"
+        )
+    } else {
+        format!(
+            "{endpoint} cannot be reached ({e:#}): its targets are checked, but none could be restarted; fix \
+             DOCKER_HOST or the engine's host (`healwatch version` shows where it looks)"
+        )
+    }
+}
+
 /// What the listings show the operator got wrong, each said with its fix.
 fn mistakes(
     config: &Config,
@@ -236,10 +270,7 @@ fn mistakes(
             // An engine the report already shows down says so there.
             Err(_) if reported.contains_key(endpoint) => continue,
             Err(e) => {
-                said.push(format!(
-                    "{endpoint} cannot be reached ({e:#}): its targets are checked, but none could be restarted; \
-                     fix DOCKER_HOST or the engine's host (`healwatch version` shows where it looks)"
-                ));
+                said.push(unlisted(endpoint, e));
                 continue;
             }
             Ok(listing) => listing,
@@ -333,6 +364,29 @@ mod tests {
         assert_eq!((local.error.as_deref(), local.containers), (None, Some(4)));
         let down = &listed.engines[&far];
         assert!(down.error.as_deref().is_some_and(|e| e.contains("Cannot connect")) && down.containers.is_none());
+    }
+
+    #[test]
+    fn a_listing_a_proxy_refuses_is_said_as_refused_not_as_the_engine_down() {
+        let refused = crate::docker::api::table::refused("GET", "/v1.43/containers/json?all=1", 403);
+        let url = HealthUrl::parse("http://127.0.0.1:1/").unwrap();
+        let docker = FakeDocker::new("running", 0).with_engine(Endpoint::Default, Err(&refused));
+        // Discovering there: the engine's entry says the refusal and the switch, and it is up.
+        let mut config = Config::new(vec![Target::http("web", "web", url.clone())]);
+        config.engines[0].discover = true;
+        let (found, listed) = roster(&config, &docker, &|_| None);
+        assert_eq!(found.len(), 1, "the named target is still checked");
+        let local = &listed.engines[&Endpoint::Default];
+        assert_eq!(local.error, None, "not an engine down");
+        assert!(local.refused.as_deref().is_some_and(|r| r.contains("allow it with CONTAINERS=1")), "{local:?}");
+        let status = engines(&found, &[], &listed);
+        assert!(status[0].up && status[0].refused.is_some(), "{status:?}");
+        // Only named targets there: a warning that says the refusal, not "cannot be reached".
+        let config = Config::new(vec![Target::http("web", "web", url)]);
+        let (_, listed) = roster(&config, &docker, &|_| None);
+        assert!(listed.engines.is_empty(), "{:?}", listed.engines);
+        let [said] = &listed.mistakes[..] else { panic!("{:?}", listed.mistakes) };
+        assert!(said.contains("CONTAINERS=1") && said.contains("still checked") && !said.contains("reached"), "{said}");
     }
 
     #[test]

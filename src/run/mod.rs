@@ -150,7 +150,7 @@ impl<'a> Setup<'a> {
         let (roster, listed) =
             listing::roster(config, cli, &|name| memory.targets.get(name).and_then(|m| m.provider.clone()));
         // Said once per engine, however many of its targets went unchecked.
-        warnings.extend(listed.engines.values().filter_map(|l| l.error.clone()));
+        warnings.extend(listed.engines.values().filter_map(|l| l.error.clone().or_else(|| l.refused.clone())));
         warnings.extend(listed.mistakes.iter().cloned());
         (roster, listed)
     }
@@ -187,7 +187,8 @@ impl<'a> Setup<'a> {
         let (mut report, mut remembered, mut done) =
             conclude(config, (roster, results), unreachable, listed, &memory, started, clock.elapsed());
         report.warnings = warnings;
-        let mut exit = Exit::for_health(report.all_healthy_now() && report.engines.iter().all(|e| e.up));
+        let engines_well = report.engines.iter().all(|e| e.up && e.refused.is_none());
+        let mut exit = Exit::for_health(report.all_healthy_now() && engines_well);
         if let Some(signal) = interrupted {
             report.interrupted = Some(interrupt::name(signal));
             exit = Exit::Interrupted(signal);

@@ -206,3 +206,99 @@ fn a_proxy_that_answers_slowly_or_closes_early_is_bounded_and_said() {
     assert!(t["restart"]["stderr"].as_str().is_some_and(|e| e.contains(said)), "{closed}");
     assert!(closed.status_line()["warnings"].to_string().contains(said), "the listing says it too: {closed}");
 }
+
+#[test]
+#[ignore = "needs a Docker engine and the proxy: scripts/test.sh"]
+fn a_healthcheck_confirmed_by_exec_and_a_log_check_heal_through_the_proxy() {
+    let engine = Engine::get();
+    // The second engine, where discovery's tests take turns: `--unhealthy label` there
+    // finds only this test's container.
+    let _turn = crate::engine::Turn::take();
+    let host = engine.second_host();
+    let log = || log_of("HEALWATCH_PROXY_SECOND_LOG");
+    let before = log().len();
+    let labels = vec![("healwatch.enable".to_string(), "true".to_string())];
+    let spec = |healthcheck: bool, labels: Vec<(String, String)>| Spec {
+        init: true,
+        restart: Some("unless-stopped"),
+        healthcheck,
+        labels,
+        host: Some(host.clone()),
+        ..Spec::default()
+    };
+    let sick = Container::start(engine, "proxy-hc", spec(true, labels));
+    crate::docker_targets::wait_for_health(&sick, "healthy");
+    let logs = Container::start(engine, "proxy-logs", spec(false, vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[defaults]\nretries = 0\ntimeout = \"1s\"\nrestart_timeout = \"2s\"\nrecovery_timeout = \"20s\"\n\
+             [[target]]\nname = \"logs\"\ncontainer = \"{}\"\nlog_pattern = \"FATAL\"\n",
+            logs.name
+        ),
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let pass = || {
+        Healwatch::new()
+            .env("DOCKER_HOST", var("HEALWATCH_PROXY_SECOND_HOST"))
+            .env("PATH", empty.path())
+            .env("HEALWATCH_STATE", dir.path().join("state.json"))
+            .args(["--unhealthy", "label", "-c"])
+            .arg(&config)
+            .run()
+    };
+    pass().expect_code(0);
+    sick.break_health();
+    crate::docker_targets::wait_for_health(&sick, "unhealthy");
+    // Into the container's log: PID 1's stdout.
+    let fatal = ["exec", &logs.name, "sh", "-c", "echo 'FATAL: out of file handles' > /proc/1/fd/1"];
+    assert!(engine.docker_on(&host, &fatal).success());
+    let run = pass();
+    run.expect_code(0);
+    let t = run.target(&sick.name);
+    assert_eq!((t["url"].as_str(), t["outcome"].as_str()), (Some("docker:healthcheck"), Some("restarted")), "{run}");
+    assert_eq!(t["recovered"], true, "{run}");
+    let t = run.target("logs");
+    assert_eq!(
+        (t["outcome"].as_str(), t["error"].as_str()),
+        (Some("restarted"), Some("log: FATAL: out of file handles")),
+        "{run}"
+    );
+    // The HEALTHCHECK's command was run in the container before the restart (exec made,
+    // started, read), and the log was read, all through the proxy.
+    let seen: Vec<String> = log().split_off(before);
+    let has = |method: &str, part: &str| seen.iter().any(|l| l.contains(&format!("\"{method} ")) && l.contains(part));
+    assert!(has("POST", &format!("/containers/{}/exec", sick.name)), "{seen:#?}");
+    assert!(has("POST", "/start") && has("GET", "/exec/"), "{seen:#?}");
+    assert!(has("GET", &format!("/containers/{}/logs", logs.name)), "{seen:#?}");
+    assert!(has("POST", &format!("/containers/{}/restart", sick.name)), "{seen:#?}");
+    assert!(seen.iter().all(|l| l.starts_with("\"healwatch\"") && !l.contains(" 403 ")), "{seen:#?}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the proxy: scripts/test.sh"]
+fn a_listing_the_proxy_refuses_is_said_as_refused_and_the_engine_is_not_down() {
+    let engine = Engine::get();
+    let app = Container::start(engine, "proxy-blind", Spec { init: true, ..Spec::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("healwatch.prom");
+    // A proxy that allows the event stream alone: no listing, so nothing is discovered.
+    let run = Healwatch::new()
+        .env("DOCKER_HOST", var("HEALWATCH_PROXY_BLIND_HOST"))
+        .env("PATH", dir.path())
+        .args(["--discover", "-t", &app.target(), "--metrics"])
+        .arg(&metrics)
+        .run();
+    run.expect_code(1);
+    assert_eq!(run.target(&app.name)["outcome"], "healthy", "the named target is still checked: {run}");
+    let line = run.status_line();
+    let engine_entry = &line["engines"][0];
+    assert_eq!(engine_entry["up"], true, "refused is not down: {run}");
+    let refused = engine_entry["refused"].as_str().unwrap_or_default();
+    assert!(refused.contains("refused GET /") && refused.contains("allow it with CONTAINERS=1"), "{run}");
+    let metrics = std::fs::read_to_string(&metrics).unwrap();
+    assert!(metrics.contains("healwatch_engine_up{engine=\"local\"} 1"), "{metrics}");
+    assert!(metrics.contains("healwatch_engine_refused{engine=\"local\"} 1"), "{metrics}");
+}

@@ -115,7 +115,7 @@ impl Body {
             let line = String::from_utf8_lossy(request.split(|b| *b == b'\r').next().unwrap_or_default()).into_owned();
             let mut words = line.split(' ');
             let (method, path) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
-            bail!("{}", super::table::refused(method, path, code));
+            return Err(super::table::Refusal(super::table::refused(method, path, code)).into());
         }
         Err(refusal(code, &message))
     }

@@ -114,6 +114,25 @@ pub(crate) fn is_refusal(code: u16, body: &[u8]) -> bool {
     matches!(code, 403 | 405) || ((400..500).contains(&code) && !daemons())
 }
 
+/// A call the engine's API, or a socket proxy before it, refused: its words are
+/// `refused`'s. Kept as its own error so a listing refused reads as refused, not as an
+/// engine down (`is_refused`).
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Whether `e` is, or was caused by, a refused call.
+pub(crate) fn is_refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.is::<Refusal>())
+}
+
 /// A refused call, said with the switch that allows it: "the engine's API, or a socket
 /// proxy before it, refused POST /containers/web/restart (403): allow it with
 /// CONTAINERS=1 POST=1 (docs/engine-api.md)".
