@@ -17,6 +17,8 @@ source scripts/monitoring.sh
 source scripts/podman.sh
 # shellcheck source=scripts/proxy.sh
 source scripts/proxy.sh
+# shellcheck source=scripts/cross.sh
+source scripts/cross.sh
 
 # Each check that fails says so in one line, `FAIL: <check>: <why>`, after its own output.
 # It returns 0 whatever failed: under `set -e` a trap's first command that fails ends the
@@ -34,6 +36,16 @@ trap fail_line EXIT
 # end-to-end tests are #[ignore]d here and run at the end.
 step="unit and integration tests"
 timeout 1800 cargo test --locked
+
+# The unit tests of the arm64 and armv7 builds, run by Debian's qemu-user-static as
+# cargo's runner (unpacked, never installed: no binfmt handler on the host).
+step="unit tests of the ARM builds under qemu-user"
+cross_toolchain
+qemu_ensure
+for target in "${CROSS_TARGETS[@]}"; do
+  runner=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUNNER
+  env "$runner=$(qemu_for "$target")" timeout 1800 bash -c "source scripts/cross.sh; cross_cargo $target test --locked --lib -q"
+done
 
 # The alert rules and their unit tests (examples/prometheus).
 step="alert rules (promtool)"
@@ -98,6 +110,16 @@ export HEALWATCH_PROXY_IMAGE
 for host in "$HEALWATCH_PODMAN_HOST" "$HEALWATCH_PODMAN_USER_HOST" "$HEALWATCH_SWARM_DOCKER_HOST"; do
   timeout 120 docker save "$HEALWATCH_IMAGE" | DOCKER_HOST=$host timeout 120 docker load >/dev/null
 done
+
+# The arm64 and armv7 release binaries, for their real pass under qemu-user (tests/it/arch.rs),
+# and the image for the three platforms, as one OCI archive (tests/it/platforms.rs).
+step="building for arm64 and armv7"
+HEALWATCH_OCI=$(bash scripts/image.sh --oci)
+export HEALWATCH_OCI
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+HEALWATCH_CROSS="arm64=$PWD/dist/healwatch-$version-aarch64-linux-musl=$(qemu_for aarch64-unknown-linux-musl)"
+HEALWATCH_CROSS+=",armv7=$PWD/dist/healwatch-$version-armv7-linux-musleabihf=$(qemu_for armv7-unknown-linux-musleabihf)"
+export HEALWATCH_CROSS
 
 # The benchmarks at tiny sizes, so they cannot rot (their numbers are not checked: not
 # timed tests). mttr.sh starts its own engine and runs autoheal beside healwatch.

@@ -10,7 +10,7 @@ use crate::engine::{Container, Engine, Spec, Turn};
 use crate::util::eventually;
 
 /// The image scripts/test.sh built.
-fn image() -> String {
+pub(crate) fn image() -> String {
     std::env::var("HEALWATCH_IMAGE").expect("HEALWATCH_IMAGE is not set: run scripts/test.sh, which builds the image")
 }
 

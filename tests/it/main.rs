@@ -3,6 +3,7 @@
 
 mod alerting;
 mod api;
+mod arch;
 mod check;
 mod checks;
 mod config;
@@ -21,6 +22,7 @@ mod memory;
 mod monitoring;
 mod notify;
 mod pass;
+mod platforms;
 mod podman;
 mod proxy;
 mod receivers;

@@ -320,6 +320,14 @@ impl Healwatch {
         Self { cmd, _home: home }
     }
 
+    /// Another build of healwatch (`binary`, another architecture's), run by `runner`
+    /// (qemu-user), with the same hermetic environment.
+    pub(crate) fn built_for(runner: &std::path::Path, binary: &std::path::Path) -> Self {
+        let mut cmd = std::process::Command::new(runner);
+        cmd.arg(binary);
+        Self::hermetic(cmd, tempfile::tempdir().unwrap())
+    }
+
     /// The same, run as `user` (with runuser, keeping this environment), its home, lock
     /// and state in a folder of that user's.
     pub(crate) fn as_user(user: &str) -> Self {
