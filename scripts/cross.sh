@@ -14,7 +14,7 @@
 #
 # Why zig: its `zig cc` brings musl for every target and links a static binary with the C
 # parts of the TLS stack (ring) in one tool, from one registry package (ziglang on PyPI),
-# driven by cargo-zigbuild (crates.io). Debian's cross compilers (gcc-aarch64-linux-gnu,
+# driven by cargo-zigbuild (its PyPI wheel: nothing to compile). Debian's cross compilers (gcc-aarch64-linux-gnu,
 # gcc-arm-linux-gnueabihf) bring glibc, not musl: an armhf musl would have to come from a
 # foreign-architecture package added to the host's dpkg. Where rustup's registry holds no
 # std for a target (here: armv7-unknown-linux-musleabihf answers 404), std is built from
@@ -33,19 +33,19 @@ cross_say() { echo "cross: $*" >&2; }
 
 cross_toolchain() {
   mkdir -p "$CROSS_TOOLS/bin"
-  if [ ! -x "$CROSS_TOOLS/zig/bin/python" ] || ! "$CROSS_TOOLS/zig/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
-    cross_say "installing zig $ZIG_VERSION (ziglang from PyPI) into $CROSS_TOOLS/zig"
-    rm -rf "$CROSS_TOOLS/zig"
-    timeout 300 python3 -m venv "$CROSS_TOOLS/zig"
-    timeout 900 "$CROSS_TOOLS/zig/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
+  local venv="$CROSS_TOOLS/zig"
+  if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION" \
+    || ! "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION$"; then
+    cross_say "installing zig $ZIG_VERSION and cargo-zigbuild $ZIGBUILD_VERSION (PyPI) into $venv"
+    rm -rf "$venv"
+    timeout 300 python3 -m venv "$venv"
+    timeout 900 "$venv/bin/pip" install -q --disable-pip-version-check \
+      "ziglang==$ZIG_VERSION" "cargo-zigbuild==$ZIGBUILD_VERSION"
   fi
   # cargo-zigbuild finds `zig` on PATH.
-  printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$CROSS_TOOLS/zig/bin/python" >"$CROSS_TOOLS/bin/zig"
+  printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$venv/bin/python" >"$CROSS_TOOLS/bin/zig"
   chmod 755 "$CROSS_TOOLS/bin/zig"
-  if ! "$CROSS_TOOLS/bin/cargo-zigbuild" --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION$"; then
-    cross_say "installing cargo-zigbuild $ZIGBUILD_VERSION (crates.io; a minute or two, once)"
-    timeout 1200 cargo install -q --locked --root "$CROSS_TOOLS" cargo-zigbuild --version "$ZIGBUILD_VERSION"
-  fi
+  ln -sf "$venv/bin/cargo-zigbuild" "$CROSS_TOOLS/bin/cargo-zigbuild"
   case ":$PATH:" in *":$CROSS_TOOLS/bin:"*) ;; *) export PATH="$CROSS_TOOLS/bin:$PATH" ;; esac
   local target installed
   installed=$(rustup target list --installed)
@@ -54,7 +54,7 @@ cross_toolchain() {
     cross_say "adding the Rust target $target"
     if ! timeout 600 rustup target add "$target" >/dev/null 2>&1; then
       cross_say "rustup has no std for $target: it is built from source (rust-src)"
-      timeout 600 rustup component add rust-src >/dev/null
+      timeout 600 rustup component add rust-src >/dev/null 2>&1
     fi
   done
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -66,16 +66,24 @@ cross_has_std() {
   rustup target list --installed | grep -qx "$1"
 }
 
-# cross_cargo TARGET SUBCOMMAND ARGS...: `cargo zigbuild` for build, `cargo-zigbuild test`
-# for test, for TARGET; std built from source when rustup has none for it.
+# cross_cargo TARGET build|test ARGS...: cargo-zigbuild's zigbuild or test for TARGET; std
+# built from source when rustup has none for it.
 cross_cargo() {
   local target=$1 sub=$2 std=()
   shift 2
   if ! cross_has_std "$target"; then
     std=(-Zbuild-std=std,panic_unwind)
   fi
-  RUSTC_BOOTSTRAP=$([ ${#std[@]} -gt 0 ] && echo 1 || echo 0) \
-    cargo-zigbuild "$sub" --target "$target" "${std[@]}" "$@"
+  [ "$sub" = build ] && sub=zigbuild
+  if [ ${#std[@]} -gt 0 ]; then
+    # Without rustup's std there are no musl start files of Rust's own: zig's are linked.
+    local flags
+    flags=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
+    env "$flags=-C link-self-contained=no" RUSTC_BOOTSTRAP=1 \
+      cargo-zigbuild "$sub" --target "$target" "${std[@]}" "$@"
+  else
+    cargo-zigbuild "$sub" --target "$target" "$@"
+  fi
 }
 
 qemu_ensure() {

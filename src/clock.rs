@@ -93,8 +93,8 @@ const TEST_CLOCK_VAR: &str = "HEALWATCH_TEST_NOW";
 pub(crate) fn now() -> anyhow::Result<SystemTime> {
     #[cfg(debug_assertions)]
     if let Ok(text) = std::env::var(TEST_CLOCK_VAR) {
-        use anyhow::Context as _;
-        return humantime::parse_rfc3339(&text).with_context(|| format!("{TEST_CLOCK_VAR}='{text}' is not RFC 3339"));
+        let at = crate::model::rfc3339::parse(&text);
+        return at.ok_or_else(|| anyhow::anyhow!("{TEST_CLOCK_VAR}='{text}' is not RFC 3339"));
     }
     Ok(SystemTime::now())
 }

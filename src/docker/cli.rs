@@ -276,8 +276,8 @@ impl Containers for CliEngine<'_> {
         until: SystemTime,
         pattern: &regex::Regex,
     ) -> Result<Option<String>, String> {
-        let since = humantime::format_rfc3339_nanos(since).to_string();
-        let until = humantime::format_rfc3339_nanos(until).to_string();
+        let since = crate::model::rfc3339::timestamp_nanos(since);
+        let until = crate::model::rfc3339::timestamp_nanos(until);
         let mut command = self.0.command(&c.endpoint);
         command.args(["logs", "--since", &since, "--until", &until, "--", &c.name]);
         scan_lines(&mut command, pattern, LOG_SCAN_TIMEOUT, LOG_SCAN_LIMIT)

@@ -87,7 +87,7 @@ impl ContainerInfo {
             running: state["Running"].as_bool().unwrap_or(false),
             pid: state["Pid"].as_u64().unwrap_or(0) as u32,
             // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
-            started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
+            started_at: state["StartedAt"].as_str().and_then(crate::model::rfc3339::parse),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
             exit_code: state["ExitCode"].as_i64(),
             oom_killed: state["OOMKilled"].as_bool().unwrap_or(false),

@@ -131,10 +131,10 @@ impl ContainerState {
         let mut words = text.split_whitespace();
         let status = ContainerStatus::parse(words.next().unwrap_or_default());
         // Docker writes 0001-01-01T00:00:00Z for "never": that does not parse, and means None.
-        let started_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
+        let started_at = words.next().and_then(crate::model::rfc3339::parse);
         let exit_code = words.next().and_then(|c| c.parse().ok());
         let restart_count = words.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        let created_at = words.next().and_then(|t| humantime::parse_rfc3339(t).ok());
+        let created_at = words.next().and_then(crate::model::rfc3339::parse);
         Self { status, started_at, exit_code, restart_count, created_at }
     }
 
@@ -143,10 +143,10 @@ impl ContainerState {
         let state = &value["State"];
         Self {
             status: ContainerStatus::parse(state["Status"].as_str().unwrap_or_default()),
-            started_at: state["StartedAt"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
+            started_at: state["StartedAt"].as_str().and_then(crate::model::rfc3339::parse),
             exit_code: state["ExitCode"].as_i64(),
             restart_count: value["RestartCount"].as_u64().unwrap_or(0),
-            created_at: value["Created"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok()),
+            created_at: value["Created"].as_str().and_then(crate::model::rfc3339::parse),
         }
     }
 
@@ -185,10 +185,7 @@ mod tests {
     fn container_state_from_inspect() {
         let s = ContainerState::parse("running 2026-11-27T20:44:00.062083904Z 0\n");
         assert_eq!((&s.status, s.exit_code, s.down()), (&ContainerStatus::Running, Some(0), None));
-        assert_eq!(
-            s.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).as_deref(),
-            Some("2026-11-27T20:44:00.062Z")
-        );
+        assert_eq!(s.started_at.map(crate::model::timestamp).as_deref(), Some("2026-11-27T20:44:00.062Z"));
         assert_eq!(
             ContainerState::parse("created 0001-01-01T00:00:00Z"),
             ContainerState {
@@ -204,7 +201,7 @@ mod tests {
         assert_eq!(exited.down().as_deref(), Some("exited (137)"));
         let revived = ContainerState::parse("running 2026-11-27T20:44:00Z 0 4 2026-11-27T20:40:00.5Z");
         assert_eq!(revived.restart_count, 4);
-        assert_eq!(revived.created_at, humantime::parse_rfc3339("2026-11-27T20:40:00.5Z").ok());
+        assert_eq!(revived.created_at, crate::model::rfc3339::parse("2026-11-27T20:40:00.5Z"));
         let looping = ContainerState::parse("restarting 2026-11-27T20:44:00Z 1");
         assert_eq!(looping.down().as_deref(), Some("restarting after exiting (1)"));
         assert_eq!(ContainerState::parse("dead x y").down().as_deref(), Some("dead"));

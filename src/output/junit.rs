@@ -7,7 +7,7 @@ use super::check_report::CheckReport;
 /// JUnit XML: one testsuite, one testcase per target, a failure per unhealthy one.
 pub(crate) fn junit(report: &CheckReport) -> String {
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-    let stamp = humantime::format_rfc3339_seconds(report.time).to_string().trim_end_matches('Z').to_string();
+    let stamp = crate::model::rfc3339::timestamp_seconds(report.time).trim_end_matches('Z').to_string();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let (n, failed, total) = (report.summary.targets, report.summary.failed, secs(report.duration_ms));
     let _ = writeln!(

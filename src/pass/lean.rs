@@ -143,7 +143,7 @@ fn judge(
                     Via::Network => "it runs in the network namespace its provider had before: it has no network",
                     _ => "compose's depends_on says it restarts with it",
                 };
-                let at = p.started_at.map(|t| humantime::format_rfc3339_millis(t).to_string()).unwrap_or_default();
+                let at = p.started_at.map(crate::model::timestamp).unwrap_or_default();
                 (
                     format!("provider {} restarted", p.name),
                     format!("container {} started before its provider {} restarted at {at}: {why}", d.name, p.name),

@@ -231,6 +231,14 @@ fn a_watch_heals_the_dependents_of_a_provider_restarted_under_them_within_second
     let restarted = Instant::now();
     eventually(Duration::from_secs(15), "the dependent answering again", || web.reached());
     let took = restarted.elapsed();
+    // It answers once its restart has started it, a moment before the restart call
+    // returns and the pass remembers it: a signal in between interrupts that pass.
+    eventually(Duration::from_secs(15), "the watch remembering the dependent's restart", || {
+        let state = std::fs::read_to_string(web.state()).unwrap_or_default();
+        let state: Value = serde_json::from_str(&state).unwrap_or_default();
+        let total = state["targets"][&web.app]["restarts_total"].as_u64().unwrap_or(0);
+        if total > 0 { Ok(()) } else { Err(format!("restarts_total {total}")) }
+    });
     watch.signal("TERM");
     let run = watch.wait(Duration::from_secs(30));
     let lines: Vec<Value> = run.stdout().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();

@@ -197,7 +197,7 @@ fn seconds(d: Duration) -> String {
 
 /// "14:05 UTC".
 fn clock(at: SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(at).to_string();
+    let text = crate::model::rfc3339::timestamp_seconds(at);
     format!("{} UTC", text.get(11..16).unwrap_or(&text))
 }
 
