@@ -86,6 +86,9 @@ cross_cargo() {
   fi
 }
 
+# `timeout` runs programs, not functions: these two go to the shells it starts.
+export -f cross_cargo cross_has_std
+
 qemu_ensure() {
   QEMU_BIN="$CROSS_TOOLS/qemu/usr/bin"
   if [ -x "$QEMU_BIN/qemu-aarch64-static" ] && [ -x "$QEMU_BIN/qemu-arm-static" ]; then

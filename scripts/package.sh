@@ -35,7 +35,7 @@ for target in "${targets[@]}"; do
   if [ "$target" = "$MUSL_TARGET" ]; then
     timeout 1800 cargo build --release --locked --target "$target" -q
   else
-    timeout 1800 cross_cargo "$target" build --release --locked -q
+    timeout 1800 bash -c 'cross_cargo "$@"' cross "$target" build --release --locked -q
   fi
   rm -f "dist/$(binary_name "$target")"
   cp "$target_dir/$target/release/healwatch" "dist/$(binary_name "$target")"
