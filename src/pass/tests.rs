@@ -226,6 +226,18 @@ fn builtin_target(name: &str) -> Target {
     t
 }
 
+/// A target judged by Docker's HEALTHCHECK, which says unhealthy, and its container's
+/// inspect with that HEALTHCHECK's `test` (`CMD`... or `CMD-SHELL`...).
+fn docker_says_unhealthy(test: &[&str]) -> (Target, crate::docker::ContainerInfo) {
+    let mut t = builtin_target("app");
+    t.health = HealthCheck::Docker;
+    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
+    let mut info = crate::docker::fake::container("app", "no", &[]);
+    info.healthcheck = true;
+    info.health_test = test.iter().map(|s| s.to_string()).collect();
+    (t, info)
+}
+
 #[test]
 fn a_hang_is_decided_within_decide_within() {
     let clock = FakeClock::at(now());
@@ -525,12 +537,7 @@ fn a_recovery_the_watch_owns_is_not_restarted_again() {
 
 #[test]
 fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
-    let mut t = builtin_target("app");
-    t.health = HealthCheck::Docker;
-    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
-    let mut info = crate::docker::fake::container("app", "no", &[]);
-    info.healthcheck = true;
-    info.health_test = vec!["CMD-SHELL".into(), "wget -q -O- http://127.0.0.1/health".into()];
+    let (t, info) = docker_says_unhealthy(&["CMD-SHELL", "wget -q -O- http://127.0.0.1/health"]);
     let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
     // Its check passes here: a probe that timed out on a busy host restarts nothing.
     let docker = FakeDocker::new("running", 0).with_infos(vec![info.clone()]);
@@ -556,12 +563,7 @@ fn dockers_unhealthy_is_confirmed_by_running_its_check_before_a_restart() {
 
 #[test]
 fn dockers_unhealthy_on_an_engine_too_busy_to_run_the_check_waits_three_passes() {
-    let mut t = builtin_target("app");
-    t.health = HealthCheck::Docker;
-    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
-    let mut info = crate::docker::fake::container("app", "no", &[]);
-    info.healthcheck = true;
-    info.health_test = vec!["CMD".into(), "pg_isready".into()];
+    let (t, info) = docker_says_unhealthy(&["CMD", "pg_isready"]);
     let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
     let cfg = config(vec![t], false);
     for (failures, outcome) in [(0, Outcome::Failing), (1, Outcome::Failing), (2, Outcome::Restarted)] {
@@ -579,12 +581,7 @@ fn dockers_unhealthy_on_an_engine_too_busy_to_run_the_check_waits_three_passes()
 
 #[test]
 fn dockers_unhealthy_stands_when_a_proxy_refuses_the_exec_that_would_confirm_it() {
-    let mut t = builtin_target("app");
-    t.health = HealthCheck::Docker;
-    t.facts.docker_health = Some(crate::model::DockerHealth::Unhealthy);
-    let mut info = crate::docker::fake::container("app", "no", &[]);
-    info.healthcheck = true;
-    info.health_test = vec!["CMD".into(), "pg_isready".into()];
+    let (t, info) = docker_says_unhealthy(&["CMD", "pg_isready"]);
     let probe = FlakyProbe { failures: 0, calls: AtomicU32::new(0) };
     let docker = FakeDocker::new("running", 0).with_infos(vec![info]).with_execs_refused();
     let r = &pass(&config(vec![t], false), &probe, &docker)[0];

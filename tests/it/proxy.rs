@@ -12,14 +12,16 @@ fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test.sh, which starts the proxies"))
 }
 
-/// The proxy that allows what a healing healwatch needs (CONTAINERS, POST, EVENTS, EXEC).
-fn proxy() -> String {
-    var("HEALWATCH_PROXY_HOST")
+/// healwatch through the proxy that allows what a healing healwatch needs (CONTAINERS,
+/// POST, EVENTS, EXEC), with no docker CLI on its PATH.
+fn through_proxy(empty: &std::path::Path) -> Healwatch {
+    through("HEALWATCH_PROXY_HOST", empty)
 }
 
-/// healwatch through the proxy, with no docker CLI on its PATH.
-fn through_proxy(empty: &std::path::Path) -> Healwatch {
-    Healwatch::new().env("DOCKER_HOST", proxy()).env("PATH", empty)
+/// healwatch through the proxy whose address is in `variable`, with no docker CLI on its
+/// PATH (`empty`, a folder with nothing in it).
+fn through(variable: &str, empty: &std::path::Path) -> Healwatch {
+    Healwatch::new().env("DOCKER_HOST", var(variable)).env("PATH", empty)
 }
 
 /// A proxy's log: a line per request, `"USER-AGENT" STATUS "REQUEST LINE"`.
@@ -110,9 +112,7 @@ fn behind_a_proxy_that_allows_reads_only_every_target_is_checked_and_nothing_is_
     let started = |c: &Container| c.inspect("{{.State.StartedAt}}");
     let before = (started(&broken), started(&paused));
     let seen_before = log_of("HEALWATCH_PROXY_READS_LOG").len();
-    let run = Healwatch::new()
-        .env("DOCKER_HOST", var("HEALWATCH_PROXY_READS_HOST"))
-        .env("PATH", empty.path())
+    let run = through("HEALWATCH_PROXY_READS_HOST", empty.path())
         .arg("-c")
         .arg(&config)
         .args(["-t", &broken.target(), "-t", &paused.target(), "-t", &fine.target()])
@@ -180,9 +180,7 @@ fn a_proxy_that_answers_slowly_or_closes_early_is_bounded_and_said() {
         Container::start(engine, "proxy-slow", Spec { init: true, restart: Some("unless-stopped"), ..Spec::default() });
     app.break_health();
     // Slow (2 s a request): the pass still heals, each call within its own bound.
-    let slow = Healwatch::new()
-        .env("DOCKER_HOST", var("HEALWATCH_PROXY_SLOW_HOST"))
-        .env("PATH", empty.path())
+    let slow = through("HEALWATCH_PROXY_SLOW_HOST", empty.path())
         .args(["-t", &app.target()])
         .spawn()
         .wait(Duration::from_secs(120));
@@ -193,9 +191,7 @@ fn a_proxy_that_answers_slowly_or_closes_early_is_bounded_and_said() {
     app.wait_for_status(200, Duration::from_secs(10));
     // Closing without an answer: the target fails alone, said, and nothing hangs.
     app.break_health();
-    let closed = Healwatch::new()
-        .env("DOCKER_HOST", var("HEALWATCH_PROXY_CLOSE_HOST"))
-        .env("PATH", empty.path())
+    let closed = through("HEALWATCH_PROXY_CLOSE_HOST", empty.path())
         .args(["-t", &app.target()])
         .spawn()
         .wait(Duration::from_secs(120));
@@ -241,9 +237,7 @@ fn a_healthcheck_confirmed_by_exec_and_a_log_check_heal_through_the_proxy() {
     );
     let empty = tempfile::tempdir().unwrap();
     let pass = || {
-        Healwatch::new()
-            .env("DOCKER_HOST", var("HEALWATCH_PROXY_SECOND_HOST"))
-            .env("PATH", empty.path())
+        through("HEALWATCH_PROXY_SECOND_HOST", empty.path())
             .env("HEALWATCH_STATE", dir.path().join("state.json"))
             .args(["--unhealthy", "label", "-c"])
             .arg(&config)
@@ -285,9 +279,7 @@ fn a_listing_the_proxy_refuses_is_said_as_refused_and_the_engine_is_not_down() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("healwatch.prom");
     // A proxy that allows the event stream alone: no listing, so nothing is discovered.
-    let run = Healwatch::new()
-        .env("DOCKER_HOST", var("HEALWATCH_PROXY_BLIND_HOST"))
-        .env("PATH", dir.path())
+    let run = through("HEALWATCH_PROXY_BLIND_HOST", dir.path())
         .args(["--discover", "-t", &app.target(), "--metrics"])
         .arg(&metrics)
         .run();
