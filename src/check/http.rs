@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use ureq::unversioned::transport::DefaultConnector;
+use super::exchange::LookConnector;
 
 use super::describe::{contains, describe_error, describe_io};
 use super::{Check, Failed, Failure, Probe};
@@ -51,7 +51,7 @@ impl HttpProbe {
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
             .build();
-        let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), LiteralFirst);
+        let agent = ureq::Agent::with_parts(config, LookConnector::default(), LiteralFirst);
         Self { agent }
     }
 }
@@ -59,7 +59,15 @@ impl HttpProbe {
 impl Probe for HttpProbe {
     fn check(&self, _: &Target, http: &HttpCheck, timeout: Duration) -> Check {
         let start = Instant::now();
-        let mut request = self.agent.get(&http.url.request).config().timeout_global(Some(timeout)).build();
+        // The server closes its end as it answers (in its own time, not woken again by
+        // ours): every look is one exchange.
+        let mut request = self
+            .agent
+            .get(&http.url.request)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .header("Connection", "close");
         for (name, value) in &http.headers {
             request = request.header(name, value);
         }

@@ -4,6 +4,7 @@
 
 mod describe;
 mod docker_health;
+mod exchange;
 mod exec;
 mod http;
 mod logs;
