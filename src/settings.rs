@@ -105,6 +105,10 @@ pub(crate) const WATCH: (Duration, Duration) = (Duration::from_secs(1), HOUR);
 pub(crate) const WATCH_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
 /// `run --watch-every` when not given.
 pub(crate) const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(1);
+/// The range of `run --watch-cpu` (percent of one core).
+pub(crate) const WATCH_CPU: (u32, u32) = (1, 800);
+/// `run --watch-cpu` when not given: a tenth of a core.
+pub(crate) const DEFAULT_WATCH_CPU: u32 = 10;
 
 /// A clap value parser for a setting of type `T` within `min..=max`.
 pub(crate) fn flag_parser<T: SettingValue + Send + Sync + 'static>(

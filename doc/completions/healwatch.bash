@@ -89,7 +89,7 @@ _healwatch() {
 
     case "${cmd}" in
         healwatch)
-            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help --version run validate drill audit status pause resume check completions version help"
+            opts="-c -t -n -q -h -V --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --watch-cpu --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help --version run validate drill audit status pause resume check completions version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -164,6 +164,10 @@ _healwatch() {
                     return 0
                     ;;
                 --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-cpu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -261,7 +265,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__check)
-            opts="-n -q -c -t -h --wait --stable --junit --timeout --recreate-dependents --discover --proxy --ca-file --docker --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --watch --watch-every --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --stable-after --config --unhealthy --concurrency --target --help"
+            opts="-n -q -c -t -h --wait --stable --junit --timeout --recreate-dependents --discover --proxy --ca-file --docker --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --watch --watch-every --watch-cpu --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --start-period --stable-after --config --unhealthy --concurrency --target --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,6 +340,10 @@ _healwatch() {
                     return 0
                     ;;
                 --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-cpu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -425,7 +433,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__drill)
-            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --stable-after --recreate-dependents --proxy --ca-file --docker --lock --concurrency --discover --unhealthy --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --watch --watch-every --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --help"
+            opts="-c -t -n -q -h --wait --heal --config --target --timeout --decide-within --restart-timeout --recovery-timeout --stable-after --recreate-dependents --proxy --ca-file --docker --lock --concurrency --discover --unhealthy --dry-run --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --watch --watch-every --watch-cpu --retries --retry-delay --failure-threshold --max-restarts --restart-window --start-period --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +540,10 @@ _healwatch() {
                     return 0
                     ;;
                 --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-cpu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -815,7 +827,7 @@ _healwatch() {
             return 0
             ;;
         healwatch__subcmd__run)
-            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help"
+            opts="-c -t -n -q -h --config --target --timeout --retries --retry-delay --decide-within --restart-timeout --recovery-timeout --failure-threshold --max-restarts --restart-window --stable-after --start-period --recreate-dependents --watch --watch-every --watch-cpu --dry-run --concurrency --discover --unhealthy --proxy --ca-file --docker --log --metrics --notify-url --ping-url --quiet --format --forget-after --state --lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -890,6 +902,10 @@ _healwatch() {
                     return 0
                     ;;
                 --watch-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-cpu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

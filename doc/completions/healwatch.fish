@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_healwatch_global_optspecs
-    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= recreate-dependents= watch= watch-every= n/dry-run concurrency= discover unhealthy= proxy= ca-file= docker= log= metrics= notify-url= ping-url= q/quiet format= forget-after= state= lock= h/help V/version
+    string join \n c/config= t/target= timeout= retries= retry-delay= decide-within= restart-timeout= recovery-timeout= failure-threshold= max-restarts= restart-window= stable-after= start-period= recreate-dependents= watch= watch-every= watch-cpu= n/dry-run concurrency= discover unhealthy= proxy= ca-file= docker= log= metrics= notify-url= ping-url= q/quiet format= forget-after= state= lock= h/help V/version
 end
 
 function __fish_healwatch_needs_command
@@ -39,7 +39,8 @@ complete -c healwatch -n "__fish_healwatch_needs_command" -l stable-after -d 'A 
 complete -c healwatch -n "__fish_healwatch_needs_command" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]. Many targets are looked at in slices of 50 spread over it, not all at once' -r
+complete -c healwatch -n "__fish_healwatch_needs_command" -l watch-cpu -d 'With --watch: the share of one core, in percent, the looks may take [default: 10]. Beyond it each healthy target is looked at less often than --watch-every, said in the status line (`watch.slowed`) and the metrics; a pass starts to say so' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_needs_command" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
@@ -87,7 +88,8 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l stable-after
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l start-period -d 'Do not restart a container started less than this long ago [default: 0s]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l recreate-dependents -d 'Recreate a container that runs in the network namespace of one that was replaced (same name, image, command, environment, labels, mounts; the new provider\'s namespace), instead of reporting it `needs_recreate` [default: false]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch -d 'Stay up for DUR from the start and watch between passes: every --watch-every, one attempt at each HTTP and TCP target the last pass saw healthy, and Docker\'s events (die, oom, pause, unhealthy) for their containers. Anything amiss starts a pass at once, which writes its own status line. For healing within seconds from a timer (the shipped one runs --watch 14s every 15 s) or cron (--watch 55s every minute) [default: one pass, then exit]' -r
-complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-every -d 'With --watch: how often the healthy targets are looked at [default: 1s]. Many targets are looked at in slices of 50 spread over it, not all at once' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l watch-cpu -d 'With --watch: the share of one core, in percent, the looks may take [default: 10]. Beyond it each healthy target is looked at less often than --watch-every, said in the status line (`watch.slowed`) and the metrics; a pass starts to say so' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l concurrency -d 'Check and heal at most N targets at once [default: 32]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand run" -l unhealthy -d 'Also heal containers whose Docker HEALTHCHECK is unhealthy: `label` (those labelled healwatch.enable=true), `all`, or `off` [default: off]' -r -f -a "off\t'None (only URL targets)'
 label\t'Those labelled `healwatch.enable=true`'
@@ -140,6 +142,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l forget-aft
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l state -d 'State file: memory between passes [default: state.json in the state directory]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch -d '`--watch` (only `run` watches)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-every -d '`--watch-every`' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l watch-cpu -d '`--watch-cpu`' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand drill" -l failure-threshold -d 'Restart only after this many failed passes in a row [default: 1]' -r
@@ -194,6 +197,7 @@ complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l state -d '
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l lock -d 'Lock file that keeps two passes from overlapping [default: healwatch.lock in /var/lib/healwatch when writable, else $XDG_STATE_HOME/healwatch or ~/.local/state/healwatch]' -r -F
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch -d '`--watch` (only `run` watches)' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-every -d '`--watch-every`' -r
+complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l watch-cpu -d '`--watch-cpu`' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retries -d 'Extra HTTP attempts inside the pass before a target counts as failed [default: 2]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l retry-delay -d 'Pause between those attempts [default: 100ms]' -r
 complete -c healwatch -n "__fish_healwatch_using_subcommand check" -l decide-within -d 'Deadline for the first check and its retries: a target still failing then is failing (a hung endpoint is decided within this) [default: 5s]' -r

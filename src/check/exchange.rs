@@ -210,7 +210,10 @@ mod tests {
     }
 
     /// What the server read, and how the connection ended from its side.
-    fn serve_once(listener: TcpListener, answer: &'static [u8]) -> std::thread::JoinHandle<(String, std::io::ErrorKind)> {
+    fn serve_once(
+        listener: TcpListener,
+        answer: &'static [u8],
+    ) -> std::thread::JoinHandle<(String, std::io::ErrorKind)> {
         std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -11,7 +11,7 @@ use super::run::{
     LockArgs, LockIgnored, MemoryIgnored, PassIgnored, ReachArgs, ReportIgnored, RunArgs, ScopeArgs, ScopeIgnored,
     TargetArgs,
 };
-use crate::settings::{ANY, HOUR, SettingFlags, WATCH, WATCH_EVERY, flag_parser};
+use crate::settings::{ANY, HOUR, SettingFlags, WATCH, WATCH_CPU, WATCH_EVERY, flag_parser};
 
 /// `healwatch check --help`'s closing words.
 const CHECK_EXAMPLES: &str = "Examples:
@@ -106,6 +106,10 @@ pub struct Unused {
     #[arg(long, value_name = "DUR", hide = true, requires = "watch",
           value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]
     pub watch_every: Option<Duration>,
+    /// `--watch-cpu`.
+    #[arg(long, value_name = "PERCENT", hide = true, requires = "watch",
+          value_parser = flag_parser::<u32>(WATCH_CPU.0, WATCH_CPU.1, ""))]
+    pub watch_cpu: Option<u32>,
 }
 
 impl CheckArgs {
@@ -217,6 +221,10 @@ pub struct DrillUnused {
     #[arg(long, value_name = "DUR", hide = true, requires = "watch",
           value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]
     pub watch_every: Option<Duration>,
+    /// `--watch-cpu`.
+    #[arg(long, value_name = "PERCENT", hide = true, requires = "watch",
+          value_parser = flag_parser::<u32>(WATCH_CPU.0, WATCH_CPU.1, ""))]
+    pub watch_cpu: Option<u32>,
 }
 
 impl DrillArgs {
@@ -236,6 +244,7 @@ impl DrillArgs {
             memory: unused.memory.into(),
             watch: unused.watch,
             watch_every: unused.watch_every,
+            watch_cpu: unused.watch_cpu,
         }
     }
 }

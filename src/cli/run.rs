@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::settings::{SettingFlags, WATCH, WATCH_EVERY, flag_parser};
+use crate::settings::{SettingFlags, WATCH, WATCH_CPU, WATCH_EVERY, flag_parser};
 
 /// Where the targets come from: the config file and `-t` flags, combined.
 #[derive(Debug, Clone, Default, Args)]
@@ -80,8 +80,16 @@ crate::options::run_options_table!(define_run_args {
     #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(WATCH.0, WATCH.1, ""))]
     pub watch: Option<Duration>,
 
-    /// With --watch: how often the healthy targets are looked at [default: 1s].
+    /// With --watch: how often the healthy targets are looked at [default: 1s]. Many
+    /// targets are looked at in slices of 50 spread over it, not all at once.
     #[arg(long, value_name = "DUR", requires = "watch",
           value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]
     pub watch_every: Option<Duration>,
+
+    /// With --watch: the share of one core, in percent, the looks may take [default: 10].
+    /// Beyond it each healthy target is looked at less often than --watch-every, said in
+    /// the status line (`watch.slowed`) and the metrics; a pass starts to say so.
+    #[arg(long, value_name = "PERCENT", requires = "watch",
+          value_parser = flag_parser::<u32>(WATCH_CPU.0, WATCH_CPU.1, ""))]
+    pub watch_cpu: Option<u32>,
 });

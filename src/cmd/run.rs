@@ -19,6 +19,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<Exit, Stop> {
             let _lock = setup.lock(started, None)?;
             Ok(setup.pass(started, Early::none())?.exit)
         }
-        Some(length) => watch::run(&setup, started, length, args.watch_every),
+        Some(length) => watch::run(&setup, started, length, args.watch_every, args.watch_cpu),
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use docker::{ContainerRef, ContainerStatus, DockerHealth, Endpoint, RestartPolicy};
 pub(crate) use lean::{Leaning, Via};
 pub(crate) use redact::{HealthUrl, MASK, TcpAddr, one_line, percent_decode, printable, redact_text, unprintable};
-pub(crate) use result::{ActionRun, TargetResult, millis, show_ms};
+pub(crate) use result::{ActionRun, TargetResult, WatchPace, millis, show_ms};
 pub(crate) use rfc3339::timestamp;
 pub(crate) use values::{StatusSet, parse_duration, validate_container_name, validate_header, validate_name};
 

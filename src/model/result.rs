@@ -159,3 +159,26 @@ fn opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::
         None => s.serialize_none(),
     }
 }
+
+/// How a watch paces its looks at the healthy targets: the cadence asked for, the one it
+/// keeps within its CPU budget, and how many targets that slows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct WatchPace {
+    /// `--watch-every`.
+    pub every_ms: u64,
+    /// How often each healthy target is looked at now.
+    pub cadence_ms: u64,
+    /// `--watch-cpu`: the share of one core its looks may take, in percent.
+    pub cpu_percent: u32,
+    /// Looks a second that share allows at the cost measured (absent until measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_looks_per_s: Option<u64>,
+    /// CPU per look, measured, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub look_cpu_us: Option<u64>,
+    /// Healthy targets the looks go round (absent in a watch's first pass, before any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<usize>,
+    /// Of those, how many are looked at less often than `every_ms` (the budget).
+    pub slowed: usize,
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::exit::Exit;
 use crate::memory::state::State;
-use crate::model::{Outcome, Recovery, TargetResult};
+use crate::model::{Outcome, Recovery, TargetResult, WatchPace};
 use crate::output::report::Report;
 
 /// One metric family: name, type, help, and how a target's value is read.
@@ -107,9 +107,19 @@ pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit:
             );
         }
     }
+    render_engines(&mut out, report);
+    if let Some(pace) = &report.watch {
+        render_pace(&mut out, pace);
+    }
+    out.push_str(&render_run(started, report.duration, exit));
+    out
+}
+
+/// The engines the pass listed: whether each answered, and whether its listing was refused.
+fn render_engines(out: &mut String, report: &Report) {
     if !report.engines.is_empty() {
         header(
-            &mut out,
+            out,
             "healwatch_engine_up",
             "gauge",
             "Whether the Docker engine answered in the last pass (1) or not (0).",
@@ -118,7 +128,7 @@ pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit:
             let _ = writeln!(out, "healwatch_engine_up{{engine=\"{}\"}} {}", escape(&e.name), u8::from(e.up));
         }
         header(
-            &mut out,
+            out,
             "healwatch_engine_refused",
             "gauge",
             "Whether the engine's API, or a socket proxy before it, refused the last pass's listing (1) or not (0).",
@@ -128,8 +138,36 @@ pub(crate) fn render(report: &Report, memory: &State, started: SystemTime, exit:
             let _ = writeln!(out, "healwatch_engine_refused{{engine=\"{}\"}} {refused}", escape(&e.name));
         }
     }
-    out.push_str(&render_run(started, report.duration, exit));
-    out
+}
+
+/// The pace of the watch that ran the pass: its cadence, its budget, what it slows.
+fn render_pace(out: &mut String, pace: &WatchPace) {
+    let mut gauges = vec![
+        (
+            "healwatch_watch_cadence_seconds",
+            "How often the watch looks at each healthy target now (above --watch-every when its CPU budget says so).",
+            pace.cadence_ms as f64 / 1000.0,
+        ),
+        (
+            "healwatch_watch_slowed_targets",
+            "Healthy targets the watch looks at less often than --watch-every, to keep within --watch-cpu.",
+            pace.slowed as f64,
+        ),
+    ];
+    if let Some(budget) = pace.budget_looks_per_s {
+        gauges.push((
+            "healwatch_watch_budget_looks_per_second",
+            "Looks a second the watch can make within --watch-cpu at the CPU a look was measured to cost.",
+            budget as f64,
+        ));
+    }
+    if let Some(cpu) = pace.look_cpu_us {
+        gauges.push(("healwatch_watch_look_cpu_seconds", "CPU one look costs the watch, measured.", cpu as f64 / 1e6));
+    }
+    for (name, help, value) in gauges {
+        header(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// Only the run metrics: for a pass that could not check anything (bad config...).
@@ -224,6 +262,37 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
         assert_eq!(text.matches("# HELP ").count(), 10);
+    }
+
+    #[test]
+    fn a_watchs_pass_says_its_pace() {
+        let started = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let mut report = Report::new(started, Duration::from_millis(5), false, vec![]);
+        report.watch = Some(WatchPace {
+            every_ms: 1000,
+            cadence_ms: 1600,
+            cpu_percent: 10,
+            budget_looks_per_s: Some(625),
+            look_cpu_us: Some(160),
+            targets: Some(1000),
+            slowed: 1000,
+        });
+        let text = render(&report, &State::default(), started, Exit::Healthy);
+        for line in [
+            "healwatch_watch_cadence_seconds 1.6",
+            "healwatch_watch_slowed_targets 1000",
+            "healwatch_watch_budget_looks_per_second 625",
+            "healwatch_watch_look_cpu_seconds 0.00016",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        let line = serde_json::to_value(&report).unwrap();
+        assert_eq!(line["watch"]["slowed"], 1000);
+        assert_eq!(line["watch"]["cadence_ms"], 1600);
+        // A pass run on its own says nothing of a watch.
+        report.watch = None;
+        assert!(!render(&report, &State::default(), started, Exit::Healthy).contains("healwatch_watch_"));
+        assert!(serde_json::to_value(&report).unwrap().get("watch").is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::memory::state::State;
-use crate::model::{Outcome, Recovery, TargetResult, millis, one_line, rfc3339};
+use crate::model::{Outcome, Recovery, TargetResult, WatchPace, millis, one_line, rfc3339};
 
 /// Texts from outside (errors, docker's stderr, warnings) are cut to this many characters.
 const TEXT_LIMIT: usize = 1000;
@@ -144,6 +144,9 @@ pub(crate) struct Report {
     pub changes: Vec<(String, Outcome)>,
     /// One entry per target, in config order.
     pub targets: Vec<TargetReport>,
+    /// How the watch that ran this pass paces its looks (only in a watch's passes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchPace>,
 }
 
 impl Report {
@@ -161,6 +164,7 @@ impl Report {
             summary: Summary::of(&targets),
             changes: Vec::new(),
             targets,
+            watch: None,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::docker::Containers;
 use crate::memory::state::State;
-use crate::model::{Outcome, TargetResult};
+use crate::model::{Outcome, TargetResult, WatchPace};
 use act::RestartOnce;
 use look::look;
 pub(crate) use parallel::parallel_map;
@@ -59,12 +59,14 @@ pub(crate) struct Early<'a> {
     pub deadline: Option<Duration>,
     /// Who looks on beside the pass, if anyone.
     pub onlooker: Option<&'a dyn Onlooker>,
+    /// The pace of the watch that runs the pass, for its status line.
+    pub pace: Option<WatchPace>,
 }
 
 impl Early<'_> {
     /// A pass run on its own: no evidence, no deadline, nobody looking on.
     pub(crate) fn none() -> Early<'static> {
-        Early { hints: &NO_HINTS, deadline: None, onlooker: None }
+        Early { hints: &NO_HINTS, deadline: None, onlooker: None, pace: None }
     }
 }
 

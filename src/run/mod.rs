@@ -172,6 +172,7 @@ impl<'a> Setup<'a> {
         warnings.extend(memory_warnings);
         let unreachable = unlisted_targets(config, &roster, &listed, &memory);
         let inspector = self.docker.as_ref().map(|d| d as &dyn Containers);
+        let pace = early.pace;
         let pass = Pass {
             probe: &self.probe,
             docker: inspector.filter(|_| !config.dry_run),
@@ -187,6 +188,7 @@ impl<'a> Setup<'a> {
         let (mut report, mut remembered, mut done) =
             conclude(config, (roster, results), unreachable, listed, &memory, started, clock.elapsed());
         report.warnings = warnings;
+        report.watch = pace;
         let engines_well = report.engines.iter().all(|e| e.up && e.refused.is_none());
         let mut exit = Exit::for_health(report.all_healthy_now() && engines_well);
         if let Some(signal) = interrupted {

@@ -12,7 +12,7 @@ use crate::check::Check;
 use crate::config::Target;
 use crate::docker::events::{self, EventStream};
 use crate::exit::Stop;
-use crate::model::Endpoint;
+use crate::model::{Endpoint, WatchPace};
 use crate::pass::{Early, Hints};
 use crate::run::Setup;
 
@@ -48,7 +48,7 @@ impl<'a> Live<'a> {
 }
 
 impl Watched for Live<'_> {
-    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
+    fn pass(&mut self, hints: &Hints, wait: LockWait, pace: WatchPace) -> Result<Option<Passed>, Stop> {
         // The first pass is the invocation's own, stamped with its start.
         let now = match self.started.take() {
             Some(started) => started,
@@ -67,12 +67,16 @@ impl Watched for Live<'_> {
         };
         let ends = self.ends.saturating_duration_since(Instant::now());
         let vigil = Vigil::new(ends, self.every);
-        let early = Early { hints, deadline: Some(ends), onlooker: Some(&vigil) };
+        let early = Early { hints, deadline: Some(ends), onlooker: Some(&vigil), pace: Some(pace) };
         self.setup.pass(now, early).map(|done| Some(Passed::of(done)))
     }
 
     fn events(&mut self) -> Vec<Event> {
         self.streams.events()
+    }
+
+    fn cpu(&self) -> Duration {
+        super::pace::process_cpu()
     }
 
     /// Each attempt is bounded by the target's timeout, its decide_within and the end of

@@ -11,6 +11,7 @@
 
 mod live;
 mod looks;
+mod pace;
 mod plan;
 mod vigil;
 
@@ -22,10 +23,11 @@ use crate::clock::{Clock, RealClock};
 use crate::config::Target;
 use crate::exit::{Exit, LockKind, Stop};
 use crate::memory::lock::{LOCK_FILE, default_state_dir};
-use crate::model::{Endpoint, Outcome, Recovery, Unhealthy};
+use crate::model::{Endpoint, Outcome, Recovery, Unhealthy, WatchPace};
 use crate::pass::{Hint, Hints};
 use crate::run::{Done, Setup};
-use crate::settings::DEFAULT_WATCH_EVERY;
+use crate::settings::{DEFAULT_WATCH_CPU, DEFAULT_WATCH_EVERY};
+use pace::Pace;
 use plan::{Event, Round};
 
 /// A pass the watch starts waits at most this long for one run by hand to finish.
@@ -109,17 +111,25 @@ fn lock_path(pass_lock: Option<&std::path::Path>) -> anyhow::Result<std::path::P
 
 /// What the watch loop drives.
 trait Watched {
-    /// Takes the pass lock as `wait` says and runs one whole pass with `hints`;
-    /// `Ok(None)` when the lock stayed held.
-    fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop>;
+    /// Takes the pass lock as `wait` says and runs one whole pass with `hints`, its
+    /// status line saying the watch's `pace`; `Ok(None)` when the lock stayed held.
+    fn pass(&mut self, hints: &Hints, wait: LockWait, pace: WatchPace) -> Result<Option<Passed>, Stop>;
     /// Docker's events read since the last call.
     fn events(&mut self) -> Vec<Event>;
     /// One attempt at each of `targets`, side by side, in their order.
     fn attempts(&self, targets: &[&Target]) -> Vec<Check>;
+    /// The CPU the watch has spent so far (what its looks cost is measured by it).
+    fn cpu(&self) -> Duration;
 }
 
 /// `run --watch`: takes the watch's own lock, then watches for `length` from `started`.
-pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: Option<Duration>) -> Result<Exit, Stop> {
+pub(crate) fn run(
+    setup: &Setup,
+    started: SystemTime,
+    length: Duration,
+    every: Option<Duration>,
+    cpu_percent: Option<u32>,
+) -> Result<Exit, Stop> {
     let watch_lock = lock_path(setup.config.lock.as_deref()).map_err(Stop::Usage)?;
     let _watching = setup.lock_at(Some(&watch_lock), (LockKind::Watch, crate::settings::WATCH.1), started, None)?;
     let unhealthy_on: BTreeSet<Endpoint> =
@@ -129,7 +139,8 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     let ends = std::time::Instant::now() + length;
     let every = every.unwrap_or(DEFAULT_WATCH_EVERY);
     let mut live = live::Live::new(setup, started, started + length + EVENTS_SLACK, ends, every);
-    let exit = watch(&mut live, &clock, length, every, &unhealthy_on);
+    let pace = Pace::new(every, cpu_percent.unwrap_or(DEFAULT_WATCH_CPU));
+    let exit = watch(&mut live, &clock, length, pace, &unhealthy_on);
     // The last pass's notifications, still under way: each ends by its own deadline.
     for warning in setup.courier.drain() {
         eprintln!("healwatch: warning: {}", crate::model::one_line(&warning, 2000));
@@ -137,67 +148,145 @@ pub(crate) fn run(setup: &Setup, started: SystemTime, length: Duration, every: O
     exit
 }
 
-/// The loop: a first pass, then a look every `every` until `length` has passed on
-/// `clock`, and a pass whenever a look calls for one. Ends early on a signal (the clock
-/// says so); the exit status is the last pass's.
+/// The loop: a first pass, then a look at each healthy target every `--watch-every`
+/// (dealt into ticks, and slower when the CPU budget says so: `pace`) until `length` has
+/// passed on `clock`, and a pass whenever a look calls for one or the pace turns slowed
+/// or back. Ends early on a signal (the clock says so); the exit status is the last pass's.
 fn watch(
     watched: &mut dyn Watched,
     clock: &dyn Clock,
     length: Duration,
-    every: Duration,
+    mut pace: Pace,
     unhealthy_on: &BTreeSet<Endpoint>,
 ) -> Result<Exit, Stop> {
     let deadline = clock.elapsed() + length;
-    let mut done = match watched.pass(&Hints::new(), LockWait::Within(LOCK_WAIT.min(length)))? {
-        Some(done) => done,
-        // Still held: one more try, which reports it as a pass does (a line, exit 3).
-        None => watched
-            .pass(&Hints::new(), LockWait::Report)?
-            .ok_or_else(|| Stop::Io(anyhow::anyhow!("the pass lock was reported held without an error")))?,
-    };
+    let mut done = first_pass(watched, length, said(&pace, None))?;
     let mut exit = done.exit;
     let mut pending = plan::without_own(watched.events(), &done.acted);
     let mut recovering = took_over(&done, clock, &[]);
-    let mut next = clock.elapsed() + every;
+    let mut rounds = Rounds::default();
+    let mut next = clock.elapsed() + pace.ticks(round_size(&done)).1;
     while !clock.interrupted() && next < deadline {
         let pause_ends = first_pause_end(&done, clock);
         clock.sleep(pause_ends.map_or(next, |end| end.min(next)).saturating_sub(clock.elapsed()));
         if clock.interrupted() {
             break;
         }
+        let size = round_size(&done);
         let mut hints = if pause_ends.is_some_and(|end| end <= clock.elapsed()) {
             // A maintenance pause just ended: a pass judges its target now, not at the
             // next scheduled run.
             done.pause_ends.clear();
             Hints::new()
         } else {
-            next = (next + every).max(clock.elapsed() + every / 2);
+            let (slices, tick) = pace.ticks(size);
+            next = (next + tick).max(clock.elapsed() + tick / 2);
             let watched_now = Watching::of(&done, &recovering);
-            let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on);
+            let slice = rounds.slice(slices);
+            let round = look(watched, clock, watched_now, std::mem::take(&mut pending), unhealthy_on, slice);
             if clock.interrupted() {
                 // A signal during the look: the watch ends here, no pass starts.
                 break;
             }
-            // Events about a container being recovered count as about a healthy one.
-            let mut about: Vec<Target> = done.healthy.clone();
-            about.extend(recovering.iter().map(|(t, _)| t.clone()));
-            let Some(hints) = plan::plan_with(round, (&about, &done.leaning), unhealthy_on) else { continue };
-            hints
+            let turned = rounds.measured(&mut pace, watched.cpu(), round.looked, size);
+            match plan::plan_with(round, (&about(&done, &recovering), &done.leaning), unhealthy_on) {
+                Some(hints) => hints,
+                // The pace turned slowed, or back: a pass says so in its status line.
+                None if turned => Hints::new(),
+                None => continue,
+            }
         };
         // A recovery the watch still owns is not the pass's to restart again.
-        for (target, _) in recovering.iter().filter(|(_, by)| *by > clock.elapsed()) {
-            hints.entry(target.name.clone()).or_insert(Hint::Recovering);
-        }
+        owned(&recovering, clock).for_each(|name| _ = hints.entry(name).or_insert(Hint::Recovering));
         let wait = LOCK_WAIT.min(deadline.saturating_sub(clock.elapsed()));
         // Someone else's pass may hold the lock; the next look sees what it left.
-        let Some(passed) = watched.pass(&hints, LockWait::Within(wait))? else { continue };
+        let Some(passed) = watched.pass(&hints, LockWait::Within(wait), said(&pace, Some(size)))? else { continue };
         done = passed;
         exit = done.exit;
         pending = plan::without_own(watched.events(), &done.acted);
         recovering = took_over(&done, clock, &recovering);
-        next = next.max(clock.elapsed() + every / 2);
+        // A pass's CPU is not the looks'.
+        rounds.cpu_then = None;
+        next = next.max(clock.elapsed() + pace.ticks(round_size(&done)).1 / 2);
     }
     Ok(exit)
+}
+
+/// The watch's first pass, saying `pace`: it waits for the lock as long as a pass may;
+/// still held, one more try reports it as a pass does (a line, exit 3).
+fn first_pass(watched: &mut dyn Watched, length: Duration, pace: WatchPace) -> Result<Passed, Stop> {
+    match watched.pass(&Hints::new(), LockWait::Within(LOCK_WAIT.min(length)), pace)? {
+        Some(done) => Ok(done),
+        None => watched
+            .pass(&Hints::new(), LockWait::Report, pace)?
+            .ok_or_else(|| Stop::Io(anyhow::anyhow!("the pass lock was reported held without an error"))),
+    }
+}
+
+/// What the watch keeps from one round of looks to the next.
+#[derive(Default)]
+struct Rounds {
+    /// Ticks made so far.
+    tick: usize,
+    /// Whether the pace was slowed at the last round.
+    slowed: bool,
+    /// The watch's CPU at the end of the last round (none after a pass).
+    cpu_then: Option<Duration>,
+}
+
+impl Rounds {
+    /// The next tick's slice of a round dealt into `slices`: (index, of how many).
+    fn slice(&mut self, slices: usize) -> (usize, usize) {
+        self.tick += 1;
+        ((self.tick - 1) % slices.max(1), slices)
+    }
+
+    /// After a round of `looked` attempts, with the watch's `cpu` now: what they cost
+    /// (the CPU since the round before, over them) taken into `pace`; whether the pace
+    /// of `size` healthy targets turned slowed, or back.
+    fn measured(&mut self, pace: &mut Pace, cpu: Duration, looked: usize, size: usize) -> bool {
+        if let Some(then) = self.cpu_then {
+            pace.record(looked, cpu.saturating_sub(then));
+        }
+        self.cpu_then = Some(cpu);
+        let turned = (pace.stand(size).slowed > 0) != self.slowed;
+        self.slowed ^= turned;
+        turned
+    }
+}
+
+/// The targets whose containers' events are news: the healthy ones, and those being
+/// recovered.
+fn about(done: &Passed, recovering: &[(Target, Duration)]) -> Vec<Target> {
+    let mut about: Vec<Target> = done.healthy.clone();
+    about.extend(recovering.iter().map(|(t, _)| t.clone()));
+    about
+}
+
+/// The names of the recoveries the watch still owns (their time not yet up).
+fn owned<'a>(recovering: &'a [(Target, Duration)], clock: &'a dyn Clock) -> impl Iterator<Item = String> + 'a {
+    recovering.iter().filter(|(_, by)| *by > clock.elapsed()).map(|(t, _)| t.name.clone())
+}
+
+/// The healthy targets a round of looks goes round.
+fn round_size(done: &Passed) -> usize {
+    done.healthy.iter().filter(|t| plan::round_checks(t)).count()
+}
+
+/// The pace as a pass's status line says it, with `targets` healthy targets looked at
+/// (none before the first round).
+fn said(pace: &Pace, targets: Option<usize>) -> WatchPace {
+    let stand = pace.stand(targets.unwrap_or(0));
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    WatchPace {
+        every_ms: ms(pace.every()),
+        cadence_ms: ms(stand.cadence),
+        cpu_percent: pace.percent(),
+        budget_looks_per_s: stand.budget,
+        look_cpu_us: stand.look_cpu.map(|c| u64::try_from(c.as_micros()).unwrap_or(u64::MAX)),
+        targets,
+        slowed: stand.slowed,
+    }
 }
 
 /// When (on `clock`) the first maintenance pause the last pass honoured ends, a moment
@@ -241,14 +330,20 @@ impl<'a> Watching<'a> {
 }
 
 /// One look: the events so far and, unless they already call for a pass, an attempt at
-/// each healthy HTTP or TCP target and each one being recovered, side by side (a paused
-/// container's attempt could only time out).
+/// each healthy HTTP or TCP target of this tick's `slice` (index, of how many) and, on
+/// a round's first tick, at each one failing short of its threshold or being recovered,
+/// side by side (a paused container's attempt could only time out). A target failing
+/// short of its threshold is looked at as often as a healthy one: each failed look starts
+/// a pass that counts one more failure in a row, so the threshold is met within the watch
+/// (seconds), not at the next scheduled run (minutes); one that answers again starts a
+/// pass that ends its run of failures.
 fn look(
     watched: &mut dyn Watched,
     clock: &dyn Clock,
     targets: Watching,
     pending: Vec<Event>,
     unhealthy_on: &BTreeSet<Endpoint>,
+    (slice, slices): (usize, usize),
 ) -> Round {
     let mut events = pending;
     events.extend(watched.events());
@@ -256,27 +351,26 @@ fn look(
     if plan::plan_with(round.clone(), (targets.healthy, targets.leaning), unhealthy_on).is_some() {
         return round;
     }
-    let healthy: Vec<&Target> = targets.healthy.iter().filter(|t| plan::round_checks(t)).collect();
+    let healthy = in_slice(targets.healthy, (slice, slices));
+    let first_tick = slice == 0;
     // A recovering HEALTHCHECK target is not looked at: Docker's turn to healthy says it
     // came; one that never comes drops out at its recovery_timeout, and Docker's next
     // `unhealthy` starts a pass as for any other.
-    let (looked_at, by_docker): (Vec<_>, Vec<_>) = targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
+    let (mut looked_at, by_docker): (Vec<_>, Vec<_>) =
+        targets.recovering.iter().partition(|(t, _)| plan::round_checks(t));
+    looked_at.retain(|_| first_tick);
     let mut round = round;
-    let turned_healthy: Vec<String> = by_docker
-        .into_iter()
-        .filter(|(target, _)| turned_healthy(&round.events, target))
-        .map(|(target, _)| target.name.clone())
-        .collect();
-    round.recovered.extend(turned_healthy);
-    // A target failing short of its threshold is looked at as often as a healthy one:
-    // each failed look starts a pass that counts one more failure in a row, so the
-    // threshold is met within the watch (seconds), not at the next scheduled run
-    // (minutes); one that answers again starts a pass that ends its run of failures.
-    let failing: Vec<&Target> = targets.failing.iter().filter(|t| plan::round_checks(t)).collect();
+    let events = &round.events;
+    let came: Vec<String> =
+        by_docker.iter().filter(|(t, _)| turned_healthy(events, t)).map(|(t, _)| t.name.clone()).collect();
+    round.recovered.extend(came);
+    // Failing short of its threshold: looked at once a round, as a healthy one (below).
+    let failing: Vec<&Target> = targets.failing.iter().filter(|t| first_tick && plan::round_checks(t)).collect();
     let checked: Vec<&Target> =
         healthy.iter().copied().chain(failing.iter().copied()).chain(looked_at.iter().map(|(t, _)| t)).collect();
     let began = clock.elapsed();
     let checks = watched.attempts(&checked);
+    round.looked = checked.len();
     let spent = clock.elapsed().saturating_sub(began);
     let mut checks = checks.into_iter();
     for (target, check) in healthy.iter().zip(checks.by_ref()) {
@@ -300,6 +394,13 @@ fn look(
         }
     }
     round
+}
+
+/// The healthy targets a tick looks at: every `slices`th of those a look can check, from
+/// the `slice`th on.
+fn in_slice(healthy: &[Target], (slice, slices): (usize, usize)) -> Vec<&Target> {
+    let checked = healthy.iter().filter(|t| plan::round_checks(t));
+    checked.enumerate().filter(|(i, _)| i % slices.max(1) == slice).map(|(_, t)| t).collect()
 }
 
 /// Whether Docker said, among `events`, that one of `target`'s containers turned healthy.
@@ -347,6 +448,13 @@ mod tests {
         recovering: Vec<Target>,
         /// The names of the targets each look attempted.
         attempted: Vec<Vec<String>>,
+        /// More healthy targets each pass finds (`web-0`...), beside `app`.
+        more_healthy: usize,
+        /// The CPU each attempt costs, and all spent so far.
+        attempt_cpu: Duration,
+        cpu: std::cell::Cell<Duration>,
+        /// The pace each pass was given.
+        paces: Vec<WatchPace>,
     }
 
     impl<'c> Script<'c> {
@@ -364,6 +472,10 @@ mod tests {
                 pause_ends: Vec::new(),
                 recovering: Vec::new(),
                 attempted: Vec::new(),
+                more_healthy: 0,
+                attempt_cpu: Duration::ZERO,
+                cpu: std::cell::Cell::new(Duration::ZERO),
+                paces: Vec::new(),
             }
         }
     }
@@ -373,8 +485,9 @@ mod tests {
     }
 
     impl Script<'_> {
-        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
+        fn pass(&mut self, hints: &Hints, wait: LockWait, pace: WatchPace) -> Result<Option<Passed>, Stop> {
             self.passes.push((hints.clone(), wait, self.clock.elapsed()));
+            self.paces.push(pace);
             if self.held.pop_front().unwrap_or(false) {
                 return match wait {
                     LockWait::Within(d) => {
@@ -396,6 +509,8 @@ mod tests {
             let recovering = std::mem::take(&mut self.recovering);
             // A recovery the watch owned is found healthy by the pass (the look said so).
             let mut healthy = vec![app()];
+            let url = HealthUrl::parse("http://127.0.0.1:7/health").unwrap();
+            healthy.extend((0..self.more_healthy).map(|i| Target::http(&format!("web-{i}"), "web", url.clone())));
             healthy.extend(
                 hints
                     .iter()
@@ -417,6 +532,7 @@ mod tests {
 
         fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
             self.clock.sleep(self.attempt_time);
+            self.cpu.set(self.cpu.get() + self.attempt_cpu * targets.len() as u32);
             targets.iter().map(|_| Check::passed(Some(200), self.attempt_time)).collect()
         }
     }
@@ -426,8 +542,11 @@ mod tests {
     struct Scripted<'c>(std::cell::RefCell<Script<'c>>);
 
     impl Watched for Scripted<'_> {
-        fn pass(&mut self, hints: &Hints, wait: LockWait) -> Result<Option<Passed>, Stop> {
-            self.0.get_mut().pass(hints, wait)
+        fn pass(&mut self, hints: &Hints, wait: LockWait, pace: WatchPace) -> Result<Option<Passed>, Stop> {
+            self.0.get_mut().pass(hints, wait, pace)
+        }
+        fn cpu(&self) -> Duration {
+            self.0.borrow().cpu.get()
         }
         fn events(&mut self) -> Vec<Event> {
             self.0.get_mut().events()
@@ -447,7 +566,7 @@ mod tests {
     fn run(script: Script, length: Duration, every: Duration) -> (Result<Exit, Stop>, Script) {
         let clock = script.clock;
         let mut scripted = Scripted(std::cell::RefCell::new(script));
-        let exit = watch(&mut scripted, clock, length, every, &BTreeSet::new());
+        let exit = watch(&mut scripted, clock, length, Pace::new(every, 10), &BTreeSet::new());
         (exit, scripted.0.into_inner())
     }
 
@@ -649,5 +768,54 @@ mod tests {
         let (exit, script) = run(script, Duration::from_secs(60), Duration::from_secs(1));
         assert_eq!(exit.unwrap(), Exit::Healthy);
         assert_eq!(script.passes.len(), 1, "only the first pass: {:?}", script.passes);
+    }
+
+    /// 120 healthy targets at 1 s: three ticks of 40, a third of a second apart, each
+    /// target looked at once a second.
+    #[test]
+    fn many_targets_are_looked_at_in_slices_spread_over_the_interval() {
+        let clock = clock();
+        let mut script = Script::new(&clock);
+        script.more_healthy = 119;
+        let (exit, script) = run(script, Duration::from_millis(3500), Duration::from_secs(1));
+        assert_eq!(exit.unwrap(), Exit::Healthy);
+        assert_eq!(script.passes.len(), 1);
+        assert!(script.attempted.len() >= 9, "{}", script.attempted.len());
+        assert!(script.attempted.iter().all(|names| names.len() == 40), "{:?}", script.attempted);
+        // Each round of three ticks goes round every target once.
+        let mut first: Vec<&String> = script.attempted[..3].iter().flatten().collect();
+        first.sort();
+        first.dedup();
+        assert_eq!(first.len(), 120);
+        assert_eq!(script.paces[0].targets, None, "the first pass comes before any round");
+    }
+
+    /// Looks that cost 400 µs each: 100 targets a second is 4 % of a core, within 10 %;
+    /// at 2 %, the cadence stretches to 2 s, a pass starts to say so, and the looks go on
+    /// at that pace.
+    #[test]
+    fn beyond_its_cpu_budget_a_watch_looks_less_often_and_says_so() {
+        // The passes' paces, and how many attempts the looks made.
+        let within = |percent| {
+            let clock = clock();
+            let mut script = Script::new(&clock);
+            script.more_healthy = 99;
+            script.attempt_cpu = Duration::from_micros(400);
+            let mut scripted = Scripted(std::cell::RefCell::new(script));
+            let pace = Pace::new(Duration::from_secs(1), percent);
+            let exit = watch(&mut scripted, &clock, Duration::from_secs(20), pace, &BTreeSet::new());
+            assert_eq!(exit.unwrap(), Exit::Healthy);
+            let script = scripted.0.into_inner();
+            (script.paces, script.attempted.iter().map(Vec::len).sum::<usize>())
+        };
+        let (roomy, roomy_looks) = within(10);
+        assert_eq!(roomy.len(), 1, "nothing to say: {roomy:?}");
+        let (tight, tight_looks) = within(2);
+        assert_eq!(tight.len(), 2, "{tight:?}");
+        let said = tight[1];
+        assert_eq!((said.cadence_ms, said.slowed, said.targets), (2000, 100, Some(100)));
+        assert_eq!((said.budget_looks_per_s, said.look_cpu_us, said.cpu_percent), (Some(50), Some(400), 2));
+        // 100 targets every 2 s in two slices of 50: about half the looks of the roomy watch.
+        assert!(tight_looks * 10 < roomy_looks * 6, "{tight_looks} against {roomy_looks}");
     }
 }

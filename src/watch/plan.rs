@@ -73,6 +73,8 @@ pub(super) struct Round {
     pub recovered: Vec<String>,
     /// Docker's events since the last look.
     pub events: Vec<Event>,
+    /// How many attempts the round made.
+    pub looked: usize,
 }
 
 /// Whether to start a pass now, and with which hints. A pass starts when a target the
@@ -218,26 +220,25 @@ mod tests {
     fn only_events_about_healthy_targets_start_a_pass() {
         let healthy = [http_target("web", "web-1")];
         assert_eq!(plan(Round::default(), &healthy, &local()), None, "a quiet round starts nothing");
-        let paused = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Paused)] };
+        let paused = Round { events: vec![event("web-1", EventKind::Paused)], ..Round::default() };
         assert_eq!(plan(paused, &healthy, &none()).unwrap().get("web"), Some(&Hint::Paused));
-        let died = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Died)] };
+        let died = Round { events: vec![event("web-1", EventKind::Died)], ..Round::default() };
         assert_eq!(plan(died, &healthy, &none()), Some(Hints::new()));
         // A container of no healthy target (a crash loop given up on, say) starts nothing...
-        let other = || Round { failed: vec![], recovered: vec![], events: vec![event("db", EventKind::Died)] };
+        let other = || Round { events: vec![event("db", EventKind::Died)], ..Round::default() };
         assert_eq!(plan(other(), &healthy, &local()), None);
         // ...unless discovery of unhealthy containers would find it.
-        let unhealthy = || Round { failed: vec![], recovered: vec![], events: vec![event("db", EventKind::Unhealthy)] };
+        let unhealthy = || Round { events: vec![event("db", EventKind::Unhealthy)], ..Round::default() };
         assert_eq!(plan(unhealthy(), &healthy, &none()), None);
         assert_eq!(plan(unhealthy(), &healthy, &local()), Some(Hints::new()));
         // A turn to healthy starts nothing by itself, even about a healthy target.
-        let turned = Round { failed: vec![], recovered: vec![], events: vec![event("web-1", EventKind::Healthy)] };
+        let turned = Round { events: vec![event("web-1", EventKind::Healthy)], ..Round::default() };
         assert_eq!(plan(turned, &healthy, &local()), None);
         // The same name on another engine is another container.
         let elsewhere = Endpoint::Host("unix:///other.sock".to_string());
         let remote = Round {
-            failed: vec![],
-            recovered: vec![],
             events: vec![Event { endpoint: elsewhere, ..event("web-1", EventKind::Died) }],
+            ..Round::default()
         };
         assert_eq!(plan(remote, &healthy, &none()), None);
     }
