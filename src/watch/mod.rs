@@ -189,7 +189,8 @@ fn watch(
                 break;
             }
             let turned = rounds.measured(&mut pace, watched.cpu(), round.looked, size);
-            match plan::plan_with(round, (&about(&done, &recovering), &done.leaning), unhealthy_on) {
+            let about = about(&done, &recovering, &round.events);
+            match plan::plan_with(round, (&about, &done.leaning), unhealthy_on) {
                 Some(hints) => hints,
                 // The pace turned slowed, or back: a pass says so in its status line.
                 None if turned => Hints::new(),
@@ -256,8 +257,11 @@ impl Rounds {
 }
 
 /// The targets whose containers' events are news: the healthy ones, and those being
-/// recovered.
-fn about(done: &Passed, recovering: &[(Target, Duration)]) -> Vec<Target> {
+/// recovered; none without `events` (no copy of every target each tick).
+fn about(done: &Passed, recovering: &[(Target, Duration)], events: &[Event]) -> Vec<Target> {
+    if events.is_empty() {
+        return Vec::new();
+    }
     let mut about: Vec<Target> = done.healthy.clone();
     about.extend(recovering.iter().map(|(t, _)| t.clone()));
     about
