@@ -130,6 +130,7 @@ bash bench/run.sh --smoke >/dev/null
 bash bench/fleet.sh --smoke >/dev/null
 bash bench/big-node.sh --smoke >/dev/null
 bash bench/proxy.sh --smoke >/dev/null
+bash bench/scale.sh --smoke >/dev/null
 # autoheal lives in the steering repo's shared/, beside this checkout (as in CI).
 if [ -f ../shared/bench/peers/autoheal/docker-entrypoint ]; then
   bash bench/mttr.sh --smoke >/dev/null

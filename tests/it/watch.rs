@@ -138,6 +138,9 @@ fn watch_values_are_checked() {
         (&["--watch", "2h"][..], "--watch"),
         (&["--watch", "5s", "--watch-every", "10ms"][..], "--watch-every"),
         (&["--watch-every", "1s"][..], "--watch"),
+        (&["--watch", "5s", "--watch-cpu", "0"][..], "--watch-cpu"),
+        (&["--watch", "5s", "--watch-cpu", "900"][..], "--watch-cpu"),
+        (&["--watch-cpu", "10"][..], "--watch"),
     ] {
         let run = Healwatch::new().args(args).args(["-t", "app=http://127.0.0.1:9/"]).run();
         run.expect_code(2);
@@ -234,4 +237,47 @@ fn a_failure_threshold_is_met_within_the_watch_not_at_the_next_run() {
     assert_eq!(&outcomes[..3], ["failing", "failing", "restarted"], "{run}");
     assert_eq!(passes[2]["targets"][0]["recovered"], true, "{run}");
     assert_eq!(fake.calls().iter().filter(|c| c.starts_with("restart")).count(), 1, "{:?}", fake.calls());
+}
+
+/// 120 healthy targets looked at every 100 ms cost more than 1 % of a core: the watch
+/// measures it, looks at them less often, and starts a pass whose status line says so;
+/// with room (the default tenth of a core for 20 targets) its line says the pace it keeps.
+#[test]
+fn a_watch_beyond_its_cpu_budget_looks_less_often_and_says_so() {
+    let server = Server::start(Behaviour::Fixed(200, "ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("many.toml");
+    let mut toml = String::from("[defaults]\naction = \"notify\"\n");
+    for i in 0..120 {
+        toml.push_str(&format!("[[target]]\nname = \"svc{i}\"\nurl = \"{}\"\n", server.url(&format!("/health/{i}"))));
+    }
+    std::fs::write(&config, toml).unwrap();
+    let state = dir.path().join("state.json");
+    let run = Healwatch::new()
+        .args(["--watch", "6s", "--watch-every", "100ms", "--watch-cpu", "1", "--state"])
+        .arg(&state)
+        .arg("-c")
+        .arg(&config)
+        .run();
+    run.expect_code(0);
+    let passes = lines(&run.stdout());
+    assert_eq!(passes[0]["watch"]["every_ms"], 100, "{run}");
+    assert!(passes[0]["watch"].get("targets").is_none(), "the first pass comes before any look: {run}");
+    let said = passes.iter().skip(1).find(|p| p["watch"]["slowed"] == 120).unwrap_or_else(|| panic!("not said: {run}"));
+    let cadence = said["watch"]["cadence_ms"].as_u64().unwrap();
+    let budget = said["watch"]["budget_looks_per_s"].as_u64().unwrap();
+    assert!(cadence > 100, "{run}");
+    assert_eq!(
+        (said["watch"]["targets"].as_u64(), said["watch"]["cpu_percent"].as_u64()),
+        (Some(120), Some(1)),
+        "{run}"
+    );
+    // The cadence is what the budget allows: 120 targets at `budget` looks a second (the
+    // budget said in whole looks).
+    let seconds = cadence as f64 / 1000.0;
+    assert!(
+        seconds * budget as f64 <= 120.5 && seconds * (budget + 1) as f64 >= 119.5,
+        "{cadence} ms, {budget}/s: {run}"
+    );
+    assert_eq!(said["summary"]["healthy"], 120, "nothing else was wrong: {run}");
 }
