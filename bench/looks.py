@@ -36,12 +36,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def ticks(pid):
-    """The process's CPU so far (user + system of every thread, ended ones included), in s."""
+def ticks(pid, part="both"):
+    """The process's CPU so far (every thread, ended ones included), in s: user + system,
+    or one of them ("user", "system")."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / HZ
+        user, system = int(fields[11]) / HZ, int(fields[12]) / HZ
+        return {"both": user + system, "user": user, "system": system}[part]
     except (OSError, IndexError, ValueError):
         return None
 
@@ -114,16 +116,16 @@ def one_run(args, work, n, ports, sock, conf):
     try:
         time.sleep(2)  # past healwatch's first pass
         t0, c0 = time.monotonic(), requests(sock)
-        h0, f0 = ticks(hw.pid), ticks(floor.pid)
+        h0, f0, u0, v0 = ticks(hw.pid), ticks(floor.pid), ticks(hw.pid, "user"), ticks(floor.pid, "user")
         time.sleep(args.seconds)
-        h1, f1 = ticks(hw.pid), ticks(floor.pid)
+        h1, f1, u1, v1 = ticks(hw.pid), ticks(floor.pid), ticks(hw.pid, "user"), ticks(floor.pid, "user")
         t1, c1 = time.monotonic(), requests(sock)
     finally:
         for proc in (hw, floor):
             if proc.poll() is None:
                 proc.terminate()
             proc.wait(timeout=30)
-    if None in (h0, h1, f0, f1):
+    if None in (h0, h1, f0, f1, u0, u1, v0, v1):
         raise SystemExit("looks.py: a process ended before the window did")
     looks_hw = c1["healwatch"] - c0["healwatch"]
     looks_floor = c1["floor"] - c0["floor"]
@@ -134,6 +136,8 @@ def one_run(args, work, n, ports, sock, conf):
         "looks_per_s": round(looks_hw / wall, 1),
         "healwatch_us_per_look": round((h1 - h0) / max(looks_hw, 1) * 1e6, 1),
         "floor_us_per_look": round((f1 - f0) / max(looks_floor, 1) * 1e6, 1),
+        "healwatch_user_us_per_look": round((u1 - u0) / max(looks_hw, 1) * 1e6, 1),
+        "floor_user_us_per_look": round((v1 - v0) / max(looks_floor, 1) * 1e6, 1),
         "healwatch_core_share": round((h1 - h0) / wall, 4),
         "floor_core_share": round((f1 - f0) / wall, 4),
     }

@@ -104,7 +104,7 @@ pub(crate) const WATCH: (Duration, Duration) = (Duration::from_secs(1), HOUR);
 /// The range of `run --watch-every`.
 pub(crate) const WATCH_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(60));
 /// `run --watch-every` when not given.
-pub(crate) const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_WATCH_EVERY: Duration = Duration::from_millis(500);
 /// The range of `run --watch-cpu` (percent of one core).
 pub(crate) const WATCH_CPU: (u32, u32) = (1, 800);
 /// `run --watch-cpu` when not given: a tenth of a core.

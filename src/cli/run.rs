@@ -80,7 +80,7 @@ crate::options::run_options_table!(define_run_args {
     #[arg(long, value_name = "DUR", value_parser = flag_parser::<Duration>(WATCH.0, WATCH.1, ""))]
     pub watch: Option<Duration>,
 
-    /// With --watch: how often the healthy targets are looked at [default: 1s]. Many
+    /// With --watch: how often the healthy targets are looked at [default: 500ms]. Many
     /// targets are looked at in slices of 50 spread over it, not all at once.
     #[arg(long, value_name = "DUR", requires = "watch",
           value_parser = flag_parser::<Duration>(WATCH_EVERY.0, WATCH_EVERY.1, ""))]

@@ -16,7 +16,7 @@ use crate::model::{Outcome, TargetResult};
 use crate::pass::{Heal, Hint, Onlooker};
 
 /// How long a watch's pass waits for an HTTP or TCP target to recover before it hands
-/// the wait to the watch, which looks on every second: a slow start must not blind the
+/// the wait to the watch, which looks on every `--watch-every`: a slow start must not blind the
 /// watch to every other target.
 pub(super) const HAND_BACK: Duration = Duration::from_secs(3);
 
