@@ -46,10 +46,10 @@ fi
   python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 20,1000 --seconds 20 --reps 3
   echo '```'
   echo
-  echo "With \`--watch-cpu 100\` (room to look at every target once a second):"
+  echo "With \`--watch-every 1s --watch-cpu 100\` (room to look at every target once a second, as the floor does):"
   echo
   echo '```'
-  python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 1000 --seconds 20 --reps 3 --args --watch-cpu 100
+  python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 1000 --seconds 20 --reps 3 --args --watch-every 1s --watch-cpu 100
   echo '```'
   echo
   echo "## 2. 10,000 targets on 100 engines (bench/fleet-scale.py)"
