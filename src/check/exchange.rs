@@ -8,6 +8,7 @@
 //! connection ends with a reset, as HAProxy's health checks end theirs. HTTPS and
 //! proxies go through ureq's chain unchanged.
 
+use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
@@ -18,9 +19,7 @@ use rustix::net::sockopt::{self, Timeout as Direction};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use ureq::Timeout;
 use ureq::http::uri::Scheme;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, LazyBuffers, NextTimeout, Transport,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport};
 
 /// A socket timeout already set is kept while the time left is within this of it: a wait
 /// may overrun the look's bound by this much at most, for one system call fewer a read.
@@ -45,10 +44,9 @@ impl Connector<()> for LookConnector {
         for addr in details.addrs.iter() {
             match connect(*addr, deadline) {
                 Ok(stream) => {
-                    let buffers =
-                        LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+                    let buffers = Kept::take(details.config.input_buffer_size(), details.config.output_buffer_size());
                     let sent = Some(deadline.saturating_duration_since(Instant::now()));
-                    return Ok(Some(Box::new(Exchange { stream, buffers, sent, received: None })));
+                    return Ok(Some(Box::new(Exchange { stream, buffers, sent, received: None, delaying: true })));
                 }
                 // This address said no: the next may answer (a name with an IPv6 and an IPv4 address).
                 Err(Errno::CONNREFUSED | Errno::NETUNREACH | Errno::HOSTUNREACH | Errno::ADDRNOTAVAIL)
@@ -76,6 +74,10 @@ fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, Errno> {
         return Err(Errno::TIMEDOUT);
     }
     sockopt::set_socket_timeout(&socket, Direction::Send, Some(left.max(Duration::from_millis(1))))?;
+    // Acknowledgements delayed until the request is out: the handshake's last ACK rides on
+    // the request instead of going alone. A packet fewer a look, and the server is woken
+    // once (connection and request), not twice.
+    sockopt::set_tcp_quickack(&socket, false)?;
     match rustix::net::connect(&socket, &addr) {
         Ok(()) => {}
         // A signal came: the connect goes on by itself; wait for it within what is left.
@@ -114,10 +116,12 @@ fn bound(timeout: NextTimeout) -> Option<Duration> {
 #[derive(Debug)]
 struct Exchange {
     stream: TcpStream,
-    buffers: LazyBuffers,
+    buffers: Kept,
     /// The send and receive timeouts set on the socket.
     sent: Option<Duration>,
     received: Option<Duration>,
+    /// Whether acknowledgements are still delayed (until the request is out).
+    delaying: bool,
 }
 
 /// Sets `direction`'s timeout on `stream` to `want` unless the one set (`set`) is within
@@ -140,6 +144,92 @@ fn tighten(
     Ok(())
 }
 
+thread_local! {
+    /// The buffers of this thread's last look, for its next one.
+    static SPARE: Cell<Option<(Vec<u8>, Vec<u8>)>> = const { Cell::new(None) };
+}
+
+/// A look's buffers, as ureq's `LazyBuffers` keeps them (input sized to hold a response's
+/// headers, output a request), but taken from the thread's last look and given back when
+/// this one ends: a look allocates and zeroes none. Stale bytes past `filled` are never read.
+#[derive(Debug)]
+struct Kept {
+    input: Vec<u8>,
+    /// Bytes read into `input`, and how many of them ureq has used.
+    filled: usize,
+    consumed: usize,
+    output: Vec<u8>,
+    /// Whether ureq's last use of the input consumed something.
+    progress: bool,
+}
+
+impl Kept {
+    /// Room the request's body is read into on its way out (ureq's own figure).
+    const MIN_TMP: usize = 10 * 1024;
+
+    /// Buffers of `input` and `output` bytes: the thread's spare ones, else new.
+    fn take(input: usize, output: usize) -> Self {
+        let (mut kept_in, mut kept_out) = SPARE.try_with(Cell::take).ok().flatten().unwrap_or_default();
+        kept_in.resize(input.max(1), 0);
+        kept_out.resize(output.max(1), 0);
+        Self { input: kept_in, filled: 0, consumed: 0, output: kept_out, progress: false }
+    }
+
+    /// Moves what is unread to the start once all of it is used or it fills the back half.
+    fn shift(&mut self) {
+        if self.consumed == self.filled {
+            (self.consumed, self.filled) = (0, 0);
+        } else if self.consumed > 0 && self.filled > self.input.len() / 2 {
+            self.input.copy_within(self.consumed..self.filled, 0);
+            (self.filled, self.consumed) = (self.filled - self.consumed, 0);
+        }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let pair = (std::mem::take(&mut self.input), std::mem::take(&mut self.output));
+        // Gone with its thread (at exit): the buffers are freed instead.
+        let _ = SPARE.try_with(|spare| spare.set(Some(pair)));
+    }
+}
+
+impl Buffers for Kept {
+    fn output(&mut self) -> &mut [u8] {
+        &mut self.output
+    }
+
+    fn input(&self) -> &[u8] {
+        &self.input[self.consumed..self.filled]
+    }
+
+    fn input_append_buf(&mut self) -> &mut [u8] {
+        self.shift();
+        &mut self.input[self.filled..]
+    }
+
+    fn input_appended(&mut self, amount: usize) {
+        self.filled = (self.filled + amount).min(self.input.len());
+    }
+
+    fn input_consume(&mut self, amount: usize) {
+        self.progress = amount > 0;
+        self.consumed = (self.consumed + amount).min(self.filled);
+    }
+
+    fn tmp_and_output(&mut self) -> (&mut [u8], &mut [u8]) {
+        self.shift();
+        if self.input.len() - self.filled < Self::MIN_TMP {
+            self.input.resize(self.filled + Self::MIN_TMP, 0);
+        }
+        (&mut self.input[self.filled..], &mut self.output)
+    }
+
+    fn can_use_input(&self) -> bool {
+        self.progress && self.consumed < self.filled
+    }
+}
+
 /// A socket's timeout (or a signal past the time left) read as ureq's timeout.
 fn timed_out(error: std::io::Error, reason: Timeout) -> ureq::Error {
     match error.kind() {
@@ -160,7 +250,13 @@ impl Transport for Exchange {
         }
         tighten(&self.stream, &mut self.sent, bound(timeout), Direction::Send)?;
         let output = &self.buffers.output()[..amount];
-        (&self.stream).write_all(output).map_err(|e| timed_out(e, timeout.reason))
+        (&self.stream).write_all(output).map_err(|e| timed_out(e, timeout.reason))?;
+        if std::mem::take(&mut self.delaying) {
+            // The answer is acknowledged at once again: a server that writes its headers
+            // and body apart (Nagle's algorithm on) would otherwise wait 40 ms for our ACK.
+            sockopt::set_tcp_quickack(&self.stream, true).map_err(|e| ureq::Error::Io(e.into()))?;
+        }
+        Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -255,6 +351,57 @@ mod tests {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let check = look(port, Duration::from_secs(2));
         assert_eq!(check.error.map(|e| (e.why, e.text)), Some((Failure::Connection, "connection refused".into())));
+    }
+
+    /// A server that writes its headers and its body apart, Nagle's algorithm on, sends
+    /// the body only once the headers are acknowledged: the look acknowledges at once
+    /// (not after the 40 ms of a delayed ACK), though it delays the handshake's.
+    #[test]
+    fn an_answer_written_in_two_parts_is_not_held_for_our_ack() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for _ in 0..3 {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut buffer = [0u8; 1024];
+                let _ = conn.read(&mut buffer);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+                let _ = conn.write_all(b"ok");
+                let _ = conn.read(&mut buffer);
+            }
+        });
+        // The quickest of three, so a busy machine does not fail it; a held body takes 40 ms.
+        let quickest = (0..3).map(|_| look(port, Duration::from_secs(2))).map(|c| c.latency).min().unwrap();
+        assert!(quickest < Duration::from_millis(30), "{quickest:?}");
+        server.join().unwrap();
+    }
+
+    /// A look's buffers are the thread's last look's: read, consumed and shifted as
+    /// ureq's own are, and given back for the next one.
+    #[test]
+    fn a_look_reuses_the_buffers_of_the_one_before() {
+        use super::Kept;
+        use ureq::unversioned::transport::Buffers;
+        let mut first = Kept::take(64, 16);
+        first.input_append_buf()[..5].copy_from_slice(b"HTTP/");
+        first.input_appended(5);
+        first.input_consume(4);
+        assert_eq!((first.input(), first.can_use_input()), (&b"/"[..], true));
+        first.input_appended(1000);
+        assert_eq!(first.input().len(), 60, "bounded by the buffer");
+        first.input_consume(60);
+        assert_eq!((first.input_append_buf().len(), first.input()), (64, &b""[..]));
+        let at = first.input.as_ptr();
+        drop(first);
+        let mut second = Kept::take(64, 16);
+        assert_eq!((second.input.as_ptr(), second.input().len(), second.output().len()), (at, 0, 16));
+        // Half the input unread past the middle: moved to the front before more is read.
+        second.input_appended(40);
+        second.input_consume(30);
+        assert_eq!(second.input_append_buf().len(), 54);
+        assert_eq!(second.input().len(), 10);
+        let (tmp, out) = second.tmp_and_output();
+        assert!(tmp.len() >= Kept::MIN_TMP && out.len() == 16);
     }
 
     /// Headers sent, then silence: the look ends at its bound as a whole, not per read.

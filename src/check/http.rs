@@ -4,6 +4,9 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use ureq::http::HeaderValue;
+use ureq::http::header::CONNECTION;
+
 use super::exchange::LookConnector;
 
 use super::describe::{contains, describe_error, describe_io};
@@ -67,7 +70,7 @@ impl Probe for HttpProbe {
             .config()
             .timeout_global(Some(timeout))
             .build()
-            .header("Connection", "close");
+            .header(CONNECTION, HeaderValue::from_static("close"));
         for (name, value) in &http.headers {
             request = request.header(name, value);
         }

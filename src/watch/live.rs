@@ -1,7 +1,9 @@
 //! The watch's real edges: passes under the pass lock through a `Setup`, one `docker
 //! events` per engine, and attempts through the prober.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::looks;
@@ -31,6 +33,11 @@ pub(super) struct Live<'a> {
     ends: Instant,
     /// How often the watch looks.
     every: Duration,
+    /// The thread kept for looks.
+    crew: RefCell<looks::Crew>,
+    /// Each target looked at since the last pass, as the look threads share it: a copy
+    /// per target per pass, not per look.
+    shared: RefCell<HashMap<String, Arc<Target>>>,
 }
 
 impl<'a> Live<'a> {
@@ -43,7 +50,22 @@ impl<'a> Live<'a> {
         ends: Instant,
         every: Duration,
     ) -> Self {
-        Self { setup, streams: Streams::start(setup, since, until), started: Some(since), ends, every }
+        let (crew, shared) = (RefCell::default(), RefCell::default());
+        Self { setup, streams: Streams::start(setup, since, until), started: Some(since), ends, every, crew, shared }
+    }
+
+    /// `target` as the look threads share it: the copy made since the last pass while it
+    /// is the same, else a new one.
+    fn shared(&self, target: &Target) -> Arc<Target> {
+        let mut shared = self.shared.borrow_mut();
+        match shared.get(&target.name) {
+            Some(kept) if **kept == *target => Arc::clone(kept),
+            _ => {
+                let copy = Arc::new(target.clone());
+                shared.insert(target.name.clone(), Arc::clone(&copy));
+                copy
+            }
+        }
     }
 }
 
@@ -65,6 +87,8 @@ impl Watched for Live<'_> {
             },
             LockWait::Report => self.setup.lock(now, None)?,
         };
+        // The targets may change with the pass (labels, config): shared afresh after it.
+        self.shared.get_mut().clear();
         let ends = self.ends.saturating_duration_since(Instant::now());
         let vigil = Vigil::new(ends, self.every);
         let early = Early { hints, deadline: Some(ends), onlooker: Some(&vigil), pace: Some(pace) };
@@ -85,15 +109,16 @@ impl Watched for Live<'_> {
     /// what comes back then says healthy, so no pass starts.
     fn attempts(&self, targets: &[&Target]) -> Vec<Check> {
         let left = self.ends.saturating_duration_since(Instant::now());
-        let owned: Vec<(Target, Duration)> = targets
+        let owned: Vec<(Arc<Target>, Duration)> = targets
             .iter()
             .map(|t| {
                 let bound = t.settings.timeout.min(t.settings.decide_within).min(left).max(MIN_LOOK);
-                ((*t).clone(), bound)
+                (self.shared(t), bound)
             })
             .collect();
         let stop = || crate::interrupt::requested().is_some();
-        match looks::look(self.setup.probe.clone(), owned, self.setup.config.concurrency, &stop) {
+        let mut crew = self.crew.borrow_mut();
+        match looks::look(&mut crew, self.setup.probe.clone(), owned, self.setup.config.concurrency, &stop) {
             looks::Looked::Done(checks) => checks,
             looks::Looked::Abandoned => targets.iter().map(|_| Check::passed(None, Duration::ZERO)).collect(),
         }
