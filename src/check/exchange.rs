@@ -46,7 +46,14 @@ impl Connector<()> for LookConnector {
                 Ok(stream) => {
                     let buffers = Kept::take(details.config.input_buffer_size(), details.config.output_buffer_size());
                     let sent = Some(deadline.saturating_duration_since(Instant::now()));
-                    return Ok(Some(Box::new(Exchange { stream, buffers, sent, received: None, delaying: true })));
+                    return Ok(Some(Box::new(Exchange {
+                        stream,
+                        buffers,
+                        sent,
+                        received: None,
+                        delaying: true,
+                        answered: false,
+                    })));
                 }
                 // This address said no: the next may answer (a name with an IPv6 and an IPv4 address).
                 Err(Errno::CONNREFUSED | Errno::NETUNREACH | Errno::HOSTUNREACH | Errno::ADDRNOTAVAIL)
@@ -74,9 +81,9 @@ fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, Errno> {
         return Err(Errno::TIMEDOUT);
     }
     sockopt::set_socket_timeout(&socket, Direction::Send, Some(left.max(Duration::from_millis(1))))?;
-    // Acknowledgements delayed until the request is out: the handshake's last ACK rides on
-    // the request instead of going alone. A packet fewer a look, and the server is woken
-    // once (connection and request), not twice.
+    // Acknowledgements delayed: the handshake's last ACK rides on the request instead of
+    // going alone, and an answer that comes whole needs none before the reset. Two packets
+    // fewer a look, and the server is woken once (connection and request), not twice.
     sockopt::set_tcp_quickack(&socket, false)?;
     match rustix::net::connect(&socket, &addr) {
         Ok(()) => {}
@@ -120,8 +127,10 @@ struct Exchange {
     /// The send and receive timeouts set on the socket.
     sent: Option<Duration>,
     received: Option<Duration>,
-    /// Whether acknowledgements are still delayed (until the request is out).
+    /// Whether acknowledgements are still delayed (see `await_input`), and whether a read
+    /// has brought some of the answer.
     delaying: bool,
+    answered: bool,
 }
 
 /// Sets `direction`'s timeout on `stream` to `want` unless the one set (`set`) is within
@@ -250,13 +259,7 @@ impl Transport for Exchange {
         }
         tighten(&self.stream, &mut self.sent, bound(timeout), Direction::Send)?;
         let output = &self.buffers.output()[..amount];
-        (&self.stream).write_all(output).map_err(|e| timed_out(e, timeout.reason))?;
-        if std::mem::take(&mut self.delaying) {
-            // The answer is acknowledged at once again: a server that writes its headers
-            // and body apart (Nagle's algorithm on) would otherwise wait 40 ms for our ACK.
-            sockopt::set_tcp_quickack(&self.stream, true).map_err(|e| ureq::Error::Io(e.into()))?;
-        }
-        Ok(())
+        (&self.stream).write_all(output).map_err(|e| timed_out(e, timeout.reason))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -269,8 +272,15 @@ impl Transport for Exchange {
                 return Err(ureq::Error::Timeout(timeout.reason));
             }
             tighten(&self.stream, &mut self.received, left, Direction::Recv)?;
+            if self.answered && std::mem::take(&mut self.delaying) {
+                // More of the answer is wanted: what came is acknowledged now, and from here
+                // on at once. A server that writes headers and body apart (Nagle's algorithm
+                // on) sends the rest only then: 40 ms later if our ACK were left delayed.
+                sockopt::set_tcp_quickack(&self.stream, true).map_err(|e| ureq::Error::Io(e.into()))?;
+            }
             match (&self.stream).read(self.buffers.input_append_buf()) {
                 Ok(amount) => {
+                    self.answered |= amount > 0;
                     self.buffers.input_appended(amount);
                     return Ok(amount > 0);
                 }
@@ -354,8 +364,8 @@ mod tests {
     }
 
     /// A server that writes its headers and its body apart, Nagle's algorithm on, sends
-    /// the body only once the headers are acknowledged: the look acknowledges at once
-    /// (not after the 40 ms of a delayed ACK), though it delays the handshake's.
+    /// the body only once the headers are acknowledged: the look acknowledges them as soon
+    /// as it wants more (not after the 40 ms of a delayed ACK).
     #[test]
     fn an_answer_written_in_two_parts_is_not_held_for_our_ack() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
