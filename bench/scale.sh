@@ -10,7 +10,7 @@
 #      memory; then a watch over them: its CPU share, its looks a second, its pace.
 #   bench/scale.sh [--smoke] [BINARY]   --smoke: tiny sizes, results to stdout only (the
 #                                        test command runs it so the benchmark cannot rot)
-# Installs HAProxy and time when missing; about 8 minutes in full.
+# Installs HAProxy and time when missing; about 10 minutes in full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=0
@@ -38,12 +38,14 @@ fi
   echo
   echo "Measured by \`bench/scale.sh\` on $(date -u +%F), $(nproc) cores, $("$hw" --version | head -1)."
   echo
-  echo "## 1. A look against the floor (bench/looks.py, 20 s windows, medians of 3)"
+  echo "## 1. A look against the floor (bench/looks.py, medians of 3)"
   echo
-  echo "Default \`--watch-cpu\` (10):"
+  echo "Default \`--watch-cpu\` (10); 60 s windows for 20 targets (40 looks a second: CPU is read"
+  echo "in 10 ms ticks), 20 s for 1,000:"
   echo
   echo '```'
-  python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 20,1000 --seconds 20 --reps 3
+  python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 20 --seconds 60 --reps 3
+  python3 bench/looks.py --healwatch "$hw" --floor "$work/url-floor" --sizes 1000 --seconds 20 --reps 3
   echo '```'
   echo
   echo "With \`--watch-every 1s --watch-cpu 100\` (room to look at every target once a second, as the floor does):"
