@@ -240,8 +240,11 @@ one_case() {
     heal_times "$tool" "$n" >"$work/$tool.times" &
     waiters+=($!)
   done
+  # The tools in a new order for each container: the first broken was always the same
+  # tool's, and the two healwatch columns' restarts (both quick to see a break) then
+  # landed on the engine together while the others' came after.
   for i in $(seq 1 "$n"); do
-    for tool in "${tools[@]}"; do brk "$tool" "$i" "$how"; done
+    for tool in $(printf '%s\n' "${tools[@]}" | shuf); do brk "$tool" "$i" "$how"; done
   done
   wait "${waiters[@]}"
   stop_loops
