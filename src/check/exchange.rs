@@ -25,6 +25,9 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Defaul
 /// may overrun the look's bound by this much at most, for one system call fewer a read.
 const SLACK: Duration = Duration::from_millis(10);
 
+/// The bound of a connect ureq gave none (or one past what a clock can say).
+const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// ureq's connector for looks: plain `http://` without a proxy gets an `Exchange`;
 /// anything else ureq's default chain (SOCKS, CONNECT proxies, TLS).
 #[derive(Debug, Default)]
@@ -39,7 +42,9 @@ impl Connector<()> for LookConnector {
         if details.uri.scheme() != Some(&Scheme::HTTP) || details.config.proxy().is_some() {
             return self.default.connect(details, chained);
         }
-        let deadline = Instant::now() + bound(details.timeout).unwrap_or(Duration::MAX / 4);
+        let now = Instant::now();
+        // ureq gives no bound only to a call without one, and every look sets one: a year then.
+        let deadline = now.checked_add(bound(details.timeout).unwrap_or(UNBOUNDED)).unwrap_or(now + UNBOUNDED);
         let mut last = None;
         for addr in details.addrs.iter() {
             match connect(*addr, deadline) {
