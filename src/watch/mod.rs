@@ -229,8 +229,6 @@ fn first_pass(watched: &mut dyn Watched, length: Duration, pace: WatchPace) -> R
 struct Rounds {
     /// Ticks made so far.
     tick: usize,
-    /// Whether the pace was slowed at the last round.
-    slowed: bool,
     /// The watch's CPU at the end of the last round (none after a pass).
     cpu_then: Option<Duration>,
 }
@@ -250,9 +248,7 @@ impl Rounds {
             pace.record(looked, cpu.saturating_sub(then));
         }
         self.cpu_then = Some(cpu);
-        let turned = (pace.stand(size).slowed > 0) != self.slowed;
-        self.slowed ^= turned;
-        turned
+        pace.settle(size)
     }
 }
 

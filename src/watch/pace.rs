@@ -8,7 +8,12 @@
 //! the budget is the looks a second that cost fits in the share. A watch that would look
 //! faster than that stretches its cadence for every healthy target alike (each still
 //! has its turn, in order), says so in the status line of its passes (`watch`) and in
-//! metrics, and starts a pass to say it when that begins or ends.
+//! metrics, and starts a pass to say it when that begins or ends. It begins when the
+//! looks would take more than the budget, and ends only when they would take at most
+//! `HEADROOM` of it: a demand that sits at the budget, its measured cost a little above
+//! and a little below by turns, must not turn the pace every round, each turn a pass
+//! that looks at every target (a thousand targets: five passes a second, a quarter of a
+//! core, on a machine where the looks alone fitted the tenth).
 
 use std::time::Duration;
 
@@ -21,6 +26,9 @@ const WEIGHT: f64 = 0.3;
 /// A round with fewer looks than this does not measure their cost (too few to tell it
 /// from the watch's own overhead).
 const MEASURE_AT_LEAST: usize = 10;
+/// A slowed pace ends once looking every `every` would take at most this share of the
+/// budget, and while it lasts the cadence is at least `every` over it.
+const HEADROOM: f64 = 0.9;
 
 /// The pace of one watch.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +39,8 @@ pub(crate) struct Pace {
     share: f64,
     /// CPU per look, measured (none yet: no limit but `every`).
     cost: Option<f64>,
+    /// Whether every target is looked at less often than `every` (see `settle`).
+    slowed: bool,
 }
 
 /// Where a watch's pace stands, for the status line and the metrics.
@@ -51,7 +61,7 @@ pub(crate) struct Stand {
 impl Pace {
     /// A pace of `every` within `percent` of one core.
     pub(crate) fn new(every: Duration, percent: u32) -> Self {
-        Self { every, share: f64::from(percent.max(1)) / 100.0, cost: None }
+        Self { every, share: f64::from(percent.max(1)) / 100.0, cost: None, slowed: false }
     }
 
     /// Takes in `cpu` spent over `looks` looks (a round and the quiet after it).
@@ -68,11 +78,27 @@ impl Pace {
         self.cost.filter(|c| *c > 0.0).map(|c| self.share / c)
     }
 
-    /// How often each of `targets` healthy targets is looked at.
+    /// The share of the budget that looking at `targets` every `every` would take (none
+    /// until a cost was measured).
+    fn demand(&self, targets: usize) -> Option<f64> {
+        self.budget().map(|budget| targets as f64 / (budget * self.every.as_secs_f64().max(1e-3)))
+    }
+
+    /// Takes in `targets`, the healthy targets a round now goes round: the pace turns
+    /// slowed when looking at them every `every` would exceed the budget, and back when it
+    /// would take at most `HEADROOM` of it. Whether it turned.
+    pub(crate) fn settle(&mut self, targets: usize) -> bool {
+        let demand = self.demand(targets).unwrap_or(0.0);
+        let slowed = if self.slowed { demand > HEADROOM } else { demand > 1.0 };
+        std::mem::replace(&mut self.slowed, slowed) != slowed
+    }
+
+    /// How often each of `targets` healthy targets is looked at: `every`, or slowed (see
+    /// `settle`) what the budget allows and never less than `every` over `HEADROOM`.
     pub(crate) fn cadence(&self, targets: usize) -> Duration {
-        let Some(budget) = self.budget() else { return self.every };
+        let Some(budget) = self.budget().filter(|_| self.slowed) else { return self.every };
         let needed = Duration::from_secs_f64((targets as f64 / budget).min(3600.0));
-        self.every.max(needed)
+        needed.max(self.every.div_f64(HEADROOM))
     }
 
     /// Into how many ticks a round of `targets` is dealt, and the time between them.
@@ -92,7 +118,7 @@ impl Pace {
             cadence,
             budget: self.budget().map(|b| b.min(1e9) as u64),
             look_cpu: self.cost.map(Duration::from_secs_f64),
-            slowed: if cadence > self.every { targets } else { 0 },
+            slowed: if self.slowed { targets } else { 0 },
         }
     }
 
@@ -145,13 +171,40 @@ mod tests {
     fn beyond_the_budget_every_target_is_looked_at_less_often_and_said() {
         let mut pace = Pace::new(1000 * MS, 10);
         pace.record(1000, 200_000 * US); // 200 µs a look: 500 looks a second
+        assert!(pace.settle(1000), "turned slowed");
         let stand = pace.stand(1000);
         assert_eq!((stand.cadence, stand.budget, stand.slowed), (2000 * MS, Some(500), 1000));
         assert_eq!(stand.look_cpu, Some(200 * US));
         // A bigger share, and it fits again.
         let mut wider = Pace::new(1000 * MS, 25);
         wider.record(1000, 200_000 * US);
+        assert!(!wider.settle(1000));
         assert_eq!(wider.stand(1000).slowed, 0);
+    }
+
+    /// A demand at the budget, its measured cost now a little above it, now a little
+    /// below: the pace turns once, and back only with a tenth of the budget to spare.
+    #[test]
+    fn a_demand_at_the_budget_does_not_turn_the_pace_every_round() {
+        let mut pace = Pace::new(500 * MS, 10);
+        // 1,000 targets every 500 ms: 2,000 looks a second, the budget at 50 µs a look.
+        let mut turns = 0;
+        for round in 0..40 {
+            let cost = if round % 2 == 0 { 52 } else { 47 };
+            pace.record(1000, 1000 * cost * US);
+            turns += usize::from(pace.settle(1000));
+        }
+        assert_eq!(turns, 1, "slowed once, and held");
+        let stand = pace.stand(1000);
+        assert_eq!(stand.slowed, 1000);
+        // Slowed, it looks at least a tenth less often than asked.
+        assert!(stand.cadence >= 555 * MS, "{:?}", stand.cadence);
+        // Cheaper looks: with a tenth of the budget to spare it turns back, once.
+        for _ in 0..20 {
+            pace.record(1000, 40_000 * US);
+            turns += usize::from(pace.settle(1000));
+        }
+        assert_eq!((turns, pace.stand(1000).slowed, pace.cadence(1000)), (2, 0, 500 * MS));
     }
 
     #[test]
